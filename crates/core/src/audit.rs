@@ -1,0 +1,140 @@
+//! Audit events: the record of every change and decision. The store writes each event in
+//! the same transaction as the change it describes; an event that cannot be written means
+//! the change does not happen. Events never hold secrets.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The server created its initial administrator on first start.
+    SystemBootstrap,
+    /// A user logged in with a password and received a session token.
+    AuthLogin,
+    /// A login failed (unknown user, wrong password, disabled user).
+    AuthLoginFailed,
+    /// A login was refused because the account name is locked.
+    AuthLoginLocked,
+    /// An API token was created.
+    TokenCreate,
+    /// An API token was revoked.
+    TokenRevoke,
+    /// A local user was created.
+    UserCreate,
+    /// A local user was changed (scopes, disabled).
+    UserUpdate,
+}
+
+impl Action {
+    /// The stable dotted name, as stored and exported.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::SystemBootstrap => "system.bootstrap",
+            Action::AuthLogin => "auth.login",
+            Action::AuthLoginFailed => "auth.login_failed",
+            Action::AuthLoginLocked => "auth.login_locked",
+            Action::TokenCreate => "token.create",
+            Action::TokenRevoke => "token.revoke",
+            Action::UserCreate => "user.create",
+            Action::UserUpdate => "user.update",
+        }
+    }
+}
+
+/// How it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Done.
+    Success,
+    /// Refused or failed.
+    Failure,
+}
+
+impl Outcome {
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// Who did it, from where.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// The acting user's name, or the name tried in a failed login; `None` for Warden.
+    pub user: Option<String>,
+    /// The token the request was authenticated with.
+    pub token_id: Option<Uuid>,
+    /// The client's address.
+    pub source: Option<IpAddr>,
+    /// The client's user agent, cut to a bounded length.
+    pub user_agent: Option<String>,
+}
+
+impl Actor {
+    /// Warden itself (start-up, background work).
+    pub fn system() -> Self {
+        Self::default()
+    }
+}
+
+/// One audit event, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// When it happened.
+    pub at: OffsetDateTime,
+    /// Who did it.
+    pub actor: Actor,
+    /// What happened.
+    pub action: Action,
+    /// What it happened to (`user:alice`, `token:<id>`).
+    pub target: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why: a justification, or the reason for a refusal.
+    pub reason: Option<String>,
+    /// Further facts, never secrets.
+    pub details: BTreeMap<String, String>,
+}
+
+impl AuditEvent {
+    /// A successful `action` by `actor` at `at`.
+    pub fn new(at: OffsetDateTime, actor: Actor, action: Action) -> Self {
+        Self {
+            at,
+            actor,
+            action,
+            target: None,
+            outcome: Outcome::Success,
+            reason: None,
+            details: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the target.
+    #[must_use]
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+
+    /// Marks the event a failure with its reason.
+    #[must_use]
+    pub fn failed(mut self, reason: impl Into<String>) -> Self {
+        self.outcome = Outcome::Failure;
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Adds a detail.
+    #[must_use]
+    pub fn detail(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+}

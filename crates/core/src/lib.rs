@@ -1,0 +1,17 @@
+//! Warden's domain: identities and credentials, scopes, audit events, and the clock.
+//!
+//! This crate does no I/O. It knows nothing of SQL, HTTP or wire formats: the store,
+//! the server and the client depend on it, never the other way round.
+
+pub mod audit;
+pub mod clock;
+pub mod credential;
+pub mod name;
+pub mod scope;
+pub mod secret;
+pub mod throttle;
+pub mod user;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use name::{NameError, Username};
+pub use scope::{Scope, ScopeSet};

@@ -1,0 +1,20 @@
+//! Schema migrations, written once in sea-query and run on SQLite and PostgreSQL alike.
+//! A migration, once released, never changes; a schema change is a new migration.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+
+/// The list of migrations, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "warden_migrations".into_iden()
+    }
+}
