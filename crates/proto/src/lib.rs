@@ -1,1 +1,13 @@
-//! placeholder
+//! Wire types of Warden's HTTP API: what the server sends and receives as JSON, shared by
+//! the server and the command-line client. Serde and schema derives only; no logic.
+//!
+//! Request bodies reject unknown fields, so a misspelt field is an error, not a silent
+//! no-op. Times are RFC 3339 strings in UTC.
+
+pub mod auth;
+pub mod problem;
+pub mod system;
+pub mod users;
+
+mod secret;
+pub use secret::WireSecret;

@@ -1,1 +1,19 @@
-//! placeholder
+//! Warden's server: configuration, the HTTP API, the service layer behind it, and start-up.
+//!
+//! Requests enter through [`api`], are authenticated by [`auth::Caller`], and every change
+//! goes through [`service`], which checks authorization and commits the change together
+//! with its audit event through the store.
+
+pub mod api;
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod serve;
+pub mod service;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Config;
+pub use serve::{ServeError, ServeOptions, serve};
+pub use state::AppState;

@@ -1,0 +1,76 @@
+//! `/v1/auth`: login, logout, who am I, password change.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use warden_proto::auth::{ChangePassword, LoginRequest, LoginResponse, WhoAmI};
+use warden_proto::problem::Problem;
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::client::ClientInfo;
+use crate::error::ApiError;
+use crate::service;
+use crate::service::scope_names;
+use crate::state::AppState;
+
+/// Logs in with a user name and password and returns a session token. Unknown users and
+/// wrong passwords get the same 401; too many attempts per address or per account name
+/// get 429 with `Retry-After`.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, body = LoginResponse),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    service::auth::login(&state, &client, req).await.map(Json)
+}
+
+/// Revokes the token used for this request.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses(
+    (status = 204, description = "The token is revoked"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+    service::auth::logout(&state, &caller)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+}
+
+/// Who the caller is and what this token may do.
+#[utoipa::path(get, path = "/v1/auth/whoami", tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, body = WhoAmI),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        user_id: caller.user.id,
+        username: caller.user.username.to_string(),
+        display_name: caller.user.display_name.clone(),
+        scopes: scope_names(&caller.scopes),
+        token_id: caller.token.id,
+        token_expires_at: caller.token.expires_at,
+    })
+}
+
+/// Changes the caller's password; the current one must be given.
+#[utoipa::path(post, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = ChangePassword, responses(
+    (status = 204, description = "The password is changed"),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    service::auth::change_password(&state, &caller, req)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,112 @@
+//! Middleware: problem details for every error, request tracing with request ids, and
+//! HTTP metrics.
+
+use std::any::Any;
+use std::time::Instant;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{DefaultOnResponse, MakeSpan, TraceLayer};
+use tracing::Level;
+use warden_proto::problem::{PROBLEM_JSON, Problem, ProblemType};
+
+use crate::error::{problem, problem_response};
+
+/// The largest error body read back to turn it into problem details.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Turns every error response into problem details carrying the request id: ours gain the
+/// id; bare ones from the framework (404, 405, 408, 413, extractor refusals) gain a body.
+pub async fn problems(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let is_problem = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
+    let mut body: Problem = match is_problem.then(|| serde_json::from_slice::<Problem>(&bytes)) {
+        Some(Ok(problem)) => problem,
+        _ => {
+            let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+            let detail = (!text.is_empty() && text.len() <= 500 && !is_problem).then_some(text);
+            let mut p = problem(ProblemType::for_status(status.as_u16()), detail);
+            p.status = status.as_u16();
+            p
+        }
+    };
+    body.request_id = request_id;
+    let rebuilt = problem_response(&body);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    Response::from_parts(parts, rebuilt.into_body())
+}
+
+/// A panic in a handler becomes a 500 problem; the panic message goes to the log only.
+pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let message = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = message, "handler panicked");
+    problem_response(&problem(ProblemType::Internal, None))
+}
+
+/// Counts requests and their durations by route template (never by raw path, which could
+/// carry names), method and status.
+pub async fn record_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = req.method().as_str().to_owned();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("warden_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("warden_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    response
+}
+
+/// A span per request with its id, method and path; headers are not recorded.
+#[derive(Clone, Debug)]
+pub struct RequestSpan;
+
+impl<B> MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, req: &axum::http::Request<B>) -> tracing::Span {
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+    }
+}
+
+/// The tracing layer: one line per response at INFO, failures at ERROR.
+pub fn trace_layer()
+-> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), DefaultOnResponse> {
+    TraceLayer::new_for_http()
+        .make_span_with(RequestSpan)
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
+}

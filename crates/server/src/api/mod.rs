@@ -1,0 +1,124 @@
+//! The HTTP API: routes, their OpenAPI description, and the middleware around them.
+//!
+//! Every route is registered through `utoipa_axum::routes!`, so a route cannot exist
+//! without its entry in `/v1/openapi.json`.
+
+mod auth;
+mod json;
+mod middleware;
+mod system;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::{Extension, Router};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use warden_proto::problem::{FieldError, Problem, ProblemType};
+
+pub use json::ApiJson;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Warden",
+        description = "Privileged access management with just-in-time access. Errors are RFC 9457 problem details (application/problem+json) whose `type` is a stable `urn:warden:problem:*` URI.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(Problem, FieldError)),
+    tags(
+        (name = "system", description = "Health, readiness, metrics and this document"),
+        (name = "auth", description = "Login, logout, the caller's identity and password"),
+        (name = "tokens", description = "API tokens of the caller"),
+        (name = "users", description = "Local users of the API"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The routes and their OpenAPI document, before state and middleware.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::readyz))
+        .routes(routes!(system::metrics))
+        .routes(routes!(system::openapi_json))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::whoami))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update))
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+/// The whole application: routes, fallbacks, and middleware.
+pub fn app(state: AppState) -> Router {
+    let server = &state.config().server;
+    let body_limit = server.body_limit_bytes;
+    let timeout = Duration::from_secs(server.request_timeout_secs);
+    let (router, openapi) = routes().split_for_parts();
+    let document = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    router
+        .fallback(|| async { ApiError::new(ProblemType::NotFound, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ProblemType::MethodNotAllowed,
+                "this endpoint does not accept that method",
+            )
+        })
+        .with_state(state)
+        .layer(Extension(system::OpenApiDocument(document)))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                ]))
+                .layer(middleware::trace_layer())
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(axum::middleware::from_fn(middleware::problems))
+                .layer(CatchPanicLayer::custom(middleware::panic_response))
+                .layer(axum::middleware::from_fn(middleware::record_metrics))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                ))
+                .layer(RequestBodyLimitLayer::new(body_limit))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
+}

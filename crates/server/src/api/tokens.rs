@@ -1,0 +1,62 @@
+//! `/v1/tokens`: the caller's API tokens.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use uuid::Uuid;
+use warden_proto::auth::{CreateToken, CreatedToken, TokenInfo};
+use warden_proto::problem::Problem;
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::service;
+use crate::state::AppState;
+
+/// The caller's tokens (never their secrets).
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<TokenInfo>),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenInfo>>, ApiError> {
+    service::tokens::list(&state, &caller).await.map(Json)
+}
+
+/// Creates an API token for the caller, with scopes the caller holds. The token text is
+/// returned once.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken, responses(
+    (status = 201, body = CreatedToken),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    service::tokens::create(&state, &caller, req)
+        .await
+        .map(|t| (StatusCode::CREATED, Json(t)))
+}
+
+/// Revokes a token of the caller's (an administrator may revoke any).
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Revoked (or already revoked)"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    service::tokens::revoke(&state, &caller, id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,87 @@
+//! `/v1/users`: local users of the API.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use warden_proto::problem::Problem;
+use warden_proto::users::{CreateUser, CreatedUser, UpdateUser, UserInfo};
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::service;
+use crate::state::AppState;
+
+/// Every user. Needs `users:read`.
+#[utoipa::path(get, path = "/v1/users", tag = "users", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<UserInfo>),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<UserInfo>>, ApiError> {
+    service::users::list(&state, &caller).await.map(Json)
+}
+
+/// Creates a user. Needs `users:write` and every scope given. Without a password, one is
+/// generated and returned once.
+#[utoipa::path(post, path = "/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUser, responses(
+    (status = 201, body = CreatedUser),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+    service::users::create(&state, &caller, req)
+        .await
+        .map(|u| (StatusCode::CREATED, Json(u)))
+}
+
+/// One user. Needs `users:read`.
+#[utoipa::path(get, path = "/v1/users/{username}", tag = "users", security(("bearer" = [])),
+    params(("username" = String, Path, description = "User name")),
+    responses(
+        (status = 200, body = UserInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+) -> Result<Json<UserInfo>, ApiError> {
+    service::users::get(&state, &caller, &username)
+        .await
+        .map(Json)
+}
+
+/// Changes a user's scopes or disables the user (every token stops at once). Needs
+/// `users:write` and the scopes involved.
+#[utoipa::path(patch, path = "/v1/users/{username}", tag = "users", security(("bearer" = [])),
+    params(("username" = String, Path, description = "User name")),
+    request_body = UpdateUser,
+    responses(
+        (status = 200, body = UserInfo),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+    ApiJson(req): ApiJson<UpdateUser>,
+) -> Result<Json<UserInfo>, ApiError> {
+    service::users::update(&state, &caller, &username, req)
+        .await
+        .map(Json)
+}

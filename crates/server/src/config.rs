@@ -1,0 +1,522 @@
+//! Configuration: one typed struct, read once from `warden.toml` and `WARDEN_*` environment
+//! overrides, checked, and passed explicitly to whatever needs it.
+//!
+//! An override names a key by its path with `__` between the parts:
+//! `WARDEN_STORAGE__URL`, `WARDEN_SERVER__TLS__CERT_FILE`, `WARDEN_AUTH__SESSION_TTL_SECS`.
+//! Variables without `__` (`WARDEN_ADDR`, `WARDEN_TOKEN`) belong to the client and are
+//! ignored here. Unknown keys, in the file or the environment, are errors naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listener.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Database.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// Authentication of API callers.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Serve HTTPS with these files; plain HTTP when absent.
+    pub tls: Option<TlsConfig>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Longest a request may take, in seconds.
+    pub request_timeout_secs: u64,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks). From any
+    /// other peer the header is ignored.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
+            tls: None,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// `[server.tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`. Defaults to
+    /// `warden.db` in `data_dir`.
+    pub url: Option<String>,
+    /// Directory for Warden's own files (the SQLite database by default).
+    pub data_dir: PathBuf,
+    /// Most database connections.
+    pub max_connections: u32,
+    /// Seconds to wait for the database at start and for a connection.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            data_dir: PathBuf::from("/var/lib/warden"),
+            max_connections: 10,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The database URL in effect.
+    pub fn effective_url(&self) -> String {
+        self.url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("warden.db").display()))
+    }
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a token from a password login.
+    pub session_ttl_secs: u64,
+    /// Lifetime of an API token when none is asked for.
+    pub token_default_ttl_secs: u64,
+    /// Longest lifetime of an API token.
+    pub token_max_ttl_secs: u64,
+    /// Failed logins of one account name within the window that lock it.
+    pub login_max_failures: u32,
+    /// The window failed logins are counted in.
+    pub login_failure_window_secs: u64,
+    /// How long a locked account name stays locked.
+    pub login_lockout_secs: u64,
+    /// Login attempts allowed from one client address per minute.
+    pub login_attempts_per_source_per_minute: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_secs: 12 * 3600,
+            token_default_ttl_secs: 30 * 24 * 3600,
+            token_max_ttl_secs: 365 * 24 * 3600,
+            login_max_failures: 5,
+            login_failure_window_secs: 900,
+            login_lockout_secs: 900,
+            login_attempts_per_source_per_minute: 30,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `warden_server=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What is wrong with the configuration. Each message names the file, the key or the
+/// environment variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown key or a bad value.
+    #[error("invalid configuration file {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// An environment override is wrong.
+    #[error("invalid environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The prefix of configuration overrides in the environment.
+pub const ENV_PREFIX: &str = "WARDEN_";
+
+impl Config {
+    /// Reads `path` (if given), applies overrides from `env`, and checks the result.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (text, path) = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                (text, path.to_owned())
+            }
+            None => (String::new(), PathBuf::from("<defaults>")),
+        };
+        Self::from_toml(&text, &path, env)
+    }
+
+    /// Parses configuration text (named `path` in errors), applies overrides, checks.
+    pub fn from_toml(
+        text: &str,
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        // First pass on the file alone: its errors carry line and column.
+        toml::from_str::<Config>(text).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let mut overrides: Vec<(String, Vec<String>)> = Vec::new();
+        for (var, raw) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if !rest.contains("__") {
+                continue;
+            }
+            let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            if keys.iter().any(String::is_empty) {
+                return Err(ConfigError::Env {
+                    var,
+                    message: "empty key part".to_owned(),
+                });
+            }
+            set_path(&mut table, &keys, env_value(&raw)).map_err(|message| ConfigError::Env {
+                var: var.clone(),
+                message,
+            })?;
+            overrides.push((var, keys));
+        }
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let at: Vec<String> = e.path().iter().map(|seg| seg.to_string()).collect();
+                let dotted = e.path().to_string();
+                let message = e.inner().to_string();
+                match overrides
+                    .iter()
+                    .find(|(_, keys)| keys.starts_with(&at) || at.starts_with(keys))
+                {
+                    Some((var, _)) => ConfigError::Env {
+                        var: var.clone(),
+                        message: format!("{dotted}: {message}"),
+                    },
+                    None => ConfigError::File {
+                        path: path.to_owned(),
+                        message: format!("{dotted}: {message}"),
+                    },
+                }
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if self.server.body_limit_bytes < 1024 {
+            return invalid("server.body_limit_bytes", "must be at least 1024");
+        }
+        if self.server.request_timeout_secs == 0 {
+            return invalid("server.request_timeout_secs", "must be at least 1");
+        }
+        if self.storage.max_connections == 0 {
+            return invalid("storage.max_connections", "must be at least 1");
+        }
+        if self.storage.connect_timeout_secs == 0 {
+            return invalid("storage.connect_timeout_secs", "must be at least 1");
+        }
+        let auth = &self.auth;
+        if auth.session_ttl_secs < 60 {
+            return invalid("auth.session_ttl_secs", "must be at least 60");
+        }
+        if auth.token_max_ttl_secs < 60 {
+            return invalid("auth.token_max_ttl_secs", "must be at least 60");
+        }
+        if auth.token_default_ttl_secs < 60 || auth.token_default_ttl_secs > auth.token_max_ttl_secs
+        {
+            return invalid(
+                "auth.token_default_ttl_secs",
+                "must be between 60 and auth.token_max_ttl_secs",
+            );
+        }
+        if auth.login_max_failures == 0 {
+            return invalid("auth.login_max_failures", "must be at least 1");
+        }
+        if auth.login_failure_window_secs == 0 || auth.login_lockout_secs == 0 {
+            return invalid(
+                "auth.login_failure_window_secs",
+                "window and lockout must be at least 1 second",
+            );
+        }
+        if auth.login_attempts_per_source_per_minute == 0 {
+            return invalid(
+                "auth.login_attempts_per_source_per_minute",
+                "must be at least 1",
+            );
+        }
+        if let Some(url) = &self.storage.url {
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return invalid("storage.url", "must start with sqlite:// or postgres://");
+            }
+        }
+        if let Some(tls) = &self.server.tls {
+            for (key, file) in [
+                ("server.tls.cert_file", &tls.cert_file),
+                ("server.tls.key_file", &tls.key_file),
+            ] {
+                if let Err(e) = std::fs::File::open(file) {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        message: format!("cannot read {}: {e}", file.display()),
+                    });
+                }
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map(|_| ())
+            .or_else(|e| invalid("log.level", &format!("{e}")))
+    }
+}
+
+/// An environment value as TOML when it parses as a TOML value (numbers, booleans,
+/// arrays, quoted strings), and as a plain string otherwise.
+fn env_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    match keys {
+        [] => Err("no key".to_owned()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(inner) => set_path(inner, rest, value),
+                _ => Err(format!("{first} is not a table")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_toml(
+            text,
+            Path::new("warden.toml"),
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = load("", &[]).unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8700");
+        assert_eq!(
+            config.storage.effective_url(),
+            "sqlite:///var/lib/warden/warden.db"
+        );
+        assert_eq!(config.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn file_values_are_read() {
+        let config = load(
+            "[server]\nlisten = \"0.0.0.0:9000\"\ntrusted_proxies = [\"10.0.0.0/8\"]\n[storage]\nurl = \"postgres://w@db/w\"\n[log]\nformat = \"json\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.server.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.server.trusted_proxies.len(), 1);
+        assert_eq!(config.storage.effective_url(), "postgres://w@db/w");
+        assert_eq!(config.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_named_with_its_line() {
+        let err = load("[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 9\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("warden.toml"), "{err}");
+        assert!(err.contains("listen_port"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn unknown_section_is_named() {
+        let err = load("[storge]\nurl = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("storge"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let err = load("[server]\nlisten = \"not an address\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_apply_with_types() {
+        let config = load(
+            "[auth]\nsession_ttl_secs = 600\n",
+            &[
+                ("WARDEN_AUTH__SESSION_TTL_SECS", "3600"),
+                ("WARDEN_STORAGE__URL", "postgres://warden@127.0.0.1/warden"),
+                ("WARDEN_SERVER__LISTEN", "127.0.0.1:9100"),
+                ("WARDEN_LOG__FORMAT", "json"),
+                ("WARDEN_ADDR", "http://ignored"),
+                ("WARDEN_TOKEN", "ignored"),
+                ("HOME", "/root"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.auth.session_ttl_secs, 3600);
+        assert_eq!(
+            config.storage.url.as_deref(),
+            Some("postgres://warden@127.0.0.1/warden")
+        );
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(config.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_env_key_names_the_variable() {
+        let err = load("", &[("WARDEN_STORAGE__URLL", "sqlite://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("WARDEN_STORAGE__URLL"), "{err}");
+        assert!(err.contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let err = load("", &[("WARDEN_AUTH__LOGIN_MAX_FAILURES", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("WARDEN_AUTH__LOGIN_MAX_FAILURES"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for (text, key) in [
+            (
+                "[server]\nbody_limit_bytes = 10\n",
+                "server.body_limit_bytes",
+            ),
+            (
+                "[auth]\nlogin_max_failures = 0\n",
+                "auth.login_max_failures",
+            ),
+            (
+                "[auth]\ntoken_default_ttl_secs = 999999999\n",
+                "auth.token_default_ttl_secs",
+            ),
+            ("[storage]\nurl = \"mysql://x\"\n", "storage.url"),
+            ("[log]\nlevel = \"[[[\"\n", "log.level"),
+            (
+                "[server.tls]\ncert_file = \"/nonexistent/c.pem\"\nkey_file = \"/nonexistent/k.pem\"\n",
+                "server.tls.cert_file",
+            ),
+        ] {
+            let err = load(text, &[]).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `ApiError`: every failure of an API call, mapped to an HTTP status and an RFC 9457
+//! problem details body. Internal failures show generic text to the caller and log their
+//! whole cause chain; client errors are not logged with their detail (it may quote input).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use warden_core::Scope;
+use warden_proto::problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
+use warden_store::StoreError;
+
+/// A failed API call.
+#[derive(Debug)]
+pub struct ApiError {
+    kind: ProblemType,
+    detail: Option<String>,
+    errors: Vec<FieldError>,
+    retry_after_secs: Option<u64>,
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    /// A problem of `kind` with a detail for the caller.
+    pub fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: Some(detail.into()),
+            errors: Vec::new(),
+            retry_after_secs: None,
+            cause: None,
+        }
+    }
+
+    /// A request field is invalid.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = message.into();
+        let mut err = Self::new(ProblemType::BadRequest, format!("{field}: {message}"));
+        err.errors.push(FieldError { field, message });
+        err
+    }
+
+    /// No valid credentials. One text for every reason, so the answer reveals nothing.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            ProblemType::Unauthorized,
+            "a valid bearer token is required",
+        )
+    }
+
+    /// A failed login; the same for an unknown user, a wrong password or a disabled user.
+    pub fn bad_login() -> Self {
+        Self::new(ProblemType::Unauthorized, "invalid user name or password")
+    }
+
+    /// The token lacks `scope`.
+    pub fn scope(scope: Scope) -> Self {
+        Self::new(
+            ProblemType::InsufficientScope,
+            format!("this operation needs the scope {scope}"),
+        )
+    }
+
+    /// Nothing called `what`.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(
+            ProblemType::NotFound,
+            format!("{} was not found", what.into()),
+        )
+    }
+
+    /// Too many attempts; try again after `secs`.
+    pub fn rate_limited(secs: u64, detail: impl Into<String>) -> Self {
+        let mut err = Self::new(ProblemType::RateLimited, detail);
+        err.retry_after_secs = Some(secs.max(1));
+        err
+    }
+
+    /// An unexpected failure; the cause is logged, never shown.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            kind: ProblemType::Internal,
+            detail: None,
+            errors: Vec::new(),
+            retry_after_secs: None,
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// The problem type.
+    pub fn kind(&self) -> ProblemType {
+        self.kind
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => {
+                Self::new(ProblemType::Conflict, format!("{what} already exists"))
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// Writes a problem response for `problem`.
+pub fn problem_response(problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+/// The problem body for `kind` with an optional detail.
+pub fn problem(kind: ProblemType, detail: Option<String>) -> Problem {
+    Problem {
+        kind: kind.uri(),
+        title: kind.title().to_owned(),
+        status: kind.status(),
+        detail,
+        request_id: None,
+        errors: Vec::new(),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            let mut chain = cause.to_string();
+            let mut source = cause.source();
+            while let Some(s) = source {
+                chain.push_str(": ");
+                chain.push_str(&s.to_string());
+                source = s.source();
+            }
+            tracing::error!(problem = self.kind.slug(), cause = %chain, "request failed");
+        } else {
+            tracing::debug!(problem = self.kind.slug(), "request refused");
+        }
+        let mut body = problem(self.kind, self.detail);
+        body.errors = self.errors;
+        let mut response = problem_response(&body);
+        let headers = response.headers_mut();
+        if self.kind == ProblemType::Unauthorized {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"warden\""),
+            );
+        }
+        if let Some(secs) = self.retry_after_secs {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                headers.insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}

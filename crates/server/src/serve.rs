@@ -1,0 +1,161 @@
+//! `warden serve`: open storage, initialise on first start, listen, shut down gracefully.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use secrecy::ExposeSecret;
+use warden_core::{Clock, SystemClock};
+use warden_store::{Store, StoreError, StoreOptions};
+
+use crate::api::app;
+use crate::config::Config;
+use crate::service::bootstrap;
+use crate::state::AppState;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+    /// Initialisation (initial administrator, demo users) failed.
+    #[error("initialisation failed: {0}")]
+    Init(String),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key could not be loaded.
+    #[error("cannot load the TLS certificate {cert} or key {key}: {source}")]
+    Tls {
+        /// Certificate file.
+        cert: String,
+        /// Key file.
+        key: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Development mode: create demo users on first start and say how to connect.
+    pub dev: bool,
+}
+
+/// Runs the server until `shutdown` resolves. What an operator must see (the one-time
+/// initial credential, where to connect) is written to `out`, never to the log.
+pub async fn serve(
+    config: Config,
+    options: ServeOptions,
+    out: &mut (dyn Write + Send),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    // Several parts of the process may race to install the provider; one wins, all agree.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let url = config.storage.effective_url();
+    let store_options = StoreOptions {
+        max_connections: config.storage.max_connections,
+        connect_timeout: Duration::from_secs(config.storage.connect_timeout_secs),
+    };
+    let store = Store::open(&url, &store_options).await?;
+    tracing::info!(url = %warden_store::redact_url(&url), "storage ready");
+
+    let admin = bootstrap::initial_admin(&store, clock.as_ref())
+        .await
+        .map_err(|e| ServeError::Init(format!("{e:?}")))?;
+    if let Some(admin) = &admin {
+        tracing::info!(user = %admin.username, "created the initial administrator; its password was written to standard output once");
+        writeln!(
+            out,
+            "\nWarden created its initial administrator. The password is shown now and never again:\n\n    user:     {}\n    password: {}\n\nLog in with `warden login {}`, then change it with `warden passwd`.\n",
+            admin.username,
+            admin.password.expose_secret(),
+            admin.username
+        )?;
+    }
+    if options.dev {
+        if let Some(password) = bootstrap::demo_users(&store, clock.as_ref())
+            .await
+            .map_err(|e| ServeError::Init(format!("{e:?}")))?
+        {
+            let names: Vec<&str> = bootstrap::DEMO_USERS
+                .iter()
+                .map(|(name, _, _)| *name)
+                .collect();
+            writeln!(
+                out,
+                "Demo users {} share the password {} (development only; shown once).\n",
+                names.join(", "),
+                password.expose_secret()
+            )?;
+        }
+    }
+
+    let state = AppState::new(store, clock, config.clone());
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let addr = config.server.listen;
+    let listener = TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener.local_addr()?;
+    let handle: Handle<SocketAddr> = Handle::new();
+    let graceful = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        graceful.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+
+    match &config.server.tls {
+        Some(tls) => {
+            let rustls = RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
+                .await
+                .map_err(|source| ServeError::Tls {
+                    cert: tls.cert_file.display().to_string(),
+                    key: tls.key_file.display().to_string(),
+                    source,
+                })?;
+            announce(out, &format!("https://{local}"), options.dev)?;
+            axum_server::from_tcp_rustls(listener, rustls)?
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+        None => {
+            if !local.ip().is_loopback() {
+                tracing::warn!(%local, "serving plain HTTP on a non-loopback address: put TLS in front or set [server.tls]");
+            }
+            announce(out, &format!("http://{local}"), options.dev)?;
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn announce(out: &mut (dyn Write + Send), url: &str, dev: bool) -> std::io::Result<()> {
+    if dev {
+        writeln!(
+            out,
+            "Warden (development mode) is listening on {url}\n\nConnect with:\n\n    export WARDEN_ADDR={url}\n    warden login admin\n    warden whoami\n"
+        )?;
+    } else {
+        writeln!(out, "Warden is listening on {url}")?;
+    }
+    out.flush()
+}

@@ -1,0 +1,72 @@
+//! The service layer: every state change goes through here. Each operation checks the
+//! caller's authorization, validates its input, and hands the store the change together
+//! with its audit event, which the store commits in one transaction.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod tokens;
+pub mod users;
+
+use warden_core::ScopeSet;
+use warden_core::secret::SecretString;
+
+use crate::error::ApiError;
+
+/// Parses scope names from a request field, naming the first bad one.
+pub(crate) fn parse_scopes(field: &str, names: &[String]) -> Result<ScopeSet, ApiError> {
+    for (i, name) in names.iter().enumerate() {
+        if name.parse::<warden_core::Scope>().is_err() {
+            return Err(ApiError::field(
+                format!("{field}.{i}"),
+                format!("unknown scope {name:?}"),
+            ));
+        }
+    }
+    ScopeSet::parse(names.iter().map(String::as_str))
+        .map_err(|e| ApiError::field(field, e.to_string()))
+}
+
+/// The wire names of a scope set.
+pub(crate) fn scope_names(scopes: &ScopeSet) -> Vec<String> {
+    scopes.iter().map(|s| s.as_str().to_owned()).collect()
+}
+
+/// Hashes a password on a blocking thread: Argon2id takes tens of milliseconds.
+pub(crate) async fn hash_password(password: SecretString) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || warden_core::credential::hash_password(&password))
+        .await?
+        .map_err(ApiError::internal)
+}
+
+/// Verifies a password on a blocking thread (`stored` `None`: an unknown user, same cost).
+pub(crate) async fn verify_password(
+    password: SecretString,
+    stored: Option<String>,
+) -> Result<bool, ApiError> {
+    Ok(tokio::task::spawn_blocking(move || {
+        warden_core::credential::verify_password(&password, stored.as_deref())
+    })
+    .await?)
+}
+
+/// Checks a free-text label (token names, display names): 1 to `max` characters, no
+/// control characters.
+pub(crate) fn check_label(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::field(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::field(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}

@@ -1,0 +1,115 @@
+//! API tokens: created by their holder, with scopes the holder has, for a bounded time.
+
+use time::Duration;
+use uuid::Uuid;
+use warden_core::audit::{Action, AuditEvent};
+use warden_core::credential::mint_token;
+use warden_core::user::{TokenKind, TokenRecord};
+use warden_proto::WireSecret;
+use warden_proto::auth::{CreateToken, CreatedToken, TokenInfo};
+use warden_proto::problem::ProblemType;
+
+use super::{check_label, parse_scopes, scope_names};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The wire form of a token record.
+pub fn info(token: &TokenRecord) -> TokenInfo {
+    TokenInfo {
+        id: token.id,
+        name: token.name.clone(),
+        kind: token.kind.as_str().to_owned(),
+        scopes: scope_names(&token.scopes),
+        created_at: token.created_at,
+        expires_at: token.expires_at,
+        revoked_at: token.revoked_at,
+    }
+}
+
+/// Creates an API token for the caller. Its scopes must lie within the caller's.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    req: CreateToken,
+) -> Result<CreatedToken, ApiError> {
+    let name = check_label("name", &req.name, 100)?;
+    let scopes = match &req.scopes {
+        Some(names) => parse_scopes("scopes", names)?,
+        None => caller.scopes.clone(),
+    };
+    if scopes.is_empty() {
+        return Err(ApiError::field(
+            "scopes",
+            "a token needs at least one scope",
+        ));
+    }
+    if !caller.scopes.covers(&scopes) {
+        return Err(ApiError::new(
+            ProblemType::InsufficientScope,
+            "a token can only carry scopes that the token creating it holds",
+        ));
+    }
+    let auth = &state.config().auth;
+    let ttl = req.expires_in_secs.unwrap_or(auth.token_default_ttl_secs);
+    if ttl < 60 || ttl > auth.token_max_ttl_secs {
+        return Err(ApiError::field(
+            "expires_in_secs",
+            format!("must be between 60 and {} seconds", auth.token_max_ttl_secs),
+        ));
+    }
+    let now = state.clock().now();
+    let minted = mint_token().map_err(ApiError::internal)?;
+    let token = TokenRecord {
+        id: minted.id,
+        user_id: caller.user.id,
+        name,
+        kind: TokenKind::Api,
+        scopes,
+        created_at: now,
+        expires_at: now + Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX)),
+        revoked_at: None,
+    };
+    let event = AuditEvent::new(now, caller.actor(), Action::TokenCreate)
+        .target(format!("token:{}", token.id))
+        .detail("scopes", token.scopes.to_wire())
+        .detail("expires_at", token.expires_at.to_string());
+    state
+        .store()
+        .create_token(&token, &minted.hash, &event)
+        .await?;
+    Ok(CreatedToken {
+        token: WireSecret::new(minted.text),
+        info: info(&token),
+    })
+}
+
+/// The caller's tokens.
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<TokenInfo>, ApiError> {
+    Ok(state
+        .store()
+        .list_tokens(caller.user.id)
+        .await?
+        .iter()
+        .map(info)
+        .collect())
+}
+
+/// Revokes a token of the caller's, or any token for an administrator. Another user's
+/// token is "not found" to a non-administrator, so ids cannot be probed.
+pub async fn revoke(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+    let not_found = || ApiError::not_found(format!("token {id}"));
+    let token = state.store().token(id).await?.ok_or_else(not_found)?;
+    let admin = caller.scopes.allows(warden_core::Scope::Admin);
+    if token.user_id != caller.user.id && !admin {
+        return Err(not_found());
+    }
+    if token.revoked_at.is_some() {
+        return Ok(());
+    }
+    let now = state.clock().now();
+    let event =
+        AuditEvent::new(now, caller.actor(), Action::TokenRevoke).target(format!("token:{id}"));
+    state.store().revoke_token(id, now, &event).await?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Shared server state, handed to every handler.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics_exporter_prometheus::PrometheusHandle;
+use warden_core::Clock;
+use warden_store::Store;
+
+use crate::config::Config;
+
+/// The state behind every request. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    login_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// State over `store`, reading time from `clock`.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: Config) -> Self {
+        let per_minute = NonZeroU32::new(config.auth.login_attempts_per_source_per_minute)
+            .unwrap_or(NonZeroU32::MIN);
+        let login_limiter = RateLimiter::keyed(Quota::per_minute(per_minute));
+        let metrics = crate::telemetry::metrics_handle();
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                config,
+                login_limiter,
+                metrics,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Login attempts per client address.
+    pub fn login_limiter(&self) -> &DefaultKeyedRateLimiter<IpAddr> {
+        &self.inner.login_limiter
+    }
+
+    /// The Prometheus registry.
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.inner.metrics
+    }
+}

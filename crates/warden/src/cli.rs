@@ -1,0 +1,140 @@
+//! The command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Warden: privileged access management with just-in-time access.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Server URL for client commands [default: from `warden login`, else http://127.0.0.1:8700]
+    #[arg(long, env = "WARDEN_ADDR", global = true)]
+    pub addr: Option<String>,
+
+    /// Bearer token for client commands [default: the one stored by `warden login`]
+    #[arg(long, env = "WARDEN_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Extra CA certificate (PEM) to trust, for a server with a private certificate
+    #[arg(long, env = "WARDEN_CA_CERT", global = true)]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Print JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Warden server
+    Serve(ServeArgs),
+    /// Log in with a password and store the session token (0600) in your config directory
+    Login(LoginArgs),
+    /// Revoke the stored session token and forget it
+    Logout,
+    /// Show who the current token belongs to and what it may do
+    Whoami,
+    /// Change your password
+    Passwd,
+    /// Manage your API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage local users
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file
+    #[arg(
+        long,
+        short,
+        env = "WARDEN_CONFIG",
+        default_value = "warden.toml",
+        conflicts_with = "dev"
+    )]
+    pub config: PathBuf,
+    /// Development mode: no configuration, embedded SQLite in --data-dir, demo users,
+    /// loopback only
+    #[arg(long)]
+    pub dev: bool,
+    /// Data directory for --dev
+    #[arg(long, default_value = "warden-dev", requires = "dev")]
+    pub data_dir: PathBuf,
+    /// Listen address for --dev (must be a loopback address)
+    #[arg(long, requires = "dev")]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// User name
+    pub username: String,
+    /// Read the password from standard input instead of prompting
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token (shown once)
+    Create {
+        /// A label for the token
+        name: String,
+        /// Scope for the token (repeatable) [default: all of yours]
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime in seconds [default: server's auth.token_default_ttl_secs]
+        #[arg(long)]
+        expires_in: Option<u64>,
+    },
+    /// List your tokens
+    List,
+    /// Revoke a token
+    Revoke {
+        /// Token id
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (a password is generated and shown once)
+    Add {
+        /// User name
+        username: String,
+        /// Name shown to people
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Scope to give (repeatable)
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// List users
+    List,
+    /// Show one user
+    Show {
+        /// User name
+        username: String,
+    },
+    /// Change a user's scopes, or disable or enable the user
+    Set {
+        /// User name
+        username: String,
+        /// Replace the user's scopes with these (repeatable)
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Disable the user: every token of theirs stops at once
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Enable the user
+        #[arg(long)]
+        enable: bool,
+    },
+}
