@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// Logs in with a user name and password and returns a session token. Unknown users and
 /// wrong passwords get the same 401; too many attempts per address or per account name
 /// get 429 with `Retry-After`.
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, responses(
+#[utoipa::path(operation_id = "login", post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = LoginResponse),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -32,7 +32,7 @@ pub async fn login(
 }
 
 /// Revokes the token used for this request.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "logout", post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses(
     (status = 204, description = "The token is revoked"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -43,7 +43,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Sta
 }
 
 /// Who the caller is and what this token may do.
-#[utoipa::path(get, path = "/v1/auth/whoami", tag = "auth", security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "whoami", get, path = "/v1/auth/whoami", tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = WhoAmI),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -59,7 +59,7 @@ pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
 }
 
 /// Changes the caller's password; the current one must be given.
-#[utoipa::path(post, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = ChangePassword, responses(
+#[utoipa::path(operation_id = "change_password", post, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = ChangePassword, responses(
     (status = 204, description = "The password is changed"),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -18,7 +18,7 @@ use crate::state::AppState;
 pub struct OpenApiDocument(pub Arc<String>);
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
+#[utoipa::path(operation_id = "healthz", get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok".to_owned(),
@@ -27,7 +27,7 @@ pub async fn healthz() -> Json<Health> {
 }
 
 /// The server can serve: storage answers and every migration is applied.
-#[utoipa::path(get, path = "/readyz", tag = "system", responses(
+#[utoipa::path(operation_id = "readyz", get, path = "/readyz", tag = "system", responses(
     (status = 200, body = Ready),
     (status = 503, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -59,7 +59,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
 }
 
 /// Prometheus metrics in the text exposition format.
-#[utoipa::path(get, path = "/metrics", tag = "system", responses(
+#[utoipa::path(operation_id = "metrics", get, path = "/metrics", tag = "system", responses(
     (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"),
 ))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -74,7 +74,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// This OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "system", responses(
+#[utoipa::path(operation_id = "openapi_json", get, path = "/v1/openapi.json", tag = "system", responses(
     (status = 200, description = "The OpenAPI 3.1 document of this API", body = Object),
 ))]
 pub async fn openapi_json(Extension(doc): Extension<OpenApiDocument>) -> impl IntoResponse {

@@ -14,7 +14,7 @@ use crate::service;
 use crate::state::AppState;
 
 /// The caller's tokens (never their secrets).
-#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "list_tokens", get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), responses(
     (status = 200, body = Vec<TokenInfo>),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -27,7 +27,7 @@ pub async fn list(
 
 /// Creates an API token for the caller, with scopes the caller holds. The token text is
 /// returned once.
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken, responses(
+#[utoipa::path(operation_id = "create_token", post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken, responses(
     (status = 201, body = CreatedToken),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -44,7 +44,7 @@ pub async fn create(
 }
 
 /// Revokes a token of the caller's (an administrator may revoke any).
-#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(operation_id = "revoke_token", delete, path = "/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),

@@ -13,7 +13,7 @@ use crate::service;
 use crate::state::AppState;
 
 /// Every user. Needs `users:read`.
-#[utoipa::path(get, path = "/v1/users", tag = "users", security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "list_users", get, path = "/v1/users", tag = "users", security(("bearer" = [])), responses(
     (status = 200, body = Vec<UserInfo>),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -27,7 +27,7 @@ pub async fn list(
 
 /// Creates a user. Needs `users:write` and every scope given. Without a password, one is
 /// generated and returned once.
-#[utoipa::path(post, path = "/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUser, responses(
+#[utoipa::path(operation_id = "create_user", post, path = "/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUser, responses(
     (status = 201, body = CreatedUser),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -45,7 +45,7 @@ pub async fn create(
 }
 
 /// One user. Needs `users:read`.
-#[utoipa::path(get, path = "/v1/users/{username}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_user", get, path = "/v1/users/{username}", tag = "users", security(("bearer" = [])),
     params(("username" = String, Path, description = "User name")),
     responses(
         (status = 200, body = UserInfo),
@@ -65,7 +65,7 @@ pub async fn get(
 
 /// Changes a user's scopes or disables the user (every token stops at once). Needs
 /// `users:write` and the scopes involved.
-#[utoipa::path(patch, path = "/v1/users/{username}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(operation_id = "update_user", patch, path = "/v1/users/{username}", tag = "users", security(("bearer" = [])),
     params(("username" = String, Path, description = "User name")),
     request_body = UpdateUser,
     responses(

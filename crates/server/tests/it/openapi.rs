@@ -1,0 +1,156 @@
+//! The OpenAPI document: valid OpenAPI 3.1, and it lists exactly the routes the server
+//! answers.
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::TestApp;
+
+/// Every route of the API. Adding a route means adding it here, and the test below checks
+/// that the document and the router agree with this list.
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/v1/openapi.json"),
+    ("post", "/v1/auth/login"),
+    ("post", "/v1/auth/logout"),
+    ("get", "/v1/auth/whoami"),
+    ("post", "/v1/auth/password"),
+    ("get", "/v1/tokens"),
+    ("post", "/v1/tokens"),
+    ("delete", "/v1/tokens/{id}"),
+    ("get", "/v1/users"),
+    ("post", "/v1/users"),
+    ("get", "/v1/users/{username}"),
+    ("patch", "/v1/users/{username}"),
+];
+
+async fn document(t: &TestApp) -> Value {
+    let answer = t.send(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.headers["content-type"], "application/json");
+    answer.body
+}
+
+#[tokio::test]
+async fn document_is_valid_openapi_3_1() {
+    let t = TestApp::new().await;
+    let doc = document(&t).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    // A typed OpenAPI 3.1 model must accept it.
+    let spec = oas3::from_json(doc.to_string()).expect("the document parses as OpenAPI 3.1");
+    assert_eq!(spec.info.title, "Warden");
+
+    let mut operation_ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let where_ = format!("{method} {path}");
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{where_}: operationId"));
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "{where_}: duplicate operationId {id}"
+            );
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{where_}: responses"
+            );
+            // Every {param} in the path is declared.
+            for param in path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            {
+                let declared = op["parameters"].as_array().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p["name"] == param && p["in"] == "path" && p["required"] == true)
+                });
+                assert!(declared, "{where_}: path parameter {param} declared");
+            }
+            // Every operation that needs a token says so.
+            let public = [
+                "/healthz",
+                "/readyz",
+                "/metrics",
+                "/v1/openapi.json",
+                "/v1/auth/login",
+            ];
+            if !public.contains(&path.as_str()) {
+                assert_eq!(
+                    op["security"],
+                    serde_json::json!([{"bearer": []}]),
+                    "{where_}: security"
+                );
+            }
+        }
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer");
+    // Every $ref points at something that exists.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        let pointer = r
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("external ref {r}"));
+        assert!(doc.pointer(pointer).is_some(), "dangling $ref {r}");
+    }
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn document_lists_every_route_and_every_listed_route_answers() {
+    let t = TestApp::new().await;
+    let doc = document(&t).await;
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.clone(), path.clone()))
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(documented, expected);
+
+    // And the router really serves each one: nothing answers "no such endpoint" or 405.
+    for (method, path) in ROUTES {
+        let concrete = path
+            .replace("{id}", "00000000-0000-7000-8000-000000000000")
+            .replace("{username}", "admin");
+        let method: Method = method.to_uppercase().parse().unwrap();
+        let answer = t.send(method.clone(), &concrete, None, None).await;
+        assert_ne!(
+            answer.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        if answer.status == StatusCode::NOT_FOUND {
+            assert_ne!(
+                answer.body["detail"], "no such endpoint",
+                "{method} {path} is not routed"
+            );
+        }
+    }
+}
