@@ -73,6 +73,10 @@ pub async fn serve(
     };
     let store = Store::open(&url, &store_options).await?;
     tracing::info!(url = %warden_store::redact_url(&url), "storage ready");
+    // Bind before initialising, so a start that cannot listen has shown no credential.
+    let addr = config.server.listen;
+    let listener = TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener.local_addr()?;
 
     let admin = bootstrap::initial_admin(&store, clock.as_ref())
         .await
@@ -107,9 +111,6 @@ pub async fn serve(
 
     let state = AppState::new(store, clock, config.clone());
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let addr = config.server.listen;
-    let listener = TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
-    let local = listener.local_addr()?;
     let handle: Handle<SocketAddr> = Handle::new();
     let graceful = handle.clone();
     tokio::spawn(async move {
