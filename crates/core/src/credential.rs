@@ -71,12 +71,12 @@ pub struct NewToken {
 pub fn mint_token() -> Result<NewToken, CredentialError> {
     let id = Uuid::now_v7();
     let secret = random_bytes::<32>()?;
-    let mut raw = Zeroizing::new([0u8; 48]);
-    raw[..16].copy_from_slice(id.as_bytes());
-    raw[16..].copy_from_slice(secret.as_ref());
+    let mut raw = Zeroizing::new(Vec::with_capacity(48));
+    raw.extend_from_slice(id.as_bytes());
+    raw.extend_from_slice(secret.as_ref());
     let text = Zeroizing::new(format!(
         "{TOKEN_PREFIX}{}",
-        URL_SAFE_NO_PAD.encode(raw.as_ref())
+        URL_SAFE_NO_PAD.encode(raw.as_slice())
     ));
     Ok(NewToken {
         id,

@@ -33,10 +33,11 @@ pub fn generate_password(len: usize) -> Result<SecretString, RandomError> {
             if out.len() == len {
                 break;
             }
-            if usize::from(b) < limit {
-                if let Some(&c) = PASSWORD_ALPHABET.get(usize::from(b) % alphabet_len) {
-                    out.push(char::from(c));
-                }
+            if usize::from(b) >= limit {
+                continue;
+            }
+            if let Some(&c) = PASSWORD_ALPHABET.get(usize::from(b) % alphabet_len) {
+                out.push(char::from(c));
             }
         }
     }

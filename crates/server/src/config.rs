@@ -334,13 +334,12 @@ impl Config {
                 "must be at least 1",
             );
         }
-        if let Some(url) = &self.storage.url {
-            if !(url.starts_with("sqlite:")
+        if let Some(url) = &self.storage.url
+            && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
                 || url.starts_with("postgresql://"))
-            {
-                return invalid("storage.url", "must start with sqlite:// or postgres://");
-            }
+        {
+            return invalid("storage.url", "must start with sqlite:// or postgres://");
         }
         if let Some(tls) = &self.server.tls {
             for (key, file) in [

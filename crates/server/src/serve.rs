@@ -91,22 +91,21 @@ pub async fn serve(
             admin.username
         )?;
     }
-    if options.dev {
-        if let Some(password) = bootstrap::demo_users(&store, clock.as_ref())
+    if options.dev
+        && let Some(password) = bootstrap::demo_users(&store, clock.as_ref())
             .await
             .map_err(|e| ServeError::Init(format!("{e:?}")))?
-        {
-            let names: Vec<&str> = bootstrap::DEMO_USERS
-                .iter()
-                .map(|(name, _, _)| *name)
-                .collect();
-            writeln!(
-                out,
-                "Demo users {} share the password {} (development only; shown once).\n",
-                names.join(", "),
-                password.expose_secret()
-            )?;
-        }
+    {
+        let names: Vec<&str> = bootstrap::DEMO_USERS
+            .iter()
+            .map(|(name, _, _)| *name)
+            .collect();
+        writeln!(
+            out,
+            "Demo users {} share the password {} (development only; shown once).\n",
+            names.join(", "),
+            password.expose_secret()
+        )?;
     }
 
     let state = AppState::new(store, clock, config.clone());

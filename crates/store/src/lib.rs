@@ -655,10 +655,10 @@ fn restrict_sqlite_files(url: &str) {
         let mut file = path.as_os_str().to_owned();
         file.push(suffix);
         let file = Path::new(&file);
-        if file.exists() {
-            if let Err(e) = set_mode(file, 0o600) {
-                tracing::warn!(path = %file.display(), error = %e, "cannot restrict permissions of the database file");
-            }
+        if file.exists()
+            && let Err(e) = set_mode(file, 0o600)
+        {
+            tracing::warn!(path = %file.display(), error = %e, "cannot restrict permissions of the database file");
         }
     }
 }

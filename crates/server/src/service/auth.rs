@@ -66,20 +66,20 @@ pub async fn login(
         user_agent: client.user_agent.clone(),
     };
 
-    if let Some(throttle) = state.store().throttle_state(&key).await? {
-        if throttle.is_locked(now) {
-            let until = throttle.locked_until.unwrap_or(now);
-            let event = AuditEvent::new(now, actor, Action::AuthLoginLocked)
-                .target(format!("user:{key}"))
-                .failed("account name locked");
-            state.store().append_audit(&event).await?;
-            metrics::counter!("warden_login_rate_limited_total", "by" => "account").increment(1);
-            let secs = u64::try_from((until - now).whole_seconds()).unwrap_or(1);
-            return Err(ApiError::rate_limited(
-                secs,
-                "too many failed logins for this account; try again later",
-            ));
-        }
+    if let Some(throttle) = state.store().throttle_state(&key).await?
+        && throttle.is_locked(now)
+    {
+        let until = throttle.locked_until.unwrap_or(now);
+        let event = AuditEvent::new(now, actor, Action::AuthLoginLocked)
+            .target(format!("user:{key}"))
+            .failed("account name locked");
+        state.store().append_audit(&event).await?;
+        metrics::counter!("warden_login_rate_limited_total", "by" => "account").increment(1);
+        let secs = u64::try_from((until - now).whole_seconds()).unwrap_or(1);
+        return Err(ApiError::rate_limited(
+            secs,
+            "too many failed logins for this account; try again later",
+        ));
     }
 
     let credentials = match Username::parse(&key) {

@@ -126,13 +126,13 @@ pub async fn update(
         .transpose()?;
     // Changing someone's scopes means holding both what they had and what they get, so a
     // delegated administrator cannot strip or raise an account above their own rights.
-    if let Some(new) = &scopes {
-        if !caller.scopes.covers(new) || !caller.scopes.covers(&user.scopes) {
-            return Err(ApiError::new(
-                ProblemType::InsufficientScope,
-                "you can only change scopes you hold",
-            ));
-        }
+    if let Some(new) = &scopes
+        && (!caller.scopes.covers(new) || !caller.scopes.covers(&user.scopes))
+    {
+        return Err(ApiError::new(
+            ProblemType::InsufficientScope,
+            "you can only change scopes you hold",
+        ));
     }
     if req.disabled == Some(true) && user.id == caller.user.id {
         return Err(ApiError::field("disabled", "you cannot disable yourself"));

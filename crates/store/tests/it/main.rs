@@ -1,6 +1,16 @@
 //! The storage contract: every test here runs against SQLite and against the real
 //! PostgreSQL, each on a fresh database.
 
+// Tests fail loudly (unwrap, expect, panic, indexing are assertions here), and the
+// process-level helpers may block a test thread while they wait for a child process.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::disallowed_methods
+)]
+
 mod contract;
 
 /// Defines `$name::sqlite` and `$name::postgres`, each calling `$body(store, testdb)`.

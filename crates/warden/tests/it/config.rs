@@ -8,9 +8,19 @@ use crate::support::{config_file, warden};
 fn refuse(cmd: &mut Command) -> (i32, String) {
     let out = cmd.stdin(Stdio::null()).output().unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(!out.status.success(), "should have failed; stderr: {stderr}");
-    assert!(out.stdout.is_empty(), "nothing on stdout: {}", String::from_utf8_lossy(&out.stdout));
-    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warden: error:")).collect();
+    assert!(
+        !out.status.success(),
+        "should have failed; stderr: {stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warden: error:"))
+        .collect();
     assert_eq!(lines.len(), 1, "one error message: {stderr}");
     (out.status.code().unwrap(), stderr)
 }
@@ -18,10 +28,16 @@ fn refuse(cmd: &mut Command) -> (i32, String) {
 #[test]
 fn unknown_key_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let path = config_file(dir.path(), "[server]\nlisten = \"127.0.0.1:0\"\nlisten_prot = 1\n");
+    let path = config_file(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:0\"\nlisten_prot = 1\n",
+    );
     let (code, err) = refuse(warden(dir.path()).args(["serve", "--config"]).arg(&path));
     assert_eq!(code, 2);
-    assert!(err.contains("listen_prot") && err.contains("warden.toml") && err.contains("line 3"), "{err}");
+    assert!(
+        err.contains("listen_prot") && err.contains("warden.toml") && err.contains("line 3"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -37,8 +53,12 @@ fn bad_value_is_named() {
 fn unknown_environment_override_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = config_file(dir.path(), "");
-    let (code, err) =
-        refuse(warden(dir.path()).args(["serve", "--config"]).arg(&path).env("WARDEN_STORAGE__PASSWORD", "x"));
+    let (code, err) = refuse(
+        warden(dir.path())
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("WARDEN_STORAGE__PASSWORD", "x"),
+    );
     assert_eq!(code, 2);
     assert!(err.contains("WARDEN_STORAGE__PASSWORD"), "{err}");
 }
@@ -46,11 +66,16 @@ fn unknown_environment_override_is_named() {
 #[test]
 fn unreadable_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, err) = refuse(warden(dir.path()).args(["serve", "--config", "/nonexistent/warden.toml"]));
+    let (code, err) =
+        refuse(warden(dir.path()).args(["serve", "--config", "/nonexistent/warden.toml"]));
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/warden.toml"), "{err}");
     // A directory where the file should be.
-    let (code, err) = refuse(warden(dir.path()).args(["serve", "--config"]).arg(dir.path()));
+    let (code, err) = refuse(
+        warden(dir.path())
+            .args(["serve", "--config"])
+            .arg(dir.path()),
+    );
     assert_eq!(code, 2);
     assert!(err.contains("cannot read configuration file"), "{err}");
 }
@@ -64,7 +89,10 @@ fn unreachable_database_is_named_without_its_password() {
     );
     let (code, err) = refuse(warden(dir.path()).args(["serve", "--config"]).arg(&path));
     assert_ne!(code, 0);
-    assert!(err.contains("cannot open the database at postgres://warden:***@127.0.0.1:1/warden"), "{err}");
+    assert!(
+        err.contains("cannot open the database at postgres://warden:***@127.0.0.1:1/warden"),
+        "{err}"
+    );
     assert!(!err.contains("hunter2-secret"), "{err}");
 }
 
@@ -83,9 +111,17 @@ fn address_in_use_is_named() {
     let addr = taken.local_addr().unwrap();
     let path = config_file(
         dir.path(),
-        &format!("[server]\nlisten = \"{addr}\"\n[storage]\ndata_dir = \"{}\"\n", dir.path().join("data").display()),
+        &format!(
+            "[server]\nlisten = \"{addr}\"\n[storage]\ndata_dir = \"{}\"\n",
+            dir.path().join("data").display()
+        ),
     );
-    let out = warden(dir.path()).args(["serve", "--config"]).arg(&path).stdin(Stdio::null()).output().unwrap();
+    let out = warden(dir.path())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");

@@ -48,7 +48,11 @@ impl Server {
     /// Starts `warden serve ARGS` in `dir` and waits until it listens.
     pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = warden(dir);
-        cmd.arg("serve").args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.arg("serve")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -57,18 +61,35 @@ impl Server {
         let stderr = collect(child.stderr.take().unwrap());
         let deadline = Instant::now() + Duration::from_secs(60);
         let url = loop {
-            if let Some(url) = stdout.lock().unwrap().lines().find_map(|l| {
-                l.split("listening on ").nth(1).map(|u| u.trim().to_owned())
-            }) {
+            if let Some(url) = stdout
+                .lock()
+                .unwrap()
+                .lines()
+                .find_map(|l| l.split("listening on ").nth(1).map(|u| u.trim().to_owned()))
+            {
                 break url;
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("warden serve exited with {status}\nstdout:\n{}\nstderr:\n{}", stdout.lock().unwrap(), stderr.lock().unwrap());
+                panic!(
+                    "warden serve exited with {status}\nstdout:\n{}\nstderr:\n{}",
+                    stdout.lock().unwrap(),
+                    stderr.lock().unwrap()
+                );
             }
-            assert!(Instant::now() < deadline, "warden serve did not start:\n{}", stderr.lock().unwrap());
+            assert!(
+                Instant::now() < deadline,
+                "warden serve did not start:\n{}",
+                stderr.lock().unwrap()
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
-        Self { child, stdout, stderr, url, dir: dir.to_owned() }
+        Self {
+            child,
+            stdout,
+            stderr,
+            url,
+            dir: dir.to_owned(),
+        }
     }
 
     /// What the server wrote to standard output so far.
@@ -85,18 +106,34 @@ impl Server {
     pub fn admin_password(&self) -> String {
         self.stdout()
             .lines()
-            .find_map(|l| l.trim().strip_prefix("password:").map(|p| p.trim().to_owned()))
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("password:")
+                    .map(|p| p.trim().to_owned())
+            })
             .expect("initial password printed")
     }
 
     /// Runs a client command against this server.
     pub fn client(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut cmd = warden(&self.dir);
-        cmd.env("WARDEN_ADDR", &self.url).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.env("WARDEN_ADDR", &self.url)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         let mut child = cmd.spawn().unwrap();
         if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         child.wait_with_output().unwrap()
     }
@@ -115,13 +152,19 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits for it; returns its exit status.
     pub fn stop(mut self) -> (std::process::ExitStatus, String, String) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(Instant::now() < deadline, "warden serve did not stop on SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "warden serve did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         // Let the reader threads drain.
