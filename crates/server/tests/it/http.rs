@@ -227,3 +227,18 @@ async fn sea_orm_admin() -> sea_orm::DatabaseConnection {
         .unwrap_or_else(|_| warden_store::testing::DEFAULT_POSTGRES_URL.to_owned());
     sea_orm::Database::connect(url.as_str()).await.unwrap()
 }
+
+#[tokio::test]
+async fn a_request_that_never_finishes_sending_its_body_times_out_with_408() {
+    let t = TestApp::with(Backend::Sqlite, |c| c.server.request_timeout_secs = 1).await;
+    // One chunk, then nothing ever again: a slow-loris client.
+    let first = futures_util::stream::iter(vec![Ok::<_, std::io::Error>("{\"username\":")]);
+    let stalled = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+    let req = Request::post("/v1/auth/login")
+        .header("content-type", "application/json")
+        .body(Body::from_stream(stalled))
+        .unwrap();
+    let answer = t.raw(req, PEER).await;
+    assert_eq!(answer.status, StatusCode::REQUEST_TIMEOUT, "{answer:?}");
+    assert_eq!(answer.problem(), "timeout");
+}

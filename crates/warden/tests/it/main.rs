@@ -15,3 +15,4 @@ mod config;
 mod secrets;
 mod server;
 mod support;
+mod tidy;

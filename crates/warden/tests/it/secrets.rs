@@ -89,6 +89,10 @@ fn secrets_stay_out_of_logs_and_the_database() {
         logs.contains("\"message\":\"finished processing request\""),
         "requests were logged: {logs}"
     );
+    assert!(
+        logs.contains("\"request_id\":\""),
+        "log lines carry the request id: {logs}"
+    );
     let db = database_bytes(&data);
     for secret in &secrets {
         assert!(
