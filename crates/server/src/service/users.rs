@@ -93,15 +93,20 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<UserInfo>, Ap
     Ok(state.store().list_users().await?.iter().map(info).collect())
 }
 
-/// One user.
-pub async fn get(state: &AppState, caller: &Caller, name: &str) -> Result<UserInfo, ApiError> {
-    caller.require(Scope::UsersRead)?;
+/// The user called `name`, or 404.
+async fn find(state: &AppState, name: &str) -> Result<User, ApiError> {
     let username = parse_name(name)?;
-    let user = state
+    state
         .store()
         .user_by_name(&username)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("user {name}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("user {name}")))
+}
+
+/// One user.
+pub async fn get(state: &AppState, caller: &Caller, name: &str) -> Result<UserInfo, ApiError> {
+    caller.require(Scope::UsersRead)?;
+    let user = find(state, name).await?;
     Ok(info(&user))
 }
 
@@ -113,12 +118,7 @@ pub async fn update(
     req: UpdateUser,
 ) -> Result<UserInfo, ApiError> {
     caller.require(Scope::UsersWrite)?;
-    let username = parse_name(name)?;
-    let user = state
-        .store()
-        .user_by_name(&username)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("user {name}")))?;
+    let user = find(state, name).await?;
     let scopes = req
         .scopes
         .as_deref()
@@ -141,8 +141,8 @@ pub async fn update(
         return Err(ApiError::new(ProblemType::BadRequest, "nothing to change"));
     }
     let now = state.clock().now();
-    let mut event =
-        AuditEvent::new(now, caller.actor(), Action::UserUpdate).target(format!("user:{username}"));
+    let mut event = AuditEvent::new(now, caller.actor(), Action::UserUpdate)
+        .target(format!("user:{}", user.username));
     if let Some(new) = &scopes {
         event = event.detail("scopes", new.to_wire());
     }
