@@ -26,6 +26,20 @@ pub enum Action {
     UserCreate,
     /// A local user was changed (scopes, disabled).
     UserUpdate,
+    /// An HR sync ran (file or API); details carry the counts and the file digest.
+    HrSync,
+    /// A person joined (or rejoined): birthright access given.
+    HrJoiner,
+    /// A person moved: access recomputed from their new attributes.
+    HrMover,
+    /// A person left: all access removed, account disabled.
+    HrLeaver,
+    /// A person's attributes changed without changing their access.
+    HrUpdate,
+    /// A policy version was applied (or an older one restored).
+    PolicyApply,
+    /// A group pushed by SCIM was created, changed or deleted.
+    GroupChange,
 }
 
 impl Action {
@@ -40,6 +54,13 @@ impl Action {
             Action::TokenRevoke => "token.revoke",
             Action::UserCreate => "user.create",
             Action::UserUpdate => "user.update",
+            Action::HrSync => "hr.sync",
+            Action::HrJoiner => "hr.joiner",
+            Action::HrMover => "hr.mover",
+            Action::HrLeaver => "hr.leaver",
+            Action::HrUpdate => "hr.update",
+            Action::PolicyApply => "policy.apply",
+            Action::GroupChange => "group.change",
         }
     }
 }
@@ -127,6 +148,13 @@ impl AuditEvent {
     #[must_use]
     pub fn failed(mut self, reason: impl Into<String>) -> Self {
         self.outcome = Outcome::Failure;
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Sets the reason (a justification or comment) of a successful event.
+    #[must_use]
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
         self
     }

@@ -6,7 +6,10 @@
 pub mod audit;
 pub mod clock;
 pub mod credential;
+pub mod hr;
+pub mod identity;
 pub mod name;
+pub mod policy;
 pub mod scope;
 pub mod secret;
 pub mod throttle;

@@ -17,7 +17,7 @@ pub enum NameError {
     },
     /// The name held a character outside its alphabet.
     #[error(
-        "character {found:?} is not allowed; use a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+        "character {found:?} is not allowed; use a-z, 0-9, '.', '_', '-' or '@', starting with a letter or digit"
     )]
     BadCharacter {
         /// The first offending character.
@@ -25,8 +25,8 @@ pub enum NameError {
     },
 }
 
-/// A local user name: 1 to 64 characters of `a-z 0-9 . _ -`, starting with a letter or
-/// digit. Upper case is refused rather than folded, so a name means one account.
+/// A user name: 1 to 64 characters of `a-z 0-9 . _ - @`, starting with a letter or digit
+/// (so an identity provider's `alice@example.com` fits). Upper case is refused rather than folded, so a name means one account.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Username(String);
 
@@ -71,9 +71,9 @@ pub(crate) fn check_name(raw: &str, max: usize) -> Result<(), NameError> {
     if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
         return Err(NameError::BadCharacter { found: first });
     }
-    match chars
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
-    {
+    match chars.find(|c| {
+        !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@'))
+    }) {
         Some(found) => Err(NameError::BadCharacter { found }),
         None => Ok(()),
     }
@@ -85,7 +85,14 @@ mod tests {
 
     #[test]
     fn accepts_plain_names() {
-        for ok in ["alice", "a", "bob.smith", "svc-deploy_2", "0day"] {
+        for ok in [
+            "alice",
+            "a",
+            "bob.smith",
+            "svc-deploy_2",
+            "0day",
+            "alice@example.com",
+        ] {
             assert!(Username::parse(ok).is_ok(), "{ok}");
         }
     }

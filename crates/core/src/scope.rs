@@ -26,11 +26,13 @@ pub enum Scope {
     HrSync,
     /// Read and export the audit log.
     AuditRead,
+    /// Read identities and explain access decisions.
+    IdentitiesRead,
 }
 
 impl Scope {
     /// Every scope, in a stable order.
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::Admin,
         Scope::UsersRead,
         Scope::UsersWrite,
@@ -40,6 +42,7 @@ impl Scope {
         Scope::PolicyWrite,
         Scope::HrSync,
         Scope::AuditRead,
+        Scope::IdentitiesRead,
     ];
 
     /// The scope's wire name, as in `users:read`.
@@ -54,6 +57,7 @@ impl Scope {
             Scope::PolicyWrite => "policy:write",
             Scope::HrSync => "hr:sync",
             Scope::AuditRead => "audit:read",
+            Scope::IdentitiesRead => "identities:read",
         }
     }
 }

@@ -44,6 +44,17 @@ pub fn generate_password(len: usize) -> Result<SecretString, RandomError> {
     Ok(SecretString::from(out.as_str()))
 }
 
+/// Lower-case hexadecimal of `bytes`, as digests are shown.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +77,11 @@ mod tests {
             .map(|_| generate_password(20).unwrap().expose_secret().to_owned())
             .collect();
         assert_eq!(seen.len(), 50);
+    }
+
+    #[test]
+    fn hex_is_lower_case_and_padded() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
     }
 
     #[test]

@@ -1,0 +1,401 @@
+//! Compiling the catalogue tables: roles, groups, approval policies, resources and
+//! birthright, each checked for names, ranges and references.
+
+use super::*;
+
+impl Compiler {
+    pub(super) fn roles(&mut self, raw: &RawPolicy) -> Vec<Role> {
+        let mut out: Vec<Role> = Vec::new();
+        let mut seen: HashMap<(ResourceKind, String), String> = HashMap::new();
+        for Entry {
+            file,
+            line,
+            value: r,
+        } in &raw.roles
+        {
+            let (file, line) = (*file, *line);
+            let kind_line = self.line(file, &r.kind);
+            let kind = self.kind(r.kind.get_ref(), file, kind_line);
+            let name_line = self.line(file, &r.name);
+            if let Err(e) = check_name(r.name.get_ref()) {
+                self.error(
+                    file,
+                    name_line,
+                    format!("role name {:?}: {e}", r.name.get_ref()),
+                );
+                continue;
+            }
+            let privilege = Privilege::parse(r.privilege.get_ref());
+            if privilege.is_none() {
+                let l = self.line(file, &r.privilege);
+                self.error(
+                    file,
+                    l,
+                    format!(
+                        "unknown privilege `{}`; use read, write or admin",
+                        r.privilege.get_ref()
+                    ),
+                );
+            }
+            let (Some(kind), Some(privilege)) = (kind, privilege) else {
+                continue;
+            };
+            if let Some(first) = seen.get(&(kind, r.name.get_ref().clone())) {
+                let message = format!(
+                    "duplicate role `{}` for kind {kind} (first defined at {first})",
+                    r.name.get_ref()
+                );
+                self.error(file, name_line, message);
+                continue;
+            }
+            seen.insert(
+                (kind, r.name.get_ref().clone()),
+                self.location(file, name_line),
+            );
+            out.push(Role {
+                kind,
+                name: r.name.get_ref().clone(),
+                privilege,
+                description: r.description.clone().unwrap_or_default(),
+                location: self.location(file, line),
+            });
+        }
+        out
+    }
+
+    pub(super) fn groups(&mut self, raw: &RawPolicy, usable: &[bool]) -> Vec<Group> {
+        let mut out = Vec::new();
+        for (entry, ok) in raw.groups.iter().zip(usable) {
+            let (file, line, g) = (entry.file, entry.line, &entry.value);
+            let given = [g.members.is_some(), g.rule.is_some(), g.external.is_some()]
+                .iter()
+                .filter(|b| **b)
+                .count();
+            if given != 1 {
+                self.error(
+                    file,
+                    line,
+                    format!(
+                        "group `{}` must have exactly one of `members`, `rule` or `external` (it has {given})",
+                        g.name.get_ref()
+                    ),
+                );
+                continue;
+            }
+            let membership = if let Some(members) = &g.members {
+                let l = self.line(file, members);
+                let mut ids = BTreeSet::new();
+                let mut bad = false;
+                for m in members.get_ref() {
+                    match EmployeeId::parse(m) {
+                        Ok(id) => {
+                            ids.insert(id);
+                        }
+                        Err(e) => {
+                            self.error(
+                                file,
+                                l,
+                                format!("group `{}` member {m:?}: {e}", g.name.get_ref()),
+                            );
+                            bad = true;
+                        }
+                    }
+                }
+                if bad {
+                    continue;
+                }
+                Membership::Members(ids)
+            } else if let Some(rule) = &g.rule {
+                let l = self.line(file, rule);
+                if rule.get_ref().is_empty() {
+                    self.error(
+                        file,
+                        l,
+                        format!(
+                            "group `{}` rule must name at least one attribute",
+                            g.name.get_ref()
+                        ),
+                    );
+                    continue;
+                }
+                let mut keys = BTreeMap::new();
+                for (key, values) in rule.get_ref() {
+                    let vl = self.line(file, values);
+                    if !HrRecord::ATTRIBUTES.contains(&key.as_str()) {
+                        self.error(
+                            file,
+                            vl,
+                            format!(
+                                "group `{}` rule: unknown attribute `{key}`; use one of {}",
+                                g.name.get_ref(),
+                                HrRecord::ATTRIBUTES.join(", ")
+                            ),
+                        );
+                        continue;
+                    }
+                    let list = match values.get_ref() {
+                        format::OneOrMany::One(s) => vec![s.clone()],
+                        format::OneOrMany::Many(v) => v.clone(),
+                    };
+                    if list.is_empty() || list.iter().any(String::is_empty) {
+                        self.error(
+                            file,
+                            vl,
+                            format!(
+                                "group `{}` rule: `{key}` needs at least one non-empty value",
+                                g.name.get_ref()
+                            ),
+                        );
+                        continue;
+                    }
+                    keys.insert(key.clone(), list);
+                }
+                if keys.len() != rule.get_ref().len() {
+                    continue;
+                }
+                Membership::Rule(keys)
+            } else if let Some(external) = &g.external {
+                if external.get_ref().trim().is_empty() {
+                    let l = self.line(file, external);
+                    self.error(
+                        file,
+                        l,
+                        format!(
+                            "group `{}` external name must not be empty",
+                            g.name.get_ref()
+                        ),
+                    );
+                    continue;
+                }
+                Membership::External(external.get_ref().clone())
+            } else {
+                continue;
+            };
+            if *ok {
+                out.push(Group {
+                    name: g.name.get_ref().clone(),
+                    membership,
+                    location: self.location(file, line),
+                });
+            }
+        }
+        out
+    }
+
+    pub(super) fn approvals(&mut self, raw: &RawPolicy, usable: &[bool]) -> Vec<ApprovalPolicy> {
+        let mut out = Vec::new();
+        for (entry, ok) in raw.approvals.iter().zip(usable) {
+            let (file, a) = (entry.file, &entry.value);
+            let mut good = *ok;
+            let threshold = |c: &mut Self, v: &Spanned<i64>, key: &str| -> Option<u32> {
+                let r = u32::try_from(*v.get_ref()).ok();
+                if r.is_none() {
+                    let l = c.line(file, v);
+                    c.error(
+                        file,
+                        l,
+                        format!(
+                            "{key} must be a whole number from 0 up, not {}",
+                            v.get_ref()
+                        ),
+                    );
+                }
+                r
+            };
+            let auto_below = threshold(self, &a.auto_below, "auto_below");
+            let dual_from = threshold(self, &a.dual_from, "dual_from");
+            if let (Some(auto), Some(dual)) = (auto_below, dual_from)
+                && auto > dual
+            {
+                let l = self.line(file, &a.dual_from);
+                self.error(
+                    file,
+                    l,
+                    format!("dual_from ({dual}) must not be below auto_below ({auto})"),
+                );
+                good = false;
+            }
+            let al = self.line(file, &a.approvers);
+            if a.approvers.get_ref().is_empty() {
+                self.error(file, al, "approvers must list at least one source");
+                good = false;
+            }
+            let mut approvers = Vec::new();
+            for raw_source in a.approvers.get_ref() {
+                let source = match raw_source.as_str() {
+                    "manager" => Some(ApproverSource::Manager),
+                    "owner" => Some(ApproverSource::ResourceOwner),
+                    other => match self.principal(other, file, al, "approver", false) {
+                        Some(Principal::Group(g)) => Some(ApproverSource::Group(g)),
+                        Some(Principal::Identity(id)) => Some(ApproverSource::Identity(id)),
+                        _ => None,
+                    },
+                };
+                match source {
+                    Some(s) if approvers.contains(&s) => {
+                        self.error(file, al, format!("approver {raw_source:?} is listed twice"));
+                        good = false;
+                    }
+                    Some(s) => approvers.push(s),
+                    None => good = false,
+                }
+            }
+            let sl = self.line(file, &a.security_group);
+            let security_ok = self.resolve(
+                "group",
+                a.security_group.get_ref(),
+                file,
+                sl,
+                "security_group",
+            );
+            let timeout = self.duration(&a.pending_timeout, file, "pending_timeout");
+            if let (true, true, Some(auto_below), Some(dual_from), Some(pending_timeout)) =
+                (good, security_ok, auto_below, dual_from, timeout)
+            {
+                out.push(ApprovalPolicy {
+                    name: a.name.get_ref().clone(),
+                    auto_below,
+                    dual_from,
+                    approvers,
+                    security_group: a.security_group.get_ref().clone(),
+                    pending_timeout,
+                });
+            }
+        }
+        out
+    }
+
+    pub(super) fn resources(&mut self, raw: &RawPolicy, usable: &[bool]) -> Vec<Resource> {
+        let mut out = Vec::new();
+        for (entry, ok) in raw.resources.iter().zip(usable) {
+            let (file, line, r) = (entry.file, entry.line, &entry.value);
+            let mut good = *ok;
+            let kl = self.line(file, &r.kind);
+            let kind = self.kind(r.kind.get_ref(), file, kl);
+            for (key, value) in [
+                ("connection", &r.connection),
+                ("environment", &r.environment),
+            ] {
+                if let Err(e) = check_name(value.get_ref()) {
+                    let l = self.line(file, value);
+                    self.error(file, l, format!("{key} {:?}: {e}", value.get_ref()));
+                    good = false;
+                }
+            }
+            let tier = u8::try_from(*r.tier.get_ref())
+                .ok()
+                .filter(|t| i64::from(*t) <= MAX_TIER);
+            if tier.is_none() {
+                let l = self.line(file, &r.tier);
+                self.error(
+                    file,
+                    l,
+                    format!(
+                        "tier {} is out of range; use 0 (most sensitive) to {MAX_TIER}",
+                        r.tier.get_ref()
+                    ),
+                );
+            }
+            let ol = self.line(file, &r.owner);
+            let owner = self.principal(r.owner.get_ref(), file, ol, "owner", false);
+            let mut tags = BTreeMap::new();
+            if let Some(t) = &r.tags {
+                let tl = self.line(file, t);
+                for (k, v) in t.get_ref() {
+                    if let Err(e) = check_name(k) {
+                        self.error(file, tl, format!("tag key {k:?}: {e}"));
+                        good = false;
+                    } else if v.is_empty() {
+                        self.error(file, tl, format!("tag `{k}` must not be empty"));
+                        good = false;
+                    }
+                    tags.insert(k.clone(), v.clone());
+                }
+            }
+            if let (true, Some(kind), Some(tier), Some(owner)) = (good, kind, tier, owner) {
+                out.push(Resource {
+                    name: r.name.get_ref().clone(),
+                    kind,
+                    connection: r.connection.get_ref().clone(),
+                    environment: r.environment.get_ref().clone(),
+                    tier,
+                    owner,
+                    tags,
+                    location: self.location(file, line),
+                });
+            }
+        }
+        out
+    }
+
+    pub(super) fn birthrights<'r>(
+        &mut self,
+        raw: &RawPolicy,
+        usable: &[bool],
+        resources: &[Resource],
+        role_of: &dyn Fn(ResourceKind, &str) -> Option<&'r Role>,
+    ) -> Vec<Birthright> {
+        let mut out = Vec::new();
+        for (entry, ok) in raw.birthrights.iter().zip(usable) {
+            let (file, line, b) = (entry.file, entry.line, &entry.value);
+            let mut good = *ok;
+            let wl = self.line(file, &b.who);
+            let who = self.principal(b.who.get_ref(), file, wl, "who", true);
+            if b.grants.get_ref().is_empty() {
+                let l = self.line(file, &b.grants);
+                self.error(file, l, "grants must list at least one { resource, role }");
+                good = false;
+            }
+            let mut grants = Vec::new();
+            for g in b.grants.get_ref() {
+                let gl = self.line(file, g);
+                let g = g.get_ref();
+                if !self.resolve("resource", &g.resource, file, gl, "grant") {
+                    good = false;
+                    continue;
+                }
+                let Some(resource) = resources.iter().find(|r| r.name == g.resource) else {
+                    good = false;
+                    continue;
+                };
+                match role_of(resource.kind, &g.role) {
+                    None => {
+                        self.error(
+                            file,
+                            gl,
+                            format!(
+                                "grant refers to unknown role `{}` for {} resources",
+                                g.role, resource.kind
+                            ),
+                        );
+                        good = false;
+                    }
+                    Some(role) if role.privilege == Privilege::Admin => {
+                        self.error(
+                            file,
+                            gl,
+                            format!(
+                                "birthright cannot grant admin role `{}` on `{}`: standing access must be read or write; make it an eligibility rule",
+                                g.role, g.resource
+                            ),
+                        );
+                        good = false;
+                    }
+                    Some(_) => grants.push(Entitlement {
+                        resource: g.resource.clone(),
+                        role: g.role.clone(),
+                    }),
+                }
+            }
+            if let (true, Some(who)) = (good, who) {
+                out.push(Birthright {
+                    name: b.name.get_ref().clone(),
+                    who,
+                    grants,
+                    location: self.location(file, line),
+                });
+            }
+        }
+        out
+    }
+}
