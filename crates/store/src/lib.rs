@@ -4,6 +4,7 @@
 //! writes it in the same transaction: if the event cannot be written, the change is rolled
 //! back. Reads take no event. Migrations run when the store is opened.
 
+mod directory;
 mod entity;
 mod migration;
 mod rows;
@@ -30,6 +31,10 @@ use warden_core::throttle::{ThrottlePolicy, ThrottleState};
 use warden_core::user::{TokenRecord, User};
 use warden_core::{ScopeSet, Username};
 
+pub use directory::{
+    AccessJob, Assignment, ChangeSet, ChangeSummary, Group, GroupWrite, IdentityFilter,
+    IdentityWrite, JobAction, NewAccessJob, NewPolicyVersion, PolicyVersion,
+};
 use entity::{api_tokens, audit_events, login_throttle, system_settings, users};
 pub use rows::StoredAuditEvent;
 use rows::to_ms;
@@ -134,7 +139,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x5741_5244_454e; // "WARDEN"
 /// The store.
 #[derive(Debug)]
 pub struct Store {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
     backend: Backend,
     /// SQLite allows one writer; taking this before a write transaction keeps two of ours
     /// from deadlocking on the upgrade from reader to writer. Unused on PostgreSQL.
@@ -142,8 +147,8 @@ pub struct Store {
 }
 
 /// A write transaction, holding the SQLite writer lock when there is one.
-struct Write<'a> {
-    txn: DatabaseTransaction,
+pub(crate) struct Write<'a> {
+    pub(crate) txn: DatabaseTransaction,
     _guard: Option<MutexGuard<'a, ()>>,
 }
 
@@ -238,7 +243,7 @@ impl Store {
         self.db.close().await.map_err(StoreError::Db)
     }
 
-    async fn begin_write(&self) -> Result<Write<'_>, StoreError> {
+    pub(crate) async fn begin_write(&self) -> Result<Write<'_>, StoreError> {
         let guard = match self.backend {
             Backend::Sqlite => Some(self.write_lock.lock().await),
             Backend::Postgres => None,
@@ -603,7 +608,10 @@ async fn insert_token(
     Ok(())
 }
 
-async fn insert_audit(txn: &DatabaseTransaction, event: &AuditEvent) -> Result<(), StoreError> {
+pub(crate) async fn insert_audit(
+    txn: &DatabaseTransaction,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
     let model = rows::audit_model(event)?;
     audit_events::Entity::insert(model)
         .exec_without_returning(txn)

@@ -4,6 +4,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
+mod m0002_identities_policy;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -11,7 +12,10 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration)]
+        vec![
+            Box::new(m0001_initial::Migration),
+            Box::new(m0002_identities_policy::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
