@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Largest HR file accepted by `POST /v1/hr/sync`, in bytes.
+    pub hr_sync_body_limit_bytes: usize,
     /// Longest a request may take, in seconds.
     pub request_timeout_secs: u64,
     /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks). From any
@@ -53,6 +55,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
             tls: None,
             body_limit_bytes: 1024 * 1024,
+            hr_sync_body_limit_bytes: 64 * 1024 * 1024,
             request_timeout_secs: 30,
             trusted_proxies: Vec::new(),
         }

@@ -30,6 +30,17 @@ impl ApiError {
         }
     }
 
+    /// A problem with a list of field errors.
+    pub fn with_errors(
+        kind: ProblemType,
+        detail: impl Into<String>,
+        errors: Vec<FieldError>,
+    ) -> Self {
+        let mut err = Self::new(kind, detail);
+        err.errors = errors;
+        err
+    }
+
     /// A request field is invalid.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();

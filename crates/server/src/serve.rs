@@ -108,7 +108,23 @@ pub async fn serve(
         )?;
     }
 
+    let active = crate::service::policy::load_active(&store)
+        .await
+        .map_err(ServeError::Init)?;
     let state = AppState::new(store, clock, config.clone());
+    state.set_policy(active);
+    if options.dev
+        && crate::demo::load(&state)
+            .await
+            .map_err(|e| ServeError::Init(format!("{e:?}")))?
+    {
+        writeln!(
+            out,
+            "Loaded the demo policy (demo/policy) and HR population (demo/hr.csv).\n"
+        )?;
+    }
+    tokio::spawn(follow_policy(state.clone()));
+    tokio::spawn(sweep_leavers(state.clone()));
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     let graceful = handle.clone();
@@ -146,6 +162,54 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Keeps the policy in force in step with the store, so a version applied through another
+/// replica takes effect here within a few seconds.
+async fn follow_policy(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let stored = match state.store().latest_policy().await {
+            Ok(Some(latest)) => latest.version,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check for a newer policy version");
+                continue;
+            }
+        };
+        if state.policy().version >= Some(stored) {
+            continue;
+        }
+        match crate::service::policy::load_active(state.store()).await {
+            Ok(active) => {
+                tracing::info!(version = ?active.version, "policy version applied elsewhere is now in force");
+                state.set_policy(active);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a newer policy version does not load; keeping the current one")
+            }
+        }
+    }
+}
+
+/// Makes leavers of people whose last day passed, at start and then every hour, whether
+/// or not HR syncs in between.
+async fn sweep_leavers(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match crate::service::directory::sweep_leavers(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                leavers = n,
+                "people whose last day passed have left; their access is removed"
+            ),
+            Err(e) => {
+                tracing::error!(error = ?e, "the leaver sweep failed; it runs again within the hour")
+            }
+        }
+    }
 }
 
 fn announce(out: &mut (dyn Write + Send), url: &str, dev: bool) -> std::io::Result<()> {

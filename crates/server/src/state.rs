@@ -4,9 +4,11 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
 use warden_core::Clock;
+use warden_core::policy::Policy;
 use warden_store::Store;
 
 use crate::config::Config;
@@ -24,6 +26,29 @@ struct Inner {
     config: Config,
     login_limiter: DefaultKeyedRateLimiter<IpAddr>,
     metrics: PrometheusHandle,
+    policy: ArcSwap<ActivePolicy>,
+}
+
+/// The policy in force, compiled.
+#[derive(Debug, Clone)]
+pub struct ActivePolicy {
+    /// The stored version, `None` before the first apply.
+    pub version: Option<i64>,
+    /// SHA-256 of its files.
+    pub digest: Option<String>,
+    /// The compiled policy.
+    pub policy: Arc<Policy>,
+}
+
+impl ActivePolicy {
+    /// No policy yet: nobody is eligible for anything.
+    pub fn empty() -> Self {
+        Self {
+            version: None,
+            digest: None,
+            policy: Arc::new(Policy::empty()),
+        }
+    }
 }
 
 impl AppState {
@@ -33,6 +58,7 @@ impl AppState {
             .unwrap_or(NonZeroU32::MIN);
         let login_limiter = RateLimiter::keyed(Quota::per_minute(per_minute));
         let metrics = crate::telemetry::metrics_handle();
+        let policy = ArcSwap::from_pointee(ActivePolicy::empty());
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -40,6 +66,7 @@ impl AppState {
                 config,
                 login_limiter,
                 metrics,
+                policy,
             }),
         }
     }
@@ -62,6 +89,16 @@ impl AppState {
     /// Login attempts per client address.
     pub fn login_limiter(&self) -> &DefaultKeyedRateLimiter<IpAddr> {
         &self.inner.login_limiter
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<ActivePolicy> {
+        self.inner.policy.load_full()
+    }
+
+    /// Puts a newly applied or loaded policy in force.
+    pub fn set_policy(&self, policy: ActivePolicy) {
+        self.inner.policy.store(Arc::new(policy));
     }
 
     /// The Prometheus registry.

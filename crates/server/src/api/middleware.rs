@@ -32,6 +32,14 @@ pub async fn problems(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    // SCIM clients expect SCIM's own error format (RFC 7644 section 3.12).
+    if response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/scim+json"))
+    {
+        return response;
+    }
     let (mut parts, body) = response.into_parts();
     let is_problem = parts
         .headers

@@ -4,8 +4,10 @@
 //! without its entry in `/v1/openapi.json`.
 
 mod auth;
+mod directory;
 mod json;
 mod middleware;
+mod policy;
 mod system;
 mod tokens;
 mod users;
@@ -47,6 +49,10 @@ use crate::state::AppState;
         (name = "auth", description = "Login, logout, the caller's identity and password"),
         (name = "tokens", description = "API tokens of the caller"),
         (name = "users", description = "Local users of the API"),
+        (name = "hr", description = "Identities from HR files"),
+        (name = "identities", description = "Identities and explanations of their access"),
+        (name = "policy", description = "Policy as code: plan, apply, history, restore"),
+        (name = "scim", description = "SCIM 2.0 for identity providers and HR systems"),
     )
 )]
 struct ApiDoc;
@@ -63,8 +69,10 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The routes and their OpenAPI document, before state and middleware.
-fn routes() -> OpenApiRouter<AppState> {
+/// The routes and their OpenAPI document, before state and middleware. `hr_body_limit`
+/// is the body limit of the HR sync route, which takes whole HR files.
+fn routes(hr_body_limit: usize) -> OpenApiRouter<AppState> {
+    let (schemas, paths, hr_sync) = routes!(directory::hr_sync);
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
@@ -78,11 +86,26 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))
+        .routes((
+            schemas,
+            paths,
+            hr_sync.layer(DefaultBodyLimit::max(hr_body_limit)),
+        ))
+        .routes(routes!(directory::list_identities))
+        .routes(routes!(directory::get_identity))
+        .routes(routes!(directory::explain_access))
+        .routes(routes!(policy::get_policy))
+        .routes(routes!(policy::plan_policy))
+        .routes(routes!(policy::apply_policy))
+        .routes(routes!(policy::list_policy_versions))
+        .routes(routes!(policy::get_policy_version))
+        .routes(routes!(policy::restore_policy_version))
+        .merge(crate::scim::routes())
 }
 
 /// The OpenAPI document of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
+    routes(0).into_openapi()
 }
 
 /// The whole application: routes, fallbacks, and middleware.
@@ -90,7 +113,8 @@ pub fn app(state: AppState) -> Router {
     let server = &state.config().server;
     let body_limit = server.body_limit_bytes;
     let timeout = Duration::from_secs(server.request_timeout_secs);
-    let (router, openapi) = routes().split_for_parts();
+    let hr_body_limit = server.hr_sync_body_limit_bytes.max(body_limit);
+    let (router, openapi) = routes(hr_body_limit).split_for_parts();
     let document = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     router
         .fallback(|| async { ApiError::new(ProblemType::NotFound, "no such endpoint") })
@@ -118,7 +142,8 @@ pub fn app(state: AppState) -> Router {
                     StatusCode::REQUEST_TIMEOUT,
                     timeout,
                 ))
-                .layer(RequestBodyLimitLayer::new(body_limit))
+                // The outer bound for every body; routes refuse more than their own limit.
+                .layer(RequestBodyLimitLayer::new(hr_body_limit))
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
 }

@@ -2,8 +2,12 @@
 //! caller's authorization, validates its input, and hands the store the change together
 //! with its audit event, which the store commits in one transaction.
 
+pub mod access;
 pub mod auth;
 pub mod bootstrap;
+pub mod directory;
+pub mod hr;
+pub mod policy;
 pub mod tokens;
 pub mod users;
 

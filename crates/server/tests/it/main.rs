@@ -12,7 +12,9 @@
 )]
 
 mod auth;
+mod directory;
 mod http;
 mod openapi;
+mod scim;
 mod support;
 mod users;

@@ -1,0 +1,118 @@
+//! `/v1/hr`, `/v1/identities`, `/v1/access`: HR sync, identities, access explanations.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use warden_proto::directory::{
+    ExplainParams, Explanation, IdentityDetail, IdentityInfo, SyncParams, SyncReport,
+};
+use warden_proto::problem::Problem;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::hr_file::HrFormat;
+use crate::service;
+use crate::service::hr::SyncOptions;
+use crate::state::AppState;
+
+/// Syncs the whole HR population from a CSV (header row) or JSON (array) file sent as the
+/// body. All or nothing: any problem refuses the file with every problem listed by line
+/// or record and field. `dry_run` reports the joiners, movers and leavers without
+/// changing anything. Needs `hr:sync`.
+#[utoipa::path(operation_id = "hr_sync", post, path = "/v1/hr/sync", tag = "hr", security(("bearer" = [])),
+    params(SyncParams),
+    request_body(content = String, description = "The HR file", content_type = "text/csv"),
+    responses(
+        (status = 200, body = SyncReport),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn hr_sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SyncParams>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<SyncReport>, ApiError> {
+    let format = match params.format.as_deref() {
+        Some("csv") => HrFormat::Csv,
+        Some("json") => HrFormat::Json,
+        Some(other) => {
+            return Err(ApiError::field(
+                "format",
+                format!("{other:?} is not csv or json"),
+            ));
+        }
+        None => match headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+            Some(ct) if ct.starts_with("application/json") => HrFormat::Json,
+            _ => HrFormat::Csv,
+        },
+    };
+    let options = SyncOptions {
+        format,
+        dry_run: params.dry_run,
+        allow_mass_leave: params.allow_mass_leave,
+    };
+    service::hr::sync(&state, &caller, &body, options)
+        .await
+        .map(Json)
+}
+
+/// Every identity. Needs `identities:read`.
+#[utoipa::path(operation_id = "list_identities", get, path = "/v1/identities", tag = "identities", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<IdentityInfo>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_identities(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<IdentityInfo>>, ApiError> {
+    service::access::list(&state, &caller).await.map(Json)
+}
+
+/// One identity (by user name or employee id) with its policy groups, birthright access
+/// and what it may request. One's own, or with `identities:read`.
+#[utoipa::path(operation_id = "get_identity", get, path = "/v1/identities/{identity}", tag = "identities", security(("bearer" = [])),
+    params(("identity" = String, Path, description = "User name or employee id")),
+    responses(
+        (status = 200, body = IdentityDetail),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_identity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(identity): Path<String>,
+) -> Result<Json<IdentityDetail>, ApiError> {
+    service::access::detail(&state, &caller, &identity)
+        .await
+        .map(Json)
+}
+
+/// Explains whether an identity may request a role on a resource now: the rule that
+/// matched, or why each candidate rule failed, and how the request would be approved.
+/// One's own, or with `identities:read`.
+#[utoipa::path(operation_id = "explain_access", get, path = "/v1/access/explain", tag = "identities", security(("bearer" = [])),
+    params(ExplainParams),
+    responses(
+        (status = 200, body = Explanation),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn explain_access(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ExplainParams>,
+) -> Result<Json<Explanation>, ApiError> {
+    service::access::explain(&state, &caller, &params)
+        .await
+        .map(Json)
+}

@@ -1,0 +1,124 @@
+//! `/v1/policy`: plan, apply, history and restore of policy as code.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use warden_proto::directory::{
+    PolicyApplied, PolicyChange, PolicyPlan, PolicyVersionInfo, RestoreRequest,
+};
+use warden_proto::problem::Problem;
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::service;
+use crate::state::AppState;
+
+/// The policy in force with its files (`null` before the first apply). Needs `policy:read`.
+#[utoipa::path(operation_id = "get_policy", get, path = "/v1/policy", tag = "policy", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Option<PolicyVersionInfo>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Option<PolicyVersionInfo>>, ApiError> {
+    service::policy::current(&state, &caller).await.map(Json)
+}
+
+/// What applying these files would change, for whom: birthright access and what each
+/// identity may request, against the live policy and identities. Needs `policy:read`.
+#[utoipa::path(operation_id = "plan_policy", post, path = "/v1/policy/plan", tag = "policy", security(("bearer" = [])),
+    request_body = PolicyChange,
+    responses(
+        (status = 200, body = PolicyPlan),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn plan_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(change): ApiJson<PolicyChange>,
+) -> Result<Json<PolicyPlan>, ApiError> {
+    service::policy::plan(&state, &caller, &change)
+        .await
+        .map(Json)
+}
+
+/// Applies these files as a new policy version, atomically with its consequences and its
+/// audit event. A `comment` is required. Needs `policy:write`.
+#[utoipa::path(operation_id = "apply_policy", post, path = "/v1/policy/apply", tag = "policy", security(("bearer" = [])),
+    request_body = PolicyChange,
+    responses(
+        (status = 200, body = PolicyApplied),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn apply_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(change): ApiJson<PolicyChange>,
+) -> Result<Json<PolicyApplied>, ApiError> {
+    service::policy::apply(&state, &caller, &change)
+        .await
+        .map(Json)
+}
+
+/// Every applied version, newest first. Needs `policy:read`.
+#[utoipa::path(operation_id = "list_policy_versions", get, path = "/v1/policy/versions", tag = "policy", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<PolicyVersionInfo>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_policy_versions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<PolicyVersionInfo>>, ApiError> {
+    service::policy::history(&state, &caller).await.map(Json)
+}
+
+/// One version with its files. Needs `policy:read`.
+#[utoipa::path(operation_id = "get_policy_version", get, path = "/v1/policy/versions/{version}", tag = "policy", security(("bearer" = [])),
+    params(("version" = i64, Path, description = "Version number")),
+    responses(
+        (status = 200, body = PolicyVersionInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_policy_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(version): Path<i64>,
+) -> Result<Json<PolicyVersionInfo>, ApiError> {
+    service::policy::version(&state, &caller, version)
+        .await
+        .map(Json)
+}
+
+/// Applies an older version again, as a new version. Needs `policy:write`.
+#[utoipa::path(operation_id = "restore_policy_version", post, path = "/v1/policy/versions/{version}/restore", tag = "policy", security(("bearer" = [])),
+    params(("version" = i64, Path, description = "Version number to restore")),
+    request_body = RestoreRequest,
+    responses(
+        (status = 200, body = PolicyApplied),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn restore_policy_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(version): Path<i64>,
+    ApiJson(req): ApiJson<RestoreRequest>,
+) -> Result<Json<PolicyApplied>, ApiError> {
+    service::policy::restore(&state, &caller, version, &req.comment)
+        .await
+        .map(Json)
+}

@@ -1,0 +1,232 @@
+//! HR sync from a file: the whole population at once, all or nothing. People in the file
+//! are joiners, movers or leavers by what changed; file-synced people missing from the
+//! file have left. A sync in which more than a fifth of them would leave at once is
+//! refused unless asked for, as a truncated file looks exactly like that.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sha2::{Digest, Sha256};
+use warden_core::Scope;
+use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::hr::validate_population;
+use warden_core::identity::{EmploymentStatus, Identity};
+use warden_proto::directory::SyncReport;
+use warden_proto::problem::{FieldError, ProblemType};
+use warden_store::ChangeSet;
+
+use super::directory::{Context, plan};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::hr_file::{HrFormat, parse_all};
+use crate::state::AppState;
+
+/// Where file-synced identities come from.
+pub const SOURCE: &str = "hr-file";
+
+/// The share of file-synced identities that may leave in one sync without
+/// `allow_mass_leave`.
+const MASS_LEAVE_SHARE: f64 = 0.2;
+/// Below this many leavers the share is not checked (small populations).
+const MASS_LEAVE_MIN: usize = 5;
+
+/// How to sync.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncOptions {
+    /// CSV or JSON.
+    pub format: HrFormat,
+    /// Report only.
+    pub dry_run: bool,
+    /// Allow many leavers at once.
+    pub allow_mass_leave: bool,
+}
+
+fn refused(problems: Vec<warden_core::hr::SyncProblem>) -> ApiError {
+    let count = problems.len();
+    let errors = problems
+        .into_iter()
+        .map(|p| FieldError {
+            field: match &p.field {
+                Some(field) => format!("{}: {field}", p.at),
+                None => p.at.clone(),
+            },
+            message: p.message,
+        })
+        .collect();
+    ApiError::with_errors(
+        ProblemType::BadRequest,
+        format!("the HR file was refused whole: {count} problem(s); nothing was changed"),
+        errors,
+    )
+}
+
+/// Syncs the population in `text` for a caller holding `hr:sync`.
+pub async fn sync(
+    state: &AppState,
+    caller: &Caller,
+    text: &str,
+    options: SyncOptions,
+) -> Result<SyncReport, ApiError> {
+    caller.require(Scope::HrSync)?;
+    sync_as(state, caller.actor(), text, options).await
+}
+
+/// Syncs the population in `text` on behalf of `actor` (authorization already checked,
+/// or Warden itself at start).
+pub async fn sync_as(
+    state: &AppState,
+    actor: Actor,
+    text: &str,
+    options: SyncOptions,
+) -> Result<SyncReport, ApiError> {
+    let digest = warden_core::secret::hex(&Sha256::digest(text.as_bytes()));
+    let (rows, mut problems) = parse_all(options.format, text);
+    problems.extend(validate_population(&rows));
+    let now = state.clock().now();
+    let store = state.store();
+    let existing = store.list_identities().await?;
+    // An identity an identity provider manages is not the file's to change (SCIM refuses
+    // the reverse), and neither is a user name one of them holds.
+    for row in &rows {
+        let theirs = existing.iter().find(|i| {
+            i.source != SOURCE
+                && (i.hr.employee_id == row.record.employee_id
+                    || i.hr.username == row.record.username)
+        });
+        if let Some(other) = theirs {
+            let field = if other.hr.employee_id == row.record.employee_id {
+                "employee_id"
+            } else {
+                "username"
+            };
+            problems.push(warden_core::hr::SyncProblem {
+                at: row.at.clone(),
+                field: Some(field.to_owned()),
+                message: format!(
+                    "belongs to identity {} managed by {}, not by HR files",
+                    other.hr.employee_id, other.source
+                ),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(refused(problems));
+    }
+
+    let mut birthright = store.birthright_by_identity().await?;
+    let by_employee: HashMap<String, &Identity> = existing
+        .iter()
+        .map(|i| (i.hr.employee_id.to_string(), i))
+        .collect();
+    let live = state.policy();
+    let cause = format!("hr-sync sha256:{}", digest.get(..12).unwrap_or(&digest));
+    let ctx = Context {
+        old_policy: &live.policy,
+        new_policy: &live.policy,
+        now,
+        actor: &actor,
+        cause: &cause,
+    };
+
+    let mut changes = ChangeSet {
+        at: Some(now),
+        ..ChangeSet::default()
+    };
+    let mut report_changes = Vec::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut push = |planned: Option<super::directory::PlannedIdentity>, changes: &mut ChangeSet| {
+        let Some(p) = planned else {
+            *counts.entry("unchanged".to_owned()).or_insert(0) += 1;
+            return;
+        };
+        *counts.entry(p.change.lifecycle.clone()).or_insert(0) += 1;
+        changes.jobs.extend(p.jobs);
+        changes.events.extend(p.event);
+        changes.identities.push(p.write);
+        report_changes.push(p.change);
+    };
+
+    for row in rows.iter() {
+        let key = row.record.employee_id.to_string();
+        seen.insert(key.clone());
+        let old = by_employee.get(&key).copied();
+        let mut record = row.record.clone();
+        // The file does not carry groups: keep those an identity provider pushed.
+        if let Some(old) = old {
+            record.groups = old.hr.groups.clone();
+        }
+        let held = old
+            .and_then(|o| birthright.remove(&o.id))
+            .unwrap_or_default();
+        let external = old.and_then(|o| o.external_id.clone());
+        push(
+            plan(&ctx, old, &held, record, SOURCE, external),
+            &mut changes,
+        );
+    }
+
+    // File-synced people missing from the file have left.
+    let file_synced = existing.iter().filter(|i| i.source == SOURCE).count();
+    let mut vanished = 0;
+    for old in existing
+        .iter()
+        .filter(|i| i.source == SOURCE && !seen.contains(i.hr.employee_id.as_str()))
+    {
+        if old.hr.status == EmploymentStatus::Terminated {
+            continue;
+        }
+        vanished += 1;
+        let mut record = old.hr.clone();
+        record.status = EmploymentStatus::Terminated;
+        let held = birthright.remove(&old.id).unwrap_or_default();
+        push(
+            plan(
+                &ctx,
+                Some(old),
+                &held,
+                record,
+                SOURCE,
+                old.external_id.clone(),
+            ),
+            &mut changes,
+        );
+    }
+    let leavers = counts.get("leaver").copied().unwrap_or(0);
+    let limit = ((file_synced as f64) * MASS_LEAVE_SHARE).ceil() as usize;
+    if !options.allow_mass_leave && leavers > MASS_LEAVE_MIN && leavers > limit {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!(
+                "{leavers} of {file_synced} identities would leave at once ({vanished} of them missing from the file); \
+                 a truncated file looks like this. Check the file, then sync again with allow_mass_leave if it is right. \
+                 Nothing was changed."
+            ),
+        ));
+    }
+
+    let mut report = SyncReport {
+        dry_run: options.dry_run,
+        digest: digest.clone(),
+        records: rows.len(),
+        counts,
+        changes: report_changes,
+        accounts_disabled: 0,
+        tokens_revoked: 0,
+    };
+    if options.dry_run {
+        return Ok(report);
+    }
+    let mut summary = AuditEvent::new(now, actor, Action::HrSync)
+        .target("hr")
+        .detail("source", SOURCE)
+        .detail("sha256", digest)
+        .detail("records", rows.len().to_string());
+    for (lifecycle, count) in &report.counts {
+        summary = summary.detail(lifecycle, count.to_string());
+    }
+    changes.events.push(summary);
+    let done = store.apply(&changes).await?;
+    report.accounts_disabled = done.accounts_disabled;
+    report.tokens_revoked = done.tokens_revoked;
+    Ok(report)
+}

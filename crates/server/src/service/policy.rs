@@ -1,0 +1,413 @@
+//! Policy as code: validate, plan, apply, restore. An apply is one transaction: the new
+//! version, every birthright change it causes with the queued target changes, and its
+//! audit event. The compiled policy is then swapped in memory; requests never parse policy.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use warden_core::Scope;
+use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::policy::{Policy, PolicySource, compile};
+use warden_proto::directory::{
+    PolicyApplied, PolicyChange, PolicyFile, PolicyPlan, PolicyVersionInfo,
+};
+use warden_proto::problem::{FieldError, ProblemType};
+use warden_store::{ChangeSet, NewPolicyVersion, PolicyVersion};
+
+use super::directory::{Context, plan as plan_identity};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::{ActivePolicy, AppState};
+
+/// Checks a policy file's path: relative, inside the directory, a `.toml` file. The path
+/// is only a label (nothing is written to disk), but a `..` in it would mislead readers
+/// of errors and history, and must never reach a file system later.
+pub fn check_path(path: &str) -> Result<(), String> {
+    if path.is_empty() || path.len() > 200 {
+        return Err("must be 1 to 200 characters".to_owned());
+    }
+    if path.starts_with('/') || path.contains('\\') || path.contains(':') {
+        return Err("must be a relative path with / between parts".to_owned());
+    }
+    if path.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_owned());
+    }
+    if path
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err("must not contain empty, . or .. parts".to_owned());
+    }
+    if !path.ends_with(".toml") {
+        return Err("must be a .toml file".to_owned());
+    }
+    Ok(())
+}
+
+/// Compiles policy files, or refuses with every error as `file:line: message`.
+pub fn compile_files(files: &[PolicyFile]) -> Result<Policy, ApiError> {
+    let mut errors = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, f) in files.iter().enumerate() {
+        if let Err(message) = check_path(&f.path) {
+            errors.push(FieldError {
+                field: format!("files.{i}.path"),
+                message,
+            });
+        } else if !seen.insert(f.path.as_str()) {
+            errors.push(FieldError {
+                field: format!("files.{i}.path"),
+                message: format!("{} appears twice", f.path),
+            });
+        }
+    }
+    if files.is_empty() {
+        errors.push(FieldError {
+            field: "files".to_owned(),
+            message: "a policy needs at least one file".to_owned(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::with_errors(
+            ProblemType::BadRequest,
+            "the policy files are not acceptable",
+            errors,
+        ));
+    }
+    let sources: Vec<PolicySource> = files
+        .iter()
+        .map(|f| PolicySource {
+            path: f.path.clone(),
+            text: f.text.clone(),
+        })
+        .collect();
+    compile(&sources).map_err(|errors| {
+        let count = errors.len();
+        let errors = errors
+            .into_iter()
+            .map(|e| FieldError {
+                field: format!("{}:{}", e.file, e.line),
+                message: e.message,
+            })
+            .collect();
+        ApiError::with_errors(
+            ProblemType::BadRequest,
+            format!("the policy has {count} error(s)"),
+            errors,
+        )
+    })
+}
+
+/// SHA-256 over the files in path order, so the same directory always has one digest.
+pub fn digest(files: &[PolicyFile]) -> String {
+    let mut sorted: Vec<&PolicyFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut hash = Sha256::new();
+    for f in sorted {
+        hash.update((f.path.len() as u64).to_be_bytes());
+        hash.update(f.path.as_bytes());
+        hash.update((f.text.len() as u64).to_be_bytes());
+        hash.update(f.text.as_bytes());
+    }
+    warden_core::secret::hex(&hash.finalize())
+}
+
+/// Plans a policy change: the change set to store, and the report.
+async fn prepare(
+    state: &AppState,
+    actor: &Actor,
+    files: &[PolicyFile],
+    new_policy: &Policy,
+    cause: &str,
+) -> Result<(ChangeSet, PolicyPlan), ApiError> {
+    let live = state.policy();
+    let now = state.clock().now();
+    let store = state.store();
+    let identities = store.list_identities().await?;
+    let mut birthright = store.birthright_by_identity().await?;
+    let ctx = Context {
+        old_policy: &live.policy,
+        new_policy,
+        now,
+        actor,
+        cause,
+    };
+    let mut changes = ChangeSet {
+        at: Some(now),
+        ..ChangeSet::default()
+    };
+    let mut people = Vec::new();
+    for identity in &identities {
+        let held = birthright.remove(&identity.id).unwrap_or_default();
+        let planned = plan_identity(
+            &ctx,
+            Some(identity),
+            &held,
+            identity.hr.clone(),
+            &identity.source,
+            identity.external_id.clone(),
+        );
+        if let Some(p) = planned {
+            changes.jobs.extend(p.jobs);
+            changes.identities.push(p.write);
+            people.push(p.change);
+        }
+    }
+    let names = |p: &Policy| {
+        p.resources()
+            .map(|r| r.name.clone())
+            .collect::<BTreeSet<String>>()
+    };
+    let (before, after) = (names(&live.policy), names(new_policy));
+    let digest = digest(files);
+    let report = PolicyPlan {
+        live_version: live.version,
+        unchanged: live.digest.as_deref() == Some(digest.as_str()),
+        digest,
+        resources_added: after.difference(&before).cloned().collect(),
+        resources_removed: before.difference(&after).cloned().collect(),
+        changes: people,
+    };
+    Ok((changes, report))
+}
+
+/// What applying `change` would do, against the live policy and identities.
+pub async fn plan(
+    state: &AppState,
+    caller: &Caller,
+    change: &PolicyChange,
+) -> Result<PolicyPlan, ApiError> {
+    caller.require(Scope::PolicyRead)?;
+    let policy = compile_files(&change.files)?;
+    Ok(prepare(
+        state,
+        &caller.actor(),
+        &change.files,
+        &policy,
+        "policy plan",
+    )
+    .await?
+    .1)
+}
+
+/// Applies a policy: a new version, its birthright consequences, its audit event.
+pub async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    change: &PolicyChange,
+) -> Result<PolicyApplied, ApiError> {
+    caller.require(Scope::PolicyWrite)?;
+    let comment = change.comment.as_deref().map(str::trim).unwrap_or_default();
+    if comment.is_empty() {
+        return Err(ApiError::field("comment", "say why the policy changes"));
+    }
+    let comment = super::check_label("comment", comment, 1000)?;
+    let policy = compile_files(&change.files)?;
+    commit(
+        state,
+        &caller.actor(),
+        &change.files,
+        policy,
+        &comment,
+        None,
+    )
+    .await
+}
+
+/// Applies compiled `files` on behalf of `actor` (authorization already checked, or
+/// Warden itself at start).
+pub async fn commit(
+    state: &AppState,
+    actor: &Actor,
+    files: &[PolicyFile],
+    policy: Policy,
+    comment: &str,
+    restored_from: Option<i64>,
+) -> Result<PolicyApplied, ApiError> {
+    let cause = match restored_from {
+        Some(v) => format!("policy restore of v{v}"),
+        None => "policy apply".to_owned(),
+    };
+    let (mut changes, report) = prepare(state, actor, files, &policy, &cause).await?;
+    let files_json = serde_json::to_string(files).map_err(ApiError::internal)?;
+    changes.policy = Some(NewPolicyVersion {
+        digest: report.digest.clone(),
+        files: files_json,
+        comment: comment.to_owned(),
+        applied_by: actor.user.clone().unwrap_or_else(|| "warden".to_owned()),
+    });
+    let mut event = AuditEvent::new(state.clock().now(), actor.clone(), Action::PolicyApply)
+        .target("policy")
+        .reason(comment)
+        .detail("sha256", report.digest.clone())
+        .detail("identities_changed", report.changes.len().to_string())
+        .detail("jobs_queued", changes.jobs.len().to_string());
+    if let Some(v) = restored_from {
+        event = event.detail("restored_from", v.to_string());
+    }
+    if let Some(v) = report.live_version {
+        event = event.detail("previous_version", v.to_string());
+    }
+    changes.events.push(event);
+    let done = state.store().apply(&changes).await?;
+    let version = done
+        .policy_version
+        .ok_or_else(|| ApiError::internal("the store recorded no policy version"))?;
+    state.set_policy(ActivePolicy {
+        version: Some(version),
+        digest: Some(report.digest.clone()),
+        policy: Arc::new(policy),
+    });
+    Ok(PolicyApplied {
+        version,
+        plan: report,
+    })
+}
+
+fn version_info(v: PolicyVersion, with_files: bool) -> Result<PolicyVersionInfo, ApiError> {
+    let files = if with_files {
+        Some(stored_files(&v)?)
+    } else {
+        None
+    };
+    Ok(PolicyVersionInfo {
+        version: v.version,
+        digest: v.digest,
+        comment: v.comment,
+        applied_by: v.applied_by,
+        applied_at: v.applied_at,
+        files,
+    })
+}
+
+/// The files of a stored version.
+pub fn stored_files(v: &PolicyVersion) -> Result<Vec<PolicyFile>, ApiError> {
+    serde_json::from_str(&v.files)
+        .map_err(|e| ApiError::internal(format!("policy version {}: {e}", v.version)))
+}
+
+/// Every version, newest first.
+pub async fn history(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<PolicyVersionInfo>, ApiError> {
+    caller.require(Scope::PolicyRead)?;
+    state
+        .store()
+        .policy_history()
+        .await?
+        .into_iter()
+        .map(|v| version_info(v, false))
+        .collect()
+}
+
+/// One version with its files.
+pub async fn version(
+    state: &AppState,
+    caller: &Caller,
+    version: i64,
+) -> Result<PolicyVersionInfo, ApiError> {
+    caller.require(Scope::PolicyRead)?;
+    let v = state
+        .store()
+        .policy_version(version)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("policy version {version}")))?;
+    version_info(v, true)
+}
+
+/// Applies an older version again, as a new version.
+pub async fn restore(
+    state: &AppState,
+    caller: &Caller,
+    version: i64,
+    comment: &str,
+) -> Result<PolicyApplied, ApiError> {
+    caller.require(Scope::PolicyWrite)?;
+    let comment = super::check_label("comment", comment, 1000)?;
+    let old = state
+        .store()
+        .policy_version(version)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("policy version {version}")))?;
+    let files = stored_files(&old)?;
+    let policy = compile_files(&files)?;
+    commit(
+        state,
+        &caller.actor(),
+        &files,
+        policy,
+        &comment,
+        Some(version),
+    )
+    .await
+}
+
+/// Loads the newest stored version at start. A stored policy that no longer compiles
+/// stops the server: it must not run on a policy other than the one applied.
+pub async fn load_active(store: &warden_store::Store) -> Result<ActivePolicy, String> {
+    let Some(latest) = store.latest_policy().await.map_err(|e| e.to_string())? else {
+        return Ok(ActivePolicy::empty());
+    };
+    let files: Vec<PolicyFile> = serde_json::from_str(&latest.files)
+        .map_err(|e| format!("policy version {}: {e}", latest.version))?;
+    let sources: Vec<PolicySource> = files
+        .iter()
+        .map(|f| PolicySource {
+            path: f.path.clone(),
+            text: f.text.clone(),
+        })
+        .collect();
+    let policy = compile(&sources).map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        format!(
+            "stored policy version {} does not compile: {}",
+            latest.version,
+            list.join("; ")
+        )
+    })?;
+    Ok(ActivePolicy {
+        version: Some(latest.version),
+        digest: Some(latest.digest),
+        policy: Arc::new(policy),
+    })
+}
+
+/// The policy's files by path, for `GET /v1/policy`.
+pub async fn current(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<PolicyVersionInfo>, ApiError> {
+    caller.require(Scope::PolicyRead)?;
+    match state.store().latest_policy().await? {
+        Some(v) => version_info(v, true).map(Some),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_path;
+
+    #[test]
+    fn policy_paths_stay_inside_the_directory() {
+        for ok in ["access.toml", "teams/sre.toml", "a-b_c.toml"] {
+            assert!(check_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/warden.toml",
+            "../x.toml",
+            "teams/../../x.toml",
+            "a//b.toml",
+            "./a.toml",
+            "a\\b.toml",
+            "c:x.toml",
+            "a\n.toml",
+            "notes.txt",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,792 @@
+//! HR sync, joiner/mover/leaver, policy as code and access explanations, through the API.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use warden_server::demo;
+
+use crate::support::{Answer, PEER, TestApp};
+
+const HEADER: &str = "employee_id,username,email,name,department,job_function,manager,location,status,type,start_date,end_date\n";
+
+/// The demo population with one line replaced (by employee id) or dropped.
+fn population(replace: &[(&str, Option<&str>)]) -> String {
+    let mut out = String::new();
+    for line in demo::HR_CSV.lines() {
+        let id = line.split(',').next().unwrap_or_default();
+        match replace.iter().find(|(r, _)| *r == id) {
+            Some((_, Some(new))) => out.push_str(new),
+            Some((_, None)) => continue,
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+async fn sync(t: &TestApp, token: &str, body: &str, query: &str) -> Answer {
+    let req = Request::post(format!("/v1/hr/sync?{query}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "text/csv")
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    t.raw(req, PEER).await
+}
+
+async fn apply_demo_policy(t: &TestApp, admin: &str) -> Answer {
+    let files: Vec<Value> = demo::policy_files()
+        .into_iter()
+        .map(|f| json!({"path": f.path, "text": f.text}))
+        .collect();
+    let answer = t
+        .post(
+            "/v1/policy/apply",
+            admin,
+            json!({"files": files, "comment": "demo policy"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    answer
+}
+
+/// An app with the demo policy applied and the demo population synced.
+async fn demo_app() -> (TestApp, String) {
+    let t = TestApp::new().await;
+    let admin = t.admin().await;
+    apply_demo_policy(&t, &admin).await;
+    let answer = sync(&t, &admin, demo::HR_CSV, "").await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    (t, admin)
+}
+
+async fn identity(t: &TestApp, admin: &str, who: &str) -> Value {
+    let answer = t.get(&format!("/v1/identities/{who}"), admin).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    answer.body
+}
+
+fn entitlements(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["resource"].as_str().unwrap(),
+                e["role"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_csv_sync_makes_joiners_with_birthright_and_queued_provisioning() {
+    let (t, admin) = demo_app().await;
+    let alice = identity(&t, &admin, "alice").await;
+    assert_eq!(alice["identity"]["department"], "Platform");
+    assert_eq!(alice["policy_groups"], json!(["engineering", "sre"]));
+    assert_eq!(entitlements(&alice["birthright"]), ["wiki-db/read"]);
+    assert!(entitlements(&alice["eligible"]).contains(&"payments-db/admin".to_owned()));
+    // Vendors are not engineering: no birthright.
+    assert_eq!(
+        entitlements(&identity(&t, &admin, "vince").await["birthright"]),
+        Vec::<String>::new()
+    );
+
+    let jobs = t.state.store().access_jobs(None).await.unwrap();
+    let provisioned: Vec<String> = jobs
+        .iter()
+        .map(|j| format!("{} {}/{}", j.action, j.resource, j.role))
+        .collect();
+    // Carol, alice, bob (Platform, Engineering) and dave, paula (Payments).
+    assert_eq!(
+        provisioned
+            .iter()
+            .filter(|j| *j == "provision wiki-db/read")
+            .count(),
+        5,
+        "{provisioned:?}"
+    );
+    assert!(
+        jobs.iter()
+            .all(|j| j.state == "pending" && j.reason.starts_with("hr-sync sha256:"))
+    );
+
+    let actions = t.audit_actions().await;
+    assert_eq!(actions.iter().filter(|a| *a == "hr.joiner").count(), 8);
+    assert_eq!(actions.last().map(String::as_str), Some("hr.sync"));
+}
+
+#[tokio::test]
+async fn a_json_sync_reads_the_same_population() {
+    let t = TestApp::new().await;
+    let admin = t.admin().await;
+    let json = r#"[
+      {"employee_id": "E1", "username": "Jo@Example.com", "email": "jo@example.com", "name": "Jo", "department": "Platform", "type": "contractor"},
+      {"employee_id": "E2", "username": "kim", "email": "kim@example.com", "name": "Kim", "manager": "E1", "end_date": "2030-01-01"}
+    ]"#;
+    let answer = sync(&t, &admin, json, "format=json").await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["counts"], json!({"joiner": 2}));
+    let jo = identity(&t, &admin, "jo@example.com").await;
+    assert_eq!(jo["identity"]["type"], "contractor");
+    assert_eq!(
+        identity(&t, &admin, "E2").await["identity"]["manager"],
+        "E1"
+    );
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_file_is_refused_whole_with_line_and_field() {
+    let t = TestApp::new().await;
+    let admin = t.admin().await;
+    let cases = [
+        (
+            format!("{HEADER}E1,ann,ann@example.com,Ann,,,,,,,,\nE2,bo,not-mail,Bo,,,,,,,,\n"),
+            "line 3: email",
+        ),
+        (
+            format!("{HEADER}E1,ann,ann@example.com,Ann,,,E9,,,,,\n"),
+            "line 2: manager",
+        ),
+        (
+            format!(
+                "{HEADER}E1,ann,ann@example.com,Ann,,,E2,,,,,\nE2,bo,bo@example.com,Bo,,,E1,,,,,\n"
+            ),
+            "managers form a cycle",
+        ),
+        (
+            format!(
+                "{HEADER}E1,ann,ann@example.com,Ann,,,,,,,,\nE1,bo,bo@example.com,Bo,,,,,,,,\n"
+            ),
+            "line 3: employee_id",
+        ),
+        (
+            format!(
+                "{HEADER}E1,ann,ann@example.com,Ann,,,,,,,,\nE2,ann,bo@example.com,Bo,,,,,,,,\n"
+            ),
+            "line 3: username",
+        ),
+        (
+            "employee_id,username,email,name,shoe_size\nE1,ann,ann@example.com,Ann,9\n".to_owned(),
+            "line 1: shoe_size",
+        ),
+        (
+            format!("{HEADER}E1,ann,ann@example.com,Ann,,,,,retired,,,\n"),
+            "line 2: status",
+        ),
+    ];
+    for (file, expected) in cases {
+        let answer = sync(&t, &admin, &file, "").await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{expected}: {answer:?}"
+        );
+        assert!(
+            answer.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("nothing was changed")
+        );
+        let errors: Vec<String> = answer.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e["field"].as_str().unwrap(),
+                    e["message"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{expected} in {errors:?}"
+        );
+    }
+    // Several problems in one file are all listed.
+    let many = format!(
+        "{HEADER}E1,ann,bad,Ann,,,,,,,,\nE2,bo,bo@example.com,Bo,,,,,,,,\nE2,cy,cy@example.com,Cy,,,,,,,,\nE3,di,di@example.com,Di,,,E7,,,,,\n"
+    );
+    let answer = sync(&t, &admin, &many, "").await;
+    assert!(
+        answer.body["errors"].as_array().unwrap().len() >= 3,
+        "{answer:?}"
+    );
+    assert!(
+        t.state.store().list_identities().await.unwrap().is_empty(),
+        "nothing stored"
+    );
+    assert!(!t.audit_actions().await.iter().any(|a| a.starts_with("hr.")));
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_joiners_movers_and_leavers_and_changes_nothing() {
+    let (t, admin) = demo_app().await;
+    let jobs_before = t.state.store().access_jobs(None).await.unwrap().len();
+    let events_before = t.audit_actions().await.len();
+    let file = population(&[
+        (
+            "E1001",
+            Some(
+                "E1001,alice,alice@example.com,Alice Andersen,Payments,Developer,E1006,Berlin,active,employee,2022-06-01,",
+            ),
+        ),
+        ("E1005", None),
+    ]);
+    let file = format!("{file}E1007,erin,erin@example.com,Erin,Platform,SRE,E1002,,,,,\n");
+    let answer = sync(&t, &admin, &file, "dry_run=true").await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["dry_run"], true);
+    assert_eq!(
+        answer.body["counts"],
+        json!({"joiner": 1, "leaver": 1, "mover": 1, "unchanged": 6})
+    );
+    let by_user = |name: &str| {
+        answer.body["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["username"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_user("alice")["lifecycle"], "mover");
+    assert!(
+        by_user("alice")["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "department: Platform -> Payments")
+    );
+    assert!(
+        by_user("alice")["eligibility_removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "payments-db/admin")
+    );
+    assert_eq!(by_user("dave")["lifecycle"], "leaver");
+    assert_eq!(
+        by_user("dave")["birthright_removed"],
+        json!(["wiki-db/read"])
+    );
+    assert_eq!(by_user("erin")["birthright_added"], json!(["wiki-db/read"]));
+
+    assert_eq!(
+        identity(&t, &admin, "alice").await["identity"]["department"],
+        "Platform",
+        "unchanged"
+    );
+    assert_eq!(
+        t.state.store().access_jobs(None).await.unwrap().len(),
+        jobs_before
+    );
+    assert_eq!(t.audit_actions().await.len(), events_before);
+}
+
+#[tokio::test]
+async fn a_mover_loses_what_the_new_job_does_not_give() {
+    let (t, admin) = demo_app().await;
+    let file = population(&[(
+        "E1001",
+        Some(
+            "E1001,alice,alice@example.com,Alice Andersen,Payments,Developer,E1006,Berlin,active,employee,2022-06-01,",
+        ),
+    )]);
+    let answer = sync(&t, &admin, &file, "").await;
+    assert_eq!(answer.body["counts"]["mover"], 1, "{answer:?}");
+    let alice = identity(&t, &admin, "alice").await;
+    assert_eq!(
+        alice["policy_groups"],
+        json!(["engineering", "payments-developers"])
+    );
+    assert!(!entitlements(&alice["eligible"]).contains(&"payments-db/admin".to_owned()));
+    assert_eq!(
+        entitlements(&alice["birthright"]),
+        ["wiki-db/read"],
+        "still engineering"
+    );
+    let events = t.state.store().audit_events(0, 1000).await.unwrap();
+    let mover = events.iter().find(|e| e.action == "hr.mover").unwrap();
+    assert_eq!(mover.target.as_deref(), Some("identity:E1001"));
+    assert!(mover.details["attributes"].contains("department: Platform -> Payments"));
+    assert!(mover.details["eligibility_removed"].contains("payments-db/admin"));
+}
+
+#[tokio::test]
+async fn a_leaver_loses_everything_at_once_and_revocations_are_queued_by_the_same_sync() {
+    let (t, admin) = demo_app().await;
+    // Alice has a Warden account with a live token.
+    let alice_token = t.user_with("alice", &["request"]).await;
+    assert_eq!(
+        t.get("/v1/auth/whoami", &alice_token).await.status,
+        StatusCode::OK
+    );
+    let alice_id = t
+        .state
+        .store()
+        .find_identities(warden_store::IdentityFilter::Username("alice"))
+        .await
+        .unwrap()[0]
+        .id;
+
+    let file = population(&[(
+        "E1001",
+        Some(
+            "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002,Berlin,terminated,employee,2022-06-01,2026-05-31",
+        ),
+    )]);
+    let answer = sync(&t, &admin, &file, "").await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["counts"]["leaver"], 1);
+    assert_eq!(answer.body["accounts_disabled"], 1);
+    assert!(answer.body["tokens_revoked"].as_u64().unwrap() >= 1);
+
+    // Immediately after the sync: no access left in the store...
+    let store = t.state.store();
+    assert!(
+        store
+            .birthright_by_identity()
+            .await
+            .unwrap()
+            .get(&alice_id)
+            .is_none_or(Vec::is_empty)
+    );
+    let detail = identity(&t, &admin, "alice").await;
+    assert_eq!(detail["identity"]["status"], "terminated");
+    assert_eq!(detail["eligible"], json!([]));
+    // ...the revocation is queued for the connectors...
+    let jobs = store.access_jobs(Some(alice_id)).await.unwrap();
+    let last = jobs.last().unwrap();
+    assert_eq!(
+        (
+            last.action.as_str(),
+            last.resource.as_str(),
+            last.role.as_str(),
+            last.state.as_str()
+        ),
+        ("deprovision", "wiki-db", "read", "pending")
+    );
+    assert!(
+        last.reason.contains("leaver") && last.reason.contains("status: active -> terminated"),
+        "{}",
+        last.reason
+    );
+    // ...the account and its tokens are dead, and the leaver is audited with its cause.
+    assert_eq!(
+        t.get("/v1/auth/whoami", &alice_token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let events = store.audit_events(0, 1000).await.unwrap();
+    let leaver = events.iter().find(|e| e.action == "hr.leaver").unwrap();
+    assert!(leaver.details["attributes"].contains("status: active -> terminated"));
+    assert!(leaver.details["cause"].starts_with("hr-sync sha256:"));
+    assert_eq!(leaver.details["birthright_removed"], "wiki-db/read");
+}
+
+#[tokio::test]
+async fn missing_from_the_file_or_past_the_last_day_is_leaving_too() {
+    let (t, admin) = demo_app().await;
+    // Dave is not in the file any more.
+    let answer = sync(&t, &admin, &population(&[("E1005", None)]), "").await;
+    assert_eq!(answer.body["counts"]["leaver"], 1, "{answer:?}");
+    assert_eq!(
+        identity(&t, &admin, "dave").await["identity"]["status"],
+        "terminated"
+    );
+    // Vince's contract ends 2026-12-31; the clock passes it and the same file syncs again.
+    t.clock.set(time::macros::datetime!(2027-01-02 08:00 UTC));
+    let admin = t.admin().await; // the old session expired with the year
+    let answer = sync(&t, &admin, &population(&[("E1005", None)]), "").await;
+    let leavers: Vec<&str> = answer.body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["lifecycle"] == "leaver")
+        .map(|c| c["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(leavers, ["vince"], "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_last_day_passing_without_any_sync_makes_a_leaver() {
+    let (t, admin) = demo_app().await;
+    let vince = t
+        .state
+        .store()
+        .find_identities(warden_store::IdentityFilter::Username("vince"))
+        .await
+        .unwrap()[0]
+        .id;
+    assert_eq!(
+        warden_server::service::directory::sweep_leavers(&t.state)
+            .await
+            .unwrap(),
+        0,
+        "still under contract"
+    );
+    t.clock.set(time::macros::datetime!(2027-01-01 00:00 UTC));
+    assert_eq!(
+        warden_server::service::directory::sweep_leavers(&t.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        warden_server::service::directory::sweep_leavers(&t.state)
+            .await
+            .unwrap(),
+        0,
+        "processed once"
+    );
+    let admin_again = t.admin().await;
+    assert_eq!(
+        identity(&t, &admin_again, "vince").await["eligible"],
+        json!([])
+    );
+    let events = t.state.store().audit_events(0, 1000).await.unwrap();
+    let leaver = events.iter().find(|e| e.action == "hr.leaver").unwrap();
+    assert_eq!(leaver.target.as_deref(), Some("identity:V2001"));
+    assert_eq!(leaver.details["cause"], "end date passed");
+    let _ = (admin, vince);
+}
+
+#[tokio::test]
+async fn a_file_that_would_make_most_people_leave_is_refused_unless_asked_for() {
+    let t = TestApp::new().await;
+    let admin = t.admin().await;
+    let full: String = (1..=10)
+        .map(|i| format!("E{i},u{i},u{i}@example.com,U {i},,,,,,,,\n"))
+        .collect();
+    assert_eq!(
+        sync(&t, &admin, &format!("{HEADER}{full}"), "")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let truncated: String = (1..=3)
+        .map(|i| format!("E{i},u{i},u{i}@example.com,U {i},,,,,,,,\n"))
+        .collect();
+    let refused = sync(&t, &admin, &format!("{HEADER}{truncated}"), "").await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
+    assert!(refused.body["detail"].as_str().unwrap().contains("7 of 10"));
+    assert_eq!(
+        identity(&t, &admin, "u9").await["identity"]["status"],
+        "active"
+    );
+    let forced = sync(
+        &t,
+        &admin,
+        &format!("{HEADER}{truncated}"),
+        "allow_mass_leave=true",
+    )
+    .await;
+    assert_eq!(forced.body["counts"]["leaver"], 7);
+}
+
+#[tokio::test]
+async fn a_file_cannot_take_over_an_identity_managed_by_scim() {
+    let t = TestApp::new().await;
+    let admin = t.admin().await;
+    let scim = t.user_with("idp", &["hr:sync"]).await;
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "userName": "zoe", "displayName": "Zoe", "emails": [{"value": "zoe@example.com", "primary": true}],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "E77"}
+    });
+    let req = Request::post("/scim/v2/Users")
+        .header("authorization", format!("Bearer {scim}"))
+        .header("content-type", "application/scim+json")
+        .body(Body::from(user.to_string()))
+        .unwrap();
+    assert_eq!(t.raw(req, PEER).await.status, StatusCode::CREATED);
+    let answer = sync(
+        &t,
+        &admin,
+        &format!(
+            "{HEADER}E77,zed,zed@example.com,Zed,,,,,,,,\nE78,zoe,zoe2@example.com,Zoe 2,,,,,,,,\n"
+        ),
+        "",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{answer:?}");
+    let fields: Vec<&str> = answer.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["line 2: employee_id", "line 3: username"]);
+    assert_eq!(
+        identity(&t, &admin, "zoe").await["identity"]["source"],
+        "scim"
+    );
+}
+
+#[tokio::test]
+async fn hr_sync_needs_its_scope() {
+    let t = TestApp::new().await;
+    let alice = t.user_with("alice", &["request"]).await;
+    let answer = sync(&t, &alice, demo::HR_CSV, "").await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.problem(), "insufficient-scope");
+}
+
+#[tokio::test]
+async fn policy_errors_name_file_and_line_and_paths_cannot_escape() {
+    let t = TestApp::new().await;
+    let admin = t.admin().await;
+    let broken = "[[resource]]\nname = \"db\"\nkind = \"postgres\"\nconnection = \"db\"\nenvironment = \"prod\"\ntier = 7\nowner = \"group:nobody\"\n";
+    let answer = t
+        .post(
+            "/v1/policy/plan",
+            &admin,
+            json!({"files": [{"path": "resources.toml", "text": broken}]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{answer:?}");
+    let fields: Vec<&str> = answer.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"resources.toml:6"),
+        "tier on line 6: {answer:?}"
+    );
+    assert!(
+        fields.iter().all(|f| f.starts_with("resources.toml:")),
+        "{fields:?}"
+    );
+
+    for path in [
+        "../etc/warden.toml",
+        "/abs.toml",
+        "a/../../b.toml",
+        "ok\u{0}.toml",
+    ] {
+        let answer = t
+            .post(
+                "/v1/policy/apply",
+                &admin,
+                json!({"files": [{"path": path, "text": ""}], "comment": "x"}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{path:?}");
+        assert_eq!(
+            answer.body["errors"][0]["field"], "files.0.path",
+            "{path:?}"
+        );
+    }
+    assert!(t.state.store().latest_policy().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn policy_applies_are_versioned_audited_and_restorable() {
+    let (t, admin) = demo_app().await;
+    let v1 = t.get("/v1/policy", &admin).await;
+    assert_eq!(v1.body["version"], 1);
+
+    // Version 2 drops the wiki birthright: plan first, then apply.
+    let files: Vec<Value> = demo::policy_files()
+        .into_iter()
+        .map(|f| {
+            let text = if f.path == "access.toml" {
+                without_birthright(&f.text)
+            } else {
+                f.text
+            };
+            json!({"path": f.path, "text": text})
+        })
+        .collect();
+    let plan = t
+        .post("/v1/policy/plan", &admin, json!({"files": files}))
+        .await;
+    assert_eq!(plan.status, StatusCode::OK, "{plan:?}");
+    assert_eq!(plan.body["live_version"], 1);
+    let removed: Vec<&str> = plan.body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["birthright_removed"] == json!(["wiki-db/read"]))
+        .map(|c| c["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(removed.len(), 5, "{plan:?}");
+    assert_eq!(
+        t.get("/v1/policy", &admin).await.body["version"],
+        1,
+        "a plan changes nothing"
+    );
+
+    let no_comment = t
+        .post("/v1/policy/apply", &admin, json!({"files": files}))
+        .await;
+    assert_eq!(no_comment.status, StatusCode::BAD_REQUEST);
+    let applied = t
+        .post(
+            "/v1/policy/apply",
+            &admin,
+            json!({"files": files, "comment": "wiki is public now"}),
+        )
+        .await;
+    assert_eq!(applied.body["version"], 2, "{applied:?}");
+    assert_eq!(
+        entitlements(&identity(&t, &admin, "alice").await["birthright"]),
+        Vec::<String>::new()
+    );
+    let deprovisions = t
+        .state
+        .store()
+        .access_jobs(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.action == "deprovision" && j.reason.contains("policy apply"))
+        .count();
+    assert_eq!(deprovisions, 5);
+
+    let restored = t
+        .post(
+            "/v1/policy/versions/1/restore",
+            &admin,
+            json!({"comment": "wiki back"}),
+        )
+        .await;
+    assert_eq!(restored.body["version"], 3, "{restored:?}");
+    assert_eq!(
+        entitlements(&identity(&t, &admin, "alice").await["birthright"]),
+        ["wiki-db/read"]
+    );
+    let history = t.get("/v1/policy/versions", &admin).await;
+    let versions: Vec<i64> = history
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [3, 2, 1]);
+    assert_eq!(history.body[0]["digest"], history.body[2]["digest"]);
+    let events = t.state.store().audit_events(0, 1000).await.unwrap();
+    let applies: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "policy.apply")
+        .collect();
+    assert_eq!(applies.len(), 3);
+    assert_eq!(applies[2].details["restored_from"], "1");
+    assert_eq!(applies[1].reason.as_deref(), Some("wiki is public now"));
+
+    // Only policy:write may apply.
+    let reader = t.user_with("rhea", &["policy:read"]).await;
+    assert_eq!(
+        t.post("/v1/policy/plan", &reader, json!({"files": files}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let denied = t
+        .post(
+            "/v1/policy/apply",
+            &reader,
+            json!({"files": files, "comment": "x"}),
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+}
+
+fn without_birthright(text: &str) -> String {
+    // Drop the [[birthright]] table(s): from its header to the next table header.
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("[[") {
+            skipping = line.trim() == "[[birthright]]";
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn explain_says_which_rule_and_why_and_is_private() {
+    let (t, admin) = demo_app().await;
+    let explain = |who: &str, extra: &str| {
+        format!("/v1/access/explain?identity={who}&resource=payments-db&role=read{extra}")
+    };
+    let yes = t
+        .get(&explain("alice", "&ticket=CHG-1&duration=1h"), &admin)
+        .await;
+    assert_eq!(yes.status, StatusCode::OK, "{yes:?}");
+    assert_eq!(yes.body["eligible"], true);
+    assert_eq!(yes.body["rule"], "sre-prod-data-critical");
+    assert!(
+        yes.body["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("access.toml:")
+    );
+    assert!(
+        yes.body["route"].as_str().unwrap().contains("tier 0"),
+        "{yes:?}"
+    );
+
+    let no = t.get(&explain("dave", ""), &admin).await;
+    assert_eq!(no.body["eligible"], false);
+    let reasons: Vec<String> = no.body["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("not in group sre")),
+        "{reasons:?}"
+    );
+
+    let too_long = t
+        .get(&explain("alice", "&ticket=CHG-1&duration=9h"), &admin)
+        .await;
+    assert_eq!(too_long.body["eligible"], false);
+
+    // Anyone may explain their own access; others' needs identities:read.
+    let bob = t.user_with("bob", &["request"]).await;
+    assert_eq!(
+        t.get(&explain("bob", ""), &bob).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        t.get(&explain("alice", ""), &bob).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let bad = t.get(&explain("alice", "&duration=forever"), &admin).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        t.get(&explain("nobody", ""), &admin).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // On leave: never eligible.
+    let file = population(&[(
+        "E1001",
+        Some(
+            "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002,Berlin,leave,employee,2022-06-01,",
+        ),
+    )]);
+    sync(&t, &admin, &file, "").await;
+    assert_eq!(
+        t.get(&explain("alice", "&ticket=CHG-1"), &admin).await.body["eligible"],
+        false
+    );
+}
