@@ -47,6 +47,103 @@ pub enum Command {
     /// Manage local users
     #[command(subcommand)]
     User(UserCommand),
+    /// Sync identities from HR
+    #[command(subcommand)]
+    Hr(HrCommand),
+    /// Show identities and their access
+    #[command(subcommand)]
+    Identities(IdentitiesCommand),
+    /// Explain access decisions
+    #[command(subcommand)]
+    Access(AccessCommand),
+    /// Policy as code: validate, plan, apply, history, restore
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HrCommand {
+    /// Sync the whole HR population from a CSV (header row) or JSON (array) file
+    Sync {
+        /// The file (`.json` is read as JSON, anything else as CSV)
+        file: PathBuf,
+        /// Show the joiners, movers and leavers without changing anything
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow more than a fifth of the file-synced identities to leave at once
+        #[arg(long)]
+        allow_mass_leave: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentitiesCommand {
+    /// List identities
+    List,
+    /// Show an identity with its groups, birthright and what it may request
+    Show {
+        /// User name or employee id
+        identity: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Whether IDENTITY may request ROLE on RESOURCE, by which rule, and how it would be approved
+    Explain {
+        /// User name or employee id
+        identity: String,
+        /// Resource name
+        resource: String,
+        /// Role name
+        role: String,
+        /// Asked duration, such as 2h or 30m
+        #[arg(long = "for")]
+        duration: Option<String>,
+        /// A ticket the request would carry
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Seconds since the last multi-factor authentication
+        #[arg(long)]
+        mfa_age: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a policy directory locally (no server): every error with file and line
+    Validate {
+        /// The policy directory
+        dir: PathBuf,
+    },
+    /// Show what applying a policy directory would change, for whom
+    Plan {
+        /// The policy directory
+        dir: PathBuf,
+    },
+    /// Apply a policy directory as a new version
+    Apply {
+        /// The policy directory
+        dir: PathBuf,
+        /// Why (kept with the version)
+        #[arg(long, short)]
+        comment: String,
+    },
+    /// List applied versions
+    History,
+    /// Show the files of a version [default: the one in force]
+    Show {
+        /// Version number
+        version: Option<i64>,
+    },
+    /// Apply an older version again, as a new version
+    Restore {
+        /// Version number
+        version: i64,
+        /// Why
+        #[arg(long, short)]
+        comment: String,
+    },
 }
 
 #[derive(Debug, Args)]

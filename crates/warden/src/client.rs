@@ -84,6 +84,39 @@ impl Client {
             .context("the server's answer is not what this client expects")
     }
 
+    /// Sends a text body (an HR file) and decodes the JSON answer.
+    pub async fn call_text<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: String,
+    ) -> Result<T> {
+        let request = self
+            .request(method, path)
+            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(body);
+        let response = self.finish(request, path).await?;
+        response
+            .json::<T>()
+            .await
+            .context("the server's answer is not what this client expects")
+    }
+
+    /// Sends a request with query parameters (encoded here) and decodes the JSON answer.
+    pub async fn call_query<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T> {
+        let request = self.request(method, path).query(query);
+        let response = self.finish(request, path).await?;
+        response
+            .json::<T>()
+            .await
+            .context("the server's answer is not what this client expects")
+    }
+
     /// Sends a request whose answer has no body.
     pub async fn call_empty<B: Serialize>(
         &self,
@@ -94,20 +127,33 @@ impl Client {
         self.send(method, path, body).await.map(|_| ())
     }
 
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token.expose()),
+            None => request,
+        }
+    }
+
     async fn send<B: Serialize>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
     ) -> Result<reqwest::Response> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method, &url);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token.expose());
-        }
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.finish(request, path).await
+    }
+
+    async fn finish(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<reqwest::Response> {
+        let url = format!("{}{path}", self.base);
         let response = request
             .send()
             .await

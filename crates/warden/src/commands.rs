@@ -40,6 +40,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Passwd => passwd(&cli).await,
         Command::Token(cmd) => token(&cli, cmd).await,
         Command::User(cmd) => user(&cli, cmd).await,
+        Command::Hr(cmd) => crate::directory::hr(&cli, cmd).await,
+        Command::Identities(cmd) => crate::directory::identities(&cli, cmd).await,
+        Command::Access(cmd) => crate::directory::access(&cli, cmd).await,
+        Command::Policy(cmd) => crate::directory::policy(&cli, cmd).await,
     }
 }
 
@@ -121,7 +125,7 @@ async fn shutdown_signal() {
 // ----- client plumbing -----
 
 /// A client for the server in effect: flags and environment first, then the stored login.
-fn client(cli: &Cli) -> Result<Client> {
+pub fn client(cli: &Cli) -> Result<Client> {
     let stored = credentials::load()?;
     let addr = cli
         .addr
@@ -141,7 +145,7 @@ fn same_server(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<()> {
+pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -165,7 +169,7 @@ fn read_password(prompt: &str, stdin: bool) -> Result<WireSecret> {
     Ok(WireSecret::from(password.as_str()))
 }
 
-fn time(t: time::OffsetDateTime) -> String {
+pub fn time(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
 }

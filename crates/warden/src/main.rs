@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod commands;
 mod credentials;
+mod directory;
 
 use std::process::ExitCode;
 

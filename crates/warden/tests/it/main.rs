@@ -12,6 +12,7 @@
 )]
 
 mod config;
+mod policy;
 mod secrets;
 mod server;
 mod support;

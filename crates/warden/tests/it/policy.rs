@@ -1,0 +1,127 @@
+//! Policy and HR commands of the binary: offline validation, plans, dry runs, explanations.
+
+use std::path::Path;
+
+use crate::support::{Server, warden};
+
+fn demo_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../demo"))
+}
+
+#[test]
+fn policy_validate_works_offline_and_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // The demo policy is valid, with no server anywhere.
+    let ok = warden(dir.path())
+        .args(["--addr", "http://127.0.0.1:1", "policy", "validate"])
+        .arg(demo_dir().join("policy"))
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("valid"));
+
+    // A broken copy: every error with its file and line, exit code 1.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(broken.join("teams")).unwrap();
+    for entry in std::fs::read_dir(demo_dir().join("policy")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, broken.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        broken.join("teams/extra.toml"),
+        "[[group]]\nname = \"sre\"\nmembers = [\"E1\"]\n\n[[group]]\nname = \"ops\"\nmembers = [\"E1\"]\nsurprise = 1\n",
+    )
+    .unwrap();
+    let out = warden(dir.path())
+        .args(["policy", "validate"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("teams/extra.toml:8"),
+        "unknown key on line 8: {err}"
+    );
+    assert!(err.contains("surprise"), "{err}");
+    assert!(
+        err.contains("teams/extra.toml:2") || err.contains("groups.toml:"),
+        "duplicate group name reported: {err}"
+    );
+    assert!(err.contains("warden: error: the policy has"), "{err}");
+}
+
+#[test]
+fn hr_dry_run_explain_and_plan_against_a_dev_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--dev", "--data-dir", "devdata", "--listen", "127.0.0.1:0"],
+        &[],
+    );
+    let password = server.admin_password();
+    server.ok(
+        &["login", "admin", "--password-stdin"],
+        Some(&format!("{password}\n")),
+    );
+
+    // Alice moves to Payments in the file: a dry run says so and changes nothing.
+    let hr = std::fs::read_to_string(demo_dir().join("hr.csv"))
+        .unwrap()
+        .replace("Platform,SRE,E1002", "Payments,Developer,E1006");
+    let file = dir.path().join("hr.csv");
+    std::fs::write(&file, hr).unwrap();
+    let dry = server.ok(&["hr", "sync", file.to_str().unwrap(), "--dry-run"], None);
+    assert!(dry.contains("mover") && dry.contains("alice"), "{dry}");
+    assert!(dry.contains("department: Platform -> Payments"), "{dry}");
+    assert!(dry.contains("Dry run; nothing changed"), "{dry}");
+    assert!(
+        server
+            .ok(&["identities", "show", "alice"], None)
+            .contains("Platform / SRE")
+    );
+
+    let yes = server.ok(
+        &[
+            "access",
+            "explain",
+            "alice",
+            "payments-db",
+            "read",
+            "--ticket",
+            "CHG-7",
+            "--for",
+            "2h",
+        ],
+        None,
+    );
+    assert!(
+        yes.contains("alice MAY request read on payments-db"),
+        "{yes}"
+    );
+    assert!(yes.contains("access.toml:"), "{yes}");
+    let no = server.ok(&["access", "explain", "vince", "payments-db", "read"], None);
+    assert!(no.contains("may NOT"), "{no}");
+
+    let plan = server.ok(
+        &[
+            "policy",
+            "plan",
+            demo_dir().join("policy").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        plan.contains("identical files") && plan.contains("No identity's access changes"),
+        "{plan}"
+    );
+    let history = server.ok(&["policy", "history"], None);
+    assert!(
+        history.contains("demo policy of warden serve --dev"),
+        "{history}"
+    );
+}
