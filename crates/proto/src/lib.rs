@@ -5,6 +5,7 @@
 //! no-op. Times are RFC 3339 strings in UTC.
 
 pub mod auth;
+pub mod directory;
 pub mod problem;
 pub mod system;
 pub mod users;
