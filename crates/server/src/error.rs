@@ -101,6 +101,23 @@ impl ApiError {
     pub fn kind(&self) -> ProblemType {
         self.kind
     }
+
+    /// What the caller may be told: the detail and the field errors, joined. `None` for
+    /// internal failures, whose causes are only logged.
+    pub fn public_detail(&self) -> Option<String> {
+        if self.kind == ProblemType::Internal {
+            return None;
+        }
+        let mut text = self.detail.clone()?;
+        for e in &self.errors {
+            let line = format!("{}: {}", e.field, e.message);
+            if !text.contains(&line) {
+                text.push_str("; ");
+                text.push_str(&line);
+            }
+        }
+        Some(text)
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -173,5 +190,24 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, v);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_detail_shows_refusals_and_hides_internal_causes() {
+        let field = ApiError::field("username", "must not be empty");
+        assert_eq!(field.public_detail().as_deref(), Some("username: must not be empty"));
+        let listed = ApiError::with_errors(
+            ProblemType::BadRequest,
+            "the file was refused",
+            vec![FieldError { field: "line 2: email".into(), message: "bad".into() }],
+        );
+        assert_eq!(listed.public_detail().as_deref(), Some("the file was refused; line 2: email: bad"));
+        let internal = ApiError::internal("connection to 10.0.0.5 refused: password authentication failed");
+        assert_eq!(internal.public_detail(), None);
     }
 }

@@ -168,20 +168,20 @@ impl From<StoreError> for ScimError {
 }
 
 impl From<ApiError> for ScimError {
-    /// Keeps the status of an error from the shared layers. `ApiError` keeps its detail to
-    /// itself, so the detail is the fixed text of its kind; rendering it once logs the
-    /// cause of an internal failure, which is never shown.
+    /// Keeps the status and the public detail of an error from the shared layers;
+    /// rendering it once logs the cause of an internal failure, which is never shown.
     fn from(e: ApiError) -> Self {
         let kind = e.kind();
+        let detail = e.public_detail().unwrap_or_else(|| kind.title().to_owned());
         drop(e.into_response());
         let status =
             StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match kind {
             ProblemType::Internal => Self::internal(),
             ProblemType::Unauthorized => Self::status(status, "a valid bearer token is required"),
-            ProblemType::Conflict => Self::taken(kind.title()),
-            ProblemType::BadRequest => Self::invalid(kind.title()),
-            _ => Self::status(status, kind.title()),
+            ProblemType::Conflict => Self::taken(&detail),
+            ProblemType::BadRequest => Self::invalid(&detail),
+            _ => Self::status(status, &detail),
         }
     }
 }
