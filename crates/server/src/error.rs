@@ -200,14 +200,24 @@ mod tests {
     #[test]
     fn public_detail_shows_refusals_and_hides_internal_causes() {
         let field = ApiError::field("username", "must not be empty");
-        assert_eq!(field.public_detail().as_deref(), Some("username: must not be empty"));
+        assert_eq!(
+            field.public_detail().as_deref(),
+            Some("username: must not be empty")
+        );
         let listed = ApiError::with_errors(
             ProblemType::BadRequest,
             "the file was refused",
-            vec![FieldError { field: "line 2: email".into(), message: "bad".into() }],
+            vec![FieldError {
+                field: "line 2: email".into(),
+                message: "bad".into(),
+            }],
         );
-        assert_eq!(listed.public_detail().as_deref(), Some("the file was refused; line 2: email: bad"));
-        let internal = ApiError::internal("connection to 10.0.0.5 refused: password authentication failed");
+        assert_eq!(
+            listed.public_detail().as_deref(),
+            Some("the file was refused; line 2: email: bad")
+        );
+        let internal =
+            ApiError::internal("connection to 10.0.0.5 refused: password authentication failed");
         assert_eq!(internal.public_detail(), None);
     }
 }

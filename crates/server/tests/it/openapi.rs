@@ -10,7 +10,7 @@ use crate::support::TestApp;
 
 /// Every route of the API. Adding a route means adding it here, and the test below checks
 /// that the document and the router agree with this list.
-const ROUTES: &[(&str, &str)] = &[
+pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

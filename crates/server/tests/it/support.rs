@@ -110,6 +110,20 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
+        self.send_typed(peer, method, path, token, body, "application/json")
+            .await
+    }
+
+    /// Sends a request from `peer` with a JSON body of media type `content_type`.
+    pub async fn send_typed(
+        &self,
+        peer: &str,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        content_type: &str,
+    ) -> Answer {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
@@ -119,7 +133,7 @@ impl TestApp {
         }
         let req = match body {
             Some(body) => req
-                .header("content-type", "application/json")
+                .header("content-type", content_type)
                 .body(Body::from(body.to_string())),
             None => req.body(Body::empty()),
         };
