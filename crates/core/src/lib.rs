@@ -10,6 +10,7 @@ pub mod hr;
 pub mod identity;
 pub mod name;
 pub mod policy;
+pub mod request;
 pub mod scope;
 pub mod secret;
 pub mod throttle;

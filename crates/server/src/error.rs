@@ -126,6 +126,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => {
                 Self::new(ProblemType::Conflict, format!("{what} already exists"))
             }
+            stale @ StoreError::Stale(_) => Self::new(ProblemType::Conflict, stale.to_string()),
             other => Self::internal(other),
         }
     }

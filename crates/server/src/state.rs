@@ -27,6 +27,7 @@ struct Inner {
     login_limiter: DefaultKeyedRateLimiter<IpAddr>,
     metrics: PrometheusHandle,
     policy: ArcSwap<ActivePolicy>,
+    directory_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The policy in force, compiled.
@@ -67,6 +68,7 @@ impl AppState {
                 login_limiter,
                 metrics,
                 policy,
+                directory_writes: Arc::new(tokio::sync::Mutex::new(())),
             }),
         }
     }
@@ -99,6 +101,14 @@ impl AppState {
     /// Puts a newly applied or loaded policy in force.
     pub fn set_policy(&self, policy: ActivePolicy) {
         self.inner.policy.store(Arc::new(policy));
+    }
+
+    /// A turn to change the directory. Writers of identities (HR sync, SCIM, policy
+    /// applies, the leaver sweep) read the directory, plan, then commit; holding the turn
+    /// from the read to the commit keeps two of them in this process from each missing the
+    /// other's change. (Replicas on one PostgreSQL are not covered by this lock.)
+    pub async fn directory_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        Arc::clone(&self.inner.directory_writes).lock_owned().await
     }
 
     /// The Prometheus registry.

@@ -99,6 +99,9 @@ pub struct IdentityWrite {
     pub identity: Identity,
     /// Insert (true) or update (false).
     pub is_new: bool,
+    /// For an update, the `updated_at` the plan was made from: a row changed since then by
+    /// another writer refuses the whole change set ([`StoreError::Stale`]).
+    pub expected_updated_at: Option<OffsetDateTime>,
     /// Birthright entitlements gained.
     pub birthright_add: Vec<Assignment>,
     /// Birthright entitlements lost (resource, role).
@@ -121,6 +124,8 @@ pub struct GroupWrite {
     pub members: Option<Vec<Uuid>>,
     /// Insert (true) or update (false).
     pub is_new: bool,
+    /// For an update, the `updated_at` the plan was made from (see [`IdentityWrite`]).
+    pub expected_updated_at: Option<OffsetDateTime>,
 }
 
 /// A group as stored.
@@ -297,12 +302,22 @@ impl Store {
         for w in existing {
             let mut model = identity_model(&w.identity);
             model.created_at = sea_orm::ActiveValue::NotSet;
-            identities::Entity::update(model)
-                .exec(txn)
-                .await
-                .map_err(|e| {
-                    unique_violation(e, || format!("user name {}", w.identity.hr.username))
-                })?;
+            model.id = sea_orm::ActiveValue::NotSet;
+            let mut update = identities::Entity::update_many()
+                .set(model)
+                .filter(identities::Column::Id.eq(w.identity.id));
+            if let Some(expected) = w.expected_updated_at {
+                update = update.filter(identities::Column::UpdatedAt.eq(to_ms(expected)));
+            }
+            let done = update.exec(txn).await.map_err(|e| {
+                unique_violation(e, || format!("user name {}", w.identity.hr.username))
+            })?;
+            if done.rows_affected == 0 {
+                return Err(StoreError::Stale(format!(
+                    "identity {}",
+                    w.identity.hr.employee_id
+                )));
+            }
         }
 
         for w in &changes.identities {
@@ -347,6 +362,9 @@ impl Store {
                 .select_only()
                 .column(users::Column::Id)
                 .filter(users::Column::Username.is_in(chunk.iter().cloned()))
+                // Local break-glass accounts (the initial administrator) never follow the
+                // directory: no HR or SCIM change may disable them.
+                .filter(users::Column::LinkedToDirectory.eq(true))
                 .into_tuple()
                 .all(txn)
                 .await?;
@@ -382,15 +400,28 @@ impl Store {
                 },
                 updated_at: Set(at),
             };
-            let result = if g.is_new {
+            if g.is_new {
                 groups::Entity::insert(model)
                     .exec_without_returning(txn)
                     .await
-                    .map(|_| ())
+                    .map_err(|e| unique_violation(e, || format!("group {}", g.display_name)))?;
             } else {
-                groups::Entity::update(model).exec(txn).await.map(|_| ())
-            };
-            result.map_err(|e| unique_violation(e, || format!("group {}", g.display_name)))?;
+                let mut model = model;
+                model.id = sea_orm::ActiveValue::NotSet;
+                let mut update = groups::Entity::update_many()
+                    .set(model)
+                    .filter(groups::Column::Id.eq(g.id));
+                if let Some(expected) = g.expected_updated_at {
+                    update = update.filter(groups::Column::UpdatedAt.eq(to_ms(expected)));
+                }
+                let done = update
+                    .exec(txn)
+                    .await
+                    .map_err(|e| unique_violation(e, || format!("group {}", g.display_name)))?;
+                if done.rows_affected == 0 {
+                    return Err(StoreError::Stale(format!("group {}", g.display_name)));
+                }
+            }
             if let Some(members) = &g.members {
                 group_members::Entity::delete_many()
                     .filter(group_members::Column::GroupId.eq(g.id))

@@ -17,6 +17,7 @@ pub mod users {
         pub password_hash: Option<String>,
         pub scopes: String,
         pub disabled: bool,
+        pub linked_to_directory: bool,
         pub created_at: i64,
         pub updated_at: i64,
     }

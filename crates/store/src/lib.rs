@@ -59,6 +59,10 @@ pub enum StoreError {
     /// A row with the same unique key exists.
     #[error("{0} already exists")]
     Conflict(String),
+    /// What the operation read was changed by another writer before it committed (another
+    /// replica, say); nothing was changed and the operation can be run again.
+    #[error("{0} was changed by another writer meanwhile; nothing was changed, try again")]
+    Stale(String),
     /// A stored value could not be read back (a bug or a tampered database).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -107,6 +111,10 @@ pub struct NewUser {
     pub password_hash: Option<String>,
     /// The user's scopes.
     pub scopes: ScopeSet,
+    /// Whether the account follows the directory: disabled when the identity with the same
+    /// user name leaves. `false` for local break-glass accounts such as the initial
+    /// administrator, which no HR or SCIM change may disable.
+    pub linked_to_directory: bool,
     /// Creation time.
     pub created_at: OffsetDateTime,
 }
@@ -572,6 +580,7 @@ async fn insert_user(
         password_hash: Set(user.password_hash.clone()),
         scopes: Set(user.scopes.to_wire()),
         disabled: Set(false),
+        linked_to_directory: Set(user.linked_to_directory),
         created_at: Set(to_ms(user.created_at)),
         updated_at: Set(to_ms(user.created_at)),
     };

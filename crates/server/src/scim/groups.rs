@@ -429,6 +429,7 @@ async fn write(
         external_id: input.external_id,
         members: members_changed.then(|| input.members.into_iter().collect()),
         is_new: old.is_none(),
+        expected_updated_at: old.map(|g| g.updated_at),
     });
     changes.push_event(event);
     changes.commit(state).await

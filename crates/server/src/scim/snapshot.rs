@@ -25,14 +25,6 @@ pub const SOURCE: &str = "scim";
 /// The source of identities deleted through SCIM: terminated and hidden from SCIM.
 pub const DELETED: &str = "scim-deleted";
 
-/// SCIM writes read the directory, plan, then apply the plan; two at once could each miss
-/// the other's change (two PATCHes adding members to one group would keep only one set of
-/// members, and a removed member could come back). Until the store can check what it
-/// overwrites, SCIM writes in this process take turns. A process-wide lock is a
-/// deliberate exception to "no globals": it guards no data, only the order of SCIM
-/// writes, and `AppState` is not SCIM's to extend.
-static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// The directory as it was when a write started; holding it keeps other SCIM writes
 /// waiting until this one has committed.
 #[derive(Debug)]
@@ -43,14 +35,16 @@ pub struct Snapshot {
     pub groups: Vec<Group>,
     /// Birthright held, by identity.
     pub birthright: HashMap<Uuid, Vec<Assignment>>,
-    /// This write's turn.
-    _turn: tokio::sync::MutexGuard<'static, ()>,
+    /// This write's turn: SCIM writes read the directory, plan, then apply; two at once
+    /// could each miss the other's change (two PATCHes adding members to one group would
+    /// keep only one set of members), so they take turns with every directory writer.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Snapshot {
     /// Waits for this write's turn, then reads the directory.
     pub async fn load(state: &AppState) -> Result<Self, ScimError> {
-        let turn = WRITES.lock().await;
+        let turn = state.directory_turn().await;
         let store = state.store();
         Ok(Self {
             _turn: turn,

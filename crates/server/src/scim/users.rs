@@ -275,6 +275,7 @@ pub async fn delete(
             external_id: group.external_id.clone(),
             members: Some(members),
             is_new: false,
+            expected_updated_at: Some(group.updated_at),
         });
         let event = changes
             .event(Action::GroupChange)

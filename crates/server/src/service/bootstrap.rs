@@ -39,6 +39,7 @@ pub async fn initial_admin(
         display_name: "Initial administrator".to_owned(),
         password_hash: Some(hash),
         scopes: ScopeSet::new([Scope::Admin]),
+        linked_to_directory: false,
         created_at: now,
     };
     let event = AuditEvent::new(now, Actor::system(), Action::SystemBootstrap)
@@ -88,6 +89,7 @@ pub async fn demo_users(
             display_name: display.to_owned(),
             password_hash: Some(hash.clone()),
             scopes: ScopeSet::new(scopes.iter().copied()),
+            linked_to_directory: true,
             created_at: now,
         };
         let event = AuditEvent::new(now, Actor::system(), Action::UserCreate)

@@ -76,6 +76,7 @@ impl Context<'_> {
 pub async fn sweep_leavers(
     state: &crate::state::AppState,
 ) -> Result<usize, crate::error::ApiError> {
+    let _turn = state.directory_turn().await;
     let now = state.clock().now();
     let today = now.date();
     let store = state.store();
@@ -272,6 +273,7 @@ pub fn plan(
     });
     let write = IdentityWrite {
         is_new: old.is_none(),
+        expected_updated_at: old.map(|o| o.updated_at),
         birthright_add: added
             .iter()
             .map(|e| Assignment {

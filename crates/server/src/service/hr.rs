@@ -81,6 +81,7 @@ pub async fn sync_as(
     let digest = warden_core::secret::hex(&Sha256::digest(text.as_bytes()));
     let (rows, mut problems) = parse_all(options.format, text);
     problems.extend(validate_population(&rows));
+    let _turn = state.directory_turn().await;
     let now = state.clock().now();
     let store = state.store();
     let existing = store.list_identities().await?;

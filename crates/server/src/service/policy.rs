@@ -229,6 +229,7 @@ pub async fn commit(
         Some(v) => format!("policy restore of v{v}"),
         None => "policy apply".to_owned(),
     };
+    let _turn = state.directory_turn().await;
     let (mut changes, report) = prepare(state, actor, files, &policy, &cause).await?;
     let files_json = serde_json::to_string(files).map_err(ApiError::internal)?;
     changes.policy = Some(NewPolicyVersion {

@@ -75,6 +75,7 @@ pub async fn create(
         display_name,
         password_hash: Some(password_hash),
         scopes,
+        linked_to_directory: true,
         created_at: now,
     };
     let event = AuditEvent::new(now, caller.actor(), Action::UserCreate)

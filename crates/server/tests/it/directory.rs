@@ -527,6 +527,36 @@ async fn a_file_cannot_take_over_an_identity_managed_by_scim() {
 }
 
 #[tokio::test]
+async fn a_leaver_named_like_the_initial_administrator_cannot_disable_it() {
+    let t = TestApp::new().await;
+    let admin = t.admin().await;
+    // HR has a person whose user name is "admin"; they leave.
+    let joined = sync(
+        &t,
+        &admin,
+        &format!("{HEADER}E9,admin,admin@example.com,Ada Min,,,,,,,,\n"),
+        "",
+    )
+    .await;
+    assert_eq!(joined.status, StatusCode::OK, "{joined:?}");
+    let left = sync(
+        &t,
+        &admin,
+        &format!("{HEADER}E9,admin,admin@example.com,Ada Min,,,,,terminated,,,\n"),
+        "",
+    )
+    .await;
+    assert_eq!(left.body["counts"]["leaver"], 1, "{left:?}");
+    assert_eq!(left.body["accounts_disabled"], 0);
+    // The local break-glass administrator is not the directory's to disable.
+    assert_eq!(
+        t.get("/v1/auth/whoami", &admin).await.status,
+        StatusCode::OK
+    );
+    t.login("admin", &t.admin_password.clone()).await;
+}
+
+#[tokio::test]
 async fn hr_sync_needs_its_scope() {
     let t = TestApp::new().await;
     let alice = t.user_with("alice", &["request"]).await;

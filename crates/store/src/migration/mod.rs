@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
 mod m0002_identities_policy;
+mod m0003_user_directory_link;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_identities_policy::Migration),
+            Box::new(m0003_user_directory_link::Migration),
         ]
     }
 

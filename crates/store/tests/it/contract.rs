@@ -26,6 +26,7 @@ fn new_user(name: &str) -> NewUser {
         display_name: format!("{name} example"),
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
         scopes: ScopeSet::new([Scope::Request]),
+        linked_to_directory: true,
         created_at: T0,
     }
 }
@@ -467,4 +468,93 @@ async fn concurrent(store: Store, _db: TestDb) {
         );
     }
     assert_eq!(store.audit_events(0, 1000).await.unwrap().len(), 48);
+}
+
+contract_test!(
+    a_write_planned_from_a_stale_read_is_refused_whole,
+    stale_writes
+);
+async fn stale_writes(store: Store, _db: TestDb) {
+    use warden_core::identity::{EmployeeId, EmploymentStatus, HrRecord, Identity, IdentityKind};
+    use warden_store::{ChangeSet, IdentityWrite, StoreError as E};
+    let hr = HrRecord {
+        employee_id: EmployeeId::parse("E1").unwrap(),
+        username: Username::parse("ann").unwrap(),
+        email: "ann@example.com".into(),
+        display_name: "Ann".into(),
+        department: Some("Platform".into()),
+        job_function: None,
+        manager: None,
+        location: None,
+        status: EmploymentStatus::Active,
+        kind: IdentityKind::Employee,
+        start_date: None,
+        end_date: None,
+        groups: Default::default(),
+    };
+    let identity = Identity {
+        id: Uuid::now_v7(),
+        hr,
+        source: "hr-file".into(),
+        external_id: None,
+        created_at: T0,
+        updated_at: T0,
+    };
+    let write =
+        |identity: Identity, is_new: bool, expected: Option<OffsetDateTime>| IdentityWrite {
+            identity,
+            is_new,
+            expected_updated_at: expected,
+            birthright_add: Vec::new(),
+            birthright_remove: Vec::new(),
+            disable_account: false,
+        };
+    let at = |t| ChangeSet {
+        at: Some(t),
+        ..ChangeSet::default()
+    };
+    store
+        .apply(&ChangeSet {
+            identities: vec![write(identity.clone(), true, None)],
+            ..at(T0)
+        })
+        .await
+        .unwrap();
+
+    // Writer A, planned from the row as of T0, commits first.
+    let t1 = T0 + Duration::minutes(1);
+    let mut a = identity.clone();
+    a.hr.department = Some("Payments".into());
+    a.updated_at = t1;
+    store
+        .apply(&ChangeSet {
+            identities: vec![write(a, false, Some(T0))],
+            ..at(t1)
+        })
+        .await
+        .unwrap();
+
+    // Writer B planned from the same old row: refused, and its audit event with it.
+    let mut b = identity.clone();
+    b.hr.department = Some("Sales".into());
+    b.updated_at = t1 + Duration::seconds(1);
+    let changes = ChangeSet {
+        identities: vec![write(b, false, Some(T0))],
+        events: vec![event(Action::UserUpdate, "identity:E1")],
+        ..at(t1)
+    };
+    match store.apply(&changes).await {
+        Err(E::Stale(what)) => assert_eq!(what, "identity E1"),
+        other => panic!("expected a stale write, got {other:?}"),
+    }
+    let stored = store.list_identities().await.unwrap();
+    assert_eq!(
+        stored[0].hr.department.as_deref(),
+        Some("Payments"),
+        "A's change stands"
+    );
+    assert!(
+        audit_actions(&store).await.is_empty(),
+        "nothing of B was written"
+    );
 }

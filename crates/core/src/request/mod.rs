@@ -1,0 +1,1 @@
+//! Access requests and grants: risk, approvals, lifecycle (being written).
