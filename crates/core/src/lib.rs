@@ -1,4 +1,5 @@
-//! Warden's domain: identities and credentials, scopes, audit events, and the clock.
+//! Warden's domain: identities and HR lifecycle, credentials and scopes, the policy
+//! language, access requests (risk, approvals, grants), audit events, and the clock.
 //!
 //! This crate does no I/O. It knows nothing of SQL, HTTP or wire formats: the store,
 //! the server and the client depend on it, never the other way round.
