@@ -170,25 +170,8 @@ async fn follow_policy(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
-        let stored = match state.store().latest_policy().await {
-            Ok(Some(latest)) => latest.version,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot check for a newer policy version");
-                continue;
-            }
-        };
-        if state.policy().version >= Some(stored) {
-            continue;
-        }
-        match crate::service::policy::load_active(state.store()).await {
-            Ok(active) => {
-                tracing::info!(version = ?active.version, "policy version applied elsewhere is now in force");
-                state.set_policy(active);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "a newer policy version does not load; keeping the current one")
-            }
+        if let Err(e) = crate::service::policy::refresh(&state).await {
+            tracing::error!(error = %e, "cannot follow the stored policy; keeping the current one");
         }
     }
 }

@@ -639,6 +639,17 @@ impl Store {
             .transpose()
     }
 
+    /// The newest policy version number, without its files (cheap enough to poll).
+    pub async fn latest_policy_number(&self) -> Result<Option<i64>, StoreError> {
+        Ok(policy_versions::Entity::find()
+            .select_only()
+            .column_as(policy_versions::Column::Version.max(), "max")
+            .into_tuple::<Option<i64>>()
+            .one(&self.db)
+            .await?
+            .flatten())
+    }
+
     /// One policy version.
     pub async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersion>, StoreError> {
         policy_versions::Entity::find_by_id(version)

@@ -375,6 +375,30 @@ pub async fn load_active(store: &warden_store::Store) -> Result<ActivePolicy, St
     })
 }
 
+/// Puts a newer stored version in force, if there is one (applied through another
+/// replica). Returns the version now in force when it changed.
+pub async fn refresh(state: &AppState) -> Result<Option<i64>, String> {
+    let Some(stored) = state
+        .store()
+        .latest_policy_number()
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    if state.policy().version >= Some(stored) {
+        return Ok(None);
+    }
+    let active = load_active(state.store()).await?;
+    let version = active.version;
+    tracing::info!(
+        ?version,
+        "a policy version applied elsewhere is now in force"
+    );
+    state.set_policy(active);
+    Ok(version)
+}
+
 /// The policy's files by path, for `GET /v1/policy`.
 pub async fn current(
     state: &AppState,

@@ -745,6 +745,50 @@ fn without_birthright(text: &str) -> String {
 }
 
 #[tokio::test]
+async fn a_policy_applied_through_one_replica_comes_into_force_in_another() {
+    let (t, _admin) = demo_app().await;
+    // A second server on the same database, started before anything changes.
+    let store = warden_store::Store::open(&t.db.url, &Default::default())
+        .await
+        .unwrap();
+    let other = warden_server::AppState::new(
+        store,
+        std::sync::Arc::new(t.clock.clone()),
+        Default::default(),
+    );
+    assert_eq!(
+        warden_server::service::policy::refresh(&other)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(other.policy().version, Some(1));
+    assert_eq!(
+        warden_server::service::policy::refresh(&other)
+            .await
+            .unwrap(),
+        None,
+        "nothing newer"
+    );
+    let admin = t.admin().await;
+    let restored = t
+        .post(
+            "/v1/policy/versions/1/restore",
+            &admin,
+            json!({"comment": "again"}),
+        )
+        .await;
+    assert_eq!(restored.body["version"], 2, "{restored:?}");
+    assert_eq!(
+        warden_server::service::policy::refresh(&other)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert!(other.policy().policy.resource("payments-db").is_some());
+}
+
+#[tokio::test]
 async fn explain_says_which_rule_and_why_and_is_private() {
     let (t, admin) = demo_app().await;
     let explain = |who: &str, extra: &str| {
