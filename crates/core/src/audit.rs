@@ -40,6 +40,16 @@ pub enum Action {
     PolicyApply,
     /// A group pushed by SCIM was created, changed or deleted.
     GroupChange,
+    /// An access request was filed.
+    RequestCreate,
+    /// An approver approved a request (or it was approved automatically).
+    RequestApprove,
+    /// An approver denied a request.
+    RequestDeny,
+    /// The requester cancelled a request.
+    RequestCancel,
+    /// A pending request received no decision in time.
+    RequestTimeout,
 }
 
 impl Action {
@@ -61,6 +71,11 @@ impl Action {
             Action::HrUpdate => "hr.update",
             Action::PolicyApply => "policy.apply",
             Action::GroupChange => "group.change",
+            Action::RequestCreate => "request.create",
+            Action::RequestApprove => "request.approve",
+            Action::RequestDeny => "request.deny",
+            Action::RequestCancel => "request.cancel",
+            Action::RequestTimeout => "request.timeout",
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod directory;
 pub mod problem;
+pub mod requests;
 pub mod system;
 pub mod users;
 

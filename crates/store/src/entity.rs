@@ -267,3 +267,61 @@ pub mod policy_versions {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod requests {
+    //! Access requests.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub requester_id: Uuid,
+        pub beneficiary_id: Uuid,
+        pub requested_by: String,
+        pub resource: String,
+        pub role: String,
+        pub duration_secs: i64,
+        pub justification: String,
+        pub ticket: Option<String>,
+        pub rule: String,
+        pub approval: String,
+        pub route: String,
+        pub risk_total: i32,
+        pub risk_factors: String,
+        pub state: String,
+        pub created_at: i64,
+        pub pending_until: i64,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod approvals {
+    //! Decisions (approve or deny) on requests.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "approvals")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub request_id: Uuid,
+        pub approver_id: Uuid,
+        pub approver_employee_id: String,
+        pub decision: String,
+        pub capacity: String,
+        pub comment: String,
+        pub at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -7,6 +7,7 @@
 mod directory;
 mod entity;
 mod migration;
+mod requests;
 mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -36,6 +37,7 @@ pub use directory::{
     IdentityWrite, JobAction, NewAccessJob, NewPolicyVersion, PolicyVersion,
 };
 use entity::{api_tokens, audit_events, login_throttle, system_settings, users};
+pub use requests::{RequestFilter, StoredApproval, StoredRequest, Transition};
 pub use rows::StoredAuditEvent;
 use rows::to_ms;
 

@@ -59,6 +59,70 @@ pub enum Command {
     /// Policy as code: validate, plan, apply, history, restore
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Request just-in-time access to a role on a resource
+    Request(RequestArgs),
+    /// List your requests (or, with --pending-approval, those waiting for you); `show ID` for one
+    Requests(RequestsArgs),
+    /// Approve a pending request
+    Approve {
+        /// Request id
+        id: uuid::Uuid,
+        /// Why (required)
+        #[arg(long, short)]
+        comment: String,
+    },
+    /// Deny a pending request
+    Deny {
+        /// Request id
+        id: uuid::Uuid,
+        /// Why (required)
+        #[arg(long, short)]
+        comment: String,
+    },
+    /// Cancel one of your requests before it is provisioned
+    Cancel {
+        /// Request id
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// Resource name
+    pub resource: String,
+    /// Role on the resource
+    #[arg(long)]
+    pub role: String,
+    /// How long, such as 2h or 30m
+    #[arg(long = "for")]
+    pub duration: String,
+    /// Why you need it (at least 10 characters)
+    #[arg(long)]
+    pub reason: String,
+    /// A change or incident ticket
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// A vendor you sponsor, to request for them
+    #[arg(long)]
+    pub on_behalf_of: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RequestsArgs {
+    /// Only pending requests you may decide on
+    #[arg(long)]
+    pub pending_approval: bool,
+    #[command(subcommand)]
+    pub command: Option<RequestsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestsCommand {
+    /// Show one request with its risk factors, route and decisions
+    Show {
+        /// Request id
+        id: uuid::Uuid,
+    },
 }
 
 #[derive(Debug, Subcommand)]

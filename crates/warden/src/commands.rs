@@ -44,6 +44,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Identities(cmd) => crate::directory::identities(&cli, cmd).await,
         Command::Access(cmd) => crate::directory::access(&cli, cmd).await,
         Command::Policy(cmd) => crate::directory::policy(&cli, cmd).await,
+        Command::Request(_)
+        | Command::Requests(_)
+        | Command::Approve { .. }
+        | Command::Deny { .. }
+        | Command::Cancel { .. } => crate::requests::run(&cli).await,
     }
 }
 

@@ -5,6 +5,7 @@ mod client;
 mod commands;
 mod credentials;
 mod directory;
+mod requests;
 
 use std::process::ExitCode;
 

@@ -8,6 +8,7 @@ mod directory;
 mod json;
 mod middleware;
 mod policy;
+mod requests;
 mod system;
 mod tokens;
 mod users;
@@ -53,6 +54,7 @@ use crate::state::AppState;
         (name = "identities", description = "Identities and explanations of their access"),
         (name = "policy", description = "Policy as code: plan, apply, history, restore"),
         (name = "scim", description = "SCIM 2.0 for identity providers and HR systems"),
+        (name = "requests", description = "Just-in-time access requests and their approval"),
     )
 )]
 struct ApiDoc;
@@ -100,6 +102,11 @@ fn routes(hr_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(policy::list_policy_versions))
         .routes(routes!(policy::get_policy_version))
         .routes(routes!(policy::restore_policy_version))
+        .routes(routes!(requests::create_request, requests::list_requests))
+        .routes(routes!(requests::get_request))
+        .routes(routes!(requests::approve_request))
+        .routes(routes!(requests::deny_request))
+        .routes(routes!(requests::cancel_request))
         .merge(crate::scim::routes())
 }
 

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod directory;
 pub mod hr;
 pub mod policy;
+pub mod requests;
 pub mod tokens;
 pub mod users;
 

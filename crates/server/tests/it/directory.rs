@@ -50,7 +50,7 @@ async fn apply_demo_policy(t: &TestApp, admin: &str) -> Answer {
 }
 
 /// An app with the demo policy applied and the demo population synced.
-async fn demo_app() -> (TestApp, String) {
+pub(crate) async fn demo_app() -> (TestApp, String) {
     let t = TestApp::new().await;
     let admin = t.admin().await;
     apply_demo_policy(&t, &admin).await;

@@ -15,6 +15,7 @@ mod auth;
 mod directory;
 mod http;
 mod openapi;
+mod requests;
 mod scim;
 mod support;
 mod users;

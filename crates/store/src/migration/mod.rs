@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_identities_policy;
 mod m0003_user_directory_link;
+mod m0004_requests;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_identities_policy::Migration),
             Box::new(m0003_user_directory_link::Migration),
+            Box::new(m0004_requests::Migration),
         ]
     }
 

@@ -125,3 +125,86 @@ fn hr_dry_run_explain_and_plan_against_a_dev_server() {
         "{history}"
     );
 }
+
+#[test]
+fn a_request_from_the_command_line_is_approved_by_someone_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--dev", "--data-dir", "devdata", "--listen", "127.0.0.1:0"],
+        &[],
+    );
+    let demo = server.stdout();
+    let demo = demo
+        .lines()
+        .find_map(|l| l.split("share the password ").nth(1))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let stored_token = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("client/credentials.toml")).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("token = "))
+            .unwrap()
+            .trim_matches('"')
+            .to_owned()
+    };
+    server.ok(
+        &["login", "alice", "--password-stdin"],
+        Some(&format!("{demo}\n")),
+    );
+    let alice = stored_token(dir.path());
+    let filed = server.ok(
+        &[
+            "request",
+            "orders-db",
+            "--role",
+            "read",
+            "--for",
+            "1h",
+            "--reason",
+            "debugging a stuck order export",
+            "--ticket",
+            "CHG-77",
+        ],
+        None,
+    );
+    assert!(
+        filed.contains("pending") && filed.contains("route single"),
+        "{filed}"
+    );
+    let id = filed
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_owned();
+
+    server.ok(
+        &["login", "bob", "--password-stdin"],
+        Some(&format!("{demo}\n")),
+    );
+    let queue = server.ok(&["requests", "--pending-approval"], None);
+    assert!(queue.contains(&id), "{queue}");
+    let approved = server.ok(&["approve", &id, "--comment", "ticket checked"], None);
+    assert!(
+        approved.contains("— approved") && approved.contains("approve by E1002"),
+        "{approved}"
+    );
+
+    let own = server.client(
+        &["--token", &alice, "approve", &id, "--comment", "me"],
+        None,
+    );
+    assert!(
+        !own.status.success(),
+        "alice has no approve scope and is the requester"
+    );
+    let shown = server.ok(&["--token", &alice, "requests", "show", &id], None);
+    assert!(
+        shown.contains("— approved") && shown.contains("risk"),
+        "{shown}"
+    );
+}

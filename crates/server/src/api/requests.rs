@@ -1,0 +1,136 @@
+//! `/v1/requests`: just-in-time access requests and decisions.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use uuid::Uuid;
+use warden_proto::problem::Problem;
+use warden_proto::requests::{CreateRequest, Decide, ListRequests, RequestInfo};
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::service;
+use crate::state::AppState;
+
+/// Files a request for a role on a resource, for a duration, with a justification (and a
+/// ticket where policy wants one). Policy decides eligibility (a refusal lists why each
+/// rule failed); the risk score and its factors route it to automatic approval, one
+/// approver or two; a request nobody could approve is refused. Needs `request`.
+#[utoipa::path(operation_id = "create_request", post, path = "/v1/requests", tag = "requests", security(("bearer" = [])),
+    request_body = CreateRequest,
+    responses(
+        (status = 201, body = RequestInfo),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> Result<(StatusCode, Json<RequestInfo>), ApiError> {
+    service::requests::create(&state, &caller, req)
+        .await
+        .map(|r| (StatusCode::CREATED, Json(r)))
+}
+
+/// The caller's requests, newest first; with `pending_approval`, the pending requests the
+/// caller may decide on (needs `approve`).
+#[utoipa::path(operation_id = "list_requests", get, path = "/v1/requests", tag = "requests", security(("bearer" = [])),
+    params(ListRequests),
+    responses(
+        (status = 200, body = Vec<RequestInfo>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListRequests>,
+) -> Result<Json<Vec<RequestInfo>>, ApiError> {
+    service::requests::list(&state, &caller, q.pending_approval)
+        .await
+        .map(Json)
+}
+
+/// One request with its risk factors, route and decisions.
+#[utoipa::path(operation_id = "get_request", get, path = "/v1/requests/{id}", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Request id")),
+    responses(
+        (status = 200, body = RequestInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<RequestInfo>, ApiError> {
+    service::requests::show(&state, &caller, id).await.map(Json)
+}
+
+/// Approves a pending request. Nobody approves their own request or one made on their
+/// behalf, and the same person cannot give both approvals of a dual route. Needs `approve`.
+#[utoipa::path(operation_id = "approve_request", post, path = "/v1/requests/{id}/approve", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Request id")),
+    request_body = Decide,
+    responses(
+        (status = 200, body = RequestInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn approve_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(d): ApiJson<Decide>,
+) -> Result<Json<RequestInfo>, ApiError> {
+    service::requests::decide(&state, &caller, id, true, &d.comment)
+        .await
+        .map(Json)
+}
+
+/// Denies a pending request; one denial ends it. Needs `approve`.
+#[utoipa::path(operation_id = "deny_request", post, path = "/v1/requests/{id}/deny", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Request id")),
+    request_body = Decide,
+    responses(
+        (status = 200, body = RequestInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn deny_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(d): ApiJson<Decide>,
+) -> Result<Json<RequestInfo>, ApiError> {
+    service::requests::decide(&state, &caller, id, false, &d.comment)
+        .await
+        .map(Json)
+}
+
+/// Cancels one's own request before it is provisioned. Needs `request`.
+#[utoipa::path(operation_id = "cancel_request", post, path = "/v1/requests/{id}/cancel", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Request id")),
+    responses(
+        (status = 200, body = RequestInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<RequestInfo>, ApiError> {
+    service::requests::cancel(&state, &caller, id)
+        .await
+        .map(Json)
+}

@@ -1,0 +1,690 @@
+//! Just-in-time access requests: filed with a justification, checked against policy,
+//! scored for risk, routed by the approval policy, and decided by approvers under the
+//! separation-of-duty rules of `warden_core::request`. Every step is audited with the
+//! change it makes. (Provisioning the approved access on targets comes with grants.)
+
+use time::Date;
+use uuid::Uuid;
+use warden_core::Scope;
+use warden_core::audit::{Action, AuditEvent};
+use warden_core::identity::{Identity, IdentityKind};
+use warden_core::policy::{
+    AccessQuery, ApproverSource, Decision, Eligibility, Policy, RequestContext, Route,
+    parse_duration,
+};
+use warden_core::request::{
+    ApprovalCase, Approver, ApproverFacts, Event, Outcome, RequestState, RiskInput, RiskWeights,
+    TicketStatus, candidates as approver_candidates, check_approver, check_denier, decision_state,
+    has_possible_approvers, score, timed_out,
+};
+use warden_proto::problem::{FieldError, ProblemType};
+use warden_proto::requests::{CreateRequest, DecisionInfo, RequestInfo, RiskFactorInfo};
+use warden_store::{RequestFilter, StoredApproval, StoredRequest, Transition};
+
+use super::access::find as find_identity;
+use super::check_label;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The shortest justification accepted.
+pub const MIN_JUSTIFICATION: usize = 10;
+
+fn route_name(route: Route) -> &'static str {
+    match route {
+        Route::Auto => "auto",
+        Route::Single => "single",
+        Route::Dual {
+            security_required: false,
+        } => "dual",
+        Route::Dual {
+            security_required: true,
+        } => "dual-security",
+    }
+}
+
+fn parse_route(name: &str) -> Result<Route, ApiError> {
+    Ok(match name {
+        "auto" => Route::Auto,
+        "single" => Route::Single,
+        "dual" => Route::Dual {
+            security_required: false,
+        },
+        "dual-security" => Route::Dual {
+            security_required: true,
+        },
+        other => return Err(ApiError::internal(format!("stored route {other:?}"))),
+    })
+}
+
+fn source_text(s: &ApproverSource) -> String {
+    s.to_string()
+}
+
+fn capacity_text(a: &Approver) -> String {
+    let mut parts: Vec<String> = a.sources.iter().map(source_text).collect();
+    if a.security {
+        parts.push("security".to_owned());
+    }
+    parts.join(",")
+}
+
+/// The approver recorded for a stored approval, from the capacity stored with it.
+fn stored_approver(a: &StoredApproval, case: &ApprovalCase) -> Option<Approver> {
+    let id = warden_core::identity::EmployeeId::parse(&a.approver_employee_id).ok()?;
+    let parts: Vec<&str> = a.capacity.split(',').filter(|p| !p.is_empty()).collect();
+    let sources = case
+        .sources
+        .iter()
+        .filter(|s| parts.contains(&source_text(s).as_str()))
+        .cloned()
+        .collect();
+    Some(Approver {
+        id,
+        sources,
+        security: parts.contains(&"security"),
+    })
+}
+
+/// The caller's identity: only people in the directory request or approve access.
+async fn caller_identity(state: &AppState, caller: &Caller) -> Result<Identity, ApiError> {
+    find_identity(state, caller.user.username.as_str()).await?.ok_or_else(|| {
+        ApiError::new(
+            ProblemType::Forbidden,
+            format!("user {} has no identity in the directory: only people known to HR can request or approve access", caller.user.username),
+        )
+    })
+}
+
+async fn identity_by_id(state: &AppState, id: Uuid) -> Result<Identity, ApiError> {
+    state
+        .store()
+        .find_identities(warden_store::IdentityFilter::Id(id))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal(format!("request refers to missing identity {id}")))
+}
+
+/// Everyone who could approve, as facts judged today.
+async fn people(
+    state: &AppState,
+    policy: &Policy,
+    today: Date,
+) -> Result<Vec<ApproverFacts>, ApiError> {
+    Ok(state
+        .store()
+        .list_identities()
+        .await?
+        .iter()
+        .map(|i| ApproverFacts::of(&i.hr, policy.groups_of(&i.hr), today))
+        .collect())
+}
+
+/// The terms policy gives the beneficiary now, or why not.
+fn terms(
+    policy: &Policy,
+    who: &Identity,
+    resource: &str,
+    role: &str,
+    duration: Option<time::Duration>,
+    ctx: &RequestContext,
+) -> Result<Eligibility, Vec<String>> {
+    let query = AccessQuery {
+        identity: &who.hr,
+        resource,
+        role,
+        duration,
+        context: ctx,
+    };
+    match policy.check(&query) {
+        Decision::Eligible(e) => Ok(e),
+        Decision::NotEligible(reasons) => Err(reasons),
+    }
+}
+
+fn not_eligible(reasons: Vec<String>) -> ApiError {
+    ApiError::with_errors(
+        ProblemType::Forbidden,
+        "policy does not allow this request; each failed rule says why",
+        reasons
+            .into_iter()
+            .map(|message| FieldError {
+                field: "policy".to_owned(),
+                message,
+            })
+            .collect(),
+    )
+}
+
+/// Files a request.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    req: CreateRequest,
+) -> Result<RequestInfo, ApiError> {
+    caller.require(Scope::Request)?;
+    let requester = caller_identity(state, caller).await?;
+    let beneficiary = match &req.on_behalf_of {
+        None => None,
+        Some(key) => {
+            let vendor = find_identity(state, key)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("identity {key}")))?;
+            let sponsored = vendor.hr.kind == IdentityKind::Vendor
+                && vendor.hr.manager.as_ref() == Some(&requester.hr.employee_id);
+            if !sponsored {
+                return Err(ApiError::field(
+                    "on_behalf_of",
+                    "requests on someone's behalf are for vendors you sponsor (their HR manager)",
+                ));
+            }
+            Some(vendor)
+        }
+    };
+    let holder = beneficiary.as_ref().unwrap_or(&requester);
+    let justification = req.justification.trim();
+    if justification.chars().count() < MIN_JUSTIFICATION {
+        return Err(ApiError::field(
+            "justification",
+            format!("must be at least {MIN_JUSTIFICATION} characters"),
+        ));
+    }
+    let justification = check_label("justification", justification, 2000)?;
+    let ticket = req
+        .ticket
+        .as_deref()
+        .map(|t| check_label("ticket", t, 200))
+        .transpose()?;
+    let duration =
+        parse_duration(&req.duration).map_err(|e| ApiError::field("duration", e.to_string()))?;
+
+    let now = state.clock().now();
+    let live = state.policy();
+    let ctx = RequestContext {
+        ticket: ticket.clone(),
+        source_ip: caller.client.ip,
+        ..RequestContext::at(now)
+    };
+    let terms = terms(
+        &live.policy,
+        holder,
+        &req.resource,
+        &req.role,
+        Some(duration),
+        &ctx,
+    )
+    .map_err(not_eligible)?;
+
+    let first_access = !state
+        .store()
+        .approved_before(holder.id, &req.resource, &req.role)
+        .await?;
+    let ticket_status = match (&ticket, terms.ticket_required) {
+        (Some(_), _) => TicketStatus::Valid,
+        (None, true) => TicketStatus::Missing,
+        (None, false) => TicketStatus::NotRequired,
+    };
+    let risk = score(
+        &RiskInput {
+            tier: terms.tier,
+            privilege: terms.privilege,
+            duration,
+            max_duration: terms.max_duration,
+            at: now,
+            working_hours: None,
+            first_access,
+            ticket: ticket_status,
+            identity_kind: holder.hr.kind,
+            recent_anomalies: 0,
+            break_glass: false,
+            extension: false,
+        },
+        &RiskWeights::default(),
+    );
+    let route = terms.approval.route(terms.tier, risk.total);
+    let case = ApprovalCase::new(
+        &terms,
+        risk.total,
+        &requester.hr,
+        beneficiary.as_ref().map(|b| &b.hr),
+    );
+    if route != Route::Auto
+        && !has_possible_approvers(&case, &people(state, &live.policy, now.date()).await?)
+    {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!(
+                "nobody could approve this request ({} approval needed under policy {}); it is refused rather than left waiting",
+                route_name(route),
+                terms.approval.name
+            ),
+        ));
+    }
+    let opened = RequestState::opened(route);
+    let factors: Vec<RiskFactorInfo> = risk
+        .factors
+        .iter()
+        .map(|f| RiskFactorInfo {
+            name: f.name.to_owned(),
+            points: f.points,
+            reason: f.reason.clone(),
+        })
+        .collect();
+    let stored = StoredRequest {
+        id: Uuid::now_v7(),
+        requester_id: requester.id,
+        beneficiary_id: holder.id,
+        requested_by: caller.user.username.to_string(),
+        resource: req.resource.clone(),
+        role: req.role.clone(),
+        duration_secs: duration.whole_seconds(),
+        justification: justification.clone(),
+        ticket,
+        rule: terms.rule.clone(),
+        approval: terms.approval.name.clone(),
+        route: route_name(route).to_owned(),
+        risk_total: i32::try_from(risk.total).unwrap_or(i32::MAX),
+        risk_factors: serde_json::to_string(&factors).map_err(ApiError::internal)?,
+        state: opened.as_str().to_owned(),
+        created_at: now,
+        pending_until: now + terms.approval.pending_timeout,
+        updated_at: now,
+    };
+    let target = format!("request:{}", stored.id);
+    let mut created = AuditEvent::new(now, caller.actor(), Action::RequestCreate)
+        .target(target.clone())
+        .reason(justification)
+        .detail("identity", holder.hr.employee_id.as_str())
+        .detail("resource", stored.resource.as_str())
+        .detail("role", stored.role.as_str())
+        .detail("duration_secs", stored.duration_secs.to_string())
+        .detail("rule", terms.rule.as_str())
+        .detail("risk", risk.total.to_string())
+        .detail("risk_factors", risk.explain())
+        .detail("route", route_name(route));
+    if let Some(t) = &stored.ticket {
+        created = created.detail("ticket", t.as_str());
+    }
+    let mut events = vec![created];
+    if opened == RequestState::Approved {
+        events.push(
+            AuditEvent::new(
+                now,
+                warden_core::audit::Actor::system(),
+                Action::RequestApprove,
+            )
+            .target(target)
+            .reason(format!(
+                "auto-approved: risk {} is below {} under policy {}",
+                risk.total, terms.approval.auto_below, terms.approval.name
+            )),
+        );
+    }
+    state.store().insert_request(&stored, &events).await?;
+    info(state, &stored).await
+}
+
+/// The approval case of a stored request, rebuilt from current policy and HR with the
+/// route fixed at creation.
+async fn case_of(
+    state: &AppState,
+    r: &StoredRequest,
+) -> Result<(ApprovalCase, Identity, Identity), ApiError> {
+    let requester = identity_by_id(state, r.requester_id).await?;
+    let beneficiary = identity_by_id(state, r.beneficiary_id).await?;
+    let live = state.policy();
+    let ctx = RequestContext {
+        ticket: r.ticket.clone(),
+        ..RequestContext::at(state.clock().now())
+    };
+    let terms =
+        terms(&live.policy, &beneficiary, &r.resource, &r.role, None, &ctx).map_err(|reasons| {
+            ApiError::with_errors(
+                ProblemType::Conflict,
+                "the request no longer meets policy; it cannot be approved",
+                reasons
+                    .into_iter()
+                    .map(|message| FieldError {
+                        field: "policy".to_owned(),
+                        message,
+                    })
+                    .collect(),
+            )
+        })?;
+    let on_behalf = (r.beneficiary_id != r.requester_id).then_some(&beneficiary.hr);
+    let mut case = ApprovalCase::new(
+        &terms,
+        u32::try_from(r.risk_total).unwrap_or(u32::MAX),
+        &requester.hr,
+        on_behalf,
+    );
+    case.route = parse_route(&r.route)?;
+    Ok((case, requester, beneficiary))
+}
+
+async fn load_pending(
+    state: &AppState,
+    id: Uuid,
+    caller: &Caller,
+) -> Result<StoredRequest, ApiError> {
+    let r = state
+        .store()
+        .request(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("request {id}")))?;
+    let now = state.clock().now();
+    if r.state == RequestState::Pending.as_str()
+        && timed_out(r.created_at, r.pending_until - r.created_at, now)
+    {
+        let event = AuditEvent::new(now, caller.actor(), Action::RequestTimeout)
+            .target(format!("request:{id}"))
+            .failed("no decision before the pending timeout");
+        state
+            .store()
+            .decide(
+                &Transition {
+                    request_id: id,
+                    read_at: r.updated_at,
+                    from: "pending",
+                    to: RequestState::TimedOut.as_str(),
+                    at: now,
+                },
+                None,
+                &[event],
+            )
+            .await?;
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!("request {id} timed out without a decision"),
+        ));
+    }
+    if r.state != RequestState::Pending.as_str() {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!("request {id} is {}, not pending", r.state),
+        ));
+    }
+    Ok(r)
+}
+
+/// Approves (or denies, with `approve` false) a pending request.
+pub async fn decide(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    approve: bool,
+    comment: &str,
+) -> Result<RequestInfo, ApiError> {
+    caller.require(Scope::Approve)?;
+    let comment = check_label("comment", comment, 2000)?;
+    let approver = caller_identity(state, caller).await?;
+    let r = load_pending(state, id, caller).await?;
+    let (case, _, _) = case_of(state, &r).await?;
+    let now = state.clock().now();
+    let live = state.policy();
+    let facts = ApproverFacts::of(
+        &approver.hr,
+        live.policy.groups_of(&approver.hr),
+        now.date(),
+    );
+    let refused = |e: warden_core::request::ApprovalRefusal| {
+        ApiError::new(ProblemType::Forbidden, e.to_string())
+    };
+    let prior_rows = state.store().approvals(id).await?;
+    let prior: Vec<Approver> = prior_rows
+        .iter()
+        .filter(|a| a.decision == "approve")
+        .filter_map(|a| stored_approver(a, &case))
+        .collect();
+    let target = format!("request:{id}");
+    let (next, recorded, event) = if approve {
+        let approved = check_approver(&case, &facts, &prior).map_err(refused)?;
+        let mut all = prior.clone();
+        all.push(approved.clone());
+        let outcome = decision_state(case.route, &all);
+        let next = RequestState::Pending
+            .next(Event::approve(&outcome))
+            .map_err(|e| ApiError::new(ProblemType::Conflict, e.to_string()))?;
+        let mut event = AuditEvent::new(now, caller.actor(), Action::RequestApprove)
+            .target(target)
+            .reason(comment.clone())
+            .detail("capacity", capacity_text(&approved))
+            .detail("state", next.as_str());
+        if let Outcome::NeedsMore { missing } = &outcome {
+            event = event.detail(
+                "still_needs",
+                missing
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+        }
+        (next, (approved, "approve"), event)
+    } else {
+        check_denier(&case, &facts).map_err(refused)?;
+        let next = RequestState::Pending
+            .next(Event::Deny)
+            .map_err(|e| ApiError::new(ProblemType::Conflict, e.to_string()))?;
+        let as_approver = Approver {
+            id: approver.hr.employee_id.clone(),
+            sources: Vec::new(),
+            security: false,
+        };
+        let event = AuditEvent::new(now, caller.actor(), Action::RequestDeny)
+            .target(target)
+            .reason(comment.clone());
+        (next, (as_approver, "deny"), event)
+    };
+    let row = StoredApproval {
+        id: Uuid::now_v7(),
+        request_id: id,
+        approver_id: approver.id,
+        approver_employee_id: approver.hr.employee_id.to_string(),
+        decision: recorded.1.to_owned(),
+        capacity: capacity_text(&recorded.0),
+        comment,
+        at: now,
+    };
+    state
+        .store()
+        .decide(
+            &Transition {
+                request_id: id,
+                read_at: r.updated_at,
+                from: "pending",
+                to: next.as_str(),
+                at: now,
+            },
+            Some(&row),
+            &[event],
+        )
+        .await?;
+    let stored = state
+        .store()
+        .request(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("request {id}")))?;
+    info(state, &stored).await
+}
+
+/// Cancels one's own request before it is provisioned.
+pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> Result<RequestInfo, ApiError> {
+    caller.require(Scope::Request)?;
+    let me = caller_identity(state, caller).await?;
+    let r = state
+        .store()
+        .request(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("request {id}")))?;
+    if r.requester_id != me.id {
+        return Err(ApiError::not_found(format!("request {id}")));
+    }
+    let from = RequestState::parse(&r.state)
+        .ok_or_else(|| ApiError::internal(format!("stored state {:?}", r.state)))?;
+    let next = from
+        .next(Event::Cancel)
+        .map_err(|e| ApiError::new(ProblemType::Conflict, e.to_string()))?;
+    let now = state.clock().now();
+    let event =
+        AuditEvent::new(now, caller.actor(), Action::RequestCancel).target(format!("request:{id}"));
+    state
+        .store()
+        .decide(
+            &Transition {
+                request_id: id,
+                read_at: r.updated_at,
+                from: &r.state,
+                to: next.as_str(),
+                at: now,
+            },
+            None,
+            &[event],
+        )
+        .await?;
+    let stored = state
+        .store()
+        .request(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("request {id}")))?;
+    info(state, &stored).await
+}
+
+/// Requests the caller asked for or would hold; with `pending_approval`, the pending ones
+/// the caller may decide on.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    pending_approval: bool,
+) -> Result<Vec<RequestInfo>, ApiError> {
+    let me = caller_identity(state, caller).await?;
+    let rows = if pending_approval {
+        caller.require(Scope::Approve)?;
+        let live = state.policy();
+        let facts = ApproverFacts::of(
+            &me.hr,
+            live.policy.groups_of(&me.hr),
+            state.clock().now().date(),
+        );
+        let mut mine = Vec::new();
+        for r in state
+            .store()
+            .list_requests(RequestFilter::State("pending"))
+            .await?
+        {
+            let Ok((case, _, _)) = case_of(state, &r).await else {
+                continue;
+            };
+            let prior: Vec<Approver> = state
+                .store()
+                .approvals(r.id)
+                .await?
+                .iter()
+                .filter(|a| a.decision == "approve")
+                .filter_map(|a| stored_approver(a, &case))
+                .collect();
+            if check_approver(&case, &facts, &prior).is_ok() {
+                mine.push(r);
+            }
+        }
+        mine
+    } else {
+        state
+            .store()
+            .list_requests(RequestFilter::Involving(me.id))
+            .await?
+    };
+    let mut out = Vec::new();
+    for r in &rows {
+        out.push(info(state, r).await?);
+    }
+    Ok(out)
+}
+
+/// One request: for those it involves, its possible approvers, and administrators.
+pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<RequestInfo, ApiError> {
+    let r = state
+        .store()
+        .request(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("request {id}")))?;
+    if !caller.scopes.allows(Scope::Admin) {
+        let me = caller_identity(state, caller).await?;
+        let involved = me.id == r.requester_id || me.id == r.beneficiary_id;
+        let approver = caller.scopes.allows(Scope::Approve)
+            && match case_of(state, &r).await {
+                Ok((case, _, _)) => {
+                    let facts = ApproverFacts::of(
+                        &me.hr,
+                        state.policy().policy.groups_of(&me.hr),
+                        state.clock().now().date(),
+                    );
+                    !approver_candidates(&case, std::slice::from_ref(&facts)).is_empty()
+                }
+                Err(_) => false,
+            };
+        if !involved && !approver {
+            return Err(ApiError::not_found(format!("request {id}")));
+        }
+    }
+    info(state, &r).await
+}
+
+async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiError> {
+    let decisions = state.store().approvals(r.id).await?;
+    let needs = if r.state == RequestState::Pending.as_str() {
+        match case_of(state, r).await {
+            Ok((case, _, _)) => {
+                let prior: Vec<Approver> = decisions
+                    .iter()
+                    .filter(|a| a.decision == "approve")
+                    .filter_map(|a| stored_approver(a, &case))
+                    .collect();
+                match decision_state(case.route, &prior) {
+                    Outcome::NeedsMore { missing } => {
+                        missing.iter().map(ToString::to_string).collect()
+                    }
+                    Outcome::Approved => Vec::new(),
+                }
+            }
+            Err(_) => vec!["the request no longer meets policy".to_owned()],
+        }
+    } else {
+        Vec::new()
+    };
+    let employee = |id: Uuid| async move {
+        identity_by_id(state, id)
+            .await
+            .map(|i| i.hr.employee_id.to_string())
+    };
+    Ok(RequestInfo {
+        id: r.id,
+        requester: employee(r.requester_id).await?,
+        beneficiary: employee(r.beneficiary_id).await?,
+        resource: r.resource.clone(),
+        role: r.role.clone(),
+        duration_secs: r.duration_secs,
+        justification: r.justification.clone(),
+        ticket: r.ticket.clone(),
+        rule: r.rule.clone(),
+        approval: r.approval.clone(),
+        route: r.route.clone(),
+        risk: u32::try_from(r.risk_total).unwrap_or(0),
+        risk_factors: serde_json::from_str(&r.risk_factors).map_err(ApiError::internal)?,
+        state: r.state.clone(),
+        created_at: r.created_at,
+        pending_until: r.pending_until,
+        decisions: decisions
+            .into_iter()
+            .map(|d| DecisionInfo {
+                approver: d.approver_employee_id,
+                decision: d.decision,
+                capacity: d.capacity,
+                comment: d.comment,
+                at: d.at,
+            })
+            .collect(),
+        needs,
+    })
+}

@@ -1,0 +1,303 @@
+//! Just-in-time requests: eligibility, risk routing, separation of duties, decisions.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use time::Duration;
+
+use crate::directory::demo_app;
+use crate::support::{Answer, TestApp};
+
+/// The demo app with Warden accounts for the people of the demo population.
+async fn people() -> (TestApp, Tokens) {
+    let (t, _admin) = demo_app().await;
+    let alice = t.user_with("alice", &["request"]).await;
+    let bob = t.user_with("bob", &["request", "approve"]).await;
+    let sam = t.user_with("sam", &["approve"]).await;
+    let paula = t.user_with("paula", &["approve"]).await;
+    let dave = t.user_with("dave", &["request"]).await;
+    (
+        t,
+        Tokens {
+            alice,
+            bob,
+            sam,
+            paula,
+            dave,
+        },
+    )
+}
+
+struct Tokens {
+    alice: String,
+    bob: String,
+    sam: String,
+    paula: String,
+    dave: String,
+}
+
+async fn file(t: &TestApp, token: &str, body: Value) -> Answer {
+    t.post("/v1/requests", token, body).await
+}
+
+fn ask(resource: &str, role: &str, duration: &str, ticket: Option<&str>) -> Value {
+    json!({"resource": resource, "role": role, "duration": duration, "justification": "investigating INC-4242 latency", "ticket": ticket})
+}
+
+async fn decide(t: &TestApp, token: &str, id: &str, verb: &str) -> Answer {
+    t.post(
+        &format!("/v1/requests/{id}/{verb}"),
+        token,
+        json!({"comment": "checked the ticket"}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_single_approver_request_cannot_be_approved_by_its_requester() {
+    let (t, p) = people().await;
+    let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-1"))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["state"], "pending");
+    assert_eq!(created.body["route"], "single");
+    assert_eq!(created.body["rule"], "sre-prod-data-critical");
+    let factors: Vec<&str> = created.body["risk_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        factors.contains(&"tier") && factors.contains(&"first_access"),
+        "{factors:?}"
+    );
+    let id = created.body["id"].as_str().unwrap().to_owned();
+
+    // Alice holds no approve scope; with it she would still be refused as the requester.
+    let own = decide(&t, &p.alice, &id, "approve").await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN);
+    let approved = decide(&t, &p.bob, &id, "approve").await;
+    assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
+    assert_eq!(approved.body["state"], "approved");
+    assert_eq!(approved.body["decisions"][0]["approver"], "E1002");
+    let again = decide(&t, &p.paula, &id, "approve").await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "no longer pending");
+    let actions = t.audit_actions().await;
+    assert!(
+        actions.ends_with(&["request.create".to_owned(), "request.approve".to_owned()]),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn self_approval_is_refused_even_with_the_approve_scope() {
+    let (t, p) = people().await;
+    // Bob is an SRE lead: he may request and approve, but not his own request.
+    let created = file(&t, &p.bob, ask("orders-db", "read", "1h", Some("CHG-2"))).await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let own = decide(&t, &p.bob, &id, "approve").await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN);
+    assert!(
+        own.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("made this request"),
+        "{own:?}"
+    );
+    let denied_own = decide(&t, &p.bob, &id, "deny").await;
+    assert_eq!(denied_own.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn tier_zero_needs_two_people_one_from_security() {
+    let (t, p) = people().await;
+    let created = file(
+        &t,
+        &p.alice,
+        ask("payments-db", "read", "1h", Some("CHG-3")),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["route"], "dual-security");
+    let id = created.body["id"].as_str().unwrap().to_owned();
+
+    let first = decide(&t, &p.bob, &id, "approve").await;
+    assert_eq!(first.body["state"], "pending", "{first:?}");
+    assert!(!first.body["needs"].as_array().unwrap().is_empty());
+    let twice = decide(&t, &p.bob, &id, "approve").await;
+    assert_eq!(
+        twice.status,
+        StatusCode::FORBIDDEN,
+        "the same person cannot give both approvals"
+    );
+    // Paula owns payments-db: her approval counts, but two approvers without security
+    // are not enough for tier 0.
+    let owner = decide(&t, &p.paula, &id, "approve").await;
+    assert_eq!(owner.status, StatusCode::OK, "{owner:?}");
+    assert_eq!(owner.body["state"], "pending");
+    assert_eq!(
+        owner.body["needs"],
+        json!(["an approver from the security group"])
+    );
+    let security = decide(&t, &p.sam, &id, "approve").await;
+    assert_eq!(security.status, StatusCode::OK, "{security:?}");
+    assert_eq!(security.body["state"], "approved");
+    let capacities: Vec<&str> = security.body["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["capacity"].as_str().unwrap())
+        .collect();
+    assert!(
+        capacities.iter().any(|c| c.contains("security")),
+        "{capacities:?}"
+    );
+}
+
+#[tokio::test]
+async fn low_risk_requests_are_approved_at_once() {
+    let (t, p) = people().await;
+    let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["route"], "auto");
+    assert_eq!(created.body["state"], "approved");
+    assert!(created.body["risk"].as_u64().unwrap() < 30);
+    let events = t.state.store().audit_events(0, 1000).await.unwrap();
+    let auto = events
+        .iter()
+        .rev()
+        .find(|e| e.action == "request.approve")
+        .unwrap();
+    assert!(
+        auto.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("auto-approved: risk"),
+        "{auto:?}"
+    );
+    assert_eq!(auto.actor_user, None, "approved by Warden, not a person");
+}
+
+#[tokio::test]
+async fn refusals_say_which_rule_failed_and_why() {
+    let (t, p) = people().await;
+    let not_eligible = file(
+        &t,
+        &p.dave,
+        ask("payments-db", "admin", "1h", Some("CHG-4")),
+    )
+    .await;
+    assert_eq!(not_eligible.status, StatusCode::FORBIDDEN);
+    let reasons: Vec<&str> = not_eligible.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(!reasons.is_empty(), "{not_eligible:?}");
+    let no_ticket = file(&t, &p.alice, ask("orders-db", "read", "1h", None)).await;
+    assert_eq!(no_ticket.status, StatusCode::FORBIDDEN);
+    assert!(
+        no_ticket.raw.windows(6).any(|w| w == b"ticket"),
+        "{no_ticket:?}"
+    );
+    let too_long = file(&t, &p.alice, ask("orders-db", "read", "9h", Some("CHG-5"))).await;
+    assert_eq!(too_long.status, StatusCode::FORBIDDEN);
+    let short = file(&t, &p.alice, json!({"resource": "orders-db", "role": "read", "duration": "1h", "justification": "pls", "ticket": "CHG-6"})).await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert_eq!(short.body["errors"][0]["field"], "justification");
+    // An account with no identity in the directory cannot request.
+    let admin = t.admin().await;
+    let outsider = file(&t, &admin, ask("orders-db", "read", "1h", Some("CHG-7"))).await;
+    assert_eq!(outsider.status, StatusCode::FORBIDDEN);
+    assert!(
+        t.state
+            .store()
+            .list_requests(warden_store::RequestFilter::All)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing stored"
+    );
+}
+
+#[tokio::test]
+async fn a_request_nobody_could_approve_is_refused_at_creation() {
+    let (t, p) = people().await;
+    // Bob sponsors the vendor Vince: the vendor policy wants two approvers from the
+    // sponsor (Bob himself, refused) and security (Sam alone): nobody could finish it.
+    let mut body = ask("analytics-db", "read", "1h", Some("CHG-8"));
+    body["on_behalf_of"] = json!("vince");
+    let refused = file(&t, &p.bob, body.clone()).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nobody could approve")
+    );
+    // Only a sponsor may ask on a vendor's behalf.
+    let not_sponsor = file(&t, &p.alice, body).await;
+    assert_eq!(not_sponsor.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_sponsor.body["errors"][0]["field"], "on_behalf_of");
+}
+
+#[tokio::test]
+async fn denial_ends_a_request_and_cancel_is_the_requesters() {
+    let (t, p) = people().await;
+    let one = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-9"))).await;
+    let one = one.body["id"].as_str().unwrap().to_owned();
+    let denied = decide(&t, &p.bob, &one, "deny").await;
+    assert_eq!(denied.body["state"], "denied", "{denied:?}");
+    assert_eq!(
+        decide(&t, &p.paula, &one, "approve").await.status,
+        StatusCode::CONFLICT
+    );
+
+    let two = file(&t, &p.alice, ask("orders-db", "read", "2h", Some("CHG-10"))).await;
+    let two = two.body["id"].as_str().unwrap().to_owned();
+    let not_yours = t
+        .post(&format!("/v1/requests/{two}/cancel"), &p.dave, json!({}))
+        .await;
+    assert_eq!(not_yours.status, StatusCode::NOT_FOUND);
+    let cancelled = t
+        .post(&format!("/v1/requests/{two}/cancel"), &p.alice, json!({}))
+        .await;
+    assert_eq!(cancelled.body["state"], "cancelled", "{cancelled:?}");
+    assert_eq!(
+        decide(&t, &p.bob, &two, "approve").await.status,
+        StatusCode::CONFLICT
+    );
+
+    let mine = t.get("/v1/requests", &p.alice).await;
+    assert_eq!(mine.body.as_array().unwrap().len(), 2);
+    assert_eq!(
+        t.get(&format!("/v1/requests/{two}"), &p.dave).await.status,
+        StatusCode::NOT_FOUND,
+        "not involved"
+    );
+}
+
+#[tokio::test]
+async fn pending_requests_time_out_and_approvers_see_their_queue() {
+    let (t, p) = people().await;
+    let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-11"))).await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let queue = t.get("/v1/requests?pending_approval=true", &p.bob).await;
+    assert_eq!(queue.body.as_array().unwrap().len(), 1, "{queue:?}");
+    let dave_queue = t.get("/v1/requests?pending_approval=true", &p.dave).await;
+    assert_eq!(dave_queue.status, StatusCode::FORBIDDEN, "no approve scope");
+
+    t.clock.advance(Duration::hours(25));
+    let bob = t.login("bob", "bob-password-123").await;
+    let late = decide(&t, &bob, &id, "approve").await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    assert!(
+        late.body["detail"].as_str().unwrap().contains("timed out"),
+        "{late:?}"
+    );
+    let alice = t.login("alice", "alice-password-123").await;
+    assert_eq!(
+        t.get(&format!("/v1/requests/{id}"), &alice).await.body["state"],
+        "timed_out"
+    );
+}

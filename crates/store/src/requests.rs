@@ -1,0 +1,297 @@
+//! Access requests and the decisions on them. A decision commits only when the request is
+//! still in the state it was read in, so two approvers racing cannot both move it.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use warden_core::audit::AuditEvent;
+
+use crate::entity::{approvals, requests};
+use crate::rows::{from_ms, to_ms};
+use crate::{Store, StoreError, insert_audit};
+
+/// An access request, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRequest {
+    /// Request id.
+    pub id: Uuid,
+    /// The identity who asked.
+    pub requester_id: Uuid,
+    /// The identity who would hold the access (the requester, or a sponsored vendor).
+    pub beneficiary_id: Uuid,
+    /// The Warden user who filed it.
+    pub requested_by: String,
+    /// Resource name.
+    pub resource: String,
+    /// Role name.
+    pub role: String,
+    /// Asked duration, in seconds.
+    pub duration_secs: i64,
+    /// Why.
+    pub justification: String,
+    /// Ticket, if given.
+    pub ticket: Option<String>,
+    /// The eligibility rule that allowed it.
+    pub rule: String,
+    /// The approval policy.
+    pub approval: String,
+    /// `auto`, `single`, `dual` or `dual-security`, fixed at creation.
+    pub route: String,
+    /// Risk score.
+    pub risk_total: i32,
+    /// Risk factors as JSON (`[{"name","points","reason"}]`).
+    pub risk_factors: String,
+    /// Lifecycle state.
+    pub state: String,
+    /// Filed.
+    pub created_at: OffsetDateTime,
+    /// When a pending request times out.
+    pub pending_until: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A decision on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredApproval {
+    /// Decision id.
+    pub id: Uuid,
+    /// The request.
+    pub request_id: Uuid,
+    /// The approver's identity.
+    pub approver_id: Uuid,
+    /// The approver's employee id.
+    pub approver_employee_id: String,
+    /// `approve` or `deny`.
+    pub decision: String,
+    /// In which capacity (the approver sources met, and `security`), as text.
+    pub capacity: String,
+    /// The approver's comment.
+    pub comment: String,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A move of a request from one state to another.
+#[derive(Debug, Clone, Copy)]
+pub struct Transition<'a> {
+    /// The request.
+    pub request_id: Uuid,
+    /// The `updated_at` the request was read with.
+    pub read_at: OffsetDateTime,
+    /// The state it must still be in.
+    pub from: &'a str,
+    /// The state it moves to.
+    pub to: &'a str,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// Which requests to list.
+#[derive(Debug, Clone, Copy)]
+pub enum RequestFilter {
+    /// Those an identity asked for or would hold.
+    Involving(Uuid),
+    /// Those in a state.
+    State(&'static str),
+    /// All.
+    All,
+}
+
+fn request_from(m: requests::Model) -> Result<StoredRequest, StoreError> {
+    Ok(StoredRequest {
+        id: m.id,
+        requester_id: m.requester_id,
+        beneficiary_id: m.beneficiary_id,
+        requested_by: m.requested_by,
+        resource: m.resource,
+        role: m.role,
+        duration_secs: m.duration_secs,
+        justification: m.justification,
+        ticket: m.ticket,
+        rule: m.rule,
+        approval: m.approval,
+        route: m.route,
+        risk_total: m.risk_total,
+        risk_factors: m.risk_factors,
+        state: m.state,
+        created_at: from_ms(m.created_at)?,
+        pending_until: from_ms(m.pending_until)?,
+        updated_at: from_ms(m.updated_at)?,
+    })
+}
+
+impl Store {
+    /// Stores a new request with its events (creation, and approval when automatic).
+    pub async fn insert_request(
+        &self,
+        r: &StoredRequest,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        requests::Entity::insert(requests::ActiveModel {
+            id: Set(r.id),
+            requester_id: Set(r.requester_id),
+            beneficiary_id: Set(r.beneficiary_id),
+            requested_by: Set(r.requested_by.clone()),
+            resource: Set(r.resource.clone()),
+            role: Set(r.role.clone()),
+            duration_secs: Set(r.duration_secs),
+            justification: Set(r.justification.clone()),
+            ticket: Set(r.ticket.clone()),
+            rule: Set(r.rule.clone()),
+            approval: Set(r.approval.clone()),
+            route: Set(r.route.clone()),
+            risk_total: Set(r.risk_total),
+            risk_factors: Set(r.risk_factors.clone()),
+            state: Set(r.state.clone()),
+            created_at: Set(to_ms(r.created_at)),
+            pending_until: Set(to_ms(r.pending_until)),
+            updated_at: Set(to_ms(r.updated_at)),
+        })
+        .exec_without_returning(&write.txn)
+        .await?;
+        for event in events {
+            insert_audit(&write.txn, event).await?;
+        }
+        write.txn.commit().await?;
+        Ok(())
+    }
+
+    /// One request.
+    pub async fn request(&self, id: Uuid) -> Result<Option<StoredRequest>, StoreError> {
+        requests::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(request_from)
+            .transpose()
+    }
+
+    /// Requests, newest first.
+    pub async fn list_requests(
+        &self,
+        filter: RequestFilter,
+    ) -> Result<Vec<StoredRequest>, StoreError> {
+        let query = match filter {
+            RequestFilter::Involving(id) => requests::Entity::find().filter(
+                Condition::any()
+                    .add(requests::Column::RequesterId.eq(id))
+                    .add(requests::Column::BeneficiaryId.eq(id)),
+            ),
+            RequestFilter::State(state) => {
+                requests::Entity::find().filter(requests::Column::State.eq(state))
+            }
+            RequestFilter::All => requests::Entity::find(),
+        };
+        query
+            .order_by_desc(requests::Column::CreatedAt)
+            .order_by_desc(requests::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(request_from)
+            .collect()
+    }
+
+    /// The decisions on a request, oldest first.
+    pub async fn approvals(&self, request_id: Uuid) -> Result<Vec<StoredApproval>, StoreError> {
+        approvals::Entity::find()
+            .filter(approvals::Column::RequestId.eq(request_id))
+            .order_by_asc(approvals::Column::At)
+            .order_by_asc(approvals::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                Ok(StoredApproval {
+                    id: m.id,
+                    request_id: m.request_id,
+                    approver_id: m.approver_id,
+                    approver_employee_id: m.approver_employee_id,
+                    decision: m.decision,
+                    capacity: m.capacity,
+                    comment: m.comment,
+                    at: from_ms(m.at)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the beneficiary has had this role on this resource approved before.
+    pub async fn approved_before(
+        &self,
+        beneficiary: Uuid,
+        resource: &str,
+        role: &str,
+    ) -> Result<bool, StoreError> {
+        let found = requests::Entity::find()
+            .filter(requests::Column::BeneficiaryId.eq(beneficiary))
+            .filter(requests::Column::Resource.eq(resource))
+            .filter(requests::Column::Role.eq(role))
+            .filter(requests::Column::State.is_in([
+                "approved",
+                "provisioning",
+                "active",
+                "revoking",
+                "revoked",
+            ]))
+            .one(&self.db)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Records a decision (or a state change without one, such as a cancel or a timeout)
+    /// and moves the request from `from` to `to`, with its audit events. Refused with
+    /// [`StoreError::Stale`] when the request changed since it was read (`read_at` is the
+    /// `updated_at` it was read with): two approvers deciding at once cannot both count
+    /// on a state the other has changed.
+    pub async fn decide(
+        &self,
+        t: &Transition<'_>,
+        decision: Option<&StoredApproval>,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        let (request_id, read_at, from, to, at) = (t.request_id, t.read_at, t.from, t.to, t.at);
+        let write = self.begin_write().await?;
+        let moved = requests::Entity::update_many()
+            .col_expr(requests::Column::State, Expr::value(to))
+            .col_expr(requests::Column::UpdatedAt, Expr::value(to_ms(at)))
+            .filter(requests::Column::Id.eq(request_id))
+            .filter(requests::Column::State.eq(from))
+            .filter(requests::Column::UpdatedAt.eq(to_ms(read_at)))
+            .exec(&write.txn)
+            .await?;
+        if moved.rows_affected == 0 {
+            return Err(StoreError::Stale(format!("request {request_id}")));
+        }
+        if let Some(d) = decision {
+            approvals::Entity::insert(approvals::ActiveModel {
+                id: Set(d.id),
+                request_id: Set(d.request_id),
+                approver_id: Set(d.approver_id),
+                approver_employee_id: Set(d.approver_employee_id.clone()),
+                decision: Set(d.decision.clone()),
+                capacity: Set(d.capacity.clone()),
+                comment: Set(d.comment.clone()),
+                at: Set(to_ms(d.at)),
+            })
+            .exec_without_returning(&write.txn)
+            .await
+            .map_err(|e| match e.sql_err() {
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                    StoreError::Conflict(format!(
+                        "a decision of {} on request {request_id}",
+                        d.approver_employee_id
+                    ))
+                }
+                _ => StoreError::Db(e),
+            })?;
+        }
+        for event in events {
+            insert_audit(&write.txn, event).await?;
+        }
+        write.txn.commit().await?;
+        Ok(())
+    }
+}

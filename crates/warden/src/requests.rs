@@ -1,0 +1,151 @@
+//! Client commands for just-in-time requests and their approval.
+
+// A command-line client's job is to print its results.
+#![allow(clippy::print_stdout)]
+
+use anyhow::Result;
+use comfy_table::Table;
+use reqwest::Method;
+use warden_proto::requests::{CreateRequest, Decide, RequestInfo};
+
+use crate::cli::{Cli, Command, RequestsCommand};
+use crate::commands::{client, print_json, time};
+
+fn print_request(r: &RequestInfo) {
+    println!(
+        "request {}: {} on {} for {}s — {}",
+        r.id, r.role, r.resource, r.duration_secs, r.state
+    );
+    println!(
+        "  requester {}{}",
+        r.requester,
+        if r.beneficiary != r.requester {
+            format!(" for {}", r.beneficiary)
+        } else {
+            String::new()
+        }
+    );
+    println!("  justification: {}", r.justification);
+    if let Some(t) = &r.ticket {
+        println!("  ticket: {t}");
+    }
+    println!(
+        "  rule {} / approval policy {} / route {}",
+        r.rule, r.approval, r.route
+    );
+    println!("  risk {}:", r.risk);
+    for f in &r.risk_factors {
+        println!("    +{:<3} {:<13} {}", f.points, f.name, f.reason);
+    }
+    for d in &r.decisions {
+        println!(
+            "  {} by {} ({}) at {}: {}",
+            d.decision,
+            d.approver,
+            d.capacity,
+            time(d.at),
+            d.comment
+        );
+    }
+    if !r.needs.is_empty() {
+        println!(
+            "  still needs: {} (until {})",
+            r.needs.join("; "),
+            time(r.pending_until)
+        );
+    }
+}
+
+/// `warden request`, `requests`, `approve`, `deny`, `cancel`.
+pub async fn run(cli: &Cli) -> Result<()> {
+    let client = client(cli)?;
+    let answer: RequestInfo = match &cli.command {
+        Command::Request(a) => {
+            let body = CreateRequest {
+                resource: a.resource.clone(),
+                role: a.role.clone(),
+                duration: a.duration.clone(),
+                justification: a.reason.clone(),
+                ticket: a.ticket.clone(),
+                on_behalf_of: a.on_behalf_of.clone(),
+            };
+            client
+                .call(Method::POST, "/v1/requests", Some(&body))
+                .await?
+        }
+        Command::Requests(a) => match &a.command {
+            Some(RequestsCommand::Show { id }) => {
+                client
+                    .call::<(), _>(Method::GET, &format!("/v1/requests/{id}"), None)
+                    .await?
+            }
+            None => {
+                let path = format!("/v1/requests?pending_approval={}", a.pending_approval);
+                let list: Vec<RequestInfo> = client.call::<(), _>(Method::GET, &path, None).await?;
+                if cli.json {
+                    return print_json(&list);
+                }
+                let mut table = Table::new();
+                table.set_header([
+                    "id",
+                    "requester",
+                    "resource",
+                    "role",
+                    "for",
+                    "risk",
+                    "route",
+                    "state",
+                    "filed",
+                ]);
+                for r in list {
+                    table.add_row([
+                        r.id.to_string(),
+                        r.requester,
+                        r.resource,
+                        r.role,
+                        format!("{}s", r.duration_secs),
+                        r.risk.to_string(),
+                        r.route,
+                        r.state,
+                        time(r.created_at),
+                    ]);
+                }
+                println!("{table}");
+                return Ok(());
+            }
+        },
+        Command::Approve { id, comment } => {
+            client
+                .call(
+                    Method::POST,
+                    &format!("/v1/requests/{id}/approve"),
+                    Some(&Decide {
+                        comment: comment.clone(),
+                    }),
+                )
+                .await?
+        }
+        Command::Deny { id, comment } => {
+            client
+                .call(
+                    Method::POST,
+                    &format!("/v1/requests/{id}/deny"),
+                    Some(&Decide {
+                        comment: comment.clone(),
+                    }),
+                )
+                .await?
+        }
+        Command::Cancel { id } => {
+            client
+                .call::<(), _>(Method::POST, &format!("/v1/requests/{id}/cancel"), None)
+                .await?
+        }
+        _ => return Ok(()),
+    };
+    if cli.json {
+        return print_json(&answer);
+    }
+    print_request(&answer);
+    Ok(())
+}
