@@ -99,6 +99,9 @@ pub struct SyncReport {
     pub accounts_disabled: u64,
     /// Their tokens revoked.
     pub tokens_revoked: u64,
+    /// Pending or approved requests of leavers cancelled.
+    #[serde(default)]
+    pub requests_cancelled: u64,
 }
 
 /// What changes for one person.

@@ -201,6 +201,8 @@ pub struct ChangeSummary {
     pub accounts_disabled: u64,
     /// Tokens revoked with them.
     pub tokens_revoked: u64,
+    /// Pending or approved requests of leavers (asked by them or for them) cancelled.
+    pub requests_cancelled: u64,
     /// The policy version recorded, if one was.
     pub policy_version: Option<i64>,
 }
@@ -383,6 +385,37 @@ impl Store {
                 .col_expr(api_tokens::Column::RevokedAt, Expr::value(at))
                 .filter(api_tokens::Column::UserId.is_in(ids))
                 .filter(api_tokens::Column::RevokedAt.is_null())
+                .exec(txn)
+                .await?
+                .rows_affected;
+        }
+
+        // A leaver's requests, asked by them or for them, end with them.
+        let gone: Vec<Uuid> = changes
+            .identities
+            .iter()
+            .filter(|w| w.disable_account)
+            .map(|w| w.identity.id)
+            .collect();
+        for chunk in gone.chunks(CHUNK) {
+            summary.requests_cancelled += crate::entity::requests::Entity::update_many()
+                .col_expr(
+                    crate::entity::requests::Column::State,
+                    Expr::value("cancelled"),
+                )
+                .col_expr(crate::entity::requests::Column::UpdatedAt, Expr::value(at))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(
+                            crate::entity::requests::Column::RequesterId
+                                .is_in(chunk.iter().copied()),
+                        )
+                        .add(
+                            crate::entity::requests::Column::BeneficiaryId
+                                .is_in(chunk.iter().copied()),
+                        ),
+                )
+                .filter(crate::entity::requests::Column::State.is_in(["pending", "approved"]))
                 .exec(txn)
                 .await?
                 .rows_affected;

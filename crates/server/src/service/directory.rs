@@ -267,7 +267,10 @@ pub fn plan(
             }
         }
         if is_leaver {
-            event = event.detail("account", "disabled; tokens revoked; access removed");
+            event = event.detail(
+                "account",
+                "disabled; tokens revoked; access removed; open requests cancelled",
+            );
         }
         event
     });

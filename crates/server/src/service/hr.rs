@@ -213,6 +213,7 @@ pub async fn sync_as(
         changes: report_changes,
         accounts_disabled: 0,
         tokens_revoked: 0,
+        requests_cancelled: 0,
     };
     if options.dry_run {
         return Ok(report);
@@ -229,5 +230,6 @@ pub async fn sync_as(
     let done = store.apply(&changes).await?;
     report.accounts_disabled = done.accounts_disabled;
     report.tokens_revoked = done.tokens_revoked;
+    report.requests_cancelled = done.requests_cancelled;
     Ok(report)
 }

@@ -278,6 +278,37 @@ async fn denial_ends_a_request_and_cancel_is_the_requesters() {
 }
 
 #[tokio::test]
+async fn a_leavers_open_requests_are_cancelled_by_the_sync_that_terminates_them() {
+    let (t, p) = people().await;
+    let pending = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-12"))).await;
+    let pending = pending.body["id"].as_str().unwrap().to_owned();
+    let auto = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    assert_eq!(auto.body["state"], "approved");
+    let auto = auto.body["id"].as_str().unwrap().to_owned();
+    let admin = t.admin().await;
+    let file_text = warden_server::demo::HR_CSV.replace(
+        "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002,Berlin,active",
+        "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002,Berlin,terminated",
+    );
+    let req = axum::http::Request::post("/v1/hr/sync")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(axum::body::Body::from(file_text))
+        .unwrap();
+    let synced = t.raw(req, crate::support::PEER).await;
+    assert_eq!(synced.body["requests_cancelled"], 2, "{synced:?}");
+    for id in [pending, auto] {
+        let r = t
+            .state
+            .store()
+            .request(id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.state, "cancelled");
+    }
+}
+
+#[tokio::test]
 async fn pending_requests_time_out_and_approvers_see_their_queue() {
     let (t, p) = people().await;
     let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-11"))).await;
