@@ -86,6 +86,15 @@ fn stored_approver(a: &StoredApproval, case: &ApprovalCase) -> Option<Approver> 
     })
 }
 
+/// The approvals (not denials) among `decisions`, as the approvers they record.
+fn approvers(decisions: &[StoredApproval], case: &ApprovalCase) -> Vec<Approver> {
+    decisions
+        .iter()
+        .filter(|a| a.decision == "approve")
+        .filter_map(|a| stored_approver(a, case))
+        .collect()
+}
+
 /// The caller's identity: only people in the directory request or approve access.
 async fn caller_identity(state: &AppState, caller: &Caller) -> Result<Identity, ApiError> {
     find_identity(state, caller.user.username.as_str()).await?.ok_or_else(|| {
@@ -431,12 +440,7 @@ pub async fn decide(
     let refused = |e: warden_core::request::ApprovalRefusal| {
         ApiError::new(ProblemType::Forbidden, e.to_string())
     };
-    let prior_rows = state.store().approvals(id).await?;
-    let prior: Vec<Approver> = prior_rows
-        .iter()
-        .filter(|a| a.decision == "approve")
-        .filter_map(|a| stored_approver(a, &case))
-        .collect();
+    let prior = approvers(&state.store().approvals(id).await?, &case);
     let target = format!("request:{id}");
     let (next, recorded, event) = if approve {
         let approved = check_approver(&case, &facts, &prior).map_err(refused)?;
@@ -576,14 +580,7 @@ pub async fn list(
             let Ok((case, _, _)) = case_of(state, &r).await else {
                 continue;
             };
-            let prior: Vec<Approver> = state
-                .store()
-                .approvals(r.id)
-                .await?
-                .iter()
-                .filter(|a| a.decision == "approve")
-                .filter_map(|a| stored_approver(a, &case))
-                .collect();
+            let prior = approvers(&state.store().approvals(r.id).await?, &case);
             if check_approver(&case, &facts, &prior).is_ok() {
                 mine.push(r);
             }
@@ -636,11 +633,7 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiErr
     let needs = if r.state == RequestState::Pending.as_str() {
         match case_of(state, r).await {
             Ok((case, _, _)) => {
-                let prior: Vec<Approver> = decisions
-                    .iter()
-                    .filter(|a| a.decision == "approve")
-                    .filter_map(|a| stored_approver(a, &case))
-                    .collect();
+                let prior = approvers(&decisions, &case);
                 match decision_state(case.route, &prior) {
                     Outcome::NeedsMore { missing } => {
                         missing.iter().map(ToString::to_string).collect()
