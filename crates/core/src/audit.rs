@@ -50,6 +50,26 @@ pub enum Action {
     RequestCancel,
     /// A pending request received no decision in time.
     RequestTimeout,
+    /// Access was created on the target; the grant's window started.
+    GrantProvision,
+    /// Provisioning failed (once per failure; the alert names the count).
+    GrantProvisionFailed,
+    /// Someone asked for a grant to end before its time.
+    GrantRevoke,
+    /// The target confirmed the access is gone (or another grant keeps it).
+    GrantRevoked,
+    /// Revoking on the target failed; it is retried.
+    GrantRevokeFailed,
+    /// An extension was requested for a grant.
+    GrantExtend,
+    /// Break-glass access was taken without approval.
+    BreakGlass,
+    /// The holder of a break-glass grant justified it.
+    BreakGlassJustify,
+    /// A reviewer judged a break-glass use.
+    BreakGlassReview,
+    /// A security incident was opened.
+    IncidentOpen,
 }
 
 impl Action {
@@ -76,6 +96,16 @@ impl Action {
             Action::RequestDeny => "request.deny",
             Action::RequestCancel => "request.cancel",
             Action::RequestTimeout => "request.timeout",
+            Action::GrantProvision => "grant.provision",
+            Action::GrantProvisionFailed => "grant.provision_failed",
+            Action::GrantRevoke => "grant.revoke",
+            Action::GrantRevoked => "grant.revoked",
+            Action::GrantRevokeFailed => "grant.revoke_failed",
+            Action::GrantExtend => "grant.extend",
+            Action::BreakGlass => "breakglass.use",
+            Action::BreakGlassJustify => "breakglass.justify",
+            Action::BreakGlassReview => "breakglass.review",
+            Action::IncidentOpen => "incident.open",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod connector;
 pub mod credential;
 pub mod hr;
 pub mod identity;

@@ -102,6 +102,9 @@ pub struct SyncReport {
     /// Pending or approved requests of leavers cancelled.
     #[serde(default)]
     pub requests_cancelled: u64,
+    /// Live grants of leavers ended (revoked from their targets at once).
+    #[serde(default)]
+    pub grants_ended: u64,
 }
 
 /// What changes for one person.

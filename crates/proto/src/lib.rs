@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod directory;
+pub mod grants;
 pub mod problem;
 pub mod requests;
 pub mod system;

@@ -66,7 +66,7 @@ pub struct RequestInfo {
     pub resource: String,
     /// Role.
     pub role: String,
-    /// Asked duration in seconds.
+    /// Asked duration in seconds (for an extension: the time it adds).
     pub duration_secs: i64,
     /// Why.
     pub justification: String,
@@ -94,6 +94,12 @@ pub struct RequestInfo {
     pub decisions: Vec<DecisionInfo>,
     /// What a pending request still needs.
     pub needs: Vec<String>,
+    /// `standard`, `breakglass` or `extension`.
+    pub kind: String,
+    /// The grant an extension extends.
+    pub extends: Option<Uuid>,
+    /// The grant this request made, once approved.
+    pub grant: Option<crate::grants::GrantInfo>,
 }
 
 /// `POST /v1/requests/{id}/approve` and `/deny`.

@@ -190,6 +190,8 @@ pub struct ChangeSet {
     pub jobs: Vec<NewAccessJob>,
     /// A policy version to record.
     pub policy: Option<NewPolicyVersion>,
+    /// Grants to end now (a mover no longer eligible for them).
+    pub end_grants: Vec<Uuid>,
     /// The audit events of it all.
     pub events: Vec<AuditEvent>,
 }
@@ -203,6 +205,9 @@ pub struct ChangeSummary {
     pub tokens_revoked: u64,
     /// Pending or approved requests of leavers (asked by them or for them) cancelled.
     pub requests_cancelled: u64,
+    /// Live grants ended (leavers' grants, and those listed in `end_grants`): due for
+    /// revocation at once.
+    pub grants_ended: u64,
     /// The policy version recorded, if one was.
     pub policy_version: Option<i64>,
 }
@@ -419,7 +424,29 @@ impl Store {
                 .exec(txn)
                 .await?
                 .rows_affected;
+            let held: Vec<Uuid> = crate::entity::grants::Entity::find()
+                .select_only()
+                .column(crate::entity::grants::Column::Id)
+                .filter(crate::entity::grants::Column::IdentityId.is_in(chunk.iter().copied()))
+                .filter(crate::entity::grants::Column::State.is_in(["provisioning", "active"]))
+                .into_tuple()
+                .all(txn)
+                .await?;
+            summary.grants_ended += crate::grants::end_grants_in(
+                txn,
+                &held,
+                from_ms(at)?,
+                "the holder left the organisation",
+            )
+            .await?;
         }
+        summary.grants_ended += crate::grants::end_grants_in(
+            txn,
+            &changes.end_grants,
+            from_ms(at)?,
+            "no longer eligible after a change of HR attributes or policy",
+        )
+        .await?;
 
         for g in &changes.groups {
             let model = groups::ActiveModel {

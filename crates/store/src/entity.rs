@@ -294,6 +294,11 @@ pub mod requests {
         pub created_at: i64,
         pub pending_until: i64,
         pub updated_at: i64,
+        pub kind: String,
+        pub extends: Option<Uuid>,
+        pub review: Option<String>,
+        pub review_justification: Option<String>,
+        pub review_due_at: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -318,6 +323,157 @@ pub mod approvals {
         pub capacity: String,
         pub comment: String,
         pub at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod grants {
+    //! Grants: access on a target for an interval, and the queue of what is due.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub request_id: Uuid,
+        pub identity_id: Uuid,
+        pub resource: String,
+        pub role: String,
+        pub target_kind: String,
+        pub connection: String,
+        pub kind: String,
+        pub state: String,
+        pub duration_secs: i64,
+        pub starts_at: Option<i64>,
+        pub ends_at: Option<i64>,
+        pub due_at: Option<i64>,
+        pub attempts: i32,
+        pub last_error: Option<String>,
+        pub handle: Option<String>,
+        pub end_reason: Option<String>,
+        pub warned: bool,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod outbox {
+    //! Notifications waiting for delivery, written with the change they announce.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub channel: String,
+        pub event: String,
+        pub payload: String,
+        pub created_at: i64,
+        pub due_at: Option<i64>,
+        pub attempts: i32,
+        pub last_error: Option<String>,
+        pub delivered_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod reviews {
+    //! Post-facto reviews of break-glass grants.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "reviews")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub request_id: Uuid,
+        pub reviewer_id: Uuid,
+        pub reviewer_employee_id: String,
+        pub capacity: String,
+        pub verdict: String,
+        pub comment: String,
+        pub at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod incidents {
+    //! Security incidents opened by unjustified break-glass use.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "incidents")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub request_id: Uuid,
+        pub opened_at: i64,
+        pub reason: String,
+        pub state: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod recorded_access {
+    //! Access held on targets by the recording connector.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "recorded_access")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub identity_id: Uuid,
+        pub resource: String,
+        pub role: String,
+        pub until: i64,
+        pub granted_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod connector_calls {
+    //! Every call the recording connector received.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "connector_calls")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub at: i64,
+        pub op: String,
+        pub identity_id: Uuid,
+        pub resource: String,
+        pub role: String,
+        pub grant_id: Uuid,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

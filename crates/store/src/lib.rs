@@ -6,6 +6,7 @@
 
 mod directory;
 mod entity;
+mod grants;
 mod migration;
 mod requests;
 mod rows;
@@ -37,7 +38,11 @@ pub use directory::{
     IdentityWrite, JobAction, NewAccessJob, NewPolicyVersion, PolicyVersion,
 };
 use entity::{api_tokens, audit_events, login_throttle, system_settings, users};
-pub use requests::{RequestFilter, StoredApproval, StoredRequest, Transition};
+pub use grants::{
+    ConnectorCall, GrantChange, GrantFilter, LIVE_STATES, OutboxMessage, ReviewStep, StoredGrant,
+    StoredIncident, StoredOutbox, StoredReview,
+};
+pub use requests::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 pub use rows::StoredAuditEvent;
 use rows::to_ms;
 
@@ -146,14 +151,14 @@ const BOOTSTRAPPED_KEY: &str = "bootstrapped_at";
 /// Arbitrary key for PostgreSQL's advisory lock that serialises migrations of replicas.
 const MIGRATION_LOCK_KEY: i64 = 0x5741_5244_454e; // "WARDEN"
 
-/// The store.
-#[derive(Debug)]
+/// The store. Clones share the connection pool and the writer lock.
+#[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) db: DatabaseConnection,
     backend: Backend,
     /// SQLite allows one writer; taking this before a write transaction keeps two of ours
     /// from deadlocking on the upgrade from reader to writer. Unused on PostgreSQL.
-    write_lock: Mutex<()>,
+    write_lock: std::sync::Arc<Mutex<()>>,
 }
 
 /// A write transaction, holding the SQLite writer lock when there is one.
@@ -202,7 +207,7 @@ impl Store {
         let store = Self {
             db,
             backend,
-            write_lock: Mutex::new(()),
+            write_lock: std::sync::Arc::new(Mutex::new(())),
         };
         store.migrate().await?;
         if backend == Backend::Sqlite {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use warden_core::audit::AuditEvent;
 
 use crate::entity::{approvals, requests};
+use crate::grants::{OutboxMessage, StoredGrant, insert_grant, insert_outbox};
 use crate::rows::{from_ms, to_ms};
 use crate::{Store, StoreError, insert_audit};
 
@@ -50,6 +51,29 @@ pub struct StoredRequest {
     pub pending_until: OffsetDateTime,
     /// Last change.
     pub updated_at: OffsetDateTime,
+    /// `standard`, `breakglass` or `extension`.
+    pub kind: String,
+    /// The grant an extension extends.
+    pub extends: Option<Uuid>,
+    /// The break-glass review state (`justification_due`, `review_due`, `justified`,
+    /// `unjustified`); `None` for other kinds.
+    pub review: Option<String>,
+    /// The holder's post-facto justification of a break-glass grant.
+    pub review_justification: Option<String>,
+    /// When the break-glass justification is due.
+    pub review_due_at: Option<OffsetDateTime>,
+}
+
+/// What a change brings with it, written in its transaction: the grant it queues, the
+/// notifications it announces, and its audit events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Effects<'a> {
+    /// A grant to queue for provisioning.
+    pub grant: Option<&'a StoredGrant>,
+    /// Notifications to deliver.
+    pub outbox: &'a [OutboxMessage],
+    /// Audit events.
+    pub events: &'a [AuditEvent],
 }
 
 /// A decision on a request.
@@ -119,6 +143,11 @@ fn request_from(m: requests::Model) -> Result<StoredRequest, StoreError> {
         created_at: from_ms(m.created_at)?,
         pending_until: from_ms(m.pending_until)?,
         updated_at: from_ms(m.updated_at)?,
+        kind: m.kind,
+        extends: m.extends,
+        review: m.review,
+        review_justification: m.review_justification,
+        review_due_at: m.review_due_at.map(from_ms).transpose()?,
     })
 }
 
@@ -127,7 +156,7 @@ impl Store {
     pub async fn insert_request(
         &self,
         r: &StoredRequest,
-        events: &[AuditEvent],
+        effects: Effects<'_>,
     ) -> Result<(), StoreError> {
         let write = self.begin_write().await?;
         requests::Entity::insert(requests::ActiveModel {
@@ -149,12 +178,15 @@ impl Store {
             created_at: Set(to_ms(r.created_at)),
             pending_until: Set(to_ms(r.pending_until)),
             updated_at: Set(to_ms(r.updated_at)),
+            kind: Set(r.kind.clone()),
+            extends: Set(r.extends),
+            review: Set(r.review.clone()),
+            review_justification: Set(r.review_justification.clone()),
+            review_due_at: Set(r.review_due_at.map(to_ms)),
         })
         .exec_without_returning(&write.txn)
         .await?;
-        for event in events {
-            insert_audit(&write.txn, event).await?;
-        }
+        write_effects(&write.txn, effects).await?;
         write.txn.commit().await?;
         Ok(())
     }
@@ -250,7 +282,7 @@ impl Store {
         &self,
         t: &Transition<'_>,
         decision: Option<&StoredApproval>,
-        events: &[AuditEvent],
+        effects: Effects<'_>,
     ) -> Result<(), StoreError> {
         let (request_id, read_at, from, to, at) = (t.request_id, t.read_at, t.from, t.to, t.at);
         let write = self.begin_write().await?;
@@ -288,10 +320,23 @@ impl Store {
                 _ => StoreError::Db(e),
             })?;
         }
-        for event in events {
-            insert_audit(&write.txn, event).await?;
-        }
+        write_effects(&write.txn, effects).await?;
         write.txn.commit().await?;
         Ok(())
     }
+}
+
+/// Writes what a change brings with it.
+pub(crate) async fn write_effects(
+    txn: &sea_orm::DatabaseTransaction,
+    effects: Effects<'_>,
+) -> Result<(), StoreError> {
+    if let Some(g) = effects.grant {
+        insert_grant(txn, g).await?;
+    }
+    insert_outbox(txn, effects.outbox).await?;
+    for event in effects.events {
+        insert_audit(txn, event).await?;
+    }
+    Ok(())
 }

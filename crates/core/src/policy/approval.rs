@@ -62,6 +62,54 @@ pub struct ApprovalPolicy {
     pub security_group: String,
     /// How long a request may wait for approval before it lapses.
     pub pending_timeout: Duration,
+    /// What a request must bring: justification length, ticket form and check.
+    pub intake: std::sync::Arc<Intake>,
+}
+
+/// What a request under an approval policy must bring.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    /// The shortest justification accepted, in characters.
+    pub min_justification: usize,
+    /// The form a ticket must have (a regular expression matched against the whole
+    /// ticket), when set.
+    pub ticket_pattern: Option<regex_lite::Regex>,
+    /// A URL (with `{ticket}` in it) that must answer 2xx for the ticket to count as
+    /// open, when set.
+    pub ticket_check_url: Option<String>,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Self {
+            min_justification: Self::DEFAULT_MIN_JUSTIFICATION,
+            ticket_pattern: None,
+            ticket_check_url: None,
+        }
+    }
+}
+
+impl PartialEq for Intake {
+    fn eq(&self, other: &Self) -> bool {
+        self.min_justification == other.min_justification
+            && self.ticket_pattern.as_ref().map(regex_lite::Regex::as_str)
+                == other.ticket_pattern.as_ref().map(regex_lite::Regex::as_str)
+            && self.ticket_check_url == other.ticket_check_url
+    }
+}
+
+impl Eq for Intake {}
+
+impl Intake {
+    /// The shortest justification when policy sets none.
+    pub const DEFAULT_MIN_JUSTIFICATION: usize = 10;
+
+    /// Whether `ticket` has the form policy asks for (any form when it asks for none).
+    pub fn ticket_matches(&self, ticket: &str) -> bool {
+        self.ticket_pattern
+            .as_ref()
+            .is_none_or(|p| p.is_match(ticket))
+    }
 }
 
 impl ApprovalPolicy {
@@ -134,6 +182,7 @@ mod tests {
             approvers: vec![ApproverSource::Manager, ApproverSource::ResourceOwner],
             security_group: "security".into(),
             pending_timeout: Duration::hours(24),
+            intake: Default::default(),
         }
     }
 

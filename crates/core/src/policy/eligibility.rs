@@ -375,6 +375,7 @@ fn unreachable_approval(name: &str) -> super::ApprovalPolicy {
         approvers: Vec::new(),
         security_group: String::new(),
         pending_timeout: Duration::ZERO,
+        intake: Default::default(),
     }
 }
 

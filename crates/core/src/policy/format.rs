@@ -139,6 +139,12 @@ pub struct RawApproval {
     pub approvers: Spanned<Vec<String>>,
     pub security_group: Spanned<String>,
     pub pending_timeout: Spanned<String>,
+    #[serde(default)]
+    pub min_justification: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub ticket_pattern: Option<Spanned<String>>,
+    #[serde(default)]
+    pub ticket_check_url: Option<Spanned<String>>,
 }
 
 /// One table as read, with where it was written.

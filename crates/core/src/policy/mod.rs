@@ -22,7 +22,7 @@ use std::fmt;
 
 use time::{Duration, OffsetDateTime};
 
-pub use approval::{ApprovalPolicy, ApproverSource, Route};
+pub use approval::{ApprovalPolicy, ApproverSource, Intake, Route};
 pub use cedar::{Condition, SCHEMA as CEDAR_SCHEMA};
 pub use compile::compile;
 pub use explain::{Explanation, RuleTrace};

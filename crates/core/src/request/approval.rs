@@ -19,8 +19,9 @@ pub struct ApprovalCase {
     /// sponsor asking for the vendor).
     pub beneficiary: Option<EmployeeId>,
     /// The `manager` approver: the HR manager of the holder (the beneficiary if any, else
-    /// the requester). For a vendor this is their sponsor, usually the requester, who is
-    /// refused for self-approval: the manager source then yields nobody.
+    /// the requester). When the holder's manager is the requester (a sponsor asking for
+    /// their vendor), it is the sponsor's own manager: the sponsor cannot approve what
+    /// they asked for, so the line above them does.
     pub manager: Option<EmployeeId>,
     /// The resource's owner: the `owner` approver (the identity, or any member of the
     /// group). `Everyone`, which policy refuses as an owner, matches nobody.
@@ -46,7 +47,12 @@ impl ApprovalCase {
         Self {
             requester: requester.employee_id.clone(),
             beneficiary: beneficiary.map(|b| b.employee_id.clone()),
-            manager: holder.manager.clone(),
+            manager: match beneficiary {
+                Some(b) if b.manager.as_ref() == Some(&requester.employee_id) => {
+                    requester.manager.clone()
+                }
+                _ => holder.manager.clone(),
+            },
             owner: terms.owner.clone(),
             route: terms.approval.route(terms.tier, risk),
             sources: terms.approval.approvers.clone(),

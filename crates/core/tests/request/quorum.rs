@@ -252,13 +252,23 @@ fn possible_approvers_cases() {
             true,
         ),
         (
-            "vendor, manager source only, sponsor is the requester",
+            "vendor, manager source only: the sponsor's manager can approve",
             {
                 let mut c = vendor_case(SINGLE);
                 c.sources = vec![ApproverSource::Manager];
                 c
             },
             vec![member(REQUESTER, &[]), manager()],
+            true,
+        ),
+        (
+            "vendor, manager source only, the sponsor's manager left",
+            {
+                let mut c = vendor_case(SINGLE);
+                c.sources = vec![ApproverSource::Manager];
+                c
+            },
+            vec![member(REQUESTER, &[]), gone(manager())],
             false,
         ),
     ]);

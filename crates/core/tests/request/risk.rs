@@ -467,6 +467,7 @@ fn defaults_route_typical_requests() {
         approvers: vec![ApproverSource::Manager],
         security_group: "security".into(),
         pending_timeout: Duration::hours(24),
+        intake: Default::default(),
     };
     let w = RiskWeights::default();
     let b = base;

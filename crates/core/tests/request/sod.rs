@@ -227,11 +227,11 @@ fn separation_of_duties_cases() {
             "self-approval",
         ),
         (
-            "requester's own manager is not the vendor's",
+            "the sponsor's manager approves for the vendor",
             vendor_case(SINGLE),
             member(MANAGER, &[]),
             Approve(&[]),
-            "not an approver",
+            "ok manager",
         ),
         // Approving twice.
         (
@@ -406,6 +406,7 @@ fn a_case_is_built_from_the_terms_policy_gave() {
         approvers: vec![ApproverSource::Manager, ApproverSource::ResourceOwner],
         security_group: SECURITY.into(),
         pending_timeout: Duration::hours(24),
+        intake: Default::default(),
     };
     let terms = |tier| Eligibility {
         rule: "r".into(),
@@ -439,11 +440,12 @@ fn a_case_is_built_from_the_terms_policy_gave() {
         TIER0
     );
 
-    // On a vendor's behalf, the manager source is the vendor's sponsor: the requester.
+    // On a vendor's behalf, the vendor's manager is the sponsor, who asked: the manager
+    // approver is the sponsor's own manager.
     let v = ApprovalCase::new(&terms(1), 40, &requester, Some(&vendor));
     assert_eq!(v.requester, id(REQUESTER));
     assert_eq!(v.beneficiary, Some(id("V1")));
-    assert_eq!(v.manager, Some(id(REQUESTER)));
+    assert_eq!(v.manager, Some(id(MANAGER)));
 }
 
 #[test]

@@ -62,11 +62,11 @@ pub fn case(route: Route) -> ApprovalCase {
 }
 
 /// The standard case made by `REQUESTER` on behalf of vendor `V1`, whose sponsor (HR
-/// manager) is the requester.
+/// manager) is the requester: the manager approver is the sponsor's own manager.
 pub fn vendor_case(route: Route) -> ApprovalCase {
     ApprovalCase {
         beneficiary: Some(id("V1")),
-        manager: Some(id(REQUESTER)),
+        manager: Some(id(MANAGER)),
         ..case(route)
     }
 }

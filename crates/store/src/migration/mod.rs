@@ -7,6 +7,7 @@ mod m0001_initial;
 mod m0002_identities_policy;
 mod m0003_user_directory_link;
 mod m0004_requests;
+mod m0005_grants;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_identities_policy::Migration),
             Box::new(m0003_user_directory_link::Migration),
             Box::new(m0004_requests::Migration),
+            Box::new(m0005_grants::Migration),
         ]
     }
 

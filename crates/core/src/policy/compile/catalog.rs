@@ -249,6 +249,51 @@ impl Compiler {
                 "security_group",
             );
             let timeout = self.duration(&a.pending_timeout, file, "pending_timeout");
+            let mut intake = crate::policy::Intake::default();
+            if let Some(min) = &a.min_justification {
+                match usize::try_from(*min.get_ref()) {
+                    Ok(n) if (1..=2000).contains(&n) => intake.min_justification = n,
+                    _ => {
+                        let l = self.line(file, min);
+                        self.error(
+                            file,
+                            l,
+                            "min_justification must be between 1 and 2000 characters".to_owned(),
+                        );
+                        good = false;
+                    }
+                }
+            }
+            if let Some(p) = &a.ticket_pattern {
+                let l = self.line(file, p);
+                match regex_lite::Regex::new(&format!("^(?:{})$", p.get_ref())) {
+                    Ok(re) => intake.ticket_pattern = Some(re),
+                    Err(e) => {
+                        self.error(
+                            file,
+                            l,
+                            format!("ticket_pattern is not a valid regular expression: {e}"),
+                        );
+                        good = false;
+                    }
+                }
+            }
+            if let Some(u) = &a.ticket_check_url {
+                let l = self.line(file, u);
+                let url = u.get_ref();
+                if !(url.starts_with("https://") || url.starts_with("http://"))
+                    || !url.contains("{ticket}")
+                {
+                    self.error(
+                        file,
+                        l,
+                        "ticket_check_url must be an http(s) URL containing {ticket}".to_owned(),
+                    );
+                    good = false;
+                } else {
+                    intake.ticket_check_url = Some(url.clone());
+                }
+            }
             if let (true, true, Some(auto_below), Some(dual_from), Some(pending_timeout)) =
                 (good, security_ok, auto_below, dual_from, timeout)
             {
@@ -259,6 +304,7 @@ impl Compiler {
                     approvers,
                     security_group: a.security_group.get_ref().clone(),
                     pending_timeout,
+                    intake: std::sync::Arc::new(intake),
                 });
             }
         }

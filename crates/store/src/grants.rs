@@ -1,0 +1,893 @@
+//! Grants and the due-time queue that drives them, the notification outbox, break-glass
+//! reviews and incidents, and the recording connector's tables.
+//!
+//! A grant row is its own queue entry: `due_at` is when the worker must next act on it
+//! (provision it, end it, retry), `NULL` once it is final. The worker reads what is due in
+//! due-time order and settles a batch of outcomes in one transaction; each outcome
+//! applies only if the grant is unchanged since it was read, so an early revocation racing
+//! the worker is never overwritten.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use warden_core::audit::AuditEvent;
+
+use crate::entity::{
+    connector_calls, grants, incidents, outbox, recorded_access, requests, reviews,
+};
+use crate::rows::{from_ms, to_ms};
+use crate::{Store, StoreError, insert_audit};
+
+/// Grant states that keep access on the target, or may still.
+pub const LIVE_STATES: [&str; 3] = ["provisioning", "active", "revoking"];
+
+/// A grant, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredGrant {
+    /// Grant id.
+    pub id: Uuid,
+    /// The request that made it.
+    pub request_id: Uuid,
+    /// The identity holding it.
+    pub identity_id: Uuid,
+    /// Resource name.
+    pub resource: String,
+    /// Role name.
+    pub role: String,
+    /// The resource's kind when granted: which connector revokes it, even if the resource
+    /// has since left policy.
+    pub target_kind: String,
+    /// The resource's connection when granted.
+    pub connection: String,
+    /// `standard`, `breakglass` or `extension`.
+    pub kind: String,
+    /// `provisioning`, `active`, `revoking`, `revoked` or `failed`.
+    pub state: String,
+    /// How long it runs once provisioned, in seconds.
+    pub duration_secs: i64,
+    /// When the access was provisioned (the clock's start).
+    pub starts_at: Option<OffsetDateTime>,
+    /// When it must be gone.
+    pub ends_at: Option<OffsetDateTime>,
+    /// When the worker must next act on it; `None` once final.
+    pub due_at: Option<OffsetDateTime>,
+    /// Failed attempts of the current step.
+    pub attempts: i32,
+    /// The last failure, as the connector reported it.
+    pub last_error: Option<String>,
+    /// The connector's handle for the access.
+    pub handle: Option<String>,
+    /// Why it ended before its time (revoked early, leaver, ...), if it did.
+    pub end_reason: Option<String>,
+    /// Whether the expiring-soon notice was sent.
+    pub warned: bool,
+    /// Queued.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+/// One notification for one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Message id: receivers use it to drop a repeated delivery.
+    pub id: Uuid,
+    /// The configured channel that delivers it.
+    pub channel: String,
+    /// The event name (`request.needs_approval`, `grant.revoked`, ...).
+    pub event: String,
+    /// The event as JSON.
+    pub payload: String,
+    /// Written.
+    pub created_at: OffsetDateTime,
+}
+
+/// An outbox row with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOutbox {
+    /// The message.
+    pub message: OutboxMessage,
+    /// When the next attempt is due; `None` once delivered.
+    pub due_at: Option<OffsetDateTime>,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<OffsetDateTime>,
+}
+
+/// The worker's outcome for one grant it read: the grant's new values, applied only when
+/// the grant's `updated_at` is still `read_at`, with the request's new state and what the
+/// outcome brings with it.
+#[derive(Debug, Clone)]
+pub struct GrantChange {
+    /// The `updated_at` the grant was read with.
+    pub read_at: OffsetDateTime,
+    /// The grant as it is to be.
+    pub grant: StoredGrant,
+    /// The request's new state, if it changes.
+    pub request_state: Option<String>,
+    /// Notifications.
+    pub outbox: Vec<OutboxMessage>,
+    /// Audit events.
+    pub events: Vec<AuditEvent>,
+}
+
+/// Which grants to list.
+#[derive(Debug, Clone, Copy)]
+pub enum GrantFilter {
+    /// Those an identity holds.
+    Identity(Uuid),
+    /// Live ones (provisioning, active, revoking).
+    Live,
+    /// All.
+    All,
+}
+
+/// A post-facto review of a break-glass grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReview {
+    /// Review id.
+    pub id: Uuid,
+    /// The break-glass request.
+    pub request_id: Uuid,
+    /// The reviewer's identity.
+    pub reviewer_id: Uuid,
+    /// The reviewer's employee id.
+    pub reviewer_employee_id: String,
+    /// `manager` or `security`.
+    pub capacity: String,
+    /// `justified` or `unjustified`.
+    pub verdict: String,
+    /// Why.
+    pub comment: String,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A security incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredIncident {
+    /// Incident id.
+    pub id: Uuid,
+    /// The request that caused it.
+    pub request_id: Uuid,
+    /// Opened.
+    pub opened_at: OffsetDateTime,
+    /// Why.
+    pub reason: String,
+    /// `open` or `closed`.
+    pub state: String,
+}
+
+/// A move of a break-glass review.
+#[derive(Debug, Clone)]
+pub struct ReviewStep<'a> {
+    /// The request.
+    pub request_id: Uuid,
+    /// The review state it must still be in.
+    pub from: &'a str,
+    /// The review state it moves to.
+    pub to: &'a str,
+    /// The holder's justification, when this step records it.
+    pub justification: Option<&'a str>,
+    /// A reviewer's verdict to record.
+    pub review: Option<&'a StoredReview>,
+    /// An incident to open.
+    pub incident: Option<&'a StoredIncident>,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A call the recording connector received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorCall {
+    /// When.
+    pub at: OffsetDateTime,
+    /// `grant` or `revoke`.
+    pub op: String,
+    /// For whom.
+    pub identity_id: Uuid,
+    /// Resource.
+    pub resource: String,
+    /// Role.
+    pub role: String,
+    /// The grant it served.
+    pub grant_id: Uuid,
+}
+
+fn grant_from(m: grants::Model) -> Result<StoredGrant, StoreError> {
+    Ok(StoredGrant {
+        id: m.id,
+        request_id: m.request_id,
+        identity_id: m.identity_id,
+        resource: m.resource,
+        role: m.role,
+        target_kind: m.target_kind,
+        connection: m.connection,
+        kind: m.kind,
+        state: m.state,
+        duration_secs: m.duration_secs,
+        starts_at: m.starts_at.map(from_ms).transpose()?,
+        ends_at: m.ends_at.map(from_ms).transpose()?,
+        due_at: m.due_at.map(from_ms).transpose()?,
+        attempts: m.attempts,
+        last_error: m.last_error,
+        handle: m.handle,
+        end_reason: m.end_reason,
+        warned: m.warned,
+        created_at: from_ms(m.created_at)?,
+        updated_at: from_ms(m.updated_at)?,
+    })
+}
+
+fn grant_model(g: &StoredGrant) -> grants::ActiveModel {
+    grants::ActiveModel {
+        id: Set(g.id),
+        request_id: Set(g.request_id),
+        identity_id: Set(g.identity_id),
+        resource: Set(g.resource.clone()),
+        role: Set(g.role.clone()),
+        target_kind: Set(g.target_kind.clone()),
+        connection: Set(g.connection.clone()),
+        kind: Set(g.kind.clone()),
+        state: Set(g.state.clone()),
+        duration_secs: Set(g.duration_secs),
+        starts_at: Set(g.starts_at.map(to_ms)),
+        ends_at: Set(g.ends_at.map(to_ms)),
+        due_at: Set(g.due_at.map(to_ms)),
+        attempts: Set(g.attempts),
+        last_error: Set(g.last_error.clone()),
+        handle: Set(g.handle.clone()),
+        end_reason: Set(g.end_reason.clone()),
+        warned: Set(g.warned),
+        created_at: Set(to_ms(g.created_at)),
+        updated_at: Set(to_ms(g.updated_at)),
+    }
+}
+
+fn outbox_from(m: outbox::Model) -> Result<StoredOutbox, StoreError> {
+    Ok(StoredOutbox {
+        message: OutboxMessage {
+            id: m.id,
+            channel: m.channel,
+            event: m.event,
+            payload: m.payload,
+            created_at: from_ms(m.created_at)?,
+        },
+        due_at: m.due_at.map(from_ms).transpose()?,
+        attempts: m.attempts,
+        last_error: m.last_error,
+        delivered_at: m.delivered_at.map(from_ms).transpose()?,
+    })
+}
+
+pub(crate) async fn insert_grant(
+    txn: &DatabaseTransaction,
+    g: &StoredGrant,
+) -> Result<(), StoreError> {
+    grants::Entity::insert(grant_model(g))
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_outbox(
+    txn: &DatabaseTransaction,
+    messages: &[OutboxMessage],
+) -> Result<(), StoreError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    outbox::Entity::insert_many(messages.iter().map(|m| outbox::ActiveModel {
+        id: Set(m.id),
+        channel: Set(m.channel.clone()),
+        event: Set(m.event.clone()),
+        payload: Set(m.payload.clone()),
+        created_at: Set(to_ms(m.created_at)),
+        due_at: Set(Some(to_ms(m.created_at))),
+        attempts: Set(0),
+        last_error: Set(None),
+        delivered_at: Set(None),
+    }))
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+fn access_key(identity: Uuid, resource: &str, role: &str) -> String {
+    format!("{identity}|{resource}|{role}")
+}
+
+impl Store {
+    // ----- grants -----
+
+    /// One grant.
+    pub async fn grant(&self, id: Uuid) -> Result<Option<StoredGrant>, StoreError> {
+        grants::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(grant_from)
+            .transpose()
+    }
+
+    /// The grant a request made, if any.
+    pub async fn grant_of_request(
+        &self,
+        request_id: Uuid,
+    ) -> Result<Option<StoredGrant>, StoreError> {
+        grants::Entity::find()
+            .filter(grants::Column::RequestId.eq(request_id))
+            .one(&self.db)
+            .await?
+            .map(grant_from)
+            .transpose()
+    }
+
+    /// Grants, newest first.
+    pub async fn list_grants(&self, filter: GrantFilter) -> Result<Vec<StoredGrant>, StoreError> {
+        let query = match filter {
+            GrantFilter::Identity(id) => {
+                grants::Entity::find().filter(grants::Column::IdentityId.eq(id))
+            }
+            GrantFilter::Live => {
+                grants::Entity::find().filter(grants::Column::State.is_in(LIVE_STATES))
+            }
+            GrantFilter::All => grants::Entity::find(),
+        };
+        query
+            .order_by_desc(grants::Column::CreatedAt)
+            .order_by_desc(grants::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(grant_from)
+            .collect()
+    }
+
+    /// Grants due at `now`, earliest first, at most `limit`.
+    pub async fn due_grants(
+        &self,
+        now: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<StoredGrant>, StoreError> {
+        grants::Entity::find()
+            .filter(grants::Column::DueAt.lte(to_ms(now)))
+            .order_by_asc(grants::Column::DueAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(grant_from)
+            .collect()
+    }
+
+    /// When the next grant is due, if any is queued.
+    pub async fn next_grant_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let next: Option<Option<i64>> = grants::Entity::find()
+            .select_only()
+            .column(grants::Column::DueAt)
+            .filter(grants::Column::DueAt.is_not_null())
+            .order_by_asc(grants::Column::DueAt)
+            .limit(1)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        next.flatten().map(from_ms).transpose()
+    }
+
+    /// The live grants of one access (identity, resource, role).
+    pub async fn live_grants_of(
+        &self,
+        identity: Uuid,
+        resource: &str,
+        role: &str,
+    ) -> Result<Vec<StoredGrant>, StoreError> {
+        grants::Entity::find()
+            .filter(grants::Column::IdentityId.eq(identity))
+            .filter(grants::Column::Resource.eq(resource))
+            .filter(grants::Column::Role.eq(role))
+            .filter(grants::Column::State.is_in(LIVE_STATES))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(grant_from)
+            .collect()
+    }
+
+    /// The active grant of an access that runs at `now` and ends last, if any: the hot
+    /// path of the access check.
+    pub async fn active_grant(
+        &self,
+        identity: Uuid,
+        resource: &str,
+        role: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredGrant>, StoreError> {
+        let now = to_ms(now);
+        grants::Entity::find()
+            .filter(grants::Column::IdentityId.eq(identity))
+            .filter(grants::Column::Resource.eq(resource))
+            .filter(grants::Column::Role.eq(role))
+            .filter(grants::Column::State.eq("active"))
+            .filter(grants::Column::StartsAt.lte(now))
+            .filter(grants::Column::EndsAt.gt(now))
+            .order_by_desc(grants::Column::EndsAt)
+            .one(&self.db)
+            .await?
+            .map(grant_from)
+            .transpose()
+    }
+
+    /// Active grants ending before `before` whose expiring-soon notice has not been sent.
+    pub async fn grants_to_warn(
+        &self,
+        before: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<StoredGrant>, StoreError> {
+        grants::Entity::find()
+            .filter(grants::Column::State.eq("active"))
+            .filter(grants::Column::Warned.eq(false))
+            .filter(grants::Column::EndsAt.lte(to_ms(before)))
+            .order_by_asc(grants::Column::EndsAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(grant_from)
+            .collect()
+    }
+
+    /// Applies the worker's outcomes in one transaction. An outcome whose grant changed
+    /// since it was read is skipped with everything it brings; the ids of those are
+    /// returned.
+    pub async fn settle_grants(&self, changes: &[GrantChange]) -> Result<Vec<Uuid>, StoreError> {
+        let write = self.begin_write().await?;
+        let mut stale = Vec::new();
+        for c in changes {
+            let g = &c.grant;
+            let moved = grants::Entity::update_many()
+                .set(grant_model(g))
+                .filter(grants::Column::Id.eq(g.id))
+                .filter(grants::Column::UpdatedAt.eq(to_ms(c.read_at)))
+                .exec(&write.txn)
+                .await?;
+            if moved.rows_affected == 0 {
+                stale.push(g.id);
+                continue;
+            }
+            if let Some(state) = &c.request_state {
+                requests::Entity::update_many()
+                    .col_expr(requests::Column::State, Expr::value(state.clone()))
+                    .col_expr(
+                        requests::Column::UpdatedAt,
+                        Expr::value(to_ms(g.updated_at)),
+                    )
+                    .filter(requests::Column::Id.eq(g.request_id))
+                    .exec(&write.txn)
+                    .await?;
+            }
+            insert_outbox(&write.txn, &c.outbox).await?;
+            for e in &c.events {
+                insert_audit(&write.txn, e).await?;
+            }
+        }
+        write.txn.commit().await?;
+        Ok(stale)
+    }
+
+    /// Ends live grants now (revoked early, holder left, no longer eligible): their end
+    /// moves to `at` unless it is earlier, and they are due at once. Returns how many
+    /// grants changed; none when `ids` are all final.
+    pub async fn end_grants(
+        &self,
+        ids: &[Uuid],
+        at: OffsetDateTime,
+        reason: &str,
+        outbox: &[OutboxMessage],
+        events: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
+        let write = self.begin_write().await?;
+        let n = end_grants_in(&write.txn, ids, at, reason).await?;
+        if n > 0 {
+            insert_outbox(&write.txn, outbox).await?;
+            for e in events {
+                insert_audit(&write.txn, e).await?;
+            }
+        }
+        write.txn.commit().await?;
+        Ok(n)
+    }
+
+    // ----- outbox -----
+
+    /// Writes notifications (with their events) that accompany no other change.
+    pub async fn notify(
+        &self,
+        outbox: &[OutboxMessage],
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        insert_outbox(&write.txn, outbox).await?;
+        for e in events {
+            insert_audit(&write.txn, e).await?;
+        }
+        write.txn.commit().await?;
+        Ok(())
+    }
+
+    /// Messages due for delivery at `now`, earliest first.
+    pub async fn due_outbox(
+        &self,
+        now: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<StoredOutbox>, StoreError> {
+        outbox::Entity::find()
+            .filter(outbox::Column::DueAt.lte(to_ms(now)))
+            .order_by_asc(outbox::Column::DueAt)
+            .order_by_asc(outbox::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(outbox_from)
+            .collect()
+    }
+
+    /// When the next message is due, if any waits.
+    pub async fn next_outbox_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let next: Option<Option<i64>> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::DueAt)
+            .filter(outbox::Column::DueAt.is_not_null())
+            .order_by_asc(outbox::Column::DueAt)
+            .limit(1)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        next.flatten().map(from_ms).transpose()
+    }
+
+    /// Every message, oldest first (for operators and tests).
+    pub async fn outbox_messages(&self) -> Result<Vec<StoredOutbox>, StoreError> {
+        outbox::Entity::find()
+            .order_by_asc(outbox::Column::CreatedAt)
+            .order_by_asc(outbox::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(outbox_from)
+            .collect()
+    }
+
+    /// Marks a message delivered: it is never sent again.
+    pub async fn outbox_delivered(&self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::DeliveredAt, Expr::value(to_ms(at)))
+            .col_expr(outbox::Column::DueAt, Expr::value(Option::<i64>::None))
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed delivery and when to try again.
+    pub async fn outbox_failed(
+        &self,
+        id: Uuid,
+        attempts: i32,
+        retry_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Attempts, Expr::value(attempts))
+            .col_expr(outbox::Column::DueAt, Expr::value(to_ms(retry_at)))
+            .col_expr(outbox::Column::LastError, Expr::value(error.to_owned()))
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    // ----- break-glass reviews and incidents -----
+
+    /// Moves a break-glass review, recording a verdict, a justification or an incident
+    /// with it. Refused with [`StoreError::Stale`] when the review is no longer in `from`.
+    pub async fn review_step(
+        &self,
+        step: &ReviewStep<'_>,
+        outbox: &[OutboxMessage],
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        let mut update = requests::Entity::update_many()
+            .col_expr(requests::Column::Review, Expr::value(step.to.to_owned()));
+        if let Some(j) = step.justification {
+            update = update.col_expr(
+                requests::Column::ReviewJustification,
+                Expr::value(j.to_owned()),
+            );
+        }
+        let moved = update
+            .filter(requests::Column::Id.eq(step.request_id))
+            .filter(requests::Column::Review.eq(step.from))
+            .exec(&write.txn)
+            .await?;
+        if moved.rows_affected == 0 {
+            return Err(StoreError::Stale(format!(
+                "break-glass review of request {}",
+                step.request_id
+            )));
+        }
+        if let Some(r) = step.review {
+            reviews::Entity::insert(reviews::ActiveModel {
+                id: Set(r.id),
+                request_id: Set(r.request_id),
+                reviewer_id: Set(r.reviewer_id),
+                reviewer_employee_id: Set(r.reviewer_employee_id.clone()),
+                capacity: Set(r.capacity.clone()),
+                verdict: Set(r.verdict.clone()),
+                comment: Set(r.comment.clone()),
+                at: Set(to_ms(r.at)),
+            })
+            .exec_without_returning(&write.txn)
+            .await
+            .map_err(|e| match e.sql_err() {
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                    StoreError::Conflict(format!(
+                        "a review of {} on request {}",
+                        r.reviewer_employee_id, r.request_id
+                    ))
+                }
+                _ => StoreError::Db(e),
+            })?;
+        }
+        if let Some(i) = step.incident {
+            incidents::Entity::insert(incidents::ActiveModel {
+                id: Set(i.id),
+                request_id: Set(i.request_id),
+                opened_at: Set(to_ms(i.opened_at)),
+                reason: Set(i.reason.clone()),
+                state: Set(i.state.clone()),
+            })
+            .exec_without_returning(&write.txn)
+            .await?;
+        }
+        insert_outbox(&write.txn, outbox).await?;
+        for e in events {
+            insert_audit(&write.txn, e).await?;
+        }
+        write.txn.commit().await?;
+        Ok(())
+    }
+
+    /// The reviews of a break-glass request, oldest first.
+    pub async fn reviews(&self, request_id: Uuid) -> Result<Vec<StoredReview>, StoreError> {
+        reviews::Entity::find()
+            .filter(reviews::Column::RequestId.eq(request_id))
+            .order_by_asc(reviews::Column::At)
+            .order_by_asc(reviews::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                Ok(StoredReview {
+                    id: m.id,
+                    request_id: m.request_id,
+                    reviewer_id: m.reviewer_id,
+                    reviewer_employee_id: m.reviewer_employee_id,
+                    capacity: m.capacity,
+                    verdict: m.verdict,
+                    comment: m.comment,
+                    at: from_ms(m.at)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every incident, newest first.
+    pub async fn incidents(&self) -> Result<Vec<StoredIncident>, StoreError> {
+        incidents::Entity::find()
+            .order_by_desc(incidents::Column::OpenedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                Ok(StoredIncident {
+                    id: m.id,
+                    request_id: m.request_id,
+                    opened_at: from_ms(m.opened_at)?,
+                    reason: m.reason,
+                    state: m.state,
+                })
+            })
+            .collect()
+    }
+
+    /// Break-glass requests whose justification is overdue at `now`.
+    pub async fn overdue_justifications(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        Ok(requests::Entity::find()
+            .select_only()
+            .column(requests::Column::Id)
+            .filter(requests::Column::Review.eq("justification_due"))
+            .filter(requests::Column::ReviewDueAt.lte(to_ms(now)))
+            .into_tuple()
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Pending requests whose timeout passed at `now`.
+    pub async fn timed_out_requests(
+        &self,
+        now: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        Ok(requests::Entity::find()
+            .select_only()
+            .column(requests::Column::Id)
+            .filter(requests::Column::State.eq("pending"))
+            .filter(requests::Column::PendingUntil.lte(to_ms(now)))
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?)
+    }
+
+    // ----- the recording connector -----
+
+    /// Records that an access exists until `until` (creating or moving its end).
+    pub async fn record_access(
+        &self,
+        identity: Uuid,
+        resource: &str,
+        role: &str,
+        until: OffsetDateTime,
+        grant: Uuid,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        let key = access_key(identity, resource, role);
+        recorded_access::Entity::insert(recorded_access::ActiveModel {
+            key: Set(key),
+            identity_id: Set(identity),
+            resource: Set(resource.to_owned()),
+            role: Set(role.to_owned()),
+            until: Set(to_ms(until)),
+            granted_at: Set(to_ms(at)),
+        })
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(recorded_access::Column::Key)
+                .update_column(recorded_access::Column::Until)
+                .to_owned(),
+        )
+        .exec_without_returning(&write.txn)
+        .await?;
+        insert_call(&write.txn, "grant", identity, resource, role, grant, at).await?;
+        write.txn.commit().await?;
+        Ok(())
+    }
+
+    /// Records that an access is gone.
+    pub async fn erase_access(
+        &self,
+        identity: Uuid,
+        resource: &str,
+        role: &str,
+        grant: Uuid,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        recorded_access::Entity::delete_many()
+            .filter(recorded_access::Column::Key.eq(access_key(identity, resource, role)))
+            .exec(&write.txn)
+            .await?;
+        insert_call(&write.txn, "revoke", identity, resource, role, grant, at).await?;
+        write.txn.commit().await?;
+        Ok(())
+    }
+
+    /// Until when a recorded access exists, if it does.
+    pub async fn recorded_access(
+        &self,
+        identity: Uuid,
+        resource: &str,
+        role: &str,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        recorded_access::Entity::find_by_id(access_key(identity, resource, role))
+            .one(&self.db)
+            .await?
+            .map(|m| from_ms(m.until))
+            .transpose()
+    }
+
+    /// The recording connector's calls, oldest first.
+    pub async fn connector_calls(&self) -> Result<Vec<ConnectorCall>, StoreError> {
+        connector_calls::Entity::find()
+            .order_by_asc(connector_calls::Column::At)
+            .order_by_asc(connector_calls::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                Ok(ConnectorCall {
+                    at: from_ms(m.at)?,
+                    op: m.op,
+                    identity_id: m.identity_id,
+                    resource: m.resource,
+                    role: m.role,
+                    grant_id: m.grant_id,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn insert_call(
+    txn: &DatabaseTransaction,
+    op: &str,
+    identity: Uuid,
+    resource: &str,
+    role: &str,
+    grant: Uuid,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    connector_calls::Entity::insert(connector_calls::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        at: Set(to_ms(at)),
+        op: Set(op.to_owned()),
+        identity_id: Set(identity),
+        resource: Set(resource.to_owned()),
+        role: Set(role.to_owned()),
+        grant_id: Set(grant),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Ends the live grants among `ids` at `at` (see [`Store::end_grants`]).
+pub(crate) async fn end_grants_in(
+    txn: &DatabaseTransaction,
+    ids: &[Uuid],
+    at: OffsetDateTime,
+    reason: &str,
+) -> Result<u64, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let at = to_ms(at);
+    let mut n = 0;
+    for chunk in ids.chunks(500) {
+        let live = Condition::all()
+            .add(grants::Column::Id.is_in(chunk.iter().copied()))
+            .add(grants::Column::State.is_in(["provisioning", "active"]));
+        // The end only moves earlier.
+        grants::Entity::update_many()
+            .col_expr(grants::Column::EndsAt, Expr::value(at))
+            .filter(live.clone())
+            .filter(
+                Condition::any()
+                    .add(grants::Column::EndsAt.is_null())
+                    .add(grants::Column::EndsAt.gt(at)),
+            )
+            .exec(txn)
+            .await?;
+        let moved = grants::Entity::update_many()
+            .col_expr(grants::Column::DueAt, Expr::value(at))
+            .col_expr(grants::Column::EndReason, Expr::value(reason.to_owned()))
+            .col_expr(grants::Column::UpdatedAt, Expr::value(at))
+            .filter(live)
+            .exec(txn)
+            .await?;
+        n += moved.rows_affected;
+    }
+    Ok(n)
+}
