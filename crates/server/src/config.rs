@@ -28,6 +28,116 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// Grants: connectors, expiry, break-glass and vendor terms.
+    #[serde(default)]
+    pub grants: GrantsConfig,
+    /// Where notifications go.
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
+}
+
+/// `[grants]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrantsConfig {
+    /// Record grants in Warden's own database instead of changing targets: for trials,
+    /// demos and tests, until a resource kind has a connector configured. Off by default,
+    /// so a grant with no connector fails (and alerts) rather than pretending.
+    pub record_only: bool,
+    /// How long before a grant ends its holder is warned, in seconds.
+    pub warn_before_secs: u64,
+    /// The longest break-glass grant, in seconds.
+    pub breakglass_max_secs: u64,
+    /// Most grants the expiry worker handles in one batch.
+    pub batch_size: u64,
+    /// Most connector calls in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for GrantsConfig {
+    fn default() -> Self {
+        Self {
+            record_only: false,
+            warn_before_secs: 15 * 60,
+            breakglass_max_secs: 2 * 3600,
+            batch_size: 2000,
+            concurrency: 64,
+        }
+    }
+}
+
+/// `[notifications]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// The channels; every event goes to each channel that subscribes to it.
+    pub channel: Vec<ChannelConfig>,
+    /// The mail server for `email` channels.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// The kind of a notification channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// A JSON POST signed with HMAC-SHA256 (`Warden-Signature` header).
+    Webhook,
+    /// A Slack-compatible incoming webhook (`{"text": ...}`).
+    Slack,
+    /// A Microsoft Teams-compatible incoming webhook (`{"text": ...}`).
+    Teams,
+    /// E-mail over SMTP (`[notifications.smtp]`).
+    Email,
+}
+
+/// `[[notifications.channel]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// A name for logs and the outbox.
+    pub name: String,
+    /// What it is.
+    pub kind: ChannelKind,
+    /// Where to POST (webhook, slack, teams).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The HMAC key of a `webhook` channel.
+    #[serde(default)]
+    pub secret: Option<secrecy::SecretString>,
+    /// Recipients of an `email` channel.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Event names this channel receives; all when empty.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Allow a URL on a loopback or private address (refused by default).
+    #[serde(default)]
+    pub allow_internal: bool,
+}
+
+/// `[notifications.smtp]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `none` (loopback and tests only), `starttls` or `tls`.
+    #[serde(default = "default_smtp_tls")]
+    pub tls: String,
+    /// Sender address.
+    pub from: String,
+    /// User name, when the server wants a login.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password, when the server wants a login.
+    #[serde(default)]
+    pub password: Option<secrecy::SecretString>,
+}
+
+fn default_smtp_tls() -> String {
+    "starttls".to_owned()
 }
 
 /// `[server]`.
@@ -206,6 +316,15 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A value inside a list of tables is missing, out of range or inconsistent; the key
+    /// carries the index (`notifications.channel[2].url`).
+    #[error("invalid configuration: {key}: {message}")]
+    InvalidAt {
+        /// The key, with the index of its table.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// The prefix of configuration overrides in the environment.
@@ -357,9 +476,120 @@ impl Config {
                 }
             }
         }
+        self.notifications.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map(|_| ())
             .or_else(|e| invalid("log.level", &format!("{e}")))
+    }
+}
+
+impl NotificationsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| Err(ConfigError::InvalidAt { key, message });
+        if let Some(smtp) = &self.smtp {
+            let key = |field: &str| format!("notifications.smtp.{field}");
+            if smtp.host.trim().is_empty() {
+                return invalid(key("host"), "must not be empty".to_owned());
+            }
+            if smtp.port == 0 {
+                return invalid(key("port"), "must be between 1 and 65535".to_owned());
+            }
+            if !matches!(smtp.tls.as_str(), "none" | "starttls" | "tls") {
+                return invalid(
+                    key("tls"),
+                    format!("is {:?}; must be none, starttls or tls", smtp.tls),
+                );
+            }
+            if let Err(e) = smtp.from.parse::<lettre::message::Mailbox>() {
+                return invalid(key("from"), format!("not an e-mail address: {e}"));
+            }
+            if smtp.username.is_some() != smtp.password.is_some() {
+                return invalid(
+                    key("password"),
+                    "username and password go together".to_owned(),
+                );
+            }
+            let loopback = smtp.host == "localhost"
+                || smtp
+                    .host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if smtp.tls == "none" && smtp.password.is_some() && !loopback {
+                return invalid(
+                    key("tls"),
+                    "none would send the password in clear to a host that is not loopback; use starttls or tls".to_owned(),
+                );
+            }
+        }
+        for (i, channel) in self.channel.iter().enumerate() {
+            let key = |field: &str| format!("notifications.channel[{i}].{field}");
+            if channel.name.trim().is_empty() {
+                return invalid(key("name"), "must not be empty".to_owned());
+            }
+            if self
+                .channel
+                .iter()
+                .take(i)
+                .any(|other| other.name == channel.name)
+            {
+                return invalid(
+                    key("name"),
+                    format!("{:?} is used by an earlier channel", channel.name),
+                );
+            }
+            for event in &channel.events {
+                if !crate::notify::events::ALL.contains(&event.as_str()) {
+                    return invalid(
+                        key("events"),
+                        format!(
+                            "unknown event {event:?}; known: {}",
+                            crate::notify::events::ALL.join(", ")
+                        ),
+                    );
+                }
+            }
+            match channel.kind {
+                ChannelKind::Webhook | ChannelKind::Slack | ChannelKind::Teams => {
+                    let Some(url) = &channel.url else {
+                        return invalid(key("url"), "is required for this kind".to_owned());
+                    };
+                    if let Err(message) =
+                        crate::notify::deliver::check_url(url, channel.allow_internal)
+                    {
+                        return invalid(key("url"), message);
+                    }
+                    if channel.kind == ChannelKind::Webhook && channel.secret.is_none() {
+                        return invalid(
+                            key("secret"),
+                            "is required for a webhook (the HMAC key of Warden-Signature)"
+                                .to_owned(),
+                        );
+                    }
+                }
+                ChannelKind::Email => {
+                    if channel.to.is_empty() {
+                        return invalid(key("to"), "needs at least one address".to_owned());
+                    }
+                    for (j, to) in channel.to.iter().enumerate() {
+                        if let Err(e) = to.parse::<lettre::message::Mailbox>() {
+                            return invalid(
+                                format!("notifications.channel[{i}].to[{j}]"),
+                                format!("not an e-mail address: {e}"),
+                            );
+                        }
+                    }
+                    if self.smtp.is_none() {
+                        return invalid(
+                            "notifications.smtp".to_owned(),
+                            format!("is required by the email channel notifications.channel[{i}]"),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

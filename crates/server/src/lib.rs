@@ -8,14 +8,17 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod connectors;
 pub mod demo;
 pub mod error;
 pub mod hr_file;
+pub mod notify;
 pub mod scim;
 pub mod serve;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod tickets;
 
 pub use config::Config;
 pub use serve::{ServeError, ServeOptions, serve};

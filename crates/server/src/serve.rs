@@ -123,8 +123,24 @@ pub async fn serve(
             "Loaded the demo policy (demo/policy) and HR population (demo/hr.csv).\n"
         )?;
     }
+    // Grants that ended while the server was down are revoked before it serves.
+    let caught = crate::service::expiry::catch_up(&state)
+        .await
+        .map_err(|e| ServeError::Init(format!("catching up on due grants: {e}")))?;
+    if !caught.is_empty() {
+        tracing::info!(
+            revoked = caught.revoked,
+            kept = caught.kept,
+            provisioned = caught.provisioned,
+            failures = caught.failures,
+            "caught up on grants that fell due while the server was down"
+        );
+    }
     tokio::spawn(follow_policy(state.clone()));
     tokio::spawn(sweep_leavers(state.clone()));
+    tokio::spawn(crate::service::expiry::run(state.clone()));
+    tokio::spawn(crate::notify::deliver::run(state.clone()));
+    tokio::spawn(housekeeping(state.clone()));
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     let graceful = handle.clone();
@@ -191,6 +207,21 @@ async fn sweep_leavers(state: AppState) {
             Err(e) => {
                 tracing::error!(error = ?e, "the leaver sweep failed; it runs again within the hour")
             }
+        }
+    }
+}
+
+/// Every few seconds: pending requests past their timeout end, and break-glass uses
+/// whose justification is overdue open incidents.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::service::requests::expire_pending(&state).await {
+            tracing::error!(error = ?e, "cannot time out pending requests; retrying");
+        }
+        if let Err(e) = crate::service::breakglass::lapse_overdue(&state).await {
+            tracing::error!(error = ?e, "cannot lapse overdue break-glass justifications; retrying");
         }
     }
 }

@@ -12,6 +12,8 @@ use warden_core::policy::Policy;
 use warden_store::Store;
 
 use crate::config::Config;
+use crate::connectors::{Connectors, Recording};
+use warden_core::connector::Connector;
 
 /// The state behind every request. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -28,6 +30,9 @@ struct Inner {
     metrics: PrometheusHandle,
     policy: ArcSwap<ActivePolicy>,
     directory_writes: Arc<tokio::sync::Mutex<()>>,
+    connectors: Connectors,
+    recording: Option<Arc<Recording>>,
+    grants_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The policy in force, compiled.
@@ -60,6 +65,14 @@ impl AppState {
         let login_limiter = RateLimiter::keyed(Quota::per_minute(per_minute));
         let metrics = crate::telemetry::metrics_handle();
         let policy = ArcSwap::from_pointee(ActivePolicy::empty());
+        let recording = config
+            .grants
+            .record_only
+            .then(|| Arc::new(Recording::new(store.clone(), Arc::clone(&clock))));
+        let connectors = match &recording {
+            Some(r) => Connectors::none().with_fallback(Arc::clone(r) as Arc<dyn Connector>),
+            None => Connectors::none(),
+        };
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -69,6 +82,9 @@ impl AppState {
                 metrics,
                 policy,
                 directory_writes: Arc::new(tokio::sync::Mutex::new(())),
+                connectors,
+                recording,
+                grants_wake: Arc::new(tokio::sync::Notify::new()),
             }),
         }
     }
@@ -109,6 +125,26 @@ impl AppState {
     /// other's change. (Replicas on one PostgreSQL are not covered by this lock.)
     pub async fn directory_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
         Arc::clone(&self.inner.directory_writes).lock_owned().await
+    }
+
+    /// The connectors by resource kind.
+    pub fn connectors(&self) -> &Connectors {
+        &self.inner.connectors
+    }
+
+    /// The recording connector, when `[grants] record_only` is on.
+    pub fn recording(&self) -> Option<&Arc<Recording>> {
+        self.inner.recording.as_ref()
+    }
+
+    /// Wakes the grant worker: a grant was queued or ended early.
+    pub fn wake_grants(&self) {
+        self.inner.grants_wake.notify_one();
+    }
+
+    /// What the grant worker waits on.
+    pub fn grants_waker(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.inner.grants_wake)
     }
 
     /// The Prometheus registry.

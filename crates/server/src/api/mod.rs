@@ -5,6 +5,7 @@
 
 mod auth;
 mod directory;
+mod grants;
 mod json;
 mod middleware;
 mod policy;
@@ -55,6 +56,7 @@ use crate::state::AppState;
         (name = "policy", description = "Policy as code: plan, apply, history, restore"),
         (name = "scim", description = "SCIM 2.0 for identity providers and HR systems"),
         (name = "requests", description = "Just-in-time access requests and their approval"),
+        (name = "grants", description = "Grants, the access check, break-glass and incidents"),
     )
 )]
 struct ApiDoc;
@@ -107,6 +109,16 @@ fn routes(hr_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(requests::approve_request))
         .routes(routes!(requests::deny_request))
         .routes(routes!(requests::cancel_request))
+        .routes(routes!(grants::list_grants))
+        .routes(routes!(grants::get_grant))
+        .routes(routes!(grants::revoke_grant))
+        .routes(routes!(grants::extend_grant))
+        .routes(routes!(grants::access_check))
+        .routes(routes!(grants::take_breakglass, grants::list_breakglass))
+        .routes(routes!(grants::get_breakglass))
+        .routes(routes!(grants::justify_breakglass))
+        .routes(routes!(grants::review_breakglass))
+        .routes(routes!(grants::list_incidents))
         .merge(crate::scim::routes())
 }
 

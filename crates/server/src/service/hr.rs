@@ -214,6 +214,7 @@ pub async fn sync_as(
         accounts_disabled: 0,
         tokens_revoked: 0,
         requests_cancelled: 0,
+        grants_ended: 0,
     };
     if options.dry_run {
         return Ok(report);
@@ -231,5 +232,6 @@ pub async fn sync_as(
     report.accounts_disabled = done.accounts_disabled;
     report.tokens_revoked = done.tokens_revoked;
     report.requests_cancelled = done.requests_cancelled;
+    report.grants_ended = done.grants_ended;
     Ok(report)
 }

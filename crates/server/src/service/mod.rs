@@ -5,7 +5,10 @@
 pub mod access;
 pub mod auth;
 pub mod bootstrap;
+pub mod breakglass;
 pub mod directory;
+pub mod expiry;
+pub mod grants;
 pub mod hr;
 pub mod policy;
 pub mod requests;

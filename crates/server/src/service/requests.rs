@@ -19,12 +19,13 @@ use warden_core::request::{
 };
 use warden_proto::problem::{FieldError, ProblemType};
 use warden_proto::requests::{CreateRequest, DecisionInfo, RequestInfo, RiskFactorInfo};
-use warden_store::{RequestFilter, StoredApproval, StoredRequest, Transition};
+use warden_store::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 
 use super::access::find as find_identity;
 use super::check_label;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::notify::{self, Notice, events};
 use crate::state::AppState;
 
 /// The shortest justification accepted.
@@ -172,6 +173,85 @@ pub async fn create(
     caller: &Caller,
     req: CreateRequest,
 ) -> Result<RequestInfo, ApiError> {
+    file(state, caller, req, None).await
+}
+
+/// Asks for more time on a running grant: a new request for the same access, scored on
+/// the time it adds, that overlaps the grant when approved so the access is held without
+/// a gap.
+pub async fn extend(
+    state: &AppState,
+    caller: &Caller,
+    grant_id: Uuid,
+    ext: warden_proto::grants::ExtendGrant,
+) -> Result<RequestInfo, ApiError> {
+    caller.require(Scope::Request)?;
+    let g = super::grants::visible(state, caller, grant_id).await?;
+    let me = caller_identity(state, caller).await?;
+    if g.identity_id != me.id {
+        return Err(ApiError::new(
+            ProblemType::Forbidden,
+            "only the holder of a grant can ask to extend it",
+        ));
+    }
+    let now = state.clock().now();
+    let running = g.state == "active" && g.ends_at.is_some_and(|end| end > now);
+    if !running {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!(
+                "grant {grant_id} is not running (it is {}); request access again",
+                g.state
+            ),
+        ));
+    }
+    let req = CreateRequest {
+        resource: g.resource.clone(),
+        role: g.role.clone(),
+        duration: ext.duration,
+        justification: ext.reason,
+        ticket: ext.ticket,
+        on_behalf_of: None,
+    };
+    file(state, caller, req, Some(g)).await
+}
+
+/// Checks the ticket against the approval policy's intake rules: its form, and where
+/// policy names one, an endpoint that must confirm it is open.
+async fn check_ticket(
+    intake: &warden_core::policy::Intake,
+    ticket: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(ticket) = ticket else {
+        return Ok(());
+    };
+    if !intake.ticket_matches(ticket) {
+        return Err(ApiError::field(
+            "ticket",
+            format!(
+                "{ticket:?} does not have the form policy requires ({})",
+                intake
+                    .ticket_pattern
+                    .as_ref()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    if let Some(url) = &intake.ticket_check_url {
+        crate::tickets::confirm_open(url, ticket)
+            .await
+            .map_err(|e| ApiError::field("ticket", e))?;
+    }
+    Ok(())
+}
+
+async fn file(
+    state: &AppState,
+    caller: &Caller,
+    req: CreateRequest,
+    extends: Option<warden_store::StoredGrant>,
+) -> Result<RequestInfo, ApiError> {
     caller.require(Scope::Request)?;
     let requester = caller_identity(state, caller).await?;
     let beneficiary = match &req.on_behalf_of {
@@ -193,12 +273,6 @@ pub async fn create(
     };
     let holder = beneficiary.as_ref().unwrap_or(&requester);
     let justification = req.justification.trim();
-    if justification.chars().count() < MIN_JUSTIFICATION {
-        return Err(ApiError::field(
-            "justification",
-            format!("must be at least {MIN_JUSTIFICATION} characters"),
-        ));
-    }
     let justification = check_label("justification", justification, 2000)?;
     let ticket = req
         .ticket
@@ -215,15 +289,38 @@ pub async fn create(
         source_ip: caller.client.ip,
         ..RequestContext::at(now)
     };
+    // An extension must fit the rule's maximum with the time the grant has left.
+    let checked_duration = match &extends {
+        Some(g) => g
+            .ends_at
+            .map(|end| (end - now).max(time::Duration::ZERO) + duration),
+        None => Some(duration),
+    };
     let terms = terms(
         &live.policy,
         holder,
         &req.resource,
         &req.role,
-        Some(duration),
+        checked_duration,
         &ctx,
     )
     .map_err(not_eligible)?;
+    let min = terms.approval.intake.min_justification;
+    if justification.chars().count() < min {
+        return Err(ApiError::field(
+            "justification",
+            format!(
+                "must be at least {min} characters (policy {})",
+                terms.approval.name
+            ),
+        ));
+    }
+    check_ticket(&terms.approval.intake, ticket.as_deref()).await?;
+    let resource = live
+        .policy
+        .resource(&req.resource)
+        .ok_or_else(|| ApiError::not_found(format!("resource {}", req.resource)))?
+        .clone();
 
     let first_access = !state
         .store()
@@ -247,7 +344,7 @@ pub async fn create(
             identity_kind: holder.hr.kind,
             recent_anomalies: 0,
             break_glass: false,
-            extension: false,
+            extension: extends.is_some(),
         },
         &RiskWeights::default(),
     );
@@ -280,6 +377,7 @@ pub async fn create(
             reason: f.reason.clone(),
         })
         .collect();
+    let approved_now = opened == RequestState::Approved;
     let stored = StoredRequest {
         id: Uuid::now_v7(),
         requester_id: requester.id,
@@ -295,10 +393,24 @@ pub async fn create(
         route: route_name(route).to_owned(),
         risk_total: i32::try_from(risk.total).unwrap_or(i32::MAX),
         risk_factors: serde_json::to_string(&factors).map_err(ApiError::internal)?,
-        state: opened.as_str().to_owned(),
+        state: if approved_now {
+            RequestState::Provisioning.as_str().to_owned()
+        } else {
+            opened.as_str().to_owned()
+        },
         created_at: now,
         pending_until: now + terms.approval.pending_timeout,
         updated_at: now,
+        kind: if extends.is_some() {
+            "extension"
+        } else {
+            "standard"
+        }
+        .to_owned(),
+        extends: extends.as_ref().map(|g| g.id),
+        review: None,
+        review_justification: None,
+        review_due_at: None,
     };
     let target = format!("request:{}", stored.id);
     let mut created = AuditEvent::new(now, caller.actor(), Action::RequestCreate)
@@ -315,8 +427,12 @@ pub async fn create(
     if let Some(t) = &stored.ticket {
         created = created.detail("ticket", t.as_str());
     }
+    if let Some(g) = &extends {
+        created = created.detail("extends", g.id.to_string());
+    }
     let mut events = vec![created];
-    if opened == RequestState::Approved {
+    let grant = approved_now.then(|| super::grants::queue(&stored, &resource, now));
+    let notice = if approved_now {
         events.push(
             AuditEvent::new(
                 now,
@@ -329,9 +445,64 @@ pub async fn create(
                 risk.total, terms.approval.auto_below, terms.approval.name
             )),
         );
+        Notice::new(
+            events::APPROVED,
+            format!(
+                "{}'s request for {} on {} was approved automatically (risk {})",
+                holder.hr.employee_id, stored.role, stored.resource, risk.total
+            ),
+            request_data(&stored, holder.hr.employee_id.as_str()),
+        )
+    } else {
+        Notice::new(
+            events::NEEDS_APPROVAL,
+            format!(
+                "{} asks for {} on {} for {} (risk {}, {} approval): {}",
+                holder.hr.employee_id,
+                stored.role,
+                stored.resource,
+                warden_core::policy::format_duration(duration),
+                risk.total,
+                route_name(route),
+                stored.justification
+            ),
+            request_data(&stored, holder.hr.employee_id.as_str()),
+        )
+    };
+    let outbox = notify::messages(&state.config().notifications, &notice, now);
+    state
+        .store()
+        .insert_request(
+            &stored,
+            Effects {
+                grant: grant.as_ref(),
+                outbox: &outbox,
+                events: &events,
+            },
+        )
+        .await?;
+    if grant.is_some() {
+        state.wake_grants();
     }
-    state.store().insert_request(&stored, &events).await?;
+    if !outbox.is_empty() {
+        notify::deliver::wake();
+    }
     info(state, &stored).await
+}
+
+fn request_data(r: &StoredRequest, holder: &str) -> serde_json::Value {
+    serde_json::json!({
+        "request": r.id,
+        "identity": holder,
+        "resource": r.resource,
+        "role": r.role,
+        "duration_secs": r.duration_secs,
+        "justification": r.justification,
+        "ticket": r.ticket,
+        "risk": r.risk_total,
+        "route": r.route,
+        "kind": r.kind,
+    })
 }
 
 /// The approval case of a stored request, rebuilt from current policy and HR with the
@@ -400,7 +571,10 @@ async fn load_pending(
                     at: now,
                 },
                 None,
-                &[event],
+                Effects {
+                    events: &[event],
+                    ..Effects::default()
+                },
             )
             .await?;
         return Err(ApiError::new(
@@ -481,6 +655,46 @@ pub async fn decide(
             .reason(comment.clone());
         (next, (as_approver, "deny"), event)
     };
+    let approved = next == RequestState::Approved;
+    let grant = if approved {
+        let resource = live.policy.resource(&r.resource).ok_or_else(|| {
+            ApiError::new(
+                ProblemType::Conflict,
+                format!("resource {} is no longer in policy", r.resource),
+            )
+        })?;
+        Some(super::grants::queue(&r, resource, now))
+    } else {
+        None
+    };
+    let holder = identity_by_id(state, r.beneficiary_id).await?;
+    let notice = match (approve, approved) {
+        (true, true) => Some(Notice::new(
+            events::APPROVED,
+            format!(
+                "{}'s request for {} on {} was approved by {}",
+                holder.hr.employee_id, r.role, r.resource, approver.hr.employee_id
+            ),
+            request_data(&r, holder.hr.employee_id.as_str()),
+        )),
+        (false, _) => Some(Notice::new(
+            events::DENIED,
+            format!(
+                "{}'s request for {} on {} was denied by {}: {comment}",
+                holder.hr.employee_id, r.role, r.resource, approver.hr.employee_id
+            ),
+            request_data(&r, holder.hr.employee_id.as_str()),
+        )),
+        (true, false) => None,
+    };
+    let outbox = notice
+        .map(|n| notify::messages(&state.config().notifications, &n, now))
+        .unwrap_or_default();
+    let to = if approved {
+        RequestState::Provisioning
+    } else {
+        next
+    };
     let row = StoredApproval {
         id: Uuid::now_v7(),
         request_id: id,
@@ -498,13 +712,23 @@ pub async fn decide(
                 request_id: id,
                 read_at: r.updated_at,
                 from: "pending",
-                to: next.as_str(),
+                to: to.as_str(),
                 at: now,
             },
             Some(&row),
-            &[event],
+            Effects {
+                grant: grant.as_ref(),
+                outbox: &outbox,
+                events: &[event],
+            },
         )
         .await?;
+    if grant.is_some() {
+        state.wake_grants();
+    }
+    if !outbox.is_empty() {
+        notify::deliver::wake();
+    }
     let stored = state
         .store()
         .request(id)
@@ -544,7 +768,10 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> Result<Reque
                 at: now,
             },
             None,
-            &[event],
+            Effects {
+                events: &[event],
+                ..Effects::default()
+            },
         )
         .await?;
     let stored = state
@@ -647,9 +874,15 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiErr
         Vec::new()
     };
     let employee = |id: Uuid| async move {
-        identity_by_id(state, id)
-            .await
-            .map(|i| i.hr.employee_id.to_string())
+        Ok::<_, ApiError>(
+            state
+                .store()
+                .find_identities(warden_store::IdentityFilter::Id(id))
+                .await?
+                .into_iter()
+                .next()
+                .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string()),
+        )
     };
     Ok(RequestInfo {
         id: r.id,
@@ -679,5 +912,73 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiErr
             })
             .collect(),
         needs,
+        kind: r.kind.clone(),
+        extends: r.extends,
+        grant: match state.store().grant_of_request(r.id).await? {
+            Some(g) => Some(super::grants::info(state, &g).await?),
+            None => None,
+        },
     })
+}
+
+/// Times out pending requests whose approval window passed: run every few seconds by the
+/// server, so a request nobody decides on ends on time and its requester is told.
+pub async fn expire_pending(state: &AppState) -> Result<usize, ApiError> {
+    let now = state.clock().now();
+    let mut n = 0;
+    for id in state.store().timed_out_requests(now, 500).await? {
+        let Some(r) = state.store().request(id).await? else {
+            continue;
+        };
+        let holder = state
+            .store()
+            .find_identities(warden_store::IdentityFilter::Id(r.beneficiary_id))
+            .await?
+            .into_iter()
+            .next()
+            .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string());
+        let event = AuditEvent::new(
+            now,
+            warden_core::audit::Actor::system(),
+            Action::RequestTimeout,
+        )
+        .target(format!("request:{id}"))
+        .failed("no decision before the pending timeout");
+        let notice = Notice::new(
+            events::TIMED_OUT,
+            format!(
+                "{holder}'s request for {} on {} got no decision in time",
+                r.role, r.resource
+            ),
+            request_data(&r, &holder),
+        );
+        let outbox = notify::messages(&state.config().notifications, &notice, now);
+        match state
+            .store()
+            .decide(
+                &Transition {
+                    request_id: id,
+                    read_at: r.updated_at,
+                    from: "pending",
+                    to: RequestState::TimedOut.as_str(),
+                    at: now,
+                },
+                None,
+                Effects {
+                    grant: None,
+                    outbox: &outbox,
+                    events: &[event],
+                },
+            )
+            .await
+        {
+            Ok(()) => n += 1,
+            Err(warden_store::StoreError::Stale(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if n > 0 {
+        notify::deliver::wake();
+    }
+    Ok(n)
 }

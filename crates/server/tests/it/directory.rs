@@ -51,7 +51,14 @@ async fn apply_demo_policy(t: &TestApp, admin: &str) -> Answer {
 
 /// An app with the demo policy applied and the demo population synced.
 pub(crate) async fn demo_app() -> (TestApp, String) {
-    let t = TestApp::new().await;
+    demo_app_with(|_| {}).await
+}
+
+/// The demo app with its configuration changed by `tweak`.
+pub(crate) async fn demo_app_with(
+    tweak: impl FnOnce(&mut warden_server::config::Config),
+) -> (TestApp, String) {
+    let t = TestApp::with(warden_store::Backend::Sqlite, tweak).await;
     let admin = t.admin().await;
     apply_demo_policy(&t, &admin).await;
     let answer = sync(&t, &admin, demo::HR_CSV, "").await;

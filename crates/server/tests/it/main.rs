@@ -12,8 +12,11 @@
 )]
 
 mod auth;
+mod breakglass;
 mod directory;
+mod grants;
 mod http;
+mod notify;
 mod openapi;
 mod requests;
 mod scim;

@@ -4,12 +4,18 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use time::Duration;
 
-use crate::directory::demo_app;
 use crate::support::{Answer, TestApp};
 
 /// The demo app with Warden accounts for the people of the demo population.
-async fn people() -> (TestApp, Tokens) {
-    let (t, _admin) = demo_app().await;
+pub(crate) async fn people() -> (TestApp, Tokens) {
+    people_with(|_| {}).await
+}
+
+/// [`people`] with the configuration changed by `tweak`.
+pub(crate) async fn people_with(
+    tweak: impl FnOnce(&mut warden_server::config::Config),
+) -> (TestApp, Tokens) {
+    let (t, _admin) = crate::directory::demo_app_with(tweak).await;
     let alice = t.user_with("alice", &["request"]).await;
     let bob = t.user_with("bob", &["request", "approve"]).await;
     let sam = t.user_with("sam", &["approve"]).await;
@@ -27,23 +33,23 @@ async fn people() -> (TestApp, Tokens) {
     )
 }
 
-struct Tokens {
-    alice: String,
-    bob: String,
-    sam: String,
-    paula: String,
-    dave: String,
+pub(crate) struct Tokens {
+    pub alice: String,
+    pub bob: String,
+    pub sam: String,
+    pub paula: String,
+    pub dave: String,
 }
 
-async fn file(t: &TestApp, token: &str, body: Value) -> Answer {
+pub(crate) async fn file(t: &TestApp, token: &str, body: Value) -> Answer {
     t.post("/v1/requests", token, body).await
 }
 
-fn ask(resource: &str, role: &str, duration: &str, ticket: Option<&str>) -> Value {
+pub(crate) fn ask(resource: &str, role: &str, duration: &str, ticket: Option<&str>) -> Value {
     json!({"resource": resource, "role": role, "duration": duration, "justification": "investigating INC-4242 latency", "ticket": ticket})
 }
 
-async fn decide(t: &TestApp, token: &str, id: &str, verb: &str) -> Answer {
+pub(crate) async fn decide(t: &TestApp, token: &str, id: &str, verb: &str) -> Answer {
     t.post(
         &format!("/v1/requests/{id}/{verb}"),
         token,
@@ -77,7 +83,7 @@ async fn a_single_approver_request_cannot_be_approved_by_its_requester() {
     assert_eq!(own.status, StatusCode::FORBIDDEN);
     let approved = decide(&t, &p.bob, &id, "approve").await;
     assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
-    assert_eq!(approved.body["state"], "approved");
+    assert_eq!(approved.body["state"], "provisioning");
     assert_eq!(approved.body["decisions"][0]["approver"], "E1002");
     let again = decide(&t, &p.paula, &id, "approve").await;
     assert_eq!(again.status, StatusCode::CONFLICT, "no longer pending");
@@ -140,7 +146,7 @@ async fn tier_zero_needs_two_people_one_from_security() {
     );
     let security = decide(&t, &p.sam, &id, "approve").await;
     assert_eq!(security.status, StatusCode::OK, "{security:?}");
-    assert_eq!(security.body["state"], "approved");
+    assert_eq!(security.body["state"], "provisioning");
     let capacities: Vec<&str> = security.body["decisions"]
         .as_array()
         .unwrap()
@@ -159,7 +165,7 @@ async fn low_risk_requests_are_approved_at_once() {
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     assert_eq!(created.body["route"], "auto");
-    assert_eq!(created.body["state"], "approved");
+    assert_eq!(created.body["state"], "provisioning");
     assert!(created.body["risk"].as_u64().unwrap() < 30);
     let events = t.state.store().audit_events(0, 1000).await.unwrap();
     let auto = events
@@ -221,13 +227,61 @@ async fn refusals_say_which_rule_failed_and_why() {
 }
 
 #[tokio::test]
-async fn a_request_nobody_could_approve_is_refused_at_creation() {
+async fn a_vendor_request_needs_the_sponsors_manager_and_security() {
     let (t, p) = people().await;
-    // Bob sponsors the vendor Vince: the vendor policy wants two approvers from the
-    // sponsor (Bob himself, refused) and security (Sam alone): nobody could finish it.
+    let carol = t.user_with("carol", &["approve"]).await;
+    let vince = t.user_with("vince", &["request"]).await;
+    // Bob sponsors the vendor Vince: the vendor policy wants two approvers, the manager
+    // (for a sponsored vendor, the sponsor's own manager, Carol) and security (Sam).
     let mut body = ask("analytics-db", "read", "1h", Some("CHG-8"));
     body["on_behalf_of"] = json!("vince");
-    let refused = file(&t, &p.bob, body.clone()).await;
+    let created = file(&t, &p.bob, body.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["beneficiary"], "V2001");
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    // The sponsor asked, so the sponsor cannot approve; nor can the vendor.
+    assert_eq!(
+        decide(&t, &p.bob, &id, "approve").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        decide(&t, &vince, &id, "approve").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let first = decide(&t, &carol, &id, "approve").await;
+    assert_eq!(first.body["state"], "pending", "{first:?}");
+    let second = decide(&t, &p.sam, &id, "approve").await;
+    assert_eq!(second.body["state"], "provisioning", "{second:?}");
+    t.tick().await;
+    let grants = t.get("/v1/grants", &vince).await;
+    assert_eq!(grants.body[0]["state"], "active", "{grants:?}");
+    assert_eq!(grants.body[0]["identity"], "V2001");
+
+    // Only a sponsor may ask on a vendor's behalf.
+    let not_sponsor = file(&t, &p.alice, body).await;
+    assert_eq!(not_sponsor.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_sponsor.body["errors"][0]["field"], "on_behalf_of");
+}
+
+#[tokio::test]
+async fn a_request_nobody_could_approve_is_refused_at_creation() {
+    let (t, p) = people().await;
+    // The sponsor's manager has left: the vendor policy's manager approver is gone, and
+    // security alone cannot make two approvals.
+    let admin = t.admin().await;
+    let file_text = warden_server::demo::HR_CSV.replace(
+        "E1000,carol,carol@example.com,Carol Chen,Engineering,Executive,,Berlin,active",
+        "E1000,carol,carol@example.com,Carol Chen,Engineering,Executive,,Berlin,terminated",
+    );
+    let req = axum::http::Request::post("/v1/hr/sync")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(axum::body::Body::from(file_text))
+        .unwrap();
+    let synced = t.raw(req, crate::support::PEER).await;
+    assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
+    let mut body = ask("analytics-db", "read", "1h", Some("CHG-8"));
+    body["on_behalf_of"] = json!("vince");
+    let refused = file(&t, &p.bob, body).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
     assert!(
         refused.body["detail"]
@@ -235,10 +289,6 @@ async fn a_request_nobody_could_approve_is_refused_at_creation() {
             .unwrap()
             .contains("nobody could approve")
     );
-    // Only a sponsor may ask on a vendor's behalf.
-    let not_sponsor = file(&t, &p.alice, body).await;
-    assert_eq!(not_sponsor.status, StatusCode::BAD_REQUEST);
-    assert_eq!(not_sponsor.body["errors"][0]["field"], "on_behalf_of");
 }
 
 #[tokio::test]
@@ -283,7 +333,7 @@ async fn a_leavers_open_requests_are_cancelled_by_the_sync_that_terminates_them(
     let pending = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-12"))).await;
     let pending = pending.body["id"].as_str().unwrap().to_owned();
     let auto = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
-    assert_eq!(auto.body["state"], "approved");
+    assert_eq!(auto.body["state"], "provisioning");
     let auto = auto.body["id"].as_str().unwrap().to_owned();
     let admin = t.admin().await;
     let file_text = warden_server::demo::HR_CSV.replace(
@@ -295,17 +345,32 @@ async fn a_leavers_open_requests_are_cancelled_by_the_sync_that_terminates_them(
         .body(axum::body::Body::from(file_text))
         .unwrap();
     let synced = t.raw(req, crate::support::PEER).await;
-    assert_eq!(synced.body["requests_cancelled"], 2, "{synced:?}");
-    for id in [pending, auto] {
-        let r = t
-            .state
-            .store()
-            .request(id.parse().unwrap())
+    assert_eq!(synced.body["requests_cancelled"], 1, "{synced:?}");
+    assert_eq!(synced.body["grants_ended"], 1, "{synced:?}");
+    let store = t.state.store();
+    let r = store
+        .request(pending.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.state, "cancelled");
+    // The approved one was already queued for provisioning: its grant ends instead, and
+    // the worker makes sure nothing is left on the target.
+    t.tick().await;
+    let r = store.request(auto.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(r.state, "revoked");
+    let g = store.grant_of_request(r.id).await.unwrap().unwrap();
+    assert_eq!(
+        g.end_reason.as_deref(),
+        Some("the holder left the organisation")
+    );
+    assert_eq!(
+        store
+            .recorded_access(g.identity_id, "session-cache", "read")
             .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(r.state, "cancelled");
-    }
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]

@@ -68,6 +68,14 @@ impl TestApp {
         Self::with(Backend::Sqlite, |_| {}).await
     }
 
+    /// Runs the grant worker once (what `warden serve` does continuously) and returns
+    /// what it did.
+    pub async fn tick(&self) -> warden_server::service::expiry::Report {
+        warden_server::service::expiry::tick(&self.state)
+            .await
+            .unwrap()
+    }
+
     /// A bootstrapped app on `backend`, with configuration changed by `tweak`.
     pub async fn with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         let db = TestDb::new(backend).await;
@@ -78,6 +86,8 @@ impl TestApp {
             .unwrap()
             .unwrap();
         let mut config = Config::default();
+        // Grants are recorded in the database: no target connector in these tests.
+        config.grants.record_only = true;
         tweak(&mut config);
         let state = AppState::new(store, Arc::new(clock.clone()), config);
         let app = api::app(state.clone());

@@ -1,0 +1,194 @@
+//! Grants, the access check, break-glass and incidents.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Access held (or once held) on a target for an interval.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GrantInfo {
+    /// Grant id.
+    pub id: Uuid,
+    /// The request that made it.
+    pub request: Uuid,
+    /// The holder (employee id).
+    pub identity: String,
+    /// Resource.
+    pub resource: String,
+    /// Role.
+    pub role: String,
+    /// `standard`, `breakglass` or `extension`.
+    pub kind: String,
+    /// `provisioning`, `active`, `revoking`, `revoked` or `failed`.
+    pub state: String,
+    /// When the access was created on the target (the clock's start).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub starts_at: Option<OffsetDateTime>,
+    /// When it ends (or ended).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ends_at: Option<OffsetDateTime>,
+    /// Failed attempts of the current step.
+    pub attempts: i32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Why it ended early, if it did.
+    pub end_reason: Option<String>,
+}
+
+/// Query of `GET /v1/grants`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListGrants {
+    /// Everyone's grants (needs `admin` or `audit:read`), not only the caller's.
+    #[serde(default)]
+    pub all: bool,
+    /// Only live ones (provisioning, active, revoking).
+    #[serde(default)]
+    pub live: bool,
+}
+
+/// `POST /v1/grants/{id}/revoke`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeGrant {
+    /// Why it ends early.
+    pub reason: String,
+}
+
+/// `POST /v1/grants/{id}/extend`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendGrant {
+    /// How much longer, such as `1h`.
+    pub duration: String,
+    /// Why.
+    pub reason: String,
+    /// A ticket, where policy wants one.
+    #[serde(default)]
+    pub ticket: Option<String>,
+}
+
+/// Query of `GET /v1/access/check`.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccessCheckQuery {
+    /// The identity: employee id or user name.
+    pub identity: String,
+    /// Resource name.
+    pub resource: String,
+    /// Role name.
+    pub role: String,
+}
+
+/// Whether an identity holds a role on a resource now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessCheck {
+    /// Allowed now.
+    pub allowed: bool,
+    /// The grant that allows it (the one ending last).
+    pub grant: Option<Uuid>,
+    /// When that grant ends.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ends_at: Option<OffsetDateTime>,
+    /// Break-glass access.
+    pub breakglass: bool,
+}
+
+/// `POST /v1/breakglass`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassRequest {
+    /// Resource name.
+    pub resource: String,
+    /// Role name.
+    pub role: String,
+    /// What is on fire: at least the policy's minimum justification length.
+    pub reason: String,
+    /// How long, such as `1h`; at most the break-glass maximum (2 h by default).
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// The incident ticket, if there is one yet.
+    #[serde(default)]
+    pub ticket: Option<String>,
+}
+
+/// `POST /v1/breakglass/{id}/justify`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JustifyBreakGlass {
+    /// The holder's account of why break-glass was needed and what was done.
+    pub justification: String,
+}
+
+/// `POST /v1/breakglass/{id}/review`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBreakGlass {
+    /// `justified` or `unjustified`.
+    pub verdict: String,
+    /// Why.
+    pub comment: String,
+}
+
+/// A break-glass use and its review.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BreakGlassInfo {
+    /// The request id.
+    pub id: Uuid,
+    /// The holder (employee id).
+    pub holder: String,
+    /// Resource.
+    pub resource: String,
+    /// Role.
+    pub role: String,
+    /// The reason given when it was taken.
+    pub reason: String,
+    /// `justification_due`, `review_due`, `justified` or `unjustified`.
+    pub review: String,
+    /// The holder's justification, once given.
+    pub justification: Option<String>,
+    /// When the justification is due.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub justification_due: Option<OffsetDateTime>,
+    /// Verdicts so far.
+    pub reviews: Vec<ReviewInfo>,
+    /// What the review still needs.
+    pub needs: Vec<String>,
+    /// The grant.
+    pub grant: Option<GrantInfo>,
+    /// The incident an unjustified use opened.
+    pub incident: Option<Uuid>,
+}
+
+/// One reviewer's verdict.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReviewInfo {
+    /// Reviewer (employee id).
+    pub reviewer: String,
+    /// `manager` or `security`.
+    pub capacity: String,
+    /// `justified` or `unjustified`.
+    pub verdict: String,
+    /// Why.
+    pub comment: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// A security incident.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IncidentInfo {
+    /// Incident id.
+    pub id: Uuid,
+    /// The request that caused it.
+    pub request: Uuid,
+    /// Opened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub opened_at: OffsetDateTime,
+    /// Why.
+    pub reason: String,
+    /// `open` or `closed`.
+    pub state: String,
+}

@@ -1,0 +1,221 @@
+//! `/v1/grants`, `/v1/access/check`, `/v1/breakglass` and `/v1/incidents`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use uuid::Uuid;
+use warden_proto::grants::{
+    AccessCheck, AccessCheckQuery, BreakGlassInfo, BreakGlassRequest, ExtendGrant, GrantInfo,
+    IncidentInfo, JustifyBreakGlass, ListGrants, ReviewBreakGlass, RevokeGrant,
+};
+use warden_proto::problem::Problem;
+use warden_proto::requests::RequestInfo;
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::service;
+use crate::state::AppState;
+
+/// The caller's grants, newest first; with `all`, everyone's (needs `admin` or `audit:read`).
+#[utoipa::path(operation_id = "list_grants", get, path = "/v1/grants", tag = "grants", security(("bearer" = [])),
+    params(ListGrants),
+    responses(
+        (status = 200, body = Vec<GrantInfo>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_grants(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListGrants>,
+) -> Result<Json<Vec<GrantInfo>>, ApiError> {
+    service::grants::list(&state, &caller, &q).await.map(Json)
+}
+/// One grant: its holder's, or any for administrators and auditors.
+#[utoipa::path(operation_id = "get_grant", get, path = "/v1/grants/{id}", tag = "grants", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Grant id")),
+    responses(
+        (status = 200, body = GrantInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<GrantInfo>, ApiError> {
+    service::grants::show(&state, &caller, id).await.map(Json)
+}
+/// Ends a grant now, before its time (its holder, or an administrator). The access goes
+/// from the target at once unless another running grant of the same access keeps it.
+#[utoipa::path(operation_id = "revoke_grant", post, path = "/v1/grants/{id}/revoke", tag = "grants", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Grant id")),
+    request_body = RevokeGrant,
+    responses(
+        (status = 200, body = GrantInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<RevokeGrant>,
+) -> Result<Json<GrantInfo>, ApiError> {
+    service::grants::revoke(&state, &caller, id, &b.reason)
+        .await
+        .map(Json)
+}
+/// Asks for more time on a running grant: a new request, scored on the time it adds and
+/// routed like any other; once approved it overlaps the grant, so access never lapses.
+#[utoipa::path(operation_id = "extend_grant", post, path = "/v1/grants/{id}/extend", tag = "grants", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Grant id")),
+    request_body = ExtendGrant,
+    responses(
+        (status = 201, body = RequestInfo),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn extend_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<ExtendGrant>,
+) -> Result<(StatusCode, Json<RequestInfo>), ApiError> {
+    service::requests::extend(&state, &caller, id, b)
+        .await
+        .map(|r| (StatusCode::CREATED, Json(r)))
+}
+/// Whether an identity holds a role on a resource now, with the grant and its end: the
+/// call other systems make before letting someone in. Needs `identities:read`.
+#[utoipa::path(operation_id = "access_check", get, path = "/v1/access/check", tag = "grants", security(("bearer" = [])),
+    params(AccessCheckQuery),
+    responses(
+        (status = 200, body = AccessCheck),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn access_check(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AccessCheckQuery>,
+) -> Result<Json<AccessCheck>, ApiError> {
+    service::grants::check(&state, &caller, &q).await.map(Json)
+}
+/// Break-glass: access at once without approval, for a role policy makes the caller
+/// eligible for, at most 2 hours by default. Security is told at once; the holder owes a
+/// justification within 24 hours, and the use is reviewed.
+#[utoipa::path(operation_id = "take_breakglass", post, path = "/v1/breakglass", tag = "grants", security(("bearer" = [])),
+    request_body = BreakGlassRequest,
+    responses(
+        (status = 201, body = BreakGlassInfo),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn take_breakglass(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<BreakGlassRequest>,
+) -> Result<(StatusCode, Json<BreakGlassInfo>), ApiError> {
+    service::breakglass::take(&state, &caller, b)
+        .await
+        .map(|r| (StatusCode::CREATED, Json(r)))
+}
+/// Every break-glass use with its review (administrators, auditors, security).
+#[utoipa::path(operation_id = "list_breakglass", get, path = "/v1/breakglass", tag = "grants", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<BreakGlassInfo>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_breakglass(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<BreakGlassInfo>>, ApiError> {
+    service::breakglass::list(&state, &caller).await.map(Json)
+}
+/// One break-glass use with its review.
+#[utoipa::path(operation_id = "get_breakglass", get, path = "/v1/breakglass/{id}", tag = "grants", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Break-glass request id")),
+    responses(
+        (status = 200, body = BreakGlassInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_breakglass(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<BreakGlassInfo>, ApiError> {
+    service::breakglass::show(&state, &caller, id)
+        .await
+        .map(Json)
+}
+/// The holder's justification of a break-glass use, due within 24 hours.
+#[utoipa::path(operation_id = "justify_breakglass", post, path = "/v1/breakglass/{id}/justify", tag = "grants", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Break-glass request id")),
+    request_body = JustifyBreakGlass,
+    responses(
+        (status = 200, body = BreakGlassInfo),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn justify_breakglass(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<JustifyBreakGlass>,
+) -> Result<Json<BreakGlassInfo>, ApiError> {
+    service::breakglass::justify(&state, &caller, id, &b.justification)
+        .await
+        .map(Json)
+}
+/// A verdict on a break-glass use by security or the holder's manager. `unjustified`
+/// opens an incident; `justified` from every reviewer closes the review.
+#[utoipa::path(operation_id = "review_breakglass", post, path = "/v1/breakglass/{id}/review", tag = "grants", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Break-glass request id")),
+    request_body = ReviewBreakGlass,
+    responses(
+        (status = 200, body = BreakGlassInfo),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn review_breakglass(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<ReviewBreakGlass>,
+) -> Result<Json<BreakGlassInfo>, ApiError> {
+    service::breakglass::review(&state, &caller, id, &b)
+        .await
+        .map(Json)
+}
+/// Security incidents (administrators and auditors).
+#[utoipa::path(operation_id = "list_incidents", get, path = "/v1/incidents", tag = "grants", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<IncidentInfo>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_incidents(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<IncidentInfo>>, ApiError> {
+    service::breakglass::incidents(&state, &caller)
+        .await
+        .map(Json)
+}

@@ -1,0 +1,731 @@
+//! Delivery of outbox messages. [`tick`] reads the messages due now, sends each through
+//! its channel (a signed JSON webhook, a Slack or Teams incoming webhook, or e-mail over
+//! SMTP), marks it delivered, or records the failure and when to try again
+//! ([`retry_delay`]: 1 s doubling to 5 min). Messages are sent concurrently, each within
+//! [`TIMEOUT`], so one slow or failing channel never holds back another. [`run`] is the
+//! loop `warden serve` keeps going; [`wake`] makes it look at the outbox at once.
+//!
+//! Delivery is at least once: a crash between sending and marking sends the message
+//! again, with the same id (`Warden-Delivery`), for the receiver to drop.
+//!
+//! Webhook, Slack and Teams URLs on loopback, private, link-local or unspecified
+//! addresses are refused unless the channel says `allow_internal = true`; for host names,
+//! the addresses they resolve to are checked the same way when connecting, and redirects
+//! are never followed, so a name cannot smuggle a request inside.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::CONTENT_TYPE;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use sha2::Sha256;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use warden_core::connector::{ALERT_AFTER, retry_delay};
+use warden_store::{StoreError, StoredOutbox};
+
+use crate::config::{ChannelConfig, ChannelKind, SmtpConfig};
+use crate::state::AppState;
+
+/// Most messages read from the outbox in one tick.
+pub const BATCH: u64 = 200;
+
+/// Most deliveries in flight at once.
+pub const CONCURRENCY: usize = 16;
+
+/// The longest one delivery may take, connection included.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest [`run`] sleeps between two looks at the outbox.
+pub const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// Why a tick could not do its work. A failed delivery is not an error of the tick: it is
+/// recorded on the message and retried.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    /// The outbox could not be read or updated.
+    #[error("notification outbox: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Why one message could not be delivered. The text is stored as the message's last
+/// error and logged; it never holds a URL (Slack and Teams URLs are secrets) or a key.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The message names a channel that is not configured (any more).
+    #[error("channel {0:?} is not configured; the message waits until it is")]
+    UnknownChannel(String),
+    /// The channel's configuration cannot work.
+    #[error("channel misconfigured: {0}")]
+    Config(String),
+    /// The URL is refused (scheme or internal address).
+    #[error("refused URL: {0}")]
+    Refused(String),
+    /// The stored payload is not the JSON Warden writes.
+    #[error("payload is not valid JSON: {0}")]
+    Payload(String),
+    /// The receiver could not be reached or did not answer.
+    #[error("HTTP request failed: {0}")]
+    Http(String),
+    /// The receiver answered, but not with success.
+    #[error("receiver answered HTTP {0}")]
+    Status(u16),
+    /// The mail could not be built or sent.
+    #[error("mail: {0}")]
+    Mail(String),
+    /// No answer within [`TIMEOUT`].
+    #[error("no answer within {} seconds", TIMEOUT.as_secs())]
+    Timeout,
+}
+
+// ----- the loop -----
+
+static WAKER: Notify = Notify::const_new();
+
+/// What [`run`] waits on besides its timer.
+pub fn waker() -> &'static Notify {
+    &WAKER
+}
+
+/// Makes [`run`] look at the outbox now (call after committing outbox rows). A wake
+/// while the loop is busy is kept, so it is never lost.
+pub fn wake() {
+    WAKER.notify_one();
+}
+
+/// Delivers notifications until the task is dropped: a tick, then a sleep until the next
+/// message is due (at most [`MAX_SLEEP`]), cut short by [`wake`].
+pub async fn run(state: AppState) {
+    loop {
+        let ticked = match tick(&state).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "notification delivery could not run");
+                false
+            }
+        };
+        let wait = if ticked {
+            match state.store().next_outbox_due().await {
+                Ok(Some(due)) => {
+                    let left = due - state.clock().now();
+                    Duration::try_from(left)
+                        .unwrap_or(Duration::ZERO)
+                        .min(MAX_SLEEP)
+                }
+                Ok(None) => MAX_SLEEP,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read when the next notification is due");
+                    MAX_SLEEP
+                }
+            }
+        } else {
+            MAX_SLEEP
+        };
+        if wait.is_zero() {
+            // A full batch left more due now; let other tasks run before the next one.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = WAKER.notified() => {}
+        }
+    }
+}
+
+/// Delivers the messages due now (at most [`BATCH`]) and returns how many were delivered.
+/// Each failure is recorded on its message with the time of the next attempt.
+pub async fn tick(state: &AppState) -> Result<usize, DeliverError> {
+    let now = state.clock().now();
+    let due = state.store().due_outbox(now, BATCH).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let limit = Arc::new(Semaphore::new(CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for message in due {
+        let state = state.clone();
+        let limit = Arc::clone(&limit);
+        tasks.spawn(async move {
+            // The semaphore is never closed, so a permit always comes.
+            let _permit = limit.acquire_owned().await;
+            deliver_one(&state, message).await
+        });
+    }
+    let mut delivered = 0;
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(true)) => delivered += 1,
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot record a notification's delivery");
+                first_error.get_or_insert(e);
+            }
+            Err(e) => tracing::error!(error = %e, "a notification delivery task failed"),
+        }
+    }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(delivered),
+    }
+}
+
+/// Sends one message and records the outcome; `true` when delivered.
+async fn deliver_one(state: &AppState, stored: StoredOutbox) -> Result<bool, StoreError> {
+    let message = &stored.message;
+    let notifications = &state.config().notifications;
+    let result = match notifications
+        .channel
+        .iter()
+        .find(|c| c.name == message.channel)
+    {
+        None => Err(SendError::UnknownChannel(message.channel.clone())),
+        Some(channel) => {
+            let sending = send(
+                channel,
+                notifications.smtp.as_ref(),
+                &stored,
+                state.clock().now(),
+            );
+            tokio::time::timeout(TIMEOUT, sending)
+                .await
+                .unwrap_or(Err(SendError::Timeout))
+        }
+    };
+    let at = state.clock().now();
+    match result {
+        Ok(()) => {
+            state.store().outbox_delivered(message.id, at).await?;
+            tracing::debug!(
+                channel = %message.channel,
+                delivery = %message.id,
+                event = %message.event,
+                "notification delivered"
+            );
+            Ok(true)
+        }
+        Err(error) => {
+            let attempts = stored.attempts.saturating_add(1);
+            let retry_at = at + retry_delay(attempts);
+            let text = error.to_string();
+            if attempts >= ALERT_AFTER {
+                tracing::error!(
+                    channel = %message.channel,
+                    delivery = %message.id,
+                    event = %message.event,
+                    attempts,
+                    %retry_at,
+                    error = %text,
+                    "notification delivery keeps failing"
+                );
+            } else {
+                tracing::warn!(
+                    channel = %message.channel,
+                    delivery = %message.id,
+                    event = %message.event,
+                    attempts,
+                    %retry_at,
+                    error = %text,
+                    "notification delivery failed; will retry"
+                );
+            }
+            state
+                .store()
+                .outbox_failed(message.id, attempts, retry_at, &text)
+                .await?;
+            Ok(false)
+        }
+    }
+}
+
+async fn send(
+    channel: &ChannelConfig,
+    smtp: Option<&SmtpConfig>,
+    stored: &StoredOutbox,
+    now: OffsetDateTime,
+) -> Result<(), SendError> {
+    match channel.kind {
+        ChannelKind::Webhook => send_webhook(channel, stored, now).await,
+        ChannelKind::Slack | ChannelKind::Teams => send_chat(channel, stored).await,
+        ChannelKind::Email => {
+            let smtp = smtp.ok_or_else(|| {
+                SendError::Config("an email channel needs [notifications.smtp]".to_owned())
+            })?;
+            send_email(channel, smtp, stored, now).await
+        }
+    }
+}
+
+// ----- webhooks -----
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The `Warden-Signature` header value of `body` sent at `timestamp` (Unix seconds):
+/// `t=<timestamp>,v1=<lowercase hex HMAC-SHA256 over "<timestamp>.<body>">`.
+pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let mac = signed_mac(secret, timestamp, body).finalize().into_bytes();
+    format!("t={timestamp},v1={}", hex::encode(mac))
+}
+
+fn signed_mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
+    #[allow(clippy::expect_used)] // HMAC hashes a long key and pads a short one: no length fails
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+/// Whether `header` (a `Warden-Signature` value) signs `body` with `secret`, and its time
+/// is within `tolerance_secs` of `now_unix`. Several `v1=` values (during a key change)
+/// are accepted when one matches. The comparison is constant-time.
+pub fn verify_signature(
+    secret: &[u8],
+    header: &str,
+    body: &[u8],
+    now_unix: i64,
+    tolerance_secs: i64,
+) -> bool {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", t)) => {
+                if timestamp.is_some() {
+                    return false;
+                }
+                match t.parse::<i64>() {
+                    Ok(t) => timestamp = Some(t),
+                    Err(_) => return false,
+                }
+            }
+            Some(("v1", v)) => signatures.push(v),
+            _ => {}
+        }
+    }
+    let Some(timestamp) = timestamp else {
+        return false;
+    };
+    if now_unix.abs_diff(timestamp) > tolerance_secs.unsigned_abs() {
+        return false;
+    }
+    signatures.into_iter().any(|v| {
+        hex::decode(v).is_ok_and(|tag| {
+            signed_mac(secret, timestamp, body)
+                .verify_slice(&tag)
+                .is_ok()
+        })
+    })
+}
+
+async fn send_webhook(
+    channel: &ChannelConfig,
+    stored: &StoredOutbox,
+    now: OffsetDateTime,
+) -> Result<(), SendError> {
+    let message = &stored.message;
+    let url = channel_url(channel)?;
+    let secret = channel
+        .secret
+        .as_ref()
+        .ok_or_else(|| SendError::Config("a webhook channel needs a secret".to_owned()))?;
+    let signature = sign(
+        secret.expose_secret().as_bytes(),
+        now.unix_timestamp(),
+        message.payload.as_bytes(),
+    );
+    let request = http_client(channel.allow_internal)?
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header("Warden-Event", message.event.as_str())
+        .header("Warden-Delivery", message.id.to_string())
+        .header("Warden-Signature", signature)
+        .body(message.payload.clone());
+    post(request).await
+}
+
+/// A string field of a payload, empty when missing.
+fn text_field<'a>(payload: &'a Value, key: &str) -> &'a str {
+    payload.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The one-line text of a Slack or Teams message: summary, event, and the plain facts.
+pub fn chat_text(payload: &Value) -> String {
+    let summary = text_field(payload, "summary");
+    let event = text_field(payload, "event");
+    let mut text = format!("[Warden] {summary} ({event}");
+    if let Some(data) = payload.get("data").and_then(Value::as_object) {
+        for (key, value) in data.iter().take(8) {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => continue,
+            };
+            let _ = write!(text, ", {key}: {value}");
+        }
+    }
+    text.push(')');
+    one_line(&escape_chat(&text))
+}
+
+/// Slack reads `<...>` as links and mentions (`<!channel>`), and Teams reads HTML:
+/// what people typed must not become either.
+fn escape_chat(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+async fn send_chat(channel: &ChannelConfig, stored: &StoredOutbox) -> Result<(), SendError> {
+    let url = channel_url(channel)?;
+    let payload: Value = serde_json::from_str(&stored.message.payload)
+        .map_err(|e| SendError::Payload(e.to_string()))?;
+    let body = serde_json::json!({ "text": chat_text(&payload) });
+    let request = http_client(channel.allow_internal)?
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .body(body.to_string());
+    post(request).await
+}
+
+async fn post(request: reqwest::RequestBuilder) -> Result<(), SendError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| SendError::Http(error_chain(&e.without_url())))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(SendError::Status(status.as_u16()))
+    }
+}
+
+fn channel_url(channel: &ChannelConfig) -> Result<Url, SendError> {
+    let url = channel.url.as_deref().ok_or_else(|| {
+        SendError::Config(format!("a {:?} channel needs a url", channel.kind).to_lowercase())
+    })?;
+    check_url(url, channel.allow_internal).map_err(SendError::Refused)
+}
+
+/// Parses a webhook, Slack or Teams URL and refuses what may only be used with
+/// `allow_internal`: plain `http://`, and a host that is `localhost` or an IP literal on
+/// a loopback, private, link-local or unspecified address. The message never repeats the
+/// URL, whose path may be a secret.
+pub fn check_url(url: &str, allow_internal: bool) -> Result<Url, String> {
+    let parsed = Url::parse(url).map_err(|e| format!("not a valid URL ({e})"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_internal => {}
+        "http" => {
+            return Err(
+                "http:// is allowed only with allow_internal = true; use https://".to_owned(),
+            );
+        }
+        other => return Err(format!("scheme {other}:// is not http(s)")),
+    }
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| "the URL has no host".to_owned())?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let internal = match bare.parse::<IpAddr>() {
+        Ok(ip) => is_internal(ip),
+        Err(_) => {
+            let name = bare.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+    };
+    if internal && !allow_internal {
+        return Err(format!(
+            "host {host} is an internal address; set allow_internal = true to allow it"
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Loopback, private (RFC 1918, shared address space, IPv6 unique local), link-local,
+/// unspecified or broadcast.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_internal_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_internal_v4(v4),
+            None => is_internal_v6(v6),
+        },
+    }
+}
+
+fn is_internal_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || a == 0
+        // 100.64.0.0/10, carrier-grade NAT and many clouds' internal ranges.
+        || (a == 100 && (64..128).contains(&b))
+}
+
+fn is_internal_v6(ip: Ipv6Addr) -> bool {
+    ip.is_loopback() || ip.is_unspecified() || ip.is_unique_local() || ip.is_unicast_link_local()
+}
+
+/// Resolves host names and keeps only the addresses that are not internal, so a public
+/// name pointing inside is refused like an internal IP literal.
+#[derive(Debug)]
+struct PublicOnly;
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> =
+                found.into_iter().filter(|a| !is_internal(a.ip())).collect();
+            if public.is_empty() {
+                return Err(format!(
+                    "{host} resolves only to internal addresses; set allow_internal = true to allow it"
+                )
+                .into());
+            }
+            let addrs: Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Two shared clients: one for channels that allow internal addresses, one that checks
+/// every resolved address. Neither follows redirects or uses a proxy from the environment
+/// (a proxy would do the resolving, and the check with it).
+fn http_client(allow_internal: bool) -> Result<&'static reqwest::Client, SendError> {
+    static OPEN: OnceLock<reqwest::Client> = OnceLock::new();
+    static PUBLIC: OnceLock<reqwest::Client> = OnceLock::new();
+    let cell = if allow_internal { &OPEN } else { &PUBLIC };
+    if let Some(client) = cell.get() {
+        return Ok(client);
+    }
+    // The server installs ring at start; tests and other callers may not have.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
+    if !allow_internal {
+        builder = builder.dns_resolver(PublicOnly);
+    }
+    let client = builder.build().map_err(|e| {
+        SendError::Http(format!("cannot build the HTTP client: {}", error_chain(&e)))
+    })?;
+    Ok(cell.get_or_init(|| client))
+}
+
+/// An error and its causes, one after the other.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+// ----- e-mail -----
+
+/// The plain-text body of a notification mail.
+pub fn email_body(stored: &StoredOutbox, payload: &Value) -> String {
+    let message = &stored.message;
+    let summary = text_field(payload, "summary");
+    let data = serde_json::to_string_pretty(payload.get("data").unwrap_or(&Value::Null))
+        .unwrap_or_default();
+    format!(
+        "{summary}\n\nEvent: {event}\nDelivery: {id}\n\nDetails:\n{data}\n\n-- \nSent by Warden. The delivery id is the same if this notice is sent again.\n",
+        event = message.event,
+        id = message.id,
+    )
+}
+
+async fn send_email(
+    channel: &ChannelConfig,
+    smtp: &SmtpConfig,
+    stored: &StoredOutbox,
+    now: OffsetDateTime,
+) -> Result<(), SendError> {
+    let message = &stored.message;
+    let payload: Value =
+        serde_json::from_str(&message.payload).map_err(|e| SendError::Payload(e.to_string()))?;
+    if channel.to.is_empty() {
+        return Err(SendError::Config(
+            "an email channel needs recipients (to)".to_owned(),
+        ));
+    }
+    let from: Mailbox = smtp
+        .from
+        .parse()
+        .map_err(|e| SendError::Config(format!("notifications.smtp.from: {e}")))?;
+    let summary = one_line(text_field(&payload, "summary"));
+    let mut builder = Message::builder()
+        .message_id(Some(format!("<{}@{}>", message.id, from.email.domain())))
+        .from(from)
+        .subject(format!("[Warden] {summary}"))
+        .date(std::time::SystemTime::from(now))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Warden-Delivery"),
+            message.id.to_string(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Warden-Event"),
+            one_line(&message.event),
+        ));
+    for to in &channel.to {
+        let to: Mailbox = to
+            .parse()
+            .map_err(|e| SendError::Config(format!("recipient {to:?}: {e}")))?;
+        builder = builder.to(to);
+    }
+    let email = builder
+        .header(ContentType::TEXT_PLAIN)
+        .body(email_body(stored, &payload))
+        .map_err(|e| SendError::Mail(e.to_string()))?;
+    smtp_transport(smtp)?
+        .send(email)
+        .await
+        .map_err(|e| SendError::Mail(error_chain(&e)))?;
+    Ok(())
+}
+
+fn smtp_transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+    // The server installs ring at start; lettre falls back to ring without it as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mail_error = |e: lettre::transport::smtp::Error| SendError::Mail(error_chain(&e));
+    let builder = match smtp.tls.as_str() {
+        "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str()),
+        "starttls" => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(mail_error)?
+        }
+        "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(mail_error)?,
+        other => {
+            return Err(SendError::Config(format!(
+                "notifications.smtp.tls is {other:?}; expected none, starttls or tls"
+            )));
+        }
+    };
+    let mut builder = builder.port(smtp.port).timeout(Some(TIMEOUT));
+    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose_secret().to_owned(),
+        ));
+    }
+    Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_round_trips_and_rejects_changes() {
+        let header = sign(b"k", 1_700_000_000, b"{\"a\":1}");
+        assert!(header.starts_with("t=1700000000,v1="));
+        assert!(verify_signature(
+            b"k",
+            &header,
+            b"{\"a\":1}",
+            1_700_000_100,
+            300
+        ));
+        assert!(!verify_signature(
+            b"x",
+            &header,
+            b"{\"a\":1}",
+            1_700_000_100,
+            300
+        ));
+        assert!(!verify_signature(
+            b"k",
+            &header,
+            b"{\"a\":2}",
+            1_700_000_100,
+            300
+        ));
+        assert!(!verify_signature(
+            b"k",
+            &header,
+            b"{\"a\":1}",
+            1_700_000_301,
+            300
+        ));
+        assert!(!verify_signature(b"k", "v1=00", b"", 0, 300));
+    }
+
+    #[test]
+    fn internal_addresses_are_refused_without_allow_internal() {
+        for url in [
+            "https://127.0.0.1/x",
+            "https://10.1.2.3/x",
+            "https://192.168.0.1/x",
+            "https://172.16.0.1/x",
+            "https://169.254.169.254/latest",
+            "https://0.0.0.0/x",
+            "https://[::1]/x",
+            "https://[fd00::1]/x",
+            "https://[fe80::1]/x",
+            "https://[::ffff:127.0.0.1]/x",
+            "https://localhost/x",
+            "http://hooks.example.com/x",
+        ] {
+            assert!(check_url(url, false).is_err(), "{url}");
+            assert!(check_url(url, true).is_ok(), "{url}");
+        }
+        assert!(check_url("https://hooks.example.com/x", false).is_ok());
+        assert!(check_url("ftp://hooks.example.com/x", true).is_err());
+        assert!(check_url("not a url", true).is_err());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_inside_are_refused() {
+        let name: Name = "localhost".parse().unwrap();
+        let err = PublicOnly.resolve(name).await.err().unwrap();
+        assert!(err.to_string().contains("internal addresses"), "{err}");
+    }
+
+    #[test]
+    fn chat_text_is_one_escaped_line() {
+        let text = chat_text(&serde_json::json!({
+            "summary": "alice <!channel>\nasks",
+            "event": "request.needs_approval",
+            "data": {"resource": "db<>", "nested": {"x": 1}},
+        }));
+        assert_eq!(
+            text,
+            "[Warden] alice &lt;!channel&gt; asks (request.needs_approval, resource: db&lt;&gt;)"
+        );
+    }
+}

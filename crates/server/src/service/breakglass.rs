@@ -1,0 +1,636 @@
+//! Break-glass: access taken at once, without approvers, when waiting would do harm. It
+//! is still bounded by policy (the holder must be eligible for the role), shorter than an
+//! ordinary grant (`[grants] breakglass_max_secs`, 2 h by default), announced to security
+//! the moment it is taken, and followed by a post-facto review: the holder justifies it
+//! within 24 hours, then security (and the holder's manager, when they have one) judge
+//! it. An unjustified use, or a justification never given, opens an incident.
+
+use std::collections::BTreeSet;
+
+use time::Duration;
+use uuid::Uuid;
+use warden_core::Scope;
+use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::identity::Identity;
+use warden_core::policy::{AccessQuery, Decision, RequestContext, format_duration, parse_duration};
+use warden_core::request::{BreakGlassReview, JUSTIFICATION_DUE, ReviewEvent};
+use warden_proto::grants::{
+    BreakGlassInfo, BreakGlassRequest, IncidentInfo, ReviewBreakGlass, ReviewInfo,
+};
+use warden_proto::problem::{FieldError, ProblemType};
+use warden_store::{
+    Effects, IdentityFilter, ReviewStep, StoredIncident, StoredRequest, StoredReview,
+};
+
+use super::access::find as find_identity;
+use super::check_label;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::notify::{self, Notice, events};
+use crate::state::AppState;
+
+async fn me(state: &AppState, caller: &Caller) -> Result<Identity, ApiError> {
+    find_identity(state, caller.user.username.as_str())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ProblemType::Forbidden,
+                format!(
+                    "user {} has no identity in the directory",
+                    caller.user.username
+                ),
+            )
+        })
+}
+
+async fn identity(state: &AppState, id: Uuid) -> Result<Option<Identity>, ApiError> {
+    Ok(state
+        .store()
+        .find_identities(IdentityFilter::Id(id))
+        .await?
+        .into_iter()
+        .next())
+}
+
+fn data(r: &StoredRequest, holder: &str) -> serde_json::Value {
+    serde_json::json!({
+        "request": r.id,
+        "identity": holder,
+        "resource": r.resource,
+        "role": r.role,
+        "duration_secs": r.duration_secs,
+        "reason": r.justification,
+        "review": r.review,
+        "justification_due": r.review_due_at.map(|t| t.to_string()),
+    })
+}
+
+/// Takes break-glass access: granted at once, security told at once.
+pub async fn take(
+    state: &AppState,
+    caller: &Caller,
+    req: BreakGlassRequest,
+) -> Result<BreakGlassInfo, ApiError> {
+    caller.require(Scope::Request)?;
+    let holder = me(state, caller).await?;
+    let reason = check_label("reason", &req.reason, 2000)?;
+    let ticket = req
+        .ticket
+        .as_deref()
+        .map(|t| check_label("ticket", t, 200))
+        .transpose()?;
+    let max =
+        Duration::seconds(i64::try_from(state.config().grants.breakglass_max_secs).unwrap_or(7200));
+    let duration = match &req.duration {
+        Some(d) => parse_duration(d).map_err(|e| ApiError::field("duration", e.to_string()))?,
+        None => max,
+    };
+    if duration > max {
+        return Err(ApiError::field(
+            "duration",
+            format!("break-glass lasts at most {}", format_duration(max)),
+        ));
+    }
+    let now = state.clock().now();
+    let live = state.policy();
+    let ctx = RequestContext {
+        ticket: ticket.clone(),
+        source_ip: caller.client.ip,
+        ..RequestContext::at(now)
+    };
+    let terms = match live.policy.check(&AccessQuery {
+        identity: &holder.hr,
+        resource: &req.resource,
+        role: &req.role,
+        duration: Some(duration),
+        context: &ctx,
+    }) {
+        Decision::Eligible(e) => e,
+        Decision::NotEligible(reasons) => {
+            return Err(ApiError::with_errors(
+                ProblemType::Forbidden,
+                "break-glass is for roles policy makes you eligible for; each failed rule says why",
+                reasons
+                    .into_iter()
+                    .map(|message| FieldError {
+                        field: "policy".to_owned(),
+                        message,
+                    })
+                    .collect(),
+            ));
+        }
+    };
+    let min = terms.approval.intake.min_justification;
+    if reason.chars().count() < min {
+        return Err(ApiError::field(
+            "reason",
+            format!("must be at least {min} characters"),
+        ));
+    }
+    let resource = live
+        .policy
+        .resource(&req.resource)
+        .ok_or_else(|| ApiError::not_found(format!("resource {}", req.resource)))?
+        .clone();
+    let stored = StoredRequest {
+        id: Uuid::now_v7(),
+        requester_id: holder.id,
+        beneficiary_id: holder.id,
+        requested_by: caller.user.username.to_string(),
+        resource: req.resource.clone(),
+        role: req.role.clone(),
+        duration_secs: duration.whole_seconds(),
+        justification: reason.clone(),
+        ticket,
+        rule: terms.rule.clone(),
+        approval: terms.approval.name.clone(),
+        route: "breakglass".to_owned(),
+        risk_total: 100,
+        risk_factors: serde_json::json!([{"name": "break_glass", "points": 100, "reason": "break-glass access skips approval"}]).to_string(),
+        state: "provisioning".to_owned(),
+        created_at: now,
+        pending_until: now,
+        updated_at: now,
+        kind: "breakglass".to_owned(),
+        extends: None,
+        review: Some(BreakGlassReview::JustificationDue.as_str().to_owned()),
+        review_justification: None,
+        review_due_at: Some(now + JUSTIFICATION_DUE),
+    };
+    let grant = super::grants::queue(&stored, &resource, now);
+    let event = AuditEvent::new(now, caller.actor(), Action::BreakGlass)
+        .target(format!("request:{}", stored.id))
+        .reason(reason.clone())
+        .detail("breakglass", "true")
+        .detail("identity", holder.hr.employee_id.as_str())
+        .detail("resource", stored.resource.as_str())
+        .detail("role", stored.role.as_str())
+        .detail("duration_secs", stored.duration_secs.to_string())
+        .detail("grant", grant.id.to_string());
+    let notice = Notice::new(
+        events::BREAKGLASS,
+        format!(
+            "BREAK-GLASS: {} took {} on {} (tier {}) for {}: {reason}",
+            holder.hr.employee_id,
+            stored.role,
+            stored.resource,
+            resource.tier,
+            format_duration(duration)
+        ),
+        data(&stored, holder.hr.employee_id.as_str()),
+    );
+    let outbox = notify::messages(&state.config().notifications, &notice, now);
+    state
+        .store()
+        .insert_request(
+            &stored,
+            Effects {
+                grant: Some(&grant),
+                outbox: &outbox,
+                events: &[event],
+            },
+        )
+        .await?;
+    state.wake_grants();
+    notify::deliver::wake();
+    info(state, &stored).await
+}
+
+async fn load(state: &AppState, id: Uuid) -> Result<StoredRequest, ApiError> {
+    state
+        .store()
+        .request(id)
+        .await?
+        .filter(|r| r.kind == "breakglass")
+        .ok_or_else(|| ApiError::not_found(format!("break-glass use {id}")))
+}
+
+fn review_state(r: &StoredRequest) -> Result<BreakGlassReview, ApiError> {
+    r.review
+        .as_deref()
+        .and_then(BreakGlassReview::parse)
+        .ok_or_else(|| ApiError::internal(format!("request {} has no break-glass review", r.id)))
+}
+
+fn conflict(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ProblemType::Conflict, e.to_string())
+}
+
+/// The holder's post-facto justification.
+pub async fn justify(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    text: &str,
+) -> Result<BreakGlassInfo, ApiError> {
+    let holder = me(state, caller).await?;
+    let r = load(state, id).await?;
+    if r.beneficiary_id != holder.id {
+        return Err(ApiError::not_found(format!("break-glass use {id}")));
+    }
+    let text = check_label("justification", text, 4000)?;
+    if text.chars().count() < 20 {
+        return Err(ApiError::field(
+            "justification",
+            "must be at least 20 characters: say what happened and what was done",
+        ));
+    }
+    let from = review_state(&r)?;
+    let to = from.next(ReviewEvent::Justify).map_err(conflict)?;
+    let now = state.clock().now();
+    let event = AuditEvent::new(now, caller.actor(), Action::BreakGlassJustify)
+        .target(format!("request:{id}"))
+        .reason(text.clone())
+        .detail("breakglass", "true");
+    let notice = Notice::new(
+        events::REVIEW_DUE,
+        format!(
+            "{} justified break-glass use of {} on {}; it waits for review",
+            holder.hr.employee_id, r.role, r.resource
+        ),
+        data(&r, holder.hr.employee_id.as_str()),
+    );
+    state
+        .store()
+        .review_step(
+            &ReviewStep {
+                request_id: id,
+                from: from.as_str(),
+                to: to.as_str(),
+                justification: Some(&text),
+                review: None,
+                incident: None,
+                at: now,
+            },
+            &notify::messages(&state.config().notifications, &notice, now),
+            &[event],
+        )
+        .await?;
+    notify::deliver::wake();
+    let r = load(state, id).await?;
+    info(state, &r).await
+}
+
+/// The security group that reviews a use: the approval policy's.
+fn security_group(state: &AppState, r: &StoredRequest) -> String {
+    state
+        .policy()
+        .policy
+        .approval(&r.approval)
+        .map_or_else(|| "security".to_owned(), |a| a.security_group.clone())
+}
+
+/// Which capacities must still judge a use: security always, and the holder's manager
+/// when they have a current one.
+async fn needed(
+    state: &AppState,
+    r: &StoredRequest,
+    done: &[StoredReview],
+) -> Result<Vec<&'static str>, ApiError> {
+    let mut need = Vec::new();
+    if !done.iter().any(|d| d.capacity == "security") {
+        need.push("security");
+    }
+    let today = state.clock().now().date();
+    let manager_current = match identity(state, r.beneficiary_id).await? {
+        Some(h) => match &h.hr.manager {
+            Some(m) => state
+                .store()
+                .find_identities(IdentityFilter::EmployeeId(m.as_str()))
+                .await?
+                .into_iter()
+                .next()
+                .is_some_and(|m| m.hr.is_current(today)),
+            None => false,
+        },
+        None => false,
+    };
+    if manager_current && !done.iter().any(|d| d.capacity == "manager") {
+        need.push("manager");
+    }
+    Ok(need)
+}
+
+/// A reviewer's verdict: by the holder's manager or a member of the security group,
+/// never by the holder.
+pub async fn review(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    v: &ReviewBreakGlass,
+) -> Result<BreakGlassInfo, ApiError> {
+    caller.require(Scope::Approve)?;
+    let reviewer = me(state, caller).await?;
+    let r = load(state, id).await?;
+    let comment = check_label("comment", &v.comment, 2000)?;
+    let justified = match v.verdict.as_str() {
+        "justified" => true,
+        "unjustified" => false,
+        other => {
+            return Err(ApiError::field(
+                "verdict",
+                format!("{other:?} is not justified or unjustified"),
+            ));
+        }
+    };
+    if r.beneficiary_id == reviewer.id {
+        return Err(ApiError::new(
+            ProblemType::Forbidden,
+            "the holder of a break-glass grant cannot review it",
+        ));
+    }
+    let holder = identity(state, r.beneficiary_id).await?;
+    let group = security_group(state, &r);
+    let in_security = state
+        .policy()
+        .policy
+        .groups_of(&reviewer.hr)
+        .contains(&group);
+    let is_manager = holder
+        .as_ref()
+        .and_then(|h| h.hr.manager.as_ref())
+        .is_some_and(|m| *m == reviewer.hr.employee_id);
+    let today = state.clock().now().date();
+    if !reviewer.hr.is_current(today) {
+        return Err(ApiError::new(
+            ProblemType::Forbidden,
+            format!("{} is not a current identity", reviewer.hr.employee_id),
+        ));
+    }
+    let done = state.store().reviews(id).await?;
+    let need = needed(state, &r, &done).await?;
+    let capacity = if is_manager && need.contains(&"manager") {
+        "manager"
+    } else if in_security && need.contains(&"security") {
+        "security"
+    } else if is_manager || in_security {
+        return Err(conflict(format!(
+            "this use has already been reviewed in {}'s capacity",
+            reviewer.hr.employee_id
+        )));
+    } else {
+        return Err(ApiError::new(
+            ProblemType::Forbidden,
+            format!(
+                "break-glass uses are reviewed by the holder's manager and group {group}; {} is neither",
+                reviewer.hr.employee_id
+            ),
+        ));
+    };
+    let from = review_state(&r)?;
+    let remaining: Vec<&str> = need.iter().copied().filter(|c| *c != capacity).collect();
+    let to = if !justified {
+        from.next(ReviewEvent::Reject).map_err(conflict)?
+    } else if from == BreakGlassReview::JustificationDue {
+        return Err(conflict(
+            "the holder has not justified this use yet; it can be judged unjustified, or wait for the justification",
+        ));
+    } else if remaining.is_empty() {
+        from.next(ReviewEvent::Accept).map_err(conflict)?
+    } else {
+        from
+    };
+    let now = state.clock().now();
+    let row = StoredReview {
+        id: Uuid::now_v7(),
+        request_id: id,
+        reviewer_id: reviewer.id,
+        reviewer_employee_id: reviewer.hr.employee_id.to_string(),
+        capacity: capacity.to_owned(),
+        verdict: v.verdict.clone(),
+        comment: comment.clone(),
+        at: now,
+    };
+    let holder_name = holder
+        .as_ref()
+        .map_or_else(|| "(deleted)".to_owned(), |h| h.hr.employee_id.to_string());
+    let mut evs = vec![
+        AuditEvent::new(now, caller.actor(), Action::BreakGlassReview)
+            .target(format!("request:{id}"))
+            .reason(comment.clone())
+            .detail("breakglass", "true")
+            .detail("verdict", v.verdict.as_str())
+            .detail("capacity", capacity)
+            .detail("review", to.as_str()),
+    ];
+    let mut notices = Vec::new();
+    let incident = to.opens_incident().then(|| StoredIncident {
+        id: Uuid::now_v7(),
+        request_id: id,
+        opened_at: now,
+        reason: format!("break-glass use of {} on {} by {holder_name} judged unjustified by {} ({capacity}): {comment}", r.role, r.resource, reviewer.hr.employee_id),
+        state: "open".to_owned(),
+    });
+    if let Some(i) = &incident {
+        evs.push(
+            AuditEvent::new(now, caller.actor(), Action::IncidentOpen)
+                .target(format!("incident:{}", i.id))
+                .reason(i.reason.clone())
+                .detail("request", id.to_string()),
+        );
+        notices.push(Notice::new(
+            events::INCIDENT,
+            i.reason.clone(),
+            data(&r, &holder_name),
+        ));
+    }
+    state
+        .store()
+        .review_step(
+            &ReviewStep {
+                request_id: id,
+                from: from.as_str(),
+                to: to.as_str(),
+                justification: None,
+                review: Some(&row),
+                incident: incident.as_ref(),
+                at: now,
+            },
+            &notify::all_messages(&state.config().notifications, &notices, now),
+            &evs,
+        )
+        .await?;
+    notify::deliver::wake();
+    let r = load(state, id).await?;
+    info(state, &r).await
+}
+
+/// Opens incidents for uses whose justification is overdue: run every few seconds.
+pub async fn lapse_overdue(state: &AppState) -> Result<usize, ApiError> {
+    let now = state.clock().now();
+    let mut n = 0;
+    for id in state.store().overdue_justifications(now).await? {
+        let r = load(state, id).await?;
+        let holder = identity(state, r.beneficiary_id)
+            .await?
+            .map_or_else(|| "(deleted)".to_owned(), |h| h.hr.employee_id.to_string());
+        let incident = StoredIncident {
+            id: Uuid::now_v7(),
+            request_id: id,
+            opened_at: now,
+            reason: format!(
+                "break-glass use of {} on {} by {holder} was not justified within {} hours",
+                r.role,
+                r.resource,
+                JUSTIFICATION_DUE.whole_hours()
+            ),
+            state: "open".to_owned(),
+        };
+        let evs = [
+            AuditEvent::new(now, Actor::system(), Action::BreakGlassReview)
+                .target(format!("request:{id}"))
+                .failed("justification overdue")
+                .detail("breakglass", "true")
+                .detail("review", "unjustified"),
+            AuditEvent::new(now, Actor::system(), Action::IncidentOpen)
+                .target(format!("incident:{}", incident.id))
+                .reason(incident.reason.clone())
+                .detail("request", id.to_string()),
+        ];
+        let notice = Notice::new(events::INCIDENT, incident.reason.clone(), data(&r, &holder));
+        match state
+            .store()
+            .review_step(
+                &ReviewStep {
+                    request_id: id,
+                    from: BreakGlassReview::JustificationDue.as_str(),
+                    to: BreakGlassReview::Unjustified.as_str(),
+                    justification: None,
+                    review: None,
+                    incident: Some(&incident),
+                    at: now,
+                },
+                &notify::messages(&state.config().notifications, &notice, now),
+                &evs,
+            )
+            .await
+        {
+            Ok(()) => n += 1,
+            Err(warden_store::StoreError::Stale(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if n > 0 {
+        notify::deliver::wake();
+    }
+    Ok(n)
+}
+
+/// One use: for its holder, its reviewers, and administrators.
+pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<BreakGlassInfo, ApiError> {
+    let r = load(state, id).await?;
+    if !caller.scopes.allows(Scope::Admin) && !caller.scopes.allows(Scope::AuditRead) {
+        let me = me(state, caller).await?;
+        let holder = identity(state, r.beneficiary_id).await?;
+        let is_manager = holder
+            .as_ref()
+            .and_then(|h| h.hr.manager.as_ref())
+            .is_some_and(|m| *m == me.hr.employee_id);
+        let in_security = state
+            .policy()
+            .policy
+            .groups_of(&me.hr)
+            .contains(&security_group(state, &r));
+        if me.id != r.beneficiary_id && !is_manager && !in_security {
+            return Err(ApiError::not_found(format!("break-glass use {id}")));
+        }
+    }
+    info(state, &r).await
+}
+
+/// Every break-glass use (administrators, auditors and the security group).
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<BreakGlassInfo>, ApiError> {
+    let allowed = caller.scopes.allows(Scope::Admin) || caller.scopes.allows(Scope::AuditRead) || {
+        let me = me(state, caller).await?;
+        let groups: BTreeSet<String> = state.policy().policy.groups_of(&me.hr);
+        state
+            .policy()
+            .policy
+            .approvals()
+            .any(|a| groups.contains(&a.security_group))
+    };
+    if !allowed {
+        return Err(ApiError::scope(Scope::AuditRead));
+    }
+    let mut out = Vec::new();
+    for r in state
+        .store()
+        .list_requests(warden_store::RequestFilter::All)
+        .await?
+    {
+        if r.kind == "breakglass" {
+            out.push(info(state, &r).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// Incidents (administrators and auditors).
+pub async fn incidents(state: &AppState, caller: &Caller) -> Result<Vec<IncidentInfo>, ApiError> {
+    if !caller.scopes.allows(Scope::Admin) && !caller.scopes.allows(Scope::AuditRead) {
+        return Err(ApiError::scope(Scope::AuditRead));
+    }
+    Ok(state
+        .store()
+        .incidents()
+        .await?
+        .into_iter()
+        .map(|i| IncidentInfo {
+            id: i.id,
+            request: i.request_id,
+            opened_at: i.opened_at,
+            reason: i.reason,
+            state: i.state,
+        })
+        .collect())
+}
+
+async fn info(state: &AppState, r: &StoredRequest) -> Result<BreakGlassInfo, ApiError> {
+    let done = state.store().reviews(r.id).await?;
+    let review = r.review.clone().unwrap_or_default();
+    let needs = match review.as_str() {
+        "justification_due" => vec!["the holder's justification".to_owned()],
+        "review_due" => needed(state, r, &done)
+            .await?
+            .into_iter()
+            .map(|c| format!("a verdict in the {c} capacity"))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let grant = match state.store().grant_of_request(r.id).await? {
+        Some(g) => Some(super::grants::info(state, &g).await?),
+        None => None,
+    };
+    let incident = state
+        .store()
+        .incidents()
+        .await?
+        .into_iter()
+        .find(|i| i.request_id == r.id)
+        .map(|i| i.id);
+    Ok(BreakGlassInfo {
+        id: r.id,
+        holder: identity(state, r.beneficiary_id)
+            .await?
+            .map_or_else(|| "(deleted)".to_owned(), |h| h.hr.employee_id.to_string()),
+        resource: r.resource.clone(),
+        role: r.role.clone(),
+        reason: r.justification.clone(),
+        review,
+        justification: r.review_justification.clone(),
+        justification_due: r.review_due_at,
+        reviews: done
+            .into_iter()
+            .map(|d| ReviewInfo {
+                reviewer: d.reviewer_employee_id,
+                capacity: d.capacity,
+                verdict: d.verdict,
+                comment: d.comment,
+                at: d.at,
+            })
+            .collect(),
+        needs,
+        grant,
+        incident,
+    })
+}

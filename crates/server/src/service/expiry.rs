@@ -1,0 +1,649 @@
+//! The grant worker: provisions approved grants on their targets and revokes them when
+//! they end, from the durable queue the grants table is (`due_at`, earliest first).
+//!
+//! - Nothing is "active" until the connector created the access, and nothing is
+//!   "revoked" until the connector removed it and [`Connector::verify`] says it is gone.
+//! - Overlapping grants of one access are counted: when one ends while another still
+//!   runs, the target keeps the access (its end moved to the other grant's end) and the
+//!   ending grant is settled without a revocation.
+//! - Each grant retries on its own schedule ([`retry_delay`]); grants of one access are
+//!   handled in order, different accesses concurrently, so one failing or slow target
+//!   never holds up another. After [`ALERT_AFTER`] failures security is alerted; a
+//!   revocation goes on being retried, a provisioning fails and is cleaned up.
+//! - Outcomes of a round are committed together (one transaction), each with its audit
+//!   event and notifications, and only if the grant did not change meanwhile.
+//! - [`catch_up`] runs at start, before the server serves: grants that ended while it was
+//!   down are revoked first.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration as StdDuration;
+
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::connector::{
+    ALERT_AFTER, AccessSpec, Connector, ConnectorError, Presence, retry_delay,
+};
+use warden_core::request::{Window, extension_window, grant_window};
+use warden_store::{GrantChange, IdentityFilter, StoreError, StoredGrant};
+
+use crate::notify::{self, Notice, events};
+use crate::state::AppState;
+
+/// Longest a connector call may take before it counts as failed.
+pub const CALL_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+
+/// What a round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Grants made active.
+    pub provisioned: u64,
+    /// Grants whose access was removed from the target.
+    pub revoked: u64,
+    /// Grants that ended while another grant keeps the access.
+    pub kept: u64,
+    /// Failed attempts (to be retried, or failed provisionings).
+    pub failures: u64,
+    /// Expiring-soon notices sent.
+    pub warned: u64,
+}
+
+impl Report {
+    fn add(&mut self, o: &Report) {
+        self.provisioned += o.provisioned;
+        self.revoked += o.revoked;
+        self.kept += o.kept;
+        self.failures += o.failures;
+        self.warned += o.warned;
+    }
+
+    /// Whether the round did anything at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Report::default()
+    }
+}
+
+type AccessKey = (Uuid, String, String);
+
+fn key_of(g: &StoredGrant) -> AccessKey {
+    (g.identity_id, g.resource.clone(), g.role.clone())
+}
+
+/// Groups grants by access, keeping each group in due order.
+fn group(due: Vec<StoredGrant>) -> BTreeMap<AccessKey, Vec<StoredGrant>> {
+    let mut groups: BTreeMap<AccessKey, Vec<StoredGrant>> = BTreeMap::new();
+    for g in due {
+        groups.entry(key_of(&g)).or_default().push(g);
+    }
+    groups
+}
+
+/// One round: handles every grant due now and commits the outcomes together.
+pub async fn tick(state: &AppState) -> Result<Report, StoreError> {
+    let now = state.clock().now();
+    let due = state
+        .store()
+        .due_grants(now, state.config().grants.batch_size)
+        .await?;
+    let sem = Arc::new(Semaphore::new(state.config().grants.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (_, grants) in group(due) {
+        let state = state.clone();
+        let sem = Arc::clone(&sem);
+        tasks.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            process(&state, grants).await
+        });
+    }
+    let mut changes = Vec::new();
+    let mut report = Report::default();
+    while let Some(done) = tasks.join_next().await {
+        let (c, r) = done.map_err(|e| StoreError::Corrupt(format!("grant task: {e}")))??;
+        changes.extend(c);
+        report.add(&r);
+    }
+    report.add(&warn(state, &mut changes).await?);
+    settle(state, &changes).await?;
+    Ok(report)
+}
+
+/// Handles everything due now, round after round, until nothing due now is left (grants
+/// that failed wait for their retry time). Run at start before serving.
+pub async fn catch_up(state: &AppState) -> Result<Report, StoreError> {
+    let mut total = Report::default();
+    for _ in 0..10_000 {
+        let r = tick(state).await?;
+        if r.is_empty() {
+            break;
+        }
+        total.add(&r);
+    }
+    Ok(total)
+}
+
+async fn settle(state: &AppState, changes: &[GrantChange]) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let stale = state.store().settle_grants(changes).await?;
+    if !stale.is_empty() {
+        tracing::debug!(
+            grants = stale.len(),
+            "grants changed while the worker handled them; they are handled again"
+        );
+    }
+    if changes.iter().any(|c| !c.outbox.is_empty()) {
+        notify::deliver::wake();
+    }
+    Ok(())
+}
+
+/// Expiring-soon notices for active grants within the warning time of their end.
+async fn warn(state: &AppState, changes: &mut Vec<GrantChange>) -> Result<Report, StoreError> {
+    let now = state.clock().now();
+    let before = now
+        + Duration::seconds(
+            i64::try_from(state.config().grants.warn_before_secs).unwrap_or(i64::MAX / 2),
+        );
+    let busy: HashSet<Uuid> = changes.iter().map(|c| c.grant.id).collect();
+    let mut report = Report::default();
+    for g in state.store().grants_to_warn(before, 1000).await? {
+        if busy.contains(&g.id) {
+            continue;
+        }
+        let holder = employee_id(state, g.identity_id).await;
+        let mut next = g.clone();
+        next.warned = true;
+        next.updated_at = now;
+        let notice = Notice::new(
+            events::EXPIRING,
+            format!(
+                "{holder}'s {} access to {} ends at {}",
+                g.role,
+                g.resource,
+                g.ends_at.map(|t| t.to_string()).unwrap_or_default()
+            ),
+            grant_data(&g, &holder),
+        );
+        changes.push(GrantChange {
+            read_at: g.updated_at,
+            grant: next,
+            request_state: None,
+            outbox: notify::messages(&state.config().notifications, &notice, now),
+            events: Vec::new(),
+        });
+        report.warned += 1;
+    }
+    Ok(report)
+}
+
+/// The worker loop of `warden serve`. Each access in flight is handled by its own task;
+/// the loop goes on dispatching others, so a slow target delays only its own grants.
+pub async fn run(state: AppState) {
+    let waker = state.grants_waker();
+    let in_flight: Arc<Mutex<HashSet<AccessKey>>> = Arc::default();
+    let sem = Arc::new(Semaphore::new(state.config().grants.concurrency.max(1)));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<GrantChange>, Report)>(4096);
+    // The settler commits whatever outcomes have arrived, many per transaction.
+    let settler = {
+        let state = state.clone();
+        let in_flight = Arc::clone(&in_flight);
+        let waker = Arc::clone(&waker);
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            while rx.recv_many(&mut buf, 4096).await > 0 {
+                let mut changes = Vec::new();
+                let mut keys = Vec::new();
+                for (c, _) in buf.drain(..) {
+                    keys.extend(c.iter().map(|c| key_of(&c.grant)));
+                    changes.extend(c);
+                }
+                let mut warned = Vec::new();
+                if let Err(e) = warn(&state, &mut warned).await {
+                    tracing::error!(error = %e, "cannot read the grants to warn");
+                }
+                changes.extend(warned);
+                if let Err(e) = settle(&state, &changes).await {
+                    tracing::error!(error = %e, "cannot record grant outcomes; they are retried");
+                }
+                let mut set = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+                for k in keys {
+                    set.remove(&k);
+                }
+                waker.notify_one();
+            }
+        })
+    };
+    loop {
+        let now = state.clock().now();
+        let busy = in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        let limit = state.config().grants.batch_size + u64::try_from(busy).unwrap_or(0);
+        match state.store().due_grants(now, limit).await {
+            Ok(due) => {
+                let groups = group(due);
+                let mut set = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+                for (key, grants) in groups {
+                    if !set.insert(key.clone()) {
+                        continue;
+                    }
+                    let state = state.clone();
+                    let sem = Arc::clone(&sem);
+                    let tx = tx.clone();
+                    let in_flight = Arc::clone(&in_flight);
+                    tokio::spawn(async move {
+                        let _permit = sem.acquire_owned().await;
+                        match process(&state, grants).await {
+                            Ok(done) => {
+                                let _ = tx.send(done).await;
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot handle due grants; they are retried");
+                                in_flight
+                                    .lock()
+                                    .unwrap_or_else(PoisonError::into_inner)
+                                    .remove(&key);
+                            }
+                        }
+                    });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the grant queue; retrying"),
+        }
+        // Sleep until the next due grant (at most a second, for warnings), or a wake-up.
+        let wait = match state.store().next_grant_due().await {
+            Ok(Some(next)) => {
+                (next - state.clock().now()).clamp(Duration::milliseconds(5), Duration::SECOND)
+            }
+            _ => Duration::SECOND,
+        };
+        let wait =
+            StdDuration::from_millis(u64::try_from(wait.whole_milliseconds()).unwrap_or(1000));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = waker.notified() => {}
+        }
+        if settler.is_finished() {
+            tracing::error!("the grant settler stopped; the grant worker stops");
+            return;
+        }
+    }
+}
+
+async fn employee_id(state: &AppState, id: Uuid) -> String {
+    match state.store().find_identities(IdentityFilter::Id(id)).await {
+        Ok(found) => found
+            .into_iter()
+            .next()
+            .map_or_else(|| id.to_string(), |i| i.hr.employee_id.to_string()),
+        Err(_) => id.to_string(),
+    }
+}
+
+fn grant_data(g: &StoredGrant, holder: &str) -> serde_json::Value {
+    json!({
+        "grant": g.id,
+        "request": g.request_id,
+        "identity": holder,
+        "resource": g.resource,
+        "role": g.role,
+        "kind": g.kind,
+        "starts_at": g.starts_at.map(|t| t.to_string()),
+        "ends_at": g.ends_at.map(|t| t.to_string()),
+    })
+}
+
+async fn call<T>(
+    f: impl std::future::Future<Output = Result<T, ConnectorError>>,
+) -> Result<T, ConnectorError> {
+    match tokio::time::timeout(CALL_TIMEOUT, f).await {
+        Ok(r) => r,
+        Err(_) => Err(ConnectorError::Unavailable(format!(
+            "no answer within {} s",
+            CALL_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Handles the due grants of one access, in due order.
+async fn process(
+    state: &AppState,
+    grants: Vec<StoredGrant>,
+) -> Result<(Vec<GrantChange>, Report), StoreError> {
+    let Some(first) = grants.first() else {
+        return Ok((Vec::new(), Report::default()));
+    };
+    let mut live = state
+        .store()
+        .live_grants_of(first.identity_id, &first.resource, &first.role)
+        .await?;
+    let holder = employee_id(state, first.identity_id).await;
+    let mut changes = Vec::new();
+    let mut report = Report::default();
+    for g in grants {
+        let now = state.clock().now();
+        let change = match g.state.as_str() {
+            "provisioning" if g.end_reason.is_none() => {
+                provision(state, &g, &live, &holder, now, &mut report).await?
+            }
+            "provisioning" | "active" | "revoking" | "failed" => {
+                revoke(state, &g, &live, &holder, now, &mut report).await
+            }
+            _ => continue,
+        };
+        // Later grants of this access see this one's new state.
+        if let Some(slot) = live.iter_mut().find(|l| l.id == g.id) {
+            *slot = change.grant.clone();
+        }
+        changes.push(change);
+    }
+    Ok((changes, report))
+}
+
+fn spec(g: &StoredGrant, holder: &str, until: OffsetDateTime) -> AccessSpec {
+    AccessSpec {
+        grant: g.id,
+        identity: g.identity_id,
+        employee_id: holder.to_owned(),
+        resource: g.resource.clone(),
+        kind: g.target_kind.clone(),
+        connection: g.connection.clone(),
+        role: g.role.clone(),
+        until,
+    }
+}
+
+fn connector(state: &AppState, g: &StoredGrant) -> Result<Arc<dyn Connector>, ConnectorError> {
+    state.connectors().for_kind(&g.target_kind).ok_or_else(|| {
+        ConnectorError::Refused(format!(
+            "no connector is configured for {} resources (set [grants] record_only = true to record grants without a target)",
+            g.target_kind
+        ))
+    })
+}
+
+/// The windows of the other grants of this access that run at `now`.
+fn others_running(live: &[StoredGrant], except: Uuid, now: OffsetDateTime) -> Vec<(Uuid, Window)> {
+    live.iter()
+        .filter(|l| l.id != except && l.state == "active")
+        .filter_map(|l| {
+            Some((
+                l.id,
+                Window {
+                    start: l.starts_at?,
+                    end: l.ends_at?,
+                },
+            ))
+        })
+        .filter(|(_, w)| w.contains(now))
+        .collect()
+}
+
+fn event(now: OffsetDateTime, action: Action, g: &StoredGrant, holder: &str) -> AuditEvent {
+    AuditEvent::new(now, Actor::system(), action)
+        .target(format!("grant:{}", g.id))
+        .detail("request", g.request_id.to_string())
+        .detail("identity", holder)
+        .detail("resource", g.resource.as_str())
+        .detail("role", g.role.as_str())
+        .detail("kind", g.kind.as_str())
+}
+
+async fn provision(
+    state: &AppState,
+    g: &StoredGrant,
+    live: &[StoredGrant],
+    holder: &str,
+    now: OffsetDateTime,
+    report: &mut Report,
+) -> Result<GrantChange, StoreError> {
+    let duration = Duration::seconds(g.duration_secs);
+    let window = if g.kind == "extension" {
+        let base = match state
+            .store()
+            .request(g.request_id)
+            .await?
+            .and_then(|r| r.extends)
+        {
+            Some(base_id) => match live.iter().find(|l| l.id == base_id) {
+                Some(b) => Some(b.clone()),
+                None => state.store().grant(base_id).await?,
+            },
+            None => None,
+        };
+        base.and_then(|b| {
+            let current = Window {
+                start: b.starts_at?,
+                end: b.ends_at?,
+            };
+            if b.state != "active" {
+                return None;
+            }
+            extension_window(current, duration, now)
+        })
+        .ok_or_else(|| {
+            ConnectorError::Refused(
+                "the grant it extends is no longer running; request access again".to_owned(),
+            )
+        })
+    } else {
+        Ok(grant_window(now, duration))
+    };
+    let others = others_running(live, g.id, now);
+    let result = match window {
+        Ok(window) => {
+            let until = others
+                .iter()
+                .map(|(_, w)| w.end)
+                .chain([window.end])
+                .max()
+                .unwrap_or(window.end);
+            match connector(state, g) {
+                Ok(c) => call(c.grant(&spec(g, holder, until)))
+                    .await
+                    .map(|h| (window, h)),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let mut next = g.clone();
+    next.updated_at = now;
+    let config = &state.config().notifications;
+    Ok(match result {
+        Ok((window, handle)) => {
+            report.provisioned += 1;
+            next.state = "active".to_owned();
+            next.starts_at = Some(window.start);
+            next.ends_at = Some(window.end);
+            next.due_at = Some(window.end);
+            next.attempts = 0;
+            next.last_error = None;
+            next.handle = Some(handle);
+            let notice = Notice::new(
+                events::GRANTED,
+                format!(
+                    "{holder} holds {} on {} until {}",
+                    g.role, g.resource, window.end
+                ),
+                grant_data(&next, holder),
+            );
+            GrantChange {
+                read_at: g.updated_at,
+                request_state: Some("active".to_owned()),
+                outbox: notify::messages(config, &notice, now),
+                events: vec![
+                    event(now, Action::GrantProvision, &next, holder)
+                        .detail("starts_at", window.start.to_string())
+                        .detail("ends_at", window.end.to_string()),
+                ],
+                grant: next,
+            }
+        }
+        Err(e) => {
+            report.failures += 1;
+            next.attempts += 1;
+            next.last_error = Some(e.to_string());
+            let give_up = next.attempts >= ALERT_AFTER || !e.retryable();
+            let mut outbox = Vec::new();
+            let mut request_state = None;
+            if give_up {
+                // Provisioning failed: the request fails, security is alerted, and a
+                // cleanup revocation removes anything half-made.
+                next.state = "failed".to_owned();
+                next.due_at = Some(now);
+                next.attempts = 0;
+                request_state = Some("failed".to_owned());
+                let notice = Notice::new(
+                    events::FAILING,
+                    format!(
+                        "could not provision {} on {} for {holder}: {e}",
+                        g.role, g.resource
+                    ),
+                    grant_data(&next, holder),
+                );
+                outbox = notify::messages(config, &notice, now);
+            } else {
+                next.due_at = Some(now + retry_delay(next.attempts));
+            }
+            GrantChange {
+                read_at: g.updated_at,
+                request_state,
+                outbox,
+                events: vec![
+                    event(now, Action::GrantProvisionFailed, &next, holder)
+                        .failed(e.to_string())
+                        .detail("attempts", g.attempts.saturating_add(1).to_string())
+                        .detail("final", give_up.to_string()),
+                ],
+                grant: next,
+            }
+        }
+    })
+}
+
+async fn revoke(
+    state: &AppState,
+    g: &StoredGrant,
+    live: &[StoredGrant],
+    holder: &str,
+    now: OffsetDateTime,
+    report: &mut Report,
+) -> GrantChange {
+    let others = others_running(live, g.id, now);
+    let config = &state.config().notifications;
+    let cleanup = g.state == "failed";
+    let result: Result<Option<Uuid>, ConnectorError> = async {
+        let c = connector(state, g)?;
+        if let Some(keeper_end) = others.iter().map(|(_, w)| w.end).max() {
+            // Another grant still runs: the access stays, ending with that grant.
+            let keeper = others
+                .iter()
+                .find(|(_, w)| w.end == keeper_end)
+                .map(|(id, _)| *id);
+            // The target's end may be this grant's (now cut short): set it to the keeper's.
+            call(c.grant(&spec(g, holder, keeper_end))).await?;
+            return Ok(keeper);
+        }
+        call(c.revoke(&spec(g, holder, now), g.handle.as_deref())).await?;
+        match call(c.verify(&spec(g, holder, now), g.handle.as_deref())).await? {
+            Presence::Absent => Ok(None),
+            Presence::Present { .. } => Err(ConnectorError::Unavailable(
+                "the access is still present on the target after revocation".to_owned(),
+            )),
+        }
+    }
+    .await;
+    let mut next = g.clone();
+    next.updated_at = now;
+    match result {
+        Ok(keeper) => {
+            next.due_at = None;
+            next.attempts = 0;
+            next.last_error = None;
+            if !cleanup {
+                next.state = "revoked".to_owned();
+                if next.ends_at.is_none_or(|end| end > now) {
+                    next.ends_at = Some(now);
+                }
+            }
+            let mut ev = event(now, Action::GrantRevoked, &next, holder);
+            if let Some(end) = g.ends_at {
+                ev = ev.detail(
+                    "lag_ms",
+                    (now - end).whole_milliseconds().max(0).to_string(),
+                );
+            }
+            if let Some(reason) = &g.end_reason {
+                ev = ev.reason(reason.clone());
+            }
+            match keeper {
+                Some(k) => {
+                    report.kept += 1;
+                    ev = ev.detail("kept_by", k.to_string());
+                }
+                None => report.revoked += 1,
+            }
+            let outbox = if cleanup || keeper.is_some() {
+                Vec::new()
+            } else {
+                let notice = Notice::new(
+                    events::REVOKED,
+                    format!("{holder} no longer holds {} on {}", g.role, g.resource),
+                    grant_data(&next, holder),
+                );
+                notify::messages(config, &notice, now)
+            };
+            GrantChange {
+                read_at: g.updated_at,
+                request_state: (!cleanup).then(|| "revoked".to_owned()),
+                outbox,
+                events: vec![ev],
+                grant: next,
+            }
+        }
+        Err(e) => {
+            report.failures += 1;
+            next.attempts += 1;
+            if !cleanup {
+                next.state = "revoking".to_owned();
+            }
+            next.last_error = Some(e.to_string());
+            next.due_at = Some(now + retry_delay(next.attempts));
+            let outbox = if next.attempts == ALERT_AFTER {
+                let notice = Notice::new(
+                    events::FAILING,
+                    format!(
+                        "revoking {} on {} from {holder} failed {} times ({e}); retrying",
+                        g.role, g.resource, next.attempts
+                    ),
+                    grant_data(&next, holder),
+                );
+                notify::messages(config, &notice, now)
+            } else {
+                Vec::new()
+            };
+            GrantChange {
+                read_at: g.updated_at,
+                request_state: (!cleanup).then(|| "revoking".to_owned()),
+                outbox,
+                events: vec![
+                    event(now, Action::GrantRevokeFailed, &next, holder)
+                        .failed(e.to_string())
+                        .detail("attempts", next.attempts.to_string())
+                        .detail(
+                            "retry_at",
+                            next.due_at.map(|t| t.to_string()).unwrap_or_default(),
+                        ),
+                ],
+                grant: next,
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Grants as people and other systems see them: listing, early revocation, and the
+//! access check. Provisioning and expiry are the worker's ([`super::expiry`]); this layer
+//! only queues and ends grants, in the transaction of the change that asks for it.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+use warden_core::Scope;
+use warden_core::audit::{Action, AuditEvent};
+use warden_core::policy::Resource;
+use warden_proto::grants::{AccessCheck, AccessCheckQuery, GrantInfo, ListGrants};
+use warden_proto::problem::ProblemType;
+use warden_store::{GrantFilter, IdentityFilter, StoredGrant, StoredRequest};
+
+use super::access::find as find_identity;
+use super::check_label;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The grant an approved request queues: provisioning, due at once. Its window is set
+/// when the target confirms the access.
+pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime) -> StoredGrant {
+    StoredGrant {
+        id: uuid::Uuid::now_v7(),
+        request_id: r.id,
+        identity_id: r.beneficiary_id,
+        resource: r.resource.clone(),
+        role: r.role.clone(),
+        target_kind: resource.kind.as_str().to_owned(),
+        connection: resource.connection.clone(),
+        kind: r.kind.clone(),
+        state: "provisioning".to_owned(),
+        duration_secs: r.duration_secs,
+        starts_at: None,
+        ends_at: None,
+        due_at: Some(now),
+        attempts: 0,
+        last_error: None,
+        handle: None,
+        end_reason: None,
+        warned: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The wire form of a grant.
+pub(crate) async fn info(state: &AppState, g: &StoredGrant) -> Result<GrantInfo, ApiError> {
+    let identity = state
+        .store()
+        .find_identities(IdentityFilter::Id(g.identity_id))
+        .await?
+        .into_iter()
+        .next()
+        .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string());
+    Ok(GrantInfo {
+        id: g.id,
+        request: g.request_id,
+        identity,
+        resource: g.resource.clone(),
+        role: g.role.clone(),
+        kind: g.kind.clone(),
+        state: g.state.clone(),
+        starts_at: g.starts_at,
+        ends_at: g.ends_at,
+        attempts: g.attempts,
+        last_error: g.last_error.clone(),
+        end_reason: g.end_reason.clone(),
+    })
+}
+
+fn sees_all(caller: &Caller) -> bool {
+    caller.scopes.allows(Scope::Admin) || caller.scopes.allows(Scope::AuditRead)
+}
+
+/// The caller's grants, or everyone's for administrators and auditors.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    q: &ListGrants,
+) -> Result<Vec<GrantInfo>, ApiError> {
+    let rows = if q.all {
+        if !sees_all(caller) {
+            return Err(ApiError::scope(Scope::AuditRead));
+        }
+        state
+            .store()
+            .list_grants(if q.live {
+                GrantFilter::Live
+            } else {
+                GrantFilter::All
+            })
+            .await?
+    } else {
+        let me = find_identity(state, caller.user.username.as_str())
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ProblemType::Forbidden,
+                    format!(
+                        "user {} has no identity in the directory",
+                        caller.user.username
+                    ),
+                )
+            })?;
+        let mut rows = state
+            .store()
+            .list_grants(GrantFilter::Identity(me.id))
+            .await?;
+        if q.live {
+            rows.retain(|g| warden_store::LIVE_STATES.contains(&g.state.as_str()));
+        }
+        rows
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for g in &rows {
+        out.push(info(state, g).await?);
+    }
+    Ok(out)
+}
+
+/// A grant the caller holds (or any, for administrators and auditors); 404 otherwise.
+pub(crate) async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<StoredGrant, ApiError> {
+    let g = state
+        .store()
+        .grant(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("grant {id}")))?;
+    if sees_all(caller) {
+        return Ok(g);
+    }
+    let me = find_identity(state, caller.user.username.as_str()).await?;
+    if me.is_some_and(|me| me.id == g.identity_id) {
+        Ok(g)
+    } else {
+        Err(ApiError::not_found(format!("grant {id}")))
+    }
+}
+
+/// One grant.
+pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<GrantInfo, ApiError> {
+    let g = visible(state, caller, id).await?;
+    info(state, &g).await
+}
+
+/// Ends a grant now, before its time: by its holder or an administrator. The worker
+/// revokes it at once; another grant of the same access that still runs keeps it.
+pub async fn revoke(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    reason: &str,
+) -> Result<GrantInfo, ApiError> {
+    let reason = check_label("reason", reason, 2000)?;
+    let g = if caller.scopes.allows(Scope::Admin) {
+        state
+            .store()
+            .grant(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("grant {id}")))?
+    } else {
+        caller.require(Scope::Request)?;
+        visible(state, caller, id).await?
+    };
+    if !matches!(g.state.as_str(), "provisioning" | "active") {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!(
+                "grant {id} is {}; only a provisioning or active grant can be revoked",
+                g.state
+            ),
+        ));
+    }
+    let now = state.clock().now();
+    let event = AuditEvent::new(now, caller.actor(), Action::GrantRevoke)
+        .target(format!("grant:{id}"))
+        .reason(reason.clone())
+        .detail("request", g.request_id.to_string())
+        .detail("resource", g.resource.as_str())
+        .detail("role", g.role.as_str());
+    let ended = state
+        .store()
+        .end_grants(
+            &[id],
+            now,
+            &format!("revoked by {}: {reason}", caller.user.username),
+            &[],
+            &[event],
+        )
+        .await?;
+    if ended == 0 {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!("grant {id} ended meanwhile"),
+        ));
+    }
+    state.wake_grants();
+    let g = state
+        .store()
+        .grant(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("grant {id}")))?;
+    info(state, &g).await
+}
+
+/// Whether `identity` holds `role` on `resource` now, with the grant and its end. Needs
+/// `identities:read`.
+pub async fn check(
+    state: &AppState,
+    caller: &Caller,
+    q: &AccessCheckQuery,
+) -> Result<AccessCheck, ApiError> {
+    caller.require(Scope::IdentitiesRead)?;
+    let Some(who) = find_identity(state, &q.identity).await? else {
+        return Err(ApiError::not_found(format!("identity {}", q.identity)));
+    };
+    let now = state.clock().now();
+    let found = state
+        .store()
+        .active_grant(who.id, &q.resource, &q.role, now)
+        .await?;
+    Ok(match found {
+        Some(g) => AccessCheck {
+            allowed: true,
+            grant: Some(g.id),
+            ends_at: g.ends_at,
+            breakglass: g.kind == "breakglass",
+        },
+        None => AccessCheck {
+            allowed: false,
+            grant: None,
+            ends_at: None,
+            breakglass: false,
+        },
+    })
+}

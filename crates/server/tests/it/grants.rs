@@ -1,0 +1,692 @@
+//! Grants end to end through the HTTP API, with the grant worker run step by step on a
+//! manual clock: provisioning starts the clock, expiry and early revocation remove the
+//! access from the target (the recording connector), overlapping grants are counted,
+//! extensions overlap the grant they extend, failures back off per grant and alert, and
+//! grants that end while the server is down are revoked when it starts again.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use time::Duration;
+use uuid::Uuid;
+use warden_core::Clock;
+use warden_core::connector::ConnectorError;
+use warden_server::AppState;
+use warden_server::service::expiry;
+use warden_store::Store;
+
+use crate::requests::{ask, decide, file, people, people_with};
+use crate::support::TestApp;
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+async fn identity_id(t: &TestApp, who: &str) -> Uuid {
+    t.state
+        .store()
+        .find_identities(warden_store::IdentityFilter::Username(who))
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+        .id
+}
+
+async fn request(t: &TestApp, token: &str, rid: &str) -> Value {
+    let r = t.get(&format!("/v1/requests/{rid}"), token).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    r.body
+}
+
+async fn check(t: &TestApp, token: &str, who: &str, resource: &str, role: &str) -> Value {
+    let r = t
+        .get(
+            &format!("/v1/access/check?identity={who}&resource={resource}&role={role}"),
+            token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    r.body
+}
+
+/// A channel that receives every event; nothing delivers it in these tests, so the outbox
+/// shows what was announced.
+fn with_channel(c: &mut warden_server::config::Config) {
+    let channel: warden_server::config::ChannelConfig = toml::from_str(
+        "name = \"security\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"s3cret-for-tests\"\nallow_internal = true",
+    )
+    .unwrap();
+    c.notifications.channel.push(channel);
+}
+
+async fn checker(t: &TestApp) -> String {
+    t.user_with("gatekeeper", &["identities:read"]).await
+}
+
+#[tokio::test]
+async fn an_auto_approved_grant_starts_when_provisioned_and_is_revoked_at_its_end() {
+    let (t, p) = people().await;
+    let gate = checker(&t).await;
+    let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["state"], "provisioning");
+    assert_eq!(created.body["grant"]["state"], "provisioning");
+    let rid = id(&created.body);
+    assert_eq!(
+        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
+        false
+    );
+
+    // The worker runs a little later: the clock starts then, not at the request.
+    t.clock.advance(Duration::seconds(7));
+    let provisioned_at = t.clock.now();
+    let report = t.tick().await;
+    assert_eq!(report.provisioned, 1, "{report:?}");
+    let body = request(&t, &p.alice, &rid).await;
+    assert_eq!(body["state"], "active");
+    let grant = &body["grant"];
+    assert_eq!(grant["state"], "active");
+    let starts: time::OffsetDateTime = time::OffsetDateTime::parse(
+        grant["starts_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let ends: time::OffsetDateTime = time::OffsetDateTime::parse(
+        grant["ends_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(starts, provisioned_at);
+    assert_eq!(ends - starts, Duration::hours(1));
+    let alice = identity_id(&t, "alice").await;
+    let store = t.state.store();
+    assert_eq!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap(),
+        Some(ends)
+    );
+    let allowed = check(&t, &gate, "alice", "session-cache", "read").await;
+    assert_eq!(allowed["allowed"], true);
+    assert_eq!(allowed["grant"], grant["id"]);
+    // Checking needs identities:read.
+    let refused = t
+        .get(
+            "/v1/access/check?identity=alice&resource=session-cache&role=read",
+            &p.dave,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // Not yet due: nothing happens.
+    t.clock.advance(Duration::minutes(59));
+    let report = t.tick().await;
+    assert_eq!(
+        (report.revoked, report.warned),
+        (0, 1),
+        "warned 15 minutes before: {report:?}"
+    );
+    assert!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    t.clock.advance(Duration::minutes(1));
+    let report = t.tick().await;
+    assert_eq!(report.revoked, 1, "{report:?}");
+    assert_eq!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap(),
+        None
+    );
+    let body = request(&t, &p.alice, &rid).await;
+    assert_eq!(body["state"], "revoked");
+    assert_eq!(body["grant"]["state"], "revoked");
+    assert_eq!(
+        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
+        false
+    );
+    let calls: Vec<String> = store
+        .connector_calls()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.op)
+        .collect();
+    assert_eq!(calls, ["grant", "revoke"]);
+    let actions = t.audit_actions().await;
+    for a in [
+        "request.create",
+        "request.approve",
+        "grant.provision",
+        "grant.revoked",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+    let revoked = store
+        .audit_events(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|e| e.action == "grant.revoked")
+        .unwrap();
+    assert!(revoked.details.contains_key("lag_ms"), "{revoked:?}");
+}
+
+#[tokio::test]
+async fn an_approved_request_is_provisioned_and_its_holder_can_revoke_it_early() {
+    let (t, p) = people().await;
+    let created = file(&t, &p.alice, ask("orders-db", "read", "2h", Some("CHG-77"))).await;
+    assert_eq!(created.body["state"], "pending");
+    assert!(created.body["grant"].is_null());
+    let rid = id(&created.body);
+    assert_eq!(
+        t.tick().await.provisioned,
+        0,
+        "nothing to provision while pending"
+    );
+    let approved = decide(&t, &p.bob, &rid, "approve").await;
+    assert_eq!(approved.body["state"], "provisioning", "{approved:?}");
+    t.tick().await;
+    let body = request(&t, &p.alice, &rid).await;
+    assert_eq!(body["state"], "active");
+    let gid = body["grant"]["id"].as_str().unwrap().to_owned();
+
+    // Someone else cannot see or revoke it.
+    let other = t
+        .post(
+            &format!("/v1/grants/{gid}/revoke"),
+            &p.dave,
+            json!({"reason": "not mine"}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    let mine = t.get("/v1/grants", &p.alice).await;
+    assert_eq!(mine.body.as_array().unwrap().len(), 1);
+    assert_eq!(
+        t.get("/v1/grants?all=true", &p.alice).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let revoked = t
+        .post(
+            &format!("/v1/grants/{gid}/revoke"),
+            &p.alice,
+            json!({"reason": "done early"}),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
+    assert_eq!(
+        revoked.body["state"], "active",
+        "revoked only once the target confirms"
+    );
+    assert!(
+        revoked.body["end_reason"]
+            .as_str()
+            .unwrap()
+            .contains("done early")
+    );
+    let report = t.tick().await;
+    assert_eq!(report.revoked, 1);
+    let body = request(&t, &p.alice, &rid).await;
+    assert_eq!(body["grant"]["state"], "revoked");
+    let again = t
+        .post(
+            &format!("/v1/grants/{gid}/revoke"),
+            &p.alice,
+            json!({"reason": "twice"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let actions = t.audit_actions().await;
+    assert!(actions.iter().any(|a| a == "grant.revoke"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn overlapping_grants_are_counted_and_ending_one_never_cuts_the_other() {
+    let (t, p) = people().await;
+    let store = t.state.store();
+    let alice = identity_id(&t, "alice").await;
+    let short = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    let long = file(&t, &p.alice, ask("session-cache", "read", "3h", None)).await;
+    t.tick().await;
+    let short = request(&t, &p.alice, &id(&short.body)).await["grant"].clone();
+    let long = request(&t, &p.alice, &id(&long.body)).await["grant"].clone();
+    assert_eq!(
+        (short["state"].as_str(), long["state"].as_str()),
+        (Some("active"), Some("active"))
+    );
+    let long_end = time::OffsetDateTime::parse(
+        long["ends_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap(),
+        Some(long_end),
+        "the target holds the access to the latest end"
+    );
+
+    // The short one expires: the long one keeps the access.
+    t.clock.advance(Duration::hours(1));
+    let report = t.tick().await;
+    assert_eq!((report.kept, report.revoked), (1, 0), "{report:?}");
+    assert!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let gate = checker(&t).await;
+    assert_eq!(
+        check(&t, &gate, "alice", "session-cache", "read").await["grant"],
+        long["id"]
+    );
+    let kept = store
+        .audit_events(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|e| e.action == "grant.revoked")
+        .unwrap();
+    assert_eq!(
+        kept.details.get("kept_by").map(String::as_str),
+        long["id"].as_str(),
+        "names the grant that keeps it: {kept:?}"
+    );
+
+    // The long one revoked early: now the access goes.
+    let gid = long["id"].as_str().unwrap();
+    t.post(
+        &format!("/v1/grants/{gid}/revoke"),
+        &p.alice,
+        json!({"reason": "finished"}),
+    )
+    .await;
+    let report = t.tick().await;
+    assert_eq!(report.revoked, 1, "{report:?}");
+    assert_eq!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap(),
+        None
+    );
+    let ops: Vec<String> = store
+        .connector_calls()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.op)
+        .collect();
+    assert_eq!(
+        ops.iter().filter(|o| *o == "revoke").count(),
+        1,
+        "one revocation on the target: {ops:?}"
+    );
+}
+
+#[tokio::test]
+async fn revoking_the_later_of_two_grants_early_moves_the_targets_end_back() {
+    let (t, p) = people().await;
+    let store = t.state.store();
+    let alice = identity_id(&t, "alice").await;
+    let short = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    let long = file(&t, &p.alice, ask("session-cache", "read", "3h", None)).await;
+    t.tick().await;
+    let short = request(&t, &p.alice, &id(&short.body)).await["grant"].clone();
+    let long = request(&t, &p.alice, &id(&long.body)).await["grant"].clone();
+    let short_end = time::OffsetDateTime::parse(
+        short["ends_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    t.post(
+        &format!("/v1/grants/{}/revoke", long["id"].as_str().unwrap()),
+        &p.alice,
+        json!({"reason": "not needed"}),
+    )
+    .await;
+    let report = t.tick().await;
+    assert_eq!(report.kept, 1, "{report:?}");
+    assert_eq!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap(),
+        Some(short_end)
+    );
+}
+
+#[tokio::test]
+async fn an_extension_is_a_new_request_that_overlaps_its_grant() {
+    let (t, p) = people().await;
+    let store = t.state.store();
+    let alice = identity_id(&t, "alice").await;
+    let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    let grant = request(&t, &p.alice, &id(&created.body)).await["grant"].clone();
+    let gid = grant["id"].as_str().unwrap().to_owned();
+    let ends = time::OffsetDateTime::parse(
+        grant["ends_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+
+    t.clock.advance(Duration::minutes(50));
+    let too_long = t
+        .post(
+            &format!("/v1/grants/{gid}/extend"),
+            &p.alice,
+            json!({"duration": "4h", "reason": "migration runs long"}),
+        )
+        .await;
+    assert_eq!(
+        too_long.status,
+        StatusCode::FORBIDDEN,
+        "remaining plus added beyond the rule's maximum: {too_long:?}"
+    );
+    let ext = t
+        .post(
+            &format!("/v1/grants/{gid}/extend"),
+            &p.alice,
+            json!({"duration": "30m", "reason": "migration runs long"}),
+        )
+        .await;
+    assert_eq!(ext.status, StatusCode::CREATED, "{ext:?}");
+    assert_eq!(ext.body["kind"], "extension");
+    assert_eq!(ext.body["extends"], gid.as_str());
+    assert_eq!(ext.body["duration_secs"], 1800);
+    let factors = ext.body["risk_factors"].to_string();
+    assert!(
+        factors.contains("extension"),
+        "scored as an extension: {factors}"
+    );
+    t.tick().await;
+    let ext_grant = request(&t, &p.alice, &id(&ext.body)).await["grant"].clone();
+    assert_eq!(ext_grant["state"], "active");
+    let ext_end = time::OffsetDateTime::parse(
+        ext_grant["ends_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(ext_end, ends + Duration::minutes(30));
+
+    // The original ends; the extension holds the access on.
+    t.clock.advance(Duration::minutes(10));
+    assert_eq!(t.tick().await.kept, 1);
+    assert_eq!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap(),
+        Some(ext_end)
+    );
+    t.clock.advance(Duration::minutes(30));
+    assert_eq!(t.tick().await.revoked, 1);
+    assert_eq!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // An ended grant is not extended.
+    let late = t
+        .post(
+            &format!("/v1/grants/{gid}/extend"),
+            &p.alice,
+            json!({"duration": "30m", "reason": "one more time please"}),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{late:?}");
+}
+
+#[tokio::test]
+async fn a_failing_target_backs_off_alerts_after_three_failures_and_never_delays_another() {
+    let (t, p) = people_with(with_channel).await;
+    let store = t.state.store();
+    let alice = identity_id(&t, "alice").await;
+    let cache = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    // A second access on another resource, ending at the same time.
+    let bob_cache = file(&t, &p.bob, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    let recording = t.state.recording().unwrap().clone();
+    recording.set_fault(
+        "session-cache",
+        Some(ConnectorError::Unavailable("connection refused".into())),
+    );
+
+    t.clock.advance(Duration::hours(1));
+    let report = t.tick().await;
+    assert_eq!(report.failures, 2, "{report:?}");
+    let g = store
+        .grant_of_request(id(&cache.body).parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((g.state.as_str(), g.attempts), ("revoking", 1));
+    assert_eq!(g.due_at, Some(t.clock.now() + Duration::seconds(1)));
+    assert!(
+        g.last_error
+            .as_deref()
+            .unwrap()
+            .contains("connection refused")
+    );
+    // Not retried before its time.
+    assert!(t.tick().await.is_empty());
+
+    // Each grant retries on its own schedule, doubling; the third failure alerts.
+    for n in 2..=3 {
+        t.clock.advance(warden_core::connector::retry_delay(n - 1));
+        let r = t.tick().await;
+        assert_eq!(r.failures, 2, "round {n}: {r:?}");
+    }
+    let alerts: Vec<_> = store
+        .outbox_messages()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.message.event == "grant.failing")
+        .collect();
+    assert_eq!(alerts.len(), 2, "one alert per grant at the third failure");
+    assert!(alerts[0].message.payload.contains("failed 3 times"));
+    assert!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    recording.set_fault("session-cache", None);
+    t.clock.advance(warden_core::connector::retry_delay(3));
+    let r = t.tick().await;
+    assert_eq!(r.revoked, 2, "{r:?}");
+    assert_eq!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap(),
+        None
+    );
+    let g = store
+        .grant_of_request(id(&bob_cache.body).parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g.state, "revoked");
+}
+
+#[tokio::test]
+async fn one_failing_target_does_not_hold_up_revocations_on_another() {
+    let (t, p) = people().await;
+    let store = t.state.store();
+    let cache = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    let recording = t.state.recording().unwrap().clone();
+    recording.set_fault(
+        "session-cache",
+        Some(ConnectorError::Refused("permission denied".into())),
+    );
+    let sre_read = file(
+        &t,
+        &p.alice,
+        ask("analytics-db", "read", "1h", Some("CHG-5")),
+    )
+    .await;
+    let rid = id(&sre_read.body);
+    if sre_read.body["state"] == "pending" {
+        decide(&t, &p.bob, &rid, "approve").await;
+    }
+    t.clock.advance(Duration::minutes(1));
+    t.tick().await;
+    let analytics = store
+        .grant_of_request(rid.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        analytics.state, "active",
+        "provisioned despite the other target failing"
+    );
+    t.clock.advance(Duration::hours(1));
+    let r = t.tick().await;
+    assert!(r.revoked >= 1, "{r:?}");
+    let analytics = store
+        .grant_of_request(rid.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(analytics.state, "revoked");
+    let cache = store
+        .grant_of_request(id(&cache.body).parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cache.state, "revoking");
+}
+
+#[tokio::test]
+async fn provisioning_that_keeps_failing_fails_the_request_and_alerts() {
+    let (t, p) = people_with(with_channel).await;
+    let recording = t.state.recording().unwrap().clone();
+    recording.set_fault(
+        "session-cache",
+        Some(ConnectorError::Unavailable("timeout".into())),
+    );
+    let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    let rid = id(&created.body);
+    for n in 1..=3 {
+        let r = t.tick().await;
+        assert_eq!(r.failures, 1, "attempt {n}: {r:?}");
+        t.clock.advance(Duration::seconds(5));
+    }
+    let body = request(&t, &p.alice, &rid).await;
+    assert_eq!(body["state"], "failed");
+    assert_eq!(body["grant"]["state"], "failed");
+    let events: Vec<String> = t
+        .state
+        .store()
+        .outbox_messages()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.message.event)
+        .collect();
+    assert!(events.iter().any(|e| e == "grant.failing"), "{events:?}");
+    let gate = checker(&t).await;
+    assert_eq!(
+        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn grants_that_end_while_the_server_is_stopped_are_revoked_at_start() {
+    let (t, p) = people().await;
+    let alice = identity_id(&t, "alice").await;
+    let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    let rid: Uuid = id(&created.body).parse().unwrap();
+    let url = t.db.url.clone();
+    let clock = t.clock.clone();
+    let config = t.state.config().clone();
+    drop(p);
+    drop(t.app);
+    drop(t.state);
+
+    // Two hours later, a new server on the same database.
+    clock.advance(Duration::hours(2));
+    let store = Store::open(&url, &Default::default()).await.unwrap();
+    let state = AppState::new(store, Arc::new(clock.clone()), config);
+    let report = expiry::catch_up(&state).await.unwrap();
+    assert_eq!(report.revoked, 1, "{report:?}");
+    let g = state.store().grant_of_request(rid).await.unwrap().unwrap();
+    assert_eq!(g.state, "revoked");
+    assert_eq!(
+        state
+            .store()
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap(),
+        None
+    );
+    let revoked = state
+        .store()
+        .audit_events(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|e| e.action == "grant.revoked")
+        .unwrap();
+    assert_eq!(
+        revoked.details.get("lag_ms").map(String::as_str),
+        Some("3600000"),
+        "the lag is recorded honestly: {revoked:?}"
+    );
+    drop(t.db);
+}
+
+#[tokio::test]
+async fn pending_requests_time_out_in_the_background_and_the_requester_is_told() {
+    let (t, p) = people().await;
+    let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-8"))).await;
+    let rid = id(&created.body);
+    assert_eq!(
+        warden_server::service::requests::expire_pending(&t.state)
+            .await
+            .unwrap(),
+        0
+    );
+    t.clock.advance(Duration::hours(24));
+    assert_eq!(
+        warden_server::service::requests::expire_pending(&t.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let alice = t.login("alice", "alice-password-123").await;
+    assert_eq!(request(&t, &alice, &rid).await["state"], "timed_out");
+    drop(p);
+    let actions = t.audit_actions().await;
+    assert!(actions.iter().any(|a| a == "request.timeout"));
+}
