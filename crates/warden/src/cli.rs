@@ -84,6 +84,112 @@ pub enum Command {
         /// Request id
         id: uuid::Uuid,
     },
+    /// List your grants (with --all, everyone's); `show ID` for one
+    Grants(GrantsArgs),
+    /// End a grant now, before its time
+    Revoke {
+        /// Grant id
+        id: uuid::Uuid,
+        /// Why
+        #[arg(long)]
+        reason: String,
+    },
+    /// Ask for more time on a running grant (a new request, scored on what it adds)
+    Extend {
+        /// Grant id
+        id: uuid::Uuid,
+        /// How much longer, such as 1h
+        #[arg(long = "for")]
+        duration: String,
+        /// Why
+        #[arg(long)]
+        reason: String,
+        /// A ticket, where policy wants one
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Wait until the extension is active (or refused)
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Take break-glass access at once, without approval (security is told; justify within 24 h)
+    Breakglass(BreakglassArgs),
+    /// Justify a break-glass use of yours
+    Justify {
+        /// Break-glass id
+        id: uuid::Uuid,
+        /// What happened and what you did
+        #[arg(long)]
+        text: String,
+    },
+    /// Review a break-glass use (its holder's manager, or security)
+    #[command(subcommand)]
+    Review(ReviewCommand),
+    /// Security incidents
+    Incidents,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantsArgs {
+    /// Everyone's grants (admin or audit:read)
+    #[arg(long)]
+    pub all: bool,
+    /// Only live grants
+    #[arg(long)]
+    pub live: bool,
+    #[command(subcommand)]
+    pub command: Option<GrantsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantsCommand {
+    /// Show one grant
+    Show {
+        /// Grant id
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BreakglassArgs {
+    /// Resource name (omit with `list`)
+    pub resource: Option<String>,
+    /// Role on the resource
+    #[arg(long)]
+    pub role: Option<String>,
+    /// What is on fire
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// How long (at most the break-glass maximum, 2h by default)
+    #[arg(long = "for")]
+    pub duration: Option<String>,
+    /// The incident ticket, if there is one yet
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// List break-glass uses and their reviews instead
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Judge a break-glass use
+    Breakglass {
+        /// Break-glass id
+        id: uuid::Uuid,
+        /// The use was justified
+        #[arg(
+            long,
+            conflicts_with = "unjustified",
+            required_unless_present = "unjustified"
+        )]
+        justified: bool,
+        /// The use was not justified (opens an incident)
+        #[arg(long)]
+        unjustified: bool,
+        /// Why
+        #[arg(long, short)]
+        comment: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +211,9 @@ pub struct RequestArgs {
     /// A vendor you sponsor, to request for them
     #[arg(long)]
     pub on_behalf_of: Option<String>,
+    /// Wait until the access is active (or the request is refused, denied or times out)
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +279,15 @@ pub enum AccessCommand {
         /// Seconds since the last multi-factor authentication
         #[arg(long)]
         mfa_age: Option<i64>,
+    },
+    /// Whether IDENTITY holds ROLE on RESOURCE right now, by which grant, until when
+    Check {
+        /// User name or employee id
+        identity: String,
+        /// Resource name
+        resource: String,
+        /// Role name
+        role: String,
     },
 }
 

@@ -49,6 +49,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Approve { .. }
         | Command::Deny { .. }
         | Command::Cancel { .. } => crate::requests::run(&cli).await,
+        Command::Grants(_)
+        | Command::Revoke { .. }
+        | Command::Extend { .. }
+        | Command::Breakglass(_)
+        | Command::Justify { .. }
+        | Command::Review(_)
+        | Command::Incidents => crate::grants::run(&cli).await,
     }
 }
 
@@ -89,8 +96,12 @@ fn dev_config(args: &ServeArgs, env: Vec<(String, String)>) -> Result<Config> {
         "data_dir".into(),
         toml::Value::String(data_dir.display().to_string()),
     );
+    // No target connectors in development: grants are recorded in Warden's database.
+    let mut grants = toml::Table::new();
+    grants.insert("record_only".into(), toml::Value::Boolean(true));
     defaults.insert("server".into(), toml::Value::Table(server));
     defaults.insert("storage".into(), toml::Value::Table(storage));
+    defaults.insert("grants".into(), toml::Value::Table(grants));
     let text = toml::to_string(&defaults).context("cannot build the development configuration")?;
     let config = Config::from_toml(&text, std::path::Path::new("<--dev>"), env)?;
     if !config.server.listen.ip().is_loopback() {

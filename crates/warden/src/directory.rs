@@ -217,6 +217,36 @@ pub async fn identities(cli: &Cli, cmd: &IdentitiesCommand) -> Result<()> {
 
 /// `warden access …`.
 pub async fn access(cli: &Cli, cmd: &AccessCommand) -> Result<()> {
+    if let AccessCommand::Check {
+        identity,
+        resource,
+        role,
+    } = cmd
+    {
+        let c: warden_proto::grants::AccessCheck = client(cli)?
+            .call_query(
+                Method::GET,
+                "/v1/access/check",
+                &[
+                    ("identity", identity.as_str()),
+                    ("resource", resource.as_str()),
+                    ("role", role.as_str()),
+                ],
+            )
+            .await?;
+        if cli.json {
+            return print_json(&c);
+        }
+        match (c.allowed, c.grant, c.ends_at) {
+            (true, Some(g), Some(end)) => println!(
+                "allowed: {identity} holds {role} on {resource} by grant {g} until {}{}",
+                crate::commands::time(end),
+                if c.breakglass { " (break-glass)" } else { "" }
+            ),
+            _ => println!("not allowed: {identity} holds no running grant of {role} on {resource}"),
+        }
+        return Ok(());
+    }
     let AccessCommand::Explain {
         identity,
         resource,
@@ -224,7 +254,10 @@ pub async fn access(cli: &Cli, cmd: &AccessCommand) -> Result<()> {
         duration,
         ticket,
         mfa_age,
-    } = cmd;
+    } = cmd
+    else {
+        return Ok(());
+    };
     let mfa = mfa_age.map(|m| m.to_string());
     let mut query = vec![
         ("identity", identity.as_str()),

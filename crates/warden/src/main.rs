@@ -5,6 +5,7 @@ mod client;
 mod commands;
 mod credentials;
 mod directory;
+mod grants;
 mod requests;
 
 use std::process::ExitCode;

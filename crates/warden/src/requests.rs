@@ -1,7 +1,7 @@
 //! Client commands for just-in-time requests and their approval.
 
 // A command-line client's job is to print its results.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use anyhow::Result;
 use comfy_table::Table;
@@ -45,6 +45,17 @@ fn print_request(r: &RequestInfo) {
             d.capacity,
             time(d.at),
             d.comment
+        );
+    }
+    if let Some(g) = &r.grant {
+        println!(
+            "  grant {} — {}{}",
+            g.id,
+            g.state,
+            match (g.starts_at, g.ends_at) {
+                (Some(s), Some(e)) => format!(" from {} until {}", time(s), time(e)),
+                _ => String::new(),
+            }
         );
     }
     if !r.needs.is_empty() {
@@ -143,9 +154,43 @@ pub async fn run(cli: &Cli) -> Result<()> {
         }
         _ => return Ok(()),
     };
+    let wait = matches!(&cli.command, Command::Request(a) if a.wait);
+    let answer = if wait {
+        wait_for(&client, answer).await?
+    } else {
+        answer
+    };
     if cli.json {
         return print_json(&answer);
     }
     print_request(&answer);
+    if wait && answer.state != "active" {
+        anyhow::bail!(
+            "request {} ended {} without access",
+            answer.id,
+            answer.state
+        );
+    }
     Ok(())
+}
+
+/// Polls a request until its access is active or it can no longer become so.
+pub async fn wait_for(client: &crate::client::Client, mut r: RequestInfo) -> Result<RequestInfo> {
+    let mut shown = String::new();
+    loop {
+        if matches!(
+            r.state.as_str(),
+            "active" | "denied" | "cancelled" | "timed_out" | "failed" | "revoked"
+        ) {
+            return Ok(r);
+        }
+        if shown != r.state {
+            eprintln!("request {} is {}; waiting…", r.id, r.state);
+            shown.clone_from(&r.state);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        r = client
+            .call::<(), _>(Method::GET, &format!("/v1/requests/{}", r.id), None)
+            .await?;
+    }
 }

@@ -190,7 +190,7 @@ fn a_request_from_the_command_line_is_approved_by_someone_else() {
     assert!(queue.contains(&id), "{queue}");
     let approved = server.ok(&["approve", &id, "--comment", "ticket checked"], None);
     assert!(
-        approved.contains("— approved") && approved.contains("approve by E1002"),
+        approved.contains("— provisioning") && approved.contains("approve by E1002"),
         "{approved}"
     );
 
@@ -203,8 +203,55 @@ fn a_request_from_the_command_line_is_approved_by_someone_else() {
         "alice has no approve scope and is the requester"
     );
     let shown = server.ok(&["--token", &alice, "requests", "show", &id], None);
+    assert!(shown.contains("risk"), "{shown}");
+
+    // A low-risk request is approved at once; --wait returns when the access exists.
+    let waited = server.ok(
+        &[
+            "--token",
+            &alice,
+            "request",
+            "session-cache",
+            "--role",
+            "read",
+            "--for",
+            "1h",
+            "--reason",
+            "checking session expiry settings",
+            "--wait",
+        ],
+        None,
+    );
     assert!(
-        shown.contains("— approved") && shown.contains("risk"),
-        "{shown}"
+        waited.contains("— active") && waited.contains("grant "),
+        "{waited}"
+    );
+    let grants = server.ok(&["--token", &alice, "grants", "--live"], None);
+    assert!(
+        grants.contains("session-cache") && grants.contains("active"),
+        "{grants}"
+    );
+    let grant = waited
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("grant "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let revoked = server.ok(
+        &[
+            "--token",
+            &alice,
+            "revoke",
+            &grant,
+            "--reason",
+            "done with it",
+        ],
+        None,
+    );
+    assert!(
+        revoked.contains("ended early: revoked by alice"),
+        "{revoked}"
     );
 }
