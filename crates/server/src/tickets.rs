@@ -22,6 +22,8 @@ pub async fn confirm_open(url_template: &str, ticket: &str) -> Result<(), String
         })
         .collect();
     let url = url_template.replace("{ticket}", &encoded);
+    // The process-wide TLS provider (ring); several callers may race to install it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())

@@ -397,3 +397,134 @@ async fn pending_requests_time_out_and_approvers_see_their_queue() {
         "timed_out"
     );
 }
+
+/// A ticket tracker on loopback: tickets named in `open` answer 200, others 404.
+async fn tracker(open: &'static [&'static str]) -> std::net::SocketAddr {
+    use axum::extract::Path;
+    let app = axum::Router::new().route(
+        "/tickets/{id}",
+        axum::routing::get(move |Path(id): Path<String>| async move {
+            if open.contains(&id.as_str()) {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// Applies the demo policy with `extra` lines added to the `standard` approval policy.
+async fn with_standard_intake(t: &TestApp, extra: &str) {
+    let admin = t.admin().await;
+    let files: Vec<Value> = warden_server::demo::policy_files()
+        .into_iter()
+        .map(|f| {
+            let text = if f.path == "approvals.toml" {
+                f.text.replacen(
+                    "pending_timeout = \"24h\"",
+                    &format!("pending_timeout = \"24h\"\n{extra}"),
+                    1,
+                )
+            } else {
+                f.text.to_string()
+            };
+            json!({"path": f.path, "text": text})
+        })
+        .collect();
+    let applied = t
+        .post(
+            "/v1/policy/apply",
+            &admin,
+            json!({"files": files, "comment": "ticket rules"}),
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::OK, "{applied:?}");
+}
+
+#[tokio::test]
+async fn tickets_must_have_the_policy_form_and_be_open_in_the_tracker() {
+    let (t, p) = people().await;
+    let addr = tracker(&["CHG-100"]).await;
+    with_standard_intake(
+        &t,
+        &format!(
+            "min_justification = 20\nticket_pattern = '(INC|CHG)-[0-9]+'\nticket_check_url = \"http://{addr}/tickets/{{ticket}}\""
+        ),
+    )
+    .await;
+    let mut short = ask("orders-db", "read", "1h", Some("CHG-100"));
+    short["justification"] = json!("too short");
+    let refused = file(&t, &p.alice, short).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.body["errors"][0]["field"], "justification");
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least 20")
+    );
+
+    let justification = "investigating the stuck order export of INC-4242";
+    let mut bad_form = ask("orders-db", "read", "1h", Some("JIRA 12"));
+    bad_form["justification"] = json!(justification);
+    let refused = file(&t, &p.alice, bad_form).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("form")
+    );
+
+    let mut closed = ask("orders-db", "read", "1h", Some("CHG-999"));
+    closed["justification"] = json!(justification);
+    let refused = file(&t, &p.alice, closed).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("404")
+    );
+
+    let mut open = ask("orders-db", "read", "1h", Some("CHG-100"));
+    open["justification"] = json!(justification);
+    let filed = file(&t, &p.alice, open).await;
+    assert_eq!(filed.status, StatusCode::CREATED, "{filed:?}");
+}
+
+#[tokio::test]
+async fn a_ticket_tracker_that_cannot_be_reached_refuses_the_request() {
+    let (t, p) = people().await;
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    with_standard_intake(
+        &t,
+        &format!("ticket_check_url = \"http://{closed}/tickets/{{ticket}}\""),
+    )
+    .await;
+    let refused = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-1"))).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached"),
+        "{refused:?}"
+    );
+    assert!(
+        t.state
+            .store()
+            .list_requests(warden_store::RequestFilter::All)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
