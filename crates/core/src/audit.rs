@@ -70,6 +70,14 @@ pub enum Action {
     BreakGlassReview,
     /// A security incident was opened.
     IncidentOpen,
+    /// A sponsor created a vendor identity and account.
+    VendorCreate,
+    /// A vendor account was enabled: a grant of theirs runs.
+    VendorActivate,
+    /// A vendor account was disabled: no grant of theirs runs.
+    VendorDeactivate,
+    /// A vendor identity and account were deleted after their retention period.
+    VendorDelete,
 }
 
 impl Action {
@@ -106,6 +114,10 @@ impl Action {
             Action::BreakGlassJustify => "breakglass.justify",
             Action::BreakGlassReview => "breakglass.review",
             Action::IncidentOpen => "incident.open",
+            Action::VendorCreate => "vendor.create",
+            Action::VendorActivate => "vendor.activate",
+            Action::VendorDeactivate => "vendor.deactivate",
+            Action::VendorDelete => "vendor.delete",
         }
     }
 }

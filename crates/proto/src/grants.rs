@@ -192,3 +192,51 @@ pub struct IncidentInfo {
     /// `open` or `closed`.
     pub state: String,
 }
+
+/// `POST /v1/vendors`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVendor {
+    /// The vendor's Warden user name.
+    pub username: String,
+    /// Full name.
+    pub name: String,
+    /// E-mail address.
+    pub email: String,
+    /// The vendor's company.
+    pub company: String,
+    /// How many days the sponsorship lasts (the identity's end date); at most the
+    /// configured maximum (90 by default).
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+/// A sponsored vendor.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VendorInfo {
+    /// Employee id Warden gave the vendor.
+    pub employee_id: String,
+    /// User name.
+    pub username: String,
+    /// Company.
+    pub company: String,
+    /// The sponsor (employee id).
+    pub sponsor: String,
+    /// The sponsorship's last day.
+    pub until: Option<String>,
+    /// Whether the account is enabled (a grant runs).
+    pub active: bool,
+    /// When the identity and account are deleted unless a grant runs again.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub delete_after: Option<OffsetDateTime>,
+}
+
+/// The answer to `POST /v1/vendors`: the vendor, and the account's one-time password,
+/// shown now and never again, for the sponsor to pass on.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedVendor {
+    /// The vendor.
+    pub vendor: VendorInfo,
+    /// The initial password.
+    pub initial_password: crate::WireSecret,
+}

@@ -48,6 +48,11 @@ pub struct GrantsConfig {
     pub warn_before_secs: u64,
     /// The longest break-glass grant, in seconds.
     pub breakglass_max_secs: u64,
+    /// How long a vendor identity and account are kept once no grant of theirs runs, in
+    /// days.
+    pub vendor_retention_days: u64,
+    /// The longest a sponsor may sponsor a vendor at once, in days.
+    pub vendor_max_days: u64,
     /// Most grants the expiry worker handles in one batch.
     pub batch_size: u64,
     /// Most connector calls in flight at once.
@@ -60,6 +65,8 @@ impl Default for GrantsConfig {
             record_only: false,
             warn_before_secs: 15 * 60,
             breakglass_max_secs: 2 * 3600,
+            vendor_retention_days: 30,
+            vendor_max_days: 90,
             batch_size: 2000,
             concurrency: 64,
         }

@@ -211,8 +211,8 @@ async fn sweep_leavers(state: AppState) {
     }
 }
 
-/// Every few seconds: pending requests past their timeout end, and break-glass uses
-/// whose justification is overdue open incidents.
+/// Every few seconds: pending requests past their timeout end, break-glass uses whose
+/// justification is overdue open incidents, and vendor accounts follow their grants.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
@@ -222,6 +222,9 @@ async fn housekeeping(state: AppState) {
         }
         if let Err(e) = crate::service::breakglass::lapse_overdue(&state).await {
             tracing::error!(error = ?e, "cannot lapse overdue break-glass justifications; retrying");
+        }
+        if let Err(e) = crate::service::vendors::sweep(&state).await {
+            tracing::error!(error = ?e, "cannot bring vendor accounts in step with their grants; retrying");
         }
     }
 }

@@ -289,265 +289,8 @@ impl Store {
     /// Commits a change set: identities, groups, birthright assignments, queued target
     /// changes, a policy version and the audit events, all or nothing.
     pub async fn apply(&self, changes: &ChangeSet) -> Result<ChangeSummary, StoreError> {
-        let at = to_ms(changes.at.unwrap_or(OffsetDateTime::UNIX_EPOCH));
         let write = self.begin_write().await?;
-        let txn = &write.txn;
-        let mut summary = ChangeSummary::default();
-
-        let (new, existing): (Vec<&IdentityWrite>, Vec<&IdentityWrite>) =
-            changes.identities.iter().partition(|w| w.is_new);
-        for chunk in new.chunks(CHUNK) {
-            identities::Entity::insert_many(chunk.iter().map(|w| identity_model(&w.identity)))
-                .exec_without_returning(txn)
-                .await
-                .map_err(|e| {
-                    unique_violation(e, || {
-                        "an identity with that employee id or user name".to_owned()
-                    })
-                })?;
-        }
-        for w in existing {
-            let mut model = identity_model(&w.identity);
-            model.created_at = sea_orm::ActiveValue::NotSet;
-            model.id = sea_orm::ActiveValue::NotSet;
-            let mut update = identities::Entity::update_many()
-                .set(model)
-                .filter(identities::Column::Id.eq(w.identity.id));
-            if let Some(expected) = w.expected_updated_at {
-                update = update.filter(identities::Column::UpdatedAt.eq(to_ms(expected)));
-            }
-            let done = update.exec(txn).await.map_err(|e| {
-                unique_violation(e, || format!("user name {}", w.identity.hr.username))
-            })?;
-            if done.rows_affected == 0 {
-                return Err(StoreError::Stale(format!(
-                    "identity {}",
-                    w.identity.hr.employee_id
-                )));
-            }
-        }
-
-        for w in &changes.identities {
-            for (resource, role) in &w.birthright_remove {
-                birthright_assignments::Entity::delete_many()
-                    .filter(birthright_assignments::Column::IdentityId.eq(w.identity.id))
-                    .filter(birthright_assignments::Column::Resource.eq(resource.as_str()))
-                    .filter(birthright_assignments::Column::Role.eq(role.as_str()))
-                    .exec(txn)
-                    .await?;
-            }
-        }
-        let adds: Vec<birthright_assignments::ActiveModel> = changes
-            .identities
-            .iter()
-            .flat_map(|w| {
-                w.birthright_add
-                    .iter()
-                    .map(|a| birthright_assignments::ActiveModel {
-                        identity_id: Set(w.identity.id),
-                        resource: Set(a.resource.clone()),
-                        role: Set(a.role.clone()),
-                        rule: Set(a.rule.clone()),
-                        assigned_at: Set(at),
-                    })
-            })
-            .collect();
-        for chunk in adds.chunks(CHUNK) {
-            birthright_assignments::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(txn)
-                .await?;
-        }
-
-        let leavers: Vec<String> = changes
-            .identities
-            .iter()
-            .filter(|w| w.disable_account)
-            .map(|w| w.identity.hr.username.as_str().to_owned())
-            .collect();
-        for chunk in leavers.chunks(CHUNK) {
-            let ids: Vec<Uuid> = users::Entity::find()
-                .select_only()
-                .column(users::Column::Id)
-                .filter(users::Column::Username.is_in(chunk.iter().cloned()))
-                // Local break-glass accounts (the initial administrator) never follow the
-                // directory: no HR or SCIM change may disable them.
-                .filter(users::Column::LinkedToDirectory.eq(true))
-                .into_tuple()
-                .all(txn)
-                .await?;
-            if ids.is_empty() {
-                continue;
-            }
-            summary.accounts_disabled += users::Entity::update_many()
-                .col_expr(users::Column::Disabled, Expr::value(true))
-                .col_expr(users::Column::UpdatedAt, Expr::value(at))
-                .filter(users::Column::Id.is_in(ids.clone()))
-                .filter(users::Column::Disabled.eq(false))
-                .exec(txn)
-                .await?
-                .rows_affected;
-            summary.tokens_revoked += api_tokens::Entity::update_many()
-                .col_expr(api_tokens::Column::RevokedAt, Expr::value(at))
-                .filter(api_tokens::Column::UserId.is_in(ids))
-                .filter(api_tokens::Column::RevokedAt.is_null())
-                .exec(txn)
-                .await?
-                .rows_affected;
-        }
-
-        // A leaver's requests, asked by them or for them, end with them.
-        let gone: Vec<Uuid> = changes
-            .identities
-            .iter()
-            .filter(|w| w.disable_account)
-            .map(|w| w.identity.id)
-            .collect();
-        for chunk in gone.chunks(CHUNK) {
-            summary.requests_cancelled += crate::entity::requests::Entity::update_many()
-                .col_expr(
-                    crate::entity::requests::Column::State,
-                    Expr::value("cancelled"),
-                )
-                .col_expr(crate::entity::requests::Column::UpdatedAt, Expr::value(at))
-                .filter(
-                    sea_orm::Condition::any()
-                        .add(
-                            crate::entity::requests::Column::RequesterId
-                                .is_in(chunk.iter().copied()),
-                        )
-                        .add(
-                            crate::entity::requests::Column::BeneficiaryId
-                                .is_in(chunk.iter().copied()),
-                        ),
-                )
-                .filter(crate::entity::requests::Column::State.is_in(["pending", "approved"]))
-                .exec(txn)
-                .await?
-                .rows_affected;
-            let held: Vec<Uuid> = crate::entity::grants::Entity::find()
-                .select_only()
-                .column(crate::entity::grants::Column::Id)
-                .filter(crate::entity::grants::Column::IdentityId.is_in(chunk.iter().copied()))
-                .filter(crate::entity::grants::Column::State.is_in(["provisioning", "active"]))
-                .into_tuple()
-                .all(txn)
-                .await?;
-            summary.grants_ended += crate::grants::end_grants_in(
-                txn,
-                &held,
-                from_ms(at)?,
-                "the holder left the organisation",
-            )
-            .await?;
-        }
-        summary.grants_ended += crate::grants::end_grants_in(
-            txn,
-            &changes.end_grants,
-            from_ms(at)?,
-            "no longer eligible after a change of HR attributes or policy",
-        )
-        .await?;
-
-        for g in &changes.groups {
-            let model = groups::ActiveModel {
-                id: Set(g.id),
-                display_name: Set(g.display_name.clone()),
-                external_id: Set(g.external_id.clone()),
-                created_at: if g.is_new {
-                    Set(at)
-                } else {
-                    sea_orm::ActiveValue::NotSet
-                },
-                updated_at: Set(at),
-            };
-            if g.is_new {
-                groups::Entity::insert(model)
-                    .exec_without_returning(txn)
-                    .await
-                    .map_err(|e| unique_violation(e, || format!("group {}", g.display_name)))?;
-            } else {
-                let mut model = model;
-                model.id = sea_orm::ActiveValue::NotSet;
-                let mut update = groups::Entity::update_many()
-                    .set(model)
-                    .filter(groups::Column::Id.eq(g.id));
-                if let Some(expected) = g.expected_updated_at {
-                    update = update.filter(groups::Column::UpdatedAt.eq(to_ms(expected)));
-                }
-                let done = update
-                    .exec(txn)
-                    .await
-                    .map_err(|e| unique_violation(e, || format!("group {}", g.display_name)))?;
-                if done.rows_affected == 0 {
-                    return Err(StoreError::Stale(format!("group {}", g.display_name)));
-                }
-            }
-            if let Some(members) = &g.members {
-                group_members::Entity::delete_many()
-                    .filter(group_members::Column::GroupId.eq(g.id))
-                    .exec(txn)
-                    .await?;
-                let unique: BTreeSet<Uuid> = members.iter().copied().collect();
-                let rows: Vec<group_members::ActiveModel> = unique
-                    .into_iter()
-                    .map(|identity_id| group_members::ActiveModel {
-                        group_id: Set(g.id),
-                        identity_id: Set(identity_id),
-                    })
-                    .collect();
-                for chunk in rows.chunks(CHUNK) {
-                    group_members::Entity::insert_many(chunk.to_vec())
-                        .exec_without_returning(txn)
-                        .await?;
-                }
-            }
-        }
-        for id in &changes.group_deletes {
-            groups::Entity::delete_by_id(*id).exec(txn).await?;
-        }
-
-        let jobs: Vec<access_jobs::ActiveModel> = changes
-            .jobs
-            .iter()
-            .map(|j| access_jobs::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                action: Set(j.action.as_str().to_owned()),
-                identity_id: Set(j.identity_id),
-                resource: Set(j.resource.clone()),
-                role: Set(j.role.clone()),
-                reason: Set(j.reason.clone()),
-                state: Set("pending".to_owned()),
-                attempts: Set(0),
-                last_error: Set(None),
-                created_at: Set(at),
-                due_at: Set(at),
-            })
-            .collect();
-        for chunk in jobs.chunks(CHUNK) {
-            access_jobs::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(txn)
-                .await?;
-        }
-
-        if let Some(policy) = &changes.policy {
-            summary.policy_version = Some(insert_policy_version(txn, policy, at).await?);
-        }
-
-        for chunk in changes.events.chunks(CHUNK) {
-            if chunk.len() == 1 {
-                if let Some(event) = chunk.first() {
-                    insert_audit(txn, event).await?;
-                }
-                continue;
-            }
-            let models = chunk
-                .iter()
-                .map(crate::rows::audit_model)
-                .collect::<Result<Vec<_>, _>>()?;
-            crate::entity::audit_events::Entity::insert_many(models)
-                .exec_without_returning(txn)
-                .await?;
-        }
+        let summary = apply_in(&write.txn, changes).await?;
         write.txn.commit().await?;
         Ok(summary)
     }
@@ -787,4 +530,266 @@ async fn insert_policy_version(
     })?;
     let _ = txn.get_database_backend();
     Ok(version)
+}
+
+/// Applies a change set inside `txn` (see [`Store::apply`]).
+pub(crate) async fn apply_in(
+    txn: &sea_orm::DatabaseTransaction,
+    changes: &ChangeSet,
+) -> Result<ChangeSummary, StoreError> {
+    let at = to_ms(changes.at.unwrap_or(OffsetDateTime::UNIX_EPOCH));
+    let mut summary = ChangeSummary::default();
+
+    let (new, existing): (Vec<&IdentityWrite>, Vec<&IdentityWrite>) =
+        changes.identities.iter().partition(|w| w.is_new);
+    for chunk in new.chunks(CHUNK) {
+        identities::Entity::insert_many(chunk.iter().map(|w| identity_model(&w.identity)))
+            .exec_without_returning(txn)
+            .await
+            .map_err(|e| {
+                unique_violation(e, || {
+                    "an identity with that employee id or user name".to_owned()
+                })
+            })?;
+    }
+    for w in existing {
+        let mut model = identity_model(&w.identity);
+        model.created_at = sea_orm::ActiveValue::NotSet;
+        model.id = sea_orm::ActiveValue::NotSet;
+        let mut update = identities::Entity::update_many()
+            .set(model)
+            .filter(identities::Column::Id.eq(w.identity.id));
+        if let Some(expected) = w.expected_updated_at {
+            update = update.filter(identities::Column::UpdatedAt.eq(to_ms(expected)));
+        }
+        let done = update
+            .exec(txn)
+            .await
+            .map_err(|e| unique_violation(e, || format!("user name {}", w.identity.hr.username)))?;
+        if done.rows_affected == 0 {
+            return Err(StoreError::Stale(format!(
+                "identity {}",
+                w.identity.hr.employee_id
+            )));
+        }
+    }
+
+    for w in &changes.identities {
+        for (resource, role) in &w.birthright_remove {
+            birthright_assignments::Entity::delete_many()
+                .filter(birthright_assignments::Column::IdentityId.eq(w.identity.id))
+                .filter(birthright_assignments::Column::Resource.eq(resource.as_str()))
+                .filter(birthright_assignments::Column::Role.eq(role.as_str()))
+                .exec(txn)
+                .await?;
+        }
+    }
+    let adds: Vec<birthright_assignments::ActiveModel> = changes
+        .identities
+        .iter()
+        .flat_map(|w| {
+            w.birthright_add
+                .iter()
+                .map(|a| birthright_assignments::ActiveModel {
+                    identity_id: Set(w.identity.id),
+                    resource: Set(a.resource.clone()),
+                    role: Set(a.role.clone()),
+                    rule: Set(a.rule.clone()),
+                    assigned_at: Set(at),
+                })
+        })
+        .collect();
+    for chunk in adds.chunks(CHUNK) {
+        birthright_assignments::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+
+    let leavers: Vec<String> = changes
+        .identities
+        .iter()
+        .filter(|w| w.disable_account)
+        .map(|w| w.identity.hr.username.as_str().to_owned())
+        .collect();
+    for chunk in leavers.chunks(CHUNK) {
+        let ids: Vec<Uuid> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .filter(users::Column::Username.is_in(chunk.iter().cloned()))
+            // Local break-glass accounts (the initial administrator) never follow the
+            // directory: no HR or SCIM change may disable them.
+            .filter(users::Column::LinkedToDirectory.eq(true))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        if ids.is_empty() {
+            continue;
+        }
+        summary.accounts_disabled += users::Entity::update_many()
+            .col_expr(users::Column::Disabled, Expr::value(true))
+            .col_expr(users::Column::UpdatedAt, Expr::value(at))
+            .filter(users::Column::Id.is_in(ids.clone()))
+            .filter(users::Column::Disabled.eq(false))
+            .exec(txn)
+            .await?
+            .rows_affected;
+        summary.tokens_revoked += api_tokens::Entity::update_many()
+            .col_expr(api_tokens::Column::RevokedAt, Expr::value(at))
+            .filter(api_tokens::Column::UserId.is_in(ids))
+            .filter(api_tokens::Column::RevokedAt.is_null())
+            .exec(txn)
+            .await?
+            .rows_affected;
+    }
+
+    // A leaver's requests, asked by them or for them, end with them.
+    let gone: Vec<Uuid> = changes
+        .identities
+        .iter()
+        .filter(|w| w.disable_account)
+        .map(|w| w.identity.id)
+        .collect();
+    for chunk in gone.chunks(CHUNK) {
+        summary.requests_cancelled += crate::entity::requests::Entity::update_many()
+            .col_expr(
+                crate::entity::requests::Column::State,
+                Expr::value("cancelled"),
+            )
+            .col_expr(crate::entity::requests::Column::UpdatedAt, Expr::value(at))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(crate::entity::requests::Column::RequesterId.is_in(chunk.iter().copied()))
+                    .add(
+                        crate::entity::requests::Column::BeneficiaryId.is_in(chunk.iter().copied()),
+                    ),
+            )
+            .filter(crate::entity::requests::Column::State.is_in(["pending", "approved"]))
+            .exec(txn)
+            .await?
+            .rows_affected;
+        let held: Vec<Uuid> = crate::entity::grants::Entity::find()
+            .select_only()
+            .column(crate::entity::grants::Column::Id)
+            .filter(crate::entity::grants::Column::IdentityId.is_in(chunk.iter().copied()))
+            .filter(crate::entity::grants::Column::State.is_in(["provisioning", "active"]))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        summary.grants_ended += crate::grants::end_grants_in(
+            txn,
+            &held,
+            from_ms(at)?,
+            "the holder left the organisation",
+        )
+        .await?;
+    }
+    summary.grants_ended += crate::grants::end_grants_in(
+        txn,
+        &changes.end_grants,
+        from_ms(at)?,
+        "no longer eligible after a change of HR attributes or policy",
+    )
+    .await?;
+
+    for g in &changes.groups {
+        let model = groups::ActiveModel {
+            id: Set(g.id),
+            display_name: Set(g.display_name.clone()),
+            external_id: Set(g.external_id.clone()),
+            created_at: if g.is_new {
+                Set(at)
+            } else {
+                sea_orm::ActiveValue::NotSet
+            },
+            updated_at: Set(at),
+        };
+        if g.is_new {
+            groups::Entity::insert(model)
+                .exec_without_returning(txn)
+                .await
+                .map_err(|e| unique_violation(e, || format!("group {}", g.display_name)))?;
+        } else {
+            let mut model = model;
+            model.id = sea_orm::ActiveValue::NotSet;
+            let mut update = groups::Entity::update_many()
+                .set(model)
+                .filter(groups::Column::Id.eq(g.id));
+            if let Some(expected) = g.expected_updated_at {
+                update = update.filter(groups::Column::UpdatedAt.eq(to_ms(expected)));
+            }
+            let done = update
+                .exec(txn)
+                .await
+                .map_err(|e| unique_violation(e, || format!("group {}", g.display_name)))?;
+            if done.rows_affected == 0 {
+                return Err(StoreError::Stale(format!("group {}", g.display_name)));
+            }
+        }
+        if let Some(members) = &g.members {
+            group_members::Entity::delete_many()
+                .filter(group_members::Column::GroupId.eq(g.id))
+                .exec(txn)
+                .await?;
+            let unique: BTreeSet<Uuid> = members.iter().copied().collect();
+            let rows: Vec<group_members::ActiveModel> = unique
+                .into_iter()
+                .map(|identity_id| group_members::ActiveModel {
+                    group_id: Set(g.id),
+                    identity_id: Set(identity_id),
+                })
+                .collect();
+            for chunk in rows.chunks(CHUNK) {
+                group_members::Entity::insert_many(chunk.to_vec())
+                    .exec_without_returning(txn)
+                    .await?;
+            }
+        }
+    }
+    for id in &changes.group_deletes {
+        groups::Entity::delete_by_id(*id).exec(txn).await?;
+    }
+
+    let jobs: Vec<access_jobs::ActiveModel> = changes
+        .jobs
+        .iter()
+        .map(|j| access_jobs::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            action: Set(j.action.as_str().to_owned()),
+            identity_id: Set(j.identity_id),
+            resource: Set(j.resource.clone()),
+            role: Set(j.role.clone()),
+            reason: Set(j.reason.clone()),
+            state: Set("pending".to_owned()),
+            attempts: Set(0),
+            last_error: Set(None),
+            created_at: Set(at),
+            due_at: Set(at),
+        })
+        .collect();
+    for chunk in jobs.chunks(CHUNK) {
+        access_jobs::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+
+    if let Some(policy) = &changes.policy {
+        summary.policy_version = Some(insert_policy_version(txn, policy, at).await?);
+    }
+
+    for chunk in changes.events.chunks(CHUNK) {
+        if chunk.len() == 1 {
+            if let Some(event) = chunk.first() {
+                insert_audit(txn, event).await?;
+            }
+            continue;
+        }
+        let models = chunk
+            .iter()
+            .map(crate::rows::audit_model)
+            .collect::<Result<Vec<_>, _>>()?;
+        crate::entity::audit_events::Entity::insert_many(models)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(summary)
 }

@@ -481,3 +481,25 @@ pub mod connector_calls {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod vendor_accounts {
+    //! Sponsored, temporary vendor accounts.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "vendor_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub identity_id: Uuid,
+        pub sponsor_id: Uuid,
+        pub company: String,
+        pub created_at: i64,
+        pub deactivated_at: Option<i64>,
+        pub delete_after: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

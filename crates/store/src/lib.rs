@@ -12,6 +12,7 @@ mod requests;
 mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod vendors;
 
 use std::path::Path;
 use std::time::Duration;
@@ -45,6 +46,7 @@ pub use grants::{
 pub use requests::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 pub use rows::StoredAuditEvent;
 use rows::to_ms;
+pub use vendors::StoredVendor;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -576,7 +578,7 @@ impl Store {
     }
 }
 
-async fn insert_user(
+pub(crate) async fn insert_user(
     txn: &DatabaseTransaction,
     user: &NewUser,
 ) -> Result<users::Model, StoreError> {

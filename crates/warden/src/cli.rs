@@ -126,6 +126,32 @@ pub enum Command {
     Review(ReviewCommand),
     /// Security incidents
     Incidents,
+    /// Sponsor a vendor: a temporary identity and account, enabled only while a grant runs
+    #[command(subcommand)]
+    Vendor(VendorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VendorCommand {
+    /// Create a vendor you sponsor; their initial password is shown once
+    Add {
+        /// The vendor's user name
+        username: String,
+        /// Full name
+        #[arg(long)]
+        name: String,
+        /// E-mail address
+        #[arg(long)]
+        email: String,
+        /// Company
+        #[arg(long)]
+        company: String,
+        /// Days the sponsorship lasts (default 30)
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// The vendors you sponsor (all, for administrators)
+    List,
 }
 
 #[derive(Debug, Args)]

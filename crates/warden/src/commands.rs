@@ -55,7 +55,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Breakglass(_)
         | Command::Justify { .. }
         | Command::Review(_)
-        | Command::Incidents => crate::grants::run(&cli).await,
+        | Command::Incidents
+        | Command::Vendor(_) => crate::grants::run(&cli).await,
     }
 }
 

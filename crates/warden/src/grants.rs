@@ -7,12 +7,12 @@ use anyhow::{Result, bail};
 use comfy_table::Table;
 use reqwest::Method;
 use warden_proto::grants::{
-    BreakGlassInfo, BreakGlassRequest, ExtendGrant, GrantInfo, IncidentInfo, JustifyBreakGlass,
-    ReviewBreakGlass, RevokeGrant,
+    BreakGlassInfo, BreakGlassRequest, CreateVendor, CreatedVendor, ExtendGrant, GrantInfo,
+    IncidentInfo, JustifyBreakGlass, ReviewBreakGlass, RevokeGrant, VendorInfo,
 };
 use warden_proto::requests::RequestInfo;
 
-use crate::cli::{Cli, Command, GrantsCommand, ReviewCommand};
+use crate::cli::{Cli, Command, GrantsCommand, ReviewCommand, VendorCommand};
 use crate::commands::{client, print_json, time};
 
 fn when(t: Option<time::OffsetDateTime>) -> String {
@@ -263,6 +263,78 @@ pub async fn run(cli: &Cli) -> Result<()> {
                     i.state,
                     i.request.to_string(),
                     i.reason,
+                ]);
+            }
+            println!("{table}");
+            Ok(())
+        }
+        Command::Vendor(VendorCommand::Add {
+            username,
+            name,
+            email,
+            company,
+            days,
+        }) => {
+            let v: CreatedVendor = client
+                .call(
+                    Method::POST,
+                    "/v1/vendors",
+                    Some(&CreateVendor {
+                        username: username.clone(),
+                        name: name.clone(),
+                        email: email.clone(),
+                        company: company.clone(),
+                        days: *days,
+                    }),
+                )
+                .await?;
+            if cli.json {
+                return print_json(&v);
+            }
+            println!(
+                "vendor {} ({}, {}) sponsored by {} until {}",
+                v.vendor.username,
+                v.vendor.employee_id,
+                v.vendor.company,
+                v.vendor.sponsor,
+                v.vendor.until.as_deref().unwrap_or("-")
+            );
+            println!(
+                "initial password (shown once; the account is enabled only while a grant runs): {}",
+                v.initial_password.expose()
+            );
+            println!(
+                "request access for them with `warden request RESOURCE --role R --for 2h --reason ... --on-behalf-of {}`",
+                v.vendor.username
+            );
+            Ok(())
+        }
+        Command::Vendor(VendorCommand::List) => {
+            let list: Vec<VendorInfo> = client
+                .call::<(), _>(Method::GET, "/v1/vendors", None)
+                .await?;
+            if cli.json {
+                return print_json(&list);
+            }
+            let mut table = Table::new();
+            table.set_header([
+                "user",
+                "employee id",
+                "company",
+                "sponsor",
+                "until",
+                "active",
+                "deleted after",
+            ]);
+            for v in list {
+                table.add_row([
+                    v.username,
+                    v.employee_id,
+                    v.company,
+                    v.sponsor,
+                    v.until.unwrap_or_default(),
+                    v.active.to_string(),
+                    when(v.delete_after),
                 ]);
             }
             println!("{table}");

@@ -5,8 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use uuid::Uuid;
 use warden_proto::grants::{
-    AccessCheck, AccessCheckQuery, BreakGlassInfo, BreakGlassRequest, ExtendGrant, GrantInfo,
-    IncidentInfo, JustifyBreakGlass, ListGrants, ReviewBreakGlass, RevokeGrant,
+    AccessCheck, AccessCheckQuery, BreakGlassInfo, BreakGlassRequest, CreateVendor, CreatedVendor,
+    ExtendGrant, GrantInfo, IncidentInfo, JustifyBreakGlass, ListGrants, ReviewBreakGlass,
+    RevokeGrant, VendorInfo,
 };
 use warden_proto::problem::Problem;
 use warden_proto::requests::RequestInfo;
@@ -218,4 +219,39 @@ pub async fn list_incidents(
     service::breakglass::incidents(&state, &caller)
         .await
         .map(Json)
+}
+
+/// Creates a vendor sponsored by the caller: an identity whose manager is the caller and
+/// whose last day ends the sponsorship, and a Warden account (its password shown once)
+/// that is enabled only while a grant of the vendor's runs. Needs `request`.
+#[utoipa::path(operation_id = "create_vendor", post, path = "/v1/vendors", tag = "grants", security(("bearer" = [])),
+    request_body = CreateVendor,
+    responses(
+        (status = 201, body = CreatedVendor),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_vendor(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<CreateVendor>,
+) -> Result<(StatusCode, Json<CreatedVendor>), ApiError> {
+    service::vendors::create(&state, &caller, b)
+        .await
+        .map(|r| (StatusCode::CREATED, Json(r)))
+}
+
+/// The vendors the caller sponsors (every vendor for administrators and auditors).
+#[utoipa::path(operation_id = "list_vendors", get, path = "/v1/vendors", tag = "grants", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<VendorInfo>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_vendors(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<VendorInfo>>, ApiError> {
+    service::vendors::list(&state, &caller).await.map(Json)
 }

@@ -119,6 +119,7 @@ fn routes(hr_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(grants::justify_breakglass))
         .routes(routes!(grants::review_breakglass))
         .routes(routes!(grants::list_incidents))
+        .routes(routes!(grants::create_vendor, grants::list_vendors))
         .merge(crate::scim::routes())
 }
 

@@ -14,6 +14,7 @@ pub mod policy;
 pub mod requests;
 pub mod tokens;
 pub mod users;
+pub mod vendors;
 
 use warden_core::ScopeSet;
 use warden_core::secret::SecretString;

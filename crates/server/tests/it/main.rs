@@ -22,3 +22,4 @@ mod requests;
 mod scim;
 mod support;
 mod users;
+mod vendors;

@@ -53,6 +53,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/breakglass/{id}/justify"),
     ("post", "/v1/breakglass/{id}/review"),
     ("get", "/v1/incidents"),
+    ("post", "/v1/vendors"),
+    ("get", "/v1/vendors"),
     ("get", "/scim/v2/ServiceProviderConfig"),
     ("get", "/scim/v2/Schemas"),
     ("get", "/scim/v2/Schemas/{id}"),

@@ -8,6 +8,7 @@ mod m0002_identities_policy;
 mod m0003_user_directory_link;
 mod m0004_requests;
 mod m0005_grants;
+mod m0006_vendors;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_user_directory_link::Migration),
             Box::new(m0004_requests::Migration),
             Box::new(m0005_grants::Migration),
+            Box::new(m0006_vendors::Migration),
         ]
     }
 

@@ -1,0 +1,269 @@
+//! Sponsored vendor accounts. A sponsor (a current employee) creates the vendor: an
+//! identity of kind vendor whose HR manager is the sponsor and whose last day is the end
+//! of the sponsorship, and a Warden account that stays disabled until a grant of the
+//! vendor's runs. The sponsor then requests access on the vendor's behalf; policy routes
+//! it to the sponsor's manager and security. [`sweep`] keeps the account in step with the
+//! vendor's grants: enabled while one runs, disabled with its tokens revoked when the last
+//! ends, and deleted with the identity once the retention period after that has passed.
+
+use time::Duration;
+use uuid::Uuid;
+use warden_core::Scope;
+use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::identity::{EmployeeId, EmploymentStatus, HrRecord, Identity, IdentityKind};
+use warden_core::secret::generate_password;
+use warden_core::{ScopeSet, Username};
+use warden_proto::WireSecret;
+use warden_proto::grants::{CreateVendor, CreatedVendor, VendorInfo};
+use warden_proto::problem::ProblemType;
+use warden_store::{ChangeSet, GrantFilter, IdentityFilter, NewUser, StoredVendor};
+
+use super::access::find as find_identity;
+use super::check_label;
+use super::directory::{Context, plan};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Where vendor identities come from.
+pub const SOURCE: &str = "sponsor";
+
+async fn identity(state: &AppState, id: Uuid) -> Result<Option<Identity>, ApiError> {
+    Ok(state
+        .store()
+        .find_identities(IdentityFilter::Id(id))
+        .await?
+        .into_iter()
+        .next())
+}
+
+async fn info(state: &AppState, v: &StoredVendor) -> Result<Option<VendorInfo>, ApiError> {
+    let Some(who) = identity(state, v.identity_id).await? else {
+        return Ok(None);
+    };
+    let sponsor = identity(state, v.sponsor_id)
+        .await?
+        .map_or_else(|| "(deleted)".to_owned(), |s| s.hr.employee_id.to_string());
+    let active = state
+        .store()
+        .user_by_name(&who.hr.username)
+        .await?
+        .is_some_and(|u| !u.disabled);
+    Ok(Some(VendorInfo {
+        employee_id: who.hr.employee_id.to_string(),
+        username: who.hr.username.to_string(),
+        company: v.company.clone(),
+        sponsor,
+        until: who.hr.end_date.map(|d| d.to_string()),
+        active,
+        delete_after: v.delete_after,
+    }))
+}
+
+/// Creates a vendor sponsored by the caller.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    req: CreateVendor,
+) -> Result<CreatedVendor, ApiError> {
+    caller.require(Scope::Request)?;
+    let sponsor = find_identity(state, caller.user.username.as_str())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ProblemType::Forbidden,
+                format!(
+                    "user {} has no identity in the directory",
+                    caller.user.username
+                ),
+            )
+        })?;
+    let now = state.clock().now();
+    let today = now.date();
+    if sponsor.hr.kind != IdentityKind::Employee || !sponsor.hr.is_current(today) {
+        return Err(ApiError::new(
+            ProblemType::Forbidden,
+            "only current employees sponsor vendors",
+        ));
+    }
+    let username =
+        Username::parse(&req.username).map_err(|e| ApiError::field("username", e.to_string()))?;
+    let name = check_label("name", &req.name, 200)?;
+    let company = check_label("company", &req.company, 200)?;
+    let email = check_label("email", &req.email, 254)?;
+    if !email.contains('@') || email.chars().any(char::is_whitespace) {
+        return Err(ApiError::field("email", "is not an e-mail address"));
+    }
+    let max = state.config().grants.vendor_max_days;
+    let days = u64::from(req.days.unwrap_or(30));
+    if days == 0 || days > max {
+        return Err(ApiError::field(
+            "days",
+            format!("must be between 1 and {max}"),
+        ));
+    }
+    let suffix: String = Uuid::now_v7()
+        .simple()
+        .to_string()
+        .chars()
+        .rev()
+        .take(8)
+        .collect();
+    let employee_id = EmployeeId::parse(&format!("V-{}", suffix.to_ascii_uppercase()))
+        .map_err(ApiError::internal)?;
+    let record = HrRecord {
+        employee_id: employee_id.clone(),
+        username: username.clone(),
+        email,
+        display_name: name.clone(),
+        department: Some("Vendors".to_owned()),
+        job_function: Some(format!("Vendor ({company})")),
+        manager: Some(sponsor.hr.employee_id.clone()),
+        location: None,
+        status: EmploymentStatus::Active,
+        kind: IdentityKind::Vendor,
+        start_date: Some(today),
+        end_date: Some(today + Duration::days(i64::try_from(days).unwrap_or(30) - 1)),
+        groups: Default::default(),
+    };
+    let _turn = state.directory_turn().await;
+    let live = state.policy();
+    let actor = caller.actor();
+    let cause = format!("sponsored by {}", sponsor.hr.employee_id);
+    let ctx = Context {
+        old_policy: &live.policy,
+        new_policy: &live.policy,
+        now,
+        actor: &actor,
+        cause: &cause,
+    };
+    let planned = plan(&ctx, None, &[], record, SOURCE, None)
+        .ok_or_else(|| ApiError::internal("a new vendor planned no change"))?;
+    let mut changes = ChangeSet {
+        at: Some(now),
+        ..Default::default()
+    };
+    changes.jobs.extend(planned.jobs);
+    changes.events.extend(planned.event);
+    let identity_id = planned.write.identity.id;
+    changes.identities.push(planned.write);
+    changes.events.push(
+        AuditEvent::new(now, caller.actor(), Action::VendorCreate)
+            .target(format!("identity:{employee_id}"))
+            .detail("username", username.as_str())
+            .detail("company", company.as_str())
+            .detail("sponsor", sponsor.hr.employee_id.as_str())
+            .detail("days", days.to_string()),
+    );
+    let password = generate_password(24).map_err(ApiError::internal)?;
+    let account = NewUser {
+        id: Uuid::now_v7(),
+        username: username.clone(),
+        display_name: name,
+        password_hash: Some(super::hash_password(password.clone()).await?),
+        scopes: ScopeSet::parse(["request"]).map_err(ApiError::internal)?,
+        linked_to_directory: true,
+        created_at: now,
+    };
+    let vendor = StoredVendor {
+        identity_id,
+        sponsor_id: sponsor.id,
+        company,
+        created_at: now,
+        deactivated_at: None,
+        delete_after: None,
+    };
+    state
+        .store()
+        .create_vendor(&changes, &account, &vendor)
+        .await?;
+    let vendor = info(state, &vendor)
+        .await?
+        .ok_or_else(|| ApiError::internal("the vendor just created is missing"))?;
+    Ok(CreatedVendor {
+        vendor,
+        initial_password: WireSecret::new(password),
+    })
+}
+
+/// The caller's vendors, or every vendor for administrators.
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<VendorInfo>, ApiError> {
+    let all = caller.scopes.allows(Scope::Admin) || caller.scopes.allows(Scope::AuditRead);
+    let me = find_identity(state, caller.user.username.as_str()).await?;
+    let mut out = Vec::new();
+    for v in state.store().vendors().await? {
+        if all || me.as_ref().is_some_and(|m| m.id == v.sponsor_id) {
+            out.extend(info(state, &v).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// Keeps vendor accounts in step with their grants: enables an account while a grant
+/// of the vendor's runs, disables it (revoking its tokens) when none does, and deletes
+/// identity and account once the retention period has passed. Returns how many changed.
+pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
+    let now = state.clock().now();
+    let retention =
+        Duration::days(i64::try_from(state.config().grants.vendor_retention_days).unwrap_or(30));
+    let store = state.store();
+    let mut changed = 0;
+    for v in store.vendors().await? {
+        let Some(who) = identity(state, v.identity_id).await? else {
+            continue;
+        };
+        let grants = store
+            .list_grants(GrantFilter::Identity(v.identity_id))
+            .await?;
+        let running = grants
+            .iter()
+            .any(|g| g.state == "active" && g.ends_at.is_some_and(|e| e > now));
+        let live = grants
+            .iter()
+            .any(|g| warden_store::LIVE_STATES.contains(&g.state.as_str()));
+        let user = store.user_by_name(&who.hr.username).await?;
+        let enabled = user.as_ref().is_some_and(|u| !u.disabled);
+        let target = format!("identity:{}", who.hr.employee_id);
+        if running && !enabled && who.hr.is_current(now.date()) {
+            let event = AuditEvent::new(now, Actor::system(), Action::VendorActivate)
+                .target(target)
+                .reason("a grant of the vendor's runs");
+            store
+                .activate_vendor(v.identity_id, who.hr.username.as_str(), now, &event)
+                .await?;
+            changed += 1;
+        } else if !running && enabled {
+            let event = AuditEvent::new(now, Actor::system(), Action::VendorDeactivate)
+                .target(target)
+                .reason("no grant of the vendor's runs")
+                .detail("delete_after", (now + retention).to_string());
+            store
+                .deactivate_vendor(
+                    v.identity_id,
+                    who.hr.username.as_str(),
+                    now,
+                    now + retention,
+                    &event,
+                )
+                .await?;
+            changed += 1;
+        } else if !running && !live {
+            // Never activated yet: the deletion clock starts at creation.
+            let due = v.delete_after.unwrap_or(v.created_at + retention);
+            if now >= due {
+                let event = AuditEvent::new(now, Actor::system(), Action::VendorDelete)
+                    .target(target)
+                    .reason(format!(
+                        "retention of {} days passed with no grant running",
+                        retention.whole_days()
+                    ))
+                    .detail("username", who.hr.username.as_str());
+                store
+                    .delete_vendor(v.identity_id, who.hr.username.as_str(), &event)
+                    .await?;
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
+}
