@@ -217,13 +217,21 @@ impl<'a> Changes<'a> {
     }
 
     /// Commits everything in one transaction; nothing when nothing changed.
-    pub async fn commit(self, state: &AppState) -> Result<(), ScimError> {
+    pub async fn commit(mut self, state: &AppState) -> Result<(), ScimError> {
         if self.set.identities.is_empty()
             && self.set.groups.is_empty()
             && self.set.group_deletes.is_empty()
         {
             return Ok(());
         }
+        crate::service::directory::end_grants_no_longer_eligible(
+            state.store(),
+            self.ctx.new_policy,
+            &mut self.set,
+            self.ctx.actor,
+            self.ctx.now,
+        )
+        .await?;
         state.store().apply(&self.set).await?;
         Ok(())
     }

@@ -299,3 +299,55 @@ pub fn plan(
         change,
     })
 }
+
+/// Ends the live grants that the people changed by `changes` are no longer eligible for
+/// under `policy` (a mover whose new role does not cover them, a policy that no longer
+/// allows them), in the same change set, each with its audit event. Leavers' grants end
+/// anyway ([`warden_store::ChangeSet`] handles them). Only people with live grants cost a
+/// policy evaluation.
+pub async fn end_grants_no_longer_eligible(
+    store: &warden_store::Store,
+    policy: &Policy,
+    changes: &mut warden_store::ChangeSet,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<(), crate::error::ApiError> {
+    let live = store.list_grants(warden_store::GrantFilter::Live).await?;
+    if live.is_empty() {
+        return Ok(());
+    }
+    let mut by_identity: BTreeMap<Uuid, Vec<&warden_store::StoredGrant>> = BTreeMap::new();
+    for g in live.iter().filter(|g| g.state != "revoking") {
+        by_identity.entry(g.identity_id).or_default().push(g);
+    }
+    let today = now.date();
+    let mut events = Vec::new();
+    for w in &changes.identities {
+        if w.disable_account {
+            continue;
+        }
+        let Some(grants) = by_identity.get(&w.identity.id) else {
+            continue;
+        };
+        let eligible = eligible_of(policy, &w.identity.hr, today);
+        for g in grants {
+            let entitlement = Entitlement {
+                resource: g.resource.clone(),
+                role: g.role.clone(),
+            };
+            if !eligible.contains_key(&entitlement) {
+                changes.end_grants.push(g.id);
+                events.push(
+                    AuditEvent::new(now, actor.clone(), Action::GrantRevoke)
+                        .target(format!("grant:{}", g.id))
+                        .reason("no longer eligible after a change of HR attributes or policy")
+                        .detail("identity", w.identity.hr.employee_id.as_str())
+                        .detail("resource", g.resource.as_str())
+                        .detail("role", g.role.as_str()),
+                );
+            }
+        }
+    }
+    changes.events.extend(events);
+    Ok(())
+}

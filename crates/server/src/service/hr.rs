@@ -228,6 +228,14 @@ pub async fn sync_as(
         summary = summary.detail(lifecycle, count.to_string());
     }
     changes.events.push(summary);
+    super::directory::end_grants_no_longer_eligible(
+        store,
+        &live.policy,
+        &mut changes,
+        &Actor::system(),
+        now,
+    )
+    .await?;
     let done = store.apply(&changes).await?;
     report.accounts_disabled = done.accounts_disabled;
     report.tokens_revoked = done.tokens_revoked;

@@ -251,6 +251,14 @@ pub async fn commit(
         event = event.detail("previous_version", v.to_string());
     }
     changes.events.push(event);
+    super::directory::end_grants_no_longer_eligible(
+        state.store(),
+        &policy,
+        &mut changes,
+        actor,
+        state.clock().now(),
+    )
+    .await?;
     let done = state.store().apply(&changes).await?;
     let version = done
         .policy_version

@@ -690,3 +690,83 @@ async fn pending_requests_time_out_in_the_background_and_the_requester_is_told()
     let actions = t.audit_actions().await;
     assert!(actions.iter().any(|a| a == "request.timeout"));
 }
+
+#[tokio::test]
+async fn a_mover_loses_the_grants_their_new_role_is_not_eligible_for() {
+    let (t, p) = people().await;
+    let store = t.state.store();
+    let alice = identity_id(&t, "alice").await;
+    let cache = file(&t, &p.alice, ask("session-cache", "read", "2h", None)).await;
+    t.tick().await;
+    let rid: Uuid = id(&cache.body).parse().unwrap();
+    assert_eq!(
+        store.grant_of_request(rid).await.unwrap().unwrap().state,
+        "active"
+    );
+
+    // Alice moves from SRE to the Payments developers: no longer in group sre.
+    let admin = t.admin().await;
+    let moved = warden_server::demo::HR_CSV.replace(
+        "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002",
+        "E1001,alice,alice@example.com,Alice Andersen,Payments,Developer,E1006",
+    );
+    let req = axum::http::Request::post("/v1/hr/sync")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(axum::body::Body::from(moved))
+        .unwrap();
+    let synced = t.raw(req, crate::support::PEER).await;
+    assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
+    let g = store.grant_of_request(rid).await.unwrap().unwrap();
+    assert_eq!(g.due_at, Some(t.clock.now()), "due at once");
+    assert!(
+        g.end_reason
+            .as_deref()
+            .unwrap()
+            .contains("no longer eligible")
+    );
+    assert_eq!(t.tick().await.revoked, 1);
+    assert_eq!(
+        store
+            .recorded_access(alice, "session-cache", "read")
+            .await
+            .unwrap(),
+        None
+    );
+    let actions = t.audit_actions().await;
+    assert!(actions.iter().any(|a| a == "grant.revoke"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn a_policy_apply_ends_grants_it_no_longer_allows() {
+    let (t, p) = people().await;
+    let store = t.state.store();
+    let cache = file(&t, &p.alice, ask("session-cache", "read", "2h", None)).await;
+    t.tick().await;
+    let rid: Uuid = id(&cache.body).parse().unwrap();
+    let admin = t.admin().await;
+    let files: Vec<Value> = warden_server::demo::policy_files()
+        .into_iter()
+        .map(|f| {
+            let text = if f.path == "access.toml" {
+                f.text.replace(
+                    "name = \"sre-prod-data\"\nwho = \"group:sre\"",
+                    "name = \"sre-prod-data\"\nwho = \"group:sre-leads\"",
+                )
+            } else {
+                f.text.to_string()
+            };
+            json!({"path": f.path, "text": text})
+        })
+        .collect();
+    let applied = t
+        .post(
+            "/v1/policy/apply",
+            &admin,
+            json!({"files": files, "comment": "tier 2 data for leads only"}),
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::OK, "{applied:?}");
+    let g = store.grant_of_request(rid).await.unwrap().unwrap();
+    assert!(g.end_reason.is_some(), "{g:?}");
+    assert_eq!(t.tick().await.revoked, 1);
+}
