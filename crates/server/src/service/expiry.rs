@@ -488,12 +488,15 @@ async fn provision(
         }
         Err(e) => {
             report.failures += 1;
+            metrics::counter!("warden_grant_failures_total", "step" => "provision").increment(1);
             next.attempts += 1;
             next.last_error = Some(e.to_string());
             let give_up = next.attempts >= ALERT_AFTER || !e.retryable();
             let mut outbox = Vec::new();
             let mut request_state = None;
             if give_up {
+                metrics::counter!("warden_grant_alerts_total").increment(1);
+                tracing::error!(grant = %g.id, resource = %g.resource, role = %g.role, error = %e, "provisioning a grant failed; the request fails and security is alerted");
                 // Provisioning failed: the request fails, security is alerted, and a
                 // cleanup revocation removes anything half-made.
                 next.state = "failed".to_owned();
@@ -610,12 +613,17 @@ async fn revoke(
         }
         Err(e) => {
             report.failures += 1;
+            metrics::counter!("warden_grant_failures_total", "step" => "revoke").increment(1);
             next.attempts += 1;
             if !cleanup {
                 next.state = "revoking".to_owned();
             }
             next.last_error = Some(e.to_string());
             next.due_at = Some(now + retry_delay(next.attempts));
+            if next.attempts == ALERT_AFTER {
+                metrics::counter!("warden_grant_alerts_total").increment(1);
+                tracing::error!(grant = %g.id, resource = %g.resource, role = %g.role, attempts = next.attempts, error = %e, "revoking a grant keeps failing; security is alerted and retries go on");
+            }
             let outbox = if next.attempts == ALERT_AFTER {
                 let notice = Notice::new(
                     events::FAILING,

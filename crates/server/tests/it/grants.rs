@@ -508,6 +508,15 @@ async fn a_failing_target_backs_off_alerts_after_three_failures_and_never_delays
         .collect();
     assert_eq!(alerts.len(), 2, "one alert per grant at the third failure");
     assert!(alerts[0].message.payload.contains("failed 3 times"));
+    let metrics = t
+        .send(axum::http::Method::GET, "/metrics", None, None)
+        .await;
+    let text = String::from_utf8(metrics.raw).unwrap();
+    assert!(text.contains("warden_grant_alerts_total 2"), "{text}");
+    assert!(
+        text.contains("warden_grant_failures_total{step=\"revoke\"} 6"),
+        "{text}"
+    );
     assert!(
         store
             .recorded_access(alice, "session-cache", "read")
