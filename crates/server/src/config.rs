@@ -120,6 +120,11 @@ pub struct ChannelConfig {
     /// Allow a URL on a loopback or private address (refused by default).
     #[serde(default)]
     pub allow_internal: bool,
+    /// For an `email` channel: also mail the people an event concerns (the approvers a
+    /// request waits for, the holder of a grant, the manager who reviews a break-glass
+    /// use), from their HR e-mail addresses.
+    #[serde(default)]
+    pub people: bool,
 }
 
 /// `[notifications.smtp]`.
@@ -576,8 +581,11 @@ impl NotificationsConfig {
                     }
                 }
                 ChannelKind::Email => {
-                    if channel.to.is_empty() {
-                        return invalid(key("to"), "needs at least one address".to_owned());
+                    if channel.to.is_empty() && !channel.people {
+                        return invalid(
+                            key("to"),
+                            "needs at least one address (or people = true)".to_owned(),
+                        );
                     }
                     for (j, to) in channel.to.iter().enumerate() {
                         if let Err(e) = to.parse::<lettre::message::Mailbox>() {

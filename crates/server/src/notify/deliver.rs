@@ -580,10 +580,19 @@ async fn send_email(
     let message = &stored.message;
     let payload: Value =
         serde_json::from_str(&message.payload).map_err(|e| SendError::Payload(e.to_string()))?;
-    if channel.to.is_empty() {
-        return Err(SendError::Config(
-            "an email channel needs recipients (to)".to_owned(),
-        ));
+    let mut recipients: Vec<String> = channel.to.clone();
+    if channel.people {
+        if let Some(people) = payload.get("people").and_then(Value::as_array) {
+            for p in people.iter().filter_map(Value::as_str) {
+                if !recipients.iter().any(|r| r.eq_ignore_ascii_case(p)) {
+                    recipients.push(p.to_owned());
+                }
+            }
+        }
+    }
+    if recipients.is_empty() {
+        // Nobody to tell about this event on this channel: nothing to send.
+        return Ok(());
     }
     let from: Mailbox = smtp
         .from
@@ -603,7 +612,7 @@ async fn send_email(
             HeaderName::new_from_ascii_str("X-Warden-Event"),
             one_line(&message.event),
         ));
-    for to in &channel.to {
+    for to in &recipients {
         let to: Mailbox = to
             .parse()
             .map_err(|e| SendError::Config(format!("recipient {to:?}: {e}")))?;

@@ -65,6 +65,8 @@ pub struct Notice {
     pub summary: String,
     /// The facts, for machines.
     pub data: Value,
+    /// E-mail addresses of the people it concerns, for `email` channels with `people`.
+    pub people: Vec<String>,
 }
 
 impl Notice {
@@ -74,7 +76,16 @@ impl Notice {
             event,
             summary: summary.into(),
             data,
+            people: Vec::new(),
         }
+    }
+
+    /// The notice, also addressed to `people` (e-mail addresses).
+    pub fn to(mut self, people: impl IntoIterator<Item = String>) -> Self {
+        self.people.extend(people);
+        self.people.sort();
+        self.people.dedup();
+        self
     }
 }
 
@@ -96,6 +107,7 @@ pub fn messages(
                 "at": now.format(&Rfc3339).unwrap_or_default(),
                 "summary": notice.summary,
                 "data": notice.data,
+                "people": notice.people,
             });
             OutboxMessage {
                 id,

@@ -52,6 +52,20 @@ async fn identity(state: &AppState, id: Uuid) -> Result<Option<Identity>, ApiErr
         .next())
 }
 
+/// The e-mail address of `who`'s manager, who reviews their break-glass uses.
+async fn manager_email(state: &AppState, who: &Identity) -> Result<Vec<String>, ApiError> {
+    let Some(m) = &who.hr.manager else {
+        return Ok(Vec::new());
+    };
+    Ok(state
+        .store()
+        .find_identities(IdentityFilter::EmployeeId(m.as_str()))
+        .await?
+        .into_iter()
+        .map(|i| i.hr.email)
+        .collect())
+}
+
 fn data(r: &StoredRequest, holder: &str) -> serde_json::Value {
     serde_json::json!({
         "request": r.id,
@@ -178,7 +192,8 @@ pub async fn take(
             format_duration(duration)
         ),
         data(&stored, holder.hr.employee_id.as_str()),
-    );
+    )
+    .to(manager_email(state, &holder).await?);
     let outbox = notify::messages(&state.config().notifications, &notice, now);
     state
         .store()
@@ -249,7 +264,8 @@ pub async fn justify(
             holder.hr.employee_id, r.role, r.resource
         ),
         data(&r, holder.hr.employee_id.as_str()),
-    );
+    )
+    .to(manager_email(state, &holder).await?);
     state
         .store()
         .review_step(

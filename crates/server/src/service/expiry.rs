@@ -155,7 +155,7 @@ async fn warn(state: &AppState, changes: &mut Vec<GrantChange>) -> Result<Report
         if busy.contains(&g.id) {
             continue;
         }
-        let holder = employee_id(state, g.identity_id).await;
+        let (holder, email) = person(state, g.identity_id).await;
         let mut next = g.clone();
         next.warned = true;
         next.updated_at = now;
@@ -168,7 +168,8 @@ async fn warn(state: &AppState, changes: &mut Vec<GrantChange>) -> Result<Report
                 g.ends_at.map(|t| t.to_string()).unwrap_or_default()
             ),
             grant_data(&g, &holder),
-        );
+        )
+        .to(email);
         changes.push(GrantChange {
             read_at: g.updated_at,
             grant: next,
@@ -276,13 +277,14 @@ pub async fn run(state: AppState) {
     }
 }
 
-async fn employee_id(state: &AppState, id: Uuid) -> String {
+/// The employee id and e-mail address of an identity (its id when it is gone).
+async fn person(state: &AppState, id: Uuid) -> (String, Vec<String>) {
     match state.store().find_identities(IdentityFilter::Id(id)).await {
-        Ok(found) => found
-            .into_iter()
-            .next()
-            .map_or_else(|| id.to_string(), |i| i.hr.employee_id.to_string()),
-        Err(_) => id.to_string(),
+        Ok(found) => found.into_iter().next().map_or_else(
+            || (id.to_string(), Vec::new()),
+            |i| (i.hr.employee_id.to_string(), vec![i.hr.email]),
+        ),
+        Err(_) => (id.to_string(), Vec::new()),
     }
 }
 
@@ -323,17 +325,17 @@ async fn process(
         .store()
         .live_grants_of(first.identity_id, &first.resource, &first.role)
         .await?;
-    let holder = employee_id(state, first.identity_id).await;
+    let (holder, email) = person(state, first.identity_id).await;
     let mut changes = Vec::new();
     let mut report = Report::default();
     for g in grants {
         let now = state.clock().now();
         let change = match g.state.as_str() {
             "provisioning" if g.end_reason.is_none() => {
-                provision(state, &g, &live, &holder, now, &mut report).await?
+                provision(state, &g, &live, (&holder, &email), now, &mut report).await?
             }
             "provisioning" | "active" | "revoking" | "failed" => {
-                revoke(state, &g, &live, &holder, now, &mut report).await
+                revoke(state, &g, &live, (&holder, &email), now, &mut report).await
             }
             _ => continue,
         };
@@ -399,7 +401,7 @@ async fn provision(
     state: &AppState,
     g: &StoredGrant,
     live: &[StoredGrant],
-    holder: &str,
+    (holder, email): (&str, &[String]),
     now: OffsetDateTime,
     report: &mut Report,
 ) -> Result<GrantChange, StoreError> {
@@ -473,7 +475,8 @@ async fn provision(
                     g.role, g.resource, window.end
                 ),
                 grant_data(&next, holder),
-            );
+            )
+            .to(email.to_vec());
             GrantChange {
                 read_at: g.updated_at,
                 request_state: Some("active".to_owned()),
@@ -510,7 +513,8 @@ async fn provision(
                         g.role, g.resource
                     ),
                     grant_data(&next, holder),
-                );
+                )
+                .to(email.to_vec());
                 outbox = notify::messages(config, &notice, now);
             } else {
                 next.due_at = Some(now + retry_delay(next.attempts));
@@ -535,7 +539,7 @@ async fn revoke(
     state: &AppState,
     g: &StoredGrant,
     live: &[StoredGrant],
-    holder: &str,
+    (holder, email): (&str, &[String]),
     now: OffsetDateTime,
     report: &mut Report,
 ) -> GrantChange {
@@ -600,7 +604,8 @@ async fn revoke(
                     events::REVOKED,
                     format!("{holder} no longer holds {} on {}", g.role, g.resource),
                     grant_data(&next, holder),
-                );
+                )
+                .to(email.to_vec());
                 notify::messages(config, &notice, now)
             };
             GrantChange {
@@ -632,7 +637,8 @@ async fn revoke(
                         g.role, g.resource, next.attempts
                     ),
                     grant_data(&next, holder),
-                );
+                )
+                .to(email.to_vec());
                 notify::messages(config, &notice, now)
             } else {
                 Vec::new()

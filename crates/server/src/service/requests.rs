@@ -355,9 +355,12 @@ async fn file(
         &requester.hr,
         beneficiary.as_ref().map(|b| &b.hr),
     );
-    if route != Route::Auto
-        && !has_possible_approvers(&case, &people(state, &live.policy, now.date()).await?)
-    {
+    let everyone = if route == Route::Auto {
+        Vec::new()
+    } else {
+        people(state, &live.policy, now.date()).await?
+    };
+    if route != Route::Auto && !has_possible_approvers(&case, &everyone) {
         return Err(ApiError::new(
             ProblemType::Conflict,
             format!(
@@ -453,6 +456,7 @@ async fn file(
             ),
             request_data(&stored, holder.hr.employee_id.as_str()),
         )
+        .to([holder.hr.email.clone(), requester.hr.email.clone()])
     } else {
         Notice::new(
             events::NEEDS_APPROVAL,
@@ -468,6 +472,7 @@ async fn file(
             ),
             request_data(&stored, holder.hr.employee_id.as_str()),
         )
+        .to(approver_emails(state, &case, &everyone).await?)
     };
     let outbox = notify::messages(&state.config().notifications, &notice, now);
     state
@@ -488,6 +493,44 @@ async fn file(
         notify::deliver::wake();
     }
     info(state, &stored).await
+}
+
+/// The e-mail addresses of the people who could approve `case`.
+async fn approver_emails(
+    state: &AppState,
+    case: &ApprovalCase,
+    everyone: &[ApproverFacts],
+) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::new();
+    for a in approver_candidates(case, everyone) {
+        if let Some(i) = state
+            .store()
+            .find_identities(warden_store::IdentityFilter::EmployeeId(a.id.as_str()))
+            .await?
+            .into_iter()
+            .next()
+        {
+            out.push(i.hr.email);
+        }
+    }
+    Ok(out)
+}
+
+/// The e-mail addresses of a request's holder and requester.
+async fn party_emails(state: &AppState, r: &StoredRequest) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::new();
+    for id in [r.beneficiary_id, r.requester_id] {
+        if let Some(i) = state
+            .store()
+            .find_identities(warden_store::IdentityFilter::Id(id))
+            .await?
+            .into_iter()
+            .next()
+        {
+            out.push(i.hr.email);
+        }
+    }
+    Ok(out)
 }
 
 fn request_data(r: &StoredRequest, holder: &str) -> serde_json::Value {
@@ -687,8 +730,9 @@ pub async fn decide(
         )),
         (true, false) => None,
     };
+    let parties = party_emails(state, &r).await?;
     let outbox = notice
-        .map(|n| notify::messages(&state.config().notifications, &n, now))
+        .map(|n| notify::messages(&state.config().notifications, &n.to(parties), now))
         .unwrap_or_default();
     let to = if approved {
         RequestState::Provisioning
@@ -951,7 +995,8 @@ pub async fn expire_pending(state: &AppState) -> Result<usize, ApiError> {
                 r.role, r.resource
             ),
             request_data(&r, &holder),
-        );
+        )
+        .to(party_emails(state, &r).await?);
         let outbox = notify::messages(&state.config().notifications, &notice, now);
         match state
             .store()

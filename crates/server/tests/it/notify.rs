@@ -146,6 +146,7 @@ fn channel(name: &str, kind: ChannelKind, url: Option<String>) -> ChannelConfig 
         to: Vec::new(),
         events: Vec::new(),
         allow_internal: true,
+        people: false,
     }
 }
 
@@ -915,4 +916,68 @@ fn the_error_never_repeats_a_webhook_url() {
     )
     .unwrap_err();
     assert!(!err.contains("SECRETPART"), "{err}");
+}
+
+#[tokio::test]
+async fn approvers_and_the_requester_are_mailed_as_a_request_moves_on() {
+    let server = SmtpServer::start().await;
+    let port = server.port;
+    let (t, p) = crate::requests::people_with(move |c| {
+        c.notifications = NotificationsConfig {
+            channel: vec![ChannelConfig {
+                people: true,
+                events: vec![
+                    events::NEEDS_APPROVAL.to_owned(),
+                    events::APPROVED.to_owned(),
+                    events::GRANTED.to_owned(),
+                ],
+                ..channel("people", ChannelKind::Email, None)
+            }],
+            smtp: Some(smtp_config(port)),
+        };
+    })
+    .await;
+    let created = crate::requests::file(
+        &t,
+        &p.alice,
+        crate::requests::ask("orders-db", "read", "1h", Some("CHG-50")),
+    )
+    .await;
+    assert_eq!(created.body["route"], "single", "{created:?}");
+    assert_eq!(deliver::tick(&t.state).await.unwrap(), 1);
+    let mails = server.messages();
+    assert_eq!(mails.len(), 1);
+    let rcpt = header(&mails[0].replace("\r\n", "\n"), "X-RcptTo").unwrap();
+    // Alice's manager Bob (also an SRE lead) and the owner group's Paula may approve.
+    assert!(
+        rcpt.contains("bob@example.com") && rcpt.contains("paula@example.com"),
+        "{rcpt}"
+    );
+    assert!(
+        !rcpt.contains("alice@"),
+        "the requester is not asked to approve: {rcpt}"
+    );
+
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    crate::requests::decide(&t, &p.bob, &id, "approve").await;
+    t.tick().await;
+    assert_eq!(
+        deliver::tick(&t.state).await.unwrap(),
+        2,
+        "approved, then granted"
+    );
+    let mut rcpts: Vec<String> = server
+        .messages()
+        .iter()
+        .map(|m| header(&m.replace("\r\n", "\n"), "X-RcptTo").unwrap())
+        .collect();
+    rcpts.sort();
+    assert_eq!(
+        rcpts
+            .iter()
+            .filter(|r| r.as_str() == "alice@example.com")
+            .count(),
+        2,
+        "{rcpts:?}"
+    );
 }
