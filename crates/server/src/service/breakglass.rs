@@ -23,7 +23,7 @@ use warden_store::{
 };
 
 use super::access::find as find_identity;
-use super::check_label;
+use super::{check_label, employee_id_of, identity_by_id as identity};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::notify::{self, Notice, events};
@@ -41,15 +41,6 @@ async fn me(state: &AppState, caller: &Caller) -> Result<Identity, ApiError> {
                 ),
             )
         })
-}
-
-async fn identity(state: &AppState, id: Uuid) -> Result<Option<Identity>, ApiError> {
-    Ok(state
-        .store()
-        .find_identities(IdentityFilter::Id(id))
-        .await?
-        .into_iter()
-        .next())
 }
 
 /// The e-mail address of `who`'s manager, who reviews their break-glass uses.
@@ -477,9 +468,7 @@ pub async fn lapse_overdue(state: &AppState) -> Result<usize, ApiError> {
     let mut n = 0;
     for id in state.store().overdue_justifications(now).await? {
         let r = load(state, id).await?;
-        let holder = identity(state, r.beneficiary_id)
-            .await?
-            .map_or_else(|| "(deleted)".to_owned(), |h| h.hr.employee_id.to_string());
+        let holder = employee_id_of(state, r.beneficiary_id).await?;
         let incident = StoredIncident {
             id: Uuid::now_v7(),
             request_id: id,
@@ -626,9 +615,7 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<BreakGlassInfo, Api
         .map(|i| i.id);
     Ok(BreakGlassInfo {
         id: r.id,
-        holder: identity(state, r.beneficiary_id)
-            .await?
-            .map_or_else(|| "(deleted)".to_owned(), |h| h.hr.employee_id.to_string()),
+        holder: employee_id_of(state, r.beneficiary_id).await?,
         resource: r.resource.clone(),
         role: r.role.clone(),
         reason: r.justification.clone(),

@@ -9,7 +9,7 @@ use warden_core::audit::{Action, AuditEvent};
 use warden_core::policy::Resource;
 use warden_proto::grants::{AccessCheck, AccessCheckQuery, GrantInfo, ListGrants};
 use warden_proto::problem::ProblemType;
-use warden_store::{GrantFilter, IdentityFilter, StoredGrant, StoredRequest};
+use warden_store::{GrantFilter, StoredGrant, StoredRequest};
 
 use super::access::find as find_identity;
 use super::check_label;
@@ -46,13 +46,7 @@ pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime)
 
 /// The wire form of a grant.
 pub(crate) async fn info(state: &AppState, g: &StoredGrant) -> Result<GrantInfo, ApiError> {
-    let identity = state
-        .store()
-        .find_identities(IdentityFilter::Id(g.identity_id))
-        .await?
-        .into_iter()
-        .next()
-        .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string());
+    let identity = super::employee_id_of(state, g.identity_id).await?;
     Ok(GrantInfo {
         id: g.id,
         request: g.request_id,

@@ -21,6 +21,29 @@ use warden_core::secret::SecretString;
 
 use crate::error::ApiError;
 
+/// The identity with Warden id `id`, if it still exists (a deleted vendor does not).
+pub(crate) async fn identity_by_id(
+    state: &crate::state::AppState,
+    id: uuid::Uuid,
+) -> Result<Option<warden_core::identity::Identity>, ApiError> {
+    Ok(state
+        .store()
+        .find_identities(warden_store::IdentityFilter::Id(id))
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// The employee id of the identity with Warden id `id`, or `(deleted)`.
+pub(crate) async fn employee_id_of(
+    state: &crate::state::AppState,
+    id: uuid::Uuid,
+) -> Result<String, ApiError> {
+    Ok(identity_by_id(state, id)
+        .await?
+        .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string()))
+}
+
 /// Parses scope names from a request field, naming the first bad one.
 pub(crate) fn parse_scopes(field: &str, names: &[String]) -> Result<ScopeSet, ApiError> {
     for (i, name) in names.iter().enumerate() {

@@ -520,13 +520,7 @@ async fn approver_emails(
 async fn party_emails(state: &AppState, r: &StoredRequest) -> Result<Vec<String>, ApiError> {
     let mut out = Vec::new();
     for id in [r.beneficiary_id, r.requester_id] {
-        if let Some(i) = state
-            .store()
-            .find_identities(warden_store::IdentityFilter::Id(id))
-            .await?
-            .into_iter()
-            .next()
-        {
+        if let Some(i) = super::identity_by_id(state, id).await? {
             out.push(i.hr.email);
         }
     }
@@ -917,17 +911,7 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiErr
     } else {
         Vec::new()
     };
-    let employee = |id: Uuid| async move {
-        Ok::<_, ApiError>(
-            state
-                .store()
-                .find_identities(warden_store::IdentityFilter::Id(id))
-                .await?
-                .into_iter()
-                .next()
-                .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string()),
-        )
-    };
+    let employee = |id: Uuid| super::employee_id_of(state, id);
     Ok(RequestInfo {
         id: r.id,
         requester: employee(r.requester_id).await?,
@@ -974,13 +958,7 @@ pub async fn expire_pending(state: &AppState) -> Result<usize, ApiError> {
         let Some(r) = state.store().request(id).await? else {
             continue;
         };
-        let holder = state
-            .store()
-            .find_identities(warden_store::IdentityFilter::Id(r.beneficiary_id))
-            .await?
-            .into_iter()
-            .next()
-            .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string());
+        let holder = super::employee_id_of(state, r.beneficiary_id).await?;
         let event = AuditEvent::new(
             now,
             warden_core::audit::Actor::system(),

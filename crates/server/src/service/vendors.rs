@@ -10,17 +10,17 @@ use time::Duration;
 use uuid::Uuid;
 use warden_core::Scope;
 use warden_core::audit::{Action, Actor, AuditEvent};
-use warden_core::identity::{EmployeeId, EmploymentStatus, HrRecord, Identity, IdentityKind};
+use warden_core::identity::{EmployeeId, EmploymentStatus, HrRecord, IdentityKind};
 use warden_core::secret::generate_password;
 use warden_core::{ScopeSet, Username};
 use warden_proto::WireSecret;
 use warden_proto::grants::{CreateVendor, CreatedVendor, VendorInfo};
 use warden_proto::problem::ProblemType;
-use warden_store::{ChangeSet, GrantFilter, IdentityFilter, NewUser, StoredVendor};
+use warden_store::{ChangeSet, GrantFilter, NewUser, StoredVendor};
 
 use super::access::find as find_identity;
-use super::check_label;
 use super::directory::{Context, plan};
+use super::{check_label, employee_id_of, identity_by_id as identity};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -28,22 +28,11 @@ use crate::state::AppState;
 /// Where vendor identities come from.
 pub const SOURCE: &str = "sponsor";
 
-async fn identity(state: &AppState, id: Uuid) -> Result<Option<Identity>, ApiError> {
-    Ok(state
-        .store()
-        .find_identities(IdentityFilter::Id(id))
-        .await?
-        .into_iter()
-        .next())
-}
-
 async fn info(state: &AppState, v: &StoredVendor) -> Result<Option<VendorInfo>, ApiError> {
     let Some(who) = identity(state, v.identity_id).await? else {
         return Ok(None);
     };
-    let sponsor = identity(state, v.sponsor_id)
-        .await?
-        .map_or_else(|| "(deleted)".to_owned(), |s| s.hr.employee_id.to_string());
+    let sponsor = employee_id_of(state, v.sponsor_id).await?;
     let active = state
         .store()
         .user_by_name(&who.hr.username)
