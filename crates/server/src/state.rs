@@ -15,6 +15,10 @@ use crate::config::Config;
 use crate::connectors::{Connectors, Recording};
 use warden_core::connector::Connector;
 
+/// How long a worker lease lasts without renewal: the longest a singleton worker stops
+/// when the replica running it dies.
+pub const LEASE: time::Duration = time::Duration::seconds(15);
+
 /// The state behind every request. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -33,6 +37,7 @@ struct Inner {
     connectors: Connectors,
     recording: Option<Arc<Recording>>,
     grants_wake: Arc<tokio::sync::Notify>,
+    instance: uuid::Uuid,
 }
 
 /// The policy in force, compiled.
@@ -85,6 +90,7 @@ impl AppState {
                 connectors,
                 recording,
                 grants_wake: Arc::new(tokio::sync::Notify::new()),
+                instance: uuid::Uuid::now_v7(),
             }),
         }
     }
@@ -145,6 +151,29 @@ impl AppState {
     /// What the grant worker waits on.
     pub fn grants_waker(&self) -> Arc<tokio::sync::Notify> {
         Arc::clone(&self.inner.grants_wake)
+    }
+
+    /// This process's id among replicas, for worker leases.
+    pub fn instance(&self) -> uuid::Uuid {
+        self.inner.instance
+    }
+
+    /// Whether this replica holds (takes or renews) the worker lease `name`: a singleton
+    /// worker (grants, outbox) runs on one replica at a time, and another takes over
+    /// within [`crate::state::LEASE`] when it stops renewing.
+    pub async fn hold_lease(&self, name: &str) -> bool {
+        let now = self.clock().now();
+        match self
+            .store()
+            .lease(name, self.instance(), now, now + LEASE)
+            .await
+        {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::error!(error = %e, lease = name, "cannot take or renew a worker lease");
+                false
+            }
+        }
     }
 
     /// The Prometheus registry.

@@ -503,3 +503,22 @@ pub mod vendor_accounts {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod leases {
+    //! Which replica runs a singleton worker, and until when.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "leases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub owner: Uuid,
+        pub until: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use warden_core::audit::AuditEvent;
 
 use crate::entity::{
-    connector_calls, grants, incidents, outbox, recorded_access, requests, reviews,
+    connector_calls, grants, incidents, leases, outbox, recorded_access, requests, reviews,
 };
 use crate::rows::{from_ms, to_ms};
 use crate::{Store, StoreError, insert_audit};
@@ -739,6 +739,62 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?)
+    }
+
+    // ----- worker leases -----
+
+    /// Takes or renews the lease `name` for `owner` until `until`: granted when nobody
+    /// holds it, `owner` already does, or the holder's lease ran out before `now`. Among
+    /// replicas racing for it, one wins. Returns whether `owner` holds it now.
+    pub async fn lease(
+        &self,
+        name: &str,
+        owner: Uuid,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let write = self.begin_write().await?;
+        let renewed = leases::Entity::update_many()
+            .col_expr(leases::Column::Owner, Expr::value(owner))
+            .col_expr(leases::Column::Until, Expr::value(to_ms(until)))
+            .filter(leases::Column::Name.eq(name))
+            .filter(
+                Condition::any()
+                    .add(leases::Column::Owner.eq(owner))
+                    .add(leases::Column::Until.lt(to_ms(now))),
+            )
+            .exec(&write.txn)
+            .await?
+            .rows_affected;
+        let held = if renewed > 0 {
+            true
+        } else {
+            leases::Entity::insert(leases::ActiveModel {
+                name: Set(name.to_owned()),
+                owner: Set(owner),
+                until: Set(to_ms(until)),
+            })
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(leases::Column::Name)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&write.txn)
+            .await?
+                > 0
+        };
+        write.txn.commit().await?;
+        Ok(held)
+    }
+
+    /// Gives up the lease `name` if `owner` holds it (a clean shutdown).
+    pub async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
+        leases::Entity::delete_many()
+            .filter(leases::Column::Name.eq(name))
+            .filter(leases::Column::Owner.eq(owner))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     // ----- the recording connector -----

@@ -104,10 +104,22 @@ pub fn wake() {
     WAKER.notify_one();
 }
 
+/// The lease of the delivery worker: one replica at a time delivers.
+pub const LEASE_NAME: &str = "outbox";
+
 /// Delivers notifications until the task is dropped: a tick, then a sleep until the next
-/// message is due (at most [`MAX_SLEEP`]), cut short by [`wake`].
+/// message is due (at most [`MAX_SLEEP`]), cut short by [`wake`]. Only while this
+/// replica holds the delivery lease.
 pub async fn run(state: AppState) {
     loop {
+        if !state.hold_lease(LEASE_NAME).await {
+            // Another replica delivers; be ready to take over when it stops.
+            tokio::select! {
+                () = tokio::time::sleep(MAX_SLEEP) => {}
+                () = WAKER.notified() => {}
+            }
+            continue;
+        }
         let ticked = match tick(&state).await {
             Ok(_) => true,
             Err(e) => {

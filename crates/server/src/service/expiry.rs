@@ -111,10 +111,18 @@ pub async fn tick(state: &AppState) -> Result<Report, StoreError> {
     Ok(report)
 }
 
+/// The lease of the grant worker: one replica at a time runs it.
+pub const LEASE_NAME: &str = "grants";
+
 /// Handles everything due now, round after round, until nothing due now is left (grants
-/// that failed wait for their retry time). Run at start before serving.
+/// that failed wait for their retry time). Run at start before serving, by the replica
+/// that takes the worker lease; when another replica holds it, that one is doing this.
 pub async fn catch_up(state: &AppState) -> Result<Report, StoreError> {
     let mut total = Report::default();
+    if !state.hold_lease(LEASE_NAME).await {
+        tracing::info!("another replica runs the grant worker; it handles due grants");
+        return Ok(total);
+    }
     for _ in 0..10_000 {
         let r = tick(state).await?;
         if r.is_empty() {
@@ -183,7 +191,8 @@ async fn warn(state: &AppState, changes: &mut Vec<GrantChange>) -> Result<Report
 }
 
 /// The worker loop of `warden serve`. Each access in flight is handled by its own task;
-/// the loop goes on dispatching others, so a slow target delays only its own grants.
+/// the loop goes on dispatching others, so a slow target delays only its own grants. It
+/// works only while this replica holds the worker lease (renewed every round).
 pub async fn run(state: AppState) {
     let waker = state.grants_waker();
     let in_flight: Arc<Mutex<HashSet<AccessKey>>> = Arc::default();

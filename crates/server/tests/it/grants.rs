@@ -779,3 +779,44 @@ async fn a_policy_apply_ends_grants_it_no_longer_allows() {
     assert!(g.end_reason.is_some(), "{g:?}");
     assert_eq!(t.tick().await.revoked, 1);
 }
+
+#[tokio::test]
+async fn one_replica_runs_the_grant_worker_and_another_takes_over_when_it_stops() {
+    let (t, p) = people().await;
+    let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    let rid: Uuid = id(&created.body).parse().unwrap();
+    // A second replica on the same database.
+    let store = Store::open(&t.db.url, &Default::default()).await.unwrap();
+    let other = AppState::new(store, Arc::new(t.clock.clone()), t.state.config().clone());
+
+    assert!(t.state.hold_lease(expiry::LEASE_NAME).await);
+    assert!(
+        !other.hold_lease(expiry::LEASE_NAME).await,
+        "held by the first"
+    );
+    let skipped = expiry::catch_up(&other).await.unwrap();
+    assert!(
+        skipped.is_empty(),
+        "the second leaves the work to the first: {skipped:?}"
+    );
+    assert_eq!(
+        other
+            .store()
+            .grant_of_request(rid)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "provisioning"
+    );
+
+    // The first stops renewing; once its lease has run out the second takes over.
+    t.clock
+        .advance(warden_server::state::LEASE + Duration::seconds(1));
+    let report = expiry::catch_up(&other).await.unwrap();
+    assert_eq!(report.provisioned, 1, "{report:?}");
+    assert!(
+        !t.state.hold_lease(expiry::LEASE_NAME).await,
+        "the first has lost it"
+    );
+}

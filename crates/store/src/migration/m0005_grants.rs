@@ -1,5 +1,5 @@
 //! Grants and their due-time queue, the notification outbox, break-glass reviews and
-//! incidents, and the recording connector's tables.
+//! incidents, worker leases, and the recording connector's tables.
 
 use sea_orm_migration::prelude::*;
 
@@ -76,6 +76,14 @@ enum Incidents {
     OpenedAt,
     Reason,
     State,
+}
+
+#[derive(DeriveIden)]
+enum Leases {
+    Table,
+    Name,
+    Owner,
+    Until,
 }
 
 #[derive(DeriveIden)]
@@ -290,6 +298,22 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        // Which replica runs a singleton worker (the grant worker, the outbox), and until when.
+        manager
+            .create_table(
+                Table::create()
+                    .table(Leases::Table)
+                    .col(
+                        ColumnDef::new(Leases::Name)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Leases::Owner).uuid().not_null())
+                    .col(ColumnDef::new(Leases::Until).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()

@@ -558,3 +558,75 @@ async fn stale_writes(store: Store, _db: TestDb) {
         "nothing of B was written"
     );
 }
+
+contract_test!(one_replica_holds_a_worker_lease_at_a_time, leases);
+async fn leases(store: Store, _db: TestDb) {
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let until = T0 + Duration::seconds(5);
+    assert!(store.lease("grants", a, T0, until).await.unwrap());
+    assert!(
+        !store.lease("grants", b, T0, until).await.unwrap(),
+        "held by a"
+    );
+    assert!(
+        store
+            .lease(
+                "grants",
+                a,
+                T0 + Duration::seconds(1),
+                until + Duration::seconds(1)
+            )
+            .await
+            .unwrap(),
+        "a renews"
+    );
+    assert!(
+        store.lease("outbox", b, T0, until).await.unwrap(),
+        "leases are per name"
+    );
+    // a stops renewing: once its lease ran out, b takes over and a cannot renew.
+    let later = until + Duration::seconds(2);
+    assert!(
+        store
+            .lease("grants", b, later, later + Duration::seconds(5))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .lease("grants", a, later, later + Duration::seconds(5))
+            .await
+            .unwrap()
+    );
+    store.release("grants", b).await.unwrap();
+    assert!(
+        store
+            .lease("grants", a, later, later + Duration::seconds(5))
+            .await
+            .unwrap(),
+        "released"
+    );
+    // Many racing for a free lease: exactly one wins.
+    store.release("grants", a).await.unwrap();
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .lease(
+                    "grants",
+                    Uuid::now_v7(),
+                    later,
+                    later + Duration::seconds(5),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+}
