@@ -24,6 +24,10 @@ pub struct CreateRequest {
     /// be their sponsor (HR manager).
     #[serde(default)]
     pub on_behalf_of: Option<String>,
+    /// The earliest the access may start (RFC 3339), for a request made ahead of a change
+    /// window: provisioned then, or at approval if that comes later. At most 30 days ahead.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub start_at: Option<OffsetDateTime>,
 }
 
 /// One factor of a risk score.
@@ -100,6 +104,9 @@ pub struct RequestInfo {
     pub extends: Option<Uuid>,
     /// The grant this request made, once approved.
     pub grant: Option<crate::grants::GrantInfo>,
+    /// The earliest the access may start.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub start_at: Option<OffsetDateTime>,
 }
 
 /// `POST /v1/requests/{id}/approve` and `/deny`.

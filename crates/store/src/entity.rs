@@ -299,6 +299,7 @@ pub mod requests {
         pub review: Option<String>,
         pub review_justification: Option<String>,
         pub review_due_at: Option<i64>,
+        pub start_at: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

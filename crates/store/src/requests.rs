@@ -62,6 +62,9 @@ pub struct StoredRequest {
     pub review_justification: Option<String>,
     /// When the break-glass justification is due.
     pub review_due_at: Option<OffsetDateTime>,
+    /// The earliest the access may be provisioned (a request made ahead of a change
+    /// window); `None` for as soon as it is approved.
+    pub start_at: Option<OffsetDateTime>,
 }
 
 /// What a change brings with it, written in its transaction: the grant it queues, the
@@ -148,6 +151,7 @@ fn request_from(m: requests::Model) -> Result<StoredRequest, StoreError> {
         review: m.review,
         review_justification: m.review_justification,
         review_due_at: m.review_due_at.map(from_ms).transpose()?,
+        start_at: m.start_at.map(from_ms).transpose()?,
     })
 }
 
@@ -183,6 +187,7 @@ impl Store {
             review: Set(r.review.clone()),
             review_justification: Set(r.review_justification.clone()),
             review_due_at: Set(r.review_due_at.map(to_ms)),
+            start_at: Set(r.start_at.map(to_ms)),
         })
         .exec_without_returning(&write.txn)
         .await?;

@@ -240,6 +240,14 @@ pub struct RequestArgs {
     /// Wait until the access is active (or the request is refused, denied or times out)
     #[arg(long)]
     pub wait: bool,
+    /// The earliest the access may start (RFC 3339, such as 2026-11-23T09:00:00Z)
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub start: Option<time::OffsetDateTime>,
+}
+
+fn parse_rfc3339(s: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time such as 2026-11-23T09:00:00Z: {e}"))
 }
 
 #[derive(Debug, Args)]

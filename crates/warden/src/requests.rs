@@ -47,6 +47,9 @@ fn print_request(r: &RequestInfo) {
             d.comment
         );
     }
+    if let Some(start) = r.start_at {
+        println!("  starts no earlier than {}", time(start));
+    }
     if let Some(g) = &r.grant {
         println!(
             "  grant {} — {}{}",
@@ -79,6 +82,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
                 justification: a.reason.clone(),
                 ticket: a.ticket.clone(),
                 on_behalf_of: a.on_behalf_of.clone(),
+                start_at: a.start,
             };
             client
                 .call(Method::POST, "/v1/requests", Some(&body))

@@ -161,6 +161,7 @@ pub async fn take(
         review: Some(BreakGlassReview::JustificationDue.as_str().to_owned()),
         review_justification: None,
         review_due_at: Some(now + JUSTIFICATION_DUE),
+        start_at: None,
     };
     let grant = super::grants::queue(&stored, &resource, now);
     let event = AuditEvent::new(now, caller.actor(), Action::BreakGlass)

@@ -17,8 +17,8 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The grant an approved request queues: provisioning, due at once. Its window is set
-/// when the target confirms the access.
+/// The grant an approved request queues: provisioning, due at once (or at the request's
+/// start, if that is later). Its window is set when the target confirms the access.
 pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime) -> StoredGrant {
     StoredGrant {
         id: uuid::Uuid::now_v7(),
@@ -33,7 +33,7 @@ pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime)
         duration_secs: r.duration_secs,
         starts_at: None,
         ends_at: None,
-        due_at: Some(now),
+        due_at: Some(r.start_at.map_or(now, |start| start.max(now))),
         attempts: 0,
         last_error: None,
         handle: None,

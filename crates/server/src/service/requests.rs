@@ -212,6 +212,7 @@ pub async fn extend(
         justification: ext.reason,
         ticket: ext.ticket,
         on_behalf_of: None,
+        start_at: None,
     };
     file(state, caller, req, Some(g)).await
 }
@@ -283,11 +284,28 @@ async fn file(
         parse_duration(&req.duration).map_err(|e| ApiError::field("duration", e.to_string()))?;
 
     let now = state.clock().now();
+    if let Some(start) = req.start_at {
+        if extends.is_some() {
+            return Err(ApiError::field(
+                "start_at",
+                "an extension starts when it is approved",
+            ));
+        }
+        if start < now - time::Duration::minutes(1) || start > now + time::Duration::days(30) {
+            return Err(ApiError::field(
+                "start_at",
+                "must be between now and 30 days ahead",
+            ));
+        }
+    }
+    // Policy conditions (working hours) and the time-of-day risk apply to when the access
+    // would start.
+    let starts = req.start_at.filter(|start| *start > now).unwrap_or(now);
     let live = state.policy();
     let ctx = RequestContext {
         ticket: ticket.clone(),
         source_ip: caller.client.ip,
-        ..RequestContext::at(now)
+        ..RequestContext::at(starts)
     };
     // An extension must fit the rule's maximum with the time the grant has left.
     let checked_duration = match &extends {
@@ -337,7 +355,7 @@ async fn file(
             privilege: terms.privilege,
             duration,
             max_duration: terms.max_duration,
-            at: now,
+            at: starts,
             working_hours: None,
             first_access,
             ticket: ticket_status,
@@ -414,6 +432,7 @@ async fn file(
         review: None,
         review_justification: None,
         review_due_at: None,
+        start_at: req.start_at.filter(|start| *start > now),
     };
     let target = format!("request:{}", stored.id);
     let mut created = AuditEvent::new(now, caller.actor(), Action::RequestCreate)
@@ -942,6 +961,7 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiErr
         needs,
         kind: r.kind.clone(),
         extends: r.extends,
+        start_at: r.start_at,
         grant: match state.store().grant_of_request(r.id).await? {
             Some(g) => Some(super::grants::info(state, &g).await?),
             None => None,

@@ -820,3 +820,36 @@ async fn one_replica_runs_the_grant_worker_and_another_takes_over_when_it_stops(
         "the first has lost it"
     );
 }
+
+#[tokio::test]
+async fn a_request_with_a_start_time_is_provisioned_then_and_its_clock_starts_then() {
+    let (t, p) = people().await;
+    let start = t.clock.now() + Duration::hours(3);
+    let mut body = ask("session-cache", "read", "1h", None);
+    body["start_at"] = json!(
+        start
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    let created = file(&t, &p.alice, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    let rid = id(&created.body);
+    assert_eq!(t.tick().await.provisioned, 0, "not before its start");
+    t.clock.advance(Duration::hours(3));
+    assert_eq!(t.tick().await.provisioned, 1);
+    let alice = t.login("alice", "alice-password-123").await;
+    let grant = request(&t, &alice, &rid).await["grant"].clone();
+    let starts = time::OffsetDateTime::parse(
+        grant["starts_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(starts, start);
+
+    let mut past = ask("session-cache", "read", "1h", None);
+    past["start_at"] = json!("2020-01-01T00:00:00Z");
+    let refused = file(&t, &alice, past).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.body["errors"][0]["field"], "start_at");
+    drop(p);
+}

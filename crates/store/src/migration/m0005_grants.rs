@@ -14,6 +14,7 @@ enum Requests {
     Review,
     ReviewJustification,
     ReviewDueAt,
+    StartAt,
 }
 
 #[derive(DeriveIden)]
@@ -137,6 +138,10 @@ impl MigrationTrait for Migration {
                 .null()
                 .to_owned(),
             ColumnDef::new(Requests::ReviewDueAt)
+                .big_integer()
+                .null()
+                .to_owned(),
+            ColumnDef::new(Requests::StartAt)
                 .big_integer()
                 .null()
                 .to_owned(),
