@@ -593,12 +593,12 @@ async fn send_email(
     let payload: Value =
         serde_json::from_str(&message.payload).map_err(|e| SendError::Payload(e.to_string()))?;
     let mut recipients: Vec<String> = channel.to.clone();
-    if channel.people {
-        if let Some(people) = payload.get("people").and_then(Value::as_array) {
-            for p in people.iter().filter_map(Value::as_str) {
-                if !recipients.iter().any(|r| r.eq_ignore_ascii_case(p)) {
-                    recipients.push(p.to_owned());
-                }
+    if channel.people
+        && let Some(people) = payload.get("people").and_then(Value::as_array)
+    {
+        for p in people.iter().filter_map(Value::as_str) {
+            if !recipients.iter().any(|r| r.eq_ignore_ascii_case(p)) {
+                recipients.push(p.to_owned());
             }
         }
     }
