@@ -63,13 +63,9 @@ impl ActivePolicy {
 }
 
 impl AppState {
-    /// State over `store`, reading time from `clock`.
+    /// State over `store`, reading time from `clock`, with the connectors the
+    /// configuration gives (the recording connector with `[grants] record_only`).
     pub fn new(store: Store, clock: Arc<dyn Clock>, config: Config) -> Self {
-        let per_minute = NonZeroU32::new(config.auth.login_attempts_per_source_per_minute)
-            .unwrap_or(NonZeroU32::MIN);
-        let login_limiter = RateLimiter::keyed(Quota::per_minute(per_minute));
-        let metrics = crate::telemetry::metrics_handle();
-        let policy = ArcSwap::from_pointee(ActivePolicy::empty());
         let recording = config
             .grants
             .record_only
@@ -78,6 +74,31 @@ impl AppState {
             Some(r) => Connectors::none().with_fallback(Arc::clone(r) as Arc<dyn Connector>),
             None => Connectors::none(),
         };
+        Self::build(store, clock, config, connectors, recording)
+    }
+
+    /// State with the given connectors (target connectors, or a stand-in for benchmarks).
+    pub fn with_connectors(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        connectors: Connectors,
+    ) -> Self {
+        Self::build(store, clock, config, connectors, None)
+    }
+
+    fn build(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        connectors: Connectors,
+        recording: Option<Arc<Recording>>,
+    ) -> Self {
+        let per_minute = NonZeroU32::new(config.auth.login_attempts_per_source_per_minute)
+            .unwrap_or(NonZeroU32::MIN);
+        let login_limiter = RateLimiter::keyed(Quota::per_minute(per_minute));
+        let metrics = crate::telemetry::metrics_handle();
+        let policy = ArcSwap::from_pointee(ActivePolicy::empty());
         Self {
             inner: Arc::new(Inner {
                 store,

@@ -195,21 +195,26 @@ async fn warn(state: &AppState, changes: &mut Vec<GrantChange>) -> Result<Report
 /// works only while this replica holds the worker lease (renewed every round).
 pub async fn run(state: AppState) {
     let waker = state.grants_waker();
-    let in_flight: Arc<Mutex<HashSet<AccessKey>>> = Arc::default();
+    // Accesses being handled, owned by the loop. A finished access comes back through
+    // `released` once its outcomes are committed, and leaves the set at the top of the
+    // loop, before the queue is read again: a grant is never sent out twice from a row
+    // read before its outcome was committed.
+    let mut in_flight: HashSet<AccessKey> = HashSet::new();
+    let released: Arc<Mutex<Vec<AccessKey>>> = Arc::default();
     let sem = Arc::new(Semaphore::new(state.config().grants.concurrency.max(1)));
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<GrantChange>, Report)>(4096);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(AccessKey, Vec<GrantChange>)>(4096);
     // The settler commits whatever outcomes have arrived, many per transaction.
     let settler = {
         let state = state.clone();
-        let in_flight = Arc::clone(&in_flight);
+        let released = Arc::clone(&released);
         let waker = Arc::clone(&waker);
         tokio::spawn(async move {
             let mut buf = Vec::new();
             while rx.recv_many(&mut buf, 4096).await > 0 {
                 let mut changes = Vec::new();
                 let mut keys = Vec::new();
-                for (c, _) in buf.drain(..) {
-                    keys.extend(c.iter().map(|c| key_of(&c.grant)));
+                for (key, c) in buf.drain(..) {
+                    keys.push(key);
                     changes.extend(c);
                 }
                 let mut warned = Vec::new();
@@ -220,47 +225,54 @@ pub async fn run(state: AppState) {
                 if let Err(e) = settle(&state, &changes).await {
                     tracing::error!(error = %e, "cannot record grant outcomes; they are retried");
                 }
-                let mut set = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-                for k in keys {
-                    set.remove(&k);
-                }
+                released
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend(keys);
                 waker.notify_one();
             }
         })
     };
     loop {
+        if !state.hold_lease(LEASE_NAME).await {
+            // Another replica runs the worker; be ready to take over when it stops.
+            tokio::select! {
+                () = tokio::time::sleep(StdDuration::from_secs(1)) => {}
+                () = waker.notified() => {}
+            }
+            continue;
+        }
+        let done = std::mem::take(&mut *released.lock().unwrap_or_else(PoisonError::into_inner));
+        for key in done {
+            in_flight.remove(&key);
+        }
         let now = state.clock().now();
-        let busy = in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len();
-        let limit = state.config().grants.batch_size + u64::try_from(busy).unwrap_or(0);
+        let limit = state.config().grants.batch_size + u64::try_from(in_flight.len()).unwrap_or(0);
+        // Whether everything due is already being handled: then wait for the settler's
+        // wake-up rather than reading the queue again in a few milliseconds.
+        let mut all_busy = false;
         match state.store().due_grants(now, limit).await {
             Ok(due) => {
-                let groups = group(due);
-                let mut set = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-                for (key, grants) in groups {
-                    if !set.insert(key.clone()) {
+                all_busy = !due.is_empty();
+                for (key, grants) in group(due) {
+                    if !in_flight.insert(key.clone()) {
                         continue;
                     }
+                    all_busy = false;
                     let state = state.clone();
                     let sem = Arc::clone(&sem);
                     let tx = tx.clone();
-                    let in_flight = Arc::clone(&in_flight);
                     tokio::spawn(async move {
                         let _permit = sem.acquire_owned().await;
-                        match process(&state, grants).await {
-                            Ok(done) => {
-                                let _ = tx.send(done).await;
-                            }
+                        let changes = match process(&state, grants).await {
+                            Ok((changes, _)) => changes,
                             Err(e) => {
                                 tracing::error!(error = %e, "cannot handle due grants; they are retried");
-                                in_flight
-                                    .lock()
-                                    .unwrap_or_else(PoisonError::into_inner)
-                                    .remove(&key);
+                                Vec::new()
                             }
-                        }
+                        };
+                        // Always sent, even empty, so the access is released.
+                        let _ = tx.send((key, changes)).await;
                     });
                 }
             }
@@ -268,6 +280,7 @@ pub async fn run(state: AppState) {
         }
         // Sleep until the next due grant (at most a second, for warnings), or a wake-up.
         let wait = match state.store().next_grant_due().await {
+            _ if all_busy => Duration::SECOND,
             Ok(Some(next)) => {
                 (next - state.clock().now()).clamp(Duration::milliseconds(5), Duration::SECOND)
             }

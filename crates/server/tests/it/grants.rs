@@ -853,3 +853,55 @@ async fn a_request_with_a_start_time_is_provisioned_then_and_its_clock_starts_th
     assert_eq!(refused.body["errors"][0]["field"], "start_at");
     drop(p);
 }
+
+/// Polls `check` every 20 ms for up to 5 s.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..250 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{what} did not happen within 5 s");
+}
+
+#[tokio::test]
+async fn the_worker_loop_provisions_when_woken_and_revokes_when_due() {
+    let (t, p) = people().await;
+    let worker = tokio::spawn(expiry::run(t.state.clone()));
+    let store = t.state.store();
+    let mut rids = Vec::new();
+    for resource_role in [("session-cache", "read"), ("session-cache", "read")] {
+        let created = file(
+            &t,
+            &p.alice,
+            ask(resource_role.0, resource_role.1, "1h", None),
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        rids.push(id(&created.body).parse::<Uuid>().unwrap());
+    }
+    for rid in &rids {
+        eventually("provisioning", async || {
+            store.grant_of_request(*rid).await.unwrap().unwrap().state == "active"
+        })
+        .await;
+    }
+    t.clock.advance(Duration::hours(1));
+    t.state.wake_grants();
+    for rid in &rids {
+        eventually("revocation", async || {
+            store.grant_of_request(*rid).await.unwrap().unwrap().state == "revoked"
+        })
+        .await;
+    }
+    worker.abort();
+    let revokes = store
+        .connector_calls()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.op == "revoke")
+        .count();
+    assert_eq!(revokes, 2, "each of the two grants ending together revoked once, never twice");
+}

@@ -209,19 +209,26 @@ impl MigrationTrait for Migration {
             .create_index(index(
                 "ix_grants_access",
                 Grants::Table.into_iden(),
+                // The access check: one access's running grant, latest end first.
                 vec![
                     Grants::IdentityId.into_iden(),
                     Grants::Resource.into_iden(),
                     Grants::Role.into_iden(),
                     Grants::State.into_iden(),
+                    Grants::EndsAt.into_iden(),
                 ],
             ))
             .await?;
         manager
             .create_index(index(
-                "ix_grants_state_ends",
+                // Active grants near their end whose holder has not been warned.
+                "ix_grants_warn",
                 Grants::Table.into_iden(),
-                vec![Grants::State.into_iden(), Grants::EndsAt.into_iden()],
+                vec![
+                    Grants::State.into_iden(),
+                    Grants::Warned.into_iden(),
+                    Grants::EndsAt.into_iden(),
+                ],
             ))
             .await?;
 
