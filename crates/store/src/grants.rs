@@ -400,6 +400,49 @@ impl Store {
             .collect()
     }
 
+    /// The live grants of every access of `identities`, in one query per 500 identities:
+    /// the worker's look at overlapping grants, for a whole round at once.
+    pub async fn live_grants_of_identities(
+        &self,
+        identities: &[Uuid],
+    ) -> Result<Vec<StoredGrant>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in identities.chunks(500) {
+            let rows = grants::Entity::find()
+                .filter(grants::Column::IdentityId.is_in(chunk.iter().copied()))
+                .filter(grants::Column::State.is_in(LIVE_STATES))
+                .all(&self.db)
+                .await?;
+            for m in rows {
+                out.push(grant_from(m)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The employee id and e-mail address of each of `identities` that exists.
+    pub async fn contacts(
+        &self,
+        identities: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, (String, String)>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in identities.chunks(500) {
+            let rows: Vec<(Uuid, String, String)> = crate::entity::identities::Entity::find()
+                .select_only()
+                .column(crate::entity::identities::Column::Id)
+                .column(crate::entity::identities::Column::EmployeeId)
+                .column(crate::entity::identities::Column::Email)
+                .filter(crate::entity::identities::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            for (id, employee, email) in rows {
+                out.insert(id, (employee, email));
+            }
+        }
+        Ok(out)
+    }
+
     /// The active grant of an access that runs at `now` and ends last, if any: the hot
     /// path of the access check.
     pub async fn active_grant(

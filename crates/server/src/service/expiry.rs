@@ -91,12 +91,15 @@ pub async fn tick(state: &AppState) -> Result<Report, StoreError> {
         .await?;
     let sem = Arc::new(Semaphore::new(state.config().grants.concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for (_, grants) in group(due) {
+    let groups = group(due);
+    let mut data = prefetch(state, groups.keys()).await?;
+    for (key, grants) in groups {
         let state = state.clone();
         let sem = Arc::clone(&sem);
+        let (live, person) = data.take(&key);
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            process(&state, grants).await
+            process(&state, grants, live, person).await
         });
     }
     let mut changes = Vec::new();
@@ -254,17 +257,29 @@ pub async fn run(state: AppState) {
         match state.store().due_grants(now, limit).await {
             Ok(due) => {
                 all_busy = !due.is_empty();
-                for (key, grants) in group(due) {
-                    if !in_flight.insert(key.clone()) {
-                        continue;
+                let mut groups = group(due);
+                groups.retain(|key, _| !in_flight.contains(key));
+                let mut data = match prefetch(&state, groups.keys()).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the grants due; retrying");
+                        groups.clear();
+                        Prefetched {
+                            live: BTreeMap::new(),
+                            people: Default::default(),
+                        }
                     }
+                };
+                for (key, grants) in groups {
+                    in_flight.insert(key.clone());
                     all_busy = false;
                     let state = state.clone();
                     let sem = Arc::clone(&sem);
                     let tx = tx.clone();
+                    let (live, person) = data.take(&key);
                     tokio::spawn(async move {
                         let _permit = sem.acquire_owned().await;
-                        let changes = match process(&state, grants).await {
+                        let changes = match process(&state, grants, live, person).await {
                             Ok((changes, _)) => changes,
                             Err(e) => {
                                 tracing::error!(error = %e, "cannot handle due grants; they are retried");
@@ -335,19 +350,47 @@ async fn call<T>(
     }
 }
 
-/// Handles the due grants of one access, in due order.
+/// What a round knows before it handles its accesses: the live grants of every access
+/// in it and the holders' names and addresses, read in a few queries for the whole round.
+struct Prefetched {
+    live: BTreeMap<AccessKey, Vec<StoredGrant>>,
+    people: std::collections::HashMap<Uuid, (String, String)>,
+}
+
+async fn prefetch<'a>(
+    state: &AppState,
+    keys: impl Iterator<Item = &'a AccessKey>,
+) -> Result<Prefetched, StoreError> {
+    let mut ids: Vec<Uuid> = keys.map(|k| k.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut live: BTreeMap<AccessKey, Vec<StoredGrant>> = BTreeMap::new();
+    for g in state.store().live_grants_of_identities(&ids).await? {
+        live.entry(key_of(&g)).or_default().push(g);
+    }
+    let people = state.store().contacts(&ids).await?;
+    Ok(Prefetched { live, people })
+}
+
+impl Prefetched {
+    /// The live grants and the holder of one access, taken out of the round's data.
+    fn take(&mut self, key: &AccessKey) -> (Vec<StoredGrant>, (String, Vec<String>)) {
+        let live = self.live.remove(key).unwrap_or_default();
+        let person = self.people.get(&key.0).map_or_else(
+            || (key.0.to_string(), Vec::new()),
+            |(employee, email)| (employee.clone(), vec![email.clone()]),
+        );
+        (live, person)
+    }
+}
+
+/// Handles the due grants of one access, in due order, given its live grants and holder.
 async fn process(
     state: &AppState,
     grants: Vec<StoredGrant>,
+    mut live: Vec<StoredGrant>,
+    (holder, email): (String, Vec<String>),
 ) -> Result<(Vec<GrantChange>, Report), StoreError> {
-    let Some(first) = grants.first() else {
-        return Ok((Vec::new(), Report::default()));
-    };
-    let mut live = state
-        .store()
-        .live_grants_of(first.identity_id, &first.resource, &first.role)
-        .await?;
-    let (holder, email) = person(state, first.identity_id).await;
     let mut changes = Vec::new();
     let mut report = Report::default();
     for g in grants {
