@@ -492,6 +492,13 @@ impl Store {
     pub async fn settle_grants(&self, changes: &[GrantChange]) -> Result<Vec<Uuid>, StoreError> {
         let write = self.begin_write().await?;
         let mut stale = Vec::new();
+        // Grant rows one by one (each must still be as it was read); what follows them,
+        // many rows per statement.
+        let mut request_moves: std::collections::BTreeMap<&str, Vec<Uuid>> =
+            std::collections::BTreeMap::new();
+        let mut outbox = Vec::new();
+        let mut events = Vec::new();
+        let mut latest = None;
         for c in changes {
             let g = &c.grant;
             let moved = grants::Entity::update_many()
@@ -505,20 +512,38 @@ impl Store {
                 continue;
             }
             if let Some(state) = &c.request_state {
-                requests::Entity::update_many()
-                    .col_expr(requests::Column::State, Expr::value(state.clone()))
-                    .col_expr(
-                        requests::Column::UpdatedAt,
-                        Expr::value(to_ms(g.updated_at)),
-                    )
-                    .filter(requests::Column::Id.eq(g.request_id))
-                    .exec(&write.txn)
-                    .await?;
+                request_moves
+                    .entry(state.as_str())
+                    .or_default()
+                    .push(g.request_id);
             }
-            insert_outbox(&write.txn, &c.outbox).await?;
-            for e in &c.events {
-                insert_audit(&write.txn, e).await?;
+            latest = latest.max(Some(g.updated_at));
+            outbox.extend(c.outbox.iter().cloned());
+            events.extend(c.events.iter());
+        }
+        if let Some(at) = latest {
+            for (state, ids) in request_moves {
+                for chunk in ids.chunks(500) {
+                    requests::Entity::update_many()
+                        .col_expr(requests::Column::State, Expr::value(state.to_owned()))
+                        .col_expr(requests::Column::UpdatedAt, Expr::value(to_ms(at)))
+                        .filter(requests::Column::Id.is_in(chunk.iter().copied()))
+                        .exec(&write.txn)
+                        .await?;
+                }
             }
+        }
+        for chunk in outbox.chunks(200) {
+            insert_outbox(&write.txn, chunk).await?;
+        }
+        for chunk in events.chunks(200) {
+            let models = chunk
+                .iter()
+                .map(|e| crate::rows::audit_model(e))
+                .collect::<Result<Vec<_>, _>>()?;
+            crate::entity::audit_events::Entity::insert_many(models)
+                .exec_without_returning(&write.txn)
+                .await?;
         }
         write.txn.commit().await?;
         Ok(stale)
