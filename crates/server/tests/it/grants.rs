@@ -903,5 +903,8 @@ async fn the_worker_loop_provisions_when_woken_and_revokes_when_due() {
         .into_iter()
         .filter(|c| c.op == "revoke")
         .count();
-    assert_eq!(revokes, 2, "each of the two grants ending together revoked once, never twice");
+    assert_eq!(
+        revokes, 2,
+        "each of the two grants ending together revoked once, never twice"
+    );
 }
