@@ -250,13 +250,21 @@ pub async fn run(state: AppState) {
             in_flight.remove(&key);
         }
         let now = state.clock().now();
-        let limit = state.config().grants.batch_size + u64::try_from(in_flight.len()).unwrap_or(0);
+        let batch = state.config().grants.batch_size;
+        let busy = u64::try_from(in_flight.len()).unwrap_or(u64::MAX);
         // Whether everything due is already being handled: then wait for the settler's
-        // wake-up rather than reading the queue again in a few milliseconds.
-        let mut all_busy = false;
-        match state.store().due_grants(now, limit).await {
+        // wake-up rather than reading the queue again in a few milliseconds. A full batch
+        // in flight is enough work: the queue is read again once some of it is settled,
+        // not re-read (in-flight rows and all) on every wake-up.
+        let mut all_busy = busy >= batch;
+        let read = if all_busy {
+            Ok(Vec::new())
+        } else {
+            state.store().due_grants(now, batch + busy).await
+        };
+        match read {
             Ok(due) => {
-                all_busy = !due.is_empty();
+                all_busy = all_busy || !due.is_empty();
                 let mut groups = group(due);
                 groups.retain(|key, _| !in_flight.contains(key));
                 let mut data = match prefetch(&state, groups.keys()).await {
