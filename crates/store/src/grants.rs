@@ -251,6 +251,16 @@ fn grant_model(g: &StoredGrant) -> grants::ActiveModel {
     }
 }
 
+fn incident_from(m: incidents::Model) -> Result<StoredIncident, StoreError> {
+    Ok(StoredIncident {
+        id: m.id,
+        request_id: m.request_id,
+        opened_at: from_ms(m.opened_at)?,
+        reason: m.reason,
+        state: m.state,
+    })
+}
+
 fn outbox_from(m: outbox::Model) -> Result<StoredOutbox, StoreError> {
     Ok(StoredOutbox {
         message: OutboxMessage {
@@ -758,6 +768,19 @@ impl Store {
             .collect()
     }
 
+    /// The incident a request opened, if it did.
+    pub async fn incident_of(
+        &self,
+        request_id: Uuid,
+    ) -> Result<Option<StoredIncident>, StoreError> {
+        incidents::Entity::find()
+            .filter(incidents::Column::RequestId.eq(request_id))
+            .one(&self.db)
+            .await?
+            .map(incident_from)
+            .transpose()
+    }
+
     /// Every incident, newest first.
     pub async fn incidents(&self) -> Result<Vec<StoredIncident>, StoreError> {
         incidents::Entity::find()
@@ -765,15 +788,7 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|m| {
-                Ok(StoredIncident {
-                    id: m.id,
-                    request_id: m.request_id,
-                    opened_at: from_ms(m.opened_at)?,
-                    reason: m.reason,
-                    state: m.state,
-                })
-            })
+            .map(incident_from)
             .collect()
     }
 

@@ -607,13 +607,7 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<BreakGlassInfo, Api
         Some(g) => Some(super::grants::info(state, &g).await?),
         None => None,
     };
-    let incident = state
-        .store()
-        .incidents()
-        .await?
-        .into_iter()
-        .find(|i| i.request_id == r.id)
-        .map(|i| i.id);
+    let incident = state.store().incident_of(r.id).await?.map(|i| i.id);
     Ok(BreakGlassInfo {
         id: r.id,
         holder: employee_id_of(state, r.beneficiary_id).await?,
