@@ -28,7 +28,7 @@ use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::connector::{
     ALERT_AFTER, AccessSpec, Connector, ConnectorError, Presence, retry_delay,
 };
-use warden_core::request::{Window, extension_window, grant_window};
+use warden_core::request::{GrantInterval, Window, access_end, extension_window, grant_window};
 use warden_store::{GrantChange, IdentityFilter, StoreError, StoredGrant};
 
 use crate::notify::{self, Notice, events};
@@ -444,19 +444,23 @@ fn connector(state: &AppState, g: &StoredGrant) -> Result<Arc<dyn Connector>, Co
 }
 
 /// The windows of the other grants of this access that run at `now`.
-fn others_running(live: &[StoredGrant], except: Uuid, now: OffsetDateTime) -> Vec<(Uuid, Window)> {
+fn others_running(
+    live: &[StoredGrant],
+    except: Uuid,
+    now: OffsetDateTime,
+) -> Vec<GrantInterval<Uuid>> {
     live.iter()
         .filter(|l| l.id != except && l.state == "active")
         .filter_map(|l| {
-            Some((
-                l.id,
-                Window {
+            Some(GrantInterval {
+                id: l.id,
+                window: Window {
                     start: l.starts_at?,
                     end: l.ends_at?,
                 },
-            ))
+            })
         })
-        .filter(|(_, w)| w.contains(now))
+        .filter(|i| i.window.contains(now))
         .collect()
 }
 
@@ -513,12 +517,7 @@ async fn provision(
     let others = others_running(live, g.id, now);
     let result = match window {
         Ok(window) => {
-            let until = others
-                .iter()
-                .map(|(_, w)| w.end)
-                .chain([window.end])
-                .max()
-                .unwrap_or(window.end);
+            let until = access_end(&others).map_or(window.end, |end| end.max(window.end));
             match connector(state, g) {
                 Ok(c) => call(c.grant(&spec(g, holder, until)))
                     .await
@@ -621,12 +620,12 @@ async fn revoke(
     let cleanup = g.state == "failed";
     let result: Result<Option<Uuid>, ConnectorError> = async {
         let c = connector(state, g)?;
-        if let Some(keeper_end) = others.iter().map(|(_, w)| w.end).max() {
+        if let Some(keeper_end) = access_end(&others) {
             // Another grant still runs: the access stays, ending with that grant.
             let keeper = others
                 .iter()
-                .find(|(_, w)| w.end == keeper_end)
-                .map(|(id, _)| *id);
+                .find(|i| i.window.end == keeper_end)
+                .map(|i| i.id);
             // The target's end may be this grant's (now cut short): set it to the keeper's.
             call(c.grant(&spec(g, holder, keeper_end))).await?;
             return Ok(keeper);
