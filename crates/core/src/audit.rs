@@ -78,6 +78,19 @@ pub enum Action {
     VendorDeactivate,
     /// A vendor identity and account were deleted after their retention period.
     VendorDelete,
+    /// A credential (a fresh password) was issued to a grant's holder.
+    GrantCredential,
+    /// An SSH user certificate was signed for a grant's holder.
+    SshCertificate,
+    /// A reconciliation ran over a target.
+    ReconcileRun,
+    /// The reconciler removed access from a target: Warden's that no grant accounts for,
+    /// or standing privilege that policy says to remove.
+    ReconcileRemove,
+    /// The reconciler restored access a live grant should have but the target lacked.
+    ReconcileRestore,
+    /// The reconciler found privileged access Warden did not grant.
+    ReconcileFinding,
 }
 
 impl Action {
@@ -118,6 +131,12 @@ impl Action {
             Action::VendorActivate => "vendor.activate",
             Action::VendorDeactivate => "vendor.deactivate",
             Action::VendorDelete => "vendor.delete",
+            Action::GrantCredential => "grant.credential",
+            Action::SshCertificate => "ssh.certificate",
+            Action::ReconcileRun => "reconcile.run",
+            Action::ReconcileRemove => "reconcile.remove",
+            Action::ReconcileRestore => "reconcile.restore",
+            Action::ReconcileFinding => "reconcile.finding",
         }
     }
 }
