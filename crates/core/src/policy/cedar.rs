@@ -392,6 +392,8 @@ mod tests {
             tier: 0,
             owner: Principal::Group("owners".into()),
             tags: [("team".to_owned(), "payments".to_owned())].into(),
+            standing: Default::default(),
+            drift: Default::default(),
             location: "a.toml:1".into(),
         };
         let resource = resource_entity(&resource).unwrap();

@@ -33,6 +33,12 @@ pub struct RawResource {
     pub owner: Spanned<String>,
     #[serde(default)]
     pub tags: Option<Spanned<BTreeMap<String, String>>>,
+    /// Accounts expected to hold standing privilege on the target.
+    #[serde(default)]
+    pub standing: Option<Spanned<Vec<String>>>,
+    /// `report` or `remove` unknown privileged access.
+    #[serde(default)]
+    pub drift: Option<Spanned<String>>,
 }
 
 /// `[[role]]`.
@@ -44,6 +50,35 @@ pub struct RawRole {
     pub privilege: Spanned<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// postgres: permission roles the grant confers.
+    #[serde(default)]
+    pub member_of: Option<Spanned<Vec<String>>>,
+    /// postgres: `dynamic` or `own`.
+    #[serde(default)]
+    pub login: Option<Spanned<String>>,
+    /// mariadb: `{ privileges = [...], on = "db.*" }`.
+    #[serde(default)]
+    pub grants: Option<Spanned<Vec<RawMariadbGrant>>>,
+    /// redis: ACL rules.
+    #[serde(default)]
+    pub acl: Option<Spanned<Vec<String>>>,
+    /// ssh: certificate principals.
+    #[serde(default)]
+    pub principals: Option<Spanned<Vec<String>>>,
+    /// ssh: certificate extensions.
+    #[serde(default)]
+    pub extensions: Option<Spanned<Vec<String>>>,
+    /// ssh: forced command.
+    #[serde(default)]
+    pub force_command: Option<Spanned<String>>,
+}
+
+/// One `{ privileges = [...], on = "..." }` of a mariadb role.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMariadbGrant {
+    pub privileges: Vec<String>,
+    pub on: String,
 }
 
 /// A string or a list of strings (`job_function = "SRE"` or `= ["SRE", "SRE Lead"]`).

@@ -27,8 +27,8 @@ pub use cedar::{Condition, SCHEMA as CEDAR_SCHEMA};
 pub use compile::compile;
 pub use explain::{Explanation, RuleTrace};
 pub use model::{
-    Birthright, EligibilityRule, Entitlement, Group, Membership, Principal, Privilege, Resource,
-    ResourceKind, ResourceSelector, Role,
+    Birthright, Drift, EligibilityRule, Entitlement, Group, Membership, Principal, Privilege,
+    Resource, ResourceKind, ResourceSelector, Role, RoleTarget,
 };
 pub use values::{Hours, MAX_POLICY_DURATION, format_duration, parse_duration};
 

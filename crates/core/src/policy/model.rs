@@ -8,6 +8,7 @@ use time::Duration;
 
 use super::cedar::Condition;
 use super::values::{Hours, format_duration};
+pub use crate::connector::RoleTarget;
 use crate::identity::EmployeeId;
 
 /// The kinds of resource Warden knows how to grant access to.
@@ -148,8 +149,24 @@ pub struct Resource {
     pub owner: Principal,
     /// Free labels, key to value.
     pub tags: BTreeMap<String, String>,
+    /// Accounts on the target expected to hold standing privilege (service accounts,
+    /// the database owner): the reconciler lists them but raises no finding.
+    pub standing: BTreeSet<String>,
+    /// What the reconciler does with privileged access Warden did not grant.
+    pub drift: Drift,
     /// Where it is defined, `file:line`.
     pub location: String,
+}
+
+/// What the reconciler does with privileged access on a target that Warden did not grant
+/// and policy does not list as standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Drift {
+    /// Record a finding and notify security.
+    #[default]
+    Report,
+    /// Also take the privileges away.
+    Remove,
 }
 
 /// A role that can be granted on resources of one kind.
@@ -163,6 +180,8 @@ pub struct Role {
     pub privilege: Privilege,
     /// What it means on the target, for people.
     pub description: String,
+    /// What it does on the target, for connectors.
+    pub target: RoleTarget,
     /// Where it is defined, `file:line`.
     pub location: String,
 }

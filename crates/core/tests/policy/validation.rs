@@ -40,7 +40,7 @@ fn unknown_keys_are_named() {
             "[[role]]\nkind = \"postgres\"\nname = \"x\"\nprivilege = \"read\"\ncolour = \"red\"\n"
         ),
         [
-            "t.toml:5: in role `x`: unknown field `colour`, expected one of `kind`, `name`, `privilege`, `description`"
+            "t.toml:5: in role `x`: unknown field `colour`, expected one of `kind`, `name`, `privilege`, `description`, `member_of`, `login`, `grants`, `acl`, `principals`, `extensions`, `force_command`"
         ]
     );
     assert_eq!(
@@ -421,4 +421,70 @@ fn the_documented_conditions_compile() {
             "{when}"
         );
     }
+}
+
+fn role(kind: &str, extra: &str) -> String {
+    format!("[[role]]\nkind = \"{kind}\"\nname = \"x\"\nprivilege = \"read\"\n{extra}\n")
+}
+
+#[test]
+fn target_mappings_belong_to_their_kind_and_refuse_injection() {
+    assert_eq!(
+        with_base(&role("redis", "member_of = [\"app_read\"]")),
+        ["t.toml:5: `member_of` applies to postgres roles, not redis roles"]
+    );
+    assert_eq!(
+        with_base(&role(
+            "postgres",
+            "member_of = [\"app\\\"; DROP ROLE x; --\"]"
+        )),
+        [
+            "t.toml:5: `member_of`: \"app\\\"; DROP ROLE x; --\" is not a PostgreSQL role name Warden accepts (1 to 63 of a-z 0-9 _, not starting with a digit)"
+        ]
+    );
+    assert_eq!(
+        with_base(&role("postgres", "login = \"shared\"\nmember_of = [\"a\"]")),
+        ["t.toml:5: `login`: unknown value \"shared\"; use \"dynamic\" or \"own\""]
+    );
+    let principals = with_base(&role("ssh", "principals = [\"deploy,root\"]"));
+    assert_eq!(principals.len(), 1, "{principals:?}");
+    assert!(
+        principals[0].starts_with("t.toml:5: `principals`: \"deploy,root\" is not a principal"),
+        "{principals:?}"
+    );
+    let acl = with_base(&role("redis", "acl = [\"+get\", \">secret\"]"));
+    assert!(
+        acl[0].starts_with("t.toml:5: `acl`: \">secret\" is not an ACL rule"),
+        "{acl:?}"
+    );
+    let grants = with_base(&role(
+        "mariadb",
+        "grants = [{ privileges = [\"SELECT\", \"GRANT OPTION\"], on = \"app.*; DROP DATABASE x\" }]",
+    ));
+    assert_eq!(grants.len(), 2, "{grants:?}");
+    assert!(
+        grants
+            .iter()
+            .any(|e| e.contains("unknown MariaDB privilege \"GRANT OPTION\""))
+    );
+    assert!(
+        grants
+            .iter()
+            .any(|e| e.contains("is not `*.*`, `db.*` or `db.table`"))
+    );
+    assert_eq!(
+        with_base(&role("ssh", "extensions = [\"permit-pty\"]")),
+        ["t.toml:1: an ssh role with `extensions` or `force_command` needs `principals`"]
+    );
+}
+
+#[test]
+fn a_resources_drift_setting_is_report_or_remove() {
+    let bad = with_base(
+        "[[resource]]\nname = \"x\"\nkind = \"redis\"\nconnection = \"c\"\nenvironment = \"prod\"\ntier = 1\nowner = \"group:leads\"\ndrift = \"delete\"\n",
+    );
+    assert_eq!(
+        bad,
+        ["t.toml:8: `drift`: unknown value \"delete\"; use \"report\" or \"remove\""]
+    );
 }

@@ -52,11 +52,15 @@ impl Compiler {
                 (kind, r.name.get_ref().clone()),
                 self.location(file, name_line),
             );
+            let Some(target) = self.role_target(kind, r, file, line) else {
+                continue;
+            };
             out.push(Role {
                 kind,
                 name: r.name.get_ref().clone(),
                 privilege,
                 description: r.description.clone().unwrap_or_default(),
+                target,
                 location: self.location(file, line),
             });
         }
@@ -358,8 +362,42 @@ impl Compiler {
                     tags.insert(k.clone(), v.clone());
                 }
             }
+            let mut standing = BTreeSet::new();
+            if let Some(st) = &r.standing {
+                let sl = self.line(file, st);
+                for a in st.get_ref() {
+                    if a.is_empty() || a.len() > 128 || a.chars().any(char::is_control) {
+                        self.error(
+                            file,
+                            sl,
+                            format!("`standing`: {a:?} is not an account name"),
+                        );
+                        good = false;
+                    }
+                    standing.insert(a.clone());
+                }
+            }
+            let drift = match r
+                .drift
+                .as_ref()
+                .map(|d| (self.line(file, d), d.get_ref().as_str()))
+            {
+                None | Some((_, "report")) => Drift::Report,
+                Some((_, "remove")) => Drift::Remove,
+                Some((dl, other)) => {
+                    self.error(
+                        file,
+                        dl,
+                        format!("`drift`: unknown value {other:?}; use \"report\" or \"remove\""),
+                    );
+                    good = false;
+                    Drift::Report
+                }
+            };
             if let (true, Some(kind), Some(tier), Some(owner)) = (good, kind, tier, owner) {
                 out.push(Resource {
+                    standing,
+                    drift,
                     name: r.name.get_ref().clone(),
                     kind,
                     connection: r.connection.get_ref().clone(),

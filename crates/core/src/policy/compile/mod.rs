@@ -8,13 +8,14 @@ use toml::Spanned;
 
 mod catalog;
 mod rules;
+mod target;
 
 use super::approval::{ApprovalPolicy, ApproverSource};
 use super::cedar;
 use super::format::{self, Entry, Lines, RawPolicy, RawSelector};
 use super::model::{
-    Birthright, EligibilityRule, Entitlement, Group, Membership, Principal, Privilege, Resource,
-    ResourceKind, ResourceSelector, Role,
+    Birthright, Drift, EligibilityRule, Entitlement, Group, Membership, Principal, Privilege,
+    Resource, ResourceKind, ResourceSelector, Role,
 };
 use super::values::{Hours, check_policy_name as check_name, parse_duration};
 use super::{Policy, PolicyError, PolicySource};

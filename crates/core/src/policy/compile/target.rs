@@ -1,0 +1,196 @@
+//! Compiling what a role does on its target (`member_of`, `grants`, `acl`, `principals`,
+//! ...): each key belongs to one resource kind and every value is checked here, so a
+//! connector never receives a name it would have to refuse.
+
+use super::*;
+use crate::connector::{
+    Login, MariadbGrant, RoleTarget, check_acl_rule, check_extension, check_force_command,
+    check_mariadb_on, check_mariadb_privilege, check_pg_role, check_principal,
+};
+use crate::policy::format::RawRole;
+
+impl Compiler {
+    /// The role's target mapping, or `None` (with errors recorded) when it is wrong.
+    pub(super) fn role_target(
+        &mut self,
+        kind: ResourceKind,
+        r: &RawRole,
+        file: usize,
+        line: usize,
+    ) -> Option<RoleTarget> {
+        let keys: [(&str, ResourceKind, Option<usize>); 7] = [
+            (
+                "member_of",
+                ResourceKind::Postgres,
+                r.member_of.as_ref().map(|v| self.line(file, v)),
+            ),
+            (
+                "login",
+                ResourceKind::Postgres,
+                r.login.as_ref().map(|v| self.line(file, v)),
+            ),
+            (
+                "grants",
+                ResourceKind::Mariadb,
+                r.grants.as_ref().map(|v| self.line(file, v)),
+            ),
+            (
+                "acl",
+                ResourceKind::Redis,
+                r.acl.as_ref().map(|v| self.line(file, v)),
+            ),
+            (
+                "principals",
+                ResourceKind::Ssh,
+                r.principals.as_ref().map(|v| self.line(file, v)),
+            ),
+            (
+                "extensions",
+                ResourceKind::Ssh,
+                r.extensions.as_ref().map(|v| self.line(file, v)),
+            ),
+            (
+                "force_command",
+                ResourceKind::Ssh,
+                r.force_command.as_ref().map(|v| self.line(file, v)),
+            ),
+        ];
+        let before = self.errors.len();
+        let mut any = false;
+        for (key, owner, at) in keys {
+            let Some(at) = at else { continue };
+            any = true;
+            if owner != kind {
+                self.error(
+                    file,
+                    at,
+                    format!("`{key}` applies to {owner} roles, not {kind} roles"),
+                );
+            }
+        }
+        if self.errors.len() > before {
+            return None;
+        }
+        if !any {
+            return Some(RoleTarget::Unmapped);
+        }
+        let check =
+            |c: &mut Self, at: usize, key: &str, value: &str, f: fn(&str) -> Result<(), String>| {
+                if let Err(e) = f(value) {
+                    c.error(file, at, format!("`{key}`: {e}"));
+                }
+            };
+        let target = match kind {
+            ResourceKind::Postgres => {
+                let member_of = r
+                    .member_of
+                    .as_ref()
+                    .map(|v| (self.line(file, v), v.get_ref().clone()));
+                let Some((at, member_of)) = member_of else {
+                    self.error(
+                        file,
+                        line,
+                        "a postgres role with `login` needs `member_of`, the roles it confers",
+                    );
+                    return None;
+                };
+                if member_of.is_empty() {
+                    self.error(file, at, "`member_of` must name at least one role");
+                }
+                for m in &member_of {
+                    check(self, at, "member_of", m, check_pg_role);
+                }
+                let login = match r
+                    .login
+                    .as_ref()
+                    .map(|l| (self.line(file, l), l.get_ref().as_str()))
+                {
+                    None | Some((_, "dynamic")) => Login::Dynamic,
+                    Some((_, "own")) => Login::Own,
+                    Some((at, other)) => {
+                        self.error(
+                            file,
+                            at,
+                            format!("`login`: unknown value {other:?}; use \"dynamic\" or \"own\""),
+                        );
+                        Login::Dynamic
+                    }
+                };
+                RoleTarget::Postgres { member_of, login }
+            }
+            ResourceKind::Mariadb => {
+                let raw = r.grants.as_ref()?;
+                let at = self.line(file, raw);
+                if raw.get_ref().is_empty() {
+                    self.error(file, at, "`grants` must hold at least one grant");
+                }
+                let mut grants = Vec::new();
+                for g in raw.get_ref() {
+                    if g.privileges.is_empty() {
+                        self.error(file, at, "`grants`: a grant needs at least one privilege");
+                    }
+                    for p in &g.privileges {
+                        check(self, at, "grants", p, check_mariadb_privilege);
+                    }
+                    check(self, at, "grants", &g.on, check_mariadb_on);
+                    grants.push(MariadbGrant {
+                        privileges: g.privileges.clone(),
+                        on: g.on.clone(),
+                    });
+                }
+                RoleTarget::Mariadb { grants }
+            }
+            ResourceKind::Redis => {
+                let raw = r.acl.as_ref()?;
+                let at = self.line(file, raw);
+                if raw.get_ref().is_empty() {
+                    self.error(file, at, "`acl` must hold at least one rule");
+                }
+                for rule in raw.get_ref() {
+                    check(self, at, "acl", rule, check_acl_rule);
+                }
+                RoleTarget::Redis {
+                    acl: raw.get_ref().clone(),
+                }
+            }
+            ResourceKind::Ssh => {
+                let Some(raw) = r.principals.as_ref() else {
+                    self.error(
+                        file,
+                        line,
+                        "an ssh role with `extensions` or `force_command` needs `principals`",
+                    );
+                    return None;
+                };
+                let at = self.line(file, raw);
+                if raw.get_ref().is_empty() {
+                    self.error(file, at, "`principals` must name at least one principal");
+                }
+                for p in raw.get_ref() {
+                    check(self, at, "principals", p, check_principal);
+                }
+                let extensions = match r.extensions.as_ref() {
+                    Some(e) => {
+                        let at = self.line(file, e);
+                        for x in e.get_ref() {
+                            check(self, at, "extensions", x, check_extension);
+                        }
+                        e.get_ref().clone()
+                    }
+                    None => vec!["permit-pty".to_owned()],
+                };
+                let force_command = r.force_command.as_ref().map(|c| {
+                    let at = self.line(file, c);
+                    check(self, at, "force_command", c.get_ref(), check_force_command);
+                    c.get_ref().clone()
+                });
+                RoleTarget::Ssh {
+                    principals: raw.get_ref().clone(),
+                    extensions,
+                    force_command,
+                }
+            }
+        };
+        (self.errors.len() == before).then_some(target)
+    }
+}
