@@ -505,6 +505,29 @@ pub mod vendor_accounts {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod findings {
+    //! Privileged access found on targets that Warden did not grant.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "findings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub resource: String,
+        pub account: String,
+        pub privileges: String,
+        pub state: String,
+        pub first_seen: i64,
+        pub last_seen: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod leases {
     //! Which replica runs a singleton worker, and until when.
     use sea_orm::entity::prelude::*;

@@ -25,6 +25,16 @@ use crate::{Store, StoreError, insert_audit};
 /// Grant states that keep access on the target, or may still.
 pub const LIVE_STATES: [&str; 3] = ["provisioning", "active", "revoking"];
 
+/// Who holds an access, as connectors and notices need them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// HR's employee id.
+    pub employee_id: String,
+    /// The user name (a person's own login on targets).
+    pub username: String,
+    /// Where notices go.
+    pub email: String,
+}
 /// A grant, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredGrant {
@@ -339,6 +349,18 @@ impl Store {
             .transpose()
     }
 
+    /// The live grants (provisioning, active, revoking) on `resource`.
+    pub async fn live_grants_on(&self, resource: &str) -> Result<Vec<StoredGrant>, StoreError> {
+        grants::Entity::find()
+            .filter(grants::Column::Resource.eq(resource))
+            .filter(grants::Column::State.is_in(LIVE_STATES))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(grant_from)
+            .collect()
+    }
+
     /// Grants, newest first.
     pub async fn list_grants(&self, filter: GrantFilter) -> Result<Vec<StoredGrant>, StoreError> {
         let query = match filter {
@@ -430,24 +452,33 @@ impl Store {
         Ok(out)
     }
 
-    /// The employee id and e-mail address of each of `identities` that exists.
+    /// The employee id, user name and e-mail address of each of `identities` that exists.
     pub async fn contacts(
         &self,
         identities: &[Uuid],
-    ) -> Result<std::collections::HashMap<Uuid, (String, String)>, StoreError> {
+    ) -> Result<std::collections::HashMap<Uuid, Contact>, StoreError> {
         let mut out = std::collections::HashMap::new();
         for chunk in identities.chunks(500) {
-            let rows: Vec<(Uuid, String, String)> = crate::entity::identities::Entity::find()
-                .select_only()
-                .column(crate::entity::identities::Column::Id)
-                .column(crate::entity::identities::Column::EmployeeId)
-                .column(crate::entity::identities::Column::Email)
-                .filter(crate::entity::identities::Column::Id.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(&self.db)
-                .await?;
-            for (id, employee, email) in rows {
-                out.insert(id, (employee, email));
+            let rows: Vec<(Uuid, String, String, String)> =
+                crate::entity::identities::Entity::find()
+                    .select_only()
+                    .column(crate::entity::identities::Column::Id)
+                    .column(crate::entity::identities::Column::EmployeeId)
+                    .column(crate::entity::identities::Column::Username)
+                    .column(crate::entity::identities::Column::Email)
+                    .filter(crate::entity::identities::Column::Id.is_in(chunk.iter().copied()))
+                    .into_tuple()
+                    .all(&self.db)
+                    .await?;
+            for (id, employee_id, username, email) in rows {
+                out.insert(
+                    id,
+                    Contact {
+                        employee_id,
+                        username,
+                        email,
+                    },
+                );
             }
         }
         Ok(out)

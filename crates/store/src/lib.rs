@@ -6,6 +6,7 @@
 
 mod directory;
 mod entity;
+mod findings;
 mod grants;
 mod migration;
 mod requests;
@@ -39,9 +40,10 @@ pub use directory::{
     IdentityWrite, JobAction, NewAccessJob, NewPolicyVersion, PolicyVersion,
 };
 use entity::{api_tokens, audit_events, login_throttle, system_settings, users};
+pub use findings::{Sighting, StoredFinding};
 pub use grants::{
-    ConnectorCall, GrantChange, GrantFilter, LIVE_STATES, OutboxMessage, ReviewStep, StoredGrant,
-    StoredIncident, StoredOutbox, StoredReview,
+    ConnectorCall, Contact, GrantChange, GrantFilter, LIVE_STATES, OutboxMessage, ReviewStep,
+    StoredGrant, StoredIncident, StoredOutbox, StoredReview,
 };
 pub use requests::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 pub use rows::StoredAuditEvent;

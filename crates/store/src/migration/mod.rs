@@ -9,6 +9,7 @@ mod m0003_user_directory_link;
 mod m0004_requests;
 mod m0005_grants;
 mod m0006_vendors;
+mod m0007_findings;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_requests::Migration),
             Box::new(m0005_grants::Migration),
             Box::new(m0006_vendors::Migration),
+            Box::new(m0007_findings::Migration),
         ]
     }
 
