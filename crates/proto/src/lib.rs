@@ -10,6 +10,7 @@ pub mod grants;
 pub mod problem;
 pub mod requests;
 pub mod system;
+pub mod targets;
 pub mod users;
 
 mod secret;

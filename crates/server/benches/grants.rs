@@ -49,7 +49,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 use uuid::Uuid;
 use warden_core::audit::Actor;
-use warden_core::connector::{AccessSpec, BoxFuture, Connector, ConnectorError, Presence};
+use warden_core::connector::{
+    AccessSpec, Account, BoxFuture, Connector, ConnectorError, Credential, Presence,
+};
 use warden_core::{Clock, SystemClock};
 use warden_server::config::Config;
 use warden_server::connectors::Connectors;
@@ -117,6 +119,22 @@ impl Connector for Instant0 {
         _handle: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Presence, ConnectorError>> {
         Box::pin(async { Ok(Presence::Absent) })
+    }
+
+    fn credential<'a>(
+        &'a self,
+        _a: &'a AccessSpec,
+        _handle: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Credential, ConnectorError>> {
+        Box::pin(async { Err(ConnectorError::Refused("not in this benchmark".into())) })
+    }
+
+    fn discover(&self) -> BoxFuture<'_, Result<Vec<Account>, ConnectorError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn remove<'a>(&'a self, _account: &'a Account) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(async { Ok(()) })
     }
 }
 

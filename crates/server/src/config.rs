@@ -34,6 +34,52 @@ pub struct Config {
     /// Where notifications go.
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// Targets, by connection name: `[connections.NAME]` with `kind` and how to reach it.
+    /// A resource in policy names its connection.
+    #[serde(default)]
+    pub connections: std::collections::BTreeMap<String, warden_connectors::ConnectionConfig>,
+    /// The SSH certificate authority.
+    #[serde(default)]
+    pub ssh: SshConfig,
+    /// The reconciler.
+    #[serde(default)]
+    pub reconcile: ReconcileConfig,
+}
+
+/// `[ssh]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SshConfig {
+    /// The CA's private key (OpenSSH format, mode 0600), made at first start when absent.
+    /// Default: `ssh_ca` in the data directory.
+    pub ca_key_file: Option<PathBuf>,
+    /// The longest a certificate is valid, in seconds, however long its grant runs:
+    /// `warden ssh` asks for a fresh one for every connection.
+    pub certificate_max_secs: u64,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        Self {
+            ca_key_file: None,
+            certificate_max_secs: 300,
+        }
+    }
+}
+
+/// `[reconcile]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileConfig {
+    /// Seconds between scheduled reconciliations of every configured connection; 0 turns
+    /// the schedule off (on-demand runs still work).
+    pub interval_secs: u64,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        Self { interval_secs: 300 }
+    }
 }
 
 /// `[grants]`.
@@ -435,6 +481,17 @@ impl Config {
         }
         if self.storage.max_connections == 0 {
             return invalid("storage.max_connections", "must be at least 1");
+        }
+        for (name, c) in &self.connections {
+            if let Err(e) = crate::connectors::build(name, c) {
+                return Err(ConfigError::InvalidAt {
+                    key: format!("connections.{name}"),
+                    message: e.to_string(),
+                });
+            }
+        }
+        if self.ssh.certificate_max_secs < 10 || self.ssh.certificate_max_secs > 86_400 {
+            return invalid("ssh.certificate_max_secs", "must be between 10 and 86400");
         }
         if self.storage.connect_timeout_secs == 0 {
             return invalid("storage.connect_timeout_secs", "must be at least 1");

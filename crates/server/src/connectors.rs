@@ -1,20 +1,25 @@
-//! The connectors in force, by resource kind. Until target connectors are configured,
-//! `[grants] record_only = true` puts the [`Recording`] connector behind every kind: it
+//! The connectors in force. A resource's `connection` names a `[connections.NAME]` table
+//! of the configuration, which says the target's kind and how to reach it; the connector
+//! made from it serves every resource naming it. `[grants] record_only = true` puts the
+//! [`Recording`] connector behind every resource whose connection is not configured: it
 //! keeps the access it is given in Warden's own database, so the whole lifecycle can be
-//! tried, demonstrated and tested without touching a target. Without it, a kind with no
-//! connector fails its grants (and alerts) rather than pretending.
+//! tried, demonstrated and tested without touching a target. Without it, a resource with
+//! no connector fails its grants (and alerts) rather than pretending.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use warden_core::Clock;
-use warden_core::connector::{AccessSpec, BoxFuture, Connector, ConnectorError, Presence};
+use warden_core::connector::{
+    AccessSpec, Account, BoxFuture, Connector, ConnectorError, Credential, Presence,
+};
 use warden_store::Store;
 
-/// The connectors by resource kind.
+/// The connectors by connection name (and, for tests, by resource kind).
 #[derive(Clone, Default)]
 pub struct Connectors {
+    by_connection: HashMap<String, (String, Arc<dyn Connector>)>,
     by_kind: HashMap<String, Arc<dyn Connector>>,
     fallback: Option<Arc<dyn Connector>>,
 }
@@ -22,6 +27,10 @@ pub struct Connectors {
 impl fmt::Debug for Connectors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connectors")
+            .field(
+                "connections",
+                &self.by_connection.keys().collect::<Vec<_>>(),
+            )
             .field("kinds", &self.by_kind.keys().collect::<Vec<_>>())
             .field("fallback", &self.fallback.is_some())
             .finish()
@@ -46,13 +55,78 @@ impl Connectors {
         self
     }
 
-    /// The connector for `kind`.
-    pub fn for_kind(&self, kind: &str) -> Option<Arc<dyn Connector>> {
+    /// `connector` for the connection `name`, which reaches targets of `kind`.
+    pub fn with_connection(
+        mut self,
+        name: &str,
+        kind: &str,
+        connector: Arc<dyn Connector>,
+    ) -> Self {
+        self.by_connection
+            .insert(name.to_owned(), (kind.to_owned(), connector));
+        self
+    }
+
+    /// The connector for a resource of `kind` reached through `connection`: the
+    /// connection's own, else one for the kind, else the fallback. A connection
+    /// configured for another kind serves nothing here: the error says so.
+    pub fn for_resource(
+        &self,
+        kind: &str,
+        connection: &str,
+    ) -> Result<Arc<dyn Connector>, ConnectorError> {
+        if let Some((configured, c)) = self.by_connection.get(connection) {
+            if configured != kind {
+                return Err(ConnectorError::Refused(format!(
+                    "connection {connection} is configured for {configured}, but the resource is {kind}"
+                )));
+            }
+            return Ok(c.clone());
+        }
         self.by_kind
             .get(kind)
             .cloned()
             .or_else(|| self.fallback.clone())
+            .ok_or_else(|| {
+                ConnectorError::Refused(format!(
+                    "no connection {connection} is configured ([connections.{connection}]), and grants are not record-only"
+                ))
+            })
     }
+
+    /// The connectors the configuration's `[connections.NAME]` tables describe. Making one
+    /// does no I/O; a connection whose settings are wrong is an error naming it.
+    pub fn from_config(
+        connections: &std::collections::BTreeMap<String, warden_connectors::ConnectionConfig>,
+    ) -> Result<Self, String> {
+        let mut out = Self::none();
+        for (name, c) in connections {
+            let connector = build(name, c).map_err(|e| format!("connections.{name}: {e}"))?;
+            out = out.with_connection(name, c.kind(), connector);
+        }
+        Ok(out)
+    }
+
+    /// The connector configured for connection `name` and its kind, if any.
+    pub fn configured(&self, name: &str) -> Option<(&str, Arc<dyn Connector>)> {
+        self.by_connection
+            .get(name)
+            .map(|(kind, c)| (kind.as_str(), c.clone()))
+    }
+}
+
+/// The connector for one configured connection.
+pub fn build(
+    name: &str,
+    config: &warden_connectors::ConnectionConfig,
+) -> Result<Arc<dyn Connector>, ConnectorError> {
+    use warden_connectors::{ConnectionConfig as C, mariadb, postgres, redis, ssh};
+    Ok(match config {
+        C::Postgres(c) => Arc::new(postgres::Postgres::new(name, c.clone())?),
+        C::Mariadb(c) => Arc::new(mariadb::Mariadb::new(name, c.clone())?),
+        C::Redis(c) => Arc::new(redis::Redis::new(name, c.clone())?),
+        C::Ssh(c) => Arc::new(ssh::SshHosts::new(name, c.clone())),
+    })
 }
 
 /// Records access in Warden's database instead of a target. Failures can be injected per
@@ -158,5 +232,35 @@ impl Connector for Recording {
                 None => Presence::Absent,
             })
         })
+    }
+
+    fn credential<'a>(
+        &'a self,
+        a: &'a AccessSpec,
+        _handle: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Credential, ConnectorError>> {
+        Box::pin(async move {
+            self.fault(&a.resource)?;
+            let secret = warden_core::secret::generate_password(32)
+                .map_err(|e| ConnectorError::Unavailable(e.to_string()))?;
+            let mut hints = std::collections::BTreeMap::new();
+            hints.insert(
+                "note".to_owned(),
+                "record-only: this password opens nothing".to_owned(),
+            );
+            Ok(Credential {
+                username: a.account_name(),
+                secret,
+                hints,
+            })
+        })
+    }
+
+    fn discover(&self) -> BoxFuture<'_, Result<Vec<Account>, ConnectorError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn remove<'a>(&'a self, _account: &'a Account) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(async { Ok(()) })
     }
 }

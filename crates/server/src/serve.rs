@@ -113,6 +113,18 @@ pub async fn serve(
         .map_err(ServeError::Init)?;
     let state = AppState::new(store, clock, config.clone());
     state.set_policy(active);
+    // Where SSH is configured, the CA is read (or made) before serving: a key that
+    // cannot be used stops here. Otherwise it is made on first use.
+    let ssh_configured = config.ssh.ca_key_file.is_some()
+        || config
+            .connections
+            .values()
+            .any(|c| matches!(c, warden_connectors::ConnectionConfig::Ssh(_)));
+    if ssh_configured {
+        state
+            .ssh_ca()
+            .map_err(|e| ServeError::Init(format!("the SSH certificate authority: {e}")))?;
+    }
     if options.dev
         && crate::demo::load(&state)
             .await
@@ -141,6 +153,7 @@ pub async fn serve(
     tokio::spawn(crate::service::expiry::run(state.clone()));
     tokio::spawn(crate::notify::deliver::run(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
+    tokio::spawn(crate::service::reconcile::schedule(state.clone()));
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     let graceful = handle.clone();

@@ -11,9 +11,20 @@ use warden_core::Clock;
 use warden_core::policy::Policy;
 use warden_store::Store;
 
+use warden_connectors::ssh::CertificateAuthority;
+
 use crate::config::Config;
 use crate::connectors::{Connectors, Recording};
 use warden_core::connector::Connector;
+
+/// Creates `dir` (and its parents), readable by its owner only.
+fn make_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
 
 /// How long a worker lease lasts without renewal: the longest a singleton worker stops
 /// when the replica running it dies.
@@ -38,6 +49,7 @@ struct Inner {
     recording: Option<Arc<Recording>>,
     grants_wake: Arc<tokio::sync::Notify>,
     instance: uuid::Uuid,
+    ssh_ca: std::sync::OnceLock<Result<Arc<CertificateAuthority>, String>>,
 }
 
 /// The policy in force, compiled.
@@ -70,9 +82,16 @@ impl AppState {
             .grants
             .record_only
             .then(|| Arc::new(Recording::new(store.clone(), Arc::clone(&clock))));
+        // The configuration was checked when it was loaded (`Config::validate` builds
+        // every connection); a connection that still fails is left out, so its grants
+        // fail and alert rather than pretend.
+        let configured = Connectors::from_config(&config.connections).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a configured connection cannot be used");
+            Connectors::none()
+        });
         let connectors = match &recording {
-            Some(r) => Connectors::none().with_fallback(Arc::clone(r) as Arc<dyn Connector>),
-            None => Connectors::none(),
+            Some(r) => configured.with_fallback(Arc::clone(r) as Arc<dyn Connector>),
+            None => configured,
         };
         Self::build(store, clock, config, connectors, recording)
     }
@@ -112,6 +131,7 @@ impl AppState {
                 recording,
                 grants_wake: Arc::new(tokio::sync::Notify::new()),
                 instance: uuid::Uuid::now_v7(),
+                ssh_ca: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -154,9 +174,37 @@ impl AppState {
         Arc::clone(&self.inner.directory_writes).lock_owned().await
     }
 
-    /// The connectors by resource kind.
+    /// The connectors in force.
     pub fn connectors(&self) -> &Connectors {
         &self.inner.connectors
+    }
+
+    /// The SSH certificate authority, loaded (or made) on first use from `[ssh]
+    /// ca_key_file`, by default `ssh_ca` in the data directory. `serve` loads it before
+    /// serving, so a key that cannot be read stops the start.
+    pub fn ssh_ca(&self) -> Result<Arc<CertificateAuthority>, String> {
+        self.inner
+            .ssh_ca
+            .get_or_init(|| {
+                let path = self
+                    .config()
+                    .ssh
+                    .ca_key_file
+                    .clone()
+                    .unwrap_or_else(|| self.config().storage.data_dir.join("ssh_ca"));
+                if let Some(dir) = path.parent()
+                    && !dir.as_os_str().is_empty()
+                    && !dir.exists()
+                {
+                    make_private_dir(dir).map_err(|e| {
+                        format!("cannot create the directory {}: {e}", dir.display())
+                    })?;
+                }
+                CertificateAuthority::load_or_create(&path)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
     }
 
     /// The recording connector, when `[grants] record_only` is on.

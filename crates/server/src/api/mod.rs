@@ -11,6 +11,7 @@ mod middleware;
 mod policy;
 mod requests;
 mod system;
+mod targets;
 mod tokens;
 mod users;
 
@@ -57,6 +58,7 @@ use crate::state::AppState;
         (name = "scim", description = "SCIM 2.0 for identity providers and HR systems"),
         (name = "requests", description = "Just-in-time access requests and their approval"),
         (name = "grants", description = "Grants, the access check, break-glass and incidents"),
+        (name = "targets", description = "Credentials, SSH certificates, discovery and reconciliation on targets"),
     )
 )]
 struct ApiDoc;
@@ -120,6 +122,12 @@ fn routes(hr_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(grants::review_breakglass))
         .routes(routes!(grants::list_incidents))
         .routes(routes!(grants::create_vendor, grants::list_vendors))
+        .routes(routes!(targets::grant_credential))
+        .routes(routes!(targets::ssh_ca))
+        .routes(routes!(targets::sign_ssh_key))
+        .routes(routes!(targets::discover_accounts))
+        .routes(routes!(targets::reconcile))
+        .routes(routes!(targets::list_findings))
         .merge(crate::scim::routes())
 }
 

@@ -39,9 +39,11 @@ pub mod events {
     pub const REVIEW_DUE: &str = "breakglass.review_due";
     /// An incident was opened.
     pub const INCIDENT: &str = "incident.opened";
+    /// The reconciler found privileged access Warden did not grant.
+    pub const DRIFT: &str = "reconcile.finding";
 
     /// Every event, for configuration checks.
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         NEEDS_APPROVAL,
         APPROVED,
         DENIED,
@@ -53,6 +55,7 @@ pub mod events {
         BREAKGLASS,
         REVIEW_DUE,
         INCIDENT,
+        DRIFT,
     ];
 }
 

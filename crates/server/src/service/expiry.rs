@@ -29,7 +29,7 @@ use warden_core::connector::{
     ALERT_AFTER, AccessSpec, Connector, ConnectorError, Presence, retry_delay,
 };
 use warden_core::request::{GrantInterval, Window, access_end, extension_window, grant_window};
-use warden_store::{GrantChange, IdentityFilter, StoreError, StoredGrant};
+use warden_store::{Contact, GrantChange, IdentityFilter, StoreError, StoredGrant};
 
 use crate::notify::{self, Notice, events};
 use crate::state::AppState;
@@ -362,7 +362,14 @@ async fn call<T>(
 /// in it and the holders' names and addresses, read in a few queries for the whole round.
 struct Prefetched {
     live: BTreeMap<AccessKey, Vec<StoredGrant>>,
-    people: std::collections::HashMap<Uuid, (String, String)>,
+    people: std::collections::HashMap<Uuid, Contact>,
+}
+
+/// The holder of an access, as connectors and notices need them.
+struct Holder {
+    employee: String,
+    username: String,
+    email: Vec<String>,
 }
 
 async fn prefetch<'a>(
@@ -382,11 +389,19 @@ async fn prefetch<'a>(
 
 impl Prefetched {
     /// The live grants and the holder of one access, taken out of the round's data.
-    fn take(&mut self, key: &AccessKey) -> (Vec<StoredGrant>, (String, Vec<String>)) {
+    fn take(&mut self, key: &AccessKey) -> (Vec<StoredGrant>, Holder) {
         let live = self.live.remove(key).unwrap_or_default();
         let person = self.people.get(&key.0).map_or_else(
-            || (key.0.to_string(), Vec::new()),
-            |(employee, email)| (employee.clone(), vec![email.clone()]),
+            || Holder {
+                employee: key.0.to_string(),
+                username: String::new(),
+                email: Vec::new(),
+            },
+            |c| Holder {
+                employee: c.employee_id.clone(),
+                username: c.username.clone(),
+                email: vec![c.email.clone()],
+            },
         );
         (live, person)
     }
@@ -397,7 +412,7 @@ async fn process(
     state: &AppState,
     grants: Vec<StoredGrant>,
     mut live: Vec<StoredGrant>,
-    (holder, email): (String, Vec<String>),
+    who: Holder,
 ) -> Result<(Vec<GrantChange>, Report), StoreError> {
     let mut changes = Vec::new();
     let mut report = Report::default();
@@ -405,10 +420,10 @@ async fn process(
         let now = state.clock().now();
         let change = match g.state.as_str() {
             "provisioning" if g.end_reason.is_none() => {
-                provision(state, &g, &live, (&holder, &email), now, &mut report).await?
+                provision(state, &g, &live, &who, now, &mut report).await?
             }
             "provisioning" | "active" | "revoking" | "failed" => {
-                revoke(state, &g, &live, (&holder, &email), now, &mut report).await
+                revoke(state, &g, &live, &who, now, &mut report).await
             }
             _ => continue,
         };
@@ -421,26 +436,43 @@ async fn process(
     Ok((changes, report))
 }
 
-fn spec(g: &StoredGrant, holder: &str, until: OffsetDateTime) -> AccessSpec {
+fn spec(state: &AppState, g: &StoredGrant, who: &Holder, until: OffsetDateTime) -> AccessSpec {
+    access_spec(state, g, &who.employee, &who.username, until)
+}
+
+/// What a connector is told about grant `g` of the holder with `employee` id and
+/// `username`: the role's target mapping comes from the policy in force.
+pub(crate) fn access_spec(
+    state: &AppState,
+    g: &StoredGrant,
+    employee: &str,
+    username: &str,
+    until: OffsetDateTime,
+) -> AccessSpec {
+    let target = state
+        .policy()
+        .policy
+        .role(&g.target_kind, &g.role)
+        .map(|r| r.target.clone())
+        .unwrap_or_default();
     AccessSpec {
         grant: g.id,
         identity: g.identity_id,
-        employee_id: holder.to_owned(),
+        employee_id: employee.to_owned(),
         resource: g.resource.clone(),
         kind: g.target_kind.clone(),
         connection: g.connection.clone(),
         role: g.role.clone(),
+        target,
+        username: username.to_owned(),
         until,
     }
 }
 
 fn connector(state: &AppState, g: &StoredGrant) -> Result<Arc<dyn Connector>, ConnectorError> {
-    state.connectors().for_kind(&g.target_kind).ok_or_else(|| {
-        ConnectorError::Refused(format!(
-            "no connector is configured for {} resources (set [grants] record_only = true to record grants without a target)",
-            g.target_kind
-        ))
-    })
+    state
+        .connectors()
+        .for_resource(&g.target_kind, &g.connection)
 }
 
 /// The windows of the other grants of this access that run at `now`.
@@ -478,10 +510,11 @@ async fn provision(
     state: &AppState,
     g: &StoredGrant,
     live: &[StoredGrant],
-    (holder, email): (&str, &[String]),
+    who: &Holder,
     now: OffsetDateTime,
     report: &mut Report,
 ) -> Result<GrantChange, StoreError> {
+    let (holder, email) = (who.employee.as_str(), who.email.as_slice());
     let duration = Duration::seconds(g.duration_secs);
     let window = if g.kind == "extension" {
         let base = match state
@@ -519,7 +552,7 @@ async fn provision(
         Ok(window) => {
             let until = access_end(&others).map_or(window.end, |end| end.max(window.end));
             match connector(state, g) {
-                Ok(c) => call(c.grant(&spec(g, holder, until)))
+                Ok(c) => call(c.grant(&spec(state, g, who, until)))
                     .await
                     .map(|h| (window, h)),
                 Err(e) => Err(e),
@@ -611,10 +644,11 @@ async fn revoke(
     state: &AppState,
     g: &StoredGrant,
     live: &[StoredGrant],
-    (holder, email): (&str, &[String]),
+    who: &Holder,
     now: OffsetDateTime,
     report: &mut Report,
 ) -> GrantChange {
+    let (holder, email) = (who.employee.as_str(), who.email.as_slice());
     let others = others_running(live, g.id, now);
     let config = &state.config().notifications;
     let cleanup = g.state == "failed";
@@ -627,11 +661,11 @@ async fn revoke(
                 .find(|i| i.window.end == keeper_end)
                 .map(|i| i.id);
             // The target's end may be this grant's (now cut short): set it to the keeper's.
-            call(c.grant(&spec(g, holder, keeper_end))).await?;
+            call(c.grant(&spec(state, g, who, keeper_end))).await?;
             return Ok(keeper);
         }
-        call(c.revoke(&spec(g, holder, now), g.handle.as_deref())).await?;
-        match call(c.verify(&spec(g, holder, now), g.handle.as_deref())).await? {
+        call(c.revoke(&spec(state, g, who, now), g.handle.as_deref())).await?;
+        match call(c.verify(&spec(state, g, who, now), g.handle.as_deref())).await? {
             Presence::Absent => Ok(None),
             Presence::Present { .. } => Err(ConnectorError::Unavailable(
                 "the access is still present on the target after revocation".to_owned(),

@@ -1,0 +1,129 @@
+//! `/v1/grants/{id}/credential`, `/v1/ssh/*`, `/v1/resources/{name}/accounts`,
+//! `/v1/reconcile` and `/v1/findings`: what a holder takes to a target, and what Warden
+//! finds there.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use uuid::Uuid;
+use warden_proto::problem::Problem;
+use warden_proto::targets::{
+    FindingInfo, GrantCredential, Inventory, ListFindings, ReconcileQuery, ResourceReconciled,
+    SignSshKey, SshCa, SshCertificate,
+};
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::service;
+use crate::state::AppState;
+
+/// Sets a fresh password on a running grant's account and returns it, once, to the
+/// grant's holder only. Warden keeps no copy; the previous password stops working.
+#[utoipa::path(operation_id = "grant_credential", post, path = "/v1/grants/{id}/credential", tag = "targets", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Grant id")),
+    responses(
+        (status = 200, body = GrantCredential),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn grant_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<GrantCredential>, ApiError> {
+    service::targets::credential(&state, &caller, id)
+        .await
+        .map(Json)
+}
+
+/// The public key of Warden's SSH certificate authority, for `TrustedUserCAKeys`.
+#[utoipa::path(operation_id = "ssh_ca", get, path = "/v1/ssh/ca", tag = "targets",
+    responses((status = 200, body = SshCa)))]
+pub async fn ssh_ca(State(state): State<AppState>) -> Result<Json<SshCa>, ApiError> {
+    service::targets::ssh_ca(&state).map(|public_key| Json(SshCa { public_key }))
+}
+
+/// Signs the caller's public key for their running grant on an ssh resource: the
+/// role's principals, valid until the grant ends (and at most `[ssh]
+/// certificate_max_secs`).
+#[utoipa::path(operation_id = "sign_ssh_key", post, path = "/v1/ssh/certificates", tag = "targets", security(("bearer" = [])),
+    request_body = SignSshKey,
+    responses(
+        (status = 200, body = SshCertificate),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_ssh_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<SignSshKey>,
+) -> Result<Json<SshCertificate>, ApiError> {
+    service::targets::sign_ssh(&state, &caller, &b)
+        .await
+        .map(Json)
+}
+
+/// The accounts on a resource's target, with what makes each privileged and where it
+/// comes from (`warden`, `connector`, `standing`, `unknown`). Needs `admin` or
+/// `audit:read`.
+#[utoipa::path(operation_id = "discover_accounts", get, path = "/v1/resources/{name}/accounts", tag = "targets", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Resource name")),
+    responses(
+        (status = 200, body = Inventory),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn discover_accounts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Inventory>, ApiError> {
+    service::targets::inventory(&state, &caller, &name)
+        .await
+        .map(Json)
+}
+
+/// Reconciles one resource, or all with a configured connection, now. Needs `admin`.
+#[utoipa::path(operation_id = "reconcile", post, path = "/v1/reconcile", tag = "targets", security(("bearer" = [])),
+    params(ReconcileQuery),
+    responses(
+        (status = 200, body = Vec<ResourceReconciled>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reconcile(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ReconcileQuery>,
+) -> Result<Json<Vec<ResourceReconciled>>, ApiError> {
+    service::reconcile::run_for(&state, &caller, &q)
+        .await
+        .map(Json)
+}
+
+/// Privileged access found on targets that Warden did not grant: open ones, or all.
+/// Needs `admin` or `audit:read`.
+#[utoipa::path(operation_id = "list_findings", get, path = "/v1/findings", tag = "targets", security(("bearer" = [])),
+    params(ListFindings),
+    responses(
+        (status = 200, body = Vec<FindingInfo>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_findings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListFindings>,
+) -> Result<Json<Vec<FindingInfo>>, ApiError> {
+    service::reconcile::findings(&state, &caller, &q)
+        .await
+        .map(Json)
+}

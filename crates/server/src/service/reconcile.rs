@@ -1,0 +1,339 @@
+//! The reconciler: keeps each target and Warden's grants in agreement.
+//!
+//! For every resource whose connection is configured (SSH hosts excepted: nothing of a
+//! grant lives on them), on a schedule (`[reconcile] interval_secs`) and on demand
+//! (`warden reconcile [RESOURCE]`):
+//!
+//! 1. **Leftovers go.** An account of Warden's (its name has the managed prefix) that no
+//!    live grant accounts for (a revocation lost in a crash, a grant ended while the
+//!    target was unreachable and then forgotten) is removed, with its sessions.
+//! 2. **Lost access comes back.** A running grant whose access the target no longer has
+//!    (dropped by hand, a restored backup) is granted again until its end.
+//! 3. **Drift is reported.** A privileged account Warden did not make, not listed in the
+//!    resource's `standing`, is a finding: recorded, audited and notified
+//!    (`reconcile.finding`) when first seen, resolved when it disappears, and, where the
+//!    resource says `drift = "remove"`, stripped of its privileges at once.
+//!
+//! Every action on a target is audited before it is taken. Grants in flight (being
+//! provisioned or revoked by the expiry worker) are left to the worker.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration as StdDuration;
+
+use serde_json::json;
+use warden_core::Scope;
+use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::connector::{Connector, Origin, Presence};
+use warden_core::policy::{Drift, Resource};
+use warden_proto::targets::{FindingInfo, ListFindings, ReconcileQuery, ResourceReconciled};
+use warden_store::{Sighting, StoredFinding, StoredGrant};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::notify::{Notice, all_messages, events};
+use crate::service::expiry::access_spec;
+use crate::service::targets::configured;
+use crate::state::AppState;
+
+/// Reconciles one resource, or every resource with a configured connection. Needs
+/// `admin`.
+pub async fn run_for(
+    state: &AppState,
+    caller: &Caller,
+    q: &ReconcileQuery,
+) -> Result<Vec<ResourceReconciled>, ApiError> {
+    caller.require(Scope::Admin)?;
+    match &q.resource {
+        Some(name) => {
+            let (resource, connector) = configured(state, name)?;
+            if resource.kind.as_str() == "ssh" {
+                return Err(ApiError::field(
+                    "resource",
+                    format!("{name} is an ssh resource: nothing of a grant lives on its hosts"),
+                ));
+            }
+            Ok(vec![
+                reconcile(state, &caller.actor(), &resource, connector.as_ref()).await?,
+            ])
+        }
+        None => run(state, &caller.actor()).await,
+    }
+}
+
+/// Reconciles every resource with a configured (non-SSH) connection.
+pub async fn run(state: &AppState, actor: &Actor) -> Result<Vec<ResourceReconciled>, ApiError> {
+    let policy = state.policy();
+    let mut out = Vec::new();
+    for resource in policy.policy.resources() {
+        if resource.kind.as_str() == "ssh" {
+            continue;
+        }
+        let Some((_, connector)) = state.connectors().configured(&resource.connection) else {
+            continue;
+        };
+        out.push(reconcile(state, actor, resource, connector.as_ref()).await?);
+    }
+    Ok(out)
+}
+
+/// Runs [`run`] every `[reconcile] interval_secs` on the replica holding the
+/// `reconcile` lease, until the process stops.
+pub async fn schedule(state: AppState) {
+    let every = state.config().reconcile.interval_secs;
+    if every == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(StdDuration::from_secs(every));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if !state.hold_lease("reconcile").await {
+            continue;
+        }
+        match run(&state, &Actor::system()).await {
+            Ok(done) => {
+                for r in done.iter().filter(|r| !r.errors.is_empty()) {
+                    tracing::warn!(resource = %r.resource, errors = ?r.errors, "reconciliation met errors");
+                }
+            }
+            Err(e) => tracing::error!(error = ?e, "reconciliation failed"),
+        }
+    }
+}
+
+async fn audit(state: &AppState, event: &AuditEvent) -> Result<(), ApiError> {
+    state
+        .store()
+        .append_audit(event)
+        .await
+        .map_err(ApiError::from)
+}
+
+/// Reconciles one resource with its connector.
+pub async fn reconcile(
+    state: &AppState,
+    actor: &Actor,
+    resource: &Resource,
+    connector: &dyn Connector,
+) -> Result<ResourceReconciled, ApiError> {
+    let now = state.clock().now();
+    let mut report = ResourceReconciled {
+        resource: resource.name.clone(),
+        tier: resource.tier,
+        ..ResourceReconciled::default()
+    };
+    let accounts = match connector.discover().await {
+        Ok(a) => a,
+        Err(e) => {
+            report.errors.push(format!("discover: {e}"));
+            let event = AuditEvent::new(now, actor.clone(), Action::ReconcileRun)
+                .target(format!("resource:{}", resource.name))
+                .failed(e.to_string());
+            audit(state, &event).await?;
+            return Ok(report);
+        }
+    };
+    let live = state.store().live_grants_on(&resource.name).await?;
+    let ids: Vec<uuid::Uuid> = live.iter().map(|g| g.identity_id).collect();
+    let people = state.store().contacts(&ids).await?;
+    let holder = |g: &StoredGrant| {
+        people.get(&g.identity_id).map_or_else(
+            || (g.identity_id.to_string(), String::new()),
+            |c| (c.employee_id.clone(), c.username.clone()),
+        )
+    };
+
+    // Every account name a live grant accounts for, whatever its state.
+    let mut accounted: BTreeSet<String> = BTreeSet::new();
+    for g in &live {
+        let (employee, username) = holder(g);
+        let until = g.ends_at.unwrap_or(now);
+        accounted.insert(access_spec(state, g, &employee, &username, until).account_name());
+        if let Some(h) = &g.handle {
+            accounted.insert(h.clone());
+        }
+    }
+
+    // 1. Leftovers of Warden's.
+    for a in accounts.iter().filter(|a| a.origin == Origin::Warden) {
+        if accounted.contains(&a.name) {
+            continue;
+        }
+        let event = AuditEvent::new(now, actor.clone(), Action::ReconcileRemove)
+            .target(format!("resource:{}", resource.name))
+            .reason("an account of Warden's that no live grant accounts for")
+            .detail("account", a.name.as_str());
+        audit(state, &event).await?;
+        match connector.remove(a).await {
+            Ok(()) => report.removed.push(a.name.clone()),
+            Err(e) => {
+                report.errors.push(format!("remove {}: {e}", a.name));
+                audit(state, &event.clone().failed(e.to_string())).await?;
+            }
+        }
+    }
+
+    // 2. Running grants the target lost, one check per access (the grant ending last).
+    let mut running: BTreeMap<(uuid::Uuid, String), &StoredGrant> = BTreeMap::new();
+    for g in live.iter().filter(|g| {
+        g.state == "active"
+            && g.starts_at.is_some_and(|s| s <= now)
+            && g.ends_at.is_some_and(|e| e > now)
+    }) {
+        let slot = running.entry((g.identity_id, g.role.clone())).or_insert(g);
+        if g.ends_at > slot.ends_at {
+            *slot = g;
+        }
+    }
+    for g in running.values() {
+        let (employee, username) = holder(g);
+        let spec = access_spec(state, g, &employee, &username, g.ends_at.unwrap_or(now));
+        match connector.verify(&spec, g.handle.as_deref()).await {
+            Ok(Presence::Present { .. }) => {}
+            Ok(Presence::Absent) => {
+                let event = AuditEvent::new(now, actor.clone(), Action::ReconcileRestore)
+                    .target(format!("grant:{}", g.id))
+                    .reason("the target had lost the access of a running grant")
+                    .detail("resource", resource.name.as_str())
+                    .detail("role", g.role.as_str())
+                    .detail("identity", employee.as_str());
+                audit(state, &event).await?;
+                match connector.grant(&spec).await {
+                    Ok(_) => report.restored.push(format!("{employee}/{}", g.role)),
+                    Err(e) => {
+                        report
+                            .errors
+                            .push(format!("restore {employee}/{}: {e}", g.role));
+                        audit(state, &event.clone().failed(e.to_string())).await?;
+                    }
+                }
+            }
+            Err(e) => report
+                .errors
+                .push(format!("verify {employee}/{}: {e}", g.role)),
+        }
+    }
+
+    // 3. Privileged access Warden did not grant.
+    let known: BTreeMap<String, StoredFinding> = state
+        .store()
+        .findings(Some(&resource.name), true)
+        .await?
+        .into_iter()
+        .map(|f| (f.account.clone(), f))
+        .collect();
+    let mut sighting = Sighting::default();
+    let mut events = Vec::new();
+    let mut notices = Vec::new();
+    for a in accounts.iter().filter(|a| {
+        a.origin == Origin::Other && a.privileged() && !resource.standing.contains(&a.name)
+    }) {
+        sighting.seen.insert(a.name.clone(), a.privileges.clone());
+        let fresh = known.get(&a.name).is_none_or(|f| f.state == "resolved");
+        if fresh {
+            events.push(
+                AuditEvent::new(now, actor.clone(), Action::ReconcileFinding)
+                    .target(format!("resource:{}", resource.name))
+                    .detail("account", a.name.as_str())
+                    .detail("privileges", a.privileges.join("; "))
+                    .detail("tier", resource.tier.to_string()),
+            );
+            notices.push(Notice::new(
+                events::DRIFT,
+                format!(
+                    "{} on {} (tier {}) holds privileges Warden did not grant: {}",
+                    a.name,
+                    resource.name,
+                    resource.tier,
+                    a.privileges.join(", ")
+                ),
+                json!({
+                    "resource": resource.name,
+                    "tier": resource.tier,
+                    "account": a.name,
+                    "privileges": a.privileges,
+                }),
+            ));
+        }
+        if resource.drift == Drift::Remove {
+            let event = AuditEvent::new(now, actor.clone(), Action::ReconcileRemove)
+                .target(format!("resource:{}", resource.name))
+                .reason("privileged access Warden did not grant; policy says drift = \"remove\"")
+                .detail("account", a.name.as_str())
+                .detail("privileges", a.privileges.join("; "));
+            audit(state, &event).await?;
+            match connector.remove(a).await {
+                Ok(()) => {
+                    sighting.removed.push(a.name.clone());
+                    report.removed.push(a.name.clone());
+                }
+                Err(e) => {
+                    report.errors.push(format!("remove {}: {e}", a.name));
+                    audit(state, &event.clone().failed(e.to_string())).await?;
+                }
+            }
+        }
+    }
+    events.push(
+        AuditEvent::new(now, actor.clone(), Action::ReconcileRun)
+            .target(format!("resource:{}", resource.name))
+            .detail("removed", report.removed.len().to_string())
+            .detail("restored", report.restored.len().to_string())
+            .detail("findings", sighting.seen.len().to_string())
+            .detail("errors", report.errors.len().to_string()),
+    );
+    let outbox = all_messages(&state.config().notifications, &notices, now);
+    state
+        .store()
+        .record_findings(&resource.name, &sighting, now, &events, &outbox)
+        .await?;
+    report.findings = state
+        .store()
+        .findings(Some(&resource.name), false)
+        .await?
+        .into_iter()
+        .chain(
+            // Removed this run: no longer open, still worth showing.
+            state
+                .store()
+                .findings(Some(&resource.name), true)
+                .await?
+                .into_iter()
+                .filter(|f| f.state == "removed" && f.last_seen == now),
+        )
+        .map(finding_info)
+        .collect();
+    metrics::gauge!("warden_reconcile_open_findings", "resource" => resource.name.clone())
+        .set(report.findings.iter().filter(|f| f.state == "open").count() as f64);
+    Ok(report)
+}
+
+fn finding_info(f: StoredFinding) -> FindingInfo {
+    FindingInfo {
+        id: f.id,
+        resource: f.resource,
+        account: f.account,
+        privileges: f.privileges,
+        state: f.state,
+        first_seen: f.first_seen,
+        last_seen: f.last_seen,
+    }
+}
+
+/// Findings, newest first. Needs `admin` or `audit:read`.
+pub async fn findings(
+    state: &AppState,
+    caller: &Caller,
+    q: &ListFindings,
+) -> Result<Vec<FindingInfo>, ApiError> {
+    if !caller.scopes.allows(Scope::AuditRead) {
+        caller.require(Scope::Admin)?;
+    }
+    Ok(state
+        .store()
+        .findings(q.resource.as_deref(), q.all)
+        .await?
+        .into_iter()
+        .map(finding_info)
+        .collect())
+}

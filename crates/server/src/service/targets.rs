@@ -1,0 +1,362 @@
+//! What a grant's holder takes to the target, and what Warden finds there.
+//!
+//! - A **credential**: a fresh password set on the grant's account, returned once to the
+//!   holder and to nobody else (not even administrators). Warden keeps no copy; asking
+//!   again sets a new one and the old one stops working.
+//! - An **SSH certificate**: the holder's public key signed by Warden's CA, carrying the
+//!   role's principals, valid from now (back-dated by the clock-skew margin) to the
+//!   grant's end, and never longer than `[ssh] certificate_max_secs`.
+//! - The **inventory** of accounts on a resource's target, with the resource's tier, for
+//!   the standing-privilege report.
+//!
+//! Each issue is audited before the credential leaves: when the event cannot be written,
+//! nothing is issued.
+
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+use warden_connectors::ssh::{CertRequest, window};
+use warden_core::Scope;
+use warden_core::audit::{Action, AuditEvent};
+use warden_core::connector::{Connector, ConnectorError, Origin, RoleTarget};
+use warden_core::policy::Resource;
+use warden_proto::problem::ProblemType;
+use warden_proto::targets::{AccountInfo, GrantCredential, Inventory, SignSshKey, SshCertificate};
+use warden_store::StoredGrant;
+
+use super::access::find as find_identity;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::service::expiry::access_spec;
+use crate::state::AppState;
+
+/// The caller's identity and the active grant `id` they hold, or 404 (the same answer
+/// whether the grant does not exist or is someone else's).
+async fn held_grant(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(warden_core::identity::Identity, StoredGrant), ApiError> {
+    caller.require(Scope::Request)?;
+    let not_found = || ApiError::not_found(format!("grant {id}"));
+    let me = find_identity(state, caller.user.username.as_str())
+        .await?
+        .ok_or_else(not_found)?;
+    let g = state.store().grant(id).await?.ok_or_else(not_found)?;
+    if g.identity_id != me.id {
+        return Err(not_found());
+    }
+    let running = g.state == "active"
+        && g.starts_at.is_some_and(|s| s <= now)
+        && g.ends_at.is_some_and(|e| e > now);
+    if !running {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!(
+                "grant {id} is {}, not running: nothing can be issued for it",
+                g.state
+            ),
+        ));
+    }
+    Ok((me, g))
+}
+
+fn connector_error(e: &ConnectorError) -> ApiError {
+    match e {
+        ConnectorError::Unavailable(m) => ApiError::new(
+            ProblemType::Unavailable,
+            format!("the target is unavailable: {m}"),
+        ),
+        ConnectorError::Refused(m) => {
+            ApiError::new(ProblemType::Conflict, format!("the target refused: {m}"))
+        }
+    }
+}
+
+/// Sets a new password on the account of grant `id` and returns it to its holder.
+pub async fn credential(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<GrantCredential, ApiError> {
+    let now = state.clock().now();
+    let (me, g) = held_grant(state, caller, id, now).await?;
+    let connector = state
+        .connectors()
+        .for_resource(&g.target_kind, &g.connection)
+        .map_err(|e| connector_error(&e))?;
+    let until = g.ends_at.unwrap_or(now);
+    let spec = access_spec(
+        state,
+        &g,
+        me.hr.employee_id.as_str(),
+        me.hr.username.as_str(),
+        until,
+    );
+    let event = AuditEvent::new(now, caller.actor(), Action::GrantCredential)
+        .target(format!("grant:{id}"))
+        .detail("resource", g.resource.as_str())
+        .detail("role", g.role.as_str())
+        .detail(
+            "account",
+            g.handle.clone().unwrap_or_else(|| spec.account_name()),
+        );
+    state.store().append_audit(&event).await?;
+    match connector.credential(&spec, g.handle.as_deref()).await {
+        Ok(c) => Ok(GrantCredential {
+            grant: id,
+            username: c.username,
+            password: c.secret.expose_secret().to_owned(),
+            hints: c.hints,
+            ends_at: g.ends_at,
+        }),
+        Err(e) => {
+            let failed = AuditEvent::new(now, caller.actor(), Action::GrantCredential)
+                .target(format!("grant:{id}"))
+                .failed(e.to_string());
+            state.store().append_audit(&failed).await?;
+            Err(connector_error(&e))
+        }
+    }
+}
+
+/// The public key of Warden's SSH certificate authority.
+pub fn ssh_ca(state: &AppState) -> Result<String, ApiError> {
+    let ca = state
+        .ssh_ca()
+        .map_err(|e| ApiError::internal(std::io::Error::other(e)))?;
+    Ok(ca.public_key())
+}
+
+/// Signs the caller's public key for their running grant on an ssh resource.
+pub async fn sign_ssh(
+    state: &AppState,
+    caller: &Caller,
+    req: &SignSshKey,
+) -> Result<SshCertificate, ApiError> {
+    caller.require(Scope::Request)?;
+    let now = state.clock().now();
+    let policy = state.policy();
+    let resource = policy
+        .policy
+        .resource(&req.resource)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("resource {}", req.resource)))?;
+    if resource.kind.as_str() != "ssh" {
+        return Err(ApiError::field(
+            "resource",
+            format!(
+                "{} is a {} resource, not ssh",
+                resource.name,
+                resource.kind.as_str()
+            ),
+        ));
+    }
+    let me = find_identity(state, caller.user.username.as_str())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(ProblemType::Forbidden, "you are not an identity in Warden")
+        })?;
+    let g = running_grant(state, me.id, &resource, req.role.as_deref(), now).await?;
+    let role = policy.policy.role("ssh", &g.role).ok_or_else(|| {
+        ApiError::new(
+            ProblemType::Conflict,
+            format!("role {} is no longer in policy", g.role),
+        )
+    })?;
+    let RoleTarget::Ssh {
+        principals,
+        extensions,
+        force_command,
+    } = &role.target
+    else {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!("role {} has no principals in policy", role.name),
+        ));
+    };
+    let (start, end) = (g.starts_at.unwrap_or(now), g.ends_at.unwrap_or(now));
+    let max =
+        Duration::seconds(i64::try_from(state.config().ssh.certificate_max_secs).unwrap_or(300));
+    let (valid_after, valid_before) = window(start, end, now, max)
+        .ok_or_else(|| ApiError::new(ProblemType::Conflict, format!("grant {} has ended", g.id)))?;
+    let (host, port) = ssh_target(state, &resource)?;
+    let ca = state
+        .ssh_ca()
+        .map_err(|e| ApiError::internal(std::io::Error::other(e)))?;
+    let key_id = format!(
+        "warden:{}:{}:{}",
+        me.hr.employee_id.as_str(),
+        g.id,
+        resource.name
+    );
+    let serial = u64::from_be_bytes(
+        g.id.as_bytes()
+            .get(8..16)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .unwrap_or_default(),
+    ) ^ u64::try_from(now.unix_timestamp()).unwrap_or_default();
+    let cert = ca
+        .sign(&CertRequest {
+            public_key: req.public_key.trim(),
+            key_id: &key_id,
+            serial,
+            principals,
+            extensions,
+            force_command: force_command.as_deref(),
+            valid_after,
+            valid_before,
+        })
+        .map_err(|e| ApiError::field("public_key", e.to_string()))?;
+    let event = AuditEvent::new(now, caller.actor(), Action::SshCertificate)
+        .target(format!("grant:{}", g.id))
+        .detail("resource", resource.name.as_str())
+        .detail("role", g.role.as_str())
+        .detail("principals", principals.join(" "))
+        .detail("serial", serial.to_string())
+        .detail("valid_before", valid_before.to_string());
+    state.store().append_audit(&event).await?;
+    Ok(SshCertificate {
+        grant: g.id,
+        certificate: cert.certificate,
+        principals: cert.principals,
+        valid_after: cert.valid_after,
+        valid_before: cert.valid_before,
+        host,
+        port,
+    })
+}
+
+/// Where people reach an ssh resource: its connection's host and port, or (when the
+/// connection is not configured) the connection name on port 22.
+fn ssh_target(state: &AppState, resource: &Resource) -> Result<(String, u16), ApiError> {
+    match state.config().connections.get(&resource.connection) {
+        Some(warden_connectors::ConnectionConfig::Ssh(c)) => Ok((c.host.clone(), c.port)),
+        Some(other) => Err(ApiError::new(
+            ProblemType::Conflict,
+            format!(
+                "connection {} is configured for {}, not ssh",
+                resource.connection,
+                other.kind()
+            ),
+        )),
+        None => Ok((resource.connection.clone(), 22)),
+    }
+}
+
+/// The caller's running grant on `resource` (of `role`, when given), the one ending last.
+async fn running_grant(
+    state: &AppState,
+    identity: Uuid,
+    resource: &Resource,
+    role: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<StoredGrant, ApiError> {
+    let mut running: Vec<StoredGrant> = state
+        .store()
+        .live_grants_of_identities(&[identity])
+        .await?
+        .into_iter()
+        .filter(|g| {
+            g.resource == resource.name
+                && g.state == "active"
+                && role.is_none_or(|r| r == g.role)
+                && g.starts_at.is_some_and(|s| s <= now)
+                && g.ends_at.is_some_and(|e| e > now)
+        })
+        .collect();
+    running.sort_by_key(|g| std::cmp::Reverse(g.ends_at));
+    let roles: std::collections::BTreeSet<&str> = running.iter().map(|g| g.role.as_str()).collect();
+    if roles.len() > 1 {
+        return Err(ApiError::field(
+            "role",
+            format!(
+                "you hold several roles on {}: name one of {}",
+                resource.name,
+                roles.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    running.into_iter().next().ok_or_else(|| {
+        ApiError::new(
+            ProblemType::Forbidden,
+            format!(
+                "you hold no running grant on {}: request access first",
+                resource.name
+            ),
+        )
+    })
+}
+
+/// The resource and the connector configured for it, for discovery and reconciliation.
+pub(crate) fn configured(
+    state: &AppState,
+    name: &str,
+) -> Result<(Resource, Arc<dyn Connector>), ApiError> {
+    let resource = state
+        .policy()
+        .policy
+        .resource(name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("resource {name}")))?;
+    let connector = match state.connectors().configured(&resource.connection) {
+        Some((_, c)) => c,
+        None => {
+            return Err(ApiError::new(
+                ProblemType::Conflict,
+                format!(
+                    "resource {name}: connection {} is not configured ([connections.{}]), so there is no target to look at",
+                    resource.connection, resource.connection
+                ),
+            ));
+        }
+    };
+    Ok((resource, connector))
+}
+
+/// The accounts on a resource's target, marked by origin. Needs `admin` or `audit:read`.
+pub async fn inventory(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<Inventory, ApiError> {
+    if !caller.scopes.allows(Scope::AuditRead) {
+        caller.require(Scope::Admin)?;
+    }
+    let (resource, connector) = configured(state, name)?;
+    let accounts = connector
+        .discover()
+        .await
+        .map_err(|e| connector_error(&e))?;
+    Ok(Inventory {
+        resource: resource.name.clone(),
+        kind: resource.kind.as_str().to_owned(),
+        tier: resource.tier,
+        environment: resource.environment.clone(),
+        accounts: accounts
+            .into_iter()
+            .map(|a| AccountInfo {
+                origin: origin_name(&resource, &a).to_owned(),
+                name: a.name,
+                privileges: a.privileges,
+                until: a.until,
+            })
+            .collect(),
+    })
+}
+
+/// How an account is labelled in reports.
+pub(crate) fn origin_name(
+    resource: &Resource,
+    a: &warden_core::connector::Account,
+) -> &'static str {
+    match a.origin {
+        Origin::Warden => "warden",
+        Origin::Connector => "connector",
+        Origin::Other if resource.standing.contains(&a.name) => "standing",
+        Origin::Other => "unknown",
+    }
+}
