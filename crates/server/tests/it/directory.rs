@@ -24,7 +24,7 @@ fn population(replace: &[(&str, Option<&str>)]) -> String {
     out
 }
 
-async fn sync(t: &TestApp, token: &str, body: &str, query: &str) -> Answer {
+pub(crate) async fn sync(t: &TestApp, token: &str, body: &str, query: &str) -> Answer {
     let req = Request::post(format!("/v1/hr/sync?{query}"))
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "text/csv")

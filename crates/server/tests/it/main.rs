@@ -21,5 +21,6 @@ mod openapi;
 mod requests;
 mod scim;
 mod support;
+mod targets;
 mod users;
 mod vendors;

@@ -78,9 +78,19 @@ impl TestApp {
 
     /// A bootstrapped app on `backend`, with configuration changed by `tweak`.
     pub async fn with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::starting_at(backend, datetime!(2026-06-01 09:00 UTC), tweak).await
+    }
+
+    /// [`Self::with`], with the manual clock starting at `start` (the real time, for tests
+    /// whose targets keep their own clocks).
+    pub async fn starting_at(
+        backend: Backend,
+        start: time::OffsetDateTime,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let db = TestDb::new(backend).await;
         let store = Store::open(&db.url, &Default::default()).await.unwrap();
-        let clock = ManualClock::new(datetime!(2026-06-01 09:00 UTC));
+        let clock = ManualClock::new(start);
         let admin = bootstrap::initial_admin(&store, &clock)
             .await
             .unwrap()
