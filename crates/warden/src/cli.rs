@@ -129,6 +129,56 @@ pub enum Command {
     /// Sponsor a vendor: a temporary identity and account, enabled only while a grant runs
     #[command(subcommand)]
     Vendor(VendorCommand),
+    /// Get a fresh password for a running database grant of yours (shown once; the
+    /// previous one stops working)
+    Credential {
+        /// Grant id
+        id: uuid::Uuid,
+    },
+    /// Log in to an ssh resource you hold a running grant on: your key is signed into a
+    /// short-lived certificate and the system `ssh` runs with it
+    Ssh(SshArgs),
+    /// List the accounts on a resource's target and what makes each privileged
+    Discover {
+        /// Resource name
+        resource: String,
+    },
+    /// Compare targets with Warden's grants now: remove leftovers, restore lost access,
+    /// report (or remove) privileged access Warden did not grant
+    Reconcile {
+        /// Only this resource (default: every resource with a configured connection)
+        resource: Option<String>,
+    },
+    /// Privileged access found on targets that Warden did not grant
+    Findings {
+        /// Only this resource's
+        #[arg(long)]
+        resource: Option<String>,
+        /// Include resolved and removed findings
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SshArgs {
+    /// The ssh resource
+    pub resource: String,
+    /// The role, when you hold more than one on the resource
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Your private key; its public half (`KEY.pub`) is what gets signed
+    #[arg(long, short = 'i')]
+    pub key: Option<std::path::PathBuf>,
+    /// Log in as this principal (default: the role's first)
+    #[arg(long, short = 'l')]
+    pub login: Option<String>,
+    /// Only sign: write the certificate next to the key and print how to use it
+    #[arg(long)]
+    pub sign_only: bool,
+    /// Arguments passed on to `ssh` after the destination (a remote command)
+    #[arg(last = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -57,6 +57,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Review(_)
         | Command::Incidents
         | Command::Vendor(_) => crate::grants::run(&cli).await,
+        Command::Credential { .. }
+        | Command::Ssh(_)
+        | Command::Discover { .. }
+        | Command::Reconcile { .. }
+        | Command::Findings { .. } => crate::targets::run(&cli).await,
     }
 }
 

@@ -7,6 +7,7 @@ mod credentials;
 mod directory;
 mod grants;
 mod requests;
+mod targets;
 
 use std::process::ExitCode;
 

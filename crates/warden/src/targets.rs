@@ -1,0 +1,293 @@
+//! Client commands for what lives on targets: `credential`, `ssh`, `discover`,
+//! `reconcile` and `findings`.
+
+// A command-line client's job is to print its results.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use comfy_table::Table;
+use reqwest::Method;
+use warden_core::connector::check_principal;
+use warden_proto::targets::{
+    FindingInfo, GrantCredential, Inventory, ResourceReconciled, SignSshKey, SshCertificate,
+};
+
+use crate::cli::{Cli, Command, SshArgs};
+use crate::commands::{client, print_json, time};
+
+/// A resource name as policy allows it, so it can go into a URL as it is.
+fn resource_name(name: &str) -> Result<&str> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(name)
+    } else {
+        bail!("{name:?} is not a resource name (a-z 0-9 . _ -)")
+    }
+}
+
+/// `warden credential`, `ssh`, `discover`, `reconcile`, `findings`.
+pub async fn run(cli: &Cli) -> Result<()> {
+    let client = client(cli)?;
+    match &cli.command {
+        Command::Credential { id } => {
+            let c: GrantCredential = client
+                .call::<(), _>(Method::POST, &format!("/v1/grants/{id}/credential"), None)
+                .await?;
+            if cli.json {
+                return print_json(&c);
+            }
+            println!("user:     {}", c.username);
+            println!("password: {}", c.password);
+            for (k, v) in &c.hints {
+                println!("{k}: {v}");
+            }
+            if let Some(end) = c.ends_at {
+                println!(
+                    "valid until {} (shown once; ask again for a new one)",
+                    time(end)
+                );
+            }
+            Ok(())
+        }
+        Command::Ssh(a) => ssh(&client, cli.json, a).await,
+        Command::Discover { resource } => {
+            let inv: Inventory = client
+                .call::<(), _>(
+                    Method::GET,
+                    &format!("/v1/resources/{}/accounts", resource_name(resource)?),
+                    None,
+                )
+                .await?;
+            if cli.json {
+                return print_json(&inv);
+            }
+            println!(
+                "{} ({}, {}, tier {}): {} accounts",
+                inv.resource,
+                inv.kind,
+                inv.environment,
+                inv.tier,
+                inv.accounts.len()
+            );
+            let mut t = Table::new();
+            t.set_header(["account", "origin", "privileges", "until"]);
+            for a in &inv.accounts {
+                t.add_row([
+                    a.name.clone(),
+                    a.origin.clone(),
+                    if a.privileges.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        a.privileges.join(", ")
+                    },
+                    a.until.map(time).unwrap_or_else(|| "-".to_owned()),
+                ]);
+            }
+            println!("{t}");
+            Ok(())
+        }
+        Command::Reconcile { resource } => {
+            let path = match resource {
+                Some(r) => format!("/v1/reconcile?resource={}", resource_name(r)?),
+                None => "/v1/reconcile".to_owned(),
+            };
+            let done: Vec<ResourceReconciled> =
+                client.call::<(), _>(Method::POST, &path, None).await?;
+            if cli.json {
+                return print_json(&done);
+            }
+            if done.is_empty() {
+                println!("no resource has a configured connection to reconcile");
+            }
+            for r in &done {
+                println!(
+                    "{} (tier {}): {} removed, {} restored, {} findings, {} errors",
+                    r.resource,
+                    r.tier,
+                    r.removed.len(),
+                    r.restored.len(),
+                    r.findings.len(),
+                    r.errors.len()
+                );
+                for x in &r.removed {
+                    println!("  removed  {x}");
+                }
+                for x in &r.restored {
+                    println!("  restored {x}");
+                }
+                for f in &r.findings {
+                    println!(
+                        "  finding  {} [{}]: {}",
+                        f.account,
+                        f.state,
+                        f.privileges.join(", ")
+                    );
+                }
+                for e in &r.errors {
+                    println!("  error    {e}");
+                }
+            }
+            if done.iter().any(|r| !r.errors.is_empty()) {
+                bail!("reconciliation met errors");
+            }
+            Ok(())
+        }
+        Command::Findings { resource, all } => {
+            let mut path = format!("/v1/findings?all={all}");
+            if let Some(r) = resource {
+                path.push_str(&format!("&resource={}", resource_name(r)?));
+            }
+            let found: Vec<FindingInfo> = client.call::<(), _>(Method::GET, &path, None).await?;
+            if cli.json {
+                return print_json(&found);
+            }
+            let mut t = Table::new();
+            t.set_header([
+                "resource",
+                "account",
+                "state",
+                "privileges",
+                "first seen",
+                "last seen",
+            ]);
+            for f in &found {
+                t.add_row([
+                    f.resource.clone(),
+                    f.account.clone(),
+                    f.state.clone(),
+                    f.privileges.join(", "),
+                    time(f.first_seen),
+                    time(f.last_seen),
+                ]);
+            }
+            println!("{t}");
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The private key to use: the one given, else the first of `~/.ssh/id_ed25519`,
+/// `id_ecdsa`, `id_rsa` that exists with its `.pub`.
+fn private_key(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(k) = given {
+        return Ok(k.to_owned());
+    }
+    let home =
+        dirs::home_dir().ok_or_else(|| anyhow!("no home directory: name a key with --key"))?;
+    ["id_ed25519", "id_ecdsa", "id_rsa"]
+        .iter()
+        .map(|n| home.join(".ssh").join(n))
+        .find(|p| p.exists() && public_half(p).exists())
+        .ok_or_else(|| anyhow!("no key in ~/.ssh (id_ed25519, id_ecdsa, id_rsa): make one with ssh-keygen or name it with --key"))
+}
+
+fn public_half(key: &Path) -> PathBuf {
+    let mut p = key.as_os_str().to_owned();
+    p.push(".pub");
+    PathBuf::from(p)
+}
+
+/// Where the certificate of `key` goes: `KEY-cert.pub`, where ssh also finds it.
+fn certificate_path(key: &Path) -> PathBuf {
+    let mut p = key.as_os_str().to_owned();
+    p.push("-cert.pub");
+    PathBuf::from(p)
+}
+
+/// A host as the server names it, refused when it could be read as an option.
+fn host(h: &str) -> Result<&str> {
+    let ok = !h.is_empty()
+        && !h.starts_with('-')
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
+    if ok {
+        Ok(h)
+    } else {
+        bail!("the server named a host {h:?} that is not a host name")
+    }
+}
+
+async fn ssh(client: &crate::client::Client, json: bool, a: &SshArgs) -> Result<()> {
+    let key = private_key(a.key.as_deref())?;
+    let public = std::fs::read_to_string(public_half(&key))
+        .with_context(|| format!("reading {}", public_half(&key).display()))?;
+    let cert: SshCertificate = client
+        .call(
+            Method::POST,
+            "/v1/ssh/certificates",
+            Some(&SignSshKey {
+                resource: a.resource.clone(),
+                role: a.role.clone(),
+                public_key: public.trim().to_owned(),
+            }),
+        )
+        .await?;
+    let cert_file = certificate_path(&key);
+    std::fs::write(&cert_file, format!("{}\n", cert.certificate))
+        .with_context(|| format!("writing {}", cert_file.display()))?;
+    if json {
+        return print_json(&cert);
+    }
+    let login = match &a.login {
+        Some(l) => {
+            if !cert.principals.contains(l) {
+                bail!(
+                    "the certificate does not carry {l:?}; it carries {}",
+                    cert.principals.join(", ")
+                );
+            }
+            l.clone()
+        }
+        None => cert
+            .principals
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow!("the certificate carries no principal"))?,
+    };
+    check_principal(&login).map_err(|e| anyhow!(e))?;
+    let host = host(&cert.host)?;
+    eprintln!(
+        "certificate {} for {} valid until {}",
+        cert_file.display(),
+        cert.principals.join(", "),
+        time(cert.valid_before)
+    );
+    if a.sign_only {
+        println!(
+            "ssh -i {} -o CertificateFile={} -p {} {login}@{host}",
+            key.display(),
+            cert_file.display(),
+            cert.port
+        );
+        return Ok(());
+    }
+    let status = tokio::process::Command::new("ssh")
+        .arg("-i")
+        .arg(&key)
+        .arg("-o")
+        .arg(format!("CertificateFile={}", cert_file.display()))
+        .arg("-o")
+        .arg("IdentitiesOnly=yes")
+        .arg("-p")
+        .arg(cert.port.to_string())
+        .arg("-l")
+        .arg(&login)
+        .arg("--")
+        .arg(host)
+        .args(&a.args)
+        .status()
+        .await
+        .context("running ssh")?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => std::process::exit(code),
+        None => bail!("ssh was stopped by a signal"),
+    }
+}
