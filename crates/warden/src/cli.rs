@@ -170,7 +170,7 @@ pub struct SshArgs {
     /// Your private key; its public half (`KEY.pub`) is what gets signed
     #[arg(long, short = 'i')]
     pub key: Option<std::path::PathBuf>,
-    /// Log in as this principal (default: the role's first)
+    /// The account to log in as on the host (default: the certificate's first principal)
     #[arg(long, short = 'l')]
     pub login: Option<String>,
     /// Only sign: write the certificate next to the key and print how to use it
