@@ -91,6 +91,10 @@ pub enum Action {
     ReconcileRestore,
     /// The reconciler found privileged access Warden did not grant.
     ReconcileFinding,
+    /// Birthright access was created on a target.
+    AccessProvision,
+    /// Birthright access was removed from a target.
+    AccessDeprovision,
 }
 
 impl Action {
@@ -137,6 +141,8 @@ impl Action {
             Action::ReconcileRemove => "reconcile.remove",
             Action::ReconcileRestore => "reconcile.restore",
             Action::ReconcileFinding => "reconcile.finding",
+            Action::AccessProvision => "access.provision",
+            Action::AccessDeprovision => "access.deprovision",
         }
     }
 }

@@ -154,6 +154,7 @@ pub async fn serve(
     tokio::spawn(crate::notify::deliver::run(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(crate::service::reconcile::schedule(state.clone()));
+    tokio::spawn(crate::service::provisioning::run(state.clone()));
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     let graceful = handle.clone();

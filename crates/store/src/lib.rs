@@ -8,6 +8,7 @@ mod directory;
 mod entity;
 mod findings;
 mod grants;
+mod jobs;
 mod migration;
 mod requests;
 mod rows;
@@ -45,6 +46,7 @@ pub use grants::{
     ConnectorCall, Contact, GrantChange, GrantFilter, LIVE_STATES, OutboxMessage, ReviewStep,
     StoredGrant, StoredIncident, StoredOutbox, StoredReview,
 };
+pub use jobs::{DueJob, JobOutcome};
 pub use requests::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 pub use rows::StoredAuditEvent;
 use rows::to_ms;

@@ -11,6 +11,7 @@ pub mod expiry;
 pub mod grants;
 pub mod hr;
 pub mod policy;
+pub mod provisioning;
 pub mod reconcile;
 pub mod requests;
 pub mod targets;

@@ -8,7 +8,8 @@
 //!    live grant accounts for (a revocation lost in a crash, a grant ended while the
 //!    target was unreachable and then forgotten) is removed, with its sessions.
 //! 2. **Lost access comes back.** A running grant whose access the target no longer has
-//!    (dropped by hand, a restored backup) is granted again until its end.
+//!    (dropped by hand, a restored backup) is granted again until its end; so is
+//!    birthright access the target lost (unless a change of it is still queued).
 //! 3. **Drift is reported.** A privileged account Warden did not make, not listed in the
 //!    resource's `standing`, is a finding: recorded, audited and notified
 //!    (`reconcile.finding`) when first seen, resolved when it disappears, and, where the
@@ -23,7 +24,7 @@ use std::time::Duration as StdDuration;
 use serde_json::json;
 use warden_core::Scope;
 use warden_core::audit::{Action, Actor, AuditEvent};
-use warden_core::connector::{Connector, Origin, Presence};
+use warden_core::connector::{AccessSpec, Connector, Origin, Presence};
 use warden_core::policy::{Drift, Resource};
 use warden_proto::targets::{FindingInfo, ListFindings, ReconcileQuery, ResourceReconciled};
 use warden_store::{Sighting, StoredFinding, StoredGrant};
@@ -32,6 +33,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::notify::{Notice, all_messages, events};
 use crate::service::expiry::access_spec;
+use crate::service::provisioning::birthright_spec;
 use crate::service::targets::configured;
 use crate::state::AppState;
 
@@ -134,7 +136,12 @@ pub async fn reconcile(
         }
     };
     let live = state.store().live_grants_on(&resource.name).await?;
-    let ids: Vec<uuid::Uuid> = live.iter().map(|g| g.identity_id).collect();
+    let birthright = state.store().birthright_on(&resource.name).await?;
+    let ids: Vec<uuid::Uuid> = live
+        .iter()
+        .map(|g| g.identity_id)
+        .chain(birthright.iter().map(|(id, _)| *id))
+        .collect();
     let people = state.store().contacts(&ids).await?;
     let holder = |g: &StoredGrant| {
         people.get(&g.identity_id).map_or_else(
@@ -143,8 +150,32 @@ pub async fn reconcile(
         )
     };
 
-    // Every account name a live grant accounts for, whatever its state.
-    let mut accounted: BTreeSet<String> = BTreeSet::new();
+    let who = |id: uuid::Uuid| {
+        people.get(&id).map_or_else(
+            || (id.to_string(), String::new()),
+            |c| (c.employee_id.clone(), c.username.clone()),
+        )
+    };
+    let birthright_specs: Vec<_> = birthright
+        .iter()
+        .map(|(id, role)| {
+            let (employee, username) = who(*id);
+            birthright_spec(
+                state,
+                uuid::Uuid::nil(),
+                *id,
+                (&employee, &username),
+                resource,
+                role,
+            )
+        })
+        .collect();
+
+    // Every account name a live grant or a birthright accounts for, whatever its state.
+    let mut accounted: BTreeSet<String> = birthright_specs
+        .iter()
+        .map(AccessSpec::account_name)
+        .collect();
     for g in &live {
         let (employee, username) = holder(g);
         let until = g.ends_at.unwrap_or(now);
@@ -211,6 +242,42 @@ pub async fn reconcile(
             Err(e) => report
                 .errors
                 .push(format!("verify {employee}/{}: {e}", g.role)),
+        }
+    }
+
+    // Birthright the target lost (the provisioning worker has nothing queued for it).
+    for spec in &birthright_specs {
+        if state
+            .store()
+            .access_job_pending(spec.identity, &spec.resource, &spec.role)
+            .await?
+        {
+            continue;
+        }
+        match connector.verify(spec, None).await {
+            Ok(Presence::Present { .. }) => {}
+            Ok(Presence::Absent) => {
+                let event = AuditEvent::new(now, actor.clone(), Action::ReconcileRestore)
+                    .target(format!("identity:{}", spec.employee_id))
+                    .reason("the target had lost birthright access")
+                    .detail("resource", resource.name.as_str())
+                    .detail("role", spec.role.as_str());
+                audit(state, &event).await?;
+                match connector.grant(spec).await {
+                    Ok(_) => report
+                        .restored
+                        .push(format!("{}/{} (birthright)", spec.employee_id, spec.role)),
+                    Err(e) => {
+                        report
+                            .errors
+                            .push(format!("restore {}/{}: {e}", spec.employee_id, spec.role));
+                        audit(state, &event.clone().failed(e.to_string())).await?;
+                    }
+                }
+            }
+            Err(e) => report
+                .errors
+                .push(format!("verify {}/{}: {e}", spec.employee_id, spec.role)),
         }
     }
 
