@@ -753,3 +753,161 @@ async fn the_reconciler_removes_leftovers_restores_lost_access_and_reports_drift
     }
     let _ = g;
 }
+
+#[tokio::test]
+async fn the_scheduled_reconciler_finds_drift_without_being_asked() {
+    let redis = PrivateRedis::start().await;
+    let port = redis.port;
+    let tag = tag();
+    let e = env(&tag, |c| {
+        c.reconcile.interval_secs = 1;
+        // The schedule reconciles every configured target: only the private one here, so
+        // it never touches other tests' accounts on the shared servers.
+        c.connections.clear();
+        c.connections.insert(
+            "session-cache".into(),
+            connection(&format!("kind = \"redis\"\nport = {port}")),
+        );
+    })
+    .await;
+    let mut admin = redis.admin().await;
+    acl(
+        &mut admin,
+        &["SETUSER", "night-shift", "on", ">pw-night-1", "+@all", "~*"],
+    )
+    .await;
+    let worker = tokio::spawn(warden_server::service::reconcile::schedule(
+        e.t.state.clone(),
+    ));
+    let mut found = Value::Null;
+    for _ in 0..100 {
+        let f = e.t.get("/v1/findings", &e.admin).await;
+        if f.body.as_array().is_some_and(|a| !a.is_empty()) {
+            found = f.body;
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    worker.abort();
+    assert_eq!(found[0]["account"], "night-shift", "{found}");
+    assert_eq!(found[0]["resource"], "session-cache");
+    let run = e.t.audit_actions().await;
+    assert!(run.contains(&"reconcile.run".to_owned()), "{run:?}");
+}
+
+// ----- birthright on a real target -----
+
+async fn maria_users(root: &mut mysql_async::Conn, like: &str) -> Vec<String> {
+    use mysql_async::prelude::Queryable;
+    root.exec("SELECT User FROM mysql.user WHERE User LIKE ?", (like,))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn birthright_is_provisioned_on_the_target_and_removed_when_a_leaver_goes() {
+    use mysql_async::prelude::Queryable;
+
+    let tag = tag();
+    let mut root = maria("root", "").await.unwrap();
+    root.query_drop(format!("CREATE DATABASE {tag}"))
+        .await
+        .unwrap();
+    let e = env(&tag, |c| {
+        c.connections.insert(
+            "wiki".into(),
+            connection("kind = \"mariadb\"\nuser = \"root\"\npassword = \"\""),
+        );
+    })
+    .await;
+    // The sync queued the engineering wiki for every engineer; the worker carries it out.
+    let jobs = e.t.state.store().access_jobs(None).await.unwrap();
+    let queued = jobs.iter().filter(|j| j.resource == "wiki-db").count();
+    assert!(queued >= 3, "{jobs:?}");
+    let report = warden_server::service::provisioning::tick(&e.t.state)
+        .await
+        .unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(report.done, jobs.len(), "{report:?}");
+    let alice_id =
+        e.t.state
+            .store()
+            .find_identities(warden_store::IdentityFilter::Username("alice"))
+            .await
+            .unwrap()
+            .remove(0)
+            .id;
+    let account = warden_core::connector::AccessSpec {
+        grant: Uuid::nil(),
+        identity: alice_id,
+        employee_id: "E1001".into(),
+        resource: "wiki-db".into(),
+        kind: "mariadb".into(),
+        connection: "wiki".into(),
+        role: "read".into(),
+        target: Default::default(),
+        username: "alice".into(),
+        until: OffsetDateTime::now_utc(),
+    }
+    .account_name();
+    assert_eq!(
+        maria_users(&mut root, &account).await,
+        std::slice::from_ref(&account)
+    );
+    let grants: Vec<String> = root
+        .query(format!("SHOW GRANTS FOR '{account}'@'%'"))
+        .await
+        .unwrap();
+    assert!(
+        grants
+            .iter()
+            .any(|g| g.contains("SELECT") && g.contains(&format!("`{tag}`"))),
+        "{grants:?}"
+    );
+    assert!(
+        e.t.audit_actions()
+            .await
+            .contains(&"access.provision".to_owned())
+    );
+
+    // Alice leaves: her birthright goes from the target.
+    let leaver = demo::HR_CSV.replace(
+        "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002,Berlin,active,employee,2022-06-01,",
+        "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002,Berlin,terminated,employee,2022-06-01,2026-05-31",
+    );
+    let synced = sync(&e.t, &e.admin, &leaver, "").await;
+    assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
+    let report = warden_server::service::provisioning::tick(&e.t.state)
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        warden_server::service::provisioning::Report { done: 1, failed: 0 }
+    );
+    assert!(
+        maria_users(&mut root, &account).await.is_empty(),
+        "the leaver's account stayed"
+    );
+    assert!(
+        e.t.audit_actions()
+            .await
+            .contains(&"access.deprovision".to_owned())
+    );
+
+    // The others' accounts go with the database.
+    let rest: Vec<String> = root
+        .exec(
+            "SELECT DISTINCT User FROM mysql.db WHERE Db = ?",
+            (tag.clone(),),
+        )
+        .await
+        .unwrap();
+    for user in rest {
+        root.query_drop(format!("DROP USER IF EXISTS '{user}'@'%'"))
+            .await
+            .unwrap();
+    }
+    root.query_drop(format!("DROP DATABASE {tag}"))
+        .await
+        .unwrap();
+}
