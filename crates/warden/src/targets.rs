@@ -214,6 +214,23 @@ fn host(h: &str) -> Result<&str> {
     }
 }
 
+/// A path as ssh reads it in `-i` and `-o CertificateFile=`: `%` starts a token there,
+/// so it is doubled; a double quote or a newline cannot be passed and is refused.
+fn ssh_path(p: &Path) -> Result<String> {
+    let text = p
+        .to_str()
+        .ok_or_else(|| anyhow!("{} is not valid UTF-8", p.display()))?;
+    if text.contains(['"', '\n', '\r']) {
+        bail!("ssh cannot be given the path {text:?}: rename it without quotes or newlines");
+    }
+    Ok(text.replace('%', "%%"))
+}
+
+/// `s` quoted for a POSIX shell, for a command line printed to be pasted.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 async fn ssh(client: &crate::client::Client, json: bool, a: &SshArgs) -> Result<()> {
     let key = private_key(a.key.as_deref())?;
     let public = std::fs::read_to_string(public_half(&key))
@@ -255,18 +272,18 @@ async fn ssh(client: &crate::client::Client, json: bool, a: &SshArgs) -> Result<
     );
     if a.sign_only {
         println!(
-            "ssh -i {} -o CertificateFile={} -p {} {login}@{host}",
-            key.display(),
-            cert_file.display(),
+            "ssh -i {} -o {} -p {} {login}@{host}",
+            shell_quote(&ssh_path(&key)?),
+            shell_quote(&format!("CertificateFile=\"{}\"", ssh_path(&cert_file)?)),
             cert.port
         );
         return Ok(());
     }
     let status = tokio::process::Command::new("ssh")
         .arg("-i")
-        .arg(&key)
+        .arg(ssh_path(&key)?)
         .arg("-o")
-        .arg(format!("CertificateFile={}", cert_file.display()))
+        .arg(format!("CertificateFile=\"{}\"", ssh_path(&cert_file)?))
         .arg("-o")
         .arg("IdentitiesOnly=yes")
         .arg("-p")

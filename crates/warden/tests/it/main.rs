@@ -15,5 +15,6 @@ mod config;
 mod policy;
 mod secrets;
 mod server;
+mod ssh;
 mod support;
 mod tidy;
