@@ -366,7 +366,7 @@ pub async fn reconcile(
                 .findings(Some(&resource.name), true)
                 .await?
                 .into_iter()
-                .filter(|f| f.state == "removed" && f.last_seen == now),
+                .filter(|f| f.state == "removed" && sighting.removed.contains(&f.account)),
         )
         .map(finding_info)
         .collect();
