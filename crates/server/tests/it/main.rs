@@ -18,6 +18,7 @@ mod grants;
 mod http;
 mod notify;
 mod openapi;
+mod reconcile_pg;
 mod requests;
 mod scim;
 mod support;
