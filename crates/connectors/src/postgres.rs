@@ -820,31 +820,8 @@ fn unusable_verifier() -> Result<String, String> {
 
 /// Standard base64 with padding, as SCRAM verifiers are written.
 fn base64(bytes: &[u8]) -> String {
-    fn sym(v: u32) -> char {
-        // `v` is six bits: the match covers 0 to 63.
-        let b = (v & 63) as u8;
-        char::from(match b {
-            0..=25 => b'A' + b,
-            26..=51 => b'a' + (b - 26),
-            52..=61 => b'0' + (b - 52),
-            62 => b'+',
-            _ => b'/',
-        })
-    }
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let (n, len) = match *chunk {
-            [a, b, c] => ((u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c), 3),
-            [a, b] => ((u32::from(a) << 16) | (u32::from(b) << 8), 2),
-            [a] => (u32::from(a) << 16, 1),
-            _ => continue,
-        };
-        out.push(sym(n >> 18));
-        out.push(sym(n >> 12));
-        out.push(if len > 1 { sym(n >> 6) } else { '=' });
-        out.push(if len > 2 { sym(n) } else { '=' });
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// PL/pgSQL that takes a transaction-scoped advisory lock on the role named by the
