@@ -87,6 +87,116 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// How long the access check may answer from a token it verified before, when nothing
+/// in this process has changed users or tokens since: the longest a token revoked on
+/// another replica can still ask `/v1/access/check`.
+pub const CHECK_TOKEN_TTL: time::Duration = time::Duration::seconds(1);
+
+/// A token verified for the access check, kept for [`CHECK_TOKEN_TTL`].
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    token: TokenRecord,
+    hash: warden_core::credential::TokenHash,
+    user: User,
+    at: time::OffsetDateTime,
+    epoch: u64,
+}
+
+/// The caller of `/v1/access/check`, the hot path of other systems: like [`Caller`], but
+/// the token and its user may come from a verification made up to [`CHECK_TOKEN_TTL`]
+/// before, while no user or token changed in this process. The secret is still checked
+/// against the hash on every call, and expiry against the clock. Nothing that changes
+/// state takes this extractor.
+#[derive(Debug, Clone)]
+pub struct CheckCaller(pub Caller);
+
+impl FromRequestParts<AppState> for CheckCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let client = client_info(parts, &state.config().server.trusted_proxies);
+        let presented = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer)
+            .and_then(PresentedToken::parse)
+            .ok_or_else(ApiError::unauthorized)?;
+        let now = state.clock().now();
+        let epoch = state.store().auth_epoch();
+        let cached = state
+            .check_tokens()
+            .get(presented.id)
+            .filter(|v| v.epoch == epoch && now - v.at < CHECK_TOKEN_TTL && now >= v.at);
+        let verified = match cached {
+            Some(v) => v,
+            None => {
+                let Some((token, hash, user)) = state.store().token_for_auth(presented.id).await?
+                else {
+                    return Err(ApiError::unauthorized());
+                };
+                let v = VerifiedToken {
+                    token,
+                    hash,
+                    user,
+                    at: now,
+                    epoch,
+                };
+                state.check_tokens().put(presented.id, v.clone());
+                v
+            }
+        };
+        if !verified.hash.matches(&presented) {
+            tracing::info!(token_id = %verified.token.id, "token presented with a wrong secret");
+            return Err(ApiError::unauthorized());
+        }
+        if verified.token.check_usable(&verified.user, now).is_err() {
+            return Err(ApiError::unauthorized());
+        }
+        let scopes = verified.token.effective_scopes(&verified.user);
+        Ok(Self(Caller {
+            user: verified.user,
+            token: verified.token,
+            scopes,
+            client,
+        }))
+    }
+}
+
+/// The tokens verified for the access check, by token id; at most
+/// [`TokenCache::MAX`] of them.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, VerifiedToken>>,
+}
+
+impl TokenCache {
+    /// The most tokens kept; the cache is emptied when full.
+    pub const MAX: usize = 10_000;
+
+    fn get(&self, id: uuid::Uuid) -> Option<VerifiedToken> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+    }
+
+    fn put(&self, id: uuid::Uuid, v: VerifiedToken) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= Self::MAX {
+            entries.clear();
+        }
+        entries.insert(id, v);
+    }
+}
+
 /// The credentials of a `Bearer` authorization header (scheme case-insensitive).
 fn bearer(header: &str) -> Option<&str> {
     let (scheme, rest) = header.split_once(' ')?;

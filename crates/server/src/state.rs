@@ -50,6 +50,7 @@ struct Inner {
     grants_wake: Arc<tokio::sync::Notify>,
     instance: uuid::Uuid,
     ssh_ca: std::sync::OnceLock<Result<Arc<CertificateAuthority>, String>>,
+    check_tokens: crate::auth::TokenCache,
 }
 
 /// The policy in force, compiled.
@@ -132,6 +133,7 @@ impl AppState {
                 grants_wake: Arc::new(tokio::sync::Notify::new()),
                 instance: uuid::Uuid::now_v7(),
                 ssh_ca: std::sync::OnceLock::new(),
+                check_tokens: crate::auth::TokenCache::default(),
             }),
         }
     }
@@ -172,6 +174,11 @@ impl AppState {
     /// other's change. (Replicas on one PostgreSQL are not covered by this lock.)
     pub async fn directory_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
         Arc::clone(&self.inner.directory_writes).lock_owned().await
+    }
+
+    /// Tokens verified for the access check.
+    pub fn check_tokens(&self) -> &crate::auth::TokenCache {
+        &self.inner.check_tokens
     }
 
     /// The connectors in force.

@@ -292,6 +292,7 @@ impl Store {
         let write = self.begin_write().await?;
         let summary = apply_in(&write.txn, changes).await?;
         write.txn.commit().await?;
+        self.auth_changed();
         Ok(summary)
     }
 

@@ -508,6 +508,36 @@ impl Store {
             .transpose()
     }
 
+    /// [`Self::active_grant`] for the identity with user name `username`, in one query:
+    /// the access check's fast path. `None` also when there is no such identity.
+    pub async fn active_grant_of_username(
+        &self,
+        username: &str,
+        resource: &str,
+        role: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredGrant>, StoreError> {
+        use sea_orm::sea_query::Query;
+        let now = to_ms(now);
+        let identity = Query::select()
+            .column(crate::entity::identities::Column::Id)
+            .from(crate::entity::identities::Entity)
+            .and_where(crate::entity::identities::Column::Username.eq(username))
+            .to_owned();
+        grants::Entity::find()
+            .filter(grants::Column::IdentityId.in_subquery(identity))
+            .filter(grants::Column::Resource.eq(resource))
+            .filter(grants::Column::Role.eq(role))
+            .filter(grants::Column::State.eq("active"))
+            .filter(grants::Column::StartsAt.lte(now))
+            .filter(grants::Column::EndsAt.gt(now))
+            .order_by_desc(grants::Column::EndsAt)
+            .one(&self.db)
+            .await?
+            .map(grant_from)
+            .transpose()
+    }
+
     /// Active grants ending before `before` whose expiring-soon notice has not been sent.
     pub async fn grants_to_warn(
         &self,

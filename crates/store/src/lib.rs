@@ -165,6 +165,9 @@ pub struct Store {
     /// SQLite allows one writer; taking this before a write transaction keeps two of ours
     /// from deadlocking on the upgrade from reader to writer. Unused on PostgreSQL.
     write_lock: std::sync::Arc<Mutex<()>>,
+    /// Counts committed changes of users and tokens in this process, so a cache of token
+    /// checks can tell when it may be stale (see [`Store::auth_epoch`]).
+    auth_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A write transaction, holding the SQLite writer lock when there is one.
@@ -214,6 +217,7 @@ impl Store {
             db,
             backend,
             write_lock: std::sync::Arc::new(Mutex::new(())),
+            auth_epoch: std::sync::Arc::default(),
         };
         store.migrate().await?;
         if backend == Backend::Sqlite {
@@ -367,6 +371,19 @@ impl Store {
         Ok(users::Entity::find().count(&self.db).await?)
     }
 
+    /// The number of changes of users and tokens this process has committed. Read it
+    /// before reading a token and its user: if it has moved on by the time the result is
+    /// used again, a user or token may have changed since.
+    pub fn auth_epoch(&self) -> u64 {
+        self.auth_epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks a committed change of users or tokens.
+    pub(crate) fn auth_changed(&self) {
+        self.auth_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     /// Changes a user; `None` when there is no such user (nothing is written then).
     pub async fn update_user(
         &self,
@@ -393,6 +410,7 @@ impl Store {
         let model = users::Entity::update(active).exec(&write.txn).await?;
         insert_audit(&write.txn, event).await?;
         write.txn.commit().await?;
+        self.auth_changed();
         rows::user(model).map(Some)
     }
 
@@ -474,6 +492,7 @@ impl Store {
         }
         insert_audit(&write.txn, event).await?;
         write.txn.commit().await?;
+        self.auth_changed();
         Ok(true)
     }
 

@@ -61,6 +61,7 @@ impl Store {
         .exec_without_returning(&write.txn)
         .await?;
         write.txn.commit().await?;
+        self.auth_changed();
         Ok(())
     }
 
@@ -113,6 +114,7 @@ impl Store {
             .await?;
         insert_audit(&write.txn, event).await?;
         write.txn.commit().await?;
+        self.auth_changed();
         Ok(())
     }
 
@@ -160,6 +162,7 @@ impl Store {
             .await?;
         insert_audit(&write.txn, event).await?;
         write.txn.commit().await?;
+        self.auth_changed();
         Ok(())
     }
 
@@ -201,6 +204,7 @@ impl Store {
             .await?;
         insert_audit(&write.txn, event).await?;
         write.txn.commit().await?;
+        self.auth_changed();
         Ok(())
     }
 }

@@ -105,7 +105,7 @@ pub async fn extend_grant(
     ))]
 pub async fn access_check(
     State(state): State<AppState>,
-    caller: Caller,
+    crate::auth::CheckCaller(caller): crate::auth::CheckCaller,
     Query(q): Query<AccessCheckQuery>,
 ) -> Result<Json<AccessCheck>, ApiError> {
     service::grants::check(&state, &caller, &q).await.map(Json)

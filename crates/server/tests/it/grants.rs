@@ -908,3 +908,67 @@ async fn the_worker_loop_provisions_when_woken_and_revokes_when_due() {
         "each of the two grants ending together revoked once, never twice"
     );
 }
+
+#[tokio::test]
+async fn the_access_check_stops_answering_a_token_the_moment_it_is_revoked_or_its_user_disabled() {
+    let (t, p) = people().await;
+    let admin = t.admin().await;
+    let checker = t.user_with("checker", &["identities:read"]).await;
+    let other = t.user_with("auditor2", &["identities:read"]).await;
+    // Verified once, then answered from the cache (no clock movement in between).
+    for _ in 0..3 {
+        check(&t, &checker, "alice", "orders-db", "read").await;
+    }
+    check(&t, &other, "alice", "orders-db", "read").await;
+    // Logging out revokes the token: the very next check is refused.
+    let out = t
+        .send(
+            axum::http::Method::POST,
+            "/v1/auth/logout",
+            Some(&checker),
+            None,
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{out:?}");
+    let refused = t
+        .get(
+            "/v1/access/check?identity=alice&resource=orders-db&role=read",
+            &checker,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{refused:?}");
+    // Disabling a user stops its tokens at once too.
+    let disabled = t
+        .send(
+            axum::http::Method::PATCH,
+            "/v1/users/auditor2",
+            Some(&admin),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{disabled:?}");
+    let refused = t
+        .get(
+            "/v1/access/check?identity=alice&resource=orders-db&role=read",
+            &other,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{refused:?}");
+    // A wrong secret for a cached token id is refused as well.
+    let third = t.user_with("auditor3", &["identities:read"]).await;
+    check(&t, &third, "alice", "orders-db", "read").await;
+    let last = third.chars().last().unwrap();
+    let forged = format!(
+        "{}{}",
+        &third[..third.len() - 1],
+        if last == 'A' { 'B' } else { 'A' }
+    );
+    let r = t
+        .get(
+            "/v1/access/check?identity=alice&resource=orders-db&role=read",
+            &forged,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let _ = p;
+}
