@@ -538,15 +538,18 @@ impl Store {
             .transpose()
     }
 
-    /// Active grants ending before `before` whose expiring-soon notice has not been sent.
+    /// Active grants ending after `now` and by `before` whose expiring-soon notice has not
+    /// been sent. A grant already at its end is the revocation's business, not a warning's.
     pub async fn grants_to_warn(
         &self,
+        now: OffsetDateTime,
         before: OffsetDateTime,
         limit: u64,
     ) -> Result<Vec<StoredGrant>, StoreError> {
         grants::Entity::find()
             .filter(grants::Column::State.eq("active"))
             .filter(grants::Column::Warned.eq(false))
+            .filter(grants::Column::EndsAt.gt(to_ms(now)))
             .filter(grants::Column::EndsAt.lte(to_ms(before)))
             .order_by_asc(grants::Column::EndsAt)
             .limit(limit)

@@ -29,7 +29,7 @@ use warden_core::connector::{
     ALERT_AFTER, AccessSpec, Connector, ConnectorError, Presence, retry_delay,
 };
 use warden_core::request::{GrantInterval, Window, access_end, extension_window, grant_window};
-use warden_store::{Contact, GrantChange, IdentityFilter, StoreError, StoredGrant};
+use warden_store::{Contact, GrantChange, StoreError, StoredGrant};
 
 use crate::notify::{self, Notice, events};
 use crate::state::AppState;
@@ -162,11 +162,23 @@ async fn warn(state: &AppState, changes: &mut Vec<GrantChange>) -> Result<Report
         );
     let busy: HashSet<Uuid> = changes.iter().map(|c| c.grant.id).collect();
     let mut report = Report::default();
-    for g in state.store().grants_to_warn(before, 1000).await? {
-        if busy.contains(&g.id) {
-            continue;
-        }
-        let (holder, email) = person(state, g.identity_id).await;
+    let due: Vec<StoredGrant> = state
+        .store()
+        .grants_to_warn(now, before, 1000)
+        .await?
+        .into_iter()
+        .filter(|g| !busy.contains(&g.id))
+        .collect();
+    if due.is_empty() {
+        return Ok(report);
+    }
+    let ids: Vec<Uuid> = due.iter().map(|g| g.identity_id).collect();
+    let people = state.store().contacts(&ids).await?;
+    for g in due {
+        let (holder, email) = people.get(&g.identity_id).map_or_else(
+            || (g.identity_id.to_string(), Vec::new()),
+            |c| (c.employee_id.clone(), vec![c.email.clone()]),
+        );
         let mut next = g.clone();
         next.warned = true;
         next.updated_at = now;
@@ -319,17 +331,6 @@ pub async fn run(state: AppState) {
             tracing::error!("the grant settler stopped; the grant worker stops");
             return;
         }
-    }
-}
-
-/// The employee id and e-mail address of an identity (its id when it is gone).
-async fn person(state: &AppState, id: Uuid) -> (String, Vec<String>) {
-    match state.store().find_identities(IdentityFilter::Id(id)).await {
-        Ok(found) => found.into_iter().next().map_or_else(
-            || (id.to_string(), Vec::new()),
-            |i| (i.hr.employee_id.to_string(), vec![i.hr.email]),
-        ),
-        Err(_) => (id.to_string(), Vec::new()),
     }
 }
 
