@@ -22,7 +22,9 @@
 //!
 //! Grants are seeded with multi-row `INSERT`s straight into the grants table, for
 //! identities made by an HR sync of a synthetic population; the requests they would have
-//! come from are not stored. Run with `cargo bench -p warden-server --bench grants`.
+//! come from are not stored. Run with `cargo bench -p warden-server --bench grants`;
+//! `WARDEN_BENCH_BATCH` and `WARDEN_BENCH_CONCURRENCY` override the worker's
+//! `[grants] batch_size` and `concurrency` for tuning runs.
 
 // A benchmark whose set-up fails should stop loudly; it prints its results; its tables are
 // indexed by numbers it generated within their bounds.
@@ -315,6 +317,12 @@ fn config() -> Config {
     let mut config = Config::default();
     // The recording connector: grants are made and removed in Warden's own database.
     config.grants.record_only = true;
+    if let Ok(v) = std::env::var("WARDEN_BENCH_BATCH") {
+        config.grants.batch_size = v.parse().expect("a number");
+    }
+    if let Ok(v) = std::env::var("WARDEN_BENCH_CONCURRENCY") {
+        config.grants.concurrency = v.parse().expect("a number");
+    }
     config
 }
 
