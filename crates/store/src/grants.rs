@@ -236,6 +236,66 @@ fn grant_from(m: grants::Model) -> Result<StoredGrant, StoreError> {
     })
 }
 
+/// Grant rows per settling statement (12 parameters each).
+const SETTLE_ROWS: usize = 200;
+
+/// One statement that settles `changes`: each row's mutable columns set only where the
+/// row still has the `updated_at` it was read with.
+fn settle_statement(
+    backend: sea_orm::DbBackend,
+    changes: &[GrantChange],
+) -> (String, Vec<sea_orm::Value>) {
+    use sea_orm::Value;
+    let mut values: Vec<Value> = Vec::with_capacity(changes.len() * 12);
+    let mut tuples = Vec::with_capacity(changes.len());
+    for c in changes {
+        let g = &c.grant;
+        let row: [Value; 12] = [
+            Value::from(g.id),
+            Value::from(to_ms(c.read_at)),
+            Value::from(g.state.clone()),
+            Value::from(g.starts_at.map(to_ms)),
+            Value::from(g.ends_at.map(to_ms)),
+            Value::from(g.due_at.map(to_ms)),
+            Value::from(g.attempts),
+            Value::from(g.last_error.clone()),
+            Value::from(g.handle.clone()),
+            Value::from(g.end_reason.clone()),
+            Value::from(g.warned),
+            Value::from(to_ms(g.updated_at)),
+        ];
+        let marks: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, _)| match backend {
+                sea_orm::DbBackend::Postgres => {
+                    // PostgreSQL types a VALUES column from its first row: say each.
+                    const TYPES: [&str; 12] = [
+                        "uuid", "int8", "text", "int8", "int8", "int8", "int4", "text", "text",
+                        "text", "bool", "int8",
+                    ];
+                    format!(
+                        "${}::{}",
+                        values.len() + i + 1,
+                        TYPES.get(i).copied().unwrap_or("text")
+                    )
+                }
+                _ => "?".to_owned(),
+            })
+            .collect();
+        tuples.push(format!("({})", marks.join(", ")));
+        values.extend(row);
+    }
+    let sql = format!(
+        "UPDATE grants SET state = v.column3, starts_at = v.column4, ends_at = v.column5, \
+         due_at = v.column6, attempts = v.column7, last_error = v.column8, handle = v.column9, \
+         end_reason = v.column10, warned = v.column11, updated_at = v.column12 \
+         FROM (VALUES {}) AS v WHERE grants.id = v.column1 AND grants.updated_at = v.column2",
+        tuples.join(", ")
+    );
+    (sql, values)
+}
+
 fn grant_model(g: &StoredGrant) -> grants::ActiveModel {
     grants::ActiveModel {
         id: Set(g.id),
@@ -566,8 +626,33 @@ impl Store {
     pub async fn settle_grants(&self, changes: &[GrantChange]) -> Result<Vec<Uuid>, StoreError> {
         let write = self.begin_write().await?;
         let mut stale = Vec::new();
-        // Grant rows one by one (each must still be as it was read); what follows them,
-        // many rows per statement.
+        // Grant rows many per statement, each applied only over the state it was read in;
+        // then which were applied is read back, and only those carry their consequences.
+        use sea_orm::ConnectionTrait as _;
+        let backend = write.txn.get_database_backend();
+        for chunk in changes.chunks(SETTLE_ROWS) {
+            let (sql, values) = settle_statement(backend, chunk);
+            write
+                .txn
+                .execute_raw(sea_orm::Statement::from_sql_and_values(
+                    backend, sql, values,
+                ))
+                .await?;
+        }
+        let mut now_stored: std::collections::HashMap<Uuid, (i64, String)> =
+            std::collections::HashMap::new();
+        for chunk in changes.chunks(500) {
+            let rows: Vec<(Uuid, i64, String)> = grants::Entity::find()
+                .select_only()
+                .column(grants::Column::Id)
+                .column(grants::Column::UpdatedAt)
+                .column(grants::Column::State)
+                .filter(grants::Column::Id.is_in(chunk.iter().map(|c| c.grant.id)))
+                .into_tuple()
+                .all(&write.txn)
+                .await?;
+            now_stored.extend(rows.into_iter().map(|(id, at, state)| (id, (at, state))));
+        }
         let mut request_moves: std::collections::BTreeMap<&str, Vec<Uuid>> =
             std::collections::BTreeMap::new();
         let mut outbox = Vec::new();
@@ -575,13 +660,10 @@ impl Store {
         let mut latest = None;
         for c in changes {
             let g = &c.grant;
-            let moved = grants::Entity::update_many()
-                .set(grant_model(g))
-                .filter(grants::Column::Id.eq(g.id))
-                .filter(grants::Column::UpdatedAt.eq(to_ms(c.read_at)))
-                .exec(&write.txn)
-                .await?;
-            if moved.rows_affected == 0 {
+            let applied = now_stored
+                .get(&g.id)
+                .is_some_and(|(at, state)| *at == to_ms(g.updated_at) && *state == g.state);
+            if !applied {
                 stale.push(g.id);
                 continue;
             }

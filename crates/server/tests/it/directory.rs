@@ -33,7 +33,7 @@ pub(crate) async fn sync(t: &TestApp, token: &str, body: &str, query: &str) -> A
     t.raw(req, PEER).await
 }
 
-async fn apply_demo_policy(t: &TestApp, admin: &str) -> Answer {
+pub(crate) async fn apply_demo_policy(t: &TestApp, admin: &str) -> Answer {
     let files: Vec<Value> = demo::policy_files()
         .into_iter()
         .map(|f| json!({"path": f.path, "text": f.text}))

@@ -972,3 +972,46 @@ async fn the_access_check_stops_answering_a_token_the_moment_it_is_revoked_or_it
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let _ = p;
 }
+
+#[tokio::test]
+async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
+    let t = TestApp::with(warden_store::Backend::Postgres, |_| {}).await;
+    let admin = t.admin().await;
+    crate::directory::apply_demo_policy(&t, &admin).await;
+    let synced = crate::directory::sync(&t, &admin, warden_server::demo::HR_CSV, "").await;
+    assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
+    let alice = t.user_with("alice", &["request"]).await;
+    let bob = t.user_with("bob", &["request", "approve"]).await;
+    let mut ids = Vec::new();
+    for (resource, role) in [("orders-db", "read"), ("analytics-db", "read")] {
+        let r = file(&t, &alice, ask(resource, role, "1h", Some("CHG-9"))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        let rid = id(&r.body);
+        if r.body["state"] == "pending" {
+            let d = decide(&t, &bob, &rid, "approve").await;
+            assert_eq!(d.status, StatusCode::OK, "{d:?}");
+        }
+        ids.push(rid);
+    }
+    let report = t.tick().await;
+    assert_eq!(report.provisioned, 2, "{report:?}");
+    for rid in &ids {
+        assert_eq!(request(&t, &alice, rid).await["state"], "active");
+    }
+    t.clock.advance(Duration::hours(1));
+    let report = t.tick().await;
+    assert_eq!(report.revoked, 2, "{report:?}");
+    for rid in &ids {
+        assert_eq!(request(&t, &alice, rid).await["state"], "revoked");
+    }
+    let grants = t.get("/v1/grants", &alice).await;
+    assert!(
+        grants
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["state"] == "revoked"),
+        "{grants:?}"
+    );
+}
