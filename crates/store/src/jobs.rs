@@ -131,6 +131,25 @@ impl Store {
             .collect())
     }
 
+    /// The birthright accesses (identity, resource, role) of `identities`.
+    pub async fn birthright_of_identities(
+        &self,
+        identities: &[Uuid],
+    ) -> Result<Vec<(Uuid, String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in identities.chunks(500) {
+            out.extend(
+                birthright_assignments::Entity::find()
+                    .filter(birthright_assignments::Column::IdentityId.is_in(chunk.iter().copied()))
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.identity_id, m.resource, m.role)),
+            );
+        }
+        Ok(out)
+    }
+
     /// Whether a pending job exists for this access (the worker has not caught up yet).
     pub async fn access_job_pending(
         &self,

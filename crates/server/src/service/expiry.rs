@@ -287,6 +287,7 @@ pub async fn run(state: AppState) {
                         Prefetched {
                             live: BTreeMap::new(),
                             people: Default::default(),
+                            birthright: HashSet::new(),
                         }
                     }
                 };
@@ -364,6 +365,7 @@ async fn call<T>(
 struct Prefetched {
     live: BTreeMap<AccessKey, Vec<StoredGrant>>,
     people: std::collections::HashMap<Uuid, Contact>,
+    birthright: HashSet<(Uuid, String, String)>,
 }
 
 /// The holder of an access, as connectors and notices need them.
@@ -371,6 +373,9 @@ struct Holder {
     employee: String,
     username: String,
     email: Vec<String>,
+    /// The holder's birthright (resource, role): standing access that shares the
+    /// account of a grant of the same access, and outlives it.
+    birthright: HashSet<(String, String)>,
 }
 
 async fn prefetch<'a>(
@@ -385,23 +390,41 @@ async fn prefetch<'a>(
         live.entry(key_of(&g)).or_default().push(g);
     }
     let people = state.store().contacts(&ids).await?;
-    Ok(Prefetched { live, people })
+    let birthright = state
+        .store()
+        .birthright_of_identities(&ids)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Prefetched {
+        live,
+        people,
+        birthright,
+    })
 }
 
 impl Prefetched {
     /// The live grants and the holder of one access, taken out of the round's data.
     fn take(&mut self, key: &AccessKey) -> (Vec<StoredGrant>, Holder) {
         let live = self.live.remove(key).unwrap_or_default();
+        let birthright: HashSet<(String, String)> = self
+            .birthright
+            .iter()
+            .filter(|(id, _, _)| *id == key.0)
+            .map(|(_, resource, role)| (resource.clone(), role.clone()))
+            .collect();
         let person = self.people.get(&key.0).map_or_else(
             || Holder {
                 employee: key.0.to_string(),
                 username: String::new(),
                 email: Vec::new(),
+                birthright: birthright.clone(),
             },
             |c| Holder {
                 employee: c.employee_id.clone(),
                 username: c.username.clone(),
                 email: vec![c.email.clone()],
+                birthright: birthright.clone(),
             },
         );
         (live, person)
@@ -653,17 +676,31 @@ async fn revoke(
     let others = others_running(live, g.id, now);
     let config = &state.config().notifications;
     let cleanup = g.state == "failed";
-    let result: Result<Option<Uuid>, ConnectorError> = async {
+    let standing = who
+        .birthright
+        .contains(&(g.resource.clone(), g.role.clone()));
+    let result: Result<Option<String>, ConnectorError> = async {
         let c = connector(state, g)?;
         if let Some(keeper_end) = access_end(&others) {
             // Another grant still runs: the access stays, ending with that grant.
             let keeper = others
                 .iter()
                 .find(|i| i.window.end == keeper_end)
-                .map(|i| i.id);
+                .map(|i| i.id.to_string());
             // The target's end may be this grant's (now cut short): set it to the keeper's.
             call(c.grant(&spec(state, g, who, keeper_end))).await?;
             return Ok(keeper);
+        }
+        if standing {
+            // The holder has this access as birthright: the account stays, without end.
+            call(c.grant(&spec(
+                state,
+                g,
+                who,
+                crate::service::provisioning::forever(),
+            )))
+            .await?;
+            return Ok(Some("birthright".to_owned()));
         }
         call(c.revoke(&spec(state, g, who, now), g.handle.as_deref())).await?;
         match call(c.verify(&spec(state, g, who, now), g.handle.as_deref())).await? {
@@ -697,10 +734,10 @@ async fn revoke(
             if let Some(reason) = &g.end_reason {
                 ev = ev.reason(reason.clone());
             }
-            match keeper {
+            match &keeper {
                 Some(k) => {
                     report.kept += 1;
-                    ev = ev.detail("kept_by", k.to_string());
+                    ev = ev.detail("kept_by", k.clone());
                 }
                 None => report.revoked += 1,
             }

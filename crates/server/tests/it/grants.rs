@@ -1015,3 +1015,57 @@ async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
         "{grants:?}"
     );
 }
+
+#[tokio::test]
+async fn a_grant_ending_leaves_the_account_its_holder_has_as_birthright() {
+    let (t, admin) = crate::directory::demo_app().await;
+    // An extra rule lets engineers ask for what they already hold as birthright.
+    let files: Vec<Value> = warden_server::demo::policy_files()
+        .into_iter()
+        .map(|f| {
+            let mut text = f.text.to_owned();
+            if f.path.ends_with("access.toml") {
+                text.push_str(
+                    "\n[[eligibility]]\nname = \"wiki-again\"\nwho = \"group:engineering\"\nroles = [\"read\"]\nresources = { names = [\"wiki-db\"] }\nmax_duration = \"4h\"\napproval = \"low-risk\"\n",
+                );
+            }
+            json!({"path": f.path, "text": text})
+        })
+        .collect();
+    let applied = t
+        .post(
+            "/v1/policy/apply",
+            &admin,
+            json!({"files": files, "comment": "wiki again"}),
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::OK, "{applied:?}");
+    let alice = t.user_with("alice", &["request"]).await;
+    let bob = t.user_with("bob", &["request", "approve"]).await;
+    let r = file(&t, &alice, ask("wiki-db", "read", "1h", None)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    if r.body["state"] == "pending" {
+        let d = decide(&t, &bob, &id(&r.body), "approve").await;
+        assert_eq!(d.status, StatusCode::OK, "{d:?}");
+    }
+    assert_eq!(t.tick().await.provisioned, 1);
+    let alice_id = identity_id(&t, "alice").await;
+    t.clock.advance(Duration::hours(1));
+    let report = t.tick().await;
+    assert_eq!((report.revoked, report.kept), (0, 1), "{report:?}");
+    // The account stays, now without end, as birthright has it.
+    let until = t
+        .state
+        .store()
+        .recorded_access(alice_id, "wiki-db", "read")
+        .await
+        .unwrap()
+        .expect("the birthright account was removed with the grant");
+    assert_eq!(until.year(), 9999);
+    let events = t.state.store().audit_events(0, 10_000).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.action == "grant.revoked"
+            && e.details.get("kept_by").map(String::as_str) == Some("birthright")),
+        "no grant.revoked kept by birthright"
+    );
+}
