@@ -706,6 +706,50 @@ mod tests {
     }
 
     #[test]
+    fn connections_are_checked_and_name_what_is_wrong() {
+        let ok = load(
+            "[connections.orders]\nkind = \"postgres\"\nuser = \"warden\"\npassword_env = \"PGPASS\"\n\n[connections.bastion]\nkind = \"ssh\"\nhost = \"bastion.internal\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(ok.connections.len(), 2);
+        assert_eq!(
+            ok.connections.get("orders").map(|c| c.kind()),
+            Some("postgres")
+        );
+        let show = |text: &str| match load(text, &[]) {
+            Err(e) => e.to_string(),
+            Ok(_) => String::new(),
+        };
+        let unknown = show("[connections.orders]\nkind = \"postgres\"\nuser = \"w\"\ncolour = 1\n");
+        assert!(
+            unknown.contains("connections.orders") && unknown.contains("colour"),
+            "{unknown}"
+        );
+        let kind = show("[connections.crm]\nkind = \"oracle\"\nuser = \"w\"\n");
+        // An unknown kind is named with its line and the kinds there are.
+        assert!(
+            kind.contains("line 2") && kind.contains("oracle") && kind.contains("postgres"),
+            "{kind}"
+        );
+        let missing = show("[connections.cache]\nkind = \"mariadb\"\n");
+        assert!(
+            missing.contains("connections.cache") && missing.contains("user"),
+            "{missing}"
+        );
+        let host =
+            show("[connections.w]\nkind = \"mariadb\"\nuser = \"w\"\nuser_host = \"x' OR 1\"\n");
+        assert!(host.contains("connections.w"), "{host}");
+        // A password given inline never appears in what the configuration prints.
+        let inline = load(
+            "[connections.c]\nkind = \"redis\"\npassword = \"hunter2-not-shown\"\n",
+            &[],
+        )
+        .unwrap();
+        assert!(!format!("{inline:?}").contains("hunter2-not-shown"));
+    }
+
+    #[test]
     fn defaults_are_valid() {
         let config = load("", &[]).unwrap();
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8700");
