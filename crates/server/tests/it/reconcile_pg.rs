@@ -18,14 +18,8 @@ use std::time::{Duration as StdDuration, Instant};
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use uuid::Uuid;
-use warden_connectors::ConnectionConfig;
-use warden_server::demo;
 
-use crate::directory::sync;
-use crate::requests::decide;
-use crate::support::TestApp;
+use crate::targets::{Env, connection, env, granted, policy_files, tag};
 
 // ----- a private PostgreSQL -----
 
@@ -280,113 +274,26 @@ async fn is_superuser(admin: &tokio_postgres::Client, name: &str) -> bool {
 // ----- Warden, pointed at it -----
 
 /// A unique tag for this test's permission role.
-fn tag() -> String {
-    format!("wt{}", &Uuid::new_v4().simple().to_string()[..10])
-}
-
-/// The demo policy with the orders-db read role mapped to this test's permission role;
-/// `extra` is added to the orders-db resource.
-fn policy_files(tag: &str, extra: &str) -> Vec<Value> {
-    demo::policy_files()
+/// The shared policy of the target tests, with `extra` added to the orders-db resource.
+async fn apply(e: &Env, tag: &str, extra: &str) {
+    let files: Vec<Value> = policy_files(tag)
         .into_iter()
         .map(|f| {
-            let text = f
-                .text
-                .replace("\"app_read\"", &format!("\"{tag}_read\""))
-                .replace("\"app_write\"", &format!("\"{tag}_write\""))
-                .replace("\"app_owner\"", &format!("\"{tag}_owner\""))
-                .replace(
-                    "connection = \"orders-primary\"",
-                    &format!("connection = \"orders-primary\"{extra}"),
-                );
-            json!({"path": f.path, "text": text})
+            let text = f["text"].as_str().unwrap().replace(
+                "connection = \"orders-primary\"",
+                &format!("connection = \"orders-primary\"{extra}"),
+            );
+            json!({"path": f["path"], "text": text})
         })
-        .collect()
-}
-
-struct Env {
-    t: TestApp,
-    admin: String,
-    alice: String,
-    bob: String,
-    sam: String,
-}
-
-async fn env(tag: &str, port: u16) -> Env {
-    let t = TestApp::starting_at(
-        warden_store::Backend::Sqlite,
-        OffsetDateTime::now_utc(),
-        |c| {
-            c.grants.record_only = false;
-            let orders: ConnectionConfig = toml::from_str(&format!(
-                "kind = \"postgres\"\nuser = \"postgres\"\nport = {port}\ndatabase = \"postgres\""
-            ))
-            .unwrap();
-            c.connections.insert("orders-primary".into(), orders);
-        },
-    )
-    .await;
-    let admin = t.admin().await;
-    apply(&t, &admin, tag, "").await;
-    let synced = sync(&t, &admin, demo::HR_CSV, "").await;
-    assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
-    let alice = t.user_with("alice", &["request"]).await;
-    let bob = t.user_with("bob", &["request", "approve"]).await;
-    let sam = t.user_with("sam", &["approve"]).await;
-    Env {
-        t,
-        admin,
-        alice,
-        bob,
-        sam,
-    }
-}
-
-async fn apply(t: &TestApp, admin: &str, tag: &str, extra: &str) {
-    let answer = t
-        .post(
+        .collect();
+    let answer =
+        e.t.post(
             "/v1/policy/apply",
-            admin,
-            json!({"files": policy_files(tag, extra), "comment": "reconcile_pg test"}),
+            &e.admin,
+            json!({"files": files, "comment": "reconcile_pg test"}),
         )
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-}
-
-/// Alice asks for `role` on `resource` for an hour; bob (and sam, when the route wants
-/// two) approve; the worker provisions it. Returns the grant.
-async fn granted(e: &Env, resource: &str, role: &str) -> Value {
-    let filed =
-        e.t.post(
-            "/v1/requests",
-            &e.alice,
-            json!({"resource": resource, "role": role, "duration": "1h",
-                   "justification": "investigating INC-4242 latency", "ticket": "CHG-1"}),
-        )
-        .await;
-    assert_eq!(filed.status, StatusCode::CREATED, "{filed:?}");
-    let rid = filed.body["id"].as_str().unwrap().to_owned();
-    if filed.body["state"] == "pending" {
-        let first = decide(&e.t, &e.bob, &rid, "approve").await;
-        assert_eq!(first.status, StatusCode::OK, "{first:?}");
-        if first.body["state"] == "pending" {
-            let second = decide(&e.t, &e.sam, &rid, "approve").await;
-            assert_eq!(second.status, StatusCode::OK, "{second:?}");
-        }
-    }
-    let report = e.t.tick().await;
-    assert_eq!(report.failures, 0, "{report:?}");
-    let grants = e.t.get("/v1/grants", &e.alice).await;
-    let g = grants
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["request"] == rid.as_str())
-        .unwrap()
-        .clone();
-    assert_eq!(g["state"], "active", "{g}");
-    g
 }
 
 async fn reconcile(e: &Env) -> Value {
@@ -440,7 +347,18 @@ async fn the_reconciler_finds_hand_granted_privilege_and_crash_leftovers_on_post
         .batch_execute(&format!("CREATE ROLE {read} NOLOGIN"))
         .await
         .unwrap();
-    let e = env(&tag, pg.port).await;
+    // Only the private server is configured: the reconciler must not see the shared ones.
+    let e = env(&tag, |c| {
+        c.connections.clear();
+        c.connections.insert(
+            "orders-primary".into(),
+            connection(&format!(
+                "kind = \"postgres\"\nuser = \"postgres\"\nport = {}\ndatabase = \"postgres\"",
+                pg.port
+            )),
+        );
+    })
+    .await;
     granted(&e, "orders-db", "read").await;
     let inv = e.t.get("/v1/resources/orders-db/accounts", &e.admin).await;
     assert_eq!(inv.status, StatusCode::OK, "{inv:?}");
@@ -535,13 +453,7 @@ async fn the_reconciler_finds_hand_granted_privilege_and_crash_leftovers_on_post
     );
 
     // Policy now strips drift, but `rogue` is a standing account.
-    apply(
-        &e.t,
-        &e.admin,
-        &tag,
-        "\ndrift = \"remove\"\nstanding = [\"rogue\"]",
-    )
-    .await;
+    apply(&e, &tag, "\ndrift = \"remove\"\nstanding = [\"rogue\"]").await;
     let stripped = reconcile(&e).await;
     assert!(
         stripped["errors"].as_array().unwrap().is_empty(),

@@ -25,16 +25,16 @@ use crate::requests::decide;
 use crate::support::TestApp;
 
 /// A unique tag for the objects one test makes on the shared servers.
-fn tag() -> String {
+pub(crate) fn tag() -> String {
     format!("wt{}", &Uuid::new_v4().simple().to_string()[..10])
 }
 
-fn connection(text: &str) -> ConnectionConfig {
+pub(crate) fn connection(text: &str) -> ConnectionConfig {
     toml::from_str(text).unwrap()
 }
 
 /// The demo policy, pointed at this test's permission roles, database and key prefix.
-fn policy_files(tag: &str) -> Vec<Value> {
+pub(crate) fn policy_files(tag: &str) -> Vec<Value> {
     demo::policy_files()
         .into_iter()
         .map(|f| {
@@ -50,16 +50,16 @@ fn policy_files(tag: &str) -> Vec<Value> {
         .collect()
 }
 
-struct Env {
-    t: TestApp,
-    admin: String,
-    alice: String,
+pub(crate) struct Env {
+    pub(crate) t: TestApp,
+    pub(crate) admin: String,
+    pub(crate) alice: String,
     bob: String,
     sam: String,
     _dir: tempfile::TempDir,
 }
 
-async fn env(tag: &str, tweak: impl FnOnce(&mut Config)) -> Env {
+pub(crate) async fn env(tag: &str, tweak: impl FnOnce(&mut Config)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ssh_ca");
     let t = TestApp::starting_at(
@@ -116,7 +116,7 @@ async fn apply(t: &TestApp, admin: &str, tag: &str) {
 
 /// Alice asks for `role` on `resource` for an hour; bob (and security, when the route
 /// wants two) approve; the worker provisions it. Returns the grant.
-async fn granted(e: &Env, resource: &str, role: &str) -> Value {
+pub(crate) async fn granted(e: &Env, resource: &str, role: &str) -> Value {
     let filed =
         e.t.post(
             "/v1/requests",
