@@ -553,19 +553,8 @@ impl Store {
         role: &str,
         now: OffsetDateTime,
     ) -> Result<Option<StoredGrant>, StoreError> {
-        let now = to_ms(now);
-        grants::Entity::find()
-            .filter(grants::Column::IdentityId.eq(identity))
-            .filter(grants::Column::Resource.eq(resource))
-            .filter(grants::Column::Role.eq(role))
-            .filter(grants::Column::State.eq("active"))
-            .filter(grants::Column::StartsAt.lte(now))
-            .filter(grants::Column::EndsAt.gt(now))
-            .order_by_desc(grants::Column::EndsAt)
-            .one(&self.db)
-            .await?
-            .map(grant_from)
-            .transpose()
+        self.running_grant(grants::Column::IdentityId.eq(identity), resource, role, now)
+            .await
     }
 
     /// [`Self::active_grant`] for the identity with user name `username`, in one query:
@@ -578,14 +567,32 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Option<StoredGrant>, StoreError> {
         use sea_orm::sea_query::Query;
-        let now = to_ms(now);
         let identity = Query::select()
             .column(crate::entity::identities::Column::Id)
             .from(crate::entity::identities::Entity)
             .and_where(crate::entity::identities::Column::Username.eq(username))
             .to_owned();
+        self.running_grant(
+            grants::Column::IdentityId.in_subquery(identity),
+            resource,
+            role,
+            now,
+        )
+        .await
+    }
+
+    /// The active grant running at `now` and ending last of `resource` and `role` for the
+    /// identity `holder` selects.
+    async fn running_grant(
+        &self,
+        holder: sea_orm::sea_query::SimpleExpr,
+        resource: &str,
+        role: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredGrant>, StoreError> {
+        let now = to_ms(now);
         grants::Entity::find()
-            .filter(grants::Column::IdentityId.in_subquery(identity))
+            .filter(holder)
             .filter(grants::Column::Resource.eq(resource))
             .filter(grants::Column::Role.eq(role))
             .filter(grants::Column::State.eq("active"))
