@@ -27,6 +27,18 @@ pub fn forever() -> OffsetDateTime {
     PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc()
 }
 
+/// The employee id and user name of identity `id` among `people` (its id, and no user
+/// name, when it is gone).
+pub(crate) fn names(
+    people: &std::collections::HashMap<uuid::Uuid, warden_store::Contact>,
+    id: uuid::Uuid,
+) -> (String, String) {
+    people.get(&id).map_or_else(
+        || (id.to_string(), String::new()),
+        |c| (c.employee_id.clone(), c.username.clone()),
+    )
+}
+
 /// What one round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Report {
@@ -77,10 +89,7 @@ pub async fn tick(state: &AppState) -> Result<Report, StoreError> {
         if held_back.contains(&key) {
             continue;
         }
-        let (employee, username) = people.get(&job.identity_id).map_or_else(
-            || (job.identity_id.to_string(), String::new()),
-            |c| (c.employee_id.clone(), c.username.clone()),
-        );
+        let (employee, username) = names(&people, job.identity_id);
         let result = carry_out(state, &job, (&employee, &username)).await;
         let action = if job.action == "provision" {
             Action::AccessProvision

@@ -33,7 +33,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::notify::{Notice, all_messages, events};
 use crate::service::expiry::access_spec;
-use crate::service::provisioning::birthright_spec;
+use crate::service::provisioning::{birthright_spec, names};
 use crate::service::targets::configured;
 use crate::state::AppState;
 
@@ -143,19 +143,8 @@ pub async fn reconcile(
         .chain(birthright.iter().map(|(id, _)| *id))
         .collect();
     let people = state.store().contacts(&ids).await?;
-    let holder = |g: &StoredGrant| {
-        people.get(&g.identity_id).map_or_else(
-            || (g.identity_id.to_string(), String::new()),
-            |c| (c.employee_id.clone(), c.username.clone()),
-        )
-    };
+    let who = |id| names(&people, id);
 
-    let who = |id: uuid::Uuid| {
-        people.get(&id).map_or_else(
-            || (id.to_string(), String::new()),
-            |c| (c.employee_id.clone(), c.username.clone()),
-        )
-    };
     let birthright_specs: Vec<_> = birthright
         .iter()
         .map(|(id, role)| {
@@ -177,7 +166,7 @@ pub async fn reconcile(
         .map(AccessSpec::account_name)
         .collect();
     for g in &live {
-        let (employee, username) = holder(g);
+        let (employee, username) = who(g.identity_id);
         let until = g.ends_at.unwrap_or(now);
         accounted.insert(access_spec(state, g, &employee, &username, until).account_name());
         if let Some(h) = &g.handle {
@@ -217,7 +206,7 @@ pub async fn reconcile(
         }
     }
     for g in running.values() {
-        let (employee, username) = holder(g);
+        let (employee, username) = who(g.identity_id);
         let spec = access_spec(state, g, &employee, &username, g.ends_at.unwrap_or(now));
         match connector.verify(&spec, g.handle.as_deref()).await {
             Ok(Presence::Present { .. }) => {}
