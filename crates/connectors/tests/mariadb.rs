@@ -287,7 +287,10 @@ async fn revoke_cuts_open_sessions_and_blocks_new_logins() {
         .unwrap_err();
     drop(cut);
     let again = login(&handle, &pw).await.unwrap_err();
-    assert_eq!(server_code(&again), Some(1045), "{again}");
+    // The account is gone: MariaDB refuses a login to an account that does not exist with
+    // 1045, or with 1698 when its stand-in authentication picks a passwordless plugin;
+    // both are "access denied" (SQLSTATE 28000).
+    assert!(matches!(server_code(&again), Some(1045 | 1698)), "{again}");
     assert_eq!(
         m.verify(&access, Some(&handle)).await.unwrap(),
         Presence::Absent
