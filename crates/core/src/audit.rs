@@ -95,6 +95,10 @@ pub enum Action {
     AccessProvision,
     /// Birthright access was removed from a target.
     AccessDeprovision,
+    /// The audit log was exported.
+    AuditExport,
+    /// The server started with a configuration that differs from the last one it ran.
+    ConfigChange,
 }
 
 impl Action {
@@ -143,6 +147,8 @@ impl Action {
             Action::ReconcileFinding => "reconcile.finding",
             Action::AccessProvision => "access.provision",
             Action::AccessDeprovision => "access.deprovision",
+            Action::AuditExport => "audit.export",
+            Action::ConfigChange => "config.change",
         }
     }
 }
@@ -201,6 +207,14 @@ pub struct AuditEvent {
     pub outcome: Outcome,
     /// Why: a justification, or the reason for a refusal.
     pub reason: Option<String>,
+    /// The resource concerned, by its policy name.
+    pub resource: Option<String>,
+    /// The access request concerned.
+    pub request_id: Option<Uuid>,
+    /// The grant concerned.
+    pub grant_id: Option<Uuid>,
+    /// The risk score of the request decided on.
+    pub risk: Option<u32>,
     /// Further facts, never secrets.
     pub details: BTreeMap<String, String>,
 }
@@ -215,7 +229,52 @@ impl AuditEvent {
             target: None,
             outcome: Outcome::Success,
             reason: None,
+            resource: None,
+            request_id: None,
+            grant_id: None,
+            risk: None,
             details: BTreeMap::new(),
+        }
+    }
+
+    /// The resource concerned; also settable as the `resource` detail.
+    #[must_use]
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// The request concerned; a `request:<id>` target or `request` detail says it too.
+    #[must_use]
+    pub fn request(mut self, id: Uuid) -> Self {
+        self.request_id = Some(id);
+        self
+    }
+
+    /// The grant concerned; a `grant:<id>` target or `grant` detail says it too.
+    #[must_use]
+    pub fn grant(mut self, id: Uuid) -> Self {
+        self.grant_id = Some(id);
+        self
+    }
+
+    /// The risk score of the request decided on; also settable as the `risk` detail.
+    #[must_use]
+    pub fn risk(mut self, score: u32) -> Self {
+        self.risk = Some(score);
+        self
+    }
+
+    /// The resource, request, grant and risk of the event: the fields when set, else
+    /// read from the target (`request:<id>`, `grant:<id>`) and the details (`resource`,
+    /// `request`, `grant`, `risk`), so every event that names them is indexed by them.
+    pub fn subjects(&self) -> Subjects<'_> {
+        let derived = Subjects::derive(self.target.as_deref(), &self.details);
+        Subjects {
+            resource: self.resource.as_deref().or(derived.resource),
+            request_id: self.request_id.or(derived.request_id),
+            grant_id: self.grant_id.or(derived.grant_id),
+            risk: self.risk.or(derived.risk),
         }
     }
 
@@ -246,5 +305,74 @@ impl AuditEvent {
     pub fn detail(mut self, key: &str, value: impl Into<String>) -> Self {
         self.details.insert(key.to_owned(), value.into());
         self
+    }
+}
+
+/// What an event concerns, for indexing and search (see [`AuditEvent::subjects`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subjects<'a> {
+    /// The resource.
+    pub resource: Option<&'a str>,
+    /// The request.
+    pub request_id: Option<Uuid>,
+    /// The grant.
+    pub grant_id: Option<Uuid>,
+    /// The risk score.
+    pub risk: Option<u32>,
+}
+
+impl<'a> Subjects<'a> {
+    /// What a target (`request:<id>`, `grant:<id>`) and details (`resource`, `request`,
+    /// `grant`, `risk`) say the event concerns.
+    pub fn derive(target: Option<&'a str>, details: &'a BTreeMap<String, String>) -> Self {
+        let target_id = |prefix: &str| {
+            target
+                .and_then(|t| t.strip_prefix(prefix))
+                .and_then(|id| Uuid::parse_str(id).ok())
+        };
+        let detail_id = |key: &str| details.get(key).and_then(|id| Uuid::parse_str(id).ok());
+        Self {
+            resource: details.get("resource").map(String::as_str),
+            request_id: target_id("request:").or_else(|| detail_id("request")),
+            grant_id: target_id("grant:").or_else(|| detail_id("grant")),
+            risk: details.get("risk").and_then(|r| r.parse().ok()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_come_from_fields_then_target_then_details() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let grant = Uuid::from_u128(1);
+        let request = Uuid::from_u128(2);
+        let e = AuditEvent::new(at, Actor::system(), Action::GrantRevoked)
+            .target(format!("grant:{grant}"))
+            .detail("request", request.to_string())
+            .detail("resource", "pg-prod")
+            .detail("risk", "35");
+        let s = e.subjects();
+        assert_eq!(s.grant_id, Some(grant));
+        assert_eq!(s.request_id, Some(request));
+        assert_eq!(s.resource, Some("pg-prod"));
+        assert_eq!(s.risk, Some(35));
+        let e = e.resource("other").risk(1).grant(Uuid::from_u128(3));
+        let s = e.subjects();
+        assert_eq!(s.resource, Some("other"));
+        assert_eq!(s.risk, Some(1));
+        assert_eq!(s.grant_id, Some(Uuid::from_u128(3)));
+        let plain = AuditEvent::new(at, Actor::system(), Action::HrSync).target("user:bob");
+        assert_eq!(
+            plain.subjects(),
+            Subjects {
+                resource: None,
+                request_id: None,
+                grant_id: None,
+                risk: None
+            }
+        );
     }
 }
