@@ -21,7 +21,7 @@ use crate::entity::{
     policy_versions, users,
 };
 use crate::rows::{from_ms, to_ms};
-use crate::{Store, StoreError, insert_audit};
+use crate::{Store, StoreError};
 
 /// Rows per INSERT statement in bulk writes (well under both backends' parameter limits).
 const CHUNK: usize = 500;
@@ -777,20 +777,6 @@ pub(crate) async fn apply_in(
         summary.policy_version = Some(insert_policy_version(txn, policy, at).await?);
     }
 
-    for chunk in changes.events.chunks(CHUNK) {
-        if chunk.len() == 1 {
-            if let Some(event) = chunk.first() {
-                insert_audit(txn, event).await?;
-            }
-            continue;
-        }
-        let models = chunk
-            .iter()
-            .map(crate::rows::audit_model)
-            .collect::<Result<Vec<_>, _>>()?;
-        crate::entity::audit_events::Entity::insert_many(models)
-            .exec_without_returning(txn)
-            .await?;
-    }
+    crate::audit::insert_audits(txn, &changes.events).await?;
     Ok(summary)
 }

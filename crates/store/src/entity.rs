@@ -94,6 +94,52 @@ pub mod audit_events {
         pub outcome: String,
         pub reason: Option<String>,
         pub details: String,
+        pub resource: Option<String>,
+        pub request_id: Option<Uuid>,
+        pub grant_id: Option<Uuid>,
+        pub risk: Option<i32>,
+        pub prev_hash: Option<Vec<u8>>,
+        pub hash: Option<Vec<u8>>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit_checkpoints {
+    //! Signed heads of the audit chain.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_checkpoints")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub hash: Vec<u8>,
+        pub at: i64,
+        pub key_id: String,
+        pub signature: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit_cursors {
+    //! How far each SIEM export has delivered the audit log.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_cursors")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sink: String,
+        pub seq: i64,
+        pub updated_at: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

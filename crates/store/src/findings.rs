@@ -15,7 +15,7 @@ use warden_core::audit::AuditEvent;
 use crate::entity::findings;
 use crate::grants::insert_outbox;
 use crate::rows::{from_ms, to_ms};
-use crate::{OutboxMessage, Store, StoreError, insert_audit};
+use crate::{OutboxMessage, Store, StoreError};
 
 /// A finding, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,9 +142,7 @@ impl Store {
                 .exec(&write.txn)
                 .await?;
         }
-        for e in events {
-            insert_audit(&write.txn, e).await?;
-        }
+        crate::audit::insert_audits(&write.txn, events).await?;
         write.txn.commit().await?;
         Ok(new)
     }

@@ -20,7 +20,7 @@ use crate::entity::{
     connector_calls, grants, incidents, leases, outbox, recorded_access, requests, reviews,
 };
 use crate::rows::{from_ms, to_ms};
-use crate::{Store, StoreError, insert_audit};
+use crate::{Store, StoreError};
 
 /// Grant states that keep access on the target, or may still.
 pub const LIVE_STATES: [&str; 3] = ["provisioning", "active", "revoking"];
@@ -699,15 +699,7 @@ impl Store {
         for chunk in outbox.chunks(200) {
             insert_outbox(&write.txn, chunk).await?;
         }
-        for chunk in events.chunks(200) {
-            let models = chunk
-                .iter()
-                .map(|e| crate::rows::audit_model(e))
-                .collect::<Result<Vec<_>, _>>()?;
-            crate::entity::audit_events::Entity::insert_many(models)
-                .exec_without_returning(&write.txn)
-                .await?;
-        }
+        crate::audit::insert_audits(&write.txn, &events).await?;
         write.txn.commit().await?;
         Ok(stale)
     }
@@ -727,9 +719,7 @@ impl Store {
         let n = end_grants_in(&write.txn, ids, at, reason).await?;
         if n > 0 {
             insert_outbox(&write.txn, outbox).await?;
-            for e in events {
-                insert_audit(&write.txn, e).await?;
-            }
+            crate::audit::insert_audits(&write.txn, events).await?;
         }
         write.txn.commit().await?;
         Ok(n)
@@ -745,9 +735,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let write = self.begin_write().await?;
         insert_outbox(&write.txn, outbox).await?;
-        for e in events {
-            insert_audit(&write.txn, e).await?;
-        }
+        crate::audit::insert_audits(&write.txn, events).await?;
         write.txn.commit().await?;
         Ok(())
     }
@@ -890,9 +878,7 @@ impl Store {
             .await?;
         }
         insert_outbox(&write.txn, outbox).await?;
-        for e in events {
-            insert_audit(&write.txn, e).await?;
-        }
+        crate::audit::insert_audits(&write.txn, events).await?;
         write.txn.commit().await?;
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! writes it in the same transaction: if the event cannot be written, the change is rolled
 //! back. Reads take no event. Migrations run when the store is opened.
 
+mod audit;
 mod directory;
 mod entity;
 mod findings;
@@ -36,11 +37,12 @@ use warden_core::throttle::{ThrottlePolicy, ThrottleState};
 use warden_core::user::{TokenRecord, User};
 use warden_core::{ScopeSet, Username};
 
+pub use audit::AuditFilter;
 pub use directory::{
     AccessJob, Assignment, ChangeSet, ChangeSummary, Group, GroupWrite, IdentityFilter,
     IdentityWrite, JobAction, NewAccessJob, NewPolicyVersion, PolicyVersion,
 };
-use entity::{api_tokens, audit_events, login_throttle, system_settings, users};
+use entity::{api_tokens, login_throttle, system_settings, users};
 pub use findings::{Sighting, StoredFinding};
 pub use grants::{
     ConnectorCall, Contact, GrantChange, GrantFilter, LIVE_STATES, OutboxMessage, ReviewStep,
@@ -155,6 +157,8 @@ pub struct UserChange {
 /// The settings key recording that the server has been initialised.
 const BOOTSTRAPPED_KEY: &str = "bootstrapped_at";
 /// Arbitrary key for PostgreSQL's advisory lock that serialises migrations of replicas.
+/// The `system_settings` key of the running configuration's digest.
+const CONFIG_DIGEST_KEY: &str = "config_digest";
 const MIGRATION_LOCK_KEY: i64 = 0x5741_5244_454e; // "WARDEN"
 
 /// The store. Clones share the connection pool and the writer lock.
@@ -168,6 +172,8 @@ pub struct Store {
     /// Counts committed changes of users and tokens in this process, so a cache of token
     /// checks can tell when it may be stale (see [`Store::auth_epoch`]).
     auth_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Events waiting for a group commit ([`Store::append_audit`]).
+    audit_queue: std::sync::Arc<audit::AuditQueue>,
 }
 
 /// A write transaction, holding the SQLite writer lock when there is one.
@@ -223,6 +229,7 @@ impl Store {
             backend,
             write_lock: std::sync::Arc::new(Mutex::new(())),
             auth_epoch: std::sync::Arc::default(),
+            audit_queue: std::sync::Arc::default(),
         };
         store.migrate().await?;
         if backend == Backend::Sqlite {
@@ -280,6 +287,41 @@ impl Store {
         };
         let txn = self.db.begin().await?;
         Ok(Write { txn, _guard: guard })
+    }
+
+    // ----- configuration -----
+
+    /// Records the digest of the configuration the server starts with. When it differs
+    /// from the last one recorded, stores it with `event` (given the previous digest, if
+    /// any) and returns `true`; otherwise changes nothing.
+    pub async fn record_config_digest(
+        &self,
+        digest: &str,
+        event: impl FnOnce(Option<&str>) -> AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let write = self.begin_write().await?;
+        let previous = system_settings::Entity::find_by_id(CONFIG_DIGEST_KEY.to_owned())
+            .one(&write.txn)
+            .await?
+            .map(|m| m.value);
+        if previous.as_deref() == Some(digest) {
+            return Ok(false);
+        }
+        let model = system_settings::ActiveModel {
+            key: Set(CONFIG_DIGEST_KEY.to_owned()),
+            value: Set(digest.to_owned()),
+        };
+        system_settings::Entity::insert(model)
+            .on_conflict(
+                OnConflict::column(system_settings::Column::Key)
+                    .update_column(system_settings::Column::Value)
+                    .to_owned(),
+            )
+            .exec_without_returning(&write.txn)
+            .await?;
+        insert_audit(&write.txn, &event(previous.as_deref())).await?;
+        write.txn.commit().await?;
+        Ok(true)
     }
 
     // ----- bootstrap -----
@@ -577,33 +619,6 @@ impl Store {
         write.txn.commit().await?;
         Ok(())
     }
-
-    // ----- audit -----
-
-    /// Writes an event that accompanies no other change (such as a refused request).
-    pub async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        insert_audit(&write.txn, event).await?;
-        write.txn.commit().await?;
-        Ok(())
-    }
-
-    /// Events with a sequence number above `after`, oldest first, at most `limit`.
-    pub async fn audit_events(
-        &self,
-        after: i64,
-        limit: u64,
-    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        audit_events::Entity::find()
-            .filter(audit_events::Column::Seq.gt(after))
-            .order_by_asc(audit_events::Column::Seq)
-            .limit(limit)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(rows::audit)
-            .collect()
-    }
 }
 
 pub(crate) async fn insert_user(
@@ -654,15 +669,12 @@ async fn insert_token(
     Ok(())
 }
 
+/// Appends one event to the audit chain in `txn`.
 pub(crate) async fn insert_audit(
     txn: &DatabaseTransaction,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let model = rows::audit_model(event)?;
-    audit_events::Entity::insert(model)
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+    audit::insert_audits(txn, std::slice::from_ref(event)).await
 }
 
 /// The URL with the password (if any) replaced, for error messages.

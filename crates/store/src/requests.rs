@@ -10,7 +10,7 @@ use warden_core::audit::AuditEvent;
 use crate::entity::{approvals, requests};
 use crate::grants::{OutboxMessage, StoredGrant, insert_grant, insert_outbox};
 use crate::rows::{from_ms, to_ms};
-use crate::{Store, StoreError, insert_audit};
+use crate::{Store, StoreError};
 
 /// An access request, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,8 +340,6 @@ pub(crate) async fn write_effects(
         insert_grant(txn, g).await?;
     }
     insert_outbox(txn, effects.outbox).await?;
-    for event in effects.events {
-        insert_audit(txn, event).await?;
-    }
+    crate::audit::insert_audits(txn, effects.events).await?;
     Ok(())
 }

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::ActiveValue::Set;
 use time::OffsetDateTime;
 use uuid::Uuid;
+use warden_audit::{Digest, Record, RecordActor};
 use warden_core::audit::AuditEvent;
 use warden_core::credential::TokenHash;
 use warden_core::throttle::ThrottleState;
@@ -68,10 +69,10 @@ pub(crate) fn throttle(m: login_throttle::Model) -> Result<ThrottleState, StoreE
     })
 }
 
-/// An audit event as stored, with its sequence number.
+/// An audit event as stored, with its sequence number and its place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAuditEvent {
-    /// Position in the log.
+    /// Position in the log: 1, 2, 3, ... without gaps.
     pub seq: i64,
     /// Event id.
     pub id: Uuid,
@@ -93,26 +94,115 @@ pub struct StoredAuditEvent {
     pub outcome: String,
     /// Reason.
     pub reason: Option<String>,
+    /// The resource concerned.
+    pub resource: Option<String>,
+    /// The request concerned.
+    pub request_id: Option<Uuid>,
+    /// The grant concerned.
+    pub grant_id: Option<Uuid>,
+    /// The risk score of the request decided on.
+    pub risk: Option<u32>,
     /// Further facts.
     pub details: BTreeMap<String, String>,
+    /// The hash of the event before.
+    pub prev_hash: Digest,
+    /// This event's hash.
+    pub hash: Digest,
 }
 
-pub(crate) fn audit_model(e: &AuditEvent) -> Result<audit_events::ActiveModel, StoreError> {
-    let details = serde_json::to_string(&e.details).map_err(|err| corrupt("audit details", err))?;
+impl StoredAuditEvent {
+    /// The event as a chained record, borrowing its text.
+    pub fn record(&self) -> Record<'_> {
+        Record {
+            seq: u64::try_from(self.seq).unwrap_or_default(),
+            id: self.id,
+            time: to_ms(self.at),
+            actor: RecordActor {
+                user: self.actor_user.as_deref().map(Into::into),
+                token: self.actor_token,
+                ip: self.source.as_deref().map(Into::into),
+                user_agent: self.user_agent.as_deref().map(Into::into),
+            },
+            action: self.action.as_str().into(),
+            target: self.target.as_deref().map(Into::into),
+            outcome: self.outcome.as_str().into(),
+            reason: self.reason.as_deref().map(Into::into),
+            resource: self.resource.as_deref().map(Into::into),
+            request_id: self.request_id,
+            grant_id: self.grant_id,
+            risk: self.risk,
+            details: self
+                .details
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+/// A new event as an unchained record (sequence number and hashes are set by
+/// [`Record::seal_after`] when it is appended).
+pub(crate) fn new_record(e: &AuditEvent, id: Uuid) -> Record<'_> {
+    let subjects = e.subjects();
+    Record {
+        seq: 0,
+        id,
+        time: to_ms(e.at),
+        actor: RecordActor {
+            user: e.actor.user.as_deref().map(Into::into),
+            token: e.actor.token_id,
+            ip: e.actor.source.map(|ip| ip.to_string().into()),
+            user_agent: e.actor.user_agent.as_deref().map(Into::into),
+        },
+        action: e.action.as_str().into(),
+        target: e.target.as_deref().map(Into::into),
+        outcome: e.outcome.as_str().into(),
+        reason: e.reason.as_deref().map(Into::into),
+        resource: subjects.resource.map(Into::into),
+        request_id: subjects.request_id,
+        grant_id: subjects.grant_id,
+        risk: subjects.risk,
+        details: e
+            .details
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+            .collect(),
+        prev_hash: Digest::GENESIS,
+        hash: Digest::GENESIS,
+    }
+}
+
+/// The row of a sealed record.
+pub(crate) fn audit_model(r: &Record<'_>) -> Result<audit_events::ActiveModel, StoreError> {
+    let details = serde_json::to_string(&r.details).map_err(|err| corrupt("audit details", err))?;
     Ok(audit_events::ActiveModel {
-        seq: NotSet,
-        id: Set(Uuid::now_v7()),
-        at: Set(to_ms(e.at)),
-        actor_user: Set(e.actor.user.clone()),
-        actor_token: Set(e.actor.token_id),
-        source: Set(e.actor.source.map(|ip| ip.to_string())),
-        user_agent: Set(e.actor.user_agent.clone()),
-        action: Set(e.action.as_str().to_owned()),
-        target: Set(e.target.clone()),
-        outcome: Set(e.outcome.as_str().to_owned()),
-        reason: Set(e.reason.clone()),
+        seq: Set(i64::try_from(r.seq).map_err(|e| corrupt("audit seq", e))?),
+        id: Set(r.id),
+        at: Set(r.time),
+        actor_user: Set(r.actor.user.as_deref().map(str::to_owned)),
+        actor_token: Set(r.actor.token),
+        source: Set(r.actor.ip.as_deref().map(str::to_owned)),
+        user_agent: Set(r.actor.user_agent.as_deref().map(str::to_owned)),
+        action: Set(r.action.clone().into_owned()),
+        target: Set(r.target.as_deref().map(str::to_owned)),
+        outcome: Set(r.outcome.clone().into_owned()),
+        reason: Set(r.reason.as_deref().map(str::to_owned)),
         details: Set(details),
+        resource: Set(r.resource.as_deref().map(str::to_owned)),
+        request_id: Set(r.request_id),
+        grant_id: Set(r.grant_id),
+        risk: Set(r.risk.and_then(|v| i32::try_from(v).ok())),
+        prev_hash: Set(Some(r.prev_hash.0.to_vec())),
+        hash: Set(Some(r.hash.0.to_vec())),
     })
+}
+
+pub(crate) fn digest(what: &str, raw: Option<&[u8]>) -> Result<Digest, StoreError> {
+    raw.and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .map(Digest)
+        .ok_or_else(|| corrupt(what, "not a 32-byte hash"))
 }
 
 pub(crate) fn audit(m: audit_events::Model) -> Result<StoredAuditEvent, StoreError> {
@@ -120,6 +210,8 @@ pub(crate) fn audit(m: audit_events::Model) -> Result<StoredAuditEvent, StoreErr
         seq: m.seq,
         id: m.id,
         at: from_ms(m.at)?,
+        prev_hash: digest("audit prev_hash", m.prev_hash.as_deref())?,
+        hash: digest("audit hash", m.hash.as_deref())?,
         actor_user: m.actor_user,
         actor_token: m.actor_token,
         source: m.source,
@@ -128,6 +220,10 @@ pub(crate) fn audit(m: audit_events::Model) -> Result<StoredAuditEvent, StoreErr
         target: m.target,
         outcome: m.outcome,
         reason: m.reason,
+        resource: m.resource,
+        request_id: m.request_id,
+        grant_id: m.grant_id,
+        risk: m.risk.and_then(|r| u32::try_from(r).ok()),
         details: serde_json::from_str(&m.details).map_err(|e| corrupt("audit details", e))?,
     })
 }

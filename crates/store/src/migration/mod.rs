@@ -10,6 +10,7 @@ mod m0004_requests;
 mod m0005_grants;
 mod m0006_vendors;
 mod m0007_findings;
+mod m0008_audit_chain;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_grants::Migration),
             Box::new(m0006_vendors::Migration),
             Box::new(m0007_findings::Migration),
+            Box::new(m0008_audit_chain::Migration),
         ]
     }
 

@@ -11,6 +11,7 @@
     clippy::disallowed_methods
 )]
 
+mod audit;
 mod contract;
 
 /// Defines `$name::sqlite` and `$name::postgres`, each calling `$body(store, testdb)`.
