@@ -44,6 +44,34 @@ pub struct Config {
     /// The reconciler.
     #[serde(default)]
     pub reconcile: ReconcileConfig,
+    /// The audit log: checkpoint signing and SIEM exports.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The Ed25519 key that signs checkpoints (mode 0600), made at first start when
+    /// absent. Default: `audit_signing.key` in the data directory. Keep a copy of its
+    /// public key (`warden audit key`) where the database's administrators cannot change
+    /// it: that is what makes an export verifiable.
+    pub signing_key_file: Option<PathBuf>,
+    /// How often the head of the log is signed while events arrive, in milliseconds.
+    pub checkpoint_interval_ms: u64,
+    /// SIEM exports by name: `[audit.sinks.NAME]` with `kind = "syslog" | "file" | "http"`.
+    pub sinks: std::collections::BTreeMap<String, crate::siem::transport::SinkConfig>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            signing_key_file: None,
+            checkpoint_interval_ms: 1_000,
+            sinks: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 /// `[ssh]`.
@@ -490,6 +518,33 @@ impl Config {
                 });
             }
         }
+        if !(10..=1_000).contains(&self.audit.checkpoint_interval_ms) {
+            return invalid(
+                "audit.checkpoint_interval_ms",
+                "must be between 10 and 1000",
+            );
+        }
+        for (name, sink) in &self.audit.sinks {
+            let bad_name = name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if bad_name {
+                return Err(ConfigError::InvalidAt {
+                    key: format!("audit.sinks.{name}"),
+                    message: "a sink name is 1-64 letters, digits, - and _".to_owned(),
+                });
+            }
+            if let Err(said) = sink.validate(name) {
+                // `validate` says `audit.sinks.NAME.FIELD: what is wrong`.
+                let (key, message) = said
+                    .split_once(": ")
+                    .map(|(k, m)| (k.to_owned(), m.to_owned()))
+                    .unwrap_or_else(|| (format!("audit.sinks.{name}"), said.clone()));
+                return Err(ConfigError::InvalidAt { key, message });
+            }
+        }
         if self.ssh.certificate_max_secs < 10 || self.ssh.certificate_max_secs > 86_400 {
             return invalid("ssh.certificate_max_secs", "must be between 10 and 86400");
         }
@@ -703,6 +758,32 @@ mod tests {
             Path::new("warden.toml"),
             env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         )
+    }
+
+    #[test]
+    fn audit_sinks_are_read_and_checked() {
+        let ok = load(
+            "[audit]\ncheckpoint_interval_ms = 500\n\n[audit.sinks.soc]\nkind = \"syslog\"\naddress = \"127.0.0.1:6514\"\n\n[audit.sinks.archive]\nkind = \"file\"\npath = \"/var/log/warden/audit.jsonl\"\n\n[audit.sinks.splunk]\nkind = \"http\"\nurl = \"https://splunk.example:8088/services/collector\"\ntoken_env = \"HEC_TOKEN\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(ok.audit.checkpoint_interval_ms, 500);
+        assert_eq!(
+            ok.audit.sinks.keys().collect::<Vec<_>>(),
+            vec!["archive", "soc", "splunk"]
+        );
+        let show = |text: &str| match load(text, &[]) {
+            Err(e) => e.to_string(),
+            Ok(_) => String::new(),
+        };
+        let port = show("[audit.sinks.soc]\nkind = \"syslog\"\naddress = \"nowhere\"\n");
+        assert!(port.contains("audit.sinks.soc.address"), "{port}");
+        let unknown = show("[audit.sinks.soc]\nkind = \"carrier-pigeon\"\n");
+        assert!(unknown.contains("carrier-pigeon"), "{unknown}");
+        let name = show("[audit.sinks.\"a b\"]\nkind = \"file\"\npath = \"/tmp/x\"\n");
+        assert!(name.contains("audit.sinks.a b"), "{name}");
+        let often = show("[audit]\ncheckpoint_interval_ms = 5000\n");
+        assert!(often.contains("audit.checkpoint_interval_ms"), "{often}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod notify;
 pub mod scim;
 pub mod serve;
 pub mod service;
+pub mod siem;
 pub mod state;
 pub mod telemetry;
 pub mod tickets;
