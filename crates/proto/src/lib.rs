@@ -4,6 +4,7 @@
 //! Request bodies reject unknown fields, so a misspelt field is an error, not a silent
 //! no-op. Times are RFC 3339 strings in UTC.
 
+pub mod audit;
 pub mod auth;
 pub mod directory;
 pub mod grants;

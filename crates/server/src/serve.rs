@@ -125,6 +125,14 @@ pub async fn serve(
             .ssh_ca()
             .map_err(|e| ServeError::Init(format!("the SSH certificate authority: {e}")))?;
     }
+    record_config(&state)
+        .await
+        .map_err(|e| ServeError::Init(format!("recording the configuration: {e}")))?;
+    // The checkpoint key is read (or made) before serving: an export must be signable.
+    let audit_key = state
+        .audit_key()
+        .map_err(|e| ServeError::Init(format!("the audit signing key: {e}")))?;
+    tracing::info!(key_id = %audit_key.public().key_id(), "audit checkpoints are signed with this key");
     if options.dev
         && crate::demo::load(&state)
             .await
@@ -155,6 +163,8 @@ pub async fn serve(
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(crate::service::reconcile::schedule(state.clone()));
     tokio::spawn(crate::service::provisioning::run(state.clone()));
+    tokio::spawn(crate::service::audit::run_checkpoints(state.clone()));
+    crate::siem::spawn_all(&state);
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     let graceful = handle.clone();
@@ -253,4 +263,35 @@ fn announce(out: &mut (dyn Write + Send), url: &str, dev: bool) -> std::io::Resu
         writeln!(out, "Warden is listening on {url}")?;
     }
     out.flush()
+}
+
+/// Audits a start with a configuration different from the last start's (`config.change`,
+/// with both digests). The digest covers the configuration as read, with secrets
+/// redacted, so a changed inline secret is not detected, and no secret can be guessed
+/// from the digest.
+async fn record_config(state: &AppState) -> Result<(), warden_store::StoreError> {
+    use sha2::Digest as _;
+    let text = format!("{:?}", state.config());
+    let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    let now = state.clock().now();
+    let changed = state
+        .store()
+        .record_config_digest(&digest, |previous| {
+            let event = warden_core::audit::AuditEvent::new(
+                now,
+                warden_core::audit::Actor::system(),
+                warden_core::audit::Action::ConfigChange,
+            )
+            .target("config")
+            .detail("digest", digest.as_str());
+            match previous {
+                Some(p) => event.detail("previous", p),
+                None => event,
+            }
+        })
+        .await?;
+    if changed {
+        tracing::info!(digest = %digest, "the configuration changed since the last start");
+    }
+    Ok(())
 }

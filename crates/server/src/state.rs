@@ -50,6 +50,7 @@ struct Inner {
     grants_wake: Arc<tokio::sync::Notify>,
     instance: uuid::Uuid,
     ssh_ca: std::sync::OnceLock<Result<Arc<CertificateAuthority>, String>>,
+    audit_key: std::sync::OnceLock<Result<Arc<warden_audit::SigningKey>, String>>,
     check_tokens: crate::auth::TokenCache,
 }
 
@@ -133,6 +134,7 @@ impl AppState {
                 grants_wake: Arc::new(tokio::sync::Notify::new()),
                 instance: uuid::Uuid::now_v7(),
                 ssh_ca: std::sync::OnceLock::new(),
+                audit_key: std::sync::OnceLock::new(),
                 check_tokens: crate::auth::TokenCache::default(),
             }),
         }
@@ -210,6 +212,32 @@ impl AppState {
                 CertificateAuthority::load_or_create(&path)
                     .map(Arc::new)
                     .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    /// The key that signs audit checkpoints, loaded (or made) on first use from `[audit]
+    /// signing_key_file`, by default `audit_signing.key` in the data directory. `serve`
+    /// loads it before serving, so a key that cannot be read stops the start.
+    pub fn audit_key(&self) -> Result<Arc<warden_audit::SigningKey>, String> {
+        self.inner
+            .audit_key
+            .get_or_init(|| {
+                let path = self
+                    .config()
+                    .audit
+                    .signing_key_file
+                    .clone()
+                    .unwrap_or_else(|| self.config().storage.data_dir.join("audit_signing.key"));
+                if let Some(dir) = path.parent()
+                    && !dir.as_os_str().is_empty()
+                    && !dir.exists()
+                {
+                    make_private_dir(dir).map_err(|e| {
+                        format!("cannot create the directory {}: {e}", dir.display())
+                    })?;
+                }
+                crate::service::audit::load_or_create_key(&path).map(Arc::new)
             })
             .clone()
     }

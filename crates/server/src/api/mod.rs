@@ -3,6 +3,7 @@
 //! Every route is registered through `utoipa_axum::routes!`, so a route cannot exist
 //! without its entry in `/v1/openapi.json`.
 
+mod audit;
 mod auth;
 mod directory;
 mod grants;
@@ -59,6 +60,7 @@ use crate::state::AppState;
         (name = "requests", description = "Just-in-time access requests and their approval"),
         (name = "grants", description = "Grants, the access check, break-glass and incidents"),
         (name = "targets", description = "Credentials, SSH certificates, discovery and reconciliation on targets"),
+        (name = "audit", description = "The tamper-evident audit log: search, signed checkpoints, verifiable exports"),
     )
 )]
 struct ApiDoc;
@@ -128,6 +130,10 @@ fn routes(hr_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(targets::discover_accounts))
         .routes(routes!(targets::reconcile))
         .routes(routes!(targets::list_findings))
+        .routes(routes!(audit::search))
+        .routes(routes!(audit::head))
+        .routes(routes!(audit::key))
+        .routes(routes!(audit::export))
         .merge(crate::scim::routes())
 }
 

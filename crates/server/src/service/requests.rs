@@ -452,7 +452,19 @@ async fn file(
     if let Some(g) = &extends {
         created = created.detail("extends", g.id.to_string());
     }
+    let why = created.reason.clone().unwrap_or_default();
     let mut events = vec![created];
+    if let Some(g) = &extends {
+        // Filed as a new request; the grant's own history says it was asked to run longer.
+        events.push(
+            AuditEvent::new(now, caller.actor(), Action::GrantExtend)
+                .target(format!("grant:{}", g.id))
+                .reason(why)
+                .request(stored.id)
+                .resource(stored.resource.as_str())
+                .detail("duration_secs", stored.duration_secs.to_string()),
+        );
+    }
     let grant = approved_now.then(|| super::grants::queue(&stored, &resource, now));
     let notice = if approved_now {
         events.push(

@@ -11,6 +11,8 @@
     clippy::disallowed_methods
 )]
 
+mod audit;
+mod audit_walk;
 mod auth;
 mod breakglass;
 mod directory;
@@ -20,7 +22,9 @@ mod notify;
 mod openapi;
 mod reconcile_pg;
 mod requests;
+mod rsyslog;
 mod scim;
+mod siem;
 mod support;
 mod targets;
 mod users;

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub admin_password: String,
     pub db: TestDb,
+    /// The data directory (the audit signing key lives here).
+    pub data: tempfile::TempDir,
 }
 
 /// An answer: status, headers and the JSON body (Null when there is none).
@@ -95,7 +97,9 @@ impl TestApp {
             .await
             .unwrap()
             .unwrap();
+        let data = tempfile::tempdir().unwrap();
         let mut config = Config::default();
+        config.storage.data_dir = data.path().to_owned();
         // Grants are recorded in the database: no target connector in these tests.
         config.grants.record_only = true;
         tweak(&mut config);
@@ -107,6 +111,7 @@ impl TestApp {
             clock,
             admin_password: admin.password.expose_secret().to_owned(),
             db,
+            data,
         }
     }
 

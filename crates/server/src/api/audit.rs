@@ -1,0 +1,85 @@
+//! `/v1/audit`: search, the head and its checkpoint, the published checkpoint key, and
+//! exports. There is no route that changes or deletes an event.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use warden_proto::audit::{AuditHead, AuditKey, AuditPage, AuditQuery, ExportQuery};
+use warden_proto::problem::Problem;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::service;
+use crate::state::AppState;
+
+/// Searches the audit log, newest first, a page at a time. Needs `audit:read` or `admin`.
+#[utoipa::path(operation_id = "search_audit", get, path = "/v1/audit/events", tag = "audit", security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    service::audit::search(&state, &caller, &q).await.map(Json)
+}
+
+/// The last event and the latest signed checkpoint. Needs `audit:read` or `admin`.
+#[utoipa::path(operation_id = "audit_head", get, path = "/v1/audit/head", tag = "audit", security(("bearer" = [])),
+    responses(
+        (status = 200, body = AuditHead),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn head(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<AuditHead>, ApiError> {
+    service::audit::head(&state, &caller).await.map(Json)
+}
+
+/// The public key that signs checkpoints. Public: pin it where the server's
+/// administrators cannot change it, and verify exports with it.
+#[utoipa::path(operation_id = "audit_key", get, path = "/v1/audit/key", tag = "audit",
+    responses(
+        (status = 200, body = AuditKey),
+    ))]
+pub async fn key(State(state): State<AppState>) -> Result<Json<AuditKey>, ApiError> {
+    service::audit::key(&state).map(Json)
+}
+
+/// Exports the log (or the events after `since`) as a bundle that `warden audit verify`
+/// checks offline: JSON lines of a header, the events and their signed checkpoints,
+/// ending with a checkpoint over the last event. The export is itself audited. Needs
+/// `audit:read` or `admin`.
+#[utoipa::path(operation_id = "export_audit", get, path = "/v1/audit/export", tag = "audit", security(("bearer" = [])),
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "The bundle, JSON lines", content_type = "application/x-ndjson"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let export = service::audit::export(&state, &caller, q.since.unwrap_or(0)).await?;
+    let stream = futures_util::stream::try_unfold(export, |mut export| async move {
+        Ok::<_, std::io::Error>(export.next_chunk().await?.map(|chunk| (chunk, export)))
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,350 @@
+//! The audit log as a service: the checkpoint signer, search, the published key, and
+//! exports that verify offline.
+//!
+//! The signing key lives in a file outside the database (`[audit] signing_key_file`, by
+//! default `audit_signing.key` in the data directory, mode 0600), so that someone who can
+//! rewrite the database still cannot sign a rewritten chain.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read as _, Write as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::time::Duration as StdDuration;
+
+use axum::body::Bytes;
+use warden_audit::bundle::{self, Header, Line, PublishedKey};
+use warden_audit::{Checkpoint, SigningKey};
+use warden_core::Scope;
+use warden_core::audit::{Action, AuditEvent};
+use warden_proto::audit::{AuditActor, AuditEventInfo, AuditHead, AuditKey, AuditPage, AuditQuery};
+use warden_proto::problem::ProblemType;
+use warden_store::{AuditFilter, StoredAuditEvent};
+use zeroize::Zeroizing;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Events read from the store per page of an export.
+const EXPORT_PAGE: u64 = 2_000;
+/// The largest key file accepted (a key file is under 100 bytes).
+const MAX_KEY_FILE: u64 = 4_096;
+
+/// Loads the signing key from `path`, or makes one there (created with mode 0600) when
+/// the file does not exist. Refuses a file that group or others may read.
+pub fn load_or_create_key(path: &Path) -> Result<SigningKey, String> {
+    let shown = path.display();
+    match File::open(path) {
+        Ok(file) => {
+            let meta = file
+                .metadata()
+                .map_err(|e| format!("cannot read {shown}: {e}"))?;
+            let mode = meta.permissions().mode() & 0o7777;
+            if !meta.is_file() {
+                return Err(format!("{shown} is not a regular file"));
+            }
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "{shown} is readable by others (mode {mode:o}); it must be 0600"
+                ));
+            }
+            let mut text = Zeroizing::new(String::new());
+            file.take(MAX_KEY_FILE)
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read {shown}: {e}"))?;
+            SigningKey::from_file_text(&text).map_err(|e| format!("{shown}: {e}"))
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let key = SigningKey::generate().map_err(|e| e.to_string())?;
+            let mut file = match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(file) => file,
+                // Another replica made it in between: use theirs.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => return load_or_create_key(path),
+                Err(e) => return Err(format!("cannot create {shown}: {e}")),
+            };
+            let written = file
+                .write_all(key.to_file_text().as_bytes())
+                .and_then(|()| file.sync_all());
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(path);
+                return Err(format!("cannot write {shown}: {e}"));
+            }
+            tracing::info!(path = %shown, key_id = %key.public().key_id(), "made a new audit signing key");
+            Ok(key)
+        }
+        Err(e) => Err(format!("cannot read {shown}: {e}")),
+    }
+}
+
+/// Signs the head of the chain when events arrived since the last checkpoint. Returns
+/// the new checkpoint, if one was made.
+pub async fn checkpoint(state: &AppState) -> Result<Option<Checkpoint>, ApiError> {
+    let key = state.audit_key().map_err(ApiError::internal)?;
+    let store = state.store();
+    let (seq, hash) = store.audit_head().await?;
+    let last = store.last_audit_checkpoint().await?;
+    metrics::gauge!("warden_audit_head_seq").set(seq as f64);
+    if seq == 0 || last.as_ref().is_some_and(|cp| cp.seq >= seq) {
+        return Ok(None);
+    }
+    let cp = key.sign(seq, hash, crate::service::unix_ms(state.clock().now()));
+    store.add_audit_checkpoint(&cp).await?;
+    metrics::gauge!("warden_audit_checkpoint_seq").set(cp.seq as f64);
+    metrics::counter!("warden_audit_checkpoints_total").increment(1);
+    Ok(Some(cp))
+}
+
+/// Signs a checkpoint every `[audit] checkpoint_interval_ms` while events arrive, on the
+/// replica holding the `audit-checkpoint` lease.
+pub async fn run_checkpoints(state: AppState) {
+    let every = StdDuration::from_millis(state.config().audit.checkpoint_interval_ms.max(10));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The lease is renewed every few seconds, not on every tick.
+    let mut held_until = None;
+    loop {
+        tick.tick().await;
+        let now = state.clock().now();
+        if held_until.is_none_or(|until| until <= now) {
+            held_until = state
+                .hold_lease("audit-checkpoint")
+                .await
+                .then(|| now + time::Duration::seconds(5));
+            if held_until.is_none() {
+                continue;
+            }
+        }
+        if let Err(e) = checkpoint(&state).await {
+            tracing::error!(error = ?e, "signing an audit checkpoint failed");
+        }
+    }
+}
+
+/// The published checkpoint key.
+pub fn key(state: &AppState) -> Result<AuditKey, ApiError> {
+    let key = state.audit_key().map_err(ApiError::internal)?;
+    let public = key.public();
+    Ok(AuditKey {
+        key_id: public.key_id(),
+        public_key: public.encode(),
+    })
+}
+
+fn require_auditor(caller: &Caller) -> Result<(), ApiError> {
+    if caller.scopes.allows(Scope::AuditRead) {
+        Ok(())
+    } else {
+        caller.require(Scope::Admin)
+    }
+}
+
+/// The head of the log and its latest checkpoint. Needs `audit:read` or `admin`.
+pub async fn head(state: &AppState, caller: &Caller) -> Result<AuditHead, ApiError> {
+    require_auditor(caller)?;
+    let (seq, hash) = state.store().audit_head().await?;
+    let last = state.store().last_audit_checkpoint().await?;
+    Ok(AuditHead {
+        seq,
+        hash: hash.to_hex(),
+        checkpoint_seq: last.as_ref().map(|cp| cp.seq),
+        checkpoint_time: last.as_ref().and_then(|cp| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(cp.time) * 1_000_000).ok()
+        }),
+    })
+}
+
+/// A page of events matching `q`, newest first. Needs `audit:read` or `admin`.
+pub async fn search(
+    state: &AppState,
+    caller: &Caller,
+    q: &AuditQuery,
+) -> Result<AuditPage, ApiError> {
+    require_auditor(caller)?;
+    if let Some(action) = &q.action {
+        let family = action
+            .strip_suffix(".*")
+            .or_else(|| action.strip_suffix('.'))
+            .unwrap_or(action);
+        if family.is_empty()
+            || !family
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        {
+            return Err(ApiError::field(
+                "action",
+                "an action name (grant.revoke) or family (grant. or grant.*): lower-case letters, digits, _ and .",
+            ));
+        }
+    }
+    if let (Some(since), Some(until)) = (q.since, q.until)
+        && until <= since
+    {
+        return Err(ApiError::field("until", "must be after since"));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 1000"));
+    }
+    let filter = AuditFilter {
+        actor: q.actor.clone(),
+        action: q.action.clone(),
+        resource: q.resource.clone(),
+        request_id: q.request,
+        grant_id: q.grant,
+        since: q.since,
+        until: q.until,
+        before_seq: q.before,
+    };
+    let events = state
+        .store()
+        .search_audit(&filter, u64::from(limit))
+        .await?;
+    let next = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten()
+        .filter(|seq| *seq > 1);
+    Ok(AuditPage {
+        events: events.into_iter().map(event_info).collect(),
+        next,
+    })
+}
+
+fn event_info(e: StoredAuditEvent) -> AuditEventInfo {
+    AuditEventInfo {
+        seq: e.seq,
+        id: e.id,
+        time: e.at,
+        actor: AuditActor {
+            user: e.actor_user,
+            token: e.actor_token,
+            ip: e.source,
+            user_agent: e.user_agent,
+        },
+        action: e.action,
+        target: e.target,
+        outcome: e.outcome,
+        reason: e.reason,
+        resource: e.resource,
+        request: e.request_id,
+        grant: e.grant_id,
+        risk: e.risk,
+        details: e.details,
+        prev_hash: e.prev_hash.to_hex(),
+        hash: e.hash.to_hex(),
+    }
+}
+
+/// What an export streams: the header, then pages of events with their checkpoints.
+pub struct Export {
+    state: AppState,
+    next_after: u64,
+    last_seq: u64,
+    header: Option<Header>,
+}
+
+impl std::fmt::Debug for Export {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Export")
+            .field("next_after", &self.next_after)
+            .field("last_seq", &self.last_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts an export of the events after `since`: audits it, signs a checkpoint over the
+/// head (so the bundle ends signed), and returns the stream's state. Needs `audit:read`
+/// or `admin`.
+pub async fn export(state: &AppState, caller: &Caller, since: u64) -> Result<Export, ApiError> {
+    require_auditor(caller)?;
+    let now = state.clock().now();
+    let event = AuditEvent::new(now, caller.actor(), Action::AuditExport)
+        .target("audit")
+        .detail("since", since.to_string());
+    state.store().append_audit(&event).await?;
+    checkpoint(state).await?;
+    let key = state.audit_key().map_err(ApiError::internal)?;
+    let last = state
+        .store()
+        .last_audit_checkpoint()
+        .await?
+        .ok_or_else(|| ApiError::internal("no checkpoint after signing one"))?;
+    let last_seq = last.seq;
+    if since >= last_seq {
+        return Err(ApiError::new(
+            ProblemType::BadRequest,
+            format!("since: the log ends at {last_seq}"),
+        ));
+    }
+    let anchor = state
+        .store()
+        .audit_hash_at(since)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("event {since} has no hash")))?;
+    let public = key.public();
+    let header = Header::new(
+        crate::service::unix_ms(now),
+        since + 1,
+        anchor,
+        last_seq,
+        vec![PublishedKey {
+            key_id: public.key_id(),
+            public_key: public.encode(),
+        }],
+    );
+    Ok(Export {
+        state: state.clone(),
+        next_after: since,
+        last_seq,
+        header: Some(header),
+    })
+}
+
+impl Export {
+    /// The next chunk of the bundle, or `None` at its end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, std::io::Error> {
+        let mut out = Vec::with_capacity(1 << 20);
+        let json = |e: serde_json::Error| std::io::Error::other(e.to_string());
+        let store_err = |e: warden_store::StoreError| std::io::Error::other(e.to_string());
+        if let Some(header) = self.header.take() {
+            bundle::write_line(&mut out, &Line::Header(header)).map_err(json)?;
+        }
+        if self.next_after >= self.last_seq {
+            return Ok((!out.is_empty()).then(|| Bytes::from(out)));
+        }
+        let after = i64::try_from(self.next_after).map_err(std::io::Error::other)?;
+        let last = i64::try_from(self.last_seq).map_err(std::io::Error::other)?;
+        let remaining = self.last_seq - self.next_after;
+        let events = self
+            .state
+            .store()
+            .audit_events(after, EXPORT_PAGE.min(remaining))
+            .await
+            .map_err(store_err)?;
+        let Some(page_last) = events.last().map(|e| e.seq) else {
+            return Err(std::io::Error::other(format!(
+                "the log ends before event {}",
+                self.next_after + 1
+            )));
+        };
+        let checkpoints = self
+            .state
+            .store()
+            .audit_checkpoints(after + 1, page_last.min(last), EXPORT_PAGE)
+            .await
+            .map_err(store_err)?;
+        let mut cps = checkpoints.into_iter().peekable();
+        for e in &events {
+            bundle::write_line(&mut out, &Line::Event(e.record())).map_err(json)?;
+            while let Some(cp) = cps.next_if(|cp| i64::try_from(cp.seq).is_ok_and(|s| s <= e.seq)) {
+                bundle::write_line(&mut out, &Line::Checkpoint(cp)).map_err(json)?;
+            }
+        }
+        self.next_after = u64::try_from(page_last).map_err(std::io::Error::other)?;
+        Ok(Some(Bytes::from(out)))
+    }
+}
