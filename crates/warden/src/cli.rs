@@ -149,6 +149,9 @@ pub enum Command {
         /// Only this resource (default: every resource with a configured connection)
         resource: Option<String>,
     },
+    /// The tamper-evident audit log: search, export, verify offline
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Privileged access found on targets that Warden did not grant
     Findings {
         /// Only this resource's
@@ -158,6 +161,64 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Search events, newest first (needs audit:read)
+    Search(AuditSearchArgs),
+    /// Export the log as a bundle that `verify` checks offline (needs audit:read)
+    Export {
+        /// Only the events after this sequence number
+        #[arg(long)]
+        since: Option<u64>,
+        /// Write to this file instead of standard output
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Verify an exported bundle offline: no server needed
+    Verify {
+        /// The bundle file
+        bundle: PathBuf,
+        /// The checkpoint key you pinned (`ed25519:...`, or @FILE holding it)
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Print the server's checkpoint key, to pin
+    Key,
+    /// Show the last event and the latest signed checkpoint (needs audit:read)
+    Head,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditSearchArgs {
+    /// The acting user
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// An action (grant.revoke) or family (grant.*)
+    #[arg(long)]
+    pub action: Option<String>,
+    /// The resource concerned
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// The request concerned
+    #[arg(long)]
+    pub request: Option<uuid::Uuid>,
+    /// The grant concerned
+    #[arg(long)]
+    pub grant: Option<uuid::Uuid>,
+    /// From this time: RFC 3339, or a span ago (30m, 12h, 7d)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before this time: RFC 3339, or a span ago
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Events per page
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Fetch every page, not only the first
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, clap::Args)]

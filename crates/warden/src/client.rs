@@ -117,6 +117,23 @@ impl Client {
             .context("the server's answer is not what this client expects")
     }
 
+    /// GETs `path` and hands the body to `sink` chunk by chunk as it arrives (an export
+    /// may be large and slow, so it gets an hour rather than the usual minute).
+    pub async fn download(
+        &self,
+        path: &str,
+        mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let request = self
+            .request(Method::GET, path)
+            .timeout(std::time::Duration::from_secs(3600));
+        let mut response = self.finish(request, path).await?;
+        while let Some(chunk) = response.chunk().await.context("the download was cut off")? {
+            sink(&chunk).context("cannot write the download")?;
+        }
+        Ok(())
+    }
+
     /// Sends a request whose answer has no body.
     pub async fn call_empty<B: Serialize>(
         &self,

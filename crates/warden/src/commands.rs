@@ -62,6 +62,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Discover { .. }
         | Command::Reconcile { .. }
         | Command::Findings { .. } => crate::targets::run(&cli).await,
+        Command::Audit(cmd) => crate::audit::run(&cli, cmd).await,
     }
 }
 

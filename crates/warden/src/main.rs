@@ -1,5 +1,6 @@
 //! `warden`: the server (`warden serve`) and its command-line client in one binary.
 
+mod audit;
 mod cli;
 mod client;
 mod commands;
