@@ -3,7 +3,7 @@
 //! A record's hash is the SHA-256 of its canonical encoding, which includes the hash of
 //! the record before it, so changing, removing, inserting or reordering a record breaks
 //! the chain from that point on. The encoding is a fixed sequence of length-prefixed
-//! fields (documented in `docs/audit.md`), never JSON, so that the hash does not depend
+//! fields (documented in `docs/audit-format.md`), never JSON, so that the hash does not depend
 //! on key order, whitespace or number formatting, and another implementation can compute
 //! it from the published description alone.
 

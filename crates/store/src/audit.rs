@@ -273,6 +273,7 @@ impl Store {
     /// Stores a signed checkpoint; a second one for the same sequence number (another
     /// replica signing the same head) is ignored.
     pub async fn add_audit_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
         let model = audit_checkpoints::ActiveModel {
             seq: Set(i64::try_from(checkpoint.seq)
                 .map_err(|_| StoreError::Corrupt("checkpoint seq".to_owned()))?),
@@ -287,8 +288,9 @@ impl Store {
                     .do_nothing()
                     .to_owned(),
             )
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&write.txn)
             .await?;
+        write.txn.commit().await?;
         Ok(())
     }
 
@@ -341,6 +343,7 @@ impl Store {
         seq: i64,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
         let model = audit_cursors::ActiveModel {
             sink: Set(sink.to_owned()),
             seq: Set(seq),
@@ -356,8 +359,9 @@ impl Store {
                     .update_column(audit_cursors::Column::UpdatedAt)
                     .to_owned(),
             )
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&write.txn)
             .await?;
+        write.txn.commit().await?;
         Ok(())
     }
 }

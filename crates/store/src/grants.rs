@@ -786,12 +786,14 @@ impl Store {
 
     /// Marks a message delivered: it is never sent again.
     pub async fn outbox_delivered(&self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
         outbox::Entity::update_many()
             .col_expr(outbox::Column::DeliveredAt, Expr::value(to_ms(at)))
             .col_expr(outbox::Column::DueAt, Expr::value(Option::<i64>::None))
             .filter(outbox::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(&write.txn)
             .await?;
+        write.txn.commit().await?;
         Ok(())
     }
 
@@ -803,13 +805,15 @@ impl Store {
         retry_at: OffsetDateTime,
         error: &str,
     ) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
         outbox::Entity::update_many()
             .col_expr(outbox::Column::Attempts, Expr::value(attempts))
             .col_expr(outbox::Column::DueAt, Expr::value(to_ms(retry_at)))
             .col_expr(outbox::Column::LastError, Expr::value(error.to_owned()))
             .filter(outbox::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(&write.txn)
             .await?;
+        write.txn.commit().await?;
         Ok(())
     }
 
@@ -1011,11 +1015,13 @@ impl Store {
 
     /// Gives up the lease `name` if `owner` holds it (a clean shutdown).
     pub async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
         leases::Entity::delete_many()
             .filter(leases::Column::Name.eq(name))
             .filter(leases::Column::Owner.eq(owner))
-            .exec(&self.db)
+            .exec(&write.txn)
             .await?;
+        write.txn.commit().await?;
         Ok(())
     }
 

@@ -44,7 +44,11 @@ const AUDITED: &[(&str, &str, &[&str])] = &[
     ("post", "/v1/grants/{id}/revoke", &["grant.revoke"]),
     // An extension is filed as a new request that names the grant it extends, and the
     // grant's own history gets `grant.extend`.
-    ("post", "/v1/grants/{id}/extend", &["request.create", "grant.extend"]),
+    (
+        "post",
+        "/v1/grants/{id}/extend",
+        &["request.create", "grant.extend"],
+    ),
     ("post", "/v1/breakglass", &["breakglass.use"]),
     (
         "post",

@@ -28,7 +28,11 @@ fn event(n: usize, user: &str, action: Action) -> AuditEvent {
     .target(format!("grant:{}", Uuid::from_u128(n as u128)))
     .detail(
         "resource",
-        if n % 2 == 0 { "pg-prod" } else { "redis-cache" },
+        if n.is_multiple_of(2) {
+            "pg-prod"
+        } else {
+            "redis-cache"
+        },
     )
     .detail("n", n.to_string())
 }
@@ -92,8 +96,12 @@ async fn replicas_on_postgres_share_one_chain() {
     let a = Store::open(&db.url, &Default::default()).await.unwrap();
     let b = Store::open(&db.url, &Default::default()).await.unwrap();
     let mut tasks = Vec::new();
-    for n in 0..200 {
-        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+    for n in 0..200usize {
+        let store = if n.is_multiple_of(2) {
+            a.clone()
+        } else {
+            b.clone()
+        };
         tasks.push(tokio::spawn(async move {
             store
                 .append_audit(&event(n, "carol", Action::GrantProvision))
