@@ -195,25 +195,32 @@ impl AppState {
         self.inner
             .ssh_ca
             .get_or_init(|| {
-                let path = self
-                    .config()
-                    .ssh
-                    .ca_key_file
-                    .clone()
-                    .unwrap_or_else(|| self.config().storage.data_dir.join("ssh_ca"));
-                if let Some(dir) = path.parent()
-                    && !dir.as_os_str().is_empty()
-                    && !dir.exists()
-                {
-                    make_private_dir(dir).map_err(|e| {
-                        format!("cannot create the directory {}: {e}", dir.display())
-                    })?;
-                }
+                let path = self.key_file(self.config().ssh.ca_key_file.as_ref(), "ssh_ca")?;
                 CertificateAuthority::load_or_create(&path)
                     .map(Arc::new)
                     .map_err(|e| e.to_string())
             })
             .clone()
+    }
+
+    /// The path of a key file: the configured one, or `default_name` in the data
+    /// directory; its directory is created (0700) when missing.
+    fn key_file(
+        &self,
+        configured: Option<&std::path::PathBuf>,
+        default_name: &str,
+    ) -> Result<std::path::PathBuf, String> {
+        let path = configured
+            .cloned()
+            .unwrap_or_else(|| self.config().storage.data_dir.join(default_name));
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            make_private_dir(dir)
+                .map_err(|e| format!("cannot create the directory {}: {e}", dir.display()))?;
+        }
+        Ok(path)
     }
 
     /// The key that signs audit checkpoints, loaded (or made) on first use from `[audit]
@@ -223,20 +230,10 @@ impl AppState {
         self.inner
             .audit_key
             .get_or_init(|| {
-                let path = self
-                    .config()
-                    .audit
-                    .signing_key_file
-                    .clone()
-                    .unwrap_or_else(|| self.config().storage.data_dir.join("audit_signing.key"));
-                if let Some(dir) = path.parent()
-                    && !dir.as_os_str().is_empty()
-                    && !dir.exists()
-                {
-                    make_private_dir(dir).map_err(|e| {
-                        format!("cannot create the directory {}: {e}", dir.display())
-                    })?;
-                }
+                let path = self.key_file(
+                    self.config().audit.signing_key_file.as_ref(),
+                    "audit_signing.key",
+                )?;
                 crate::service::audit::load_or_create_key(&path).map(Arc::new)
             })
             .clone()

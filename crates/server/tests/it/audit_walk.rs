@@ -9,8 +9,7 @@
 //! [`every_route_is_in_exactly_one_table`] (and the walk).
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration as StdDuration;
+use std::process::Command;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
@@ -19,7 +18,10 @@ use warden_server::demo;
 use warden_store::StoredAuditEvent;
 
 use crate::openapi::ROUTES;
+// `session-cache` runs on a Redis of the test's own, so credentials and the reconciler
+// touch nothing shared.
 use crate::support::{Answer, PEER, TestApp};
+use crate::targets::PrivateRedis;
 
 /// Non-GET routes, and the actions a successful call writes with the caller as actor.
 const AUDITED: &[(&str, &str, &[&str])] = &[
@@ -513,57 +515,6 @@ fn scim_user(username: &str, employee: &str, department: &str) -> Value {
         "active": true,
         ENTERPRISE: {"employeeNumber": employee, "department": department},
     })
-}
-
-/// A Redis server of the test's own on a free loopback port, stopped on drop: the
-/// connection of `session-cache`, so credentials and the reconciler touch nothing shared.
-struct PrivateRedis {
-    child: Child,
-    port: u16,
-}
-
-impl PrivateRedis {
-    // The child is owned by the returned value at once; its drop kills and reaps it.
-    #[allow(clippy::zombie_processes)]
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/test installs it)");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Self { child, port };
-            }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
-        }
-        panic!("redis-server did not start on port {port}");
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A fresh ed25519 public key, in OpenSSH form.

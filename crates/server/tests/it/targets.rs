@@ -522,15 +522,15 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
 // ----- the reconciler, on a private Redis -----
 
 /// A Redis server of the test's own on a free loopback port, stopped on drop.
-struct PrivateRedis {
+pub struct PrivateRedis {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl PrivateRedis {
     // The child is owned by the returned value at once; its drop kills and reaps it.
     #[allow(clippy::zombie_processes)]
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
