@@ -133,37 +133,44 @@ impl Store {
             .lock()
             .map_err(|_| StoreError::Corrupt("the audit queue lock is poisoned".to_owned()))?
             .push((event.clone(), tx));
-        let leader = self.audit_queue.leader.lock().await;
-        if let Ok(result) = rx.try_recv() {
-            drop(leader);
-            return result.map_err(|e| StoreError::Db(DbErr::Custom(e)));
-        }
-        let batch: Vec<_> = {
-            let mut pending =
-                self.audit_queue.pending.lock().map_err(|_| {
+        loop {
+            // Whoever holds the leader lock commits everything waiting, so while we hold
+            // it no batch is in flight: our event is either answered or still waiting.
+            let leader = self.audit_queue.leader.lock().await;
+            match rx.try_recv() {
+                Ok(result) => return result.map_err(|e| StoreError::Db(DbErr::Custom(e))),
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    return Err(StoreError::Db(DbErr::Custom(
+                        "the group commit that took this audit event was abandoned; the event \
+                         may not have been written"
+                            .to_owned(),
+                    )));
+                }
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let batch: Vec<_> = {
+                let mut pending = self.audit_queue.pending.lock().map_err(|_| {
                     StoreError::Corrupt("the audit queue lock is poisoned".to_owned())
                 })?;
-            let n = pending.len().min(GROUP_MAX);
-            pending.drain(..n).collect()
-        };
-        let (events, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let result = async {
-            let write = self.begin_write().await?;
-            insert_audits(&write.txn, &events).await?;
-            write.txn.commit().await?;
-            Ok::<_, StoreError>(())
-        }
-        .await;
-        let shared = result.as_ref().map(|_| ()).map_err(ToString::to_string);
-        for waiter in waiters {
-            // A waiter that gave up (its request was dropped) no longer listens.
-            let _ = waiter.send(shared.clone());
-        }
-        drop(leader);
-        match rx.await {
-            Ok(result) => result.map_err(|e| StoreError::Db(DbErr::Custom(e))),
-            // Our event was drained into a batch by a leader that then vanished.
-            Err(_) => result,
+                let n = pending.len().min(GROUP_MAX);
+                pending.drain(..n).collect()
+            };
+            let (events, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let result = async {
+                let write = self.begin_write().await?;
+                insert_audits(&write.txn, &events).await?;
+                write.txn.commit().await?;
+                Ok::<_, StoreError>(())
+            }
+            .await
+            .map_err(|e| e.to_string());
+            for waiter in waiters {
+                // A waiter that gave up (its request was dropped) no longer listens.
+                let _ = waiter.send(result.clone());
+            }
+            drop(leader);
+            // Our own event was in this batch unless more than GROUP_MAX were waiting
+            // ahead of it; then the next round (ours or another writer's) takes it.
         }
     }
 
