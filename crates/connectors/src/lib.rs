@@ -14,6 +14,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use warden_core::connector::ConnectorError;
 
+pub mod keyfile;
 pub mod mariadb;
 pub mod postgres;
 pub mod redis;

@@ -21,12 +21,11 @@
 //! at most [`MAX_WINDOW`] from now, plus the skew margin.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::keyfile::{self, KeyFileError};
 use ssh_key::certificate::{Builder, CertType};
 use ssh_key::public::KeyData;
 use ssh_key::rand_core::OsRng;
@@ -36,7 +35,6 @@ use warden_core::connector::{
     AccessSpec, Account, BoxFuture, Connector, ConnectorError, Credential, Presence, RoleTarget,
     check_extension, check_force_command, check_principal,
 };
-use zeroize::Zeroizing;
 
 /// How far [`window`] back-dates a certificate's start, for hosts whose clocks run behind.
 pub const CLOCK_SKEW: Duration = Duration::seconds(30);
@@ -49,9 +47,6 @@ const CA_COMMENT: &str = "warden-ca";
 
 /// The smallest RSA modulus, in bits, of a key Warden certifies.
 const MIN_RSA_BITS: usize = 2048;
-
-/// The largest CA key file read.
-const MAX_KEY_FILE: usize = 16 * 1024;
 
 /// The most principals one certificate carries.
 const MAX_PRINCIPALS: usize = 64;
@@ -185,6 +180,24 @@ pub struct SignedCertificate {
     pub principals: Vec<String>,
 }
 
+impl From<KeyFileError> for CaError {
+    fn from(e: KeyFileError) -> Self {
+        match e {
+            KeyFileError::Io {
+                action,
+                path,
+                source,
+            } => CaError::Io {
+                action,
+                path,
+                source,
+            },
+            KeyFileError::Insecure { path, mode } => CaError::InsecureKeyFile { path, mode },
+            KeyFileError::Bad { path, reason } => CaError::BadKeyFile { path, reason },
+        }
+    }
+}
+
 /// Warden's SSH user certificate authority: an Ed25519 key kept in an OpenSSH private
 /// key file. `Debug` shows the file and the key's fingerprint, never the key.
 pub struct CertificateAuthority {
@@ -213,59 +226,17 @@ impl CertificateAuthority {
     /// (mode 0600, created with that mode) when the file does not exist. Refuses a file
     /// that group or others may access, an encrypted key and a key that is not Ed25519.
     pub fn load_or_create(path: &Path) -> Result<Self, CaError> {
-        match File::open(path) {
-            Ok(file) => Self::load(path, file),
-            Err(e) if e.kind() == ErrorKind::NotFound => match Self::create(path) {
-                // Someone else made it in between: use theirs.
-                Err(CaError::Io { source, .. }) if source.kind() == ErrorKind::AlreadyExists => {
-                    let file = File::open(path).map_err(|source| CaError::Io {
-                        action: "read",
-                        path: path.to_owned(),
-                        source,
-                    })?;
-                    Self::load(path, file)
-                }
-                other => other,
-            },
-            Err(source) => Err(CaError::Io {
-                action: "read",
-                path: path.to_owned(),
-                source,
-            }),
-        }
-    }
-
-    fn load(path: &Path, file: File) -> Result<Self, CaError> {
-        let io = |action, source| CaError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        };
+        let pem = keyfile::read_or_create(path, || {
+            let mut key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519)
+                .map_err(|e| CaError::Signing(format!("generating the CA key: {e}")))?;
+            key.set_comment(CA_COMMENT);
+            key.to_openssh(LineEnding::LF)
+                .map_err(|e| CaError::Signing(format!("encoding the CA key: {e}")))
+        })?;
         let bad = |reason: String| CaError::BadKeyFile {
             path: path.to_owned(),
             reason,
         };
-        let meta = file.metadata().map_err(|e| io("read", e))?;
-        if !meta.is_file() {
-            return Err(bad("not a regular file".to_owned()));
-        }
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(CaError::InsecureKeyFile {
-                path: path.to_owned(),
-                mode,
-            });
-        }
-        // An OpenSSH Ed25519 key file is under 500 bytes. Sized up front, so the buffer
-        // holding the key never moves (and leaves no copy behind) while being read.
-        let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-        if len > MAX_KEY_FILE {
-            return Err(bad(format!("larger than {MAX_KEY_FILE} bytes")));
-        }
-        let mut pem = Zeroizing::new(String::with_capacity(MAX_KEY_FILE + 1));
-        file.take(u64::try_from(MAX_KEY_FILE).unwrap_or(u64::MAX))
-            .read_to_string(&mut pem)
-            .map_err(|e| io("read", e))?;
         let key = PrivateKey::from_openssh(pem.as_bytes())
             .map_err(|e| bad(format!("not an OpenSSH private key ({e})")))?;
         if key.is_encrypted() {
@@ -278,38 +249,6 @@ impl CertificateAuthority {
                 "the key is {}; the CA key must be Ed25519",
                 key.algorithm()
             )));
-        }
-        Ok(Self {
-            key,
-            path: path.to_owned(),
-        })
-    }
-
-    fn create(path: &Path) -> Result<Self, CaError> {
-        let io = |action, source| CaError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        };
-        let mut key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519)
-            .map_err(|e| CaError::Signing(format!("generating the CA key: {e}")))?;
-        key.set_comment(CA_COMMENT);
-        let pem = key
-            .to_openssh(LineEnding::LF)
-            .map_err(|e| CaError::Signing(format!("encoding the CA key: {e}")))?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| io("create", e))?;
-        let written = file
-            .write_all(pem.as_bytes())
-            .and_then(|()| file.sync_all());
-        if let Err(e) = written {
-            // A partial key file would be refused on the next start; remove it.
-            let _ = std::fs::remove_file(path);
-            return Err(io("write", e));
         }
         Ok(Self {
             key,

@@ -5,21 +5,18 @@
 //! default `audit_signing.key` in the data directory, mode 0600), so that someone who can
 //! rewrite the database still cannot sign a rewritten chain.
 
-use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read as _, Write as _};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::time::Duration as StdDuration;
 
 use axum::body::Bytes;
 use warden_audit::bundle::{self, Header, Line, PublishedKey};
 use warden_audit::{Checkpoint, SigningKey};
+use warden_connectors::keyfile::{self, KeyFileError};
 use warden_core::Scope;
 use warden_core::audit::{Action, AuditEvent};
 use warden_proto::audit::{AuditActor, AuditEventInfo, AuditHead, AuditKey, AuditPage, AuditQuery};
 use warden_proto::problem::ProblemType;
 use warden_store::{AuditFilter, StoredAuditEvent};
-use zeroize::Zeroizing;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -27,58 +24,20 @@ use crate::state::AppState;
 
 /// Events read from the store per page of an export.
 const EXPORT_PAGE: u64 = 2_000;
-/// The largest key file accepted (a key file is under 100 bytes).
-const MAX_KEY_FILE: u64 = 4_096;
 
 /// Loads the signing key from `path`, or makes one there (created with mode 0600) when
 /// the file does not exist. Refuses a file that group or others may read.
 pub fn load_or_create_key(path: &Path) -> Result<SigningKey, String> {
-    let shown = path.display();
-    match File::open(path) {
-        Ok(file) => {
-            let meta = file
-                .metadata()
-                .map_err(|e| format!("cannot read {shown}: {e}"))?;
-            let mode = meta.permissions().mode() & 0o7777;
-            if !meta.is_file() {
-                return Err(format!("{shown} is not a regular file"));
-            }
-            if mode & 0o077 != 0 {
-                return Err(format!(
-                    "{shown} is readable by others (mode {mode:o}); it must be 0600"
-                ));
-            }
-            let mut text = Zeroizing::new(String::new());
-            file.take(MAX_KEY_FILE)
-                .read_to_string(&mut text)
-                .map_err(|e| format!("cannot read {shown}: {e}"))?;
-            SigningKey::from_file_text(&text).map_err(|e| format!("{shown}: {e}"))
-        }
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            let key = SigningKey::generate().map_err(|e| e.to_string())?;
-            let mut file = match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-            {
-                Ok(file) => file,
-                // Another replica made it in between: use theirs.
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => return load_or_create_key(path),
-                Err(e) => return Err(format!("cannot create {shown}: {e}")),
-            };
-            let written = file
-                .write_all(key.to_file_text().as_bytes())
-                .and_then(|()| file.sync_all());
-            if let Err(e) = written {
-                let _ = std::fs::remove_file(path);
-                return Err(format!("cannot write {shown}: {e}"));
-            }
-            tracing::info!(path = %shown, key_id = %key.public().key_id(), "made a new audit signing key");
-            Ok(key)
-        }
-        Err(e) => Err(format!("cannot read {shown}: {e}")),
-    }
+    let text = keyfile::read_or_create(path, || {
+        let key = SigningKey::generate().map_err(|e| KeyFileError::Bad {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        tracing::info!(path = %path.display(), key_id = %key.public().key_id(), "made a new audit signing key");
+        Ok(key.to_file_text())
+    })
+    .map_err(|e: KeyFileError| e.to_string())?;
+    SigningKey::from_file_text(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Signs the head of the chain when events arrived since the last checkpoint. Returns
