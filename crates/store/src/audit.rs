@@ -7,7 +7,7 @@
 //! replicas can never chain two events after the same one. There is no method that
 //! changes or deletes an event.
 
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
@@ -44,8 +44,8 @@ pub(crate) struct AuditQueue {
 pub struct AuditFilter {
     /// The acting user's name.
     pub actor: Option<String>,
-    /// An action (`grant.revoke`), or a family of them ending in `.` or `.*` (`grant.`).
-    pub action: Option<String>,
+    /// An action, or a family of them.
+    pub action: Option<ActionFilter>,
     /// The resource concerned.
     pub resource: Option<String>,
     /// The request concerned.
@@ -58,6 +58,37 @@ pub struct AuditFilter {
     pub until: Option<OffsetDateTime>,
     /// Only events older than this sequence number (the cursor of the next page).
     pub before_seq: Option<i64>,
+}
+
+/// Which actions a search matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionFilter {
+    /// This action only (`grant.revoke`).
+    Exact(String),
+    /// Every action starting with this prefix, which ends in `.` (`grant.`).
+    Family(String),
+}
+
+impl ActionFilter {
+    /// Reads `grant.revoke` (one action), or `grant.` or `grant.*` (a family). Action
+    /// names are lower-case letters, digits, `_` and `.`; nothing else is accepted.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let family = text.strip_suffix(".*").or_else(|| text.strip_suffix('.'));
+        let name = family.unwrap_or(text);
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+        match (valid, family) {
+            (false, _) => Err(
+                "an action name (grant.revoke) or family (grant. or grant.*): lower-case \
+                 letters, digits, _ and ."
+                    .to_owned(),
+            ),
+            (true, Some(f)) => Ok(Self::Family(format!("{f}."))),
+            (true, None) => Ok(Self::Exact(text.to_owned())),
+        }
+    }
 }
 
 /// Appends `events`, in order, after the head of the chain, in `txn`.
@@ -202,17 +233,17 @@ impl Store {
         if let Some(actor) = &filter.actor {
             query = query.filter(C::ActorUser.eq(actor.as_str()));
         }
-        if let Some(action) = &filter.action {
-            let family = action
-                .strip_suffix(".*")
-                .map(|f| format!("{f}."))
-                .or_else(|| action.ends_with('.').then(|| action.clone()));
-            query = match family {
-                // Action names are lower-case letters, digits, `_` and `.`: no LIKE
-                // wildcards to escape once the family is checked by the caller.
-                Some(prefix) => query.filter(C::Action.starts_with(prefix.as_str())),
-                None => query.filter(C::Action.eq(action.as_str())),
-            };
+        match &filter.action {
+            Some(ActionFilter::Exact(action)) => {
+                query = query.filter(C::Action.eq(action.as_str()));
+            }
+            Some(ActionFilter::Family(prefix)) => {
+                // `_` is a LIKE wildcard and may appear in action names: escape it.
+                let pattern = format!("{}%", prefix.replace('_', "\\_"));
+                query =
+                    query.filter(Expr::col(C::Action).like(LikeExpr::new(pattern).escape('\\')));
+            }
+            None => {}
         }
         if let Some(resource) = &filter.resource {
             query = query.filter(C::Resource.eq(resource.as_str()));

@@ -37,7 +37,7 @@ use warden_core::throttle::{ThrottlePolicy, ThrottleState};
 use warden_core::user::{TokenRecord, User};
 use warden_core::{ScopeSet, Username};
 
-pub use audit::AuditFilter;
+pub use audit::{ActionFilter, AuditFilter};
 pub use directory::{
     AccessJob, Assignment, ChangeSet, ChangeSummary, Group, GroupWrite, IdentityFilter,
     IdentityWrite, JobAction, NewAccessJob, NewPolicyVersion, PolicyVersion,

@@ -16,7 +16,7 @@ use warden_core::Scope;
 use warden_core::audit::{Action, AuditEvent};
 use warden_proto::audit::{AuditActor, AuditEventInfo, AuditHead, AuditKey, AuditPage, AuditQuery};
 use warden_proto::problem::ProblemType;
-use warden_store::{AuditFilter, StoredAuditEvent};
+use warden_store::{ActionFilter, AuditFilter, StoredAuditEvent};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -124,22 +124,12 @@ pub async fn search(
     q: &AuditQuery,
 ) -> Result<AuditPage, ApiError> {
     require_auditor(caller)?;
-    if let Some(action) = &q.action {
-        let family = action
-            .strip_suffix(".*")
-            .or_else(|| action.strip_suffix('.'))
-            .unwrap_or(action);
-        if family.is_empty()
-            || !family
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
-        {
-            return Err(ApiError::field(
-                "action",
-                "an action name (grant.revoke) or family (grant. or grant.*): lower-case letters, digits, _ and .",
-            ));
-        }
-    }
+    let action = q
+        .action
+        .as_deref()
+        .map(ActionFilter::parse)
+        .transpose()
+        .map_err(|e| ApiError::field("action", e))?;
     if let (Some(since), Some(until)) = (q.since, q.until)
         && until <= since
     {
@@ -151,7 +141,7 @@ pub async fn search(
     }
     let filter = AuditFilter {
         actor: q.actor.clone(),
-        action: q.action.clone(),
+        action,
         resource: q.resource.clone(),
         request_id: q.request,
         grant_id: q.grant,

@@ -9,7 +9,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use warden_audit::{Digest, SigningKey};
 use warden_core::audit::{Action, Actor, AuditEvent};
-use warden_store::{AuditFilter, Backend, Store, StoredAuditEvent};
+use warden_store::{ActionFilter, AuditFilter, Backend, Store, StoredAuditEvent};
 
 use crate::contract_test;
 
@@ -139,20 +139,20 @@ async fn search(store: Store, _db: warden_store::testing::TestDb) {
         "newest first"
     );
     let grants = all(AuditFilter {
-        action: Some("grant.".into()),
+        action: Some(ActionFilter::parse("grant.").unwrap()),
         ..AuditFilter::default()
     })
     .await;
     assert_eq!(grants.len(), 20);
     assert!(grants.iter().all(|e| e.action.starts_with("grant.")));
     let star = all(AuditFilter {
-        action: Some("grant.*".into()),
+        action: Some(ActionFilter::parse("grant.*").unwrap()),
         ..AuditFilter::default()
     })
     .await;
     assert_eq!(star.len(), 20);
     let exact = all(AuditFilter {
-        action: Some("grant.revoke".into()),
+        action: Some(ActionFilter::parse("grant.revoke").unwrap()),
         resource: Some("pg-prod".into()),
         ..AuditFilter::default()
     })
@@ -188,6 +188,13 @@ async fn search(store: Store, _db: warden_store::testing::TestDb) {
         .unwrap();
     assert_eq!(page1.len() + page2.len(), 40);
     assert_eq!(page2.first().unwrap().seq, page1.last().unwrap().seq - 1);
+    // Only action characters are accepted.
+    assert!(ActionFilter::parse("grant%").is_err());
+    assert!(ActionFilter::parse(".*").is_err());
+    assert_eq!(
+        ActionFilter::parse("grant.*").unwrap(),
+        ActionFilter::Family("grant.".into())
+    );
 }
 contract_test!(search_filters_and_pages, search);
 
