@@ -52,6 +52,7 @@ pub use jobs::{DueJob, JobOutcome};
 pub use requests::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 pub use rows::StoredAuditEvent;
 use rows::to_ms;
+pub use rows::{from_ms as from_unix_ms, to_ms as unix_ms};
 pub use vendors::StoredVendor;
 
 /// Why a storage operation failed.

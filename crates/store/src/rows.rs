@@ -16,13 +16,13 @@ use warden_core::{ScopeSet, Username};
 use crate::StoreError;
 use crate::entity::{api_tokens, audit_events, login_throttle, users};
 
-/// Milliseconds since the Unix epoch, as stored.
-pub(crate) fn to_ms(t: OffsetDateTime) -> i64 {
+/// Milliseconds since the Unix epoch, as stored (and as audit records count time).
+pub fn to_ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// The time of a stored millisecond count.
-pub(crate) fn from_ms(ms: i64) -> Result<OffsetDateTime, StoreError> {
+pub fn from_ms(ms: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))
 }

@@ -51,7 +51,7 @@ pub async fn checkpoint(state: &AppState) -> Result<Option<Checkpoint>, ApiError
     if seq == 0 || last.as_ref().is_some_and(|cp| cp.seq >= seq) {
         return Ok(None);
     }
-    let cp = key.sign(seq, hash, crate::service::unix_ms(state.clock().now()));
+    let cp = key.sign(seq, hash, warden_store::unix_ms(state.clock().now()));
     store.add_audit_checkpoint(&cp).await?;
     metrics::gauge!("warden_audit_checkpoint_seq").set(cp.seq as f64);
     metrics::counter!("warden_audit_checkpoints_total").increment(1);
@@ -111,9 +111,10 @@ pub async fn head(state: &AppState, caller: &Caller) -> Result<AuditHead, ApiErr
         seq,
         hash: hash.to_hex(),
         checkpoint_seq: last.as_ref().map(|cp| cp.seq),
-        checkpoint_time: last.as_ref().and_then(|cp| {
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(cp.time) * 1_000_000).ok()
-        }),
+        checkpoint_time: last
+            .as_ref()
+            .map(|cp| warden_store::from_unix_ms(cp.time))
+            .transpose()?,
     })
 }
 
@@ -236,7 +237,7 @@ pub async fn export(state: &AppState, caller: &Caller, since: u64) -> Result<Exp
         .ok_or_else(|| ApiError::internal(format!("event {since} has no hash")))?;
     let public = key.public();
     let header = Header::new(
-        crate::service::unix_ms(now),
+        warden_store::unix_ms(now),
         since + 1,
         anchor,
         last_seq,

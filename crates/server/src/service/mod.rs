@@ -25,11 +25,6 @@ use warden_core::secret::SecretString;
 
 use crate::error::ApiError;
 
-/// Milliseconds since the Unix epoch, as the audit log counts time.
-pub(crate) fn unix_ms(t: time::OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 /// The identity with Warden id `id`, if it still exists (a deleted vendor does not).
 pub(crate) async fn identity_by_id(
     state: &crate::state::AppState,
