@@ -15,7 +15,6 @@ use warden_connectors::keyfile::{self, KeyFileError};
 use warden_core::Scope;
 use warden_core::audit::{Action, AuditEvent};
 use warden_proto::audit::{AuditActor, AuditEventInfo, AuditHead, AuditKey, AuditPage, AuditQuery};
-use warden_proto::problem::ProblemType;
 use warden_store::{ActionFilter, AuditFilter, StoredAuditEvent};
 
 use crate::auth::Caller;
@@ -211,25 +210,27 @@ impl std::fmt::Debug for Export {
 /// or `admin`.
 pub async fn export(state: &AppState, caller: &Caller, since: u64) -> Result<Export, ApiError> {
     require_auditor(caller)?;
+    let (head, _) = state.store().audit_head().await?;
+    if since > head {
+        return Err(ApiError::field("since", format!("the log ends at {head}")));
+    }
     let now = state.clock().now();
     let event = AuditEvent::new(now, caller.actor(), Action::AuditExport)
         .target("audit")
         .detail("since", since.to_string());
     state.store().append_audit(&event).await?;
-    checkpoint(state).await?;
+    // The export event moved the head, so this signs a new checkpoint, unless the
+    // signer got there first.
+    let last = match checkpoint(state).await? {
+        Some(cp) => cp,
+        None => state
+            .store()
+            .last_audit_checkpoint()
+            .await?
+            .ok_or_else(|| ApiError::internal("no checkpoint after signing one"))?,
+    };
     let key = state.audit_key().map_err(ApiError::internal)?;
-    let last = state
-        .store()
-        .last_audit_checkpoint()
-        .await?
-        .ok_or_else(|| ApiError::internal("no checkpoint after signing one"))?;
     let last_seq = last.seq;
-    if since >= last_seq {
-        return Err(ApiError::new(
-            ProblemType::BadRequest,
-            format!("since: the log ends at {last_seq}"),
-        ));
-    }
     let anchor = state
         .store()
         .audit_hash_at(since)

@@ -115,9 +115,11 @@ async fn an_export_verifies_offline_with_the_published_key() {
     let other = warden_audit::SigningKey::generate().unwrap().public();
     assert!(verify(&export.raw, Some(other)).is_err());
 
-    // Past the end of the log is refused.
+    // Past the end of the log is refused, before anything is written.
+    let head = t.state.store().audit_head().await.unwrap();
     let beyond = t.get("/v1/audit/export?since=100000", &auditor).await;
     assert_eq!(beyond.status, StatusCode::BAD_REQUEST, "{beyond:?}");
+    assert_eq!(t.state.store().audit_head().await.unwrap(), head);
 }
 
 #[tokio::test]
