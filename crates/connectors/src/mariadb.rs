@@ -38,17 +38,27 @@
 //! `SELECT (Host, User) ON mysql.user`), `GRANT OPTION` on anything, and `PROXY ON
 //! user@host`. Names that are not plain (`A-Z a-z 0-9 _ $`) are shown in backticks.
 //! Privileges on stored routines, and privileges given to `PUBLIC`, are not reported.
+//!
+//! # Passwords of existing accounts
+//!
+//! For the vault, [`Connector::set_password`] runs `ALTER USER 'user'@'host' IDENTIFIED
+//! BY …` on an account named `user@host` (`user` alone is `user@%`) that exists, the way
+//! [`Connector::credential`] sets one; [`Connector::check_login`] logs in as `user` on a
+//! connection of its own (the server picks the host). When the server stops taking the
+//! admin password a pool logs in with (the vault rotated it, its file changed), the pool
+//! is made again, once per call, with the password read anew.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::{FromValue, Queryable};
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex;
 use tokio::time::timeout;
 use warden_core::connector::{
     AccessSpec, Account, BoxFuture, Connector, ConnectorError, Credential, MANAGED_PREFIX,
@@ -58,7 +68,7 @@ use warden_core::connector::{
 use warden_core::secret::generate_password;
 use zeroize::Zeroizing;
 
-use crate::AdminSecret;
+use crate::{AdminSecret, PasswordSource};
 
 /// The longest one statement may run before the target counts as unavailable.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,6 +85,10 @@ const PASSWORD_LEN: usize = 32;
 /// Server errors a retry can get past: too many connections, shutdown, lock wait
 /// timeout, deadlock, interrupted or killed statements, statement timeout.
 const TRANSIENT: &[u16] = &[1040, 1053, 1205, 1213, 1317, 1927, 1969, 2006, 2013];
+
+/// Server errors refusing a login: access denied (wrong password or no such account;
+/// 1698 when a passwordless plugin stands in for a missing account), account locked.
+const LOGIN_REFUSED: &[u16] = &[1045, 1698, 4151];
 
 /// Server errors meaning that what a statement would take away is already gone: unknown
 /// thread (`KILL`), no such grant (global or schema, table, routine), role not granted.
@@ -129,6 +143,10 @@ pub struct Config {
     /// The file holding the admin password.
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// The vaulted account holding the admin password (read through the connector's
+    /// [`PasswordSource`], see [`Mariadb::with_passwords`]).
+    #[serde(default)]
+    pub password_vault: Option<String>,
     /// The host part of the accounts Warden creates (`%`, `localhost`, an address or a
     /// pattern of `A-Z a-z 0-9 . % _ -`).
     #[serde(default = "default_user_host")]
@@ -174,6 +192,7 @@ impl Config {
             password: self.password.clone(),
             password_env: self.password_env.clone(),
             password_file: self.password_file.clone(),
+            password_vault: self.password_vault.clone(),
         }
     }
 
@@ -185,6 +204,9 @@ impl Config {
         }
         if self.user.is_empty() {
             return refuse("mariadb: `user` is empty".to_owned());
+        }
+        if let Err(e) = self.admin_secret().check() {
+            return refuse(format!("mariadb: {e}"));
         }
         check_user_host(&self.user_host).map_err(ConnectorError::Refused)?;
         if self.max_connections == 0 {
@@ -268,7 +290,18 @@ pub struct Mariadb {
     name: String,
     config: Config,
     target: String,
-    pool: OnceCell<Pool>,
+    /// The admin connections, made on first use and made again (reading the admin
+    /// password again) when the server stops taking the password they log in with.
+    pool: Mutex<PoolSlot>,
+    /// Where a password kept in the vault is read.
+    passwords: Option<Arc<dyn PasswordSource>>,
+}
+
+/// The current pool, if any, and how many pools came before it.
+#[derive(Default)]
+struct PoolSlot {
+    generation: u64,
+    pool: Option<Pool>,
 }
 
 impl fmt::Debug for Mariadb {
@@ -280,6 +313,7 @@ impl fmt::Debug for Mariadb {
             .field("port", &self.config.port)
             .field("user", &self.config.user)
             .field("user_host", &self.config.user_host)
+            .field("vault", &self.passwords.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -294,8 +328,18 @@ impl Mariadb {
             name: name.to_owned(),
             config,
             target,
-            pool: OnceCell::new(),
+            pool: Mutex::new(PoolSlot::default()),
+            passwords: None,
         })
+    }
+
+    /// Reads an admin password kept in the vault (`password_vault`) from `source`. It is
+    /// read when the pool of admin connections is made, and again when the server
+    /// refuses it (the vault has rotated it).
+    #[must_use]
+    pub fn with_passwords(mut self, source: Arc<dyn PasswordSource>) -> Self {
+        self.passwords = Some(source);
+        self
     }
 
     /// The connection's name.
@@ -303,39 +347,63 @@ impl Mariadb {
         &self.name
     }
 
-    /// The pool of admin connections, made on first use.
-    async fn pool(&self) -> Result<&Pool, ConnectorError> {
-        self.pool
-            .get_or_try_init(|| async {
-                let password = self.config.admin_secret().resolve()?;
-                let constraints =
-                    PoolConstraints::new(0, self.config.max_connections).ok_or_else(|| {
-                        ConnectorError::Refused(
-                            "mariadb: `max_connections` must be at least 1".to_owned(),
-                        )
-                    })?;
-                let builder = OptsBuilder::default()
-                    .ip_or_hostname(self.config.host.clone())
-                    .tcp_port(self.config.port)
-                    .prefer_socket(false)
-                    .user(Some(self.config.user.clone()))
-                    .pass(password.as_ref().map(|p| p.expose_secret().to_owned()))
-                    .pool_opts(
-                        PoolOpts::new()
-                            .with_constraints(constraints)
-                            .with_inactive_connection_ttl(IDLE_TTL),
-                    );
-                Ok(Pool::new(Opts::from(builder)))
-            })
-            .await
+    /// The pool of admin connections (made on first use) and its generation.
+    async fn pool(&self) -> Result<(u64, Pool), ConnectorError> {
+        let mut slot = self.pool.lock().await;
+        if let Some(pool) = &slot.pool {
+            return Ok((slot.generation, pool.clone()));
+        }
+        let label = format!("mariadb connection {}", self.name);
+        let password = self
+            .config
+            .admin_secret()
+            .resolve_with(&label, self.passwords.as_deref())
+            .await?;
+        let constraints =
+            PoolConstraints::new(0, self.config.max_connections).ok_or_else(|| {
+                ConnectorError::Refused("mariadb: `max_connections` must be at least 1".to_owned())
+            })?;
+        let builder = OptsBuilder::default()
+            .ip_or_hostname(self.config.host.clone())
+            .tcp_port(self.config.port)
+            .prefer_socket(false)
+            .user(Some(self.config.user.clone()))
+            .pass(password.as_ref().map(|p| p.expose_secret().to_owned()))
+            .pool_opts(
+                PoolOpts::new()
+                    .with_constraints(constraints)
+                    .with_inactive_connection_ttl(IDLE_TTL),
+            );
+        let pool = Pool::new(Opts::from(builder));
+        slot.pool = Some(pool.clone());
+        Ok((slot.generation, pool))
     }
 
-    /// An admin session from the pool; a pooled connection that went bad is replaced.
+    /// Drops the pool of generation `generation` (unless another call has already), so
+    /// the next call reads the admin password again. Its connections close in the
+    /// background once the sessions using them end.
+    async fn forget_pool(&self, generation: u64) {
+        let mut slot = self.pool.lock().await;
+        if slot.generation != generation {
+            return;
+        }
+        slot.generation += 1;
+        if let Some(old) = slot.pool.take() {
+            tokio::spawn(async move {
+                let _ = old.disconnect().await;
+            });
+        }
+    }
+
+    /// An admin session from the pool; a pooled connection that went bad is replaced,
+    /// and a pool whose admin password the server refuses is made again once, with the
+    /// password read again (it may have been rotated since the pool was made).
     async fn session(&self) -> Result<Session<'_>, ConnectorError> {
-        let pool = self.pool().await?;
         let wait = Duration::from_secs(self.config.connect_timeout_secs);
-        let mut last = None;
-        for _ in 0..2 {
+        let mut renewed = false;
+        let mut failed_pings = 0;
+        loop {
+            let (generation, pool) = self.pool().await?;
             let mut conn = match timeout(wait, pool.get_conn()).await {
                 Err(_) => {
                     return Err(ConnectorError::Unavailable(format!(
@@ -343,30 +411,34 @@ impl Mariadb {
                         self.target, self.config.connect_timeout_secs
                     )));
                 }
+                Ok(Err(e)) if login_refused(&e) && !renewed => {
+                    renewed = true;
+                    self.forget_pool(generation).await;
+                    continue;
+                }
                 Ok(Err(e)) => {
                     return Err(db_error(&e, &format!("{}: connecting", self.target), false));
                 }
                 Ok(Ok(conn)) => conn,
             };
-            match timeout(wait, conn.ping()).await {
+            let failure = match timeout(wait, conn.ping()).await {
                 Ok(Ok(())) => {
                     return Ok(Session {
                         conn,
                         target: &self.target,
                     });
                 }
-                Ok(Err(e)) => last = Some(db_error(&e, &format!("{}: ping", self.target), false)),
-                Err(_) => {
-                    last = Some(ConnectorError::Unavailable(format!(
-                        "{}: no answer to a ping within {} s",
-                        self.target, self.config.connect_timeout_secs
-                    )));
-                }
+                Ok(Err(e)) => db_error(&e, &format!("{}: ping", self.target), false),
+                Err(_) => ConnectorError::Unavailable(format!(
+                    "{}: no answer to a ping within {} s",
+                    self.target, self.config.connect_timeout_secs
+                )),
+            };
+            failed_pings += 1;
+            if failed_pings == 2 {
+                return Err(failure);
             }
         }
-        Err(last.unwrap_or_else(|| {
-            ConnectorError::Unavailable(format!("{}: no usable connection", self.target))
-        }))
     }
 
     /// Whether the admin user is `user` (any host).
@@ -518,6 +590,64 @@ impl Mariadb {
         })
     }
 
+    async fn do_set_password(
+        &self,
+        account: &str,
+        password: &SecretString,
+    ) -> Result<(), ConnectorError> {
+        let (user, host) = split_account(account)?;
+        let acct = account_sql(user, host);
+        let mut s = self.session().await?;
+        if s.account_state(user, host).await?.is_none() {
+            return Err(ConnectorError::Refused(format!(
+                "{}: account {acct} does not exist",
+                self.target
+            )));
+        }
+        // As `credential` does: the statement carries the password, so its errors show
+        // only the server's error code.
+        let alter = Zeroizing::new(format!(
+            "ALTER USER {acct} IDENTIFIED BY {}",
+            quote_str(password.expose_secret())
+        ));
+        s.run_secret(&alter, &format!("setting the password of {acct}"))
+            .await?;
+        tracing::info!(connection = %self.name, account = %acct, "MariaDB password set");
+        Ok(())
+    }
+
+    async fn do_check_login(
+        &self,
+        account: &str,
+        password: &SecretString,
+    ) -> Result<bool, ConnectorError> {
+        // The server decides which of the user's accounts (hosts) a login is.
+        let (user, _) = split_account(account)?;
+        let what = format!("{}: logging in as {}", self.target, quote_str(user));
+        let opts = OptsBuilder::default()
+            .ip_or_hostname(self.config.host.clone())
+            .tcp_port(self.config.port)
+            .prefer_socket(false)
+            .user(Some(user.to_owned()))
+            .pass(Some(password.expose_secret().to_owned()));
+        let wait = Duration::from_secs(self.config.connect_timeout_secs);
+        match timeout(wait, Conn::new(opts)).await {
+            Err(_) => Err(ConnectorError::Unavailable(format!(
+                "{what}: no connection within {} s",
+                self.config.connect_timeout_secs
+            ))),
+            Ok(Ok(conn)) => {
+                let _ = timeout(wait, conn.disconnect()).await;
+                Ok(true)
+            }
+            Ok(Err(e)) if login_refused(&e) => {
+                tracing::debug!(connection = %self.name, user, "login refused");
+                Ok(false)
+            }
+            Ok(Err(e)) => Err(db_error(&e, &what, false)),
+        }
+    }
+
     async fn do_discover(&self) -> Result<Vec<Account>, ConnectorError> {
         let mut s = self.session().await?;
         let rows = s
@@ -663,6 +793,26 @@ impl Connector for Mariadb {
     fn remove<'a>(&'a self, account: &'a Account) -> BoxFuture<'a, Result<(), ConnectorError>> {
         Box::pin(self.do_remove(account))
     }
+
+    /// `ALTER USER 'user'@'host' IDENTIFIED BY …` on `user@host` (`user` alone is
+    /// `user@%`), refused when the account does not exist.
+    fn set_password<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(self.do_set_password(username, password))
+    }
+
+    /// A new connection as the user part of `username`: access denied (1045, 1698) or
+    /// a locked account (4151) is `Ok(false)`.
+    fn check_login<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> BoxFuture<'a, Result<bool, ConnectorError>> {
+        Box::pin(self.do_check_login(username, password))
+    }
 }
 
 /// The MariaDB grants `access`'s role maps to, or why there are none.
@@ -703,6 +853,25 @@ fn check_account_host(host: &str) -> Result<(), ConnectorError> {
             "{host:?} is not a MariaDB account host Warden acts on"
         )))
     }
+}
+
+/// Splits an account named `user@host` (`user` alone is `user@%`) at its last `@` and
+/// checks both parts: a user name of 1 to 128 characters without control characters,
+/// and a host as [`check_account_host`] accepts it.
+fn split_account(account: &str) -> Result<(&str, &str), ConnectorError> {
+    let (user, host) = account.rsplit_once('@').unwrap_or((account, "%"));
+    if user.is_empty() || user.chars().count() > 128 || user.chars().any(char::is_control) {
+        return Err(ConnectorError::Refused(format!(
+            "{account:?} is not a MariaDB account (user@host, a user name of 1 to 128 characters)"
+        )));
+    }
+    check_account_host(host)?;
+    Ok((user, host))
+}
+
+/// Whether the server refused a login (see [`LOGIN_REFUSED`]).
+fn login_refused(e: &mysql_async::Error) -> bool {
+    matches!(e, mysql_async::Error::Server(s) if LOGIN_REFUSED.contains(&s.code))
 }
 
 /// Maps a driver error to a connector error, prefixed with `what`. With `redact`, a
@@ -1279,6 +1448,28 @@ mod tests {
         for bad in ["", "%'; DROP", "a b", "a@b", "a`b"] {
             assert!(check_user_host(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn accounts_split_at_the_last_at_and_default_to_any_host() {
+        assert_eq!(split_account("app").unwrap(), ("app", "%"));
+        assert_eq!(
+            split_account("app@localhost").unwrap(),
+            ("app", "localhost")
+        );
+        assert_eq!(split_account("a@b@10.0.%").unwrap(), ("a@b", "10.0.%"));
+        for bad in [
+            "",
+            "@%",
+            "app@",
+            "app@a b",
+            "app@x'; DROP",
+            "a\nb@%",
+            "app@`h`",
+        ] {
+            assert!(split_account(bad).is_err(), "{bad:?}");
+        }
+        assert!(split_account(&"x".repeat(129)).is_err());
     }
 
     #[test]

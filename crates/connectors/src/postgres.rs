@@ -15,11 +15,17 @@
 //! enough rights over the roles it drops for `REASSIGN OWNED`/`DROP OWNED`; a superuser
 //! has all of these. Taking `SUPERUSER`, `REPLICATION` or `BYPASSRLS` away in
 //! [`remove`](Connector::remove) needs a superuser.
+//!
+//! For the vault, [`set_password`](Connector::set_password) puts a verifier on an
+//! existing login role (a non-superuser admin cannot change a superuser's, and PostgreSQL
+//! says so), and [`check_login`](Connector::check_login) logs in on a connection of its
+//! own. The admin's own password may come from the vault: it is read for every new admin
+//! connection, so one the vault has rotated is used from the next connection on.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use postgres_protocol::escape::{escape_identifier as ident, escape_literal as lit};
@@ -37,7 +43,7 @@ use warden_core::connector::{
 };
 use warden_core::secret::{generate_password, random_bytes};
 
-use crate::AdminSecret;
+use crate::{AdminSecret, PasswordSource};
 
 /// How long one statement (or batch) may run on the server before it is cancelled.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -108,6 +114,10 @@ pub struct Config {
     /// The file holding the admin password.
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// The vaulted account holding the admin password (read through the connector's
+    /// [`PasswordSource`], see [`Postgres::with_passwords`]).
+    #[serde(default)]
+    pub password_vault: Option<String>,
     /// The host name people connect to, given in credential hints (default: `host`).
     #[serde(default)]
     pub public_host: Option<String>,
@@ -146,6 +156,7 @@ impl Config {
             password: self.password.clone(),
             password_env: self.password_env.clone(),
             password_file: self.password_file.clone(),
+            password_vault: self.password_vault.clone(),
         }
     }
 }
@@ -155,6 +166,8 @@ pub struct Postgres {
     name: String,
     config: Config,
     secret: AdminSecret,
+    /// Where a password kept in the vault is read.
+    passwords: Option<Arc<dyn PasswordSource>>,
     pool: Pool,
 }
 
@@ -163,6 +176,7 @@ impl fmt::Debug for Postgres {
         f.debug_struct("Postgres")
             .field("name", &self.name)
             .field("config", &self.config)
+            .field("vault", &self.passwords.is_some())
             .field("pool", &self.pool)
             .finish()
     }
@@ -257,12 +271,23 @@ impl Postgres {
         if !(1..=300).contains(&config.connect_timeout_secs) {
             return Err(refuse("connect_timeout_secs must be 1 to 300"));
         }
+        let secret = config.admin_secret();
+        secret.check().map_err(|e| refuse(&e))?;
         Ok(Self {
             name: name.to_owned(),
-            secret: config.admin_secret(),
+            secret,
+            passwords: None,
             pool: Pool::new(config.max_connections),
             config,
         })
+    }
+
+    /// Reads an admin password kept in the vault (`password_vault`) from `source`. It is
+    /// asked for each new admin connection, so a rotated password is picked up.
+    #[must_use]
+    pub fn with_passwords(mut self, source: Arc<dyn PasswordSource>) -> Self {
+        self.passwords = Some(source);
+        self
     }
 
     fn connect_timeout(&self) -> Duration {
@@ -285,7 +310,12 @@ impl Postgres {
                 STATEMENT_TIMEOUT.as_millis(),
                 LOCK_TIMEOUT.as_millis()
             ));
-        if let Some(password) = self.secret.resolve()? {
+        let label = format!("postgres connection {}", self.name);
+        if let Some(password) = self
+            .secret
+            .resolve_with(&label, self.passwords.as_deref())
+            .await?
+        {
             cfg.password(password.expose_secret());
         }
         // The TCP connect has its own timeout; this one also bounds the startup and
@@ -698,6 +728,90 @@ impl Postgres {
         Ok(())
     }
 
+    /// Checks a role name [`Connector::set_password`] or [`Connector::check_login`] is
+    /// given: 1 to 63 bytes without NUL. PostgreSQL cuts a longer name to 63 bytes, which
+    /// could name another role.
+    fn check_role_name(&self, what: &str, username: &str) -> Result<(), ConnectorError> {
+        if username.is_empty() || username.len() > 63 || username.contains('\0') {
+            return Err(self.refuse(
+                what,
+                format!("{username:?} is not a role name (1 to 63 bytes, no NUL)"),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn set_role_password(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<(), ConnectorError> {
+        let what = format!("setting the password of role {username:?}");
+        self.check_role_name(&what, username)?;
+        let hashed = password.clone();
+        // PBKDF2 with 4,096 rounds: off the async threads.
+        let verifier = tokio::task::spawn_blocking(move || {
+            postgres_protocol::password::scram_sha_256(hashed.expose_secret().as_bytes())
+        })
+        .await
+        .map_err(|e| {
+            ConnectorError::Unavailable(format!(
+                "postgres connection {}: hashing the password failed: {e}",
+                self.name
+            ))
+        })?;
+        self.batch(&what, set_password_sql(username, &verifier))
+            .await?;
+        tracing::info!(connection = %self.name, role = username, "password set");
+        Ok(())
+    }
+
+    async fn try_login(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<bool, ConnectorError> {
+        let what = format!("logging in as {username:?}");
+        self.check_role_name(&what, username)?;
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&self.config.host)
+            .port(self.config.port)
+            .user(username)
+            .password(password.expose_secret())
+            .dbname(&self.config.database)
+            .application_name("warden")
+            .ssl_mode(SslMode::Disable)
+            .connect_timeout(self.connect_timeout());
+        let connecting = tokio::time::timeout(self.connect_timeout() * 2, cfg.connect(NoTls));
+        match connecting.await {
+            Err(_) => Err(ConnectorError::Unavailable(format!(
+                "postgres connection {}: {what}: connecting to {}:{} timed out",
+                self.name, self.config.host, self.config.port
+            ))),
+            Ok(Ok((client, connection))) => {
+                // Dropping the client ends the session; waiting for it leaves none behind.
+                drop(client);
+                let _ = tokio::time::timeout(self.connect_timeout(), connection).await;
+                Ok(true)
+            }
+            Ok(Err(e)) => {
+                let code = e.code().map(|c| c.code());
+                if matches!(code, Some("28P01" | "28000")) {
+                    tracing::debug!(connection = %self.name, role = username, "login refused");
+                    return Ok(false);
+                }
+                let msg = match e.as_db_error() {
+                    Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+                    None => e.to_string(),
+                };
+                Err(ConnectorError::Unavailable(format!(
+                    "postgres connection {}: {what}: {msg}",
+                    self.name
+                )))
+            }
+        }
+    }
+
     /// Column `i` of `row`, refusing on a type mismatch rather than panicking.
     fn col<'r, T: tokio_postgres::types::FromSql<'r>>(
         &self,
@@ -759,6 +873,26 @@ impl Connector for Postgres {
 
     fn remove<'a>(&'a self, account: &'a Account) -> BoxFuture<'a, Result<(), ConnectorError>> {
         Box::pin(self.remove_account(account))
+    }
+
+    /// `ALTER ROLE … WITH PASSWORD` with a SCRAM-SHA-256 verifier, in one `DO` block
+    /// that refuses a missing role or one that cannot log in.
+    fn set_password<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(self.set_role_password(username, password))
+    }
+
+    /// A new connection to the configured database: SQLSTATE 28P01 (invalid password)
+    /// and 28000 (no such role, no `pg_hba.conf` entry, `NOLOGIN`) are `Ok(false)`.
+    fn check_login<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> BoxFuture<'a, Result<bool, ConnectorError>> {
+        Box::pin(self.try_login(username, password))
     }
 }
 
@@ -912,6 +1046,28 @@ fn grant_own_sql(user: &str, member_of: &[String]) -> String {
         role = ident(user),
         require = require_roles(&text_array(member_of)),
         groups = ident_list(member_of),
+    );
+    format!("DO {}", lit(&body))
+}
+
+/// One `DO` block: refuse a missing role or one that cannot log in, set the verifier.
+/// Sessions of the role are left alone.
+fn set_password_sql(role: &str, verifier: &str) -> String {
+    let name = lit(role);
+    let body = format!(
+        "DECLARE w_login boolean; BEGIN {lock} \
+         SELECT rolcanlogin INTO w_login FROM pg_catalog.pg_roles WHERE rolname = {name}; \
+         IF NOT FOUND THEN \
+           RAISE EXCEPTION USING ERRCODE = 'undefined_object', \
+             MESSAGE = 'the role does not exist'; \
+         ELSIF NOT w_login THEN \
+           RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state', \
+             MESSAGE = 'the role cannot log in (NOLOGIN)'; \
+         END IF; \
+         ALTER ROLE {role} WITH PASSWORD {verifier}; END",
+        lock = lock_role(&name),
+        role = ident(role),
+        verifier = lit(verifier),
     );
     format!("DO {}", lit(&body))
 }

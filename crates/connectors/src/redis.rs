@@ -18,10 +18,16 @@
 //! may run whatever rule allows it (asked with `ACL DRYRUN`, Redis 7 and later; `+@write`
 //! allows `FLUSHALL`, for one), and `nopass` when the user may run any command. A
 //! disabled (`off`) user is not privileged: nobody can log in as it.
+//!
+//! For the vault, [`Connector::set_password`] replaces the passwords of an existing user
+//! with the SHA-256 of the new one (`resetpass #<hex>`: the password itself never
+//! travels), and refuses a user that does not exist rather than let `ACL SETUSER` make
+//! it; [`Connector::check_login`] sends `AUTH` on a connection of its own.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::MultiplexedConnection;
@@ -31,15 +37,16 @@ use ::redis::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use warden_core::connector::{
     AccessSpec, Account, BoxFuture, Connector, ConnectorError, Credential, MANAGED_PREFIX, Origin,
     Presence, RoleTarget, check_acl_rule,
 };
-use warden_core::secret::generate_password;
+use warden_core::secret::{generate_password, hex};
 use zeroize::Zeroizing;
 
-use crate::AdminSecret;
+use crate::{AdminSecret, PasswordSource};
 
 /// The connection's configuration: the server and the admin ACL user the connector logs
 /// in with (it needs the `@admin` commands `ACL` and `CLIENT KILL`).
@@ -55,8 +62,8 @@ pub struct Config {
     /// The admin ACL user.
     #[serde(default = "default_user")]
     pub user: String,
-    /// The admin password inline (development only; prefer the other two). None of the
-    /// three: the admin user has `nopass`.
+    /// The admin password inline (development only; prefer the others). None of the
+    /// four: the admin user has `nopass`.
     #[serde(default)]
     pub password: Option<SecretString>,
     /// The environment variable holding the admin password.
@@ -65,6 +72,10 @@ pub struct Config {
     /// The file holding the admin password.
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// The vaulted account holding the admin password (read through the connector's
+    /// [`PasswordSource`], see [`Redis::with_passwords`]).
+    #[serde(default)]
+    pub password_vault: Option<String>,
     /// The host name people connect to, given in credential hints (default: `host`).
     #[serde(default)]
     pub public_host: Option<String>,
@@ -101,6 +112,7 @@ impl Default for Config {
             password: None,
             password_env: None,
             password_file: None,
+            password_vault: None,
             public_host: None,
             connect_timeout_secs: default_timeout(),
             response_timeout_secs: default_timeout(),
@@ -115,6 +127,7 @@ impl Config {
             password: self.password.clone(),
             password_env: self.password_env.clone(),
             password_file: self.password_file.clone(),
+            password_vault: self.password_vault.clone(),
         }
     }
 }
@@ -158,6 +171,8 @@ pub struct Redis {
     config: Config,
     /// The admin connection, made on first use and dropped when it breaks.
     conn: Mutex<Option<MultiplexedConnection>>,
+    /// Where a password kept in the vault is read.
+    passwords: Option<Arc<dyn PasswordSource>>,
 }
 
 impl fmt::Debug for Redis {
@@ -167,6 +182,7 @@ impl fmt::Debug for Redis {
             .field("host", &self.config.host)
             .field("port", &self.config.port)
             .field("user", &self.config.user)
+            .field("vault", &self.passwords.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -216,11 +232,22 @@ impl Redis {
         if config.connect_timeout_secs == 0 || config.response_timeout_secs == 0 {
             return Err(bad("timeouts must be at least one second"));
         }
+        config.admin_secret().check().map_err(|e| bad(&e))?;
         Ok(Self {
             name: name.to_owned(),
             config,
             conn: Mutex::new(None),
+            passwords: None,
         })
+    }
+
+    /// Reads an admin password kept in the vault (`password_vault`) from `source`. It is
+    /// read each time the admin connection is made, so a rotated password is picked up
+    /// when the connection is made again.
+    #[must_use]
+    pub fn with_passwords(mut self, source: Arc<dyn PasswordSource>) -> Self {
+        self.passwords = Some(source);
+        self
     }
 
     /// The admin connection, made when there is none.
@@ -235,23 +262,18 @@ impl Redis {
     }
 
     async fn connect(&self) -> Result<MultiplexedConnection, ConnectorError> {
-        let password = self.config.admin_secret().resolve()?;
-        let info = ConnectionInfo {
-            addr: ConnectionAddr::Tcp(self.config.host.clone(), self.config.port),
-            redis: RedisConnectionInfo {
-                username: Some(self.config.user.clone()),
-                password: password.map(|p| p.expose_secret().to_owned()),
-                ..RedisConnectionInfo::default()
-            },
-        };
-        let client = Client::open(info).map_err(|e| self.error(&e, None))?;
-        let timeouts = AsyncConnectionConfig::new()
-            .set_connection_timeout(Duration::from_secs(self.config.connect_timeout_secs))
-            .set_response_timeout(Duration::from_secs(self.config.response_timeout_secs));
-        let mut conn = client
-            .get_multiplexed_async_connection_with_config(&timeouts)
-            .await
-            .map_err(|e| self.error(&e, None))?;
+        let label = format!("redis connection {}", self.name);
+        let password = self
+            .config
+            .admin_secret()
+            .resolve_with(&label, self.passwords.as_deref())
+            .await?;
+        let mut conn = self
+            .open(
+                Some(self.config.user.clone()),
+                password.map(|p| p.expose_secret().to_owned()),
+            )
+            .await?;
         // Named, so an operator can tell Warden's connection in `CLIENT LIST`.
         let mut setname = ::redis::cmd("CLIENT");
         setname.arg("SETNAME").arg(client_name(&self.name));
@@ -260,6 +282,30 @@ impl Redis {
             .await
             .map_err(|e| self.error(&e, None))?;
         Ok(conn)
+    }
+
+    /// A new connection, authenticated as `username` with `password` when given.
+    async fn open(
+        &self,
+        username: Option<String>,
+        password: Option<String>,
+    ) -> Result<MultiplexedConnection, ConnectorError> {
+        let info = ConnectionInfo {
+            addr: ConnectionAddr::Tcp(self.config.host.clone(), self.config.port),
+            redis: RedisConnectionInfo {
+                username,
+                password: password.clone(),
+                ..RedisConnectionInfo::default()
+            },
+        };
+        let client = Client::open(info).map_err(|e| self.error(&e, None))?;
+        let timeouts = AsyncConnectionConfig::new()
+            .set_connection_timeout(Duration::from_secs(self.config.connect_timeout_secs))
+            .set_response_timeout(Duration::from_secs(self.config.response_timeout_secs));
+        client
+            .get_multiplexed_async_connection_with_config(&timeouts)
+            .await
+            .map_err(|e| self.error(&e, password.as_deref()))
     }
 
     /// Drops the admin connection so the next request makes a new one.
@@ -508,6 +554,55 @@ impl Redis {
         })
     }
 
+    async fn set_password_inner(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<(), ConnectorError> {
+        check_user_name(username).map_err(ConnectorError::Refused)?;
+        // `ACL SETUSER` makes a user that does not exist: look first. A user deleted
+        // between the look and the change comes back `off`, without commands, keys or
+        // channels, so nobody can log in as it or do anything with it.
+        if self.user(username).await?.is_none() {
+            return Err(ConnectorError::Refused(format!(
+                "there is no ACL user {username} on redis connection {}",
+                self.name
+            )));
+        }
+        // Only the SHA-256 of the password travels; nothing else of the user changes.
+        let digest = Sha256::digest(password.expose_secret().as_bytes());
+        let rule = Zeroizing::new(format!("#{}", hex(&digest)));
+        let mut c = ::redis::cmd("ACL");
+        c.arg("SETUSER")
+            .arg(username)
+            .arg("resetpass")
+            .arg(rule.as_str());
+        self.query::<Value>(&c, Some(rule.as_str())).await?;
+        tracing::info!(connection = %self.name, user = username, "redis ACL user password set");
+        Ok(())
+    }
+
+    async fn check_login_inner(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<bool, ConnectorError> {
+        check_user_name(username).map_err(ConnectorError::Refused)?;
+        // Connected without credentials, so `AUTH` answers for itself (the client's own
+        // handshake reports any refusal alike).
+        let mut conn = self.open(None, None).await?;
+        let mut auth = ::redis::cmd("AUTH");
+        auth.arg(username).arg(password.expose_secret());
+        match auth.query_async::<Value>(&mut conn).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("WRONGPASS") => {
+                tracing::debug!(connection = %self.name, user = username, "login refused");
+                Ok(false)
+            }
+            Err(e) => Err(self.error(&e, Some(password.expose_secret()))),
+        }
+    }
+
     async fn discover_inner(&self) -> Result<Vec<Account>, ConnectorError> {
         let mut list = ::redis::cmd("ACL");
         list.arg("LIST");
@@ -648,6 +743,26 @@ impl Connector for Redis {
 
     fn remove<'a>(&'a self, account: &'a Account) -> BoxFuture<'a, Result<(), ConnectorError>> {
         Box::pin(self.remove_inner(account))
+    }
+
+    /// `ACL SETUSER name resetpass #<sha256>` on a user that exists; its state (`on`,
+    /// `off`), commands and keys are left as they are.
+    fn set_password<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(self.set_password_inner(username, password))
+    }
+
+    /// `AUTH username password` on a new connection: `WRONGPASS` (wrong password, no
+    /// such user, or a user that is `off`) is `Ok(false)`.
+    fn check_login<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> BoxFuture<'a, Result<bool, ConnectorError>> {
+        Box::pin(self.check_login_inner(username, password))
     }
 }
 

@@ -10,20 +10,22 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use time::macros::datetime;
 use tokio::task::JoinSet;
 use uuid::Uuid;
-use warden_connectors::ConnectionConfig;
 use warden_connectors::mariadb::{Config, Mariadb};
+use warden_connectors::{ConnectionConfig, PasswordSource};
 use warden_core::connector::{
-    AccessSpec, Account, Connector, ConnectorError, MariadbGrant, Origin, Presence, RoleTarget,
+    AccessSpec, Account, BoxFuture, Connector, ConnectorError, MariadbGrant, Origin, Presence,
+    RoleTarget,
 };
 
 const HOST: &str = "127.0.0.1";
@@ -41,6 +43,7 @@ fn config() -> Config {
         password: None,
         password_env: None,
         password_file: None,
+        password_vault: None,
         user_host: "%".to_owned(),
         public_host: None,
         database: None,
@@ -857,4 +860,256 @@ fn a_connection_table_deserializes_and_hides_its_password() {
         Mariadb::new("main", bad),
         Err(ConnectorError::Refused(_))
     ));
+}
+
+/// A stand-in for Warden's vault: passwords by vaulted account name.
+#[derive(Debug, Default)]
+struct Vault(Mutex<HashMap<String, SecretString>>);
+
+impl Vault {
+    fn put(&self, account: &str, password: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(account.to_owned(), SecretString::from(password.to_owned()));
+    }
+}
+
+impl PasswordSource for Vault {
+    fn password<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> BoxFuture<'a, Result<SecretString, ConnectorError>> {
+        let found = self.0.lock().unwrap().get(account).cloned();
+        Box::pin(async move {
+            found.ok_or_else(|| ConnectorError::Refused(format!("no vaulted account {account}")))
+        })
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+/// Asserts that no error shows any of `passwords`, in its message or its `Debug`.
+fn hides(errors: &[ConnectorError], passwords: &[&str]) {
+    for e in errors {
+        let shown = format!("{e} {e:?}");
+        for p in passwords {
+            assert!(!shown.contains(p), "{shown} shows a password");
+        }
+    }
+}
+
+/// Makes the account `'user'@'%'` with `password`, dropped at the end of the test.
+async fn account(cleanup: &mut Cleanup, user: &str, password: &str) {
+    cleanup.user(user);
+    root()
+        .await
+        .query_drop(format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn set_password_rotates_an_account_and_check_login_tells_old_from_new() {
+    let mut cleanup = Cleanup::default();
+    let s = suffix();
+    let user = format!("wt{s}");
+    let (old, new, newer, wrong) = (
+        format!("old-{s}-pw"),
+        format!("new-{s}-pw"),
+        format!("newer-{s}-pw"),
+        format!("wrong-{s}-pw"),
+    );
+    account(&mut cleanup, &user, &old).await;
+    let m = connector();
+
+    assert!(m.check_login(&user, &secret(&old)).await.unwrap());
+    assert!(!m.check_login(&user, &secret(&wrong)).await.unwrap());
+    let mut open = login(&user, &old).await.unwrap();
+
+    m.set_password(&format!("{user}@%"), &secret(&new))
+        .await
+        .unwrap();
+    assert!(m.check_login(&user, &secret(&new)).await.unwrap());
+    assert!(!m.check_login(&user, &secret(&old)).await.unwrap());
+    assert!(
+        !m.check_login(&format!("{user}@%"), &secret(&old))
+            .await
+            .unwrap()
+    );
+    login(&user, &new)
+        .await
+        .unwrap()
+        .disconnect()
+        .await
+        .unwrap();
+    // Sessions already open are left alone.
+    let one: Option<i64> = open.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
+    open.disconnect().await.unwrap();
+    // Without a host part, the account is `user@%`.
+    m.set_password(&user, &secret(&newer)).await.unwrap();
+    assert!(m.check_login(&user, &secret(&newer)).await.unwrap());
+    assert!(!m.check_login(&user, &secret(&new)).await.unwrap());
+
+    // Accounts that do not exist are refused, and none is made.
+    let mut errors = Vec::new();
+    let missing = format!("wtnosuch{s}");
+    for name in [format!("{missing}@%"), format!("{user}@localhost")] {
+        let e = m.set_password(&name, &secret(&new)).await.unwrap_err();
+        let shown = name.replace('@', "'@'");
+        assert!(
+            matches!(&e, ConnectorError::Refused(msg) if msg.contains(&shown) && msg.contains("does not exist")),
+            "{e:?}"
+        );
+        errors.push(e);
+    }
+    assert_eq!(user_count(&mut root().await, &missing).await, 0);
+    assert_eq!(user_count(&mut root().await, &user).await, 1);
+    assert!(!m.check_login(&missing, &secret(&new)).await.unwrap());
+
+    // Hostile names never reach a statement; an unreachable server is unavailable.
+    let closed = Mariadb::new(
+        "closed",
+        Config {
+            port: 1,
+            ..config()
+        },
+    )
+    .unwrap();
+    for bad in ["x'@'%'; DROP USER root", "a\nb@%", "@%", "app@a b", ""] {
+        for m in [&m, &closed] {
+            let e = m.set_password(bad, &secret(&new)).await.unwrap_err();
+            assert!(matches!(e, ConnectorError::Refused(_)), "{bad:?}: {e:?}");
+            let e = m.check_login(bad, &secret(&new)).await.unwrap_err();
+            assert!(matches!(e, ConnectorError::Refused(_)), "{bad:?}: {e:?}");
+            errors.push(e);
+        }
+    }
+    for e in [
+        closed.set_password(&user, &secret(&new)).await.unwrap_err(),
+        closed.check_login(&user, &secret(&new)).await.unwrap_err(),
+    ] {
+        assert!(matches!(e, ConnectorError::Unavailable(_)), "{e:?}");
+        errors.push(e);
+    }
+    hides(&errors, &[&old, &new, &newer, &wrong]);
+}
+
+#[tokio::test]
+async fn the_admin_password_comes_from_the_vault_and_is_read_again_when_rotated() {
+    let mut cleanup = Cleanup::default();
+    let s = suffix();
+    let (boss, app) = (format!("wtadm{s}"), format!("wtapp{s}"));
+    let (right, wrong, next, app_old, app_new) = (
+        format!("right-{s}-pw"),
+        format!("wrong-{s}-pw"),
+        format!("next-{s}-pw"),
+        format!("appold-{s}-pw"),
+        format!("appnew-{s}-pw"),
+    );
+    account(&mut cleanup, &boss, &right).await;
+    account(&mut cleanup, &app, &app_old).await;
+    root()
+        .await
+        .query_drop(format!(
+            "GRANT CREATE USER, PROCESS, SELECT ON *.* TO '{boss}'@'%'"
+        ))
+        .await
+        .unwrap();
+    let vaulted = Config {
+        user: boss.clone(),
+        password_vault: Some("m".to_owned()),
+        ..config()
+    };
+    let vault = Arc::new(Vault::default());
+    vault.put("m", &right);
+    let m = Mariadb::new("main", vaulted.clone())
+        .unwrap()
+        .with_passwords(vault.clone());
+    assert!(!format!("{m:?}").contains(&right));
+    m.set_password(&app, &secret(&app_new)).await.unwrap();
+    assert!(m.check_login(&app, &secret(&app_new)).await.unwrap());
+
+    // The wrong password in the vault: every call fails, and nothing changes.
+    let bad = Arc::new(Vault::default());
+    bad.put("m", &wrong);
+    let m_bad = Mariadb::new("main", vaulted.clone())
+        .unwrap()
+        .with_passwords(bad);
+    let e1 = m_bad
+        .set_password(&app, &secret(&app_old))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e1, ConnectorError::Refused(msg) if msg.contains("1045")),
+        "{e1:?}"
+    );
+    let e2 = m_bad.discover().await.unwrap_err();
+    assert!(m.check_login(&app, &secret(&app_new)).await.unwrap());
+    // No vault at all.
+    let e3 = Mariadb::new("main", vaulted.clone())
+        .unwrap()
+        .discover()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e3,
+        ConnectorError::Unavailable(
+            "mariadb connection main takes its admin password from the vault account m, but the vault is not available".to_owned()
+        )
+    );
+
+    // The admin rotates its own password and the vault commits it. Its pooled
+    // connections go on working; once they are gone, the pool is made again with the
+    // password read from the vault anew.
+    m.set_password(&format!("{boss}@%"), &secret(&next))
+        .await
+        .unwrap();
+    assert!(m.check_login(&boss, &secret(&next)).await.unwrap());
+    assert!(!m.check_login(&boss, &secret(&right)).await.unwrap());
+    vault.put("m", &next);
+    let mut r = root().await;
+    let ids: Vec<u64> = r
+        .exec(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?",
+            (boss.as_str(),),
+        )
+        .await
+        .unwrap();
+    assert!(!ids.is_empty(), "the pool holds a connection");
+    for id in ids {
+        r.query_drop(format!("KILL CONNECTION {id}")).await.unwrap();
+    }
+    m.set_password(&app, &secret(&app_old)).await.unwrap();
+    assert!(m.check_login(&app, &secret(&app_old)).await.unwrap());
+    hides(&[e1, e2, e3], &[&right, &wrong, &next, &app_old, &app_new]);
+}
+
+#[test]
+fn a_vaulted_admin_password_is_configured_by_account_name() {
+    let parsed = table(&[
+        ("kind", V::S("mariadb")),
+        ("user", V::S("warden")),
+        ("password_vault", V::S("maria-admin")),
+    ])
+    .unwrap();
+    assert_eq!(parsed.password_vault(), Some("maria-admin"));
+    let ConnectionConfig::Mariadb(c) = parsed else {
+        panic!("not mariadb");
+    };
+    Mariadb::new("main", c.clone()).unwrap();
+    let clash = Config {
+        password_file: Some("/nonexistent".into()),
+        ..c
+    };
+    let e = Mariadb::new("main", clash).unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Refused(m) if m.contains("password_file and password_vault")),
+        "{e:?}"
+    );
 }

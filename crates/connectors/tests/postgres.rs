@@ -22,10 +22,10 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
-use warden_connectors::ConnectionConfig;
 use warden_connectors::postgres::{Config, Postgres};
+use warden_connectors::{ConnectionConfig, PasswordSource};
 use warden_core::connector::{
-    AccessSpec, Account, Connector, ConnectorError, Login, Origin, Presence, RoleTarget,
+    AccessSpec, Account, BoxFuture, Connector, ConnectorError, Login, Origin, Presence, RoleTarget,
 };
 
 const ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
@@ -51,6 +51,7 @@ fn config(port: u16) -> Config {
         password: None,
         password_env: None,
         password_file: None,
+        password_vault: None,
         public_host: Some("db.example.test".into()),
         max_connections: 4,
         connect_timeout_secs: 2,
@@ -845,4 +846,297 @@ fn configuration_reads_from_a_tagged_table_and_hides_the_password() {
         Postgres::new("main", bad),
         Err(ConnectorError::Refused(_))
     ));
+}
+
+/// A stand-in for Warden's vault: passwords by vaulted account name.
+#[derive(Debug, Default)]
+struct Vault(Mutex<HashMap<String, SecretString>>);
+
+impl Vault {
+    fn put(&self, account: &str, password: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(account.to_owned(), SecretString::from(password.to_owned()));
+    }
+}
+
+impl PasswordSource for Vault {
+    fn password<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> BoxFuture<'a, Result<SecretString, ConnectorError>> {
+        let found = self.0.lock().unwrap().get(account).cloned();
+        Box::pin(async move {
+            found.ok_or_else(|| ConnectorError::Refused(format!("no vaulted account {account}")))
+        })
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+/// A connector logging in as `user` with `password`.
+fn connector_as(user: &str, password: &str) -> Postgres {
+    let config = Config {
+        user: user.to_owned(),
+        password: Some(secret(password)),
+        ..config(5432)
+    };
+    Postgres::new("main", config).unwrap()
+}
+
+/// Makes the login role `name` with `password`, a member of `warden_scram` so that the
+/// server checks its password (SCRAM-SHA-256) instead of trusting it; `extra` adds
+/// attributes such as `CREATEROLE`.
+async fn scram_role(db: &Client, name: &str, password: &str, extra: &str) {
+    db.batch_execute(&format!(
+        "CREATE ROLE {name} LOGIN {extra} PASSWORD '{password}' IN ROLE warden_scram"
+    ))
+    .await
+    .unwrap();
+}
+
+/// Asserts that no error shows any of `passwords`, in its message or its `Debug`.
+fn hides(errors: &[&ConnectorError], passwords: &[&str]) {
+    for e in errors {
+        let shown = format!("{e} {e:?}");
+        for p in passwords {
+            assert!(!shown.contains(p), "{shown} shows a password");
+        }
+    }
+}
+
+#[tokio::test]
+async fn set_password_rotates_a_login_and_check_login_tells_old_from_new() {
+    with_fixture(|fx| async move {
+        let pg = connector();
+        let db = admin().await;
+        let app = fx.role("app");
+        let (old, new, wrong) = (
+            format!("old-{}-pw", fx.sfx),
+            format!("new-{}-pw", fx.sfx),
+            format!("wrong-{}-pw", fx.sfx),
+        );
+        scram_role(&db, &app, &old, "").await;
+
+        assert!(pg.check_login(&app, &secret(&old)).await.unwrap());
+        assert!(!pg.check_login(&app, &secret(&wrong)).await.unwrap());
+        let open = login(&app, &secret(&old)).await.unwrap();
+
+        pg.set_password(&app, &secret(&new)).await.unwrap();
+        assert!(stored_verifier(&db, &app).await.starts_with("SCRAM-SHA-256$4096:"));
+        assert!(verifier_matches(&db, &app, &secret(&new)).await);
+        assert!(pg.check_login(&app, &secret(&new)).await.unwrap());
+        assert!(!pg.check_login(&app, &secret(&old)).await.unwrap());
+        // Sessions already open are left alone.
+        open.batch_execute("SELECT 1").await.unwrap();
+
+        // A role that does not exist is refused, and nothing is made.
+        let missing = format!("wt_{}_nosuch", fx.sfx);
+        let e = pg.set_password(&missing, &secret(&new)).await.unwrap_err();
+        assert!(
+            matches!(&e, ConnectorError::Refused(m) if m.contains(&missing) && m.contains("main") && m.contains("does not exist")),
+            "{e:?}"
+        );
+        assert!(!role_exists(&db, &missing).await);
+        assert!(!pg.check_login(&missing, &secret(&new)).await.unwrap());
+        // So is one that cannot log in.
+        let group = fx.read_role();
+        let nologin = pg.set_password(&group, &secret(&new)).await.unwrap_err();
+        assert!(
+            matches!(&nologin, ConnectorError::Refused(m) if m.contains("cannot log in")),
+            "{nologin:?}"
+        );
+        // A name PostgreSQL would cut to 63 bytes is refused before anything is sent;
+        // an unreachable server is unavailable.
+        let offline = unreachable();
+        let long = format!("{app}{}", "x".repeat(63));
+        let mut errors = vec![e.clone(), nologin.clone()];
+        for pg in [&pg, &offline] {
+            let e = pg.set_password(&long, &secret(&new)).await.unwrap_err();
+            assert!(matches!(e, ConnectorError::Refused(_)), "{e:?}");
+            let e = pg.check_login(&long, &secret(&new)).await.unwrap_err();
+            assert!(matches!(e, ConnectorError::Refused(_)), "{e:?}");
+            errors.push(e);
+        }
+        for e in [
+            offline.set_password(&app, &secret(&new)).await.unwrap_err(),
+            offline.check_login(&app, &secret(&new)).await.unwrap_err(),
+        ] {
+            assert!(matches!(e, ConnectorError::Unavailable(_)), "{e:?}");
+            errors.push(e);
+        }
+        hides(&errors.iter().collect::<Vec<_>>(), &[&old, &new, &wrong]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_change_the_server_refuses_is_refused_and_the_old_password_stays() {
+    with_fixture(|fx| async move {
+        let db = admin().await;
+        let boss = fx.role("boss");
+        let su = fx.role("su");
+        let (boss_pw, old, new) = (
+            format!("boss-{}-pw", fx.sfx),
+            format!("old-{}-pw", fx.sfx),
+            format!("new-{}-pw", fx.sfx),
+        );
+        scram_role(&db, &boss, &boss_pw, "CREATEROLE").await;
+        scram_role(&db, &su, &old, "SUPERUSER").await;
+
+        // A CREATEROLE admin that is not a superuser may not alter a superuser.
+        let pg = connector_as(&boss, &boss_pw);
+        let e = pg.set_password(&su, &secret(&new)).await.unwrap_err();
+        assert!(
+            matches!(&e, ConnectorError::Refused(m) if m.contains(&su) && m.contains("42501")),
+            "{e:?}"
+        );
+        hides(&[&e], &[&old, &new, &boss_pw]);
+        assert!(pg.check_login(&su, &secret(&old)).await.unwrap());
+        assert!(!pg.check_login(&su, &secret(&new)).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_admin_rotates_its_own_password() {
+    with_fixture(|fx| async move {
+        let db = admin().await;
+        let boss = fx.role("self");
+        let (old, new) = (format!("old-{}-pw", fx.sfx), format!("new-{}-pw", fx.sfx));
+        scram_role(&db, &boss, &old, "CREATEROLE").await;
+        let pg = connector_as(&boss, &old);
+
+        pg.set_password(&boss, &secret(&new)).await.unwrap();
+        assert!(pg.check_login(&boss, &secret(&new)).await.unwrap());
+        assert!(!pg.check_login(&boss, &secret(&old)).await.unwrap());
+        // The admin's open (pooled) session goes on working.
+        pg.discover().await.unwrap();
+        assert!(verifier_matches(&db, &boss, &secret(&new)).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_admin_password_comes_from_the_vault() {
+    with_fixture(|fx| async move {
+        let db = admin().await;
+        let boss = fx.role("vaulted");
+        let (right, wrong, next) = (
+            format!("right-{}-pw", fx.sfx),
+            format!("wrong-{}-pw", fx.sfx),
+            format!("next-{}-pw", fx.sfx),
+        );
+        scram_role(&db, &boss, &right, "CREATEROLE").await;
+        let app = fx.role("app");
+        let (app_old, app_new) = (format!("appold-{}-pw", fx.sfx), format!("appnew-{}-pw", fx.sfx));
+        scram_role(&db, &app, &app_old, "").await;
+        let vaulted = Config {
+            user: boss.clone(),
+            password_vault: Some("x".into()),
+            ..config(5432)
+        };
+        let vault = Arc::new(Vault::default());
+        vault.put("x", &right);
+
+        let pg = Postgres::new("main", vaulted.clone())
+            .unwrap()
+            .with_passwords(vault.clone());
+        pg.discover().await.unwrap();
+        assert!(!format!("{pg:?}").contains(&right));
+
+        // The wrong password in the vault: the server refuses the admin's login.
+        let bad = Arc::new(Vault::default());
+        bad.put("x", &wrong);
+        let pg_bad = Postgres::new("main", vaulted.clone())
+            .unwrap()
+            .with_passwords(bad);
+        let e1 = pg_bad.discover().await.unwrap_err();
+        assert!(matches!(&e1, ConnectorError::Refused(m) if m.contains("28P01")), "{e1:?}");
+        let e2 = pg_bad.set_password(&app, &secret(&app_new)).await.unwrap_err();
+        assert!(matches!(&e2, ConnectorError::Refused(m) if m.contains("28P01")), "{e2:?}");
+        assert!(verifier_matches(&db, &app, &secret(&app_old)).await);
+        // The right one works.
+        pg.set_password(&app, &secret(&app_new)).await.unwrap();
+        assert!(pg.check_login(&app, &secret(&app_new)).await.unwrap());
+        // No vault, or no such vaulted account.
+        let e3 = Postgres::new("main", vaulted.clone())
+            .unwrap()
+            .discover()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e3,
+            ConnectorError::Unavailable(
+                "postgres connection main takes its admin password from the vault account x, but the vault is not available".into()
+            )
+        );
+        let elsewhere = Config {
+            password_vault: Some("y".into()),
+            ..vaulted.clone()
+        };
+        let e4 = Postgres::new("main", elsewhere)
+            .unwrap()
+            .with_passwords(vault.clone())
+            .discover()
+            .await
+            .unwrap_err();
+        assert!(matches!(&e4, ConnectorError::Refused(m) if m.contains("vault account y")), "{e4:?}");
+
+        // The vaulted admin rotates its own password; once the vault holds the new one,
+        // new admin connections log in with it.
+        pg.set_password(&boss, &secret(&next)).await.unwrap();
+        vault.put("x", &next);
+        let fresh = Postgres::new("main", vaulted.clone())
+            .unwrap()
+            .with_passwords(vault.clone());
+        fresh.discover().await.unwrap();
+        assert!(!fresh.check_login(&boss, &secret(&right)).await.unwrap());
+        hides(&[&e1, &e2, &e3, &e4], &[&right, &wrong, &next, &app_old, &app_new]);
+    })
+    .await;
+}
+
+#[test]
+fn a_vaulted_admin_password_is_configured_by_account_name() {
+    let parsed: ConnectionConfig = from_toml(
+        r#"
+        kind = "postgres"
+        user = "warden_admin"
+        password_vault = "pg-main-admin"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(parsed.password_vault(), Some("pg-main-admin"));
+    let ConnectionConfig::Postgres(cfg) = parsed else {
+        panic!("not postgres");
+    };
+    Postgres::new("main", cfg.clone()).unwrap();
+
+    let plain: ConnectionConfig = from_toml("kind = \"postgres\"\nuser = \"u\"").unwrap();
+    assert_eq!(plain.password_vault(), None);
+
+    let both = Config {
+        password_env: Some("PGPASS".into()),
+        ..cfg.clone()
+    };
+    let e = Postgres::new("main", both).unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Refused(m) if m.contains("password_env and password_vault")),
+        "{e:?}"
+    );
+    let three = Config {
+        password: Some(secret("hunter2-inline")),
+        password_file: Some("/nonexistent".into()),
+        ..cfg
+    };
+    let e = Postgres::new("main", three).unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Refused(m) if m.contains("password and password_file and password_vault")),
+        "{e:?}"
+    );
+    assert!(!format!("{e:?}").contains("hunter2"));
 }

@@ -10,16 +10,20 @@
     clippy::indexing_slicing
 )]
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use redis::aio::MultiplexedConnection;
 use redis::{Client, ConnectionAddr, ConnectionInfo, RedisConnectionInfo, RedisResult, Value};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use time::macros::datetime;
 use uuid::Uuid;
-use warden_connectors::ConnectionConfig;
 use warden_connectors::redis::{Config, Redis};
+use warden_connectors::{ConnectionConfig, PasswordSource};
 use warden_core::connector::{
-    AccessSpec, Account, Connector, ConnectorError, Origin, Presence, RoleTarget,
+    AccessSpec, Account, BoxFuture, Connector, ConnectorError, Origin, Presence, RoleTarget,
 };
 
 const HOST: &str = "127.0.0.1";
@@ -610,4 +614,288 @@ fn a_connection_table_deserializes_and_hides_its_password() {
         Redis::new("main", bad),
         Err(ConnectorError::Refused(_))
     ));
+}
+
+/// A stand-in for Warden's vault: passwords by vaulted account name.
+#[derive(Debug, Default)]
+struct Vault(Mutex<HashMap<String, SecretString>>);
+
+impl Vault {
+    fn put(&self, account: &str, password: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(account.to_owned(), SecretString::from(password.to_owned()));
+    }
+}
+
+impl PasswordSource for Vault {
+    fn password<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> BoxFuture<'a, Result<SecretString, ConnectorError>> {
+        let found = self.0.lock().unwrap().get(account).cloned();
+        Box::pin(async move {
+            found.ok_or_else(|| ConnectorError::Refused(format!("no vaulted account {account}")))
+        })
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+/// Asserts that no error shows any of `passwords`, in its message or its `Debug`.
+fn hides(errors: &[ConnectorError], passwords: &[&str]) {
+    for e in errors {
+        let shown = format!("{e} {e:?}");
+        for p in passwords {
+            assert!(!shown.contains(p), "{shown} shows a password");
+        }
+    }
+}
+
+/// `ACL SETUSER name reset rules...`.
+async fn setuser(c: &mut MultiplexedConnection, name: &str, rules: &[&str]) {
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(name)
+        .arg("reset")
+        .arg(rules)
+        .query_async(c)
+        .await
+        .unwrap();
+}
+
+/// The `ACL LIST` line of `name`.
+async fn acl_line(c: &mut MultiplexedConnection, name: &str) -> String {
+    let prefix = format!("user {name} ");
+    acl_list(c)
+        .await
+        .into_iter()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no ACL user {name}"))
+}
+
+fn sha256_hex(password: &str) -> String {
+    Sha256::digest(password.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn set_password_rotates_an_acl_user_and_check_login_tells_old_from_new() {
+    let s = suffix();
+    let (user, off, missing) = (
+        format!("wt{s}"),
+        format!("wtoff{s}"),
+        format!("wtnosuch{s}"),
+    );
+    let _clean = Cleanup {
+        users: vec![user.clone(), off.clone(), missing.clone()],
+        keys: Vec::new(),
+    };
+    let (old, new, wrong) = (
+        format!("old-{s}-pw"),
+        format!("new-{s}-pw"),
+        format!("wrong-{s}-pw"),
+    );
+    let mut a = admin().await;
+    setuser(&mut a, &user, &["on", &format!(">{old}"), "~*", "+@all"]).await;
+    let r = connector();
+
+    assert!(r.check_login(&user, &secret(&old)).await.unwrap());
+    assert!(!r.check_login(&user, &secret(&wrong)).await.unwrap());
+    let mut open = login(&user, &old).await.unwrap();
+    let before = acl_line(&mut a, &user).await;
+
+    r.set_password(&user, &secret(&new)).await.unwrap();
+    // Only the password changed: the new one's hash in place of the old one's.
+    let after = acl_line(&mut a, &user).await;
+    assert_eq!(
+        after,
+        before.replace(&sha256_hex(&old), &sha256_hex(&new)),
+        "{before} -> {after}"
+    );
+    assert!(r.check_login(&user, &secret(&new)).await.unwrap());
+    assert!(!r.check_login(&user, &secret(&old)).await.unwrap());
+    // Clients already logged in are left alone.
+    assert_eq!(get(&mut open, "nothing").await.unwrap(), None);
+
+    // A user that does not exist is refused and not made.
+    let e1 = r.set_password(&missing, &secret(&new)).await.unwrap_err();
+    assert!(
+        matches!(&e1, ConnectorError::Refused(m) if m.contains(&missing)),
+        "{e1:?}"
+    );
+    assert_eq!(acl_user(&mut a, &missing).await, Value::Nil);
+    assert!(!r.check_login(&missing, &secret(&new)).await.unwrap());
+
+    // A user that is off cannot log in; its password changes and it stays off.
+    setuser(&mut a, &off, &["off", &format!(">{old}"), "+@all"]).await;
+    assert!(!r.check_login(&off, &secret(&old)).await.unwrap());
+    r.set_password(&off, &secret(&new)).await.unwrap();
+    assert!(!r.check_login(&off, &secret(&new)).await.unwrap());
+    let line = acl_line(&mut a, &off).await;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert!(words.contains(&"off") && !words.contains(&"on"), "{line}");
+    let hashes: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| w.starts_with('#'))
+        .collect();
+    assert_eq!(hashes, [format!("#{}", sha256_hex(&new))], "{line}");
+
+    // Names Redis would split are refused before anything is sent; an unreachable
+    // server is unavailable.
+    let down = Redis::new(
+        "down",
+        Config {
+            port: 1,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let mut errors = vec![e1];
+    for r in [&r, &down] {
+        for bad in ["a b", "x\r\nACL SETUSER evil on nopass +@all", ""] {
+            let e = r.set_password(bad, &secret(&new)).await.unwrap_err();
+            assert!(matches!(e, ConnectorError::Refused(_)), "{bad:?}: {e:?}");
+            let e = r.check_login(bad, &secret(&new)).await.unwrap_err();
+            assert!(matches!(e, ConnectorError::Refused(_)), "{bad:?}: {e:?}");
+            errors.push(e);
+        }
+    }
+    for e in [
+        down.set_password(&user, &secret(&new)).await.unwrap_err(),
+        down.check_login(&user, &secret(&new)).await.unwrap_err(),
+    ] {
+        assert!(matches!(e, ConnectorError::Unavailable(_)), "{e:?}");
+        errors.push(e);
+    }
+    assert!(
+        acl_list(&mut a)
+            .await
+            .iter()
+            .all(|l| !l.starts_with("user evil"))
+    );
+    hides(&errors, &[&old, &new, &wrong]);
+}
+
+#[tokio::test]
+async fn the_admin_password_comes_from_the_vault() {
+    let s = suffix();
+    let (boss, app) = (format!("wtadm{s}"), format!("wtapp{s}"));
+    let _clean = Cleanup {
+        users: vec![boss.clone(), app.clone()],
+        keys: Vec::new(),
+    };
+    let (right, wrong, next, app_old, app_new) = (
+        format!("right-{s}-pw"),
+        format!("wrong-{s}-pw"),
+        format!("next-{s}-pw"),
+        format!("appold-{s}-pw"),
+        format!("appnew-{s}-pw"),
+    );
+    let mut a = admin().await;
+    setuser(
+        &mut a,
+        &boss,
+        &["on", &format!(">{right}"), "~*", "&*", "+@all"],
+    )
+    .await;
+    setuser(
+        &mut a,
+        &app,
+        &["on", &format!(">{app_old}"), "~app:*", "+@read"],
+    )
+    .await;
+    let vaulted = Config {
+        user: boss.clone(),
+        password_vault: Some("r".to_owned()),
+        ..Config::default()
+    };
+    let vault = Arc::new(Vault::default());
+    vault.put("r", &right);
+    let r = Redis::new("main", vaulted.clone())
+        .unwrap()
+        .with_passwords(vault.clone());
+    assert!(!format!("{r:?}").contains(&right));
+    r.set_password(&app, &secret(&app_new)).await.unwrap();
+    assert!(r.check_login(&app, &secret(&app_new)).await.unwrap());
+
+    // The wrong password in the vault: every call fails, and nothing changes.
+    let bad = Arc::new(Vault::default());
+    bad.put("r", &wrong);
+    let r_bad = Redis::new("main", vaulted.clone())
+        .unwrap()
+        .with_passwords(bad);
+    let e1 = r_bad
+        .set_password(&app, &secret(&app_old))
+        .await
+        .unwrap_err();
+    assert!(matches!(e1, ConnectorError::Refused(_)), "{e1:?}");
+    let e2 = r_bad.verify(&spec(&["+@read"]), None).await.unwrap_err();
+    assert!(r.check_login(&app, &secret(&app_new)).await.unwrap());
+    // No vault at all.
+    let e3 = Redis::new("main", vaulted.clone())
+        .unwrap()
+        .discover()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e3,
+        ConnectorError::Unavailable(
+            "redis connection main takes its admin password from the vault account r, but the vault is not available".to_owned()
+        )
+    );
+
+    // The admin rotates its own password and the vault commits it; when its
+    // connection is cut, the next one logs in with the password read anew.
+    r.set_password(&boss, &secret(&next)).await.unwrap();
+    assert!(r.check_login(&boss, &secret(&next)).await.unwrap());
+    assert!(!r.check_login(&boss, &secret(&right)).await.unwrap());
+    vault.put("r", &next);
+    let _: Value = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("USER")
+        .arg(&boss)
+        .query_async(&mut a)
+        .await
+        .unwrap();
+    r.set_password(&app, &secret(&app_old)).await.unwrap();
+    assert!(r.check_login(&app, &secret(&app_old)).await.unwrap());
+    hides(&[e1, e2, e3], &[&right, &wrong, &next, &app_old, &app_new]);
+}
+
+#[test]
+fn a_vaulted_admin_password_is_configured_by_account_name() {
+    let parsed = table(&[
+        ("kind", V::S("redis")),
+        ("password_vault", V::S("cache-admin")),
+    ])
+    .unwrap();
+    assert_eq!(parsed.password_vault(), Some("cache-admin"));
+    let ConnectionConfig::Redis(c) = parsed else {
+        panic!("not redis");
+    };
+    Redis::new("main", c.clone()).unwrap();
+    let e = c.admin_secret().resolve().unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Refused(m) if m.contains("cache-admin")),
+        "{e:?}"
+    );
+    let clash = Config {
+        password: Some(secret("hunter2-inline")),
+        ..c
+    };
+    let e = Redis::new("main", clash).unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Refused(m) if m.contains("password and password_vault")),
+        "{e:?}"
+    );
+    assert!(!format!("{e:?}").contains("hunter2"));
+    let ssh = table(&[("kind", V::S("ssh")), ("host", V::S("bastion.internal"))]).unwrap();
+    assert_eq!(ssh.password_vault(), None);
 }

@@ -252,6 +252,45 @@ pub trait Connector: Send + Sync + Debug {
     /// Warden's is dropped; anyone else's loses the privileges listed. Succeeds when they
     /// are already gone.
     fn remove<'a>(&'a self, account: &'a Account) -> BoxFuture<'a, Result<(), ConnectorError>>;
+
+    /// Sets `password` on the existing account `username` of the target, logged in as the
+    /// connection's admin (which may be `username` itself: an admin rotating its own
+    /// password). Sessions already open are left alone. Refused when the account does not
+    /// exist or the target refuses the change. The vault's rotation applies a new password
+    /// with this, then checks it with [`check_login`](Self::check_login) before it commits.
+    ///
+    /// By default refused: a connector that keeps no passwords of existing accounts (SSH
+    /// certificates, recording stand-ins) needs nothing more.
+    fn set_password<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        let _ = password;
+        Box::pin(async move {
+            Err(ConnectorError::Refused(format!(
+                "this connector does not manage passwords of existing accounts (asked for {username:?})"
+            )))
+        })
+    }
+
+    /// Logs in as `username` with `password` on a new connection (never a pooled one) and
+    /// closes it: `Ok(true)` when the login works, `Ok(false)` when the target refuses the
+    /// credential, `Err` when the target cannot be reached or answers otherwise.
+    ///
+    /// By default refused, as [`set_password`](Self::set_password) is.
+    fn check_login<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> BoxFuture<'a, Result<bool, ConnectorError>> {
+        let _ = password;
+        Box::pin(async move {
+            Err(ConnectorError::Refused(format!(
+                "this connector does not manage passwords of existing accounts (asked to check {username:?})"
+            )))
+        })
+    }
 }
 
 /// Checks a PostgreSQL role name a policy names (`member_of`): 1 to 63 characters of
@@ -530,6 +569,67 @@ mod tests {
         assert!(check_extension("permit-everything").is_err());
         assert!(check_force_command("uptime").is_ok());
         assert!(check_force_command("a\nb").is_err());
+    }
+
+    /// A connector that implements only the required methods.
+    #[derive(Debug)]
+    struct Bare;
+
+    impl Connector for Bare {
+        fn grant<'a>(&'a self, _: &'a AccessSpec) -> BoxFuture<'a, Result<String, ConnectorError>> {
+            Box::pin(async { Ok(String::new()) })
+        }
+        fn revoke<'a>(
+            &'a self,
+            _: &'a AccessSpec,
+            _: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn verify<'a>(
+            &'a self,
+            _: &'a AccessSpec,
+            _: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Presence, ConnectorError>> {
+            Box::pin(async { Ok(Presence::Absent) })
+        }
+        fn credential<'a>(
+            &'a self,
+            _: &'a AccessSpec,
+            _: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Credential, ConnectorError>> {
+            Box::pin(async { Err(ConnectorError::Refused("no".into())) })
+        }
+        fn discover(&self) -> BoxFuture<'_, Result<Vec<Account>, ConnectorError>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn remove<'a>(&'a self, _: &'a Account) -> BoxFuture<'a, Result<(), ConnectorError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    /// The output of a future that is ready at once.
+    fn ready<T>(mut f: BoxFuture<'_, T>) -> T {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the default methods never wait"),
+        }
+    }
+
+    #[test]
+    fn password_management_is_refused_by_default_without_showing_the_password() {
+        let password = SecretString::from("hunter2-default".to_owned());
+        let set = ready(Bare.set_password("app_admin", &password));
+        let check = ready(Bare.check_login("app_admin", &password));
+        for e in [set.map(|()| false), check] {
+            let e = e.expect_err("refused");
+            assert!(
+                matches!(&e, ConnectorError::Refused(m) if m.contains("app_admin")),
+                "{e:?}"
+            );
+            assert!(!format!("{e} {e:?}").contains("hunter2"));
+        }
     }
 
     #[test]
