@@ -99,6 +99,26 @@ pub enum Action {
     AuditExport,
     /// The server started with a configuration that differs from the last one it ran.
     ConfigChange,
+    /// The vault was initialised: its unseal key split into shares or kept in a file.
+    VaultInit,
+    /// The vault was unsealed (or an attempt failed).
+    VaultUnseal,
+    /// The vault was sealed.
+    VaultSeal,
+    /// The vault's root key and data key were rotated.
+    VaultRotateKeys,
+    /// An account was put in the vault.
+    VaultAccountAdd,
+    /// A vaulted secret was checked out under a grant.
+    VaultCheckout,
+    /// A vaulted secret was checked in (by its holder, or at its grant's end).
+    VaultCheckin,
+    /// A vaulted account's password was rotated on its target (or a rotation failed).
+    VaultRotate,
+    /// A rotation asked for on demand.
+    VaultRotateRequest,
+    /// A rotation interrupted between the target and the commit was settled at start.
+    VaultRecover,
 }
 
 impl Action {
@@ -149,6 +169,16 @@ impl Action {
             Action::AccessDeprovision => "access.deprovision",
             Action::AuditExport => "audit.export",
             Action::ConfigChange => "config.change",
+            Action::VaultInit => "vault.init",
+            Action::VaultUnseal => "vault.unseal",
+            Action::VaultSeal => "vault.seal",
+            Action::VaultRotateKeys => "vault.rotate_keys",
+            Action::VaultAccountAdd => "vault.account_add",
+            Action::VaultCheckout => "vault.checkout",
+            Action::VaultCheckin => "vault.checkin",
+            Action::VaultRotate => "vault.rotate",
+            Action::VaultRotateRequest => "vault.rotate_request",
+            Action::VaultRecover => "vault.recover",
         }
     }
 }

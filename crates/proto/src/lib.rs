@@ -13,6 +13,7 @@ pub mod requests;
 pub mod system;
 pub mod targets;
 pub mod users;
+pub mod vault;
 
 mod secret;
 pub use secret::WireSecret;

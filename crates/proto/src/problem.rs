@@ -70,13 +70,15 @@ pub enum ProblemType {
     Timeout,
     /// The server cannot serve now (storage unreachable, not ready).
     Unavailable,
+    /// The vault is sealed: the server serves health and unseal only.
+    Sealed,
     /// An unexpected failure inside the server; details are in its log.
     Internal,
 }
 
 impl ProblemType {
     /// Every problem type.
-    pub const ALL: [ProblemType; 13] = [
+    pub const ALL: [ProblemType; 14] = [
         ProblemType::BadRequest,
         ProblemType::Unauthorized,
         ProblemType::InsufficientScope,
@@ -89,6 +91,7 @@ impl ProblemType {
         ProblemType::RateLimited,
         ProblemType::Timeout,
         ProblemType::Unavailable,
+        ProblemType::Sealed,
         ProblemType::Internal,
     ];
 
@@ -107,6 +110,7 @@ impl ProblemType {
             ProblemType::RateLimited => "rate-limited",
             ProblemType::Timeout => "timeout",
             ProblemType::Unavailable => "unavailable",
+            ProblemType::Sealed => "sealed",
             ProblemType::Internal => "internal",
         }
     }
@@ -125,7 +129,7 @@ impl ProblemType {
             ProblemType::UnsupportedMediaType => 415,
             ProblemType::RateLimited => 429,
             ProblemType::Internal => 500,
-            ProblemType::Unavailable => 503,
+            ProblemType::Unavailable | ProblemType::Sealed => 503,
         }
     }
 
@@ -144,6 +148,7 @@ impl ProblemType {
             ProblemType::RateLimited => "Too many requests",
             ProblemType::Timeout => "Request timed out",
             ProblemType::Unavailable => "Service unavailable",
+            ProblemType::Sealed => "Vault sealed",
             ProblemType::Internal => "Internal server error",
         }
     }

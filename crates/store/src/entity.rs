@@ -592,3 +592,133 @@ pub mod leases {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod vault_meta {
+    //! The vault's one row: its id, how it is unsealed, and its root key sealed by the
+    //! unseal key.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "vault_meta")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub vault_id: String,
+        pub unseal_mode: String,
+        pub threshold: i32,
+        pub share_count: i32,
+        pub root_version: i64,
+        pub root_wrapped: Vec<u8>,
+        pub active_data_key: i64,
+        pub created_at: i64,
+        pub rotated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod vault_keys {
+    //! Data keys, each wrapped by a version of the root key.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "vault_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub root_version: i64,
+        pub wrapped: Vec<u8>,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod vault_accounts {
+    //! Accounts on targets whose passwords the vault keeps and rotates.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "vault_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        pub connection: String,
+        pub username: String,
+        pub resource: Option<String>,
+        pub roles: String,
+        pub exclusive: bool,
+        pub rotate_every_secs: i64,
+        pub password_length: i32,
+        pub password_symbols: bool,
+        pub version: i64,
+        pub next_rotation_at: i64,
+        pub rotation_failures: i32,
+        pub last_rotated_at: Option<i64>,
+        pub last_error: Option<String>,
+        pub lock_seq: i64,
+        pub created_at: i64,
+        pub created_by: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod vault_secrets {
+    //! The versions of a vaulted account's secret, as envelopes.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "vault_secrets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub account_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        pub key_id: i64,
+        pub envelope: Vec<u8>,
+        pub state: String,
+        pub created_at: i64,
+        pub committed_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod vault_checkouts {
+    //! Who took a vaulted secret, under which grant, and when they gave it back.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "vault_checkouts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub account_id: Uuid,
+        pub grant_id: Option<Uuid>,
+        pub username: String,
+        pub version: i64,
+        pub exclusive: bool,
+        pub checked_out_at: i64,
+        pub checked_in_at: Option<i64>,
+        pub checkin_reason: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -15,6 +15,7 @@ mod requests;
 mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod vault;
 mod vendors;
 
 use std::path::Path;
@@ -53,6 +54,7 @@ pub use requests::{Effects, RequestFilter, StoredApproval, StoredRequest, Transi
 pub use rows::StoredAuditEvent;
 use rows::to_ms;
 pub use rows::{from_ms as from_unix_ms, to_ms as unix_ms};
+pub use vault::{Checkout, RotationFailure, SecretVersion, VaultAccount, VaultMeta, WrappedKey};
 pub use vendors::StoredVendor;
 
 /// Why a storage operation failed.

@@ -30,7 +30,9 @@ pub use model::{
     Birthright, Drift, EligibilityRule, Entitlement, Group, Membership, Principal, Privilege,
     Resource, ResourceKind, ResourceSelector, Role, RoleTarget,
 };
-pub use values::{Hours, MAX_POLICY_DURATION, format_duration, parse_duration};
+pub use values::{
+    Hours, MAX_POLICY_DURATION, format_duration, parse_duration, parse_duration_within,
+};
 
 use crate::identity::HrRecord;
 use index::{GroupIndex, RuleIndex};

@@ -42,6 +42,11 @@ pub const MAX_POLICY_DURATION: Duration = Duration::days(7);
 /// in that order, each at most once, such as `30m`, `4h`, `1d`, `1h30m`. The result must
 /// be more than zero and at most [`MAX_POLICY_DURATION`].
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    parse_duration_within(raw, MAX_POLICY_DURATION)
+}
+
+/// [`parse_duration`] with another maximum (a rotation interval may run to a year, say).
+pub fn parse_duration_within(raw: &str, max: Duration) -> Result<Duration, String> {
     let bad =
         || format!("bad duration {raw:?}; write it like \"30m\", \"4h\", \"1d\" or \"1h30m\"");
     let mut total: i64 = 0;
@@ -73,8 +78,11 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     if d <= Duration::ZERO {
         return Err(format!("duration {raw:?} must be more than zero"));
     }
-    if d > MAX_POLICY_DURATION {
-        return Err(format!("duration {raw:?} is longer than the maximum of 7d"));
+    if d > max {
+        return Err(format!(
+            "duration {raw:?} is longer than the maximum of {}",
+            format_duration(max)
+        ));
     }
     Ok(d)
 }

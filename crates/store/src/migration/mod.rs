@@ -11,6 +11,7 @@ mod m0005_grants;
 mod m0006_vendors;
 mod m0007_findings;
 mod m0008_audit_chain;
+mod m0009_vault;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_vendors::Migration),
             Box::new(m0007_findings::Migration),
             Box::new(m0008_audit_chain::Migration),
+            Box::new(m0009_vault::Migration),
         ]
     }
 

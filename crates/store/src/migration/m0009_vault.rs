@@ -1,0 +1,323 @@
+//! The credential vault: its sealed root key and wrapped data keys, the vaulted accounts,
+//! every version of their secrets (encrypted envelopes only) and their check-outs.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(Debug, DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum VaultMeta {
+    Table,
+    Id,
+    VaultId,
+    UnsealMode,
+    Threshold,
+    ShareCount,
+    RootVersion,
+    RootWrapped,
+    ActiveDataKey,
+    CreatedAt,
+    RotatedAt,
+}
+
+#[derive(DeriveIden)]
+enum VaultKeys {
+    Table,
+    Id,
+    RootVersion,
+    Wrapped,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum VaultAccounts {
+    Table,
+    Id,
+    Name,
+    Connection,
+    Username,
+    Resource,
+    Roles,
+    Exclusive,
+    RotateEverySecs,
+    PasswordLength,
+    PasswordSymbols,
+    Version,
+    NextRotationAt,
+    RotationFailures,
+    LastRotatedAt,
+    LastError,
+    LockSeq,
+    CreatedAt,
+    CreatedBy,
+}
+
+#[derive(DeriveIden)]
+enum VaultSecrets {
+    Table,
+    AccountId,
+    Version,
+    KeyId,
+    Envelope,
+    State,
+    CreatedAt,
+    CommittedAt,
+}
+
+#[derive(DeriveIden)]
+enum VaultCheckouts {
+    Table,
+    Id,
+    AccountId,
+    GrantId,
+    Username,
+    Version,
+    Exclusive,
+    CheckedOutAt,
+    CheckedInAt,
+    CheckinReason,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(VaultMeta::Table)
+                    .col(
+                        ColumnDef::new(VaultMeta::Id)
+                            .integer()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(VaultMeta::VaultId).text().not_null())
+                    .col(ColumnDef::new(VaultMeta::UnsealMode).text().not_null())
+                    .col(ColumnDef::new(VaultMeta::Threshold).integer().not_null())
+                    .col(ColumnDef::new(VaultMeta::ShareCount).integer().not_null())
+                    .col(
+                        ColumnDef::new(VaultMeta::RootVersion)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(VaultMeta::RootWrapped).blob().not_null())
+                    .col(
+                        ColumnDef::new(VaultMeta::ActiveDataKey)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultMeta::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultMeta::RotatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(VaultKeys::Table)
+                    .col(
+                        ColumnDef::new(VaultKeys::Id)
+                            .big_integer()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultKeys::RootVersion)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(VaultKeys::Wrapped).blob().not_null())
+                    .col(
+                        ColumnDef::new(VaultKeys::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(VaultAccounts::Table)
+                    .col(
+                        ColumnDef::new(VaultAccounts::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultAccounts::Name)
+                            .text()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(ColumnDef::new(VaultAccounts::Connection).text().not_null())
+                    .col(ColumnDef::new(VaultAccounts::Username).text().not_null())
+                    .col(ColumnDef::new(VaultAccounts::Resource).text().null())
+                    .col(ColumnDef::new(VaultAccounts::Roles).text().not_null())
+                    .col(
+                        ColumnDef::new(VaultAccounts::Exclusive)
+                            .boolean()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultAccounts::RotateEverySecs)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultAccounts::PasswordLength)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultAccounts::PasswordSymbols)
+                            .boolean()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultAccounts::Version)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultAccounts::NextRotationAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultAccounts::RotationFailures)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultAccounts::LastRotatedAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(ColumnDef::new(VaultAccounts::LastError).text().null())
+                    .col(
+                        ColumnDef::new(VaultAccounts::LockSeq)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultAccounts::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(VaultAccounts::CreatedBy).text().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_vault_accounts_due")
+                    .table(VaultAccounts::Table)
+                    .col(VaultAccounts::NextRotationAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(VaultSecrets::Table)
+                    .col(ColumnDef::new(VaultSecrets::AccountId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(VaultSecrets::Version)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(VaultSecrets::KeyId).big_integer().not_null())
+                    .col(ColumnDef::new(VaultSecrets::Envelope).blob().not_null())
+                    .col(ColumnDef::new(VaultSecrets::State).text().not_null())
+                    .col(
+                        ColumnDef::new(VaultSecrets::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultSecrets::CommittedAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(VaultSecrets::AccountId)
+                            .col(VaultSecrets::Version),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_vault_secrets_key")
+                    .table(VaultSecrets::Table)
+                    .col(VaultSecrets::KeyId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(VaultCheckouts::Table)
+                    .col(
+                        ColumnDef::new(VaultCheckouts::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(VaultCheckouts::AccountId).uuid().not_null())
+                    .col(ColumnDef::new(VaultCheckouts::GrantId).uuid().null())
+                    .col(ColumnDef::new(VaultCheckouts::Username).text().not_null())
+                    .col(
+                        ColumnDef::new(VaultCheckouts::Version)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultCheckouts::Exclusive)
+                            .boolean()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultCheckouts::CheckedOutAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultCheckouts::CheckedInAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(ColumnDef::new(VaultCheckouts::CheckinReason).text().null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_vault_checkouts_account")
+                    .table(VaultCheckouts::Table)
+                    .col(VaultCheckouts::AccountId)
+                    .col(VaultCheckouts::CheckedInAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Err(DbErr::Migration("the vault is not rolled back".to_owned()))
+    }
+}
