@@ -47,6 +47,51 @@ pub struct Config {
     /// The audit log: checkpoint signing and SIEM exports.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The credential vault: how it unseals and how vaulted passwords rotate.
+    #[serde(default)]
+    pub vault: VaultConfig,
+}
+
+/// `[vault]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Development only: keep the unseal key in this file (mode 0600) instead of
+    /// splitting it into shares. The vault is initialised with it at first start and
+    /// unsealed with it at every start. Whoever reads the file and the database reads
+    /// every vaulted secret; production vaults use `warden operator init` shares.
+    pub unseal_key_file: Option<PathBuf>,
+    /// The rotation interval of accounts added without one (`30d`, at most `366d`).
+    pub rotate_every: String,
+    /// The wait before the first retry of a failed rotation, in seconds; it doubles with
+    /// every failure in a row, up to `retry_max_secs`.
+    pub retry_base_secs: u64,
+    /// The longest wait between retries, in seconds.
+    pub retry_max_secs: u64,
+    /// How often the rotation worker looks for due work, in milliseconds.
+    pub tick_ms: u64,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        Self {
+            unseal_key_file: None,
+            rotate_every: "30d".to_owned(),
+            retry_base_secs: 30,
+            retry_max_secs: 3_600,
+            tick_ms: 1_000,
+        }
+    }
+}
+
+/// The longest rotation interval an account may have.
+pub const MAX_ROTATION_INTERVAL: time::Duration = time::Duration::days(366);
+
+impl VaultConfig {
+    /// The default rotation interval, checked.
+    pub fn default_rotation(&self) -> Result<time::Duration, String> {
+        warden_core::policy::parse_duration_within(&self.rotate_every, MAX_ROTATION_INTERVAL)
+    }
 }
 
 /// `[audit]`.
@@ -511,7 +556,7 @@ impl Config {
             return invalid("storage.max_connections", "must be at least 1");
         }
         for (name, c) in &self.connections {
-            if let Err(e) = crate::connectors::build(name, c) {
+            if let Err(e) = crate::connectors::build(name, c, None) {
                 return Err(ConfigError::InvalidAt {
                     key: format!("connections.{name}"),
                     message: e.to_string(),
@@ -544,6 +589,19 @@ impl Config {
                     .unwrap_or_else(|| (format!("audit.sinks.{name}"), said.clone()));
                 return Err(ConfigError::InvalidAt { key, message });
             }
+        }
+        if let Err(e) = self.vault.default_rotation() {
+            return invalid("vault.rotate_every", &e);
+        }
+        if self.vault.retry_base_secs == 0 || self.vault.retry_base_secs > self.vault.retry_max_secs
+        {
+            return invalid(
+                "vault.retry_base_secs",
+                "must be at least 1 and at most vault.retry_max_secs",
+            );
+        }
+        if !(10..=60_000).contains(&self.vault.tick_ms) {
+            return invalid("vault.tick_ms", "must be between 10 and 60000");
         }
         if self.ssh.certificate_max_secs < 10 || self.ssh.certificate_max_secs > 86_400 {
             return invalid("ssh.certificate_max_secs", "must be between 10 and 86400");

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use warden_connectors::PasswordSource;
 use warden_core::Clock;
 use warden_core::connector::{
     AccessSpec, Account, BoxFuture, Connector, ConnectorError, Credential, Presence,
@@ -96,12 +97,15 @@ impl Connectors {
 
     /// The connectors the configuration's `[connections.NAME]` tables describe. Making one
     /// does no I/O; a connection whose settings are wrong is an error naming it.
+    /// `passwords` serves the admin passwords kept in the vault (`password_vault`).
     pub fn from_config(
         connections: &std::collections::BTreeMap<String, warden_connectors::ConnectionConfig>,
+        passwords: Option<Arc<dyn PasswordSource>>,
     ) -> Result<Self, String> {
         let mut out = Self::none();
         for (name, c) in connections {
-            let connector = build(name, c).map_err(|e| format!("connections.{name}: {e}"))?;
+            let connector = build(name, c, passwords.clone())
+                .map_err(|e| format!("connections.{name}: {e}"))?;
             out = out.with_connection(name, c.kind(), connector);
         }
         Ok(out)
@@ -115,17 +119,26 @@ impl Connectors {
     }
 }
 
-/// The connector for one configured connection.
+/// The connector for one configured connection; `passwords` serves admin passwords kept
+/// in the vault.
 pub fn build(
     name: &str,
     config: &warden_connectors::ConnectionConfig,
+    passwords: Option<Arc<dyn PasswordSource>>,
 ) -> Result<Arc<dyn Connector>, ConnectorError> {
     use warden_connectors::{ConnectionConfig as C, mariadb, postgres, redis, ssh};
-    Ok(match config {
-        C::Postgres(c) => Arc::new(postgres::Postgres::new(name, c.clone())?),
-        C::Mariadb(c) => Arc::new(mariadb::Mariadb::new(name, c.clone())?),
-        C::Redis(c) => Arc::new(redis::Redis::new(name, c.clone())?),
-        C::Ssh(c) => Arc::new(ssh::SshHosts::new(name, c.clone())),
+    Ok(match (config, passwords) {
+        (C::Postgres(c), Some(p)) => {
+            Arc::new(postgres::Postgres::new(name, c.clone())?.with_passwords(p))
+        }
+        (C::Postgres(c), None) => Arc::new(postgres::Postgres::new(name, c.clone())?),
+        (C::Mariadb(c), Some(p)) => {
+            Arc::new(mariadb::Mariadb::new(name, c.clone())?.with_passwords(p))
+        }
+        (C::Mariadb(c), None) => Arc::new(mariadb::Mariadb::new(name, c.clone())?),
+        (C::Redis(c), Some(p)) => Arc::new(redis::Redis::new(name, c.clone())?.with_passwords(p)),
+        (C::Redis(c), None) => Arc::new(redis::Redis::new(name, c.clone())?),
+        (C::Ssh(c), _) => Arc::new(ssh::SshHosts::new(name, c.clone())),
     })
 }
 

@@ -20,6 +20,7 @@ pub mod siem;
 pub mod state;
 pub mod telemetry;
 pub mod tickets;
+pub mod vault;
 
 pub use config::Config;
 pub use serve::{ServeError, ServeOptions, serve};

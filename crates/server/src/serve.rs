@@ -128,6 +128,11 @@ pub async fn serve(
     record_config(&state)
         .await
         .map_err(|e| ServeError::Init(format!("recording the configuration: {e}")))?;
+    // The vault opens before anything uses a target: sealed with shares, or unsealed with
+    // its development key file.
+    crate::service::vault::open(&state)
+        .await
+        .map_err(|e| ServeError::Init(format!("the vault: {e}")))?;
     // The checkpoint key is read (or made) before serving: an export must be signable.
     let audit_key = state
         .audit_key()
@@ -164,6 +169,7 @@ pub async fn serve(
     tokio::spawn(crate::service::reconcile::schedule(state.clone()));
     tokio::spawn(crate::service::provisioning::run(state.clone()));
     tokio::spawn(crate::service::audit::run_checkpoints(state.clone()));
+    tokio::spawn(crate::service::rotation::run(state.clone()));
     crate::siem::spawn_all(&state);
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();

@@ -52,6 +52,8 @@ struct Inner {
     ssh_ca: std::sync::OnceLock<Result<Arc<CertificateAuthority>, String>>,
     audit_key: std::sync::OnceLock<Result<Arc<warden_audit::SigningKey>, String>>,
     check_tokens: crate::auth::TokenCache,
+    vault: Arc<crate::vault::Vault>,
+    rotation_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The policy in force, compiled.
@@ -87,7 +89,16 @@ impl AppState {
         // The configuration was checked when it was loaded (`Config::validate` builds
         // every connection); a connection that still fails is left out, so its grants
         // fail and alert rather than pretend.
-        let configured = Connectors::from_config(&config.connections).unwrap_or_else(|e| {
+        let vault = Arc::new(crate::vault::Vault::default());
+        let passwords = Arc::new(crate::vault::VaultPasswords {
+            store: store.clone(),
+            vault: Arc::clone(&vault),
+        });
+        let configured = Connectors::from_config(
+            &config.connections,
+            Some(passwords as Arc<dyn warden_connectors::PasswordSource>),
+        )
+        .unwrap_or_else(|e| {
             tracing::error!(error = %e, "a configured connection cannot be used");
             Connectors::none()
         });
@@ -95,7 +106,7 @@ impl AppState {
             Some(r) => configured.with_fallback(Arc::clone(r) as Arc<dyn Connector>),
             None => configured,
         };
-        Self::build(store, clock, config, connectors, recording)
+        Self::build(store, clock, config, connectors, recording, vault)
     }
 
     /// State with the given connectors (target connectors, or a stand-in for benchmarks).
@@ -105,7 +116,7 @@ impl AppState {
         config: Config,
         connectors: Connectors,
     ) -> Self {
-        Self::build(store, clock, config, connectors, None)
+        Self::build(store, clock, config, connectors, None, Arc::default())
     }
 
     fn build(
@@ -114,6 +125,7 @@ impl AppState {
         config: Config,
         connectors: Connectors,
         recording: Option<Arc<Recording>>,
+        vault: Arc<crate::vault::Vault>,
     ) -> Self {
         let per_minute = NonZeroU32::new(config.auth.login_attempts_per_source_per_minute)
             .unwrap_or(NonZeroU32::MIN);
@@ -136,6 +148,8 @@ impl AppState {
                 ssh_ca: std::sync::OnceLock::new(),
                 audit_key: std::sync::OnceLock::new(),
                 check_tokens: crate::auth::TokenCache::default(),
+                vault,
+                rotation_wake: Arc::new(tokio::sync::Notify::new()),
             }),
         }
     }
@@ -275,6 +289,16 @@ impl AppState {
                 false
             }
         }
+    }
+
+    /// The credential vault in this process: sealed or not, and its keys.
+    pub fn vault(&self) -> &crate::vault::Vault {
+        &self.inner.vault
+    }
+
+    /// What the vault's rotation worker waits on.
+    pub fn rotation_waker(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.inner.rotation_wake)
     }
 
     /// The Prometheus registry.

@@ -8,7 +8,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnResponse, MakeSpan, TraceLayer};
 use tracing::Level;
@@ -117,4 +117,27 @@ pub fn trace_layer()
         .make_span_with(RequestSpan)
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::INFO))
+}
+
+/// The paths a sealed server still serves: health, metrics, its API description, and the
+/// vault's status and unseal.
+const SERVED_WHILE_SEALED: [&str; 6] = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/v1/openapi.json",
+    "/v1/operator/status",
+    "/v1/operator/unseal",
+];
+
+/// Refuses every other request while the vault is sealed, saying so.
+pub async fn sealed_gate(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if state.vault().is_sealed() && !SERVED_WHILE_SEALED.contains(&req.uri().path()) {
+        return crate::service::vault::sealed_error(&state).into_response();
+    }
+    next.run(req).await
 }

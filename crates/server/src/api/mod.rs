@@ -15,6 +15,7 @@ mod system;
 mod targets;
 mod tokens;
 mod users;
+mod vault;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,6 +135,16 @@ fn routes(hr_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(audit::head))
         .routes(routes!(audit::key))
         .routes(routes!(audit::export))
+        .routes(routes!(vault::status))
+        .routes(routes!(vault::init))
+        .routes(routes!(vault::unseal))
+        .routes(routes!(vault::seal))
+        .routes(routes!(vault::rotate))
+        .routes(routes!(vault::list_accounts, vault::add_account))
+        .routes(routes!(vault::get_account))
+        .routes(routes!(vault::checkout))
+        .routes(routes!(vault::checkin))
+        .routes(routes!(vault::rotate_account))
         .merge(crate::scim::routes())
 }
 
@@ -158,6 +169,10 @@ pub fn app(state: AppState) -> Router {
                 "this endpoint does not accept that method",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::sealed_gate,
+        ))
         .with_state(state)
         .layer(Extension(system::OpenApiDocument(document)))
         .layer(

@@ -47,6 +47,12 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
             "{pending} database migrations are not applied"
         )));
     }
+    if state.vault().is_sealed() {
+        return Err(ApiError::new(
+            ProblemType::Sealed,
+            "the vault is sealed: give unseal shares (warden operator unseal)",
+        ));
+    }
     let storage = match store.backend() {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",

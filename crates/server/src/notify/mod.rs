@@ -41,9 +41,11 @@ pub mod events {
     pub const INCIDENT: &str = "incident.opened";
     /// The reconciler found privileged access Warden did not grant.
     pub const DRIFT: &str = "reconcile.finding";
+    /// Rotating a vaulted password keeps failing.
+    pub const ROTATION_FAILING: &str = "vault.rotation_failing";
 
     /// Every event, for configuration checks.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 13] = [
         NEEDS_APPROVAL,
         APPROVED,
         DENIED,
@@ -56,6 +58,7 @@ pub mod events {
         REVIEW_DUE,
         INCIDENT,
         DRIFT,
+        ROTATION_FAILING,
     ];
 }
 

@@ -3,6 +3,7 @@
 //! with its audit event, which the store commits in one transaction.
 
 pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
@@ -15,9 +16,11 @@ pub mod policy;
 pub mod provisioning;
 pub mod reconcile;
 pub mod requests;
+pub mod rotation;
 pub mod targets;
 pub mod tokens;
 pub mod users;
+pub mod vault;
 pub mod vendors;
 
 use warden_core::ScopeSet;

@@ -34,7 +34,7 @@ use crate::state::AppState;
 
 /// The caller's identity and the active grant `id` they hold, or 404 (the same answer
 /// whether the grant does not exist or is someone else's).
-async fn held_grant(
+pub(crate) async fn held_grant(
     state: &AppState,
     caller: &Caller,
     id: Uuid,

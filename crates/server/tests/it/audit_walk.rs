@@ -62,6 +62,19 @@ const AUDITED: &[(&str, &str, &[&str])] = &[
     ("post", "/v1/grants/{id}/credential", &["grant.credential"]),
     ("post", "/v1/ssh/certificates", &["ssh.certificate"]),
     ("post", "/v1/reconcile", &["reconcile.run"]),
+    ("post", "/v1/operator/init", &["vault.init"]),
+    // Unauthenticated: its event names the caller's address and user agent, no user.
+    ("post", "/v1/operator/unseal", &["vault.unseal"]),
+    ("post", "/v1/operator/seal", &["vault.seal"]),
+    ("post", "/v1/operator/rotate", &["vault.rotate_keys"]),
+    ("post", "/v1/accounts", &["vault.account_add"]),
+    ("post", "/v1/accounts/{name}/checkout", &["vault.checkout"]),
+    ("post", "/v1/accounts/{name}/checkin", &["vault.checkin"]),
+    (
+        "post",
+        "/v1/accounts/{name}/rotate",
+        &["vault.rotate_request"],
+    ),
     ("post", "/scim/v2/Users", &["hr.joiner"]),
     // The walk's PUT changes the department (a mover), its PATCH only the name.
     ("put", "/scim/v2/Users/{id}", &["hr.mover"]),
@@ -732,6 +745,124 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
         .await;
     assert_eq!(signed.body["principals"], json!(["ops"]));
 
+    // ----- the vault: shares, an account on the private Redis, check-out, keys -----
+    let init = w
+        .call(
+            ("post", "/v1/operator/init"),
+            "/v1/operator/init",
+            &admin,
+            Payload::Json(json!({"shares": 2, "threshold": 2})),
+        )
+        .await;
+    let shares: Vec<String> = init.body["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    for s in &shares {
+        w.secret(s);
+        w.secret(s.split('-').nth(4).unwrap());
+    }
+    let vaulted = "Walk-vaulted-password-1";
+    w.secret(vaulted);
+    let mut r = crate::targets::redis_as(port, "default", "").await.unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("walk_ops")
+        .arg("on")
+        .arg(format!(">{vaulted}"))
+        .arg("~walk:*")
+        .arg("+get")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    w.call(
+        ("post", "/v1/accounts"),
+        "/v1/accounts",
+        &admin,
+        Payload::Json(json!({"name": "cache-ops", "connection": "session-cache",
+                             "username": "walk_ops", "password": vaulted,
+                             "resource": "session-cache", "roles": ["read"]})),
+    )
+    .await;
+    let out = w
+        .call(
+            ("post", "/v1/accounts/{name}/checkout"),
+            "/v1/accounts/cache-ops/checkout",
+            &alice,
+            Payload::Json(json!({"grant": cache_grant})),
+        )
+        .await;
+    assert_eq!(out.body["password"], vaulted);
+    w.call(
+        ("post", "/v1/accounts/{name}/checkin"),
+        "/v1/accounts/cache-ops/checkin",
+        &alice,
+        Payload::Json(json!({})),
+    )
+    .await;
+    w.call(
+        ("post", "/v1/accounts/{name}/rotate"),
+        "/v1/accounts/cache-ops/rotate",
+        &admin,
+        Payload::Empty,
+    )
+    .await;
+    w.call(
+        ("post", "/v1/operator/rotate"),
+        "/v1/operator/rotate",
+        &admin,
+        Payload::Empty,
+    )
+    .await;
+    let rotated = warden_server::service::rotation::tick(&t.state)
+        .await
+        .unwrap();
+    assert_eq!(rotated.rotated, 1, "{rotated:?}");
+    let generated = warden_server::service::accounts::current_password(&t.state, "cache-ops")
+        .await
+        .unwrap()
+        .unwrap();
+    w.secret(secrecy::ExposeSecret::expose_secret(&generated));
+    w.call(
+        ("post", "/v1/operator/seal"),
+        "/v1/operator/seal",
+        &admin,
+        Payload::Empty,
+    )
+    .await;
+    // Unseal takes no token: the event names the caller's address and agent.
+    let before = w.head().await;
+    for s in &shares {
+        let answer = t
+            .raw(
+                build(
+                    "post",
+                    "/v1/operator/unseal",
+                    None,
+                    Payload::Json(json!({"share": s})),
+                ),
+                PEER,
+            )
+            .await;
+        assert!(answer.status.is_success(), "{answer:?}");
+    }
+    let events = t.state.store().audit_events(before, 100).await.unwrap();
+    assert_eq!(actions(&events), ["vault.unseal"], "{events:?}");
+    let e = &events[0];
+    assert_eq!(
+        (
+            e.source.as_deref(),
+            e.user_agent.as_deref(),
+            e.actor_user.as_deref()
+        ),
+        (Some(PEER_IP), Some(USER_AGENT), None)
+    );
+    assert_eq!(e.outcome, "success");
+    w.walked
+        .insert(("post".to_owned(), "/v1/operator/unseal".to_owned()));
+
     // ----- grants: extension, early revocation -----
     let (extended, events) = w
         .call_also(
@@ -952,6 +1083,13 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
         ("/v1/audit/head", "/v1/audit/head".into(), Some(&admin)),
         ("/v1/audit/key", "/v1/audit/key".into(), None),
         ("/v1/audit/export", "/v1/audit/export".into(), Some(&admin)),
+        ("/v1/operator/status", "/v1/operator/status".into(), None),
+        ("/v1/accounts", "/v1/accounts".into(), Some(&admin)),
+        (
+            "/v1/accounts/{name}",
+            "/v1/accounts/cache-ops".into(),
+            Some(&admin),
+        ),
         (
             "/scim/v2/ServiceProviderConfig",
             "/scim/v2/ServiceProviderConfig".into(),

@@ -28,4 +28,5 @@ mod siem;
 mod support;
 mod targets;
 mod users;
+mod vault;
 mod vendors;

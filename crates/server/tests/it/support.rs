@@ -104,6 +104,8 @@ impl TestApp {
         config.grants.record_only = true;
         tweak(&mut config);
         let state = AppState::new(store, Arc::new(clock.clone()), config);
+        // What `serve` does before serving: a vault with a key file opens unsealed.
+        warden_server::service::vault::open(&state).await.unwrap();
         let app = api::app(state.clone());
         Self {
             app,
@@ -112,6 +114,30 @@ impl TestApp {
             admin_password: admin.password.expose_secret().to_owned(),
             db,
             data,
+        }
+    }
+
+    /// The same server started again on its database, data directory, clock and
+    /// configuration, as `serve` opens it: a vault initialised with shares comes back
+    /// sealed.
+    pub async fn restarted(self) -> Self {
+        let store = Store::open(&self.db.url, &Default::default())
+            .await
+            .unwrap();
+        let state = AppState::new(
+            store,
+            Arc::new(self.clock.clone()),
+            self.state.config().clone(),
+        );
+        warden_server::service::vault::open(&state).await.unwrap();
+        let app = api::app(state.clone());
+        Self {
+            app,
+            state,
+            clock: self.clock,
+            admin_password: self.admin_password,
+            db: self.db,
+            data: self.data,
         }
     }
 

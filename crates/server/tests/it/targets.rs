@@ -54,9 +54,9 @@ pub(crate) struct Env {
     pub(crate) t: TestApp,
     pub(crate) admin: String,
     pub(crate) alice: String,
-    bob: String,
-    sam: String,
-    _dir: tempfile::TempDir,
+    pub(crate) bob: String,
+    pub(crate) sam: String,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
 pub(crate) async fn env(tag: &str, tweak: impl FnOnce(&mut Config)) -> Env {
@@ -158,7 +158,10 @@ async fn credential(e: &Env, gid: &str, token: &str) -> crate::support::Answer {
 
 // ----- PostgreSQL -----
 
-async fn pg(user: &str, password: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+pub(crate) async fn pg(
+    user: &str,
+    password: &str,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
     let (client, conn) = tokio_postgres::Config::new()
         .host("127.0.0.1")
         .port(5432)
@@ -173,12 +176,12 @@ async fn pg(user: &str, password: &str) -> Result<tokio_postgres::Client, tokio_
 }
 
 /// The permission role and a table it may read, removed on drop.
-struct PgFixture {
+pub(crate) struct PgFixture {
     tag: String,
 }
 
 impl PgFixture {
-    async fn new(tag: &str) -> Self {
+    pub(crate) async fn new(tag: &str) -> Self {
         let admin = pg("postgres", "").await.unwrap();
         admin
             .batch_execute(&format!(
@@ -302,7 +305,10 @@ async fn a_postgres_grant_logs_in_only_while_it_runs_and_only_for_its_holder() {
 
 // ----- MariaDB and Redis -----
 
-async fn maria(user: &str, password: &str) -> Result<mysql_async::Conn, mysql_async::Error> {
+pub(crate) async fn maria(
+    user: &str,
+    password: &str,
+) -> Result<mysql_async::Conn, mysql_async::Error> {
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname("127.0.0.1")
         .tcp_port(3306)
@@ -312,7 +318,7 @@ async fn maria(user: &str, password: &str) -> Result<mysql_async::Conn, mysql_as
     mysql_async::Conn::new(opts).await
 }
 
-async fn redis_as(
+pub(crate) async fn redis_as(
     port: u16,
     user: &str,
     password: &str,

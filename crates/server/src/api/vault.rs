@@ -1,0 +1,225 @@
+//! `/v1/operator/*` (the vault's seal and keys) and `/v1/accounts` (vaulted accounts,
+//! check-out, check-in, rotation).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use warden_core::audit::Actor;
+use warden_proto::problem::Problem;
+use warden_proto::vault::{
+    AccountInfo, AddAccount, CheckedOut, CheckinRequest, CheckoutInfo, CheckoutRequest, InitVault,
+    InitializedVault, RotationScheduled, Unseal, VaultStatus,
+};
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::client::ClientInfo;
+use crate::error::ApiError;
+use crate::service;
+use crate::state::AppState;
+
+/// Whether the vault is initialised and sealed, and how far an unseal has come. Public:
+/// key holders need it to unseal.
+#[utoipa::path(operation_id = "vault_status", get, path = "/v1/operator/status", tag = "vault",
+    responses((status = 200, body = VaultStatus)))]
+pub async fn status(State(state): State<AppState>) -> Result<Json<VaultStatus>, ApiError> {
+    service::vault::status(&state).await.map(Json)
+}
+
+/// Initialises the vault: a new unseal key split into shares, returned once. Needs
+/// `admin`.
+#[utoipa::path(operation_id = "vault_init", post, path = "/v1/operator/init", tag = "vault", security(("bearer" = [])),
+    request_body = InitVault,
+    responses(
+        (status = 200, body = InitializedVault),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn init(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<InitVault>,
+) -> Result<Json<InitializedVault>, ApiError> {
+    service::vault::init(&state, &caller, &b).await.map(Json)
+}
+
+/// Gives one unseal share (or resets those given). Needs no token: a key holder need
+/// not be a Warden user. Attempts are limited per client address.
+#[utoipa::path(operation_id = "vault_unseal", post, path = "/v1/operator/unseal", tag = "vault",
+    request_body = Unseal,
+    responses(
+        (status = 200, body = VaultStatus),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn unseal(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(b): ApiJson<Unseal>,
+) -> Result<Json<VaultStatus>, ApiError> {
+    if let Some(ip) = client.ip
+        && state.login_limiter().check_key(&ip).is_err()
+    {
+        return Err(ApiError::rate_limited(
+            60,
+            "too many unseal attempts from this address; wait a minute",
+        ));
+    }
+    let actor = Actor {
+        user: None,
+        token_id: None,
+        source: client.ip,
+        user_agent: client.user_agent,
+    };
+    service::vault::unseal(&state, actor, &b).await.map(Json)
+}
+
+/// Seals the vault: its keys leave memory and the API serves health and unseal only.
+/// Needs `admin`.
+#[utoipa::path(operation_id = "vault_seal", post, path = "/v1/operator/seal", tag = "vault", security(("bearer" = [])),
+    responses(
+        (status = 200, body = VaultStatus),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn seal(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<VaultStatus>, ApiError> {
+    service::vault::seal(&state, &caller).await.map(Json)
+}
+
+/// Rotates the root key and starts a new data key; older secrets stay readable and are
+/// re-sealed in the background. Needs `admin`.
+#[utoipa::path(operation_id = "vault_rotate", post, path = "/v1/operator/rotate", tag = "vault", security(("bearer" = [])),
+    responses(
+        (status = 200, body = VaultStatus),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<VaultStatus>, ApiError> {
+    service::vault::rotate_keys(&state, &caller).await.map(Json)
+}
+
+/// Every vaulted account's metadata (never a secret). Needs `admin`.
+#[utoipa::path(operation_id = "list_accounts", get, path = "/v1/accounts", tag = "vault", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<AccountInfo>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<AccountInfo>>, ApiError> {
+    service::accounts::list(&state, &caller).await.map(Json)
+}
+
+/// Puts an account in the vault; its password must log in now. Needs `admin`.
+#[utoipa::path(operation_id = "add_account", post, path = "/v1/accounts", tag = "vault", security(("bearer" = [])),
+    request_body = AddAccount,
+    responses(
+        (status = 201, body = AccountInfo),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn add_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<AddAccount>,
+) -> Result<(StatusCode, Json<AccountInfo>), ApiError> {
+    service::accounts::add(&state, &caller, &b)
+        .await
+        .map(|a| (StatusCode::CREATED, Json(a)))
+}
+
+/// One vaulted account's metadata and open check-outs. Needs `admin`.
+#[utoipa::path(operation_id = "get_account", get, path = "/v1/accounts/{name}", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Account name")),
+    responses(
+        (status = 200, body = AccountInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<AccountInfo>, ApiError> {
+    service::accounts::show(&state, &caller, &name)
+        .await
+        .map(Json)
+}
+
+/// Checks out the account's password under the caller's running grant; returned once.
+#[utoipa::path(operation_id = "checkout_account", post, path = "/v1/accounts/{name}/checkout", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Account name")),
+    request_body = CheckoutRequest,
+    responses(
+        (status = 200, body = CheckedOut),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn checkout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(b): ApiJson<CheckoutRequest>,
+) -> Result<Json<CheckedOut>, ApiError> {
+    service::accounts::checkout(&state, &caller, &name, &b)
+        .await
+        .map(Json)
+}
+
+/// Checks in a check-out; the account's password is rotated at once.
+#[utoipa::path(operation_id = "checkin_account", post, path = "/v1/accounts/{name}/checkin", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Account name")),
+    request_body = CheckinRequest,
+    responses(
+        (status = 200, body = CheckoutInfo),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn checkin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(b): ApiJson<CheckinRequest>,
+) -> Result<Json<CheckoutInfo>, ApiError> {
+    service::accounts::checkin(&state, &caller, &name, &b)
+        .await
+        .map(Json)
+}
+
+/// Makes the account's rotation due now. Needs `admin`.
+#[utoipa::path(operation_id = "rotate_account", post, path = "/v1/accounts/{name}/rotate", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Account name")),
+    responses(
+        (status = 202, body = RotationScheduled),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn rotate_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<RotationScheduled>), ApiError> {
+    service::accounts::request_rotation(&state, &caller, &name)
+        .await
+        .map(|r| (StatusCode::ACCEPTED, Json(r)))
+}

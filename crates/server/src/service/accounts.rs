@@ -1,0 +1,468 @@
+//! Vaulted accounts: adding one (its password must log in), listing and showing their
+//! metadata (never the secret), check-out under a running grant, check-in, and rotation
+//! on demand.
+//!
+//! A check-out returns the current password once to the holder of a running grant on the
+//! account's resource (with one of its roles), and is audited in the same transaction
+//! that records it. A check-in, the holder's own or the one Warden makes when the grant
+//! ends, makes the account's rotation due at once: a password that left the vault does
+//! not stay valid after its use.
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+use warden_core::Scope;
+use warden_core::audit::{Action, AuditEvent};
+use warden_core::connector::{Connector, ConnectorError};
+use warden_proto::WireSecret;
+use warden_proto::problem::ProblemType;
+use warden_proto::vault::{
+    AccountInfo, AddAccount, CheckedOut, CheckinRequest, CheckoutInfo, CheckoutRequest,
+    RotationScheduled,
+};
+use warden_store::{Checkout, SecretVersion, StoreError, VaultAccount};
+use warden_vault::PasswordPolicy;
+
+use super::vault::keyring;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The connection kinds whose accounts the vault can rotate.
+const ROTATABLE: [&str; 3] = ["postgres", "mariadb", "redis"];
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::field("name", "must be 1 to 64 of a-z 0-9 - _ ."))
+    }
+}
+
+/// The connector of a vaulted account's connection.
+pub(crate) fn connector_of(
+    state: &AppState,
+    connection: &str,
+) -> Result<std::sync::Arc<dyn Connector>, String> {
+    let (kind, connector) = state.connectors().configured(connection).ok_or_else(|| {
+        format!("connection {connection} is not configured ([connections.{connection}])")
+    })?;
+    if !ROTATABLE.contains(&kind) {
+        return Err(format!(
+            "connection {connection} is {kind}; the vault rotates passwords on postgres, mariadb and redis connections"
+        ));
+    }
+    Ok(connector)
+}
+
+fn target_error(e: &ConnectorError) -> ApiError {
+    match e {
+        ConnectorError::Unavailable(m) => ApiError::new(
+            ProblemType::Unavailable,
+            format!("the target is unavailable: {m}"),
+        ),
+        ConnectorError::Refused(m) => {
+            ApiError::new(ProblemType::Conflict, format!("the target refused: {m}"))
+        }
+    }
+}
+
+/// Checks that the target really checks `username`'s password: a random wrong one must
+/// be refused. Where it is not (trust authentication, a `nopass` user), logging in with a
+/// password proves nothing, so the vault refuses to vault or rotate it.
+pub(crate) async fn require_password_check(
+    connector: &dyn Connector,
+    connection: &str,
+    username: &str,
+) -> Result<(), ConnectorError> {
+    let wrong = warden_core::secret::generate_password(32)
+        .map_err(|e| ConnectorError::Unavailable(e.to_string()))?;
+    if connector.check_login(username, &wrong).await? {
+        return Err(ConnectorError::Refused(format!(
+            "connection {connection} lets {username} log in with any password (trust authentication or no password): Warden cannot verify a password there"
+        )));
+    }
+    Ok(())
+}
+
+/// Puts an account in the vault. Its password must log in now; with `rotate_now` it is
+/// rotated at once, so the one given stops working.
+pub async fn add(
+    state: &AppState,
+    caller: &Caller,
+    body: &AddAccount,
+) -> Result<AccountInfo, ApiError> {
+    caller.require(Scope::Admin)?;
+    check_name(&body.name)?;
+    let ring = keyring(state)?;
+    if body.username.is_empty() || body.username.len() > 256 || body.username.contains('\0') {
+        return Err(ApiError::field("username", "must be 1 to 256 characters"));
+    }
+    let connector =
+        connector_of(state, &body.connection).map_err(|m| ApiError::field("connection", m))?;
+    let policy = PasswordPolicy {
+        length: usize::try_from(body.password_length.unwrap_or(24)).unwrap_or(usize::MAX),
+        symbols: body.symbols.unwrap_or(true),
+    };
+    policy
+        .check()
+        .map_err(|e| ApiError::field("password_length", e.to_string()))?;
+    let rotate_every = match &body.rotate_every {
+        Some(raw) => {
+            warden_core::policy::parse_duration_within(raw, crate::config::MAX_ROTATION_INTERVAL)
+                .map_err(|e| ApiError::field("rotate_every", e))?
+        }
+        None => state
+            .config()
+            .vault
+            .default_rotation()
+            .map_err(ApiError::internal)?,
+    };
+    if rotate_every < time::Duration::hours(1) {
+        return Err(ApiError::field("rotate_every", "must be at least 1h"));
+    }
+    if let Some(r) = &body.resource
+        && state.policy().policy.resource(r).is_none()
+    {
+        return Err(ApiError::field(
+            "resource",
+            format!("resource {r} is not in the policy in force"),
+        ));
+    }
+    if !body.roles.is_empty() && body.resource.is_none() {
+        return Err(ApiError::field("roles", "roles need a resource"));
+    }
+    if state.store().vault_account(&body.name).await?.is_some() {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!("vaulted account {} already exists", body.name),
+        ));
+    }
+    require_password_check(connector.as_ref(), &body.connection, &body.username)
+        .await
+        .map_err(|e| target_error(&e))?;
+    let given = body.password.0.clone();
+    match connector.check_login(&body.username, &given).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(ApiError::field(
+                "password",
+                format!(
+                    "it does not log in as {} on connection {}",
+                    body.username, body.connection
+                ),
+            ));
+        }
+        Err(e) => return Err(target_error(&e)),
+    }
+    let now = state.clock().now();
+    let id = Uuid::now_v7();
+    let (key_id, envelope) = ring
+        .seal_secret(id, 1, given.expose_secret().as_bytes())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let account = VaultAccount {
+        id,
+        name: body.name.clone(),
+        connection: body.connection.clone(),
+        username: body.username.clone(),
+        resource: body.resource.clone(),
+        roles: body.roles.clone(),
+        exclusive: body.exclusive,
+        rotate_every_secs: rotate_every.whole_seconds(),
+        password_length: u32::try_from(policy.length).unwrap_or(u32::MAX),
+        password_symbols: policy.symbols,
+        version: 1,
+        next_rotation_at: if body.rotate_now {
+            now
+        } else {
+            now + rotate_every
+        },
+        rotation_failures: 0,
+        last_rotated_at: None,
+        last_error: None,
+        created_at: now,
+        created_by: caller.user.username.to_string(),
+    };
+    let secret = SecretVersion {
+        account_id: id,
+        version: 1,
+        key_id,
+        envelope,
+        state: "current".to_owned(),
+        created_at: now,
+        committed_at: Some(now),
+    };
+    let event = AuditEvent::new(now, caller.actor(), Action::VaultAccountAdd)
+        .target(format!("account:{}", body.name))
+        .detail("connection", body.connection.as_str())
+        .detail("username", body.username.as_str())
+        .detail("exclusive", body.exclusive.to_string())
+        .detail(
+            "rotate_every",
+            warden_core::policy::format_duration(rotate_every),
+        );
+    let event = match &body.resource {
+        Some(r) => event.resource(r.as_str()),
+        None => event,
+    };
+    state
+        .store()
+        .vault_add_account(&account, &secret, &[event])
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::new(
+                ProblemType::Conflict,
+                format!("vaulted account {} already exists", body.name),
+            ),
+            e => e.into(),
+        })?;
+    if body.rotate_now {
+        crate::service::rotation::wake(state);
+    }
+    info(state, account).await
+}
+
+fn checkout_info(c: Checkout) -> CheckoutInfo {
+    CheckoutInfo {
+        id: c.id,
+        username: c.username,
+        grant: c.grant_id,
+        exclusive: c.exclusive,
+        version: c.version,
+        checked_out_at: c.checked_out_at,
+        checked_in_at: c.checked_in_at,
+        checkin_reason: c.checkin_reason,
+    }
+}
+
+async fn info(state: &AppState, a: VaultAccount) -> Result<AccountInfo, ApiError> {
+    let checkouts = state.store().vault_open_checkouts(a.id).await?;
+    let pending = state
+        .store()
+        .vault_secret(a.id, a.version + 1)
+        .await?
+        .is_some_and(|s| s.state == "pending");
+    Ok(AccountInfo {
+        name: a.name,
+        connection: a.connection,
+        username: a.username,
+        resource: a.resource,
+        roles: a.roles,
+        exclusive: a.exclusive,
+        rotate_every_secs: a.rotate_every_secs,
+        password_length: a.password_length,
+        symbols: a.password_symbols,
+        version: a.version,
+        next_rotation_at: a.next_rotation_at,
+        last_rotated_at: a.last_rotated_at,
+        rotation_failures: a.rotation_failures,
+        last_error: a.last_error,
+        rotation_pending: pending,
+        checkouts: checkouts.into_iter().map(checkout_info).collect(),
+        created_at: a.created_at,
+        created_by: a.created_by,
+    })
+}
+
+/// Every vaulted account's metadata.
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let mut out = Vec::new();
+    for a in state.store().vault_accounts().await? {
+        out.push(info(state, a).await?);
+    }
+    Ok(out)
+}
+
+async fn find(state: &AppState, name: &str) -> Result<VaultAccount, ApiError> {
+    state
+        .store()
+        .vault_account(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("vaulted account {name}")))
+}
+
+/// One vaulted account's metadata.
+pub async fn show(state: &AppState, caller: &Caller, name: &str) -> Result<AccountInfo, ApiError> {
+    caller.require(Scope::Admin)?;
+    let a = find(state, name).await?;
+    info(state, a).await
+}
+
+/// Checks out the account's current password under the caller's running grant.
+pub async fn checkout(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    body: &CheckoutRequest,
+) -> Result<CheckedOut, ApiError> {
+    caller.require(Scope::Request)?;
+    let ring = keyring(state)?;
+    let now = state.clock().now();
+    let (_me, g) = super::targets::held_grant(state, caller, body.grant, now).await?;
+    let a = find(state, name).await?;
+    let allowed = a.resource.as_deref() == Some(g.resource.as_str())
+        && (a.roles.is_empty() || a.roles.contains(&g.role));
+    if !allowed {
+        return Err(ApiError::new(
+            ProblemType::Forbidden,
+            format!(
+                "grant {} is for {} on {}; account {name} is checked out under grants on {} with roles [{}]",
+                g.id,
+                g.role,
+                g.resource,
+                a.resource.as_deref().unwrap_or("(no resource)"),
+                a.roles.join(", ")
+            ),
+        ));
+    }
+    let secret = state
+        .store()
+        .vault_secret(a.id, a.version)
+        .await?
+        .ok_or_else(|| {
+            ApiError::internal(format!("vaulted account {name} has no current secret"))
+        })?;
+    let password = ring
+        .open_password(a.id, a.version, &secret.envelope)
+        .map_err(|e| ApiError::internal(format!("vaulted account {name}: {e}")))?;
+    let exclusive = a.exclusive || body.exclusive;
+    let checkout = Checkout {
+        id: Uuid::now_v7(),
+        account_id: a.id,
+        grant_id: Some(g.id),
+        username: caller.user.username.to_string(),
+        version: a.version,
+        exclusive,
+        checked_out_at: now,
+        checked_in_at: None,
+        checkin_reason: None,
+    };
+    let event = AuditEvent::new(now, caller.actor(), Action::VaultCheckout)
+        .target(format!("account:{name}"))
+        .resource(g.resource.as_str())
+        .grant(g.id)
+        .detail("checkout", checkout.id.to_string())
+        .detail("username", a.username.as_str())
+        .detail("version", a.version.to_string())
+        .detail("exclusive", exclusive.to_string());
+    state
+        .store()
+        .vault_checkout(&checkout, &[event])
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(why) => ApiError::new(
+                ProblemType::Conflict,
+                format!("account {name} cannot be checked out now: there is {why}"),
+            ),
+            e => e.into(),
+        })?;
+    Ok(CheckedOut {
+        checkout: checkout.id,
+        account: a.name,
+        username: a.username,
+        password: WireSecret::new(password),
+        version: a.version,
+        grant: g.id,
+        ends_at: g.ends_at,
+        hints: BTreeMap::from([("connection".to_owned(), a.connection)]),
+    })
+}
+
+/// Checks in the caller's open check-out of the account (or, for an admin, any named
+/// one). The account's rotation is due at once.
+pub async fn checkin(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    body: &CheckinRequest,
+) -> Result<CheckoutInfo, ApiError> {
+    caller.require(Scope::Request)?;
+    let a = find(state, name).await?;
+    let open = state.store().vault_open_checkouts(a.id).await?;
+    let me = caller.user.username.as_str();
+    let admin = caller.require(Scope::Admin).is_ok();
+    let chosen = match body.checkout {
+        Some(id) => open
+            .into_iter()
+            .find(|c| c.id == id && (admin || c.username == me)),
+        None => open.into_iter().find(|c| c.username == me),
+    };
+    let Some(c) = chosen else {
+        return Err(ApiError::not_found(format!(
+            "an open check-out of {name} by {me}"
+        )));
+    };
+    let now = state.clock().now();
+    let reason = if c.username == me {
+        "checked in by its holder"
+    } else {
+        "checked in by an administrator"
+    };
+    let event = AuditEvent::new(now, caller.actor(), Action::VaultCheckin)
+        .target(format!("account:{name}"))
+        .detail("checkout", c.id.to_string())
+        .detail("holder", c.username.as_str())
+        .reason(reason);
+    let event = match c.grant_id {
+        Some(g) => event.grant(g),
+        None => event,
+    };
+    let done = state
+        .store()
+        .vault_checkin(c.id, now, reason, &[event])
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("an open check-out {}", c.id)))?;
+    crate::service::rotation::wake(state);
+    Ok(checkout_info(done))
+}
+
+/// Makes the account's rotation due now; the rotation worker carries it out (after any
+/// open check-out ends).
+pub async fn request_rotation(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<RotationScheduled, ApiError> {
+    caller.require(Scope::Admin)?;
+    keyring(state)?;
+    let a = find(state, name).await?;
+    let now = state.clock().now();
+    let event = AuditEvent::new(now, caller.actor(), Action::VaultRotateRequest)
+        .target(format!("account:{name}"))
+        .detail("version", a.version.to_string());
+    state
+        .store()
+        .vault_schedule_rotation(a.id, now, &[event])
+        .await?;
+    crate::service::rotation::wake(state);
+    Ok(RotationScheduled {
+        account: a.name,
+        version: a.version,
+        due_at: now,
+    })
+}
+
+/// The current password of a vaulted account, for Warden's own use (tests, benchmarks,
+/// connectors through [`crate::vault::VaultPasswords`]). Never exposed by the API.
+pub async fn current_password(
+    state: &AppState,
+    name: &str,
+) -> Result<Option<SecretString>, ApiError> {
+    let ring = keyring(state)?;
+    let Some(a) = state.store().vault_account(name).await? else {
+        return Ok(None);
+    };
+    let Some(s) = state.store().vault_secret(a.id, a.version).await? else {
+        return Ok(None);
+    };
+    ring.open_password(a.id, a.version, &s.envelope)
+        .map(Some)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}

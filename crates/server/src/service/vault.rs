@@ -1,0 +1,347 @@
+//! The vault's seal and keys: opening it at start, `warden operator init | unseal | seal
+//! | rotate`, and its status.
+//!
+//! A vault initialised with shares starts sealed: the API then serves health, metrics,
+//! the vault's status and unseal only, and says so (problem type `sealed`). Background
+//! workers keep running; revocations whose connection takes its admin password from the
+//! vault fail and are retried until it is unsealed. A vault with a development key file
+//! (`[vault] unseal_key_file`) is initialised with it at first start and unsealed with it
+//! at every start.
+
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use warden_connectors::keyfile::{self, KeyFileError};
+use warden_core::Scope;
+use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_proto::WireSecret;
+use warden_proto::problem::ProblemType;
+use warden_proto::vault::{InitVault, InitializedVault, Unseal, VaultStatus};
+use warden_store::StoreError;
+use warden_vault::{Key, Share};
+use zeroize::Zeroizing;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::vault::{Keyring, ShareProgress};
+
+/// Unseal mode: Shamir shares held by people.
+const SHARES: &str = "shares";
+/// Unseal mode: a development key file.
+const KEY_FILE: &str = "key_file";
+
+/// A sealed (or uninitialised) vault, as an API error.
+pub fn sealed_error(state: &AppState) -> ApiError {
+    if state.vault().is_sealed() {
+        ApiError::new(
+            ProblemType::Sealed,
+            "the vault is sealed: Warden serves health and unseal only until key holders unseal it (warden operator unseal)",
+        )
+    } else {
+        ApiError::new(
+            ProblemType::Conflict,
+            "the vault is not initialised: run warden operator init (or set [vault] unseal_key_file for development)",
+        )
+    }
+}
+
+/// The keys, or the error saying why there are none.
+pub fn keyring(state: &AppState) -> Result<Arc<Keyring>, ApiError> {
+    state.vault().keyring().ok_or_else(|| sealed_error(state))
+}
+
+/// Opens the vault at start: sealed when it was initialised with shares; initialised
+/// (first start) and unsealed with the key file when `[vault] unseal_key_file` is set.
+pub async fn open(state: &AppState) -> Result<(), String> {
+    let meta = state
+        .store()
+        .vault_meta()
+        .await
+        .map_err(|e| e.to_string())?;
+    let key_file = state.config().vault.unseal_key_file.clone();
+    match (meta, key_file) {
+        (None, None) => Ok(()),
+        (None, Some(path)) => {
+            let key = read_key_file(&path)?;
+            let now = state.clock().now();
+            let vault_id = new_vault_id()?;
+            let (ring, meta, data_key) =
+                Keyring::create(key, &vault_id, KEY_FILE, 1, 1, now).map_err(|e| e.to_string())?;
+            let event = AuditEvent::new(now, Actor::system(), Action::VaultInit)
+                .target(format!("vault:{vault_id}"))
+                .detail("mode", KEY_FILE)
+                .detail("key_file", path.display().to_string());
+            match state.store().vault_init(&meta, &data_key, &[event]).await {
+                Ok(()) => {
+                    tracing::warn!(vault = %vault_id, file = %path.display(), "the vault was initialised with a development key file; production vaults use warden operator init");
+                    state.vault().unsealed(ring);
+                    Ok(())
+                }
+                // Another replica initialised it first: open it as it is.
+                Err(StoreError::Conflict(_)) => Box::pin(open(state)).await,
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        (Some(meta), Some(path)) if meta.unseal_mode == KEY_FILE => {
+            let key = read_key_file(&path)?;
+            let keys = state
+                .store()
+                .vault_keys()
+                .await
+                .map_err(|e| e.to_string())?;
+            let ring = Keyring::open(key, &meta, &keys)
+                .map_err(|e| format!("vault.unseal_key_file {}: {e}", path.display()))?;
+            state.vault().unsealed(ring);
+            Ok(())
+        }
+        (Some(meta), Some(_)) => Err(format!(
+            "the vault {} is unsealed with {} shares; remove [vault] unseal_key_file",
+            meta.vault_id, meta.threshold
+        )),
+        (Some(meta), None) if meta.unseal_mode == KEY_FILE => Err(format!(
+            "the vault {} was initialised with a key file; set [vault] unseal_key_file to it",
+            meta.vault_id
+        )),
+        (Some(meta), None) => {
+            state.vault().seal();
+            tracing::warn!(vault = %meta.vault_id, threshold = meta.threshold, "the vault is sealed: give {} unseal shares (warden operator unseal)", meta.threshold);
+            Ok(())
+        }
+    }
+}
+
+fn read_key_file(path: &std::path::Path) -> Result<Key, String> {
+    let text = keyfile::read_or_create(path, || {
+        let key = Key::generate().map_err(|e| KeyFileError::Bad {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        tracing::info!(path = %path.display(), "made a new development unseal key");
+        Ok(Zeroizing::new(key.to_text().expose_secret().to_owned()))
+    })
+    .map_err(|e: KeyFileError| format!("vault.unseal_key_file: {e}"))?;
+    Key::from_text(&text).map_err(|e| format!("vault.unseal_key_file {}: {e}", path.display()))
+}
+
+/// A new vault id: 16 characters of `a-z 0-9`.
+fn new_vault_id() -> Result<String, String> {
+    let bytes = warden_core::secret::random_bytes::<8>().map_err(|e| e.to_string())?;
+    Ok(warden_core::secret::hex(bytes.as_slice()))
+}
+
+/// The vault's status (public: key holders need it to unseal).
+pub async fn status(state: &AppState) -> Result<VaultStatus, ApiError> {
+    let meta = state.store().vault_meta().await?;
+    let ring = state.vault().keyring();
+    Ok(match meta {
+        None => VaultStatus {
+            initialized: false,
+            sealed: false,
+            unseal_mode: None,
+            vault_id: None,
+            threshold: 0,
+            shares: 0,
+            progress: 0,
+            root_version: 0,
+            active_data_key: 0,
+            rotated_at: None,
+        },
+        Some(m) => VaultStatus {
+            initialized: true,
+            sealed: ring.is_none(),
+            unseal_mode: Some(m.unseal_mode),
+            vault_id: Some(m.vault_id),
+            threshold: m.threshold,
+            shares: m.share_count,
+            progress: state.vault().progress(),
+            root_version: m.root_version,
+            active_data_key: m.active_data_key,
+            rotated_at: Some(m.rotated_at),
+        },
+    })
+}
+
+/// Initialises the vault: a new unseal key split into `shares` shares of which
+/// `threshold` unseal, returned once. The vault is unsealed afterwards.
+pub async fn init(
+    state: &AppState,
+    caller: &Caller,
+    body: &InitVault,
+) -> Result<InitializedVault, ApiError> {
+    caller.require(Scope::Admin)?;
+    if !(1..=16).contains(&body.shares) {
+        return Err(ApiError::field("shares", "must be 1 to 16"));
+    }
+    if body.threshold == 0 || body.threshold > body.shares {
+        return Err(ApiError::field("threshold", "must be 1 to shares"));
+    }
+    if body.shares > 1 && body.threshold == 1 {
+        return Err(ApiError::field(
+            "threshold",
+            "must be at least 2 when there are several shares: one share alone would unseal",
+        ));
+    }
+    if state.store().vault_meta().await?.is_some() {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            "the vault is already initialised",
+        ));
+    }
+    let internal = |e: warden_vault::VaultError| ApiError::internal(e.to_string());
+    let unseal = Key::generate().map_err(internal)?;
+    let vault_id = new_vault_id().map_err(ApiError::internal)?;
+    let shares =
+        warden_vault::split(&unseal, body.threshold, body.shares, &vault_id).map_err(internal)?;
+    let now = state.clock().now();
+    let (ring, meta, data_key) =
+        Keyring::create(unseal, &vault_id, SHARES, body.threshold, body.shares, now)
+            .map_err(internal)?;
+    let event = AuditEvent::new(now, caller.actor(), Action::VaultInit)
+        .target(format!("vault:{vault_id}"))
+        .detail("mode", SHARES)
+        .detail("shares", body.shares.to_string())
+        .detail("threshold", body.threshold.to_string());
+    match state.store().vault_init(&meta, &data_key, &[event]).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new(
+                ProblemType::Conflict,
+                "the vault is already initialised",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.vault().unsealed(ring);
+    Ok(InitializedVault {
+        vault_id,
+        threshold: body.threshold,
+        shares: shares.into_iter().map(WireSecret::new).collect(),
+    })
+}
+
+/// Takes one unseal share (or a reset). Unauthenticated, like the shares themselves: a
+/// key holder need not be a Warden user. Every completed attempt is audited, failed or
+/// not; the shares themselves never are.
+pub async fn unseal(
+    state: &AppState,
+    actor: Actor,
+    body: &Unseal,
+) -> Result<VaultStatus, ApiError> {
+    let Some(meta) = state.store().vault_meta().await? else {
+        return Err(sealed_error(state));
+    };
+    if body.reset {
+        state.vault().reset_progress();
+        return status(state).await;
+    }
+    if state.vault().keyring().is_some() {
+        return status(state).await;
+    }
+    let Some(text) = &body.share else {
+        return Err(ApiError::field("share", "give a share, or reset"));
+    };
+    let share = Share::parse(text.expose()).map_err(|e| ApiError::field("share", e.to_string()))?;
+    if share.vault_id != meta.vault_id {
+        return Err(ApiError::field(
+            "share",
+            format!(
+                "this share is of vault {}, not of this vault ({})",
+                share.vault_id, meta.vault_id
+            ),
+        ));
+    }
+    if share.threshold != meta.threshold {
+        return Err(ApiError::field(
+            "share",
+            format!(
+                "this share is of a split needing {} shares; this vault needs {}",
+                share.threshold, meta.threshold
+            ),
+        ));
+    }
+    let shares = match state
+        .vault()
+        .add_share(share, meta.threshold)
+        .map_err(|e| ApiError::field("share", e.to_string()))?
+    {
+        ShareProgress::Held(_) => return status(state).await,
+        ShareProgress::Complete(shares) => shares,
+    };
+    let now = state.clock().now();
+    let event = AuditEvent::new(now, actor, Action::VaultUnseal)
+        .target(format!("vault:{}", meta.vault_id))
+        .detail("shares", shares.len().to_string());
+    let opened = match warden_vault::combine(&shares) {
+        Ok(key) => open_with(state, key, &meta).await,
+        Err(e) => Err(e.to_string()),
+    };
+    let ring = match opened {
+        Ok(ring) => ring,
+        Err(e) => {
+            state.store().append_audit(&event.failed(e.clone())).await?;
+            return Err(ApiError::new(
+                ProblemType::BadRequest,
+                format!("{e}; the shares given were forgotten, start again"),
+            ));
+        }
+    };
+    state.store().append_audit(&event).await?;
+    state.vault().unsealed(ring);
+    tracing::info!(vault = %meta.vault_id, "the vault is unsealed");
+    crate::service::rotation::wake(state);
+    status(state).await
+}
+
+/// Opens the keys of `meta` with `key`, reading the data keys.
+async fn open_with(
+    state: &AppState,
+    key: Key,
+    meta: &warden_store::VaultMeta,
+) -> Result<Keyring, String> {
+    let keys = state
+        .store()
+        .vault_keys()
+        .await
+        .map_err(|e| e.to_string())?;
+    Keyring::open(key, meta, &keys).map_err(|e| e.to_string())
+}
+
+/// Seals the vault: the keys leave memory, and the API serves health and unseal only.
+pub async fn seal(state: &AppState, caller: &Caller) -> Result<VaultStatus, ApiError> {
+    caller.require(Scope::Admin)?;
+    let Some(meta) = state.store().vault_meta().await? else {
+        return Err(sealed_error(state));
+    };
+    let event = AuditEvent::new(state.clock().now(), caller.actor(), Action::VaultSeal)
+        .target(format!("vault:{}", meta.vault_id));
+    state.store().append_audit(&event).await?;
+    state.vault().seal();
+    tracing::warn!(vault = %meta.vault_id, by = %caller.user.username, "the vault was sealed");
+    status(state).await
+}
+
+/// Rotates the root key and starts a new data key; secrets sealed by older data keys
+/// stay readable and are re-sealed by the rotation worker in the background.
+pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<VaultStatus, ApiError> {
+    caller.require(Scope::Admin)?;
+    let ring = keyring(state)?;
+    let Some(meta) = state.store().vault_meta().await? else {
+        return Err(sealed_error(state));
+    };
+    let now = state.clock().now();
+    let (new_ring, new_meta, rewrapped, new_key) = ring
+        .rotated(&meta, now)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let event = AuditEvent::new(now, caller.actor(), Action::VaultRotateKeys)
+        .target(format!("vault:{}", meta.vault_id))
+        .detail("root_version", new_meta.root_version.to_string())
+        .detail("data_key", new_meta.active_data_key.to_string());
+    state
+        .store()
+        .vault_rotate_keys(meta.root_version, &new_meta, &rewrapped, &new_key, &[event])
+        .await?;
+    state.vault().unsealed(new_ring);
+    crate::service::rotation::wake(state);
+    status(state).await
+}
