@@ -83,7 +83,7 @@ pub struct Unseal {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddAccount {
-    /// Unique name (1 to 64 of `a-z 0-9 - _ .`).
+    /// Unique name (1 to 64 of `a-z 0-9 - _ .`, starting with a letter or digit).
     pub name: String,
     /// The configured connection of the target (`[connections.NAME]`).
     pub connection: String,

@@ -161,6 +161,145 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// The credential vault's seal and keys: status, init, unseal, seal, rotate
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Vaulted accounts: passwords Warden holds, hands out under a grant, and rotates
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Show whether the vault is initialised and sealed, its keys, and unseal progress
+    /// (needs no token)
+    Status,
+    /// Initialise the vault: split a new unseal key into shares, shown once (needs admin)
+    Init {
+        /// How many shares to make, one per key holder (1 to 16)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+        shares: u8,
+        /// How many shares unseal the vault (2 to --shares; 1 only with a single share)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+        threshold: u8,
+        /// Write each share to DIR/share-<i>.txt (mode 0600) instead of printing them;
+        /// DIR is created with mode 0700, and existing share files are never overwritten
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
+    /// Give one unseal share (needs no token). Leave SHARE out to be asked for it
+    /// without echo
+    Unseal {
+        /// The share; `-` reads one line from standard input. Better left out: a share
+        /// typed on the command line stays in your shell history and shows in `ps`
+        #[arg(conflicts_with = "reset")]
+        share: Option<String>,
+        /// Forget the shares given so far, to start again
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Seal the vault: its keys leave the server's memory, and Warden serves health and
+    /// unseal only until key holders unseal it again (needs admin)
+    Seal {
+        /// Do not ask for confirmation
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Rotate the root key and start a new data key; older secrets are re-sealed in the
+    /// background (needs admin)
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// List vaulted accounts (never a secret)
+    List,
+    /// Show one vaulted account: settings, rotation state, open check-outs (never a secret)
+    Show {
+        /// Account name
+        name: String,
+    },
+    /// Put an account in the vault; its current password is asked for without echo (it
+    /// must log in now) and is never taken as an argument
+    Add(AccountAddArgs),
+    /// Check out an account's password under a running grant of yours; it is rotated
+    /// when you check it in or when the grant ends
+    Checkout {
+        /// Account name
+        name: String,
+        /// Your running grant that allows it
+        #[arg(long)]
+        grant: uuid::Uuid,
+        /// Hold it alone until you check it in
+        #[arg(long)]
+        exclusive: bool,
+    },
+    /// Give a checked-out password back; the account's password is rotated at once
+    Checkin {
+        /// Account name
+        name: String,
+        /// The check-out [default: your open one on this account]
+        #[arg(long)]
+        checkout: Option<uuid::Uuid>,
+    },
+    /// Rotate an account's password now (after any open check-out ends)
+    Rotate {
+        /// Account name
+        name: String,
+        /// Wait (up to 60 s) until the rotation is done, and fail if it fails
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AccountAddArgs {
+    /// Account name (1 to 64 of a-z 0-9 - _ .)
+    pub name: String,
+    /// The configured connection of the target (`[connections.NAME]`)
+    #[arg(long)]
+    pub connection: String,
+    /// The account on the target (MariaDB: `user@host`)
+    #[arg(long)]
+    pub username: String,
+    /// The resource whose grants allow a check-out
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// A role on that resource whose grants allow a check-out (repeatable) [default: any]
+    #[arg(long = "role", value_name = "ROLE", requires = "resource")]
+    pub roles: Vec<String>,
+    /// One check-out at a time
+    #[arg(long)]
+    pub exclusive: bool,
+    /// Rotation interval, such as 30d or 12h (1h to 366d) [default: the server's
+    /// `[vault] rotate_every`]
+    #[arg(long, value_parser = parse_rotation_interval)]
+    pub rotate_every: Option<String>,
+    /// Length of generated passwords (16 to 128) [default: 24]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(16..=128))]
+    pub length: Option<u32>,
+    /// Generated passwords use letters and digits only, without `- _ . ~`
+    #[arg(long)]
+    pub no_symbols: bool,
+    /// Rotate at once, so the password given stops working
+    #[arg(long)]
+    pub rotate_now: bool,
+    /// Read the current password from standard input (one line) instead of prompting
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// A rotation interval as the server takes it: checked here so a typo is caught before
+/// the password is asked for, and passed on as written.
+fn parse_rotation_interval(s: &str) -> Result<String, String> {
+    let d = warden_core::policy::parse_duration_within(
+        s,
+        warden_server::config::MAX_ROTATION_INTERVAL,
+    )?;
+    if d < time::Duration::hours(1) {
+        return Err("must be at least 1h".to_owned());
+    }
+    Ok(s.to_owned())
 }
 
 #[derive(Debug, Subcommand)]

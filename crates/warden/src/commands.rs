@@ -63,6 +63,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Reconcile { .. }
         | Command::Findings { .. } => crate::targets::run(&cli).await,
         Command::Audit(cmd) => crate::audit::run(&cli, cmd).await,
+        Command::Operator(cmd) => crate::vault::operator(&cli, cmd).await,
+        Command::Accounts(cmd) => crate::vault::accounts(&cli, cmd).await,
     }
 }
 
@@ -106,9 +108,17 @@ fn dev_config(args: &ServeArgs, env: Vec<(String, String)>) -> Result<Config> {
     // No target connectors in development: grants are recorded in Warden's database.
     let mut grants = toml::Table::new();
     grants.insert("record_only".into(), toml::Value::Boolean(true));
+    // The vault unseals with a key file in the data directory: no shares to type at every
+    // start of a development server.
+    let mut vault = toml::Table::new();
+    vault.insert(
+        "unseal_key_file".into(),
+        toml::Value::String(data_dir.join("vault_unseal.key").display().to_string()),
+    );
     defaults.insert("server".into(), toml::Value::Table(server));
     defaults.insert("storage".into(), toml::Value::Table(storage));
     defaults.insert("grants".into(), toml::Value::Table(grants));
+    defaults.insert("vault".into(), toml::Value::Table(vault));
     let text = toml::to_string(&defaults).context("cannot build the development configuration")?;
     let config = Config::from_toml(&text, std::path::Path::new("<--dev>"), env)?;
     if !config.server.listen.ip().is_loopback() {

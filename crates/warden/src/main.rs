@@ -9,6 +9,7 @@ mod directory;
 mod grants;
 mod requests;
 mod targets;
+mod vault;
 
 use std::process::ExitCode;
 

@@ -18,3 +18,4 @@ mod server;
 mod ssh;
 mod support;
 mod tidy;
+mod vault;

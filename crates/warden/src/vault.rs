@@ -1,0 +1,877 @@
+//! Client commands for the credential vault: `warden operator` (the vault's seal and
+//! keys) and `warden accounts` (vaulted accounts, their check-out, check-in and rotation).
+//!
+//! Secrets only ever come in through a hidden prompt or standard input, never as an
+//! argument (an unseal share may be one, with a warning), and go out on standard output
+//! once: the unseal shares at `init`, a password at `checkout`. Shares are written to
+//! files only when `--output-dir` asks for it, under names made here.
+
+// A command-line client's job is to print its results.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{BufRead, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use comfy_table::Table;
+use reqwest::Method;
+use secrecy::SecretString;
+use secrecy::zeroize::Zeroize as _;
+use warden_proto::WireSecret;
+use warden_proto::vault::{
+    AccountInfo, AddAccount, CheckedOut, CheckinRequest, CheckoutInfo, CheckoutRequest, InitVault,
+    InitializedVault, RotationScheduled, Unseal, VaultStatus,
+};
+
+use crate::cli::{AccountAddArgs, AccountsCommand, Cli, OperatorCommand};
+use crate::client::Client;
+use crate::commands::{client, print_json, time};
+
+/// How often `accounts rotate --wait` looks again.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How long `accounts rotate --wait` waits in all.
+const WAIT_AT_MOST: Duration = Duration::from_secs(60);
+
+/// Runs `warden operator ...`.
+pub async fn operator(cli: &Cli, cmd: &OperatorCommand) -> Result<()> {
+    let client = client(cli)?;
+    match cmd {
+        OperatorCommand::Status => {
+            let st = status(&client).await?;
+            if cli.json {
+                return print_json(&st);
+            }
+            print_status(&st);
+            Ok(())
+        }
+        OperatorCommand::Init {
+            shares,
+            threshold,
+            output_dir,
+        } => {
+            init(
+                &client,
+                cli.json,
+                *shares,
+                *threshold,
+                output_dir.as_deref(),
+            )
+            .await
+        }
+        OperatorCommand::Unseal { share, reset } => {
+            unseal(&client, cli.json, share.as_deref(), *reset).await
+        }
+        OperatorCommand::Seal { yes } => seal(&client, cli.json, *yes).await,
+        OperatorCommand::Rotate => {
+            let st: VaultStatus = client
+                .call::<(), _>(Method::POST, "/v1/operator/rotate", None)
+                .await?;
+            if cli.json {
+                return print_json(&st);
+            }
+            println!(
+                "Rotated the vault's keys: root key version {}, new secrets sealed with data key {}.",
+                st.root_version, st.active_data_key
+            );
+            println!("Secrets sealed with older data keys are re-sealed in the background.");
+            Ok(())
+        }
+    }
+}
+
+/// Runs `warden accounts ...`.
+pub async fn accounts(cli: &Cli, cmd: &AccountsCommand) -> Result<()> {
+    let client = client(cli)?;
+    match cmd {
+        AccountsCommand::List => {
+            let list: Vec<AccountInfo> = client
+                .call::<(), _>(Method::GET, "/v1/accounts", None)
+                .await?;
+            if cli.json {
+                return print_json(&list);
+            }
+            println!("{}", account_table(&list));
+            Ok(())
+        }
+        AccountsCommand::Show { name } => {
+            let a: AccountInfo = client
+                .call::<(), _>(Method::GET, &account_path(name)?, None)
+                .await?;
+            if cli.json {
+                return print_json(&a);
+            }
+            print_account(&a);
+            Ok(())
+        }
+        AccountsCommand::Add(args) => add(&client, cli.json, args).await,
+        AccountsCommand::Checkout {
+            name,
+            grant,
+            exclusive,
+        } => {
+            let c: CheckedOut = client
+                .call(
+                    Method::POST,
+                    &format!("{}/checkout", account_path(name)?),
+                    Some(&CheckoutRequest {
+                        grant: *grant,
+                        exclusive: *exclusive,
+                    }),
+                )
+                .await?;
+            if cli.json {
+                return print_json(&c);
+            }
+            print_checked_out(&c);
+            Ok(())
+        }
+        AccountsCommand::Checkin { name, checkout } => {
+            let c: CheckoutInfo = client
+                .call(
+                    Method::POST,
+                    &format!("{}/checkin", account_path(name)?),
+                    Some(&CheckinRequest {
+                        checkout: *checkout,
+                    }),
+                )
+                .await?;
+            if cli.json {
+                return print_json(&c);
+            }
+            println!(
+                "Checked in {} (version {}, held by {} since {}); the password of {name} is being rotated.",
+                c.id,
+                c.version,
+                c.username,
+                time(c.checked_out_at)
+            );
+            Ok(())
+        }
+        AccountsCommand::Rotate { name, wait } => rotate(&client, cli.json, name, *wait).await,
+    }
+}
+
+// ----- operator -----
+
+async fn status(client: &Client) -> Result<VaultStatus> {
+    client
+        .call::<(), _>(Method::GET, "/v1/operator/status", None)
+        .await
+}
+
+fn print_status(st: &VaultStatus) {
+    if !st.initialized {
+        println!("vault:         not initialised (warden operator init)");
+        return;
+    }
+    println!(
+        "vault:         {}",
+        if st.sealed {
+            "initialised, SEALED"
+        } else {
+            "initialised, unsealed"
+        }
+    );
+    if let Some(id) = &st.vault_id {
+        println!("vault id:      {id}");
+    }
+    match st.unseal_mode.as_deref() {
+        Some("shares") => println!(
+            "unseal mode:   shares ({} of {} unseal it)",
+            st.threshold, st.shares
+        ),
+        Some("key_file") => println!("unseal mode:   key file (development)"),
+        Some(other) => println!("unseal mode:   {other}"),
+        None => {}
+    }
+    if st.sealed {
+        println!(
+            "unseal:        {} of {} shares given",
+            st.progress, st.threshold
+        );
+    }
+    println!("root key:      version {}", st.root_version);
+    println!(
+        "data key:      {} (new secrets are sealed with it)",
+        st.active_data_key
+    );
+    println!(
+        "last rotation: {}",
+        st.rotated_at.map(time).unwrap_or_else(|| "-".to_owned())
+    );
+}
+
+async fn init(
+    client: &Client,
+    json: bool,
+    shares: u8,
+    threshold: u8,
+    output_dir: Option<&Path>,
+) -> Result<()> {
+    if threshold > shares {
+        bail!("--threshold {threshold} is more than --shares {shares}");
+    }
+    // The server shows the shares once: everything that could stop them being written
+    // is checked before it is asked.
+    let files = output_dir
+        .map(|dir| prepare_share_dir(dir, shares))
+        .transpose()?;
+    let vault: InitializedVault = match client
+        .call(
+            Method::POST,
+            "/v1/operator/init",
+            Some(&InitVault { shares, threshold }),
+        )
+        .await
+    {
+        Ok(vault) => vault,
+        Err(e) => {
+            // No share was made: a directory made for them goes again (if still empty).
+            if let (Some(dir), Some((_, true))) = (output_dir, &files) {
+                let _ = std::fs::remove_dir(dir);
+            }
+            return Err(e);
+        }
+    };
+    let files = files.map(|(files, _)| files);
+    let Some(files) = files else {
+        if json {
+            return print_json(&vault);
+        }
+        println!(
+            "Vault {} is initialised and unsealed. Any {} of these {} unseal shares unseal it:\n",
+            vault.vault_id,
+            vault.threshold,
+            vault.shares.len()
+        );
+        print_shares(&vault);
+        println!();
+        print_share_warning(&vault);
+        return Ok(());
+    };
+    let written = if files.len() == vault.shares.len() {
+        files
+            .iter()
+            .zip(&vault.shares)
+            .try_for_each(|(path, share)| write_share(path, share))
+    } else {
+        Err(anyhow!(
+            "asked for {} shares, the server made {}",
+            files.len(),
+            vault.shares.len()
+        ))
+    };
+    if let Err(e) = written {
+        // The shares are not lost with the files: show them, as they will not come again.
+        println!(
+            "Vault {} is initialised, but its shares could not all be written. Here they are:\n",
+            vault.vault_id
+        );
+        print_shares(&vault);
+        println!();
+        print_share_warning(&vault);
+        return Err(e.context("the shares are printed above instead; copy them now"));
+    }
+    if json {
+        return print_json(&serde_json::json!({
+            "vault_id": vault.vault_id,
+            "threshold": vault.threshold,
+            "files": files,
+        }));
+    }
+    println!(
+        "Vault {} is initialised and unsealed. Any {} of its {} unseal shares unseal it; they are in:\n",
+        vault.vault_id,
+        vault.threshold,
+        vault.shares.len()
+    );
+    for path in &files {
+        println!("  {}", path.display());
+    }
+    println!();
+    print_share_warning(&vault);
+    println!("Delete each file once its key holder has the share.");
+    Ok(())
+}
+
+fn print_shares(vault: &InitializedVault) {
+    for (i, share) in vault.shares.iter().enumerate() {
+        println!("  share {}: {}", i + 1, share.expose());
+    }
+}
+
+fn print_share_warning(vault: &InitializedVault) {
+    println!(
+        "WARNING: Warden keeps none of these shares, and they are shown only this once. Give each \
+         to a different key holder, who keeps it offline. If fewer than {} of them remain, the \
+         vault's secrets are lost for good. After every restart (or `warden operator seal`), {} \
+         key holders each run `warden operator unseal`.",
+        vault.threshold, vault.threshold
+    );
+}
+
+/// Makes `dir` (mode 0700) or checks the one there, and the paths of the share files in
+/// it, refusing when any of them exists already; also whether `dir` was made here. The
+/// names are made here, never taken from the server.
+fn prepare_share_dir(dir: &Path, count: u8) -> Result<(Vec<PathBuf>, bool)> {
+    let created = match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    eprintln!(
+                        "warning: {} is open to other users; the share files themselves are \
+                         readable by you only",
+                        dir.display()
+                    );
+                }
+            }
+            false
+        }
+        Ok(_) => bail!("{} exists and is not a directory", dir.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder
+                .create(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            true
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    let files: Vec<PathBuf> = (1..=count)
+        .map(|i| dir.join(format!("share-{i}.txt")))
+        .collect();
+    for file in &files {
+        if std::fs::symlink_metadata(file).is_ok() {
+            bail!(
+                "{} exists already; refusing to overwrite a share file (use an empty directory)",
+                file.display()
+            );
+        }
+    }
+    Ok((files, created))
+}
+
+/// Writes one share to a new file (mode 0600); an existing file is never replaced.
+fn write_share(path: &Path, share: &WireSecret) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(share.expose().as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+async fn unseal(client: &Client, json: bool, share: Option<&str>, reset: bool) -> Result<()> {
+    let before = status(client).await?;
+    if !before.initialized {
+        bail!("the vault is not initialised: run `warden operator init` first");
+    }
+    let body = if reset {
+        Unseal {
+            share: None,
+            reset: true,
+        }
+    } else {
+        if !before.sealed {
+            // No share is asked for, nor sent, when none is needed.
+            if json {
+                return print_json(&before);
+            }
+            println!("The vault is already unsealed.");
+            return Ok(());
+        }
+        let share = match share {
+            Some("-") => read_line_secret("share")?,
+            Some(text) => {
+                eprintln!(
+                    "warning: a share given as an argument stays in your shell history and \
+                     shows in the process list; leave it out to be asked for it"
+                );
+                WireSecret::from(text.trim())
+            }
+            None => prompt_secret(&format!(
+                "Unseal share ({} of {} given so far)",
+                before.progress, before.threshold
+            ))?,
+        };
+        Unseal {
+            share: Some(share),
+            reset: false,
+        }
+    };
+    let st: VaultStatus = client
+        .call(Method::POST, "/v1/operator/unseal", Some(&body))
+        .await?;
+    if json {
+        return print_json(&st);
+    }
+    if reset {
+        println!(
+            "Forgot the shares given so far: {} of {} shares given.",
+            st.progress, st.threshold
+        );
+    } else if st.sealed {
+        println!(
+            "{} of {} shares given; {} more to unseal.",
+            st.progress,
+            st.threshold,
+            st.threshold.saturating_sub(st.progress)
+        );
+    } else {
+        println!("The vault is unsealed.");
+    }
+    Ok(())
+}
+
+async fn seal(client: &Client, json: bool, yes: bool) -> Result<()> {
+    let before = status(client).await?;
+    if !before.initialized {
+        bail!("the vault is not initialised: there is nothing to seal");
+    }
+    if before.sealed {
+        if json {
+            return print_json(&before);
+        }
+        println!("The vault is already sealed.");
+        return Ok(());
+    }
+    if !yes {
+        let prompt = format!(
+            "Seal the vault of {}? Warden then serves health and unseal only until {} key \
+             holders unseal it",
+            client.base(),
+            before.threshold
+        );
+        let go = dialoguer::Confirm::new()
+            .with_prompt(prompt)
+            .default(false)
+            .interact()
+            .context("cannot ask for confirmation (no terminal? pass --yes)")?;
+        if !go {
+            println!("Not sealed.");
+            return Ok(());
+        }
+    }
+    let st: VaultStatus = client
+        .call::<(), _>(Method::POST, "/v1/operator/seal", None)
+        .await?;
+    if json {
+        return print_json(&st);
+    }
+    println!(
+        "The vault is sealed. {} key holders unseal it with `warden operator unseal`.",
+        st.threshold
+    );
+    Ok(())
+}
+
+// ----- secrets in -----
+
+/// Asks for a secret without echo, once.
+fn prompt_secret(prompt: &str) -> Result<WireSecret> {
+    let mut text = dialoguer::Password::new()
+        .with_prompt(prompt)
+        .interact()
+        .context("cannot ask for the share (no terminal? pass - and give it on standard input)")?;
+    let secret = WireSecret::from(text.trim());
+    text.zeroize();
+    Ok(secret)
+}
+
+/// Reads one line of standard input as a secret, without its line end; the line read is
+/// wiped.
+fn read_line_secret(what: &str) -> Result<WireSecret> {
+    let mut line = String::new();
+    let read = std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("cannot read the {what} from standard input"));
+    let secret = WireSecret::from(line.trim_end_matches(['\r', '\n']));
+    line.zeroize();
+    read?;
+    if secret.expose().is_empty() {
+        bail!("no {what} on standard input");
+    }
+    Ok(secret)
+}
+
+// ----- accounts -----
+
+/// The API path of an account, after checking its name as the server does, so that it
+/// goes into the URL as it is: `.` and `..` are refused as well, since a URL resolves
+/// them to another endpoint.
+fn account_path(name: &str) -> Result<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(format!("/v1/accounts/{name}"))
+    } else {
+        bail!("{name:?} is not an account name (1 to 64 of a-z 0-9 - _ .)")
+    }
+}
+
+async fn add(client: &Client, json: bool, a: &AccountAddArgs) -> Result<()> {
+    // Checked before the password is asked for.
+    account_path(&a.name)?;
+    let password = if a.password_stdin {
+        read_line_secret("password")?
+    } else {
+        let prompt = format!(
+            "Current password of {} on {} (it must log in now)",
+            a.username, a.connection
+        );
+        let text = dialoguer::Password::new()
+            .with_prompt(prompt)
+            .with_confirmation("Again", "the passwords differ")
+            .interact()
+            .context("cannot read the password (no terminal? use --password-stdin)")?;
+        WireSecret::new(SecretString::from(text))
+    };
+    let body = AddAccount {
+        name: a.name.clone(),
+        connection: a.connection.clone(),
+        username: a.username.clone(),
+        password,
+        resource: a.resource.clone(),
+        roles: a.roles.clone(),
+        exclusive: a.exclusive,
+        rotate_every: a.rotate_every.clone(),
+        password_length: a.length,
+        symbols: a.no_symbols.then_some(false),
+        rotate_now: a.rotate_now,
+    };
+    let added: AccountInfo = client
+        .call(Method::POST, "/v1/accounts", Some(&body))
+        .await?;
+    if json {
+        return print_json(&added);
+    }
+    println!(
+        "Added {}: {} on {}, version {}.",
+        added.name, added.username, added.connection, added.version
+    );
+    if a.rotate_now {
+        println!(
+            "Its password is being rotated now: the one you gave stops working \
+             (`warden accounts rotate {} --wait` waits for it).",
+            added.name
+        );
+    } else {
+        println!(
+            "Its password is rotated every {}, next at {}.",
+            every(added.rotate_every_secs),
+            time(added.next_rotation_at)
+        );
+    }
+    Ok(())
+}
+
+fn every(secs: i64) -> String {
+    warden_core::policy::format_duration(time::Duration::seconds(secs))
+}
+
+fn roles(a: &AccountInfo) -> String {
+    if a.roles.is_empty() {
+        "any".to_owned()
+    } else {
+        a.roles.join(", ")
+    }
+}
+
+fn account_table(list: &[AccountInfo]) -> Table {
+    let mut table = Table::new();
+    table.set_header([
+        "name",
+        "connection",
+        "username",
+        "resource",
+        "roles",
+        "version",
+        "next rotation",
+        "failures",
+        "checked out by",
+    ]);
+    for a in list {
+        table.add_row([
+            a.name.clone(),
+            a.connection.clone(),
+            a.username.clone(),
+            a.resource.clone().unwrap_or_else(|| "-".to_owned()),
+            roles(a),
+            a.version.to_string(),
+            time(a.next_rotation_at),
+            a.rotation_failures.to_string(),
+            a.checkouts
+                .iter()
+                .map(|c| c.username.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+    }
+    table
+}
+
+fn print_account(a: &AccountInfo) {
+    println!("account {}: {} on {}", a.name, a.username, a.connection);
+    match &a.resource {
+        Some(r) => println!("  checked out under grants of {} on {r}", roles(a)),
+        None => println!("  no resource: nobody can check it out"),
+    }
+    println!(
+        "  {} check-out{}",
+        if a.exclusive { "exclusive" } else { "shared" },
+        if a.exclusive {
+            ": one at a time"
+        } else {
+            "s allowed"
+        }
+    );
+    println!("  version {}", a.version);
+    println!(
+        "  rotated every {}, next at {}; last rotated {}",
+        every(a.rotate_every_secs),
+        time(a.next_rotation_at),
+        a.last_rotated_at
+            .map(time)
+            .unwrap_or_else(|| "never".to_owned())
+    );
+    println!(
+        "  generated passwords: {} characters, {}",
+        a.password_length,
+        if a.symbols {
+            "with symbols - _ . ~"
+        } else {
+            "letters and digits only"
+        }
+    );
+    if a.rotation_pending {
+        println!("  a rotation is applied on the target but not yet confirmed");
+    }
+    if a.rotation_failures > 0 {
+        println!("  rotation failures in a row: {}", a.rotation_failures);
+    }
+    if let Some(e) = &a.last_error {
+        println!("  last error: {e}");
+    }
+    println!("  added {} by {}", time(a.created_at), a.created_by);
+    if a.checkouts.is_empty() {
+        println!("  no open check-out");
+    }
+    for c in &a.checkouts {
+        println!(
+            "  checked out {} by {} since {}: version {}{}{}",
+            c.id,
+            c.username,
+            time(c.checked_out_at),
+            c.version,
+            c.grant.map(|g| format!(", grant {g}")).unwrap_or_default(),
+            if c.exclusive { ", exclusive" } else { "" }
+        );
+    }
+}
+
+fn print_checked_out(c: &CheckedOut) {
+    println!("account:  {}", c.account);
+    println!("user:     {}", c.username);
+    println!("password: {}", c.password.expose());
+    println!("version:  {}", c.version);
+    for (k, v) in &c.hints {
+        println!("{k}: {v}");
+    }
+    println!("checkout: {}", c.checkout);
+    match c.ends_at {
+        Some(end) => println!("grant {} ends at {}", c.grant, time(end)),
+        None => println!("grant {} has no set end", c.grant),
+    }
+    println!(
+        "The password is rotated when you check it in (`warden accounts checkin {} --checkout {}`) \
+         or when the grant ends, whichever comes first.",
+        c.account, c.checkout
+    );
+}
+
+async fn rotate(client: &Client, json: bool, name: &str, wait: bool) -> Result<()> {
+    let path = account_path(name)?;
+    // The account as it was, to tell a new failure from an old one.
+    let before: Option<AccountInfo> = if wait {
+        Some(client.call::<(), _>(Method::GET, &path, None).await?)
+    } else {
+        None
+    };
+    let scheduled: RotationScheduled = client
+        .call::<(), _>(Method::POST, &format!("{path}/rotate"), None)
+        .await?;
+    let Some(before) = before else {
+        if json {
+            return print_json(&scheduled);
+        }
+        println!(
+            "The rotation of {} (now version {}) is due at {}; `warden accounts show {}` tells \
+             when it is done.",
+            scheduled.account,
+            scheduled.version,
+            time(scheduled.due_at),
+            scheduled.account
+        );
+        return Ok(());
+    };
+    if !before.checkouts.is_empty() {
+        eprintln!(
+            "{name} is checked out by {}: the rotation waits for the check-in or the grant's end",
+            before
+                .checkouts
+                .iter()
+                .map(|c| c.username.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let polled = tokio::time::timeout(WAIT_AT_MOST, async {
+        loop {
+            tokio::time::sleep(POLL_EVERY).await;
+            let now: AccountInfo = client.call::<(), _>(Method::GET, &path, None).await?;
+            if let Some(outcome) = rotation_outcome(&before, scheduled.version, &now) {
+                return Ok::<_, anyhow::Error>((now, outcome));
+            }
+        }
+    })
+    .await;
+    let (now, outcome) = polled.map_err(|_| {
+        anyhow!(
+            "{name} was not rotated within {} s; the rotation stays due (`warden accounts show {name}`)",
+            WAIT_AT_MOST.as_secs()
+        )
+    })??;
+    match outcome {
+        Ok(version) => {
+            if json {
+                return print_json(&now);
+            }
+            println!("{name}: rotated to version {version}");
+            Ok(())
+        }
+        Err(error) => {
+            if json {
+                print_json(&now)?;
+            }
+            bail!(
+                "rotating {name} failed ({} failure{} in a row): {error}",
+                now.rotation_failures,
+                if now.rotation_failures == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
+/// Whether a rotation asked for at `version` is over, seen from the account `now`:
+/// `Ok(new version)` once the version moved past it, `Err(error)` once a failure was
+/// recorded after `before` was read, `None` while it is still to come.
+fn rotation_outcome(
+    before: &AccountInfo,
+    version: u64,
+    now: &AccountInfo,
+) -> Option<Result<u64, String>> {
+    if now.version > version {
+        return Some(Ok(now.version));
+    }
+    let failed_again = now.rotation_failures > before.rotation_failures;
+    let new_error = now.last_error.is_some() && now.last_error != before.last_error;
+    if failed_again || new_error {
+        return Some(Err(now
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "the server recorded no error text".to_owned())));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(version: u64, failures: u32, error: Option<&str>) -> AccountInfo {
+        let t = time::OffsetDateTime::UNIX_EPOCH;
+        AccountInfo {
+            name: "orders-app".to_owned(),
+            connection: "orders".to_owned(),
+            username: "app".to_owned(),
+            resource: None,
+            roles: Vec::new(),
+            exclusive: false,
+            rotate_every_secs: 86_400,
+            password_length: 24,
+            symbols: true,
+            version,
+            next_rotation_at: t,
+            last_rotated_at: None,
+            rotation_failures: failures,
+            last_error: error.map(str::to_owned),
+            rotation_pending: false,
+            checkouts: Vec::new(),
+            created_at: t,
+            created_by: "admin".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_rotation_is_over_when_the_version_moves_or_a_new_failure_is_recorded() {
+        let clean = account(3, 0, None);
+        assert_eq!(rotation_outcome(&clean, 3, &account(3, 0, None)), None);
+        assert_eq!(
+            rotation_outcome(&clean, 3, &account(4, 0, None)),
+            Some(Ok(4))
+        );
+        assert_eq!(
+            rotation_outcome(&clean, 3, &account(3, 1, Some("refused"))),
+            Some(Err("refused".to_owned()))
+        );
+        // An old failure is not news; the same text failing again is.
+        let failing = account(3, 2, Some("refused"));
+        assert_eq!(
+            rotation_outcome(&failing, 3, &account(3, 2, Some("refused"))),
+            None
+        );
+        assert_eq!(
+            rotation_outcome(&failing, 3, &account(3, 3, Some("refused"))),
+            Some(Err("refused".to_owned()))
+        );
+        // A success clears the error: that is no failure.
+        assert_eq!(
+            rotation_outcome(&failing, 3, &account(4, 0, None)),
+            Some(Ok(4))
+        );
+    }
+
+    #[test]
+    fn account_names_that_would_change_the_url_are_refused() {
+        assert_eq!(
+            account_path("orders-app.v2").unwrap(),
+            "/v1/accounts/orders-app.v2"
+        );
+        for bad in ["", ".", "..", "../users", "a/b", "Orders", "a?b", "a%2f"] {
+            assert!(account_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}
