@@ -4,6 +4,15 @@
 //! the system `ssh` client using certificates signed by `CertificateAuthority::sign`.
 //! Needs root (to add the user) and the openssh-server package; without them the tests
 //! fail, they never skip.
+//!
+//! For password management the same sshd also takes passwords (`UsePAM no`: sshd checks
+//! /etc/shadow itself), lets root in by certificate only (`PermitRootLogin
+//! prohibit-password`, principal `root` for root; root's shadow entry must not be locked
+//! with `!`), and the harness writes a known_hosts file with its host key. A second
+//! configuration (`Auth::Pam`) offers keyboard-interactive authentication through PAM
+//! instead of passwords. User-database changes (useradd, userdel, chpasswd, and the
+//! connector's own chpasswd on the host) hold a lock file shared by the test processes,
+//! so that parallel tests do not fail on /etc/shadow's lock.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,12 +22,14 @@
 )]
 
 use std::fs;
+use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
+use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use warden_connectors::ConnectionConfig;
@@ -78,6 +89,21 @@ impl UnixUser {
         });
         Self { name }
     }
+
+    /// Sets the user's password with the system's chpasswd.
+    fn set_password(&self, password: &str) {
+        retry(&format!("chpasswd {}", self.name), || {
+            let mut child = Command::new("chpasswd")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            let mut stdin = child.stdin.take().unwrap();
+            writeln!(stdin, "{}:{password}", self.name)?;
+            drop(stdin);
+            child.wait_with_output()
+        });
+    }
 }
 
 impl Drop for UnixUser {
@@ -91,12 +117,28 @@ impl Drop for UnixUser {
     }
 }
 
+/// A lock file shared by the test processes around changes to the user database, so
+/// that one test's useradd does not make another's chpasswd fail on /etc/shadow's lock.
+fn userdb_lock() -> fs::File {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("warden-connectors-ssh-userdb.lock"))
+        .unwrap();
+    file.lock().unwrap();
+    file
+}
+
 /// Runs a user-database command, retrying while another test holds the lock on
 /// /etc/passwd. Panics (outside a drop) when it keeps failing.
 fn retry(what: &str, f: impl Fn() -> std::io::Result<Output>) {
     let mut last = String::new();
     for _ in 0..50 {
-        match f() {
+        let lock = userdb_lock();
+        let result = f();
+        drop(lock);
+        match result {
             Ok(out) if out.status.success() => return,
             Ok(out) => last = String::from_utf8_lossy(&out.stderr).into_owned(),
             Err(e) => last = e.to_string(),
@@ -139,6 +181,15 @@ impl Drop for Sshd {
     }
 }
 
+/// How the harness's sshd lets people in besides certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    /// Password authentication, checked by sshd against /etc/shadow (`UsePAM no`).
+    Password,
+    /// Keyboard-interactive authentication through PAM, and no password method.
+    Pam,
+}
+
 /// A running sshd trusting `ca`, a user to log in as and a key pair for that user.
 /// Dropped in field order: sshd first, then the user, then the directory.
 struct Fixture {
@@ -146,14 +197,23 @@ struct Fixture {
     user: UnixUser,
     dir: tempfile::TempDir,
     ca: CertificateAuthority,
+    ca_file: PathBuf,
     port: u16,
     user_key: PathBuf,
     user_pub: String,
+    /// The host's public key line (`ssh-ed25519 AAAA... test-host`).
+    host_pub: String,
+    /// A known_hosts file recording the host key for `[127.0.0.1]:port`.
+    known_hosts: PathBuf,
     certs: std::cell::Cell<u32>,
 }
 
 impl Fixture {
     fn start() -> Self {
+        Self::start_with(Auth::Password)
+    }
+
+    fn start_with(auth: Auth) -> Self {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: install the openssh-server package (apt-get install openssh-server) to run the ssh connector tests"
@@ -172,7 +232,8 @@ impl Fixture {
             .args(["-q", "-t", "ed25519", "-N", "", "-C", "test-host", "-f"])
             .arg(&host_key));
 
-        let ca = CertificateAuthority::load_or_create(&root.join("ca")).unwrap();
+        let ca_file = root.join("ca");
+        let ca = CertificateAuthority::load_or_create(&ca_file).unwrap();
         let ca_pub = root.join("ca.pub");
         fs::write(&ca_pub, format!("{}\n", ca.public_key())).unwrap();
         chmod(&ca_pub, 0o644);
@@ -182,6 +243,10 @@ impl Fixture {
         chmod(&principals, 0o755);
         let file = principals.join(&user.name);
         fs::write(&file, format!("{}\n", user.name)).unwrap();
+        chmod(&file, 0o644);
+        // Root logs in by certificate with the principal `root` (Warden's admin login).
+        let file = principals.join("root");
+        fs::write(&file, "root\n").unwrap();
         chmod(&file, 0o644);
 
         let user_key = root.join("userkey");
@@ -205,9 +270,8 @@ impl Fixture {
                  AuthorizedPrincipalsFile {principals}/%u\n\
                  AuthorizedKeysFile none\n\
                  PubkeyAuthentication yes\n\
-                 PasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\n\
-                 UsePAM no\n\
+                 PermitRootLogin prohibit-password\n\
+                 {auth}\
                  PidFile {pid}\n\
                  StrictModes no\n\
                  LogLevel VERBOSE\n",
@@ -215,6 +279,16 @@ impl Fixture {
                 ca_pub = ca_pub.display(),
                 principals = principals.display(),
                 pid = root.join("sshd.pid").display(),
+                auth = match auth {
+                    Auth::Password =>
+                        "PasswordAuthentication yes\n\
+                                       KbdInteractiveAuthentication no\n\
+                                       UsePAM no\n",
+                    Auth::Pam =>
+                        "PasswordAuthentication no\n\
+                                  KbdInteractiveAuthentication yes\n\
+                                  UsePAM yes\n",
+                },
             ),
         )
         .unwrap();
@@ -248,16 +322,62 @@ impl Fixture {
             pause(50);
         }
 
+        let host_pub = fs::read_to_string(root.join("host_ed25519.pub"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        let known_hosts = root.join("known_hosts");
+        fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_pub}\n")).unwrap();
+
         Self {
             sshd,
             user,
             dir,
             ca,
+            ca_file,
             port,
             user_key,
             user_pub,
+            host_pub,
+            known_hosts,
             certs: std::cell::Cell::new(0),
         }
+    }
+
+    /// The connection's configuration for password management: root as the admin and
+    /// the harness's known_hosts file.
+    fn config(&self) -> ssh::Config {
+        ssh::Config {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            admin_user: Some("root".into()),
+            known_hosts_file: Some(self.known_hosts.clone()),
+            use_sudo: false,
+        }
+    }
+
+    /// The connector for this sshd, with the fixture's CA key file.
+    fn hosts(&self) -> SshHosts {
+        self.hosts_with(self.config())
+    }
+
+    fn hosts_with(&self, config: ssh::Config) -> SshHosts {
+        SshHosts::new("hosts", config).with_ca_file(self.ca_file.clone())
+    }
+
+    /// The host key's SHA-256 fingerprint, as `ssh-keygen -l` prints it.
+    fn host_fingerprint(&self) -> String {
+        ssh_key::PublicKey::from_openssh(&self.host_pub)
+            .unwrap()
+            .fingerprint(ssh_key::HashAlg::Sha256)
+            .to_string()
+    }
+
+    /// Writes a file in the fixture's directory.
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        fs::write(&path, text).unwrap();
+        path
     }
 
     fn request<'a>(
@@ -825,6 +945,9 @@ async fn the_connector_changes_nothing_on_the_hosts() {
         ssh::Config {
             host: "bastion.example".into(),
             port: 2222,
+            admin_user: None,
+            known_hosts_file: None,
+            use_sudo: false,
         },
     );
     assert_eq!(hosts.host(), "bastion.example");
@@ -899,10 +1022,11 @@ async fn the_connector_changes_nothing_on_the_hosts() {
     }
 }
 
-/// A TOML-like table as a serde map: string and integer values.
+/// A TOML-like table as a serde map: string, integer and boolean values.
 enum V {
     S(&'static str),
     N(i64),
+    B(bool),
 }
 
 impl<'de> serde::de::IntoDeserializer<'de> for V {
@@ -920,6 +1044,7 @@ impl<'de> serde::Deserializer<'de> for VDe {
         match self.0 {
             V::S(s) => v.visit_borrowed_str(s),
             V::N(n) => v.visit_i64(n),
+            V::B(b) => v.visit_bool(b),
         }
     }
     serde::forward_to_deserialize_any! {
@@ -966,4 +1091,383 @@ fn a_connection_table_of_kind_ssh_deserializes() {
     ])
     .unwrap_err();
     assert!(err.to_string().contains("password"), "{err}");
+
+    // Password management is off unless configured.
+    assert_eq!(
+        (cfg_of(vec![("kind", V::S("ssh")), ("host", V::S("h"))]).admin_user),
+        None
+    );
+    let cfg = cfg_of(vec![
+        ("kind", V::S("ssh")),
+        ("host", V::S("h")),
+        ("admin_user", V::S("root")),
+        ("known_hosts_file", V::S("/etc/warden/known_hosts")),
+        ("use_sudo", V::B(true)),
+    ]);
+    assert_eq!(cfg.admin_user.as_deref(), Some("root"));
+    assert_eq!(
+        cfg.known_hosts_file.as_deref(),
+        Some(Path::new("/etc/warden/known_hosts"))
+    );
+    assert!(cfg.use_sudo);
+    let plain = cfg_of(vec![("kind", V::S("ssh")), ("host", V::S("h"))]);
+    assert!(plain.known_hosts_file.is_none() && !plain.use_sudo);
+}
+
+fn cfg_of(entries: Vec<(&'static str, V)>) -> ssh::Config {
+    match table(entries).unwrap() {
+        ConnectionConfig::Ssh(cfg) => cfg,
+        _ => panic!("not ssh"),
+    }
+}
+
+// Password management: `set_password` and `check_login` against the harness's sshd.
+
+/// The passwords of these tests: distinct from each other and from anything a message
+/// says, so a leak is found by a plain search.
+const P1: &str = "first-Pa55word-3f9a1c";
+const P2: &str = "second-Pa55word-c71e0d";
+const WRONG: &str = "wrong-Pa55word-0b2d77";
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+/// Asserts that neither the Display nor the Debug of `err` shows any of `passwords`.
+fn assert_no_password(err: &ConnectorError, passwords: &[&str]) {
+    let shown = format!("{err} {err:?}");
+    for p in passwords {
+        assert!(!shown.contains(p), "an error shows a password: {shown}");
+    }
+}
+
+fn refused(err: &ConnectorError) -> &str {
+    match err {
+        ConnectorError::Refused(m) => m,
+        other => panic!("expected Refused, got {other:?}"),
+    }
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A user name nobody has.
+fn ghost() -> String {
+    format!("wt{}", &Uuid::new_v4().simple().to_string()[..8])
+}
+
+#[tokio::test]
+async fn rotation_sets_a_password_that_logs_in_and_retires_the_old_one() {
+    let fx = Fixture::start();
+    fx.user.set_password(P1);
+    let hosts = fx.hosts();
+    let user = fx.user.name.as_str();
+
+    assert!(hosts.check_login(user, &secret(P1)).await.unwrap());
+    assert!(!hosts.check_login(user, &secret(WRONG)).await.unwrap());
+
+    {
+        let _lock = userdb_lock();
+        hosts.set_password(user, &secret(P2)).await.unwrap();
+    }
+    assert!(hosts.check_login(user, &secret(P2)).await.unwrap());
+    assert!(!hosts.check_login(user, &secret(P1)).await.unwrap());
+
+    // Warden logged in as root with a certificate that names the rotation.
+    let log = fx.sshd.log();
+    assert!(
+        log.contains("Accepted publickey for root from 127.0.0.1"),
+        "sshd log:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("ID warden password rotation of {user} on hosts")),
+        "sshd log:\n{log}"
+    );
+
+    // Again, with the CA already loaded; and an account nobody has does not log in.
+    {
+        let _lock = userdb_lock();
+        hosts.set_password(user, &secret(P1)).await.unwrap();
+    }
+    assert!(hosts.check_login(user, &secret(P1)).await.unwrap());
+    assert!(!hosts.check_login(&ghost(), &secret(P1)).await.unwrap());
+
+    // Debug shows the CA's fingerprint, never its key.
+    let debug = format!("{hosts:?}");
+    assert!(debug.contains("SHA256:"), "{debug}");
+    let pem = fs::read_to_string(&fx.ca_file).unwrap();
+    for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!debug.contains(line), "Debug shows the CA key: {debug}");
+    }
+}
+
+#[tokio::test]
+async fn set_password_refuses_unknown_users_root_and_passwords_chpasswd_would_misread() {
+    let fx = Fixture::start();
+    fx.user.set_password(P1);
+    let hosts = fx.hosts();
+    let user = fx.user.name.as_str();
+
+    // chpasswd itself refuses an account that does not exist; its message names it.
+    let nobody = ghost();
+    let err = {
+        let _lock = userdb_lock();
+        hosts.set_password(&nobody, &secret(P2)).await.unwrap_err()
+    };
+    let m = refused(&err);
+    assert!(m.contains(&nobody) && m.contains("exit status"), "{m}");
+    assert_no_password(&err, &[P1, P2]);
+
+    // The rest is refused before connecting: a connector for a closed port answers alike.
+    let closed = fx.hosts_with(ssh::Config {
+        port: closed_port(),
+        ..fx.config()
+    });
+    for h in [&hosts, &closed] {
+        let err = h.set_password("root", &secret(P2)).await.unwrap_err();
+        assert!(refused(&err).contains("root's password"), "{err}");
+        assert_no_password(&err, &[P2]);
+        let err = h.check_login("root", &secret(P2)).await.unwrap_err();
+        assert!(refused(&err).contains("root's password"), "{err}");
+
+        for bad in [
+            format!("{P2}:x"),
+            format!("{P2}\nroot:{P1}"),
+            format!("{P2}\n"),
+            format!("{P2}\r"),
+            format!("{P2}\0"),
+        ] {
+            let err = h.set_password(user, &secret(&bad)).await.unwrap_err();
+            assert!(refused(&err).contains("chpasswd cannot take"), "{err}");
+            assert_no_password(&err, &[P1, P2]);
+        }
+        let err = h.set_password(user, &secret("")).await.unwrap_err();
+        assert!(refused(&err).contains("empty password"), "{err}");
+
+        for name in [
+            "",
+            "Alice",
+            "a b",
+            "-x",
+            "x:y",
+            "1abc",
+            "a/../b",
+            "root\n",
+            &"a".repeat(33),
+        ] {
+            let err = h.set_password(name, &secret(P2)).await.unwrap_err();
+            assert!(refused(&err).contains("not a Unix account name"), "{err}");
+            let err = h.check_login(name, &secret(P2)).await.unwrap_err();
+            assert!(matches!(err, ConnectorError::Refused(_)), "{err:?}");
+        }
+    }
+
+    // Nothing changed.
+    assert!(hosts.check_login(user, &secret(P1)).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_host_key_not_in_known_hosts_is_refused_and_nothing_changes() {
+    let fx = Fixture::start();
+    fx.user.set_password(P1);
+    let user = fx.user.name.as_str();
+    let port = fx.port;
+    let host_pub = &fx.host_pub;
+    let fingerprint = fx.host_fingerprint();
+    let other = user_key_line(fx.dir.path(), "otherhost", &["-t", "ed25519"]);
+    let other = other.trim();
+
+    for (name, text, problem) in [
+        ("empty", String::new(), "is not in"),
+        (
+            "other-port",
+            format!("[127.0.0.1]:1 {host_pub}\n127.0.0.1 {host_pub}\n"),
+            "is not in",
+        ),
+        (
+            "changed",
+            format!("[127.0.0.1]:{port} {other}\n"),
+            "differs from the key",
+        ),
+        (
+            "revoked",
+            format!("[127.0.0.1]:{port} {host_pub}\n@revoked * {host_pub}\n"),
+            "@revoked",
+        ),
+    ] {
+        let file = fx.file(name, &text);
+        let hosts = fx.hosts_with(ssh::Config {
+            known_hosts_file: Some(file.clone()),
+            ..fx.config()
+        });
+        let errors = [
+            hosts.check_login(user, &secret(P1)).await.unwrap_err(),
+            hosts.set_password(user, &secret(P2)).await.unwrap_err(),
+        ];
+        for err in &errors {
+            let m = refused(err);
+            assert!(m.contains("host key verification failed"), "{name}: {m}");
+            assert!(m.contains(problem), "{name}: {m}");
+            assert!(
+                m.contains(&format!("ssh-ed25519 {fingerprint}")),
+                "{name}: the message should name the offered key: {m}"
+            );
+            assert!(m.contains(&file.display().to_string()), "{name}: {m}");
+            assert_no_password(err, &[P1, P2]);
+        }
+    }
+
+    // A known_hosts file that is missing, or none configured at all.
+    let missing = fx.dir.path().join("no-such-known_hosts");
+    let hosts = fx.hosts_with(ssh::Config {
+        known_hosts_file: Some(missing.clone()),
+        ..fx.config()
+    });
+    let err = hosts.check_login(user, &secret(P1)).await.unwrap_err();
+    assert!(
+        refused(&err).contains(&missing.display().to_string()),
+        "{err}"
+    );
+    let hosts = fx.hosts_with(ssh::Config {
+        known_hosts_file: None,
+        ..fx.config()
+    });
+    for err in [
+        hosts.check_login(user, &secret(P1)).await.unwrap_err(),
+        hosts.set_password(user, &secret(P2)).await.unwrap_err(),
+    ] {
+        assert!(refused(&err).contains("known_hosts_file"), "{err}");
+    }
+
+    // Warden never logged in as root, and the old password still works, also with a
+    // known_hosts file whose names are hashed (as `HashKnownHosts yes` writes them).
+    assert!(!fx.sshd.log().contains("Accepted publickey for root"));
+    let hashed = fx.file("hashed", &fs::read_to_string(&fx.known_hosts).unwrap());
+    run(Command::new("ssh-keygen").arg("-H").arg("-f").arg(&hashed));
+    let text = fs::read_to_string(&hashed).unwrap();
+    assert!(
+        text.starts_with("|1|") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+    let hosts = fx.hosts_with(ssh::Config {
+        known_hosts_file: Some(hashed),
+        ..fx.config()
+    });
+    assert!(hosts.check_login(user, &secret(P1)).await.unwrap());
+    assert!(!hosts.check_login(user, &secret(P2)).await.unwrap());
+}
+
+#[tokio::test]
+async fn without_an_admin_user_or_ca_file_passwords_are_not_changed() {
+    let fx = Fixture::start();
+    fx.user.set_password(P1);
+    let user = fx.user.name.as_str();
+
+    let hosts = fx.hosts_with(ssh::Config {
+        admin_user: None,
+        ..fx.config()
+    });
+    let err = hosts.set_password(user, &secret(P2)).await.unwrap_err();
+    let m = refused(&err);
+    assert!(
+        m.contains("no admin_user is configured") && m.contains("sudo -n chpasswd"),
+        "{m}"
+    );
+    assert_no_password(&err, &[P2]);
+    // Checking a login needs no admin.
+    assert!(hosts.check_login(user, &secret(P1)).await.unwrap());
+
+    let no_ca = SshHosts::new("hosts", fx.config());
+    let err = no_ca.set_password(user, &secret(P2)).await.unwrap_err();
+    assert!(refused(&err).contains("ca_key_file"), "{err}");
+
+    // An admin the host does not accept Warden's certificate for.
+    let hosts = fx.hosts_with(ssh::Config {
+        admin_user: Some("daemon".into()),
+        ..fx.config()
+    });
+    let err = hosts.set_password(user, &secret(P2)).await.unwrap_err();
+    let m = refused(&err);
+    assert!(
+        m.contains("refused Warden's certificate for admin_user daemon"),
+        "{m}"
+    );
+    assert!(hosts.check_login(user, &secret(P1)).await.unwrap());
+}
+
+#[tokio::test]
+async fn use_sudo_runs_chpasswd_under_sudo() {
+    let fx = Fixture::start();
+    fx.user.set_password(P1);
+    let user = fx.user.name.as_str();
+    let hosts = fx.hosts_with(ssh::Config {
+        use_sudo: true,
+        ..fx.config()
+    });
+    let result = {
+        let _lock = userdb_lock();
+        hosts.set_password(user, &secret(P2)).await
+    };
+    // Root may always sudo; where sudo is not installed the shell says so (status 127).
+    let sudo = ["/usr/bin/sudo", "/bin/sudo"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    if sudo {
+        result.unwrap();
+        assert!(hosts.check_login(user, &secret(P2)).await.unwrap());
+    } else {
+        let err = result.unwrap_err();
+        let m = refused(&err);
+        assert!(
+            m.contains("sudo -n chpasswd") && m.contains("exit status 127"),
+            "{m}"
+        );
+        assert_no_password(&err, &[P1, P2]);
+        assert!(hosts.check_login(user, &secret(P1)).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_host_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let known_hosts = dir.path().join("known_hosts");
+    fs::write(&known_hosts, "").unwrap();
+    let hosts = SshHosts::new(
+        "hosts",
+        ssh::Config {
+            host: "127.0.0.1".into(),
+            port: closed_port(),
+            admin_user: Some("root".into()),
+            known_hosts_file: Some(known_hosts),
+            use_sudo: false,
+        },
+    )
+    .with_ca_file(dir.path().join("ca"));
+    for err in [
+        hosts.check_login("alice", &secret(P1)).await.unwrap_err(),
+        hosts.set_password("alice", &secret(P2)).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, ConnectorError::Unavailable(m) if m.contains("cannot connect")),
+            "{err:?}"
+        );
+        assert!(err.retryable());
+        assert_no_password(&err, &[P1, P2]);
+    }
+}
+
+#[tokio::test]
+async fn keyboard_interactive_is_answered_when_passwords_are_not_offered() {
+    let fx = Fixture::start_with(Auth::Pam);
+    fx.user.set_password(P1);
+    let hosts = fx.hosts();
+    let user = fx.user.name.as_str();
+    assert!(hosts.check_login(user, &secret(P1)).await.unwrap());
+    assert!(!hosts.check_login(user, &secret(WRONG)).await.unwrap());
 }
