@@ -556,7 +556,7 @@ impl Config {
             return invalid("storage.max_connections", "must be at least 1");
         }
         for (name, c) in &self.connections {
-            if let Err(e) = crate::connectors::build(name, c, None) {
+            if let Err(e) = crate::connectors::build(name, c, &Default::default()) {
                 return Err(ConfigError::InvalidAt {
                     key: format!("connections.{name}"),
                     message: e.to_string(),

@@ -97,15 +97,15 @@ impl Connectors {
 
     /// The connectors the configuration's `[connections.NAME]` tables describe. Making one
     /// does no I/O; a connection whose settings are wrong is an error naming it.
-    /// `passwords` serves the admin passwords kept in the vault (`password_vault`).
+    /// `with` gives what connectors need beyond their table: the vault's admin
+    /// passwords, the SSH CA key file and the clock.
     pub fn from_config(
         connections: &std::collections::BTreeMap<String, warden_connectors::ConnectionConfig>,
-        passwords: Option<Arc<dyn PasswordSource>>,
+        with: &Extras,
     ) -> Result<Self, String> {
         let mut out = Self::none();
         for (name, c) in connections {
-            let connector = build(name, c, passwords.clone())
-                .map_err(|e| format!("connections.{name}: {e}"))?;
+            let connector = build(name, c, with).map_err(|e| format!("connections.{name}: {e}"))?;
             out = out.with_connection(name, c.kind(), connector);
         }
         Ok(out)
@@ -119,14 +119,35 @@ impl Connectors {
     }
 }
 
-/// The connector for one configured connection; `passwords` serves admin passwords kept
-/// in the vault.
+/// What connectors need beyond their `[connections.NAME]` table.
+#[derive(Clone, Default)]
+pub struct Extras {
+    /// Admin passwords kept in the vault (`password_vault`).
+    pub passwords: Option<Arc<dyn PasswordSource>>,
+    /// The SSH CA's key file: an SSH connection logs in to its hosts with certificates
+    /// it signs, to change vaulted host account passwords.
+    pub ssh_ca_file: Option<std::path::PathBuf>,
+    /// The clock certificates are dated by.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+impl fmt::Debug for Extras {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Extras")
+            .field("passwords", &self.passwords.is_some())
+            .field("ssh_ca_file", &self.ssh_ca_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The connector for one configured connection.
 pub fn build(
     name: &str,
     config: &warden_connectors::ConnectionConfig,
-    passwords: Option<Arc<dyn PasswordSource>>,
+    with: &Extras,
 ) -> Result<Arc<dyn Connector>, ConnectorError> {
     use warden_connectors::{ConnectionConfig as C, mariadb, postgres, redis, ssh};
+    let passwords = with.passwords.clone();
     Ok(match (config, passwords) {
         (C::Postgres(c), Some(p)) => {
             Arc::new(postgres::Postgres::new(name, c.clone())?.with_passwords(p))
@@ -138,7 +159,16 @@ pub fn build(
         (C::Mariadb(c), None) => Arc::new(mariadb::Mariadb::new(name, c.clone())?),
         (C::Redis(c), Some(p)) => Arc::new(redis::Redis::new(name, c.clone())?.with_passwords(p)),
         (C::Redis(c), None) => Arc::new(redis::Redis::new(name, c.clone())?),
-        (C::Ssh(c), _) => Arc::new(ssh::SshHosts::new(name, c.clone())),
+        (C::Ssh(c), _) => {
+            let mut hosts = ssh::SshHosts::new(name, c.clone());
+            if let Some(path) = &with.ssh_ca_file {
+                hosts = hosts.with_ca_file(path.clone());
+            }
+            if let Some(clock) = &with.clock {
+                hosts = hosts.with_clock(Arc::clone(clock));
+            }
+            Arc::new(hosts)
+        }
     })
 }
 

@@ -94,14 +94,22 @@ impl AppState {
             store: store.clone(),
             vault: Arc::clone(&vault),
         });
-        let configured = Connectors::from_config(
-            &config.connections,
-            Some(passwords as Arc<dyn warden_connectors::PasswordSource>),
-        )
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "a configured connection cannot be used");
-            Connectors::none()
-        });
+        let extras = crate::connectors::Extras {
+            passwords: Some(passwords as Arc<dyn warden_connectors::PasswordSource>),
+            ssh_ca_file: Some(
+                config
+                    .ssh
+                    .ca_key_file
+                    .clone()
+                    .unwrap_or_else(|| config.storage.data_dir.join("ssh_ca")),
+            ),
+            clock: Some(Arc::clone(&clock)),
+        };
+        let configured =
+            Connectors::from_config(&config.connections, &extras).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "a configured connection cannot be used");
+                Connectors::none()
+            });
         let connectors = match &recording {
             Some(r) => configured.with_fallback(Arc::clone(r) as Arc<dyn Connector>),
             None => configured,

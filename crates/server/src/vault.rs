@@ -279,6 +279,36 @@ impl Vault {
             .clone()
     }
 
+    /// The keys as stored now: when another replica rotated them (the stored root key
+    /// version differs from this one's), they are opened again with the unseal key held
+    /// in memory. `None` while sealed.
+    pub async fn current_keyring(&self, store: &Store) -> Result<Option<Arc<Keyring>>, String> {
+        let Some(ring) = self.keyring() else {
+            return Ok(None);
+        };
+        let Some(meta) = store.vault_meta().await.map_err(|e| e.to_string())? else {
+            return Ok(Some(ring));
+        };
+        if meta.root_version == ring.root_version {
+            return Ok(Some(ring));
+        }
+        let keys = store.vault_keys().await.map_err(|e| e.to_string())?;
+        let fresh = Keyring::open(ring.unseal.clone(), &meta, &keys).map_err(|e| e.to_string())?;
+        tracing::info!(
+            root_version = fresh.root_version,
+            data_key = fresh.active,
+            "the vault's keys were rotated elsewhere; reloaded"
+        );
+        let fresh = Arc::new(fresh);
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        // Sealed meanwhile: stay sealed.
+        if keys.is_none() {
+            return Ok(None);
+        }
+        *keys = Some(Arc::clone(&fresh));
+        Ok(Some(fresh))
+    }
+
     /// Whether the vault is initialised and sealed.
     pub fn is_sealed(&self) -> bool {
         self.sealed.load(Ordering::Acquire)
@@ -368,7 +398,12 @@ impl warden_connectors::PasswordSource for VaultPasswords {
         account: &'a str,
     ) -> BoxFuture<'a, Result<SecretString, ConnectorError>> {
         Box::pin(async move {
-            let Some(ring) = self.vault.keyring() else {
+            let ring = self
+                .vault
+                .current_keyring(&self.store)
+                .await
+                .map_err(|e| ConnectorError::Unavailable(format!("the vault: {e}")))?;
+            let Some(ring) = ring else {
                 return Err(ConnectorError::Unavailable(format!(
                     "the admin password is in the vault account {account}, and the vault is sealed or not initialised"
                 )));

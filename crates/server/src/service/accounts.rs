@@ -30,7 +30,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The connection kinds whose accounts the vault can rotate.
-const ROTATABLE: [&str; 3] = ["postgres", "mariadb", "redis"];
+const ROTATABLE: [&str; 4] = ["postgres", "mariadb", "redis", "ssh"];
 
 fn check_name(name: &str) -> Result<(), ApiError> {
     let ok = name.len() <= 64
@@ -55,7 +55,7 @@ pub(crate) fn connector_of(
     })?;
     if !ROTATABLE.contains(&kind) {
         return Err(format!(
-            "connection {connection} is {kind}; the vault rotates passwords on postgres, mariadb and redis connections"
+            "connection {connection} is {kind}; the vault rotates passwords on postgres, mariadb, redis and ssh connections"
         ));
     }
     Ok(connector)
@@ -100,7 +100,7 @@ pub async fn add(
 ) -> Result<AccountInfo, ApiError> {
     caller.require(Scope::Admin)?;
     check_name(&body.name)?;
-    let ring = keyring(state)?;
+    let ring = keyring(state).await?;
     if body.username.is_empty() || body.username.len() > 256 || body.username.contains('\0') {
         return Err(ApiError::field("username", "must be 1 to 256 characters"));
     }
@@ -303,7 +303,7 @@ pub async fn checkout(
     body: &CheckoutRequest,
 ) -> Result<CheckedOut, ApiError> {
     caller.require(Scope::Request)?;
-    let ring = keyring(state)?;
+    let ring = keyring(state).await?;
     let now = state.clock().now();
     let (_me, g) = super::targets::held_grant(state, caller, body.grant, now).await?;
     let a = find(state, name).await?;
@@ -431,7 +431,7 @@ pub async fn request_rotation(
     name: &str,
 ) -> Result<RotationScheduled, ApiError> {
     caller.require(Scope::Admin)?;
-    keyring(state)?;
+    keyring(state).await?;
     let a = find(state, name).await?;
     let now = state.clock().now();
     let event = AuditEvent::new(now, caller.actor(), Action::VaultRotateRequest)
@@ -455,7 +455,7 @@ pub async fn current_password(
     state: &AppState,
     name: &str,
 ) -> Result<Option<SecretString>, ApiError> {
-    let ring = keyring(state)?;
+    let ring = keyring(state).await?;
     let Some(a) = state.store().vault_account(name).await? else {
         return Ok(None);
     };

@@ -87,8 +87,10 @@ pub async fn run(state: AppState) {
 /// accounts, re-seal a batch of secrets. Does nothing while the vault is sealed.
 pub async fn tick(state: &AppState) -> Result<Report, StoreError> {
     let mut report = Report::default();
-    let Some(ring) = state.vault().keyring() else {
-        return Ok(report);
+    let ring = match state.vault().current_keyring(state.store()).await {
+        Ok(Some(ring)) => ring,
+        Ok(None) => return Ok(report),
+        Err(e) => return Err(StoreError::Corrupt(format!("the vault's keys: {e}"))),
     };
     let now = state.clock().now();
     for c in state.store().vault_checkouts_past_grant(now).await? {

@@ -46,9 +46,15 @@ pub fn sealed_error(state: &AppState) -> ApiError {
     }
 }
 
-/// The keys, or the error saying why there are none.
-pub fn keyring(state: &AppState) -> Result<Arc<Keyring>, ApiError> {
-    state.vault().keyring().ok_or_else(|| sealed_error(state))
+/// The keys as stored now (reloaded when another replica rotated them), or the error
+/// saying why there are none.
+pub async fn keyring(state: &AppState) -> Result<Arc<Keyring>, ApiError> {
+    state
+        .vault()
+        .current_keyring(state.store())
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| sealed_error(state))
 }
 
 /// Opens the vault at start: sealed when it was initialised with shares; initialised
@@ -325,7 +331,7 @@ pub async fn seal(state: &AppState, caller: &Caller) -> Result<VaultStatus, ApiE
 /// stay readable and are re-sealed by the rotation worker in the background.
 pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<VaultStatus, ApiError> {
     caller.require(Scope::Admin)?;
-    let ring = keyring(state)?;
+    let ring = keyring(state).await?;
     let Some(meta) = state.store().vault_meta().await? else {
         return Err(sealed_error(state));
     };

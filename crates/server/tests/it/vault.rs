@@ -744,17 +744,46 @@ async fn key_rotation_keeps_old_secrets_readable_and_reseals_them() {
     // Still sealed by the old data key, and readable.
     assert_eq!(sealed_by(&t).await, 1);
     assert_eq!(current(&t, "cache-app").await, p1);
+    // Another replica, unsealed before the rotation, reads what the new data key seals:
+    // it reloads the rotated keys with the unseal key it holds.
+    let other = warden_server::AppState::new(
+        warden_store::Store::open(&t.db.url, &Default::default())
+            .await
+            .unwrap(),
+        Arc::new(t.clock.clone()),
+        t.state.config().clone(),
+    );
+    let p_new = format!("Keyed-{tag}-later");
+    let later = Target::make("redis", &format!("{tag}l"), &p_new).await;
+    warden_server::service::vault::open(&other).await.unwrap();
+    let rotated_again = t.post("/v1/operator/rotate", &admin, json!({})).await;
+    assert_eq!(
+        rotated_again.body["active_data_key"], 3,
+        "{rotated_again:?}"
+    );
+    let added = add(
+        &t,
+        &admin,
+        json!({"name": "later", "connection": "cache", "username": later.username(), "password": p_new}),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
+    let read = accounts::current_password(&other, "later")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.expose_secret(), p_new);
     // After a restart too: the old data key is re-wrapped by the new root key.
     let t = t.restarted().await;
     assert_eq!(current(&t, "cache-app").await, p1);
     // The worker re-seals it under the new data key.
     let r = tick(&t).await;
     assert_eq!(r.rewrapped, 1, "{r:?}");
-    assert_eq!(sealed_by(&t).await, 2);
+    assert_eq!(sealed_by(&t).await, 3);
     assert_eq!(current(&t, "cache-app").await, p1);
     assert!(target.logs_in(&p1).await);
     let log = events(&t).await;
-    assert_eq!(audit_has(&log, "vault.rotate_keys", "success"), 1);
+    assert_eq!(audit_has(&log, "vault.rotate_keys", "success"), 2);
 }
 
 #[tokio::test]
