@@ -10,23 +10,24 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use time::macros::datetime;
 use tokio::task::JoinSet;
 use uuid::Uuid;
+use warden_connectors::ConnectionConfig;
 use warden_connectors::mariadb::{Config, Mariadb};
-use warden_connectors::{ConnectionConfig, PasswordSource};
 use warden_core::connector::{
-    AccessSpec, Account, BoxFuture, Connector, ConnectorError, MariadbGrant, Origin, Presence,
-    RoleTarget,
+    AccessSpec, Account, Connector, ConnectorError, MariadbGrant, Origin, Presence, RoleTarget,
 };
+
+mod common;
+use common::{Vault, hides, secret};
 
 const HOST: &str = "127.0.0.1";
 const PORT: u16 = 3306;
@@ -860,45 +861,6 @@ fn a_connection_table_deserializes_and_hides_its_password() {
         Mariadb::new("main", bad),
         Err(ConnectorError::Refused(_))
     ));
-}
-
-/// A stand-in for Warden's vault: passwords by vaulted account name.
-#[derive(Debug, Default)]
-struct Vault(Mutex<HashMap<String, SecretString>>);
-
-impl Vault {
-    fn put(&self, account: &str, password: &str) {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(account.to_owned(), SecretString::from(password.to_owned()));
-    }
-}
-
-impl PasswordSource for Vault {
-    fn password<'a>(
-        &'a self,
-        account: &'a str,
-    ) -> BoxFuture<'a, Result<SecretString, ConnectorError>> {
-        let found = self.0.lock().unwrap().get(account).cloned();
-        Box::pin(async move {
-            found.ok_or_else(|| ConnectorError::Refused(format!("no vaulted account {account}")))
-        })
-    }
-}
-
-fn secret(s: &str) -> SecretString {
-    SecretString::from(s.to_owned())
-}
-
-/// Asserts that no error shows any of `passwords`, in its message or its `Debug`.
-fn hides(errors: &[ConnectorError], passwords: &[&str]) {
-    for e in errors {
-        let shown = format!("{e} {e:?}");
-        for p in passwords {
-            assert!(!shown.contains(p), "{shown} shows a password");
-        }
-    }
 }
 
 /// Makes the account `'user'@'%'` with `password`, dropped at the end of the test.

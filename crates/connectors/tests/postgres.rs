@@ -23,10 +23,13 @@ use time::OffsetDateTime;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 use warden_connectors::postgres::{Config, Postgres};
-use warden_connectors::{ConnectionConfig, PasswordSource};
+use warden_connectors::ConnectionConfig;
 use warden_core::connector::{
-    AccessSpec, Account, BoxFuture, Connector, ConnectorError, Login, Origin, Presence, RoleTarget,
+    AccessSpec, Account, Connector, ConnectorError, Login, Origin, Presence, RoleTarget,
 };
+
+mod common;
+use common::{Vault, hides, secret};
 
 const ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
 
@@ -848,35 +851,6 @@ fn configuration_reads_from_a_tagged_table_and_hides_the_password() {
     ));
 }
 
-/// A stand-in for Warden's vault: passwords by vaulted account name.
-#[derive(Debug, Default)]
-struct Vault(Mutex<HashMap<String, SecretString>>);
-
-impl Vault {
-    fn put(&self, account: &str, password: &str) {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(account.to_owned(), SecretString::from(password.to_owned()));
-    }
-}
-
-impl PasswordSource for Vault {
-    fn password<'a>(
-        &'a self,
-        account: &'a str,
-    ) -> BoxFuture<'a, Result<SecretString, ConnectorError>> {
-        let found = self.0.lock().unwrap().get(account).cloned();
-        Box::pin(async move {
-            found.ok_or_else(|| ConnectorError::Refused(format!("no vaulted account {account}")))
-        })
-    }
-}
-
-fn secret(s: &str) -> SecretString {
-    SecretString::from(s.to_owned())
-}
-
 /// A connector logging in as `user` with `password`.
 fn connector_as(user: &str, password: &str) -> Postgres {
     let config = Config {
@@ -896,16 +870,6 @@ async fn scram_role(db: &Client, name: &str, password: &str, extra: &str) {
     ))
     .await
     .unwrap();
-}
-
-/// Asserts that no error shows any of `passwords`, in its message or its `Debug`.
-fn hides(errors: &[&ConnectorError], passwords: &[&str]) {
-    for e in errors {
-        let shown = format!("{e} {e:?}");
-        for p in passwords {
-            assert!(!shown.contains(p), "{shown} shows a password");
-        }
-    }
 }
 
 #[tokio::test]
