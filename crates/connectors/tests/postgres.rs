@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
-use warden_connectors::postgres::{Config, Postgres};
 use warden_connectors::ConnectionConfig;
+use warden_connectors::postgres::{Config, Postgres};
 use warden_core::connector::{
     AccessSpec, Account, Connector, ConnectorError, Login, Origin, Presence, RoleTarget,
 };
