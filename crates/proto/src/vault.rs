@@ -97,6 +97,14 @@ pub struct AddAccount {
     /// The roles on that resource whose grants allow a check-out (any when empty).
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Policy groups whose active members may check it out without a grant (for a while:
+    /// `checkout_max`).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// How long a check-out without a grant lasts before Warden checks it in and rotates
+    /// the password (`30m`, `2h`; at most `24h`, default `1h`).
+    #[serde(default)]
+    pub checkout_max: Option<String>,
     /// One check-out at a time.
     #[serde(default)]
     pub exclusive: bool,
@@ -128,6 +136,10 @@ pub struct AccountInfo {
     pub resource: Option<String>,
     /// The roles whose grants allow a check-out (any when empty).
     pub roles: Vec<String>,
+    /// Policy groups whose members may check it out without a grant.
+    pub groups: Vec<String>,
+    /// How long a check-out without a grant lasts, in seconds.
+    pub checkout_max_secs: i64,
     /// One check-out at a time.
     pub exclusive: bool,
     /// Scheduled rotation interval, in seconds.
@@ -175,6 +187,9 @@ pub struct CheckoutInfo {
     /// Taken.
     #[serde(with = "time::serde::rfc3339")]
     pub checked_out_at: OffsetDateTime,
+    /// When Warden checks it in unless its holder does.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
     /// Given back.
     #[serde(with = "time::serde::rfc3339::option")]
     pub checked_in_at: Option<OffsetDateTime>,
@@ -186,8 +201,10 @@ pub struct CheckoutInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
-    /// The caller's running grant that allows it.
-    pub grant: Uuid,
+    /// The caller's running grant that allows it. Without one, the caller must be an
+    /// active member of one of the account's `groups`.
+    #[serde(default)]
+    pub grant: Option<Uuid>,
     /// Hold it alone until checked in (always so for an exclusive account).
     #[serde(default)]
     pub exclusive: bool,
@@ -206,11 +223,14 @@ pub struct CheckedOut {
     pub password: WireSecret,
     /// Its version.
     pub version: u64,
-    /// The grant it was taken under.
-    pub grant: Uuid,
-    /// When the grant ends: the check-out ends then, and the password is rotated.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub ends_at: Option<OffsetDateTime>,
+    /// The grant it was taken under, if any.
+    pub grant: Option<Uuid>,
+    /// What allowed it: `grant` or `group:NAME`.
+    pub allowed_by: String,
+    /// When the check-out ends (the grant's end, or the account's longest check-out
+    /// without a grant): Warden checks it in then and rotates the password.
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
     /// Where to connect.
     pub hints: BTreeMap<String, String>,
 }

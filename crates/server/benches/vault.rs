@@ -103,6 +103,8 @@ fn main() {
             username: role.clone(),
             resource: None,
             roles: Vec::new(),
+            groups: Vec::new(),
+            checkout_max_secs: 3_600,
             exclusive: false,
             rotate_every_secs: 86_400,
             password_length: 24,

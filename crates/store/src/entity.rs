@@ -654,6 +654,8 @@ pub mod vault_accounts {
         pub username: String,
         pub resource: Option<String>,
         pub roles: String,
+        pub groups: String,
+        pub checkout_max_secs: i64,
         pub exclusive: bool,
         pub rotate_every_secs: i64,
         pub password_length: i32,
@@ -713,6 +715,7 @@ pub mod vault_checkouts {
         pub version: i64,
         pub exclusive: bool,
         pub checked_out_at: i64,
+        pub expires_at: i64,
         pub checked_in_at: Option<i64>,
         pub checkin_reason: Option<String>,
     }

@@ -75,6 +75,10 @@ pub struct VaultAccount {
     pub resource: Option<String>,
     /// The roles on that resource whose grants allow a check-out.
     pub roles: Vec<String>,
+    /// Policy groups whose members may check it out without a grant.
+    pub groups: Vec<String>,
+    /// How long a check-out without a grant lasts before Warden checks it in, in seconds.
+    pub checkout_max_secs: i64,
     /// One check-out at a time.
     pub exclusive: bool,
     /// Scheduled rotation interval, in seconds.
@@ -135,6 +139,9 @@ pub struct Checkout {
     pub exclusive: bool,
     /// Taken.
     pub checked_out_at: OffsetDateTime,
+    /// When Warden checks it in unless its holder did: the grant's end, or the account's
+    /// longest check-out without a grant.
+    pub expires_at: OffsetDateTime,
     /// Given back (or taken back at the grant's end).
     pub checked_in_at: Option<OffsetDateTime>,
     /// Why it was checked in.
@@ -196,6 +203,8 @@ fn account_of(m: vault_accounts::Model) -> Result<VaultAccount, StoreError> {
         username: m.username,
         resource: m.resource,
         roles: serde_json::from_str(&m.roles).map_err(|e| corrupt("vault account roles", e))?,
+        groups: serde_json::from_str(&m.groups).map_err(|e| corrupt("vault account groups", e))?,
+        checkout_max_secs: m.checkout_max_secs,
         exclusive: m.exclusive,
         rotate_every_secs: m.rotate_every_secs,
         password_length: u32::try_from(m.password_length)
@@ -233,6 +242,7 @@ fn checkout_of(m: vault_checkouts::Model) -> Result<Checkout, StoreError> {
         version: u64_of(m.version, "vault checkout version")?,
         exclusive: m.exclusive,
         checked_out_at: from_ms(m.checked_out_at)?,
+        expires_at: from_ms(m.expires_at)?,
         checked_in_at: m.checked_in_at.map(from_ms).transpose()?,
         checkin_reason: m.checkin_reason,
     })
@@ -457,6 +467,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let write = self.begin_write().await?;
         let roles = serde_json::to_string(&account.roles).map_err(|e| corrupt("roles", e))?;
+        let groups = serde_json::to_string(&account.groups).map_err(|e| corrupt("groups", e))?;
         vault_accounts::Entity::insert(vault_accounts::ActiveModel {
             id: Set(account.id),
             name: Set(account.name.clone()),
@@ -464,6 +475,8 @@ impl Store {
             username: Set(account.username.clone()),
             resource: Set(account.resource.clone()),
             roles: Set(roles),
+            groups: Set(groups),
+            checkout_max_secs: Set(account.checkout_max_secs),
             exclusive: Set(account.exclusive),
             rotate_every_secs: Set(account.rotate_every_secs),
             password_length: Set(i32::try_from(account.password_length).unwrap_or(i32::MAX)),
@@ -618,6 +631,16 @@ impl Store {
                 "a check-out under grant {g}: check it in first; the secret is returned once"
             )));
         }
+        if checkout.grant_id.is_none()
+            && open
+                .iter()
+                .any(|c| c.grant_id.is_none() && c.username == checkout.username)
+        {
+            return Err(StoreError::Conflict(format!(
+                "a check-out by {} without a grant: check it in first; the secret is returned once",
+                checkout.username
+            )));
+        }
         let pending = vault_secrets::Entity::find()
             .filter(vault_secrets::Column::AccountId.eq(checkout.account_id))
             .filter(vault_secrets::Column::State.eq("pending"))
@@ -636,6 +659,7 @@ impl Store {
             version: Set(i64_of(checkout.version)),
             exclusive: Set(checkout.exclusive),
             checked_out_at: Set(to_ms(checkout.checked_out_at)),
+            expires_at: Set(to_ms(checkout.expires_at)),
             checked_in_at: Set(None),
             checkin_reason: Set(None),
         })
@@ -676,14 +700,14 @@ impl Store {
             .collect()
     }
 
-    /// Open check-outs whose grant no longer runs at `now` (ended, revoked or gone).
-    pub async fn vault_checkouts_past_grant(
+    /// Open check-outs that ended by `now`: their grant no longer runs (ended, revoked or
+    /// gone), or, taken without a grant, their time ran out.
+    pub async fn vault_checkouts_ended(
         &self,
         now: OffsetDateTime,
     ) -> Result<Vec<Checkout>, StoreError> {
         let open: Vec<Checkout> = vault_checkouts::Entity::find()
             .filter(vault_checkouts::Column::CheckedInAt.is_null())
-            .filter(vault_checkouts::Column::GrantId.is_not_null())
             .all(&self.db)
             .await?
             .into_iter()
@@ -691,7 +715,12 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let mut ended = Vec::new();
         for c in open {
-            let Some(g) = c.grant_id else { continue };
+            let Some(g) = c.grant_id else {
+                if c.expires_at <= now {
+                    ended.push(c);
+                }
+                continue;
+            };
             let grant = grants::Entity::find_by_id(g).one(&self.db).await?;
             let runs = grant
                 .is_some_and(|g| g.state == "active" && g.ends_at.is_some_and(|e| e > to_ms(now)));

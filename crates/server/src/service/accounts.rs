@@ -138,6 +138,24 @@ pub async fn add(
     if !body.roles.is_empty() && body.resource.is_none() {
         return Err(ApiError::field("roles", "roles need a resource"));
     }
+    {
+        let policy = state.policy();
+        if let Some(g) = body
+            .groups
+            .iter()
+            .find(|g| !policy.policy.groups().any(|known| known.name == **g))
+        {
+            return Err(ApiError::field(
+                "groups",
+                format!("group {g} is not in the policy in force"),
+            ));
+        }
+    }
+    let checkout_max = match &body.checkout_max {
+        Some(raw) => warden_core::policy::parse_duration_within(raw, time::Duration::hours(24))
+            .map_err(|e| ApiError::field("checkout_max", e))?,
+        None => time::Duration::hours(1),
+    };
     if state.store().vault_account(&body.name).await?.is_some() {
         return Err(ApiError::new(
             ProblemType::Conflict,
@@ -173,6 +191,8 @@ pub async fn add(
         username: body.username.clone(),
         resource: body.resource.clone(),
         roles: body.roles.clone(),
+        groups: body.groups.clone(),
+        checkout_max_secs: checkout_max.whole_seconds(),
         exclusive: body.exclusive,
         rotate_every_secs: rotate_every.whole_seconds(),
         password_length: u32::try_from(policy.length).unwrap_or(u32::MAX),
@@ -236,6 +256,7 @@ fn checkout_info(c: Checkout) -> CheckoutInfo {
         exclusive: c.exclusive,
         version: c.version,
         checked_out_at: c.checked_out_at,
+        expires_at: c.expires_at,
         checked_in_at: c.checked_in_at,
         checkin_reason: c.checkin_reason,
     }
@@ -254,6 +275,8 @@ async fn info(state: &AppState, a: VaultAccount) -> Result<AccountInfo, ApiError
         username: a.username,
         resource: a.resource,
         roles: a.roles,
+        groups: a.groups,
+        checkout_max_secs: a.checkout_max_secs,
         exclusive: a.exclusive,
         rotate_every_secs: a.rotate_every_secs,
         password_length: a.password_length,
@@ -305,23 +328,34 @@ pub async fn checkout(
     caller.require(Scope::Request)?;
     let ring = keyring(state).await?;
     let now = state.clock().now();
-    let (_me, g) = super::targets::held_grant(state, caller, body.grant, now).await?;
     let a = find(state, name).await?;
-    let allowed = a.resource.as_deref() == Some(g.resource.as_str())
-        && (a.roles.is_empty() || a.roles.contains(&g.role));
-    if !allowed {
-        return Err(ApiError::new(
-            ProblemType::Forbidden,
-            format!(
-                "grant {} is for {} on {}; account {name} is checked out under grants on {} with roles [{}]",
-                g.id,
-                g.role,
-                g.resource,
-                a.resource.as_deref().unwrap_or("(no resource)"),
-                a.roles.join(", ")
-            ),
-        ));
-    }
+    let (grant, allowed_by, ends_at) = match body.grant {
+        Some(id) => {
+            let (_me, g) = super::targets::held_grant(state, caller, id, now).await?;
+            let allowed = a.resource.as_deref() == Some(g.resource.as_str())
+                && (a.roles.is_empty() || a.roles.contains(&g.role));
+            if !allowed {
+                return Err(ApiError::new(
+                    ProblemType::Forbidden,
+                    format!(
+                        "grant {} is for {} on {}; account {name} is checked out under grants on {} with roles [{}]",
+                        g.id,
+                        g.role,
+                        g.resource,
+                        a.resource.as_deref().unwrap_or("(no resource)"),
+                        a.roles.join(", ")
+                    ),
+                ));
+            }
+            let ends = g.ends_at.unwrap_or(now);
+            (Some(g), "grant".to_owned(), ends)
+        }
+        None => {
+            let group = policy_group(state, caller, &a).await?;
+            let ends = now + time::Duration::seconds(a.checkout_max_secs);
+            (None, format!("group:{group}"), ends)
+        }
+    };
     let secret = state
         .store()
         .vault_secret(a.id, a.version)
@@ -336,22 +370,28 @@ pub async fn checkout(
     let checkout = Checkout {
         id: Uuid::now_v7(),
         account_id: a.id,
-        grant_id: Some(g.id),
+        grant_id: grant.as_ref().map(|g| g.id),
         username: caller.user.username.to_string(),
         version: a.version,
         exclusive,
         checked_out_at: now,
+        expires_at: ends_at,
         checked_in_at: None,
         checkin_reason: None,
     };
-    let event = AuditEvent::new(now, caller.actor(), Action::VaultCheckout)
+    let mut event = AuditEvent::new(now, caller.actor(), Action::VaultCheckout)
         .target(format!("account:{name}"))
-        .resource(g.resource.as_str())
-        .grant(g.id)
         .detail("checkout", checkout.id.to_string())
         .detail("username", a.username.as_str())
         .detail("version", a.version.to_string())
-        .detail("exclusive", exclusive.to_string());
+        .detail("exclusive", exclusive.to_string())
+        .detail("allowed_by", allowed_by.as_str())
+        .detail("ends_at", ends_at.to_string());
+    if let Some(g) = &grant {
+        event = event.resource(g.resource.as_str()).grant(g.id);
+    } else if let Some(r) = &a.resource {
+        event = event.resource(r.as_str());
+    }
     state
         .store()
         .vault_checkout(&checkout, &[event])
@@ -369,10 +409,52 @@ pub async fn checkout(
         username: a.username,
         password: WireSecret::new(password),
         version: a.version,
-        grant: g.id,
-        ends_at: g.ends_at,
+        grant: grant.map(|g| g.id),
+        allowed_by,
+        ends_at,
         hints: BTreeMap::from([("connection".to_owned(), a.connection)]),
     })
+}
+
+/// The account's policy group the caller belongs to, which allows a check-out without a
+/// grant: the caller must be an active identity in one of the account's `groups`.
+async fn policy_group(
+    state: &AppState,
+    caller: &Caller,
+    a: &VaultAccount,
+) -> Result<String, ApiError> {
+    let refused = || {
+        ApiError::new(
+            ProblemType::Forbidden,
+            format!(
+                "account {} is checked out under a running grant (name it with grant){}",
+                a.name,
+                if a.groups.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", or without one by active members of [{}]",
+                        a.groups.join(", ")
+                    )
+                }
+            ),
+        )
+    };
+    if a.groups.is_empty() {
+        return Err(refused());
+    }
+    let me = super::access::find(state, caller.user.username.as_str())
+        .await?
+        .ok_or_else(refused)?;
+    if me.hr.status != warden_core::identity::EmploymentStatus::Active {
+        return Err(refused());
+    }
+    let theirs = state.policy().policy.groups_of(&me.hr);
+    a.groups
+        .iter()
+        .find(|g| theirs.contains(g.as_str()))
+        .cloned()
+        .ok_or_else(refused)
 }
 
 /// Checks in the caller's open check-out of the account (or, for an admin, any named

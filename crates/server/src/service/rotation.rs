@@ -44,7 +44,7 @@ const REWRAP_BATCH: u64 = 500;
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
-    /// Check-outs taken back because their grant ended.
+    /// Check-outs taken back because their grant ended or their time ran out.
     pub checked_in: usize,
     /// Interrupted rotations settled (committed or dropped).
     pub recovered: usize,
@@ -93,23 +93,28 @@ pub async fn tick(state: &AppState) -> Result<Report, StoreError> {
         Err(e) => return Err(StoreError::Corrupt(format!("the vault's keys: {e}"))),
     };
     let now = state.clock().now();
-    for c in state.store().vault_checkouts_past_grant(now).await? {
+    for c in state.store().vault_checkouts_ended(now).await? {
         let name = state
             .store()
             .vault_account_by_id(c.account_id)
             .await?
             .map_or_else(|| c.account_id.to_string(), |a| a.name);
+        let reason = if c.grant_id.is_some() {
+            "the grant ended"
+        } else {
+            "the check-out time ran out"
+        };
         let mut event = AuditEvent::new(now, Actor::system(), Action::VaultCheckin)
             .target(format!("account:{name}"))
             .detail("checkout", c.id.to_string())
             .detail("holder", c.username.as_str())
-            .reason("the grant ended");
+            .reason(reason);
         if let Some(g) = c.grant_id {
             event = event.grant(g);
         }
         if state
             .store()
-            .vault_checkin(c.id, now, "the grant ended", &[event])
+            .vault_checkin(c.id, now, reason, &[event])
             .await?
             .is_some()
         {

@@ -762,7 +762,7 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
         .collect();
     for s in &shares {
         w.secret(s);
-        w.secret(s.split('-').nth(4).unwrap());
+        w.secret(crate::vault::share_data(s));
     }
     let vaulted = "Walk-vaulted-password-1";
     w.secret(vaulted);

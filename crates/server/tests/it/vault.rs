@@ -249,7 +249,7 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
     assert_eq!(audit_has(&log, "vault.unseal", "success"), 1);
     let text = format!("{log:?}");
     for s in &shares {
-        let data = s.split('-').nth(4).unwrap();
+        let data = share_data(s);
         assert!(!text.contains(data), "a share is in the audit log");
     }
 
@@ -514,6 +514,63 @@ async fn a_mariadb_account_is_checked_out_under_a_grant_and_rotated_after_use() 
 #[tokio::test]
 async fn a_redis_account_is_checked_out_under_a_grant_and_rotated_after_use() {
     round_trip("redis", "session-cache", "session-cache").await;
+}
+
+#[tokio::test]
+async fn a_policy_group_checks_out_without_a_grant_for_a_while() {
+    let tag = tag();
+    let e = env(&tag, key_file).await;
+    let p1 = format!("Group-{tag}-pass");
+    let target = Target::make("redis", &tag, &p1).await;
+    let mut body = json!({
+        "name": "cache-breakglass", "connection": "session-cache",
+        "username": target.username(), "password": p1,
+        "groups": ["no-such-group"], "checkout_max": "30m",
+    });
+    let unknown = add(&e.t, &e.admin, body.clone()).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{unknown:?}");
+    body["groups"] = json!(["sre-leads"]);
+    let added = add(&e.t, &e.admin, body).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
+    assert_eq!(added.body["checkout_max_secs"], 1800);
+
+    // Alice is an SRE but not a lead: no grant, no group, no password.
+    let path = "/v1/accounts/cache-breakglass/checkout";
+    let refused = e.t.post(path, &e.alice, json!({})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sre-leads"),
+        "{refused:?}"
+    );
+    // Bob leads the SREs: policy lets him take it for 30 minutes, once.
+    let out = e.t.post(path, &e.bob, json!({})).await;
+    assert_eq!(out.status, StatusCode::OK, "{out:?}");
+    assert_eq!(out.body["password"], p1.as_str());
+    assert_eq!(out.body["allowed_by"], "group:sre-leads");
+    assert_eq!(out.body["grant"], Value::Null);
+    let twice = e.t.post(path, &e.bob, json!({})).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT, "{twice:?}");
+    assert_eq!(tick(&e.t).await.rotated, 0, "not rotated while it is out");
+
+    // When the time runs out Warden checks it in and rotates the password.
+    e.t.clock.advance(Duration::minutes(31));
+    let r = tick(&e.t).await;
+    assert_eq!((r.checked_in, r.rotated), (1, 1), "{r:?}");
+    let p2 = current(&e.t, "cache-breakglass").await;
+    assert!(target.logs_in(&p2).await);
+    assert!(!target.logs_in(&p1).await);
+    let log = events(&e.t).await;
+    let taken = log.iter().find(|e| e.action == "vault.checkout").unwrap();
+    assert_eq!(
+        taken.details.get("allowed_by").map(String::as_str),
+        Some("group:sre-leads")
+    );
+    assert_eq!(taken.actor_user.as_deref(), Some("bob"));
+    let back = log.iter().find(|e| e.action == "vault.checkin").unwrap();
+    assert_eq!(back.reason.as_deref(), Some("the check-out time ran out"));
 }
 
 /// A vault on `connection` (a PostgreSQL one unless given), opened with a key file.
@@ -958,7 +1015,7 @@ async fn vault_life(backend: Backend, tag: &str) -> (TestApp, Vec<String>, Targe
     secrets.push(current(&t, "scan").await);
     for s in &shares {
         secrets.push(s.clone());
-        secrets.push(s.split('-').nth(4).unwrap().to_owned());
+        secrets.push(share_data(s).to_owned());
     }
     secrets.push(t.admin_password.clone());
     (t, secrets, target)
@@ -1031,4 +1088,11 @@ async fn no_secret_is_in_the_database_a_postgres_dump_or_the_logs() {
         "the logs were captured"
     );
     assert_absent(&captured, &all, "the logs");
+}
+
+/// The data part of a share: everything between its fourth `-` and its last (the data is
+/// base64url, which has `-` of its own).
+pub(crate) fn share_data(share: &str) -> &str {
+    let rest = share.splitn(5, '-').nth(4).unwrap();
+    rest.rsplit_once('-').unwrap().0
 }

@@ -39,6 +39,8 @@ enum VaultAccounts {
     Username,
     Resource,
     Roles,
+    Groups,
+    CheckoutMaxSecs,
     Exclusive,
     RotateEverySecs,
     PasswordLength,
@@ -75,6 +77,7 @@ enum VaultCheckouts {
     Version,
     Exclusive,
     CheckedOutAt,
+    ExpiresAt,
     CheckedInAt,
     CheckinReason,
 }
@@ -164,6 +167,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(VaultAccounts::Username).text().not_null())
                     .col(ColumnDef::new(VaultAccounts::Resource).text().null())
                     .col(ColumnDef::new(VaultAccounts::Roles).text().not_null())
+                    .col(ColumnDef::new(VaultAccounts::Groups).text().not_null())
+                    .col(
+                        ColumnDef::new(VaultAccounts::CheckoutMaxSecs)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(VaultAccounts::Exclusive)
                             .boolean()
@@ -293,6 +302,11 @@ impl MigrationTrait for Migration {
                     )
                     .col(
                         ColumnDef::new(VaultCheckouts::CheckedOutAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(VaultCheckouts::ExpiresAt)
                             .big_integer()
                             .not_null(),
                     )
