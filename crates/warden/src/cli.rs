@@ -227,9 +227,10 @@ pub enum AccountsCommand {
     Checkout {
         /// Account name
         name: String,
-        /// Your running grant that allows it
+        /// Your running grant that allows it; without one, the account's policy groups
+        /// must include you
         #[arg(long)]
-        grant: uuid::Uuid,
+        grant: Option<uuid::Uuid>,
         /// Hold it alone until you check it in
         #[arg(long)]
         exclusive: bool,
@@ -268,6 +269,13 @@ pub struct AccountAddArgs {
     /// A role on that resource whose grants allow a check-out (repeatable) [default: any]
     #[arg(long = "role", value_name = "ROLE", requires = "resource")]
     pub roles: Vec<String>,
+    /// A policy group whose active members may check it out without a grant (repeatable)
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// How long a check-out without a grant lasts before it is checked in and rotated
+    /// (e.g. 30m; at most 24h) [default: 1h]
+    #[arg(long, value_name = "DURATION")]
+    pub checkout_max: Option<String>,
     /// One check-out at a time
     #[arg(long)]
     pub exclusive: bool,

@@ -556,6 +556,8 @@ async fn add(client: &Client, json: bool, a: &AccountAddArgs) -> Result<()> {
         password,
         resource: a.resource.clone(),
         roles: a.roles.clone(),
+        groups: a.groups.clone(),
+        checkout_max: a.checkout_max.clone(),
         exclusive: a.exclusive,
         rotate_every: a.rotate_every.clone(),
         password_length: a.length,
@@ -637,7 +639,17 @@ fn print_account(a: &AccountInfo) {
     println!("account {}: {} on {}", a.name, a.username, a.connection);
     match &a.resource {
         Some(r) => println!("  checked out under grants of {} on {r}", roles(a)),
-        None => println!("  no resource: nobody can check it out"),
+        None if a.groups.is_empty() => {
+            println!("  no resource and no group: nobody can check it out")
+        }
+        None => {}
+    }
+    if !a.groups.is_empty() {
+        println!(
+            "  checked out without a grant by members of {} for up to {}",
+            a.groups.join(", "),
+            every(a.checkout_max_secs)
+        );
     }
     println!(
         "  {} check-out{}",
@@ -701,13 +713,14 @@ fn print_checked_out(c: &CheckedOut) {
         println!("{k}: {v}");
     }
     println!("checkout: {}", c.checkout);
-    match c.ends_at {
-        Some(end) => println!("grant {} ends at {}", c.grant, time(end)),
-        None => println!("grant {} has no set end", c.grant),
+    match c.grant {
+        Some(g) => println!("allowed by: grant {g}"),
+        None => println!("allowed by: {}", c.allowed_by),
     }
+    println!("ends at:  {}", time(c.ends_at));
     println!(
         "The password is rotated when you check it in (`warden accounts checkin {} --checkout {}`) \
-         or when the grant ends, whichever comes first.",
+         or when the check-out ends, whichever comes first.",
         c.account, c.checkout
     );
 }
@@ -819,6 +832,8 @@ mod tests {
             username: "app".to_owned(),
             resource: None,
             roles: Vec::new(),
+            groups: Vec::new(),
+            checkout_max_secs: 3_600,
             exclusive: false,
             rotate_every_secs: 86_400,
             password_length: 24,
