@@ -107,6 +107,8 @@ pub enum Action {
     VaultSeal,
     /// The vault's root key and data key were rotated.
     VaultRotateKeys,
+    /// The vault's unseal key was replaced by a new one split into new shares.
+    VaultRekey,
     /// An account was put in the vault.
     VaultAccountAdd,
     /// A vaulted secret was checked out under a grant.
@@ -173,6 +175,7 @@ impl Action {
             Action::VaultUnseal => "vault.unseal",
             Action::VaultSeal => "vault.seal",
             Action::VaultRotateKeys => "vault.rotate_keys",
+            Action::VaultRekey => "vault.rekey",
             Action::VaultAccountAdd => "vault.account_add",
             Action::VaultCheckout => "vault.checkout",
             Action::VaultCheckin => "vault.checkin",

@@ -137,21 +137,26 @@ impl Keyring {
     }
 
     /// The keys rotated: a new root key version sealed by the unseal key, every data key
-    /// re-wrapped by it, and a new active data key. Returns the new keyring and what to
-    /// store; `self` is left as it was, for use until the rotation commits.
+    /// re-wrapped by it, and a new active data key. A rekey gives a new unseal key and a
+    /// new vault id (which its shares carry, so the old ones are refused as they come).
+    /// Returns the new keyring and what to store; `self` is left as it was, for use until
+    /// the rotation commits.
     pub fn rotated(
         &self,
         meta: &VaultMeta,
         now: time::OffsetDateTime,
+        rekey: Option<(Key, String)>,
     ) -> Result<(Self, VaultMeta, Vec<WrappedKey>, WrappedKey), VaultError> {
+        let (unseal, vault_id) =
+            rekey.unwrap_or_else(|| (self.unseal.clone(), self.vault_id.clone()));
         let version = self.root_version + 1;
         let root_key_id = KeyId::try_from(version).unwrap_or(KeyId::MAX);
         let root = Key::generate()?;
         let root_wrapped = warden_vault::seal(
-            &self.unseal,
+            &unseal,
             0,
             Purpose::RootKey,
-            &self.vault_id,
+            &vault_id,
             version,
             root.expose(),
         )?;
@@ -167,7 +172,7 @@ impl Keyring {
                         &root,
                         root_key_id,
                         Purpose::DataKey,
-                        &self.vault_id,
+                        &vault_id,
                         u64::from(*id),
                         k.expose(),
                     )?,
@@ -184,7 +189,7 @@ impl Keyring {
                 &root,
                 root_key_id,
                 Purpose::DataKey,
-                &self.vault_id,
+                &vault_id,
                 u64::from(new_id),
                 data_key.expose(),
             )?,
@@ -197,11 +202,12 @@ impl Keyring {
             root_wrapped,
             active_data_key: new_id,
             rotated_at: now,
+            vault_id: vault_id.clone(),
             ..meta.clone()
         };
         let ring = Self {
-            vault_id: self.vault_id.clone(),
-            unseal: self.unseal.clone(),
+            vault_id,
+            unseal,
             root_version: version,
             data,
             active: new_id,

@@ -359,7 +359,8 @@ impl Store {
             .collect()
     }
 
-    /// Rotates the vault's keys: the root key sealed anew as `meta.root_version`, every
+    /// Rotates the vault's keys: the root key sealed anew as `meta.root_version` (with the
+    /// vault id, unseal mode, threshold and share count of `meta`, which a rekey changes), every
     /// existing data key re-wrapped by it (`rewrapped`), and `new_key` made the active data
     /// key. `Stale` when another rotation committed since `expected_root_version` was read.
     pub async fn vault_rotate_keys(
@@ -387,6 +388,22 @@ impl Store {
             .col_expr(
                 vault_meta::Column::RotatedAt,
                 Expr::value(to_ms(meta.rotated_at)),
+            )
+            .col_expr(
+                vault_meta::Column::VaultId,
+                Expr::value(meta.vault_id.clone()),
+            )
+            .col_expr(
+                vault_meta::Column::UnsealMode,
+                Expr::value(meta.unseal_mode.clone()),
+            )
+            .col_expr(
+                vault_meta::Column::Threshold,
+                Expr::value(i32::from(meta.threshold)),
+            )
+            .col_expr(
+                vault_meta::Column::ShareCount,
+                Expr::value(i32::from(meta.share_count)),
             )
             .filter(vault_meta::Column::Id.eq(1))
             .filter(vault_meta::Column::RootVersion.eq(i64_of(expected_root_version)))

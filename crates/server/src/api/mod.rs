@@ -140,6 +140,7 @@ fn routes(hr_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(vault::unseal))
         .routes(routes!(vault::seal))
         .routes(routes!(vault::rotate))
+        .routes(routes!(vault::rekey))
         .routes(routes!(vault::list_accounts, vault::add_account))
         .routes(routes!(vault::get_account))
         .routes(routes!(vault::checkout))

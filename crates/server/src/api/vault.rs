@@ -107,6 +107,25 @@ pub async fn rotate(
     service::vault::rotate_keys(&state, &caller).await.map(Json)
 }
 
+/// Replaces the unseal key: a new one split into new shares, returned once; the old
+/// shares no longer unseal. Needs `admin` and an unsealed vault.
+#[utoipa::path(operation_id = "vault_rekey", post, path = "/v1/operator/rekey", tag = "vault", security(("bearer" = [])),
+    request_body = InitVault,
+    responses(
+        (status = 200, body = InitializedVault),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn rekey(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<InitVault>,
+) -> Result<Json<InitializedVault>, ApiError> {
+    service::vault::rekey(&state, &caller, &b).await.map(Json)
+}
+
 /// Every vaulted account's metadata (never a secret). Needs `admin`.
 #[utoipa::path(operation_id = "list_accounts", get, path = "/v1/accounts", tag = "vault", security(("bearer" = [])),
     responses(

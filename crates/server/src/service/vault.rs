@@ -168,14 +168,8 @@ pub async fn status(state: &AppState) -> Result<VaultStatus, ApiError> {
     })
 }
 
-/// Initialises the vault: a new unseal key split into `shares` shares of which
-/// `threshold` unseal, returned once. The vault is unsealed afterwards.
-pub async fn init(
-    state: &AppState,
-    caller: &Caller,
-    body: &InitVault,
-) -> Result<InitializedVault, ApiError> {
-    caller.require(Scope::Admin)?;
+/// Checks the shares and threshold of a split.
+fn check_split(body: &InitVault) -> Result<(), ApiError> {
     if !(1..=16).contains(&body.shares) {
         return Err(ApiError::field("shares", "must be 1 to 16"));
     }
@@ -188,6 +182,18 @@ pub async fn init(
             "must be at least 2 when there are several shares: one share alone would unseal",
         ));
     }
+    Ok(())
+}
+
+/// Initialises the vault: a new unseal key split into `shares` shares of which
+/// `threshold` unseal, returned once. The vault is unsealed afterwards.
+pub async fn init(
+    state: &AppState,
+    caller: &Caller,
+    body: &InitVault,
+) -> Result<InitializedVault, ApiError> {
+    caller.require(Scope::Admin)?;
+    check_split(body)?;
     if state.store().vault_meta().await?.is_some() {
         return Err(ApiError::new(
             ProblemType::Conflict,
@@ -337,7 +343,7 @@ pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<VaultStatu
     };
     let now = state.clock().now();
     let (new_ring, new_meta, rewrapped, new_key) = ring
-        .rotated(&meta, now)
+        .rotated(&meta, now, None)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let event = AuditEvent::new(now, caller.actor(), Action::VaultRotateKeys)
         .target(format!("vault:{}", meta.vault_id))
@@ -350,4 +356,60 @@ pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<VaultStatu
     state.vault().unsealed(new_ring);
     crate::service::rotation::wake(state);
     status(state).await
+}
+
+/// Rekeys the vault: a new unseal key split into `shares` shares of which `threshold`
+/// unseal, returned once, with a new root key sealed by it (every data key re-wrapped, a
+/// new data key active) and a new vault id, so the old shares are refused as they are
+/// given. The old shares (or the development key file) no longer unseal.
+pub async fn rekey(
+    state: &AppState,
+    caller: &Caller,
+    body: &InitVault,
+) -> Result<InitializedVault, ApiError> {
+    caller.require(Scope::Admin)?;
+    check_split(body)?;
+    let ring = keyring(state).await?;
+    let Some(meta) = state.store().vault_meta().await? else {
+        return Err(sealed_error(state));
+    };
+    let internal = |e: warden_vault::VaultError| ApiError::internal(e.to_string());
+    let unseal = Key::generate().map_err(internal)?;
+    let vault_id = new_vault_id().map_err(ApiError::internal)?;
+    let shares =
+        warden_vault::split(&unseal, body.threshold, body.shares, &vault_id).map_err(internal)?;
+    let now = state.clock().now();
+    let (new_ring, mut new_meta, rewrapped, new_key) = ring
+        .rotated(&meta, now, Some((unseal, vault_id.clone())))
+        .map_err(internal)?;
+    new_meta.unseal_mode = SHARES.to_owned();
+    new_meta.threshold = body.threshold;
+    new_meta.share_count = body.shares;
+    let event = AuditEvent::new(now, caller.actor(), Action::VaultRekey)
+        .target(format!("vault:{vault_id}"))
+        .detail("previous_vault_id", meta.vault_id.as_str())
+        .detail("shares", body.shares.to_string())
+        .detail("threshold", body.threshold.to_string())
+        .detail(
+            "was",
+            format!(
+                "{} ({} of {})",
+                meta.unseal_mode, meta.threshold, meta.share_count
+            ),
+        )
+        .detail("root_version", new_meta.root_version.to_string());
+    state
+        .store()
+        .vault_rotate_keys(meta.root_version, &new_meta, &rewrapped, &new_key, &[event])
+        .await?;
+    state.vault().unsealed(new_ring);
+    crate::service::rotation::wake(state);
+    if meta.unseal_mode == KEY_FILE {
+        tracing::warn!(vault = %meta.vault_id, "the vault now unseals with shares: remove [vault] unseal_key_file before the next start");
+    }
+    Ok(InitializedVault {
+        vault_id,
+        threshold: body.threshold,
+        shares: shares.into_iter().map(WireSecret::new).collect(),
+    })
 }

@@ -67,6 +67,7 @@ const AUDITED: &[(&str, &str, &[&str])] = &[
     ("post", "/v1/operator/unseal", &["vault.unseal"]),
     ("post", "/v1/operator/seal", &["vault.seal"]),
     ("post", "/v1/operator/rotate", &["vault.rotate_keys"]),
+    ("post", "/v1/operator/rekey", &["vault.rekey"]),
     ("post", "/v1/accounts", &["vault.account_add"]),
     ("post", "/v1/accounts/{name}/checkout", &["vault.checkout"]),
     ("post", "/v1/accounts/{name}/checkin", &["vault.checkin"]),
@@ -816,6 +817,24 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
         Payload::Empty,
     )
     .await;
+    let rekeyed = w
+        .call(
+            ("post", "/v1/operator/rekey"),
+            "/v1/operator/rekey",
+            &admin,
+            Payload::Json(json!({"shares": 2, "threshold": 2})),
+        )
+        .await;
+    let shares: Vec<String> = rekeyed.body["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    for s in &shares {
+        w.secret(s);
+        w.secret(crate::vault::share_data(s));
+    }
     let rotated = warden_server::service::rotation::tick(&t.state)
         .await
         .unwrap();

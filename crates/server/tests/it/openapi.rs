@@ -70,6 +70,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/operator/unseal"),
     ("post", "/v1/operator/seal"),
     ("post", "/v1/operator/rotate"),
+    ("post", "/v1/operator/rekey"),
     ("get", "/v1/accounts"),
     ("post", "/v1/accounts"),
     ("get", "/v1/accounts/{name}"),

@@ -264,6 +264,76 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
     assert_eq!(status(&t).await["sealed"], false);
 }
 
+#[tokio::test]
+async fn a_rekey_gives_new_shares_and_the_old_ones_no_longer_unseal() {
+    let tag = tag();
+    let p1 = format!("Rekey-{tag}-pass");
+    let target = Target::make("redis", &tag, &p1).await;
+    let t = TestApp::starting_at(Backend::Sqlite, OffsetDateTime::now_utc(), |c| {
+        c.connections
+            .insert("cache".to_owned(), connection("kind = \"redis\""));
+        c.auth.login_attempts_per_source_per_minute = 1_000;
+    })
+    .await;
+    let admin = t.admin().await;
+    let old = init(&t, &admin, 3, 2).await;
+    let first_id = status(&t).await["vault_id"].clone();
+    let added = add(
+        &t,
+        &admin,
+        json!({"name": "app", "connection": "cache", "username": target.username(), "password": p1}),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
+    let rekeyed = t
+        .post(
+            "/v1/operator/rekey",
+            &admin,
+            json!({"shares": 5, "threshold": 3}),
+        )
+        .await;
+    assert_eq!(rekeyed.status, StatusCode::OK, "{rekeyed:?}");
+    let new: Vec<String> = rekeyed.body["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(new.len(), 5);
+    assert!(new.iter().all(|n| !old.contains(n)));
+    let s = status(&t).await;
+    assert_eq!(
+        (s["threshold"].clone(), s["shares"].clone()),
+        (json!(3), json!(5))
+    );
+
+    assert_eq!(s["vault_id"], rekeyed.body["vault_id"]);
+    assert_ne!(s["vault_id"], first_id, "a rekey gives the vault a new id");
+    assert!(!old[0].contains(rekeyed.body["vault_id"].as_str().unwrap()));
+    let t = t.restarted().await;
+    // The new split carries a new vault id: an old share is refused as it is given.
+    let refused = unseal(&t, &old[0]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not of this vault"),
+        "{refused:?}"
+    );
+    for n in &new[2..] {
+        assert_eq!(unseal(&t, n).await.status, StatusCode::OK);
+    }
+    assert_eq!(status(&t).await["sealed"], false);
+    assert_eq!(current(&t, "app").await, p1, "secrets survive the rekey");
+    let log = events(&t).await;
+    assert_eq!(audit_has(&log, "vault.rekey", "success"), 1);
+    let text = format!("{log:?}");
+    for s in old.iter().chain(&new) {
+        assert!(!text.contains(share_data(s)), "a share is in the audit log");
+    }
+}
+
 // ----- accounts on the real targets -----
 
 /// A target account with a password, made on the shared server and removed on drop.
