@@ -187,6 +187,20 @@ pub enum OperatorCommand {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
     },
+    /// Replace the unseal key: a new one split into new shares, shown once; the old shares
+    /// stop working (needs admin and an unsealed vault)
+    Rekey {
+        /// How many shares to make, one per key holder (1 to 16)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+        shares: u8,
+        /// How many shares unseal the vault (2 to --shares; 1 only with a single share)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+        threshold: u8,
+        /// Write each share to DIR/share-<i>.txt (mode 0600) instead of printing them;
+        /// DIR is created with mode 0700, and existing share files are never overwritten
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
     /// Give one unseal share (needs no token). Leave SHARE out to be asked for it
     /// without echo
     Unseal {

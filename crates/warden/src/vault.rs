@@ -53,6 +53,22 @@ pub async fn operator(cli: &Cli, cmd: &OperatorCommand) -> Result<()> {
             init(
                 &client,
                 cli.json,
+                "/v1/operator/init",
+                *shares,
+                *threshold,
+                output_dir.as_deref(),
+            )
+            .await
+        }
+        OperatorCommand::Rekey {
+            shares,
+            threshold,
+            output_dir,
+        } => {
+            init(
+                &client,
+                cli.json,
+                "/v1/operator/rekey",
                 *shares,
                 *threshold,
                 output_dir.as_deref(),
@@ -202,9 +218,11 @@ fn print_status(st: &VaultStatus) {
     );
 }
 
+/// Asks `route` (init or rekey) for a new split and prints or writes the shares.
 async fn init(
     client: &Client,
     json: bool,
+    route: &str,
     shares: u8,
     threshold: u8,
     output_dir: Option<&Path>,
@@ -218,11 +236,7 @@ async fn init(
         .map(|dir| prepare_share_dir(dir, shares))
         .transpose()?;
     let vault: InitializedVault = match client
-        .call(
-            Method::POST,
-            "/v1/operator/init",
-            Some(&InitVault { shares, threshold }),
-        )
+        .call(Method::POST, route, Some(&InitVault { shares, threshold }))
         .await
     {
         Ok(vault) => vault,

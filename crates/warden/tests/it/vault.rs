@@ -138,7 +138,7 @@ fn the_command_line_takes_no_password_and_shares_only_with_a_warning() {
 }
 
 /// The share files `init --output-dir` wrote, in order.
-fn shares(dir: &Path, count: usize) -> Vec<String> {
+fn read_shares(dir: &Path, count: usize) -> Vec<String> {
     (1..=count)
         .map(|i| {
             let text = std::fs::read_to_string(dir.join(format!("share-{i}.txt"))).unwrap();
@@ -211,7 +211,7 @@ fn operators_initialise_seal_unseal_and_rotate_the_vault() {
             assert_eq!(mode(&new.join(format!("share-{i}.txt"))), 0o600);
         }
     }
-    let shares = shares(&new, 3);
+    let shares = read_shares(&new, 3);
     // A refused init leaves no directory behind for shares that were never made.
     let gone = server.client(&[&args[..], &["keys/again"]].concat(), None);
     assert!(
@@ -272,8 +272,36 @@ fn operators_initialise_seal_unseal_and_rotate_the_vault() {
     assert_eq!(json["root_version"], 2);
     assert_eq!(json["sealed"], false);
 
+    // A rekey hands out a new split; the old shares stop working.
+    let rekeyed = server.ok(
+        &[
+            "operator",
+            "rekey",
+            "--shares",
+            "2",
+            "--threshold",
+            "2",
+            "--output-dir",
+            "keys/rekeyed",
+        ],
+        None,
+    );
+    assert!(rekeyed.contains("keys/rekeyed/share-2.txt"), "{rekeyed}");
+    let rekeyed = read_shares(&keys.join("rekeyed"), 2);
+    server.ok(&["operator", "seal", "--yes"], None);
+    let stale = server.client(&["operator", "unseal", "-"], Some(&first));
+    assert!(!stale.status.success(), "an old share is refused");
+    for share in &rekeyed {
+        server.ok(&["operator", "unseal", "-"], Some(&format!("{share}\n")));
+    }
+    assert!(
+        server
+            .ok(&["operator", "status"], None)
+            .contains("initialised, unsealed")
+    );
+
     let (_, stdout, logs) = server.stop();
-    for share in &shares {
+    for share in shares.iter().chain(&rekeyed) {
         assert!(!logs.contains(share.as_str()) && !stdout.contains(share.as_str()));
     }
 }
