@@ -61,18 +61,6 @@ pub(crate) fn connector_of(
     Ok(connector)
 }
 
-fn target_error(e: &ConnectorError) -> ApiError {
-    match e {
-        ConnectorError::Unavailable(m) => ApiError::new(
-            ProblemType::Unavailable,
-            format!("the target is unavailable: {m}"),
-        ),
-        ConnectorError::Refused(m) => {
-            ApiError::new(ProblemType::Conflict, format!("the target refused: {m}"))
-        }
-    }
-}
-
 /// Checks that the target really checks `username`'s password: a random wrong one must
 /// be refused. Where it is not (trust authentication, a `nopass` user), logging in with a
 /// password proves nothing, so the vault refuses to vault or rotate it.
@@ -164,7 +152,7 @@ pub async fn add(
     }
     require_password_check(connector.as_ref(), &body.connection, &body.username)
         .await
-        .map_err(|e| target_error(&e))?;
+        .map_err(|e| super::targets::connector_error(&e))?;
     let given = body.password.0.clone();
     match connector.check_login(&body.username, &given).await {
         Ok(true) => {}
@@ -177,7 +165,7 @@ pub async fn add(
                 ),
             ));
         }
-        Err(e) => return Err(target_error(&e)),
+        Err(e) => return Err(super::targets::connector_error(&e)),
     }
     let now = state.clock().now();
     let id = Uuid::now_v7();

@@ -64,7 +64,8 @@ pub(crate) async fn held_grant(
     Ok((me, g))
 }
 
-fn connector_error(e: &ConnectorError) -> ApiError {
+/// A connector's failure as an API error: unreachable → 503, refused → 409.
+pub(crate) fn connector_error(e: &ConnectorError) -> ApiError {
     match e {
         ConnectorError::Unavailable(m) => ApiError::new(
             ProblemType::Unavailable,
