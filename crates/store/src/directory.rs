@@ -278,7 +278,8 @@ fn identity_from(m: identities::Model, groups: BTreeSet<String>) -> Result<Ident
     })
 }
 
-fn unique_violation(e: sea_orm::DbErr, what: impl FnOnce() -> String) -> StoreError {
+/// `Conflict(what)` for a unique key violation, else the database error.
+pub(crate) fn unique_violation(e: sea_orm::DbErr, what: impl FnOnce() -> String) -> StoreError {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(what()),
         _ => StoreError::Db(e),

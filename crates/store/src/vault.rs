@@ -11,12 +11,13 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr,
+    QuerySelect,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warden_core::audit::AuditEvent;
 
+use crate::directory::unique_violation;
 use crate::entity::{
     grants, vault_accounts, vault_checkouts, vault_keys, vault_meta, vault_secrets,
 };
@@ -334,12 +335,7 @@ impl Store {
         })
         .exec_without_returning(&write.txn)
         .await
-        .map_err(|e| match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
-                StoreError::Conflict("the vault".to_owned())
-            }
-            _ => StoreError::Db(e),
-        })?;
+        .map_err(|e| unique_violation(e, || "the vault".to_owned()))?;
         vault_keys::Entity::insert(key_model(key))
             .exec_without_returning(&write.txn)
             .await?;
@@ -509,12 +505,7 @@ impl Store {
         })
         .exec_without_returning(&write.txn)
         .await
-        .map_err(|e| match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
-                StoreError::Conflict(format!("vaulted account {}", account.name))
-            }
-            _ => StoreError::Db(e),
-        })?;
+        .map_err(|e| unique_violation(e, || format!("vaulted account {}", account.name)))?;
         vault_secrets::Entity::insert(secret_model(secret))
             .exec_without_returning(&write.txn)
             .await?;
