@@ -455,19 +455,3 @@ async fn rewrap(state: &AppState, ring: &Arc<Keyring>) -> Result<u64, StoreError
     }
     state.store().vault_rewrap(&updates).await
 }
-
-/// Re-seals every secret under an older data key (for tests and `warden operator
-/// rotate --wait`): passes until none is left.
-pub async fn rewrap_all(state: &AppState) -> Result<u64, StoreError> {
-    let Some(ring) = state.vault().keyring() else {
-        return Ok(0);
-    };
-    let mut total = 0;
-    loop {
-        let n = rewrap(state, &ring).await?;
-        if n == 0 {
-            return Ok(total);
-        }
-        total += n;
-    }
-}
