@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use secrecy::SecretString;
 use uuid::Uuid;
 use warden_core::connector::{BoxFuture, ConnectorError};
-use warden_store::{Store, VaultMeta, WrappedKey};
+use warden_store::{Store, VaultAccount, VaultMeta, WrappedKey};
 use warden_vault::{Key, KeyId, Purpose, Share, VaultError};
 use zeroize::Zeroizing;
 
@@ -252,6 +252,21 @@ impl Keyring {
         )
     }
 
+    /// The current password of the vaulted account `a`, read from `store` and opened.
+    pub async fn current_password(
+        &self,
+        store: &Store,
+        a: &VaultAccount,
+    ) -> Result<SecretString, String> {
+        let s = store
+            .vault_secret(a.id, a.version)
+            .await
+            .map_err(|e| format!("reading vaulted account {}: {e}", a.name))?
+            .ok_or_else(|| format!("vaulted account {} has no current secret", a.name))?;
+        self.open_password(a.id, a.version, &s.envelope)
+            .map_err(|e| format!("vaulted account {}: {e}", a.name))
+    }
+
     /// Opens a secret as a password.
     pub fn open_password(
         &self,
@@ -423,16 +438,9 @@ impl warden_connectors::PasswordSource for VaultPasswords {
                 .ok_or_else(|| {
                     ConnectorError::Refused(format!("there is no vault account {account}"))
                 })?;
-            let s = self
-                .store
-                .vault_secret(a.id, a.version)
+            ring.current_password(&self.store, &a)
                 .await
-                .map_err(|e| unavailable(format!("reading vault account {account}: {e}")))?
-                .ok_or_else(|| {
-                    unavailable(format!("vault account {account} has no current secret"))
-                })?;
-            ring.open_password(a.id, a.version, &s.envelope)
-                .map_err(|e| unavailable(format!("vault account {account}: {e}")))
+                .map_err(unavailable)
         })
     }
 }

@@ -344,16 +344,10 @@ pub async fn checkout(
             (None, format!("group:{group}"), ends)
         }
     };
-    let secret = state
-        .store()
-        .vault_secret(a.id, a.version)
-        .await?
-        .ok_or_else(|| {
-            ApiError::internal(format!("vaulted account {name} has no current secret"))
-        })?;
     let password = ring
-        .open_password(a.id, a.version, &secret.envelope)
-        .map_err(|e| ApiError::internal(format!("vaulted account {name}: {e}")))?;
+        .current_password(state.store(), &a)
+        .await
+        .map_err(ApiError::internal)?;
     let exclusive = a.exclusive || body.exclusive;
     let checkout = Checkout {
         id: Uuid::now_v7(),
@@ -529,10 +523,8 @@ pub async fn current_password(
     let Some(a) = state.store().vault_account(name).await? else {
         return Ok(None);
     };
-    let Some(s) = state.store().vault_secret(a.id, a.version).await? else {
-        return Ok(None);
-    };
-    ring.open_password(a.id, a.version, &s.envelope)
+    ring.current_password(state.store(), &a)
+        .await
         .map(Some)
-        .map_err(|e| ApiError::internal(e.to_string()))
+        .map_err(ApiError::internal)
 }

@@ -307,9 +307,9 @@ async fn settle(
         tracing::info!(account = %a.name, version = p.version, "password rotated and verified");
         return Ok(Settled::Committed);
     }
-    let old_works = match current(state, ring, a).await {
-        Some(old) => connector.check_login(&a.username, &old).await,
-        None => Ok(false),
+    let old_works = match ring.current_password(state.store(), a).await {
+        Ok(old) => connector.check_login(&a.username, &old).await,
+        Err(_) => Ok(false),
     };
     let why_new = match &new_works {
         Ok(_) => "the new password does not log in".to_owned(),
@@ -339,12 +339,6 @@ async fn settle(
     )
     .await?;
     Ok(Settled::Unsettled)
-}
-
-/// The current password of `a`.
-async fn current(state: &AppState, ring: &Keyring, a: &VaultAccount) -> Option<SecretString> {
-    let s = state.store().vault_secret(a.id, a.version).await.ok()??;
-    ring.open_password(a.id, a.version, &s.envelope).ok()
 }
 
 /// The wait before retry number `failures`.
