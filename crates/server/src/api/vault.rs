@@ -59,14 +59,7 @@ pub async fn unseal(
     client: ClientInfo,
     ApiJson(b): ApiJson<Unseal>,
 ) -> Result<Json<VaultStatus>, ApiError> {
-    if let Some(ip) = client.ip
-        && state.login_limiter().check_key(&ip).is_err()
-    {
-        return Err(ApiError::rate_limited(
-            60,
-            "too many unseal attempts from this address; wait a minute",
-        ));
-    }
+    service::auth::throttle_source(&state, &client, "unseal attempts")?;
     let actor = Actor {
         user: None,
         token_id: None,

@@ -33,6 +33,28 @@ pub fn throttle_policy(state: &AppState) -> ThrottlePolicy {
     }
 }
 
+/// Counts an unauthenticated attempt (`what`: "login attempts", "unseal attempts") from
+/// the client's address against the per-address limit; refused with the wait when it is
+/// used up.
+pub fn throttle_source(state: &AppState, client: &ClientInfo, what: &str) -> Result<(), ApiError> {
+    let Some(ip) = client.ip else {
+        return Ok(());
+    };
+    if let Err(not_until) = state.login_limiter().check_key(&ip) {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        return Err(ApiError::rate_limited(
+            wait.as_secs() + 1,
+            format!("too many {what} from this address"),
+        ));
+    }
+    if state.login_limiter().len() > 100_000 {
+        state.login_limiter().retain_recent();
+    }
+    Ok(())
+}
+
 /// Logs a user in with a password. An unknown user, a wrong password and a disabled user
 /// get the same answer after the same work; attempts are limited per client address and
 /// per account name.
@@ -41,21 +63,9 @@ pub async fn login(
     client: &ClientInfo,
     req: LoginRequest,
 ) -> Result<LoginResponse, ApiError> {
-    if let Some(ip) = client.ip {
-        if let Err(not_until) = state.login_limiter().check_key(&ip) {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            metrics::counter!("warden_login_rate_limited_total", "by" => "source").increment(1);
-            return Err(ApiError::rate_limited(
-                wait.as_secs() + 1,
-                "too many login attempts from this address",
-            ));
-        }
-        if state.login_limiter().len() > 100_000 {
-            state.login_limiter().retain_recent();
-        }
-    }
+    throttle_source(state, client, "login attempts").inspect_err(|_| {
+        metrics::counter!("warden_login_rate_limited_total", "by" => "source").increment(1);
+    })?;
 
     let now = state.clock().now();
     let key: String = req.username.trim().chars().take(THROTTLE_KEY_MAX).collect();
