@@ -103,36 +103,26 @@ impl Keyring {
         shares: u8,
         now: time::OffsetDateTime,
     ) -> Result<(Self, VaultMeta, WrappedKey), VaultError> {
-        let root = Key::generate()?;
-        let data_key = Key::generate()?;
-        let root_wrapped =
-            warden_vault::seal(&unseal, 0, Purpose::RootKey, vault_id, 1, root.expose())?;
-        let wrapped =
-            warden_vault::seal(&root, 1, Purpose::DataKey, vault_id, 1, data_key.expose())?;
+        // A new vault is an empty one rotated once: root key version 1, data key 1.
+        let empty = Self {
+            vault_id: vault_id.to_owned(),
+            unseal,
+            root_version: 0,
+            data: HashMap::new(),
+            active: 0,
+        };
         let meta = VaultMeta {
             vault_id: vault_id.to_owned(),
             unseal_mode: mode.to_owned(),
             threshold,
             share_count: shares,
-            root_version: 1,
-            root_wrapped,
-            active_data_key: 1,
+            root_version: 0,
+            root_wrapped: Vec::new(),
+            active_data_key: 0,
             created_at: now,
             rotated_at: now,
         };
-        let key = WrappedKey {
-            id: 1,
-            root_version: 1,
-            wrapped,
-            created_at: now,
-        };
-        let ring = Self {
-            vault_id: vault_id.to_owned(),
-            unseal,
-            root_version: 1,
-            data: HashMap::from([(1, data_key)]),
-            active: 1,
-        };
+        let (ring, meta, _, key) = empty.rotated(&meta, now, None)?;
         Ok((ring, meta, key))
     }
 
@@ -160,41 +150,30 @@ impl Keyring {
             version,
             root.expose(),
         )?;
-        let mut rewrapped = Vec::with_capacity(self.data.len());
+        let wrap = |id: KeyId, key: &Key| -> Result<WrappedKey, VaultError> {
+            Ok(WrappedKey {
+                id,
+                root_version: version,
+                wrapped: warden_vault::seal(
+                    &root,
+                    root_key_id,
+                    Purpose::DataKey,
+                    &vault_id,
+                    u64::from(id),
+                    key.expose(),
+                )?,
+                created_at: now,
+            })
+        };
         let mut ids: Vec<KeyId> = self.data.keys().copied().collect();
         ids.sort_unstable();
-        for id in &ids {
-            if let Some(k) = self.data.get(id) {
-                rewrapped.push(WrappedKey {
-                    id: *id,
-                    root_version: version,
-                    wrapped: warden_vault::seal(
-                        &root,
-                        root_key_id,
-                        Purpose::DataKey,
-                        &vault_id,
-                        u64::from(*id),
-                        k.expose(),
-                    )?,
-                    created_at: now,
-                });
-            }
-        }
+        let rewrapped = ids
+            .iter()
+            .filter_map(|id| self.data.get(id).map(|k| wrap(*id, k)))
+            .collect::<Result<Vec<_>, _>>()?;
         let new_id = ids.last().copied().unwrap_or(0) + 1;
         let data_key = Key::generate()?;
-        let new_key = WrappedKey {
-            id: new_id,
-            root_version: version,
-            wrapped: warden_vault::seal(
-                &root,
-                root_key_id,
-                Purpose::DataKey,
-                &vault_id,
-                u64::from(new_id),
-                data_key.expose(),
-            )?,
-            created_at: now,
-        };
+        let new_key = wrap(new_id, &data_key)?;
         let mut data = self.data.clone();
         data.insert(new_id, data_key);
         let new_meta = VaultMeta {
