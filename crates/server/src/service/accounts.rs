@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 use warden_core::Scope;
-use warden_core::audit::{Action, AuditEvent};
+use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::connector::{Connector, ConnectorError};
 use warden_proto::WireSecret;
 use warden_proto::problem::ProblemType;
@@ -469,22 +469,36 @@ pub async fn checkin(
     } else {
         "checked in by an administrator"
     };
-    let event = AuditEvent::new(now, caller.actor(), Action::VaultCheckin)
-        .target(format!("account:{name}"))
-        .detail("checkout", c.id.to_string())
-        .detail("holder", c.username.as_str())
-        .reason(reason);
-    let event = match c.grant_id {
-        Some(g) => event.grant(g),
-        None => event,
-    };
-    let done = state
-        .store()
-        .vault_checkin(c.id, now, reason, &[event])
+    let done = check_in(state, caller.actor(), name, &c, reason, now)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("an open check-out {}", c.id)))?;
     crate::service::rotation::wake(state);
     Ok(checkout_info(done))
+}
+
+/// Checks in `c`, a check-out of account `name`, at `now` for `reason`, audited as
+/// `actor`'s in the same transaction; the account's rotation is then due. `None` when it
+/// was already checked in.
+pub(crate) async fn check_in(
+    state: &AppState,
+    actor: Actor,
+    name: &str,
+    c: &Checkout,
+    reason: &str,
+    now: time::OffsetDateTime,
+) -> Result<Option<Checkout>, StoreError> {
+    let mut event = AuditEvent::new(now, actor, Action::VaultCheckin)
+        .target(format!("account:{name}"))
+        .detail("checkout", c.id.to_string())
+        .detail("holder", c.username.as_str())
+        .reason(reason);
+    if let Some(g) = c.grant_id {
+        event = event.grant(g);
+    }
+    state
+        .store()
+        .vault_checkin(c.id, now, reason, &[event])
+        .await
 }
 
 /// Makes the account's rotation due now; the rotation worker carries it out (after any

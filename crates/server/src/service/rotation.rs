@@ -104,17 +104,7 @@ pub async fn tick(state: &AppState) -> Result<Report, StoreError> {
         } else {
             "the check-out time ran out"
         };
-        let mut event = AuditEvent::new(now, Actor::system(), Action::VaultCheckin)
-            .target(format!("account:{name}"))
-            .detail("checkout", c.id.to_string())
-            .detail("holder", c.username.as_str())
-            .reason(reason);
-        if let Some(g) = c.grant_id {
-            event = event.grant(g);
-        }
-        if state
-            .store()
-            .vault_checkin(c.id, now, reason, &[event])
+        if super::accounts::check_in(state, Actor::system(), &name, &c, reason, now)
             .await?
             .is_some()
         {
