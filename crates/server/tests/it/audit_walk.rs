@@ -755,12 +755,7 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             Payload::Json(json!({"shares": 2, "threshold": 2})),
         )
         .await;
-    let shares: Vec<String> = init.body["shares"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_owned())
-        .collect();
+    let shares = crate::vault::shares_of(&init.body);
     for s in &shares {
         w.secret(s);
         w.secret(crate::vault::share_data(s));
@@ -825,12 +820,7 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             Payload::Json(json!({"shares": 2, "threshold": 2})),
         )
         .await;
-    let shares: Vec<String> = rekeyed.body["shares"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_owned())
-        .collect();
+    let shares = crate::vault::shares_of(&rekeyed.body);
     for s in &shares {
         w.secret(s);
         w.secret(crate::vault::share_data(s));

@@ -49,7 +49,12 @@ async fn init(t: &TestApp, admin: &str, shares: u8, threshold: u8) -> Vec<String
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
-    a.body["shares"]
+    shares_of(&a.body)
+}
+
+/// The shares in an init or rekey answer.
+pub(crate) fn shares_of(body: &Value) -> Vec<String> {
+    body["shares"]
         .as_array()
         .unwrap()
         .iter()
@@ -293,12 +298,7 @@ async fn a_rekey_gives_new_shares_and_the_old_ones_no_longer_unseal() {
         )
         .await;
     assert_eq!(rekeyed.status, StatusCode::OK, "{rekeyed:?}");
-    let new: Vec<String> = rekeyed.body["shares"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_owned())
-        .collect();
+    let new = shares_of(&rekeyed.body);
     assert_eq!(new.len(), 5);
     assert!(new.iter().all(|n| !old.contains(n)));
     let s = status(&t).await;
