@@ -186,7 +186,7 @@ impl Default for GrantsConfig {
             breakglass_max_secs: 2 * 3600,
             vendor_retention_days: 30,
             vendor_max_days: 90,
-            batch_size: 2000,
+            batch_size: 1000,
             concurrency: 64,
         }
     }

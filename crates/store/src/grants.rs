@@ -512,6 +512,57 @@ impl Store {
         Ok(out)
     }
 
+    /// The live grants of each access (identity, resource, role) of `accesses`, in one
+    /// query per 300 accesses: the worker's look at overlapping grants, for a whole round
+    /// at once. Each access is one probe of the access index.
+    pub async fn live_grants_of_accesses(
+        &self,
+        accesses: &[(Uuid, String, String)],
+    ) -> Result<Vec<StoredGrant>, StoreError> {
+        use sea_orm::{FromQueryResult as _, Value};
+        let backend = self.db.get_database_backend();
+        let mut out = Vec::new();
+        for chunk in accesses.chunks(300) {
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
+            let mut tuples = Vec::with_capacity(chunk.len());
+            for (identity, resource, role) in chunk {
+                let n = values.len();
+                tuples.push(match backend {
+                    // PostgreSQL types a VALUES column from its first row: say each.
+                    sea_orm::DbBackend::Postgres => {
+                        format!("(${}::uuid, ${}::text, ${}::text)", n + 1, n + 2, n + 3)
+                    }
+                    _ => "(?, ?, ?)".to_owned(),
+                });
+                values.extend([
+                    Value::from(*identity),
+                    Value::from(resource.clone()),
+                    Value::from(role.clone()),
+                ]);
+            }
+            let states = LIVE_STATES
+                .iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT g.* FROM (VALUES {}) AS v \
+                 JOIN grants g ON g.identity_id = v.column1 AND g.resource = v.column2 \
+                 AND g.role = v.column3 WHERE g.state IN ({states})",
+                tuples.join(", ")
+            );
+            let rows = grants::Model::find_by_statement(sea_orm::Statement::from_sql_and_values(
+                backend, sql, values,
+            ))
+            .all(&self.db)
+            .await?;
+            for m in rows {
+                out.push(grant_from(m)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The employee id, user name and e-mail address of each of `identities` that exists.
     pub async fn contacts(
         &self,

@@ -37,6 +37,18 @@ use crate::state::AppState;
 /// Longest a connector call may take before it counts as failed.
 pub const CALL_TIMEOUT: StdDuration = StdDuration::from_secs(10);
 
+/// How often the worker loop looks for grants to warn of their end.
+const WARN_EVERY: StdDuration = StdDuration::from_secs(1);
+
+/// Most accesses' outcomes committed in one transaction.
+const SETTLE_MAX: usize = 4096;
+
+/// How long the settler waits for more outcomes once one has arrived: until none came
+/// for this long, and at most [`GATHER_MAX`].
+const GATHER_QUIET: StdDuration = StdDuration::from_millis(1);
+/// The longest the settler gathers outcomes before it commits them.
+const GATHER_MAX: StdDuration = StdDuration::from_millis(20);
+
 /// What a round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
@@ -215,28 +227,44 @@ pub async fn run(state: AppState) {
     // loop, before the queue is read again: a grant is never sent out twice from a row
     // read before its outcome was committed.
     let mut in_flight: HashSet<AccessKey> = HashSet::new();
+    let mut reminded_at: Option<std::time::Instant> = None;
     let released: Arc<Mutex<Vec<AccessKey>>> = Arc::default();
     let sem = Arc::new(Semaphore::new(state.config().grants.concurrency.max(1)));
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(AccessKey, Vec<GrantChange>)>(4096);
-    // The settler commits whatever outcomes have arrived, many per transaction.
+    // Outcomes of one access each; `None` is the loop's reminder that warnings may be due.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Option<AccessKey>, Vec<GrantChange>)>(4096);
+    // The settler commits whatever outcomes have arrived, many per transaction, with the
+    // expiring-soon notices due (looked for at most every WARN_EVERY).
     let settler = {
         let state = state.clone();
         let released = Arc::clone(&released);
         let waker = Arc::clone(&waker);
         tokio::spawn(async move {
             let mut buf = Vec::new();
-            while rx.recv_many(&mut buf, 4096).await > 0 {
+            let mut warned_at: Option<std::time::Instant> = None;
+            while rx.recv_many(&mut buf, SETTLE_MAX).await > 0 {
+                // Outcomes finishing together are committed together: wait a moment for
+                // more while they keep coming, rather than commit the first on its own.
+                let gather = tokio::time::Instant::now() + GATHER_MAX;
+                while buf.len() < SETTLE_MAX {
+                    let room = SETTLE_MAX - buf.len();
+                    let more =
+                        tokio::time::timeout(GATHER_QUIET, rx.recv_many(&mut buf, room)).await;
+                    if !matches!(more, Ok(n) if n > 0) || tokio::time::Instant::now() >= gather {
+                        break;
+                    }
+                }
                 let mut changes = Vec::new();
                 let mut keys = Vec::new();
                 for (key, c) in buf.drain(..) {
-                    keys.push(key);
+                    keys.extend(key);
                     changes.extend(c);
                 }
-                let mut warned = Vec::new();
-                if let Err(e) = warn(&state, &mut warned).await {
-                    tracing::error!(error = %e, "cannot read the grants to warn");
+                if warned_at.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+                    warned_at = Some(std::time::Instant::now());
+                    if let Err(e) = warn(&state, &mut changes).await {
+                        tracing::error!(error = %e, "cannot read the grants to warn");
+                    }
                 }
-                changes.extend(warned);
                 if let Err(e) = settle(&state, &changes).await {
                     tracing::error!(error = %e, "cannot record grant outcomes; they are retried");
                 }
@@ -265,10 +293,12 @@ pub async fn run(state: AppState) {
         let batch = state.config().grants.batch_size;
         let busy = u64::try_from(in_flight.len()).unwrap_or(u64::MAX);
         // Whether everything due is already being handled: then wait for the settler's
-        // wake-up rather than reading the queue again in a few milliseconds. A full batch
-        // in flight is enough work: the queue is read again once some of it is settled,
-        // not re-read (in-flight rows and all) on every wake-up.
-        let mut all_busy = busy >= batch;
+        // wake-up rather than reading the queue again in a few milliseconds. Two full
+        // batches in flight are enough work: one being committed while the next is read
+        // and handled (SQLite's readers run beside its writer). The queue is read again
+        // once some of it is settled, not re-read (in-flight rows and all) on every
+        // wake-up.
+        let mut all_busy = busy >= batch.saturating_mul(2);
         let read = if all_busy {
             Ok(Vec::new())
         } else {
@@ -308,11 +338,17 @@ pub async fn run(state: AppState) {
                             }
                         };
                         // Always sent, even empty, so the access is released.
-                        let _ = tx.send((key, changes)).await;
+                        let _ = tx.send((Some(key), changes)).await;
                     });
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot read the grant queue; retrying"),
+        }
+        // Warnings are due by the clock, not by the queue: remind the settler, which
+        // looks for them at most every WARN_EVERY.
+        if reminded_at.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+            reminded_at = Some(std::time::Instant::now());
+            let _ = tx.try_send((None, Vec::new()));
         }
         // Sleep until the next due grant (at most a second, for warnings), or a wake-up.
         let wait = match state.store().next_grant_due().await {
@@ -382,11 +418,12 @@ async fn prefetch<'a>(
     state: &AppState,
     keys: impl Iterator<Item = &'a AccessKey>,
 ) -> Result<Prefetched, StoreError> {
-    let mut ids: Vec<Uuid> = keys.map(|k| k.0).collect();
+    let keys: Vec<AccessKey> = keys.cloned().collect();
+    let mut ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
     ids.sort_unstable();
     ids.dedup();
     let mut live: BTreeMap<AccessKey, Vec<StoredGrant>> = BTreeMap::new();
-    for g in state.store().live_grants_of_identities(&ids).await? {
+    for g in state.store().live_grants_of_accesses(&keys).await? {
         live.entry(key_of(&g)).or_default().push(g);
     }
     let people = state.store().contacts(&ids).await?;

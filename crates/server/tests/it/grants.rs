@@ -866,6 +866,34 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 }
 
 #[tokio::test]
+async fn the_worker_loop_warns_of_an_end_even_when_nothing_else_is_due() {
+    let (t, p) = people_with(with_channel).await;
+    let worker = tokio::spawn(expiry::run(t.state.clone()));
+    let store = t.state.store();
+    let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    let rid: Uuid = id(&created.body).parse().unwrap();
+    eventually("provisioning", async || {
+        store.grant_of_request(rid).await.unwrap().unwrap().state == "active"
+    })
+    .await;
+    // 46 minutes later nothing is due, but the grant ends within the warning time.
+    t.clock.advance(Duration::minutes(46));
+    eventually("the expiring-soon notice", async || {
+        store.grant_of_request(rid).await.unwrap().unwrap().warned
+    })
+    .await;
+    worker.abort();
+    let expiring = store
+        .outbox_messages()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.message.event == "grant.expiring")
+        .count();
+    assert_eq!(expiring, 1, "warned once");
+}
+
+#[tokio::test]
 async fn the_worker_loop_provisions_when_woken_and_revokes_when_due() {
     let (t, p) = people().await;
     let worker = tokio::spawn(expiry::run(t.state.clone()));
