@@ -13,7 +13,7 @@
 //!   the revocation) from the `grant.revoked` events; then the connector calls it made;
 //! - auto-approved requests through `POST /v1/requests` (the request only queues the
 //!   grant; no worker runs), one after another, with a real bearer token: p50 / p99;
-//! - as a diagnostic, not a target: the access check again after `ANALYZE`;
+//! - the access check again, once the access index has followed those changes;
 //! - with 1,000,000 active grants (100,000 people, none due): a restart in a fresh process
 //!   (this binary, re-run with `WARDEN_BENCH_GRANTS_RESTART_URL`), timed from its start
 //!   through `Store::open`, `expiry::catch_up` and building the state to the first
@@ -24,7 +24,9 @@
 //! identities made by an HR sync of a synthetic population; the requests they would have
 //! come from are not stored. Run with `cargo bench -p warden-server --bench grants`;
 //! `WARDEN_BENCH_BATCH` and `WARDEN_BENCH_CONCURRENCY` override the worker's
-//! `[grants] batch_size` and `concurrency` for tuning runs.
+//! `[grants] batch_size` and `concurrency` for tuning runs, and `WARDEN_BENCH_ONLY` (a
+//! comma-separated list of `checks`, `revocation`, `requests`, `restart`) runs only those
+//! parts.
 
 // A benchmark whose set-up fails should stop loudly; it prints its results; its tables are
 // indexed by numbers it generated within their bounds.
@@ -355,7 +357,7 @@ async fn identity_ids(db: &DatabaseConnection, people: usize) -> Vec<Uuid> {
     ids
 }
 
-const GRANT_COLUMNS: &str = "id, request_id, identity_id, resource, role, target_kind, connection, kind, state, duration_secs, starts_at, ends_at, due_at, attempts, last_error, handle, end_reason, warned, created_at, updated_at";
+const GRANT_COLUMNS: &str = "id, request_id, identity_id, resource, role, target_kind, connection, kind, state, duration_secs, starts_at, ends_at, due_at, attempts, last_error, handle, end_reason, warned, created_at, updated_at, change_seq";
 const ROWS_PER_INSERT: usize = 1_000;
 
 /// Seeds `ACCESSES_EACH` active grants per identity, started half an hour ago and ending
@@ -367,7 +369,10 @@ async fn seed_grants(db: &DatabaseConnection, ids: &[Uuid], mark_due: bool, reco
     let now = unix_ms(SystemClock.now());
     let starts = now - 30 * 60 * 1000;
     let txn = db.begin().await.expect("begin");
-    let mut values: Vec<Value> = Vec::with_capacity(ROWS_PER_INSERT * 20);
+    // Written as the store writes grants: stamped with a new value of the access counter,
+    // so an access index already read sees them.
+    let seq = next_access_seq(&txn).await;
+    let mut values: Vec<Value> = Vec::with_capacity(ROWS_PER_INSERT * 21);
     let mut rows = 0;
     let mut recorded_values: Vec<Value> = Vec::new();
     let mut recorded_rows = 0;
@@ -404,10 +409,11 @@ async fn seed_grants(db: &DatabaseConnection, ids: &[Uuid], mark_due: bool, reco
                 Value::from(false),
                 Value::from(starts),
                 Value::from(starts),
+                Value::from(seq),
             ]);
             rows += 1;
             if rows == ROWS_PER_INSERT {
-                insert_batch(&txn, "grants", GRANT_COLUMNS, 20, rows, &mut values).await;
+                insert_batch(&txn, "grants", GRANT_COLUMNS, 21, rows, &mut values).await;
                 rows = 0;
             }
             if recorded {
@@ -436,7 +442,7 @@ async fn seed_grants(db: &DatabaseConnection, ids: &[Uuid], mark_due: bool, reco
         }
     }
     if rows > 0 {
-        insert_batch(&txn, "grants", GRANT_COLUMNS, 20, rows, &mut values).await;
+        insert_batch(&txn, "grants", GRANT_COLUMNS, 21, rows, &mut values).await;
     }
     if recorded_rows > 0 {
         insert_batch(
@@ -460,6 +466,20 @@ async fn seed_grants(db: &DatabaseConnection, ids: &[Uuid], mark_due: bool, reco
         },
         n as f64 / elapsed
     );
+}
+
+/// Moves the access counter in `txn`, as the store does in every transaction that writes
+/// grants, and returns its new value.
+async fn next_access_seq(txn: &impl ConnectionTrait) -> i64 {
+    txn.query_one_raw(Statement::from_string(
+        DbBackend::Sqlite,
+        "UPDATE change_counters SET value = value + 1 WHERE name = 'access' RETURNING value",
+    ))
+    .await
+    .expect("access counter")
+    .expect("a counter row")
+    .try_get_by_index::<i64>(0)
+    .expect("a number")
 }
 
 async fn insert_batch(
@@ -597,11 +617,12 @@ async fn revocation(state: &AppState, db: &DatabaseConnection) {
     let base_ms = unix_ms(base_wall);
     let end_ms = (base_ms / 1000 + 3) * 1000;
     let end_at = base + Duration::from_millis(u64::try_from(end_ms - base_ms).expect("later"));
+    let seq = next_access_seq(db).await;
     let moved = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            "UPDATE grants SET ends_at = ?, due_at = ?, warned = 1 WHERE handle = 'bench:due'",
-            [Value::from(end_ms), Value::from(end_ms)],
+            "UPDATE grants SET ends_at = ?, due_at = ?, warned = 1, change_seq = ? WHERE handle = 'bench:due'",
+            [Value::from(end_ms), Value::from(end_ms), Value::from(seq)],
         ))
         .await
         .expect("move ends")
@@ -746,6 +767,7 @@ async fn restart(url: &str, started: Instant) {
     );
     let caught_up = started.elapsed();
     tokio::spawn(expiry::run(state.clone()));
+    tokio::spawn(warden_server::access_index::run(state.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -758,7 +780,14 @@ async fn restart(url: &str, started: Instant) {
     let ready = http_get(addr, "/readyz").await;
     let readied = started.elapsed();
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
-    // Serve a little while (the worker reads its queue), then read the memory.
+    // Serve until the access index is read, and a little while more (the worker reads
+    // its queue), then read the memory.
+    let give_up = Instant::now() + Duration::from_secs(120);
+    while state.access_index().grants().is_none() && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let indexed = started.elapsed();
+    let grants_indexed = state.access_index().grants().expect("access index read");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     let field = |name: &str| {
@@ -768,12 +797,13 @@ async fn restart(url: &str, started: Instant) {
             .map_or_else(|| "?".to_owned(), |v| v.trim().to_owned())
     };
     println!(
-        "RESTART open {:.0} ms, state {:.0} ms, catch_up {:.0} ms, first /healthz {:.0} ms, /readyz {:.0} ms; VmHWM {}, VmRSS {}",
+        "RESTART open {:.0} ms, state {:.0} ms, catch_up {:.0} ms, first /healthz {:.0} ms, /readyz {:.0} ms, access index of {grants_indexed} grants read {:.0} ms; VmHWM {}, VmRSS {}",
         ms(opened),
         ms(built),
         ms(caught_up),
         ms(healthy),
         ms(readied),
+        ms(indexed),
         field("VmHWM:"),
         field("VmRSS:")
     );
@@ -790,6 +820,12 @@ async fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.expect("read");
     answer
+}
+
+/// Whether `WARDEN_BENCH_ONLY` (when set) names this part.
+fn runs(part: &str) -> bool {
+    std::env::var("WARDEN_BENCH_ONLY")
+        .map_or(true, |only| only.split(',').any(|p| p.trim() == part))
 }
 
 fn main() {
@@ -818,35 +854,57 @@ fn main() {
         let db = raw(&url).await;
         let ids = identity_ids(&db, PEOPLE_SMALL).await;
         seed_grants(&db, &ids, true, true).await;
+        // The access index, kept as `warden serve` keeps it: read, then followed.
+        let t = Instant::now();
+        state.access_index().refresh(state.store()).await.expect("access index");
+        println!(
+            "  access index read: {} active grants in {:.0} ms",
+            state.access_index().grants().unwrap_or(0),
+            t.elapsed().as_secs_f64() * 1000.0
+        );
+        let follower = tokio::spawn(warden_server::access_index::run(state.clone()));
 
         println!(
             "\ntarget 2: GET /v1/access/check, up to {CHECKS_PER_LEVEL} checks or {} s per level (target p99 < 1 ms)",
             LEVEL_BUDGET.as_secs()
         );
         println!("  query plan of the grant lookup: {}", access_plan(&db).await);
-        for clients in [1, 2, 4, 8] {
-            checks(&app, &gate, clients).await;
+        if runs("checks") {
+            for clients in [1, 2, 4, 8] {
+                checks(&app, &gate, clients).await;
+            }
         }
 
-        println!("\ntarget 3: revocation lag, {DUE_AT_ONCE} of 100,000 active grants end at once (target p99 <= 1 s)");
-        revocation(&state, &db).await;
-        println!("  after: {}", tally(&db).await);
-
-        println!("\ntarget 1: auto-approved POST /v1/requests, sequential (target p99 < 10 ms)");
-        requests(&app, &alice).await;
-        println!("  after: {}", tally(&db).await);
-
-        // Not a target: the access check again once SQLite has statistics to plan with.
-        db.execute_unprepared("ANALYZE").await.expect("analyze");
-        println!("\ndiagnostic: the access check after ANALYZE (not how Warden runs today)");
-        println!("  query plan of the grant lookup: {}", access_plan(&db).await);
-        for clients in [1, 8] {
-            checks(&app, &gate, clients).await;
+        if runs("revocation") {
+            println!("\ntarget 3: revocation lag, {DUE_AT_ONCE} of 100,000 active grants end at once (target p99 <= 1 s)");
+            revocation(&state, &db).await;
+            println!("  after: {}", tally(&db).await);
         }
+
+        if runs("requests") {
+            println!("\ntarget 1: auto-approved POST /v1/requests, sequential (target p99 < 10 ms)");
+            requests(&app, &alice).await;
+            println!("  after: {}", tally(&db).await);
+        }
+
+        // The access check again, once the index has followed the changes above.
+        if runs("checks") {
+            println!(
+                "\ntarget 2 again, after the changes above ({} active grants in the index)",
+                state.access_index().grants().unwrap_or(0)
+            );
+            for clients in [1, 8] {
+                checks(&app, &gate, clients).await;
+            }
+        }
+        follower.abort();
         drop(db);
         state.store().clone().close().await.expect("close");
         drop(dir);
 
+        if !runs("restart") {
+            return;
+        }
         // ----- 1,000,000 active grants: target 4 -----
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("warden.db").display());

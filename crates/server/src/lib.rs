@@ -4,6 +4,7 @@
 //! goes through [`service`], which checks authorization and commits the change together
 //! with its audit event through the store.
 
+pub mod access_index;
 pub mod api;
 pub mod auth;
 pub mod client;

@@ -164,6 +164,7 @@ pub async fn serve(
     tokio::spawn(follow_policy(state.clone()));
     tokio::spawn(sweep_leavers(state.clone()));
     tokio::spawn(crate::service::expiry::run(state.clone()));
+    tokio::spawn(crate::access_index::run(state.clone()));
     tokio::spawn(crate::notify::deliver::run(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(crate::service::reconcile::schedule(state.clone()));

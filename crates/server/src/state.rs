@@ -52,6 +52,7 @@ struct Inner {
     ssh_ca: std::sync::OnceLock<Result<Arc<CertificateAuthority>, String>>,
     audit_key: std::sync::OnceLock<Result<Arc<warden_audit::SigningKey>, String>>,
     check_tokens: crate::auth::TokenCache,
+    access_index: crate::access_index::AccessIndex,
     vault: Arc<crate::vault::Vault>,
     rotation_wake: Arc<tokio::sync::Notify>,
 }
@@ -156,6 +157,7 @@ impl AppState {
                 ssh_ca: std::sync::OnceLock::new(),
                 audit_key: std::sync::OnceLock::new(),
                 check_tokens: crate::auth::TokenCache::default(),
+                access_index: crate::access_index::AccessIndex::default(),
                 vault,
                 rotation_wake: Arc::new(tokio::sync::Notify::new()),
             }),
@@ -203,6 +205,11 @@ impl AppState {
     /// Tokens verified for the access check.
     pub fn check_tokens(&self) -> &crate::auth::TokenCache {
         &self.inner.check_tokens
+    }
+
+    /// The access check's index of active grants.
+    pub fn access_index(&self) -> &crate::access_index::AccessIndex {
+        &self.inner.access_index
     }
 
     /// The connectors in force.

@@ -221,7 +221,7 @@ fn parse_date(s: &str) -> Result<Date, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("date {s:?}: {e}")))
 }
 
-fn identity_model(i: &Identity) -> identities::ActiveModel {
+fn identity_model(i: &Identity, change_seq: i64) -> identities::ActiveModel {
     let hr = &i.hr;
     identities::ActiveModel {
         id: Set(i.id),
@@ -241,6 +241,7 @@ fn identity_model(i: &Identity) -> identities::ActiveModel {
         external_id: Set(i.external_id.clone()),
         created_at: Set(to_ms(i.created_at)),
         updated_at: Set(to_ms(i.updated_at)),
+        change_seq: Set(change_seq),
     }
 }
 
@@ -294,6 +295,7 @@ impl Store {
         let summary = apply_in(&write.txn, changes).await?;
         write.txn.commit().await?;
         self.auth_changed();
+        self.access_changed();
         Ok(summary)
     }
 
@@ -544,8 +546,13 @@ pub(crate) async fn apply_in(
 
     let (new, existing): (Vec<&IdentityWrite>, Vec<&IdentityWrite>) =
         changes.identities.iter().partition(|w| w.is_new);
+    let seq = if changes.identities.is_empty() {
+        0
+    } else {
+        crate::access::next_access_seq(txn).await?
+    };
     for chunk in new.chunks(CHUNK) {
-        identities::Entity::insert_many(chunk.iter().map(|w| identity_model(&w.identity)))
+        identities::Entity::insert_many(chunk.iter().map(|w| identity_model(&w.identity, seq)))
             .exec_without_returning(txn)
             .await
             .map_err(|e| {
@@ -555,7 +562,7 @@ pub(crate) async fn apply_in(
             })?;
     }
     for w in existing {
-        let mut model = identity_model(&w.identity);
+        let mut model = identity_model(&w.identity, seq);
         model.created_at = sea_orm::ActiveValue::NotSet;
         model.id = sea_orm::ActiveValue::NotSet;
         let mut update = identities::Entity::update_many()

@@ -193,6 +193,7 @@ pub mod identities {
         pub external_id: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
+        pub change_seq: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -406,6 +407,7 @@ pub mod grants {
         pub warned: bool,
         pub created_at: i64,
         pub updated_at: i64,
+        pub change_seq: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

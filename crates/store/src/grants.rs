@@ -244,6 +244,7 @@ const SETTLE_ROWS: usize = 200;
 fn settle_statement(
     backend: sea_orm::DbBackend,
     changes: &[GrantChange],
+    seq: i64,
 ) -> (String, Vec<sea_orm::Value>) {
     use sea_orm::Value;
     let mut values: Vec<Value> = Vec::with_capacity(changes.len() * 12);
@@ -289,14 +290,15 @@ fn settle_statement(
     let sql = format!(
         "UPDATE grants SET state = v.column3, starts_at = v.column4, ends_at = v.column5, \
          due_at = v.column6, attempts = v.column7, last_error = v.column8, handle = v.column9, \
-         end_reason = v.column10, warned = v.column11, updated_at = v.column12 \
+         end_reason = v.column10, warned = v.column11, updated_at = v.column12, \
+         change_seq = {seq} \
          FROM (VALUES {}) AS v WHERE grants.id = v.column1 AND grants.updated_at = v.column2",
         tuples.join(", ")
     );
     (sql, values)
 }
 
-fn grant_model(g: &StoredGrant) -> grants::ActiveModel {
+fn grant_model(g: &StoredGrant, change_seq: i64) -> grants::ActiveModel {
     grants::ActiveModel {
         id: Set(g.id),
         request_id: Set(g.request_id),
@@ -318,6 +320,7 @@ fn grant_model(g: &StoredGrant) -> grants::ActiveModel {
         warned: Set(g.warned),
         created_at: Set(to_ms(g.created_at)),
         updated_at: Set(to_ms(g.updated_at)),
+        change_seq: Set(change_seq),
     }
 }
 
@@ -351,7 +354,8 @@ pub(crate) async fn insert_grant(
     txn: &DatabaseTransaction,
     g: &StoredGrant,
 ) -> Result<(), StoreError> {
-    grants::Entity::insert(grant_model(g))
+    let seq = crate::access::next_access_seq(txn).await?;
+    grants::Entity::insert(grant_model(g, seq))
         .exec_without_returning(txn)
         .await?;
     Ok(())
@@ -688,8 +692,9 @@ impl Store {
         // then which were applied is read back, and only those carry their consequences.
         use sea_orm::ConnectionTrait as _;
         let backend = write.txn.get_database_backend();
+        let seq = crate::access::next_access_seq(&write.txn).await?;
         for chunk in changes.chunks(SETTLE_ROWS) {
-            let (sql, values) = settle_statement(backend, chunk);
+            let (sql, values) = settle_statement(backend, chunk, seq);
             write
                 .txn
                 .execute_raw(sea_orm::Statement::from_sql_and_values(
@@ -752,6 +757,7 @@ impl Store {
         }
         crate::audit::insert_audits(&write.txn, &events).await?;
         write.txn.commit().await?;
+        self.access_changed();
         Ok(stale)
     }
 
@@ -773,6 +779,7 @@ impl Store {
             crate::audit::insert_audits(&write.txn, events).await?;
         }
         write.txn.commit().await?;
+        self.access_changed();
         Ok(n)
     }
 
@@ -1199,6 +1206,7 @@ pub(crate) async fn end_grants_in(
         return Ok(0);
     }
     let at = to_ms(at);
+    let seq = crate::access::next_access_seq(txn).await?;
     let mut n = 0;
     for chunk in ids.chunks(500) {
         let live = Condition::all()
@@ -1219,6 +1227,7 @@ pub(crate) async fn end_grants_in(
             .col_expr(grants::Column::DueAt, Expr::value(at))
             .col_expr(grants::Column::EndReason, Expr::value(reason.to_owned()))
             .col_expr(grants::Column::UpdatedAt, Expr::value(at))
+            .col_expr(grants::Column::ChangeSeq, Expr::value(seq))
             .filter(live)
             .exec(txn)
             .await?;

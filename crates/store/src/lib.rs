@@ -4,6 +4,7 @@
 //! writes it in the same transaction: if the event cannot be written, the change is rolled
 //! back. Reads take no event. Migrations run when the store is opened.
 
+mod access;
 mod audit;
 mod directory;
 mod entity;
@@ -38,6 +39,7 @@ use warden_core::throttle::{ThrottlePolicy, ThrottleState};
 use warden_core::user::{TokenRecord, User};
 use warden_core::{ScopeSet, Username};
 
+pub use access::{AccessChanges, AccessRow};
 pub use audit::{ActionFilter, AuditFilter};
 pub use directory::{
     AccessJob, Assignment, ChangeSet, ChangeSummary, Group, GroupWrite, IdentityFilter,
@@ -175,6 +177,9 @@ pub struct Store {
     /// Counts committed changes of users and tokens in this process, so a cache of token
     /// checks can tell when it may be stale (see [`Store::auth_epoch`]).
     auth_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Counts committed changes of grants and identities in this process, so an index of
+    /// active grants can tell when it may be stale (see [`Store::access_epoch`]).
+    access_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Events waiting for a group commit ([`Store::append_audit`]).
     audit_queue: std::sync::Arc<audit::AuditQueue>,
 }
@@ -232,6 +237,7 @@ impl Store {
             backend,
             write_lock: std::sync::Arc::new(Mutex::new(())),
             auth_epoch: std::sync::Arc::default(),
+            access_epoch: std::sync::Arc::default(),
             audit_queue: std::sync::Arc::default(),
         };
         store.migrate().await?;

@@ -193,6 +193,7 @@ impl Store {
         .await?;
         write_effects(&write.txn, effects).await?;
         write.txn.commit().await?;
+        self.access_changed();
         Ok(())
     }
 
@@ -327,6 +328,7 @@ impl Store {
         }
         write_effects(&write.txn, effects).await?;
         write.txn.commit().await?;
+        self.access_changed();
         Ok(())
     }
 }

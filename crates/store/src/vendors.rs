@@ -62,6 +62,7 @@ impl Store {
         .await?;
         write.txn.commit().await?;
         self.auth_changed();
+        self.access_changed();
         Ok(())
     }
 

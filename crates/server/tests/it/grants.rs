@@ -1097,3 +1097,116 @@ async fn a_grant_ending_leaves_the_account_its_holder_has_as_birthright() {
         "no grant.revoked kept by birthright"
     );
 }
+
+/// A check through another replica's router.
+async fn check_on(app: &axum::Router, token: &str, who: &str, resource: &str, role: &str) -> Value {
+    use tower::ServiceExt as _;
+    let mut req = axum::http::Request::get(format!(
+        "/v1/access/check?identity={who}&resource={resource}&role={role}"
+    ))
+    .header("authorization", format!("Bearer {token}"))
+    .body(axum::body::Body::empty())
+    .unwrap();
+    let peer: std::net::SocketAddr = crate::support::PEER.parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    let answer = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body = http_body_util::BodyExt::collect(answer.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    serde_json::from_slice(&body).unwrap()
+}
+
+#[tokio::test]
+async fn another_replica_answers_the_access_check_from_memory_and_follows_grants_made_and_revoked_here()
+ {
+    let (t, p) = people().await;
+    let gate = checker(&t).await;
+    // A second replica on the same database, following the change stream as `serve`
+    // does.
+    let store = Store::open(&t.db.url, &Default::default()).await.unwrap();
+    let other = AppState::new(store, Arc::new(t.clock.clone()), t.state.config().clone());
+    let other_app = warden_server::api::app(other.clone());
+    let follower = tokio::spawn(warden_server::access_index::run(other.clone()));
+    eventually("the other replica reads its index", async || {
+        other.access_index().grants().is_some()
+    })
+    .await;
+    let no = check_on(&other_app, &gate, "alice", "session-cache", "read").await;
+    assert_eq!(no["allowed"], false, "{no}");
+
+    let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    let gid = request(&t, &p.alice, &id(&created.body)).await["grant"]["id"].clone();
+    eventually("the other replica's index has the grant", async || {
+        other.access_index().grants() == Some(1)
+    })
+    .await;
+    let yes = check_on(&other_app, &gate, "alice", "session-cache", "read").await;
+    assert_eq!(yes["allowed"], true, "{yes}");
+    assert_eq!(yes["grant"], gid);
+    // Another role of the same holder is not allowed.
+    let write = check_on(&other_app, &gate, "alice", "session-cache", "write").await;
+    assert_eq!(write["allowed"], false);
+
+    // Revoked early here: the other replica stops allowing it, before the target is
+    // even cleaned up (the worker has not run).
+    let revoked = t
+        .post(
+            &format!("/v1/grants/{}/revoke", gid.as_str().unwrap()),
+            &p.alice,
+            json!({"reason": "done"}),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
+    eventually("the other replica sees the revocation", async || {
+        check_on(&other_app, &gate, "alice", "session-cache", "read").await["allowed"] == false
+    })
+    .await;
+    // And its end needs no change at all: a grant stops at its end by the clock.
+    let again = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{again:?}");
+    t.tick().await;
+    eventually("the other replica sees the second grant", async || {
+        check_on(&other_app, &gate, "alice", "session-cache", "read").await["allowed"] == true
+    })
+    .await;
+    t.clock.advance(Duration::hours(1));
+    let ended = check_on(&other_app, &gate, "alice", "session-cache", "read").await;
+    assert_eq!(ended["allowed"], false, "at its end, before any revocation");
+    follower.abort();
+}
+
+#[tokio::test]
+async fn the_access_check_follows_a_holder_renamed_by_hr_at_once() {
+    let (t, p) = people().await;
+    let gate = checker(&t).await;
+    let admin = t.login("admin", &t.admin_password.clone()).await;
+    file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    assert_eq!(
+        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
+        true
+    );
+    let renamed = warden_server::demo::HR_CSV.replace(
+        "E1001,alice,alice@example.com",
+        "E1001,alicia,alice@example.com",
+    );
+    let req = axum::http::Request::post("/v1/hr/sync")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(axum::body::Body::from(renamed))
+        .unwrap();
+    let synced = t.raw(req, crate::support::PEER).await;
+    assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
+    let new_name = check(&t, &gate, "alicia", "session-cache", "read").await;
+    assert_eq!(new_name["allowed"], true, "{new_name}");
+    let old = t
+        .get(
+            "/v1/access/check?identity=alice&resource=session-cache&role=read",
+            &gate,
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::NOT_FOUND, "{old:?}");
+}

@@ -12,6 +12,7 @@ mod m0006_vendors;
 mod m0007_findings;
 mod m0008_audit_chain;
 mod m0009_vault;
+mod m0010_access_changes;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_findings::Migration),
             Box::new(m0008_audit_chain::Migration),
             Box::new(m0009_vault::Migration),
+            Box::new(m0010_access_changes::Migration),
         ]
     }
 

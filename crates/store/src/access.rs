@@ -1,0 +1,227 @@
+//! The change stream of access, which a replica's in-memory index of active grants is
+//! built from and kept current by.
+//!
+//! Every transaction that writes grants or identities first moves the `access` counter
+//! ([`next_access_seq`]) and stamps the rows it writes with the value it moved to
+//! (`change_seq`). On PostgreSQL moving the counter locks its row until the transaction
+//! ends, so values become visible in the order they were taken; SQLite has one writer.
+//! A reader that has seen everything up to `n` therefore reads the changes after `n` as
+//! the rows with `change_seq > n`, and never misses one that commits later with a smaller
+//! value.
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Statement};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::entity::{grants, identities};
+use crate::rows::from_ms;
+use crate::{Store, StoreError};
+
+/// The counter's row in `change_counters`.
+const COUNTER: &str = "access";
+
+/// One grant as an access index keeps it, with its holder's user name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRow {
+    /// Grant id.
+    pub grant: Uuid,
+    /// The holder.
+    pub identity: Uuid,
+    /// The holder's user name.
+    pub username: String,
+    /// Resource name.
+    pub resource: String,
+    /// Role name.
+    pub role: String,
+    /// The grant's state: only `active` grants give access.
+    pub state: String,
+    /// `standard`, `breakglass` or `extension`.
+    pub kind: String,
+    /// When the access was provisioned.
+    pub starts_at: Option<OffsetDateTime>,
+    /// When it ends.
+    pub ends_at: Option<OffsetDateTime>,
+}
+
+/// What changed after a counter value: identities (their user names) and grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessChanges {
+    /// The counter value these changes bring the reader to.
+    pub seq: i64,
+    /// Identities written, with their user names now.
+    pub identities: Vec<(Uuid, String)>,
+    /// Grants written, as they are now.
+    pub grants: Vec<AccessRow>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Row {
+    id: Uuid,
+    identity_id: Uuid,
+    username: String,
+    resource: String,
+    role: String,
+    state: String,
+    kind: String,
+    starts_at: Option<i64>,
+    ends_at: Option<i64>,
+}
+
+impl TryFrom<Row> for AccessRow {
+    type Error = StoreError;
+
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(Self {
+            grant: r.id,
+            identity: r.identity_id,
+            username: r.username,
+            resource: r.resource,
+            role: r.role,
+            state: r.state,
+            kind: r.kind,
+            starts_at: r.starts_at.map(from_ms).transpose()?,
+            ends_at: r.ends_at.map(from_ms).transpose()?,
+        })
+    }
+}
+
+/// Moves the access counter in `txn` and returns its new value, to stamp on the grants
+/// and identities the transaction writes.
+pub(crate) async fn next_access_seq(txn: &DatabaseTransaction) -> Result<i64, StoreError> {
+    let backend = txn.get_database_backend();
+    let update = Query::update()
+        .table(Alias::new("change_counters"))
+        .value(
+            Alias::new("value"),
+            Expr::col(Alias::new("value")).add(1_i64),
+        )
+        .and_where(Expr::col(Alias::new("name")).eq(COUNTER))
+        .returning_col(Alias::new("value"))
+        .to_owned();
+    let row = txn
+        .query_one_raw(backend.build(&update))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the access change counter is missing".to_owned()))?;
+    Ok(row.try_get_by_index::<i64>(0)?)
+}
+
+/// The select of grants with their holder's user name.
+fn grant_rows() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column((grants::Entity, grants::Column::Id))
+        .column((grants::Entity, grants::Column::IdentityId))
+        .column((identities::Entity, identities::Column::Username))
+        .column((grants::Entity, grants::Column::Resource))
+        .column((grants::Entity, grants::Column::Role))
+        .column((grants::Entity, grants::Column::State))
+        .column((grants::Entity, grants::Column::Kind))
+        .column((grants::Entity, grants::Column::StartsAt))
+        .column((grants::Entity, grants::Column::EndsAt))
+        .from(grants::Entity)
+        .inner_join(
+            identities::Entity,
+            Expr::col((identities::Entity, identities::Column::Id))
+                .equals((grants::Entity, grants::Column::IdentityId)),
+        )
+        .to_owned()
+}
+
+impl Store {
+    /// The number of committed transactions of this process that wrote grants or
+    /// identities. Read it before reading the change stream: if it has moved on by the
+    /// time the result is used, something changed since.
+    pub fn access_epoch(&self) -> u64 {
+        self.access_epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks a committed change of grants or identities.
+    pub(crate) fn access_changed(&self) {
+        self.access_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The access counter's committed value.
+    pub async fn access_seq(&self) -> Result<i64, StoreError> {
+        let backend = self.db.get_database_backend();
+        let select = Query::select()
+            .column(Alias::new("value"))
+            .from(Alias::new("change_counters"))
+            .and_where(Expr::col(Alias::new("name")).eq(COUNTER))
+            .to_owned();
+        let row = self
+            .db
+            .query_one_raw(backend.build(&select))
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt("the access change counter is missing".to_owned())
+            })?;
+        Ok(row.try_get_by_index::<i64>(0)?)
+    }
+
+    /// Up to `limit` active grants with ids after `after`, in id order: the pages of an
+    /// access index's first read. Read [`Self::access_seq`] before the first page; every
+    /// change after it is then in [`Self::access_changes`].
+    pub async fn active_access_page(
+        &self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<AccessRow>, StoreError> {
+        let mut q = grant_rows();
+        q.and_where(Expr::col((grants::Entity, grants::Column::State)).eq("active"));
+        if let Some(after) = after {
+            q.and_where(Expr::col((grants::Entity, grants::Column::Id)).gt(after));
+        }
+        q.order_by((grants::Entity, grants::Column::Id), sea_orm::Order::Asc)
+            .limit(limit);
+        self.rows(&q).await
+    }
+
+    /// Every identity and grant written after counter value `after`, up to the
+    /// counter's value now.
+    pub async fn access_changes(&self, after: i64) -> Result<AccessChanges, StoreError> {
+        let seq = self.access_seq().await?;
+        if seq <= after {
+            return Ok(AccessChanges {
+                seq: after,
+                ..AccessChanges::default()
+            });
+        }
+        let backend = self.db.get_database_backend();
+        let people = Query::select()
+            .column(identities::Column::Id)
+            .column(identities::Column::Username)
+            .from(identities::Entity)
+            .and_where(Expr::col(identities::Column::ChangeSeq).gt(after))
+            .and_where(Expr::col(identities::Column::ChangeSeq).lte(seq))
+            .to_owned();
+        let mut renamed = Vec::new();
+        for row in self.db.query_all_raw(backend.build(&people)).await? {
+            renamed.push((
+                row.try_get_by_index::<Uuid>(0)?,
+                row.try_get_by_index::<String>(1)?,
+            ));
+        }
+        let mut q = grant_rows();
+        q.and_where(Expr::col((grants::Entity, grants::Column::ChangeSeq)).gt(after))
+            .and_where(Expr::col((grants::Entity, grants::Column::ChangeSeq)).lte(seq));
+        Ok(AccessChanges {
+            seq,
+            identities: renamed,
+            grants: self.rows(&q).await?,
+        })
+    }
+
+    async fn rows(
+        &self,
+        q: &sea_orm::sea_query::SelectStatement,
+    ) -> Result<Vec<AccessRow>, StoreError> {
+        let stmt: Statement = self.db.get_database_backend().build(q);
+        Row::find_by_statement(stmt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(AccessRow::try_from)
+            .collect()
+    }
+}
