@@ -2,7 +2,7 @@
 //! kept current from the change stream of the grants table (`warden_store` stamps every
 //! transaction that writes grants or identities with a counter value).
 //!
-//! - It is read at start in pages, and then follows the stream: every
+//! - It is read at start in one streamed query, and then follows the stream: every
 //!   [`POLL`] in the background, and at once before answering when this process has
 //!   committed a change of grants or identities since it last read it. A change made
 //!   here is therefore seen by the very next check; one made through another replica
@@ -30,9 +30,6 @@ pub const POLL: Duration = Duration::from_millis(200);
 
 /// The longest the index answers after its last read of the change stream.
 pub const MAX_STALE: Duration = Duration::from_secs(1);
-
-/// Grants per page of the first read.
-const PAGE: u64 = 20_000;
 
 /// An active grant that gives access now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,23 +299,12 @@ impl AccessIndex {
         Ok(())
     }
 
-    /// The first read: the counter, then every active grant page by page, then the
-    /// changes made meanwhile.
+    /// The first read: the counter, then every active grant as the database streams them,
+    /// then the changes made meanwhile.
     async fn load(&self, store: &Store, epoch: u64, started: Instant) -> Result<(), StoreError> {
         let seq = store.access_seq().await?;
         let mut d = Data::default();
-        let mut after = None;
-        loop {
-            let page = store.active_access_page(after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.grant);
-            for row in &page {
-                d.apply(row);
-            }
-            if u64::try_from(page.len()).unwrap_or(u64::MAX) < PAGE {
-                break;
-            }
-        }
+        store.each_active_access(|row| d.apply(&row)).await?;
         d.seq = seq;
         let changes = store.access_changes(seq).await?;
         d.apply_changes(&changes);

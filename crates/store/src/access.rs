@@ -159,22 +159,23 @@ impl Store {
         Ok(row.try_get_by_index::<i64>(0)?)
     }
 
-    /// Up to `limit` active grants with ids after `after`, in id order: the pages of an
-    /// access index's first read. Read [`Self::access_seq`] before the first page; every
-    /// change after it is then in [`Self::access_changes`].
-    pub async fn active_access_page(
+    /// Hands every active grant to `f`, one at a time as the database returns them (in
+    /// one query, so a million grants never sit in memory as rows): an access index's
+    /// first read. Read [`Self::access_seq`] before; every change after it is then in
+    /// [`Self::access_changes`].
+    pub async fn each_active_access(
         &self,
-        after: Option<Uuid>,
-        limit: u64,
-    ) -> Result<Vec<AccessRow>, StoreError> {
+        mut f: impl FnMut(AccessRow) + Send,
+    ) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt as _;
         let mut q = grant_rows();
         q.and_where(Expr::col((grants::Entity, grants::Column::State)).eq("active"));
-        if let Some(after) = after {
-            q.and_where(Expr::col((grants::Entity, grants::Column::Id)).gt(after));
+        let stmt: Statement = self.db.get_database_backend().build(&q);
+        let mut rows = Row::find_by_statement(stmt).stream(&self.db).await?;
+        while let Some(row) = rows.try_next().await? {
+            f(AccessRow::try_from(row)?);
         }
-        q.order_by((grants::Entity, grants::Column::Id), sea_orm::Order::Asc)
-            .limit(limit);
-        self.rows(&q).await
+        Ok(())
     }
 
     /// Every identity and grant written after counter value `after`, up to the
