@@ -189,6 +189,10 @@ pub struct AccessIndex {
     data: RwLock<Option<Data>>,
     /// Held while reading the database into the index: one read at a time.
     reading: tokio::sync::Mutex<()>,
+    /// Whether a background task ([`run`]) reads and follows the index. Then a check never
+    /// makes the first read itself (it may take seconds); without one, the first check
+    /// makes it.
+    followed: std::sync::atomic::AtomicBool,
 }
 
 /// What the index says of a check.
@@ -209,6 +213,13 @@ impl AccessIndex {
         data.as_ref().is_some_and(|d| {
             d.epoch == epoch && d.read_at.is_some_and(|at| at.elapsed() < MAX_STALE)
         })
+    }
+
+    /// Marks the index as read and followed by a background task ([`run`]). Call it before
+    /// serving, so no check makes the first read itself.
+    pub fn follow_in_background(&self) {
+        self.followed
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     fn loaded(&self) -> bool {
@@ -238,9 +249,11 @@ impl AccessIndex {
         now: OffsetDateTime,
     ) -> Answer {
         if !self.fresh(store.access_epoch()) {
-            // Before the first read is done, do not wait for it (it may be long): the
-            // database answers meanwhile.
+            // A first read made by the background task is neither made nor waited for
+            // here (it may take seconds): the database answers meanwhile.
+            let followed = self.followed.load(std::sync::atomic::Ordering::Acquire);
             let guard = match self.reading.try_lock() {
+                Ok(_) if followed && !self.loaded() => return Answer::Unknown,
                 Ok(g) => g,
                 Err(_) if !self.loaded() => return Answer::Unknown,
                 Err(_) => self.reading.lock().await,
@@ -324,6 +337,7 @@ impl AccessIndex {
 /// Keeps the index of `state` current while the server runs: the first read at once,
 /// then the change stream every [`POLL`].
 pub async fn run(state: crate::state::AppState) {
+    state.access_index().follow_in_background();
     loop {
         let index = state.access_index();
         if let Err(e) = index.refresh(state.store()).await {

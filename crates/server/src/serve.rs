@@ -164,6 +164,8 @@ pub async fn serve(
     tokio::spawn(follow_policy(state.clone()));
     tokio::spawn(sweep_leavers(state.clone()));
     tokio::spawn(crate::service::expiry::run(state.clone()));
+    // Read in the background: checks read the database until it is done.
+    state.access_index().follow_in_background();
     tokio::spawn(crate::access_index::run(state.clone()));
     tokio::spawn(crate::notify::deliver::run(state.clone()));
     tokio::spawn(housekeeping(state.clone()));

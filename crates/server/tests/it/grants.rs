@@ -1249,3 +1249,31 @@ async fn the_access_check_follows_a_holder_renamed_by_hr_at_once() {
         .await;
     assert_eq!(old.status, StatusCode::NOT_FOUND, "{old:?}");
 }
+
+#[tokio::test]
+async fn until_the_background_read_of_the_index_is_done_the_access_check_reads_the_database() {
+    let (t, p) = people().await;
+    // As `serve` does: the index is read by a background task (not started here).
+    t.state.access_index().follow_in_background();
+    let gate = checker(&t).await;
+    file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    let yes = check(&t, &gate, "alice", "session-cache", "read").await;
+    assert_eq!(yes["allowed"], true, "{yes}");
+    let no = check(&t, &gate, "alice", "session-cache", "write").await;
+    assert_eq!(no["allowed"], false, "{no}");
+    assert_eq!(
+        t.state.access_index().grants(),
+        None,
+        "no check made the first read itself"
+    );
+    // Once read, the index answers.
+    t.state
+        .access_index()
+        .refresh(t.state.store())
+        .await
+        .unwrap();
+    assert_eq!(t.state.access_index().grants(), Some(1));
+    let yes = check(&t, &gate, "alice", "session-cache", "read").await;
+    assert_eq!(yes["allowed"], true, "{yes}");
+}
