@@ -15,7 +15,31 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The exit status of a command whose output was cut off (128 + SIGPIPE), as a shell
+/// reports one killed by the signal.
+const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// `warden … | head` closes the pipe before the output ends; printing then fails, which
+/// the print macros turn into a panic. Leave quietly instead, as a command killed by
+/// SIGPIPE does; every other panic is reported as before.
+fn leave_quietly_on_a_closed_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        report(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    leave_quietly_on_a_closed_pipe();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -56,6 +56,24 @@ fn policy_validate_works_offline_and_names_file_and_line() {
 }
 
 #[test]
+fn output_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    // A pipe whose reading end is already closed, as after `warden … | head -0`.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = warden(dir.path())
+        .args(["policy", "validate"])
+        .arg(demo_dir().join("policy"))
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn hr_dry_run_explain_and_plan_against_a_dev_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(
