@@ -680,9 +680,20 @@ impl Store {
 
     /// Open check-outs of an account.
     pub async fn vault_open_checkouts(&self, account: Uuid) -> Result<Vec<Checkout>, StoreError> {
-        vault_checkouts::Entity::find()
-            .filter(vault_checkouts::Column::AccountId.eq(account))
-            .filter(vault_checkouts::Column::CheckedInAt.is_null())
+        self.open_checkouts(Some(account)).await
+    }
+
+    /// The open check-outs of every account, oldest first.
+    pub async fn vault_all_open_checkouts(&self) -> Result<Vec<Checkout>, StoreError> {
+        self.open_checkouts(None).await
+    }
+
+    async fn open_checkouts(&self, account: Option<Uuid>) -> Result<Vec<Checkout>, StoreError> {
+        let mut q = vault_checkouts::Entity::find();
+        if let Some(account) = account {
+            q = q.filter(vault_checkouts::Column::AccountId.eq(account));
+        }
+        q.filter(vault_checkouts::Column::CheckedInAt.is_null())
             .order_by_asc(vault_checkouts::Column::CheckedOutAt)
             .all(&self.db)
             .await?

@@ -233,7 +233,8 @@ pub async fn add(
     if body.rotate_now {
         crate::service::rotation::wake(state);
     }
-    info(state, account).await
+    // New: nothing checked out, no rotation staged yet.
+    Ok(info(account, Vec::new(), false))
 }
 
 fn checkout_info(c: Checkout) -> CheckoutInfo {
@@ -250,14 +251,10 @@ fn checkout_info(c: Checkout) -> CheckoutInfo {
     }
 }
 
-async fn info(state: &AppState, a: VaultAccount) -> Result<AccountInfo, ApiError> {
-    let checkouts = state.store().vault_open_checkouts(a.id).await?;
-    let pending = state
-        .store()
-        .vault_secret(a.id, a.version + 1)
-        .await?
-        .is_some_and(|s| s.state == "pending");
-    Ok(AccountInfo {
+/// The wire form of an account, with its open check-outs and whether a rotation of it is
+/// pending.
+fn info(a: VaultAccount, checkouts: Vec<Checkout>, pending: bool) -> AccountInfo {
+    AccountInfo {
         name: a.name,
         connection: a.connection,
         username: a.username,
@@ -278,17 +275,33 @@ async fn info(state: &AppState, a: VaultAccount) -> Result<AccountInfo, ApiError
         checkouts: checkouts.into_iter().map(checkout_info).collect(),
         created_at: a.created_at,
         created_by: a.created_by,
-    })
+    }
 }
 
-/// Every vaulted account's metadata.
+/// Every vaulted account's metadata, in three queries however many accounts there are.
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>, ApiError> {
     caller.require(Scope::Admin)?;
-    let mut out = Vec::new();
-    for a in state.store().vault_accounts().await? {
-        out.push(info(state, a).await?);
+    let store = state.store();
+    let mut open: std::collections::HashMap<Uuid, Vec<Checkout>> = std::collections::HashMap::new();
+    for c in store.vault_all_open_checkouts().await? {
+        open.entry(c.account_id).or_default().push(c);
     }
-    Ok(out)
+    let pending: std::collections::HashSet<(Uuid, u64)> = store
+        .vault_pending()
+        .await?
+        .into_iter()
+        .map(|s| (s.account_id, s.version))
+        .collect();
+    Ok(store
+        .vault_accounts()
+        .await?
+        .into_iter()
+        .map(|a| {
+            let checkouts = open.remove(&a.id).unwrap_or_default();
+            let rotating = pending.contains(&(a.id, a.version + 1));
+            info(a, checkouts, rotating)
+        })
+        .collect())
 }
 
 async fn find(state: &AppState, name: &str) -> Result<VaultAccount, ApiError> {
@@ -303,7 +316,13 @@ async fn find(state: &AppState, name: &str) -> Result<VaultAccount, ApiError> {
 pub async fn show(state: &AppState, caller: &Caller, name: &str) -> Result<AccountInfo, ApiError> {
     caller.require(Scope::Admin)?;
     let a = find(state, name).await?;
-    info(state, a).await
+    let checkouts = state.store().vault_open_checkouts(a.id).await?;
+    let pending = state
+        .store()
+        .vault_secret(a.id, a.version + 1)
+        .await?
+        .is_some_and(|s| s.state == "pending");
+    Ok(info(a, checkouts, pending))
 }
 
 /// Checks out the account's current password under the caller's running grant.

@@ -512,6 +512,18 @@ async fn round_trip(kind: &str, connection: &str, resource: &str) {
     assert_eq!(early.status, StatusCode::ACCEPTED, "{early:?}");
     assert_eq!(tick(&e.t).await.rotated, 0);
     assert!(target.logs_in(&p1).await);
+    // The list shows who holds it.
+    let listed = e.t.get("/v1/accounts", &e.admin).await;
+    let row = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "app")
+        .unwrap();
+    let held = row["checkouts"].as_array().unwrap();
+    assert_eq!(held.len(), 1, "{listed:?}");
+    assert_eq!(held[0]["username"], "alice", "{listed:?}");
 
     // Check-in rotates: the new password logs in, the old one no longer does.
     let back =
@@ -811,6 +823,16 @@ async fn a_rotation_cut_between_the_target_and_the_commit_is_settled_at_start() 
         .await
         .unwrap();
     assert!(account(&t, &admin, "app").await["rotation_pending"] == true);
+    let listed = t.get("/v1/accounts", &admin).await;
+    assert!(
+        listed
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "app" && a["rotation_pending"] == true),
+        "{listed:?}"
+    );
     let t = t.restarted().await;
     let r = tick(&t).await;
     assert_eq!(r.recovered, 1, "{r:?}");
