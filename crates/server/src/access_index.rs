@@ -3,14 +3,17 @@
 //! transaction that writes grants or identities with a counter value).
 //!
 //! - It is read at start in one streamed query, and then follows the stream: every
-//!   [`POLL`] in the background, and at once before answering when this process has
-//!   committed a change of grants or identities since it last read it. A change made
-//!   here is therefore seen by the very next check; one made through another replica
-//!   within [`POLL`].
-//! - It answers only while fresh: read no longer than [`MAX_STALE`] ago and with no local
-//!   change since. Otherwise the check reads the database, as it does before the first
-//!   read is done or when reading the stream fails. Failing to keep up never answers
-//!   from old data.
+//!   [`POLL`] in the background for changes made through other replicas, and at once
+//!   when this process commits one.
+//! - A change made here that may take access away (an early end, a leaver, a policy
+//!   apply, a rename) is seen by the very next check: until the index has read it, no
+//!   check answers from it. One that may give access (a grant made active) is seen by
+//!   the next check too: until the index has read it, only "allowed" is answered from
+//!   memory, and "not allowed" is read again. The worker's revocations need neither: a
+//!   grant it revokes had already reached its end, and the index already refused it.
+//! - It answers only while fresh: read no longer than [`MAX_STALE`] ago. Otherwise the
+//!   check reads the database, as it does before the first read is done or when reading
+//!   the stream fails. Failing to keep up never answers from old data.
 //! - A grant's end needs no change to take effect: an entry allows only while the clock
 //!   is between its start and its end, so access stops at the end even before the
 //!   worker's revocation lands.
@@ -66,8 +69,12 @@ struct Data {
     names: HashSet<Arc<str>>,
     /// The counter value read up to.
     seq: i64,
-    /// This process's change count ([`Store::access_epoch`]) when last read.
+    /// This process's count of changes that may take access away
+    /// ([`Store::access_epoch`]) when last read.
     epoch: u64,
+    /// This process's count of changes that may give access
+    /// ([`Store::access_widen_epoch`]) when last read.
+    widen: u64,
     /// When the last read of the stream started.
     read_at: Option<Instant>,
     /// Active grants held.
@@ -249,6 +256,7 @@ impl AccessIndex {
         now: OffsetDateTime,
     ) -> Answer {
         if !self.fresh(store.access_epoch()) {
+            // Something may have taken access away since the last read: read first.
             // A first read made by the background task is neither made nor waited for
             // here (it may take seconds): the database answers meanwhile.
             let followed = self.followed.load(std::sync::atomic::Ordering::Acquire);
@@ -266,15 +274,48 @@ impl AccessIndex {
                 return Answer::Unknown;
             }
         }
+        let (answer, widened) = self.lookup(store, username, resource, role, now);
+        if matches!(answer, Answer::Allowed(_)) || !widened {
+            return answer;
+        }
+        // Access given here since the last read (a grant made active) may turn this
+        // "no" into a "yes": read the changes unless a read is under way (the background
+        // task has been woken for it), in which case the database answers.
+        let Ok(_guard) = self.reading.try_lock() else {
+            return Answer::Unknown;
+        };
+        if let Err(e) = self.read(store).await {
+            tracing::warn!(error = %e, "cannot read the change stream of access; the access check reads the database");
+            return Answer::Unknown;
+        }
+        match self.lookup(store, username, resource, role, now) {
+            (answer, false) => answer,
+            (Answer::Allowed(r), true) => Answer::Allowed(r),
+            (_, true) => Answer::Unknown,
+        }
+    }
+
+    /// The index's answer, and whether access may have been given here since the read it
+    /// comes from.
+    fn lookup(
+        &self,
+        store: &Store,
+        username: &str,
+        resource: &str,
+        role: &str,
+        now: OffsetDateTime,
+    ) -> (Answer, bool) {
+        let widen = store.access_widen_epoch();
         let data = self.data.read().unwrap_or_else(PoisonError::into_inner);
-        match data
-            .as_ref()
-            .and_then(|d| d.lookup(username, resource, role, now))
-        {
+        let Some(d) = data.as_ref() else {
+            return (Answer::Unknown, false);
+        };
+        let answer = match d.lookup(username, resource, role, now) {
             Some(Some(r)) => Answer::Allowed(r),
             Some(None) => Answer::Denied,
             None => Answer::Unknown,
-        }
+        };
+        (answer, d.widen != widen)
     }
 
     /// Brings the index up to date: the first read when there was none, else the
@@ -293,20 +334,21 @@ impl AccessIndex {
     }
 
     async fn read(&self, store: &Store) -> Result<(), StoreError> {
-        let epoch = store.access_epoch();
+        // Both counts before the database: a change committed meanwhile moves them on.
+        let epochs = (store.access_epoch(), store.access_widen_epoch());
         let started = Instant::now();
         let seq = {
             let data = self.data.read().unwrap_or_else(PoisonError::into_inner);
             data.as_ref().map(|d| d.seq)
         };
         let Some(seq) = seq else {
-            return self.load(store, epoch, started).await;
+            return self.load(store, epochs, started).await;
         };
         let changes = store.access_changes(seq).await?;
         let mut data = self.data.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(d) = data.as_mut() {
             d.apply_changes(&changes);
-            d.epoch = epoch;
+            (d.epoch, d.widen) = epochs;
             d.read_at = Some(started);
         }
         Ok(())
@@ -314,14 +356,19 @@ impl AccessIndex {
 
     /// The first read: the counter, then every active grant as the database streams them,
     /// then the changes made meanwhile.
-    async fn load(&self, store: &Store, epoch: u64, started: Instant) -> Result<(), StoreError> {
+    async fn load(
+        &self,
+        store: &Store,
+        (epoch, widen): (u64, u64),
+        started: Instant,
+    ) -> Result<(), StoreError> {
         let seq = store.access_seq().await?;
         let mut d = Data::default();
         store.each_active_access(|row| d.apply(&row)).await?;
         d.seq = seq;
         let changes = store.access_changes(seq).await?;
         d.apply_changes(&changes);
-        d.epoch = epoch;
+        (d.epoch, d.widen) = (epoch, widen);
         d.read_at = Some(started);
         tracing::info!(
             grants = d.grants,
@@ -346,7 +393,11 @@ pub async fn run(state: crate::state::AppState) {
         if let Some(n) = index.grants() {
             metrics::gauge!("warden_access_index_grants").set(n as f64);
         }
-        tokio::time::sleep(POLL).await;
+        // Every POLL for changes made through other replicas; at once for ours.
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            () = state.store().access_written_here() => {}
+        }
     }
 }
 

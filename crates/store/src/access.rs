@@ -128,17 +128,46 @@ fn grant_rows() -> sea_orm::sea_query::SelectStatement {
 }
 
 impl Store {
-    /// The number of committed transactions of this process that wrote grants or
-    /// identities. Read it before reading the change stream: if it has moved on by the
-    /// time the result is used, something changed since.
+    /// The number of committed transactions of this process that may have taken access
+    /// away before the clock did (an early end, a leaver, a rename). Read it before
+    /// reading the change stream: if it has moved on by the time the result is used, an
+    /// answer from that read may allow what is no longer allowed.
     pub fn access_epoch(&self) -> u64 {
         self.access_epoch.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Marks a committed change of grants or identities.
+    /// The number of committed transactions of this process that may have given access
+    /// (a grant made active). While it has moved on since a read, an answer from that
+    /// read that does not allow may be out of date.
+    pub fn access_widen_epoch(&self) -> u64 {
+        self.access_widen_epoch
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks a committed change that may give access, and wakes readers.
+    pub(crate) fn access_widened(&self) {
+        self.access_widen_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.access_written();
+    }
+
+    /// Marks a committed change that may take access away, and wakes readers.
     pub(crate) fn access_changed(&self) {
         self.access_epoch
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.access_written();
+    }
+
+    /// Wakes a reader of the change stream after a committed write of grants or
+    /// identities.
+    pub(crate) fn access_written(&self) {
+        self.access_wake.notify_one();
+    }
+
+    /// Waits until this process commits a write of grants or identities (at once if one
+    /// was committed since the last wait).
+    pub async fn access_written_here(&self) {
+        self.access_wake.notified().await;
     }
 
     /// The access counter's committed value.

@@ -721,6 +721,7 @@ impl Store {
         let mut outbox = Vec::new();
         let mut events = Vec::new();
         let mut latest = None;
+        let mut widened = false;
         for c in changes {
             let g = &c.grant;
             let applied = now_stored
@@ -737,6 +738,7 @@ impl Store {
                     .push(g.request_id);
             }
             latest = latest.max(Some(g.updated_at));
+            widened |= g.state == "active";
             outbox.extend(c.outbox.iter().cloned());
             events.extend(c.events.iter());
         }
@@ -757,7 +759,14 @@ impl Store {
         }
         crate::audit::insert_audits(&write.txn, &events).await?;
         write.txn.commit().await?;
-        self.access_changed();
+        // The worker's outcomes never take access away before the clock has: a grant it
+        // settles as ended had already reached its end. They give access when they make a
+        // grant active.
+        if widened {
+            self.access_widened();
+        } else {
+            self.access_written();
+        }
         Ok(stale)
     }
 

@@ -180,6 +180,10 @@ pub struct Store {
     /// Counts committed changes of grants and identities in this process, so an index of
     /// active grants can tell when it may be stale (see [`Store::access_epoch`]).
     access_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Counts committed changes that may give access (see [`Store::access_widen_epoch`]).
+    access_widen_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Woken by every committed write of grants or identities in this process.
+    access_wake: std::sync::Arc<tokio::sync::Notify>,
     /// Events waiting for a group commit ([`Store::append_audit`]).
     audit_queue: std::sync::Arc<audit::AuditQueue>,
 }
@@ -238,6 +242,8 @@ impl Store {
             write_lock: std::sync::Arc::new(Mutex::new(())),
             auth_epoch: std::sync::Arc::default(),
             access_epoch: std::sync::Arc::default(),
+            access_widen_epoch: std::sync::Arc::default(),
+            access_wake: std::sync::Arc::default(),
             audit_queue: std::sync::Arc::default(),
         };
         store.migrate().await?;

@@ -193,7 +193,9 @@ impl Store {
         .await?;
         write_effects(&write.txn, effects).await?;
         write.txn.commit().await?;
-        self.access_changed();
+        // A grant is written as provisioning: it gives no access until the worker has
+        // made it active. Readers are woken, not invalidated.
+        self.access_written();
         Ok(())
     }
 
@@ -328,7 +330,9 @@ impl Store {
         }
         write_effects(&write.txn, effects).await?;
         write.txn.commit().await?;
-        self.access_changed();
+        // A grant is written as provisioning: it gives no access until the worker has
+        // made it active. Readers are woken, not invalidated.
+        self.access_written();
         Ok(())
     }
 }

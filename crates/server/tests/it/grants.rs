@@ -1277,3 +1277,33 @@ async fn until_the_background_read_of_the_index_is_done_the_access_check_reads_t
     let yes = check(&t, &gate, "alice", "session-cache", "read").await;
     assert_eq!(yes["allowed"], true, "{yes}");
 }
+
+#[tokio::test]
+async fn a_grant_made_active_here_is_allowed_by_the_next_check_even_for_a_holder_the_index_knows() {
+    let (t, p) = people().await;
+    let gate = checker(&t).await;
+    file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    // Alice is in the index, with one grant.
+    assert_eq!(
+        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
+        true
+    );
+    assert_eq!(
+        check(&t, &gate, "alice", "orders-db", "read").await["allowed"],
+        false
+    );
+    assert_eq!(t.state.access_index().grants(), Some(1));
+    let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-5"))).await;
+    let approved = decide(&t, &p.bob, &id(&created.body), "approve").await;
+    assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
+    assert_eq!(t.tick().await.provisioned, 1);
+    // The worker's commit gave access: the very next check says so.
+    let now = check(&t, &gate, "alice", "orders-db", "read").await;
+    assert_eq!(now["allowed"], true, "{now}");
+    assert_eq!(t.state.access_index().grants(), Some(2));
+    // Its revocation at the end needs no read: the clock already refuses it.
+    t.clock.advance(Duration::hours(1));
+    let ended = check(&t, &gate, "alice", "orders-db", "read").await;
+    assert_eq!(ended["allowed"], false, "{ended}");
+}
