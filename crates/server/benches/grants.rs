@@ -574,16 +574,9 @@ async fn checks(app: &Router, token: &str, clients: usize) {
                     ACCESSES_EACH => ("bastion", "root"),
                     a => (ACCESSES[a].0, ACCESSES[a].1),
                 };
-                let path = format!(
-                    "/v1/access/check?identity=user{person}&resource={resource}&role={role}"
-                );
-                let t = Instant::now();
-                let (status, body) = send(&app, Method::GET, &path, Some(&token), None).await;
-                samples.push(t.elapsed());
-                assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-                if body.starts_with(br#"{"allowed":true"#) {
-                    allowed += 1;
-                }
+                let (took, yes) = timed_check(&app, &token, person, resource, role).await;
+                samples.push(took);
+                allowed += usize::from(yes);
             }
             (samples, allowed)
         });
@@ -606,6 +599,22 @@ async fn checks(app: &Router, token: &str, clients: usize) {
 }
 
 /// Target 3: 10,000 grants end at one instant; the worker revokes them.
+/// One access check through the router: how long it took, and whether it allowed.
+async fn timed_check(
+    app: &Router,
+    token: &str,
+    person: usize,
+    resource: &str,
+    role: &str,
+) -> (Duration, bool) {
+    let path = format!("/v1/access/check?identity=user{person}&resource={resource}&role={role}");
+    let t = Instant::now();
+    let (status, body) = send(app, Method::GET, &path, Some(token), None).await;
+    let took = t.elapsed();
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    (took, body.starts_with(br#"{"allowed":true"#))
+}
+
 /// Checks from `clients` concurrent clients until `stop` is set: their times, and how many
 /// were allowed.
 fn checks_until(
@@ -626,17 +635,9 @@ fn checks_until(
             while !stop.load(Ordering::Relaxed) {
                 let person = rng.below(PEOPLE_SMALL);
                 let access = ACCESSES[rng.below(ACCESSES_EACH)];
-                let (resource, role) = (access.0, access.1);
-                let path = format!(
-                    "/v1/access/check?identity=user{person}&resource={resource}&role={role}"
-                );
-                let t = Instant::now();
-                let (status, body) = send(&app, Method::GET, &path, Some(&token), None).await;
-                samples.push(t.elapsed());
-                assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-                if body.starts_with(br#"{"allowed":true"#) {
-                    allowed += 1;
-                }
+                let (took, yes) = timed_check(&app, &token, person, access.0, access.1).await;
+                samples.push(took);
+                allowed += usize::from(yes);
                 // A client that waits a moment between checks (the timer's 1 ms), as a
                 // gateway between connections does: eight of them ask about 8,000 times a
                 // second. Without it they would take both cores from the worker.
