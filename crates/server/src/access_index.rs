@@ -17,6 +17,8 @@
 //! - A grant's end needs no change to take effect: an entry allows only while the clock
 //!   is between its start and its end, so access stops at the end even before the
 //!   worker's revocation lands.
+//! - A change counter lower than the one last read (a database restored from a backup)
+//!   makes it read everything again.
 //! - It knows only identities holding an active grant. A user name it does not know is
 //!   looked up in the database (to tell an unknown identity from one without access).
 
@@ -345,6 +347,16 @@ impl AccessIndex {
             return self.load(store, epochs, started).await;
         };
         let changes = store.access_changes(seq).await?;
+        if changes.seq < seq {
+            // The counter went back: the database was restored from a backup. What the
+            // index holds may be newer than the database; read everything again.
+            tracing::warn!(
+                was = seq,
+                now = changes.seq,
+                "the access change counter went back (a restored database?); reading the access index again"
+            );
+            return self.load(store, epochs, started).await;
+        }
         let mut data = self.data.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(d) = data.as_mut() {
             d.apply_changes(&changes);

@@ -208,12 +208,13 @@ impl Store {
     }
 
     /// Every identity and grant written after counter value `after`, up to the
-    /// counter's value now.
+    /// counter's value now. A counter below `after` (a database restored from a backup)
+    /// comes back as it is, with no changes: the reader must read everything again.
     pub async fn access_changes(&self, after: i64) -> Result<AccessChanges, StoreError> {
         let seq = self.access_seq().await?;
         if seq <= after {
             return Ok(AccessChanges {
-                seq: after,
+                seq,
                 ..AccessChanges::default()
             });
         }

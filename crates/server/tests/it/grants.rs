@@ -1307,3 +1307,33 @@ async fn a_grant_made_active_here_is_allowed_by_the_next_check_even_for_a_holder
     let ended = check(&t, &gate, "alice", "orders-db", "read").await;
     assert_eq!(ended["allowed"], false, "{ended}");
 }
+
+#[tokio::test]
+async fn a_database_restored_from_a_backup_makes_the_index_read_everything_again() {
+    use sea_orm::ConnectionTrait as _;
+    let (t, p) = people().await;
+    let gate = checker(&t).await;
+    file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    assert_eq!(
+        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
+        true
+    );
+    // The database goes back to a state from before the grant ran, counter and all,
+    // behind the server's back, as a restore from a backup does.
+    let raw = sea_orm::Database::connect(t.db.url.as_str()).await.unwrap();
+    raw.execute_unprepared(
+        "UPDATE grants SET state = 'revoked', change_seq = 0; \
+         UPDATE change_counters SET value = 0 WHERE name = 'access'",
+    )
+    .await
+    .unwrap();
+    t.state
+        .access_index()
+        .refresh(t.state.store())
+        .await
+        .unwrap();
+    assert_eq!(t.state.access_index().grants(), Some(0));
+    let after = check(&t, &gate, "alice", "session-cache", "read").await;
+    assert_eq!(after["allowed"], false, "{after}");
+}
