@@ -397,10 +397,25 @@ impl AccessIndex {
 /// then the change stream every [`POLL`].
 pub async fn run(state: crate::state::AppState) {
     state.access_index().follow_in_background();
+    // Failures in a row: the first is logged, and the recovery, not every retry.
+    let mut failing = 0_u64;
     loop {
         let index = state.access_index();
-        if let Err(e) = index.refresh(state.store()).await {
-            tracing::warn!(error = %e, "cannot read the change stream of access; retrying");
+        match index.refresh(state.store()).await {
+            Ok(()) if failing > 0 => {
+                tracing::info!(
+                    failures = failing,
+                    "the change stream of access is read again"
+                );
+                failing = 0;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                if failing == 0 {
+                    tracing::warn!(error = %e, "cannot read the change stream of access; the access check reads the database until it can");
+                }
+                failing += 1;
+            }
         }
         if let Some(n) = index.grants() {
             metrics::gauge!("warden_access_index_grants").set(n as f64);
