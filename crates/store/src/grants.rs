@@ -239,6 +239,31 @@ fn grant_from(m: grants::Model) -> Result<StoredGrant, StoreError> {
 /// Grant rows per settling statement (12 parameters each).
 const SETTLE_ROWS: usize = 200;
 
+/// A `VALUES` list of `rows` as placeholders, with their values in order. `types` names
+/// each column's PostgreSQL type: PostgreSQL types a `VALUES` column from its first row,
+/// so each placeholder says its type there.
+fn values_list<const N: usize>(
+    backend: sea_orm::DbBackend,
+    types: [&str; N],
+    rows: impl IntoIterator<Item = [sea_orm::Value; N]>,
+) -> (String, Vec<sea_orm::Value>) {
+    let mut values = Vec::new();
+    let mut tuples = Vec::new();
+    for row in rows {
+        let marks: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| match backend {
+                sea_orm::DbBackend::Postgres => format!("${}::{ty}", values.len() + i + 1),
+                _ => "?".to_owned(),
+            })
+            .collect();
+        tuples.push(format!("({})", marks.join(", ")));
+        values.extend(row);
+    }
+    (tuples.join(", "), values)
+}
+
 /// One statement that settles `changes`: each row's mutable columns set only where the
 /// row still has the `updated_at` it was read with.
 fn settle_statement(
@@ -247,11 +272,13 @@ fn settle_statement(
     seq: i64,
 ) -> (String, Vec<sea_orm::Value>) {
     use sea_orm::Value;
-    let mut values: Vec<Value> = Vec::with_capacity(changes.len() * 12);
-    let mut tuples = Vec::with_capacity(changes.len());
-    for c in changes {
+    const TYPES: [&str; 12] = [
+        "uuid", "int8", "text", "int8", "int8", "int8", "int4", "text", "text", "text", "bool",
+        "int8",
+    ];
+    let rows = changes.iter().map(|c| {
         let g = &c.grant;
-        let row: [Value; 12] = [
+        [
             Value::from(g.id),
             Value::from(to_ms(c.read_at)),
             Value::from(g.state.clone()),
@@ -264,36 +291,15 @@ fn settle_statement(
             Value::from(g.end_reason.clone()),
             Value::from(g.warned),
             Value::from(to_ms(g.updated_at)),
-        ];
-        let marks: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, _)| match backend {
-                sea_orm::DbBackend::Postgres => {
-                    // PostgreSQL types a VALUES column from its first row: say each.
-                    const TYPES: [&str; 12] = [
-                        "uuid", "int8", "text", "int8", "int8", "int8", "int4", "text", "text",
-                        "text", "bool", "int8",
-                    ];
-                    format!(
-                        "${}::{}",
-                        values.len() + i + 1,
-                        TYPES.get(i).copied().unwrap_or("text")
-                    )
-                }
-                _ => "?".to_owned(),
-            })
-            .collect();
-        tuples.push(format!("({})", marks.join(", ")));
-        values.extend(row);
-    }
+        ]
+    });
+    let (list, values) = values_list(backend, TYPES, rows);
     let sql = format!(
         "UPDATE grants SET state = v.column3, starts_at = v.column4, ends_at = v.column5, \
          due_at = v.column6, attempts = v.column7, last_error = v.column8, handle = v.column9, \
          end_reason = v.column10, warned = v.column11, updated_at = v.column12, \
          change_seq = {seq} \
-         FROM (VALUES {}) AS v WHERE grants.id = v.column1 AND grants.updated_at = v.column2",
-        tuples.join(", ")
+         FROM (VALUES {list}) AS v WHERE grants.id = v.column1 AND grants.updated_at = v.column2"
     );
     (sql, values)
 }
@@ -527,33 +533,26 @@ impl Store {
         let backend = self.db.get_database_backend();
         let mut out = Vec::new();
         for chunk in accesses.chunks(300) {
-            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
-            let mut tuples = Vec::with_capacity(chunk.len());
-            for (identity, resource, role) in chunk {
-                let n = values.len();
-                tuples.push(match backend {
-                    // PostgreSQL types a VALUES column from its first row: say each.
-                    sea_orm::DbBackend::Postgres => {
-                        format!("(${}::uuid, ${}::text, ${}::text)", n + 1, n + 2, n + 3)
-                    }
-                    _ => "(?, ?, ?)".to_owned(),
-                });
-                values.extend([
-                    Value::from(*identity),
-                    Value::from(resource.clone()),
-                    Value::from(role.clone()),
-                ]);
-            }
+            let (list, values) = values_list(
+                backend,
+                ["uuid", "text", "text"],
+                chunk.iter().map(|(identity, resource, role)| {
+                    [
+                        Value::from(*identity),
+                        Value::from(resource.clone()),
+                        Value::from(role.clone()),
+                    ]
+                }),
+            );
             let states = LIVE_STATES
                 .iter()
                 .map(|s| format!("'{s}'"))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "SELECT g.* FROM (VALUES {}) AS v \
+                "SELECT g.* FROM (VALUES {list}) AS v \
                  JOIN grants g ON g.identity_id = v.column1 AND g.resource = v.column2 \
-                 AND g.role = v.column3 WHERE g.state IN ({states})",
-                tuples.join(", ")
+                 AND g.role = v.column3 WHERE g.state IN ({states})"
             );
             let rows = grants::Model::find_by_statement(sea_orm::Statement::from_sql_and_values(
                 backend, sql, values,
