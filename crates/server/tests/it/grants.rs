@@ -1137,6 +1137,17 @@ async fn a_grant_ending_leaves_the_account_its_holder_has_as_birthright() {
     );
 }
 
+/// Alice holds `read` on the session cache through an auto-approved grant, and the check
+/// (which reads the access index) says so.
+async fn alice_reads_the_session_cache(t: &TestApp, p: &crate::requests::Tokens, gate: &str) {
+    file(t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    t.tick().await;
+    assert_eq!(
+        check(t, gate, "alice", "session-cache", "read").await["allowed"],
+        true
+    );
+}
+
 /// A check through another replica's router.
 async fn check_on(app: &axum::Router, token: &str, who: &str, resource: &str, role: &str) -> Value {
     use tower::ServiceExt as _;
@@ -1223,12 +1234,7 @@ async fn the_access_check_follows_a_holder_renamed_by_hr_at_once() {
     let (t, p) = people().await;
     let gate = checker(&t).await;
     let admin = t.login("admin", &t.admin_password.clone()).await;
-    file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
-    t.tick().await;
-    assert_eq!(
-        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
-        true
-    );
+    alice_reads_the_session_cache(&t, &p, &gate).await;
     let renamed = warden_server::demo::HR_CSV.replace(
         "E1001,alice,alice@example.com",
         "E1001,alicia,alice@example.com",
@@ -1282,13 +1288,8 @@ async fn until_the_background_read_of_the_index_is_done_the_access_check_reads_t
 async fn a_grant_made_active_here_is_allowed_by_the_next_check_even_for_a_holder_the_index_knows() {
     let (t, p) = people().await;
     let gate = checker(&t).await;
-    file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
-    t.tick().await;
     // Alice is in the index, with one grant.
-    assert_eq!(
-        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
-        true
-    );
+    alice_reads_the_session_cache(&t, &p, &gate).await;
     assert_eq!(
         check(&t, &gate, "alice", "orders-db", "read").await["allowed"],
         false
@@ -1313,12 +1314,7 @@ async fn a_database_restored_from_a_backup_makes_the_index_read_everything_again
     use sea_orm::ConnectionTrait as _;
     let (t, p) = people().await;
     let gate = checker(&t).await;
-    file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
-    t.tick().await;
-    assert_eq!(
-        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
-        true
-    );
+    alice_reads_the_session_cache(&t, &p, &gate).await;
     // The database goes back to a state from before the grant ran, counter and all,
     // behind the server's back, as a restore from a backup does.
     let raw = sea_orm::Database::connect(t.db.url.as_str()).await.unwrap();
