@@ -8,13 +8,18 @@
 //! Delivery is at least once: a crash between sending and marking sends the message
 //! again, with the same id (`Warden-Delivery`), for the receiver to drop.
 //!
-//! Webhook, Slack and Teams URLs on loopback, private, link-local or unspecified
-//! addresses are refused unless the channel says `allow_internal = true`; for host names,
-//! the addresses they resolve to are checked the same way when connecting, and redirects
-//! are never followed, so a name cannot smuggle a request inside.
+//! Every connection goes through the outbound-address guard ([`crate::outbound`]):
+//! webhook, Slack and Teams URLs and the SMTP server may reach loopback, private,
+//! link-local and other internal addresses only when their configuration says
+//! `allow_internal = true`. IP literals are judged before the request, host names on the
+//! addresses they resolve to when connecting, and redirects are never followed, so a name
+//! cannot smuggle a request inside.
+//!
+//! Text that people typed (a justification, a reason) reaches Slack and Teams as text,
+//! never as markup: [`chat_text`] escapes what each format would read as a link, a
+//! mention or formatting.
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -22,9 +27,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use lettre::message::Mailbox;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use reqwest::Url;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::CONTENT_TYPE;
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -36,6 +41,7 @@ use warden_core::connector::{ALERT_AFTER, retry_delay};
 use warden_store::{StoreError, StoredOutbox};
 
 use crate::config::{ChannelConfig, ChannelKind, SmtpConfig};
+use crate::outbound::{self, error_chain};
 use crate::state::AppState;
 
 /// Most messages read from the outbox in one tick.
@@ -359,7 +365,8 @@ async fn send_webhook(
         message.payload.as_bytes(),
     );
     let request = http_client(channel.allow_internal)?
-        .post(url)
+        .post(url.as_str())
+        .map_err(|e| SendError::Refused(e.to_string()))?
         .header(CONTENT_TYPE, "application/json")
         .header("Warden-Event", message.event.as_str())
         .header("Warden-Delivery", message.id.to_string())
@@ -373,8 +380,18 @@ fn text_field<'a>(payload: &'a Value, key: &str) -> &'a str {
     payload.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// The one-line text of a Slack or Teams message: summary, event, and the plain facts.
-pub fn chat_text(payload: &Value) -> String {
+/// The markup a chat channel reads in its `text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatFormat {
+    /// Slack's mrkdwn (and Slack-compatible receivers): `<…>` makes links and mentions.
+    Slack,
+    /// Teams: Markdown, with HTML.
+    Teams,
+}
+
+/// The one-line text of a Slack or Teams message: summary, event, and the plain facts,
+/// escaped for `format` so that what people typed stays text.
+pub fn chat_text(format: ChatFormat, payload: &Value) -> String {
     let summary = text_field(payload, "summary");
     let event = text_field(payload, "event");
     let mut text = format!("[Warden] {summary} ({event}");
@@ -390,20 +407,52 @@ pub fn chat_text(payload: &Value) -> String {
         }
     }
     text.push(')');
-    one_line(&escape_chat(&text))
+    escape_chat(format, &one_line(&text))
 }
 
-/// Slack reads `<...>` as links and mentions (`<!channel>`), and Teams reads HTML:
-/// what people typed must not become either.
-fn escape_chat(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// The JSON body posted to a Slack or Teams webhook. Slack's is sent with
+/// `"mrkdwn": false`, so `*`, `_`, `~` and `` ` `` stay characters (Slack has no escape
+/// for them).
+pub fn chat_body(format: ChatFormat, payload: &Value) -> Value {
+    let text = chat_text(format, payload);
+    match format {
+        ChatFormat::Slack => serde_json::json!({ "text": text, "mrkdwn": false }),
+        ChatFormat::Teams => serde_json::json!({ "text": text }),
+    }
 }
 
+/// Escapes text for a chat format. Both read `<…>`: Slack as links and mentions
+/// (`<!channel>`, `<@U123>`, `<https://…|label>`), Teams as HTML; `&` starts an entity in
+/// both. Teams also reads Markdown, whose every control character is escaped with a
+/// backslash (CommonMark drops the backslash when rendering), so `[label](url)` shows as
+/// written instead of becoming a link.
+fn escape_chat(format: ChatFormat, text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '(' | ')' | '!' | '|' | '#'
+                if format == ChatFormat::Teams =>
+            {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` on one line: control characters, and the invisible ones that reorder text on
+/// screen (bidirectional overrides and isolates), become spaces.
 fn one_line(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || reorders { ' ' } else { c }
+        })
         .collect()
 }
 
@@ -411,9 +460,14 @@ async fn send_chat(channel: &ChannelConfig, stored: &StoredOutbox) -> Result<(),
     let url = channel_url(channel)?;
     let payload: Value = serde_json::from_str(&stored.message.payload)
         .map_err(|e| SendError::Payload(e.to_string()))?;
-    let body = serde_json::json!({ "text": chat_text(&payload) });
+    let format = match channel.kind {
+        ChannelKind::Teams => ChatFormat::Teams,
+        _ => ChatFormat::Slack,
+    };
+    let body = chat_body(format, &payload);
     let request = http_client(channel.allow_internal)?
-        .post(url)
+        .post(url.as_str())
+        .map_err(|e| SendError::Refused(e.to_string()))?
         .header(CONTENT_TYPE, "application/json")
         .body(body.to_string());
     post(request).await
@@ -432,140 +486,49 @@ async fn post(request: reqwest::RequestBuilder) -> Result<(), SendError> {
     }
 }
 
+/// The channel's URL, checked as at each delivery: the guard's check of IP literals, and
+/// the channels' own rule, `https://` unless `allow_internal`. Names are judged when
+/// connecting.
 fn channel_url(channel: &ChannelConfig) -> Result<Url, SendError> {
     let url = channel.url.as_deref().ok_or_else(|| {
         SendError::Config(format!("a {:?} channel needs a url", channel.kind).to_lowercase())
     })?;
-    check_url(url, channel.allow_internal).map_err(SendError::Refused)
-}
-
-/// Parses a webhook, Slack or Teams URL and refuses what may only be used with
-/// `allow_internal`: plain `http://`, and a host that is `localhost` or an IP literal on
-/// a loopback, private, link-local or unspecified address. The message never repeats the
-/// URL, whose path may be a secret.
-pub fn check_url(url: &str, allow_internal: bool) -> Result<Url, String> {
-    let parsed = Url::parse(url).map_err(|e| format!("not a valid URL ({e})"))?;
-    match parsed.scheme() {
-        "https" => {}
-        "http" if allow_internal => {}
-        "http" => {
-            return Err(
-                "http:// is allowed only with allow_internal = true; use https://".to_owned(),
-            );
-        }
-        other => return Err(format!("scheme {other}:// is not http(s)")),
-    }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| "the URL has no host".to_owned())?;
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let internal = match bare.parse::<IpAddr>() {
-        Ok(ip) => is_internal(ip),
-        Err(_) => {
-            let name = bare.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-    };
-    if internal && !allow_internal {
-        return Err(format!(
-            "host {host} is an internal address; set allow_internal = true to allow it"
-        ));
-    }
+    let parsed = outbound::check_url(url, channel.allow_internal)
+        .map_err(|e| SendError::Refused(e.to_string()))?;
+    https_unless_internal(&parsed, channel.allow_internal).map_err(SendError::Refused)?;
     Ok(parsed)
 }
 
-/// Loopback, private (RFC 1918, shared address space, IPv6 unique local), link-local,
-/// unspecified or broadcast.
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_internal_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_internal_v4(v4),
-            None => is_internal_v6(v6),
-        },
+fn https_unless_internal(url: &Url, allow_internal: bool) -> Result<(), String> {
+    if url.scheme() == "http" && !allow_internal {
+        return Err("http:// is allowed only with allow_internal = true; use https://".to_owned());
     }
+    Ok(())
 }
 
-fn is_internal_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || a == 0
-        // 100.64.0.0/10, carrier-grade NAT and many clouds' internal ranges.
-        || (a == 100 && (64..128).contains(&b))
-}
-
-fn is_internal_v6(ip: Ipv6Addr) -> bool {
-    ip.is_loopback() || ip.is_unspecified() || ip.is_unique_local() || ip.is_unicast_link_local()
-}
-
-/// Resolves host names and keeps only the addresses that are not internal, so a public
-/// name pointing inside is refused like an internal IP literal.
-#[derive(Debug)]
-struct PublicOnly;
-
-impl Resolve for PublicOnly {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> =
-                found.into_iter().filter(|a| !is_internal(a.ip())).collect();
-            if public.is_empty() {
-                return Err(format!(
-                    "{host} resolves only to internal addresses; set allow_internal = true to allow it"
-                )
-                .into());
-            }
-            let addrs: Addrs = Box::new(public.into_iter());
-            Ok(addrs)
-        })
-    }
+/// Checks a webhook, Slack or Teams URL in the configuration: a valid `https://` URL
+/// (`http://` only with `allow_internal`) whose host is neither an internal IP literal
+/// nor `localhost`, unless `allow_internal`. The message never repeats the URL, whose
+/// path may be a secret.
+pub fn check_url(url: &str, allow_internal: bool) -> Result<Url, String> {
+    let parsed = outbound::check_configured_url(url, allow_internal).map_err(|e| e.to_string())?;
+    https_unless_internal(&parsed, allow_internal)?;
+    Ok(parsed)
 }
 
 /// Two shared clients: one for channels that allow internal addresses, one that checks
-/// every resolved address. Neither follows redirects or uses a proxy from the environment
-/// (a proxy would do the resolving, and the check with it).
-fn http_client(allow_internal: bool) -> Result<&'static reqwest::Client, SendError> {
-    static OPEN: OnceLock<reqwest::Client> = OnceLock::new();
-    static PUBLIC: OnceLock<reqwest::Client> = OnceLock::new();
-    let cell = if allow_internal { &OPEN } else { &PUBLIC };
+/// every address it connects to ([`outbound::Client`]).
+fn http_client(allow_internal: bool) -> Result<&'static outbound::Client, SendError> {
+    static OPEN: OnceLock<outbound::Client> = OnceLock::new();
+    static GUARDED: OnceLock<outbound::Client> = OnceLock::new();
+    let cell = if allow_internal { &OPEN } else { &GUARDED };
     if let Some(client) = cell.get() {
         return Ok(client);
     }
-    // The server installs ring at start; tests and other callers may not have.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy();
-    if !allow_internal {
-        builder = builder.dns_resolver(PublicOnly);
-    }
-    let client = builder.build().map_err(|e| {
+    let client = outbound::Client::new(allow_internal, TIMEOUT).map_err(|e| {
         SendError::Http(format!("cannot build the HTTP client: {}", error_chain(&e)))
     })?;
     Ok(cell.get_or_init(|| client))
-}
-
-/// An error and its causes, one after the other.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 // ----- e-mail -----
@@ -634,30 +597,45 @@ async fn send_email(
         .header(ContentType::TEXT_PLAIN)
         .body(email_body(stored, &payload))
         .map_err(|e| SendError::Mail(e.to_string()))?;
-    smtp_transport(smtp)?
+    smtp_transport(smtp)
+        .await?
         .send(email)
         .await
         .map_err(|e| SendError::Mail(error_chain(&e)))?;
     Ok(())
 }
 
-fn smtp_transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+/// The SMTP transport for one delivery. It connects to an address of `smtp.host` that
+/// the guard resolved and vetted (never to the name, which could answer differently the
+/// second time), and checks the server's certificate against the name.
+async fn smtp_transport(
+    smtp: &SmtpConfig,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
     // The server installs ring at start; lettre falls back to ring without it as well.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mail_error = |e: lettre::transport::smtp::Error| SendError::Mail(error_chain(&e));
-    let builder = match smtp.tls.as_str() {
-        "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str()),
-        "starttls" => {
-            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(mail_error)?
-        }
-        "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(mail_error)?,
+    let address = outbound::resolve(&smtp.host, smtp.port, smtp.allow_internal)
+        .await
+        .map_err(|e| SendError::Refused(format!("notifications.smtp.host: {e}")))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| SendError::Mail(format!("{} resolves to no address", smtp.host)))?;
+    let name = smtp.host.trim_start_matches('[').trim_end_matches(']');
+    let tls = match smtp.tls.as_str() {
+        "none" => Tls::None,
+        "starttls" => Tls::Required(TlsParameters::new(name.to_owned()).map_err(mail_error)?),
+        "tls" => Tls::Wrapper(TlsParameters::new(name.to_owned()).map_err(mail_error)?),
         other => {
             return Err(SendError::Config(format!(
                 "notifications.smtp.tls is {other:?}; expected none, starttls or tls"
             )));
         }
     };
-    let mut builder = builder.port(smtp.port).timeout(Some(TIMEOUT));
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address.ip().to_string())
+            .port(address.port())
+            .tls(tls)
+            .timeout(Some(TIMEOUT));
     if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
         builder = builder.credentials(Credentials::new(
             user.clone(),
@@ -707,7 +685,7 @@ mod tests {
     }
 
     #[test]
-    fn internal_addresses_are_refused_without_allow_internal() {
+    fn channel_urls_need_https_and_no_internal_host_without_allow_internal() {
         for url in [
             "https://127.0.0.1/x",
             "https://10.1.2.3/x",
@@ -719,6 +697,11 @@ mod tests {
             "https://[fd00::1]/x",
             "https://[fe80::1]/x",
             "https://[::ffff:127.0.0.1]/x",
+            // What the check of old missed.
+            "https://[::7f00:1]/x",
+            "https://[64:ff9b::a9fe:a9fe]/x",
+            "https://[2002:7f00:1::]/x",
+            "https://198.18.0.1/x",
             "https://localhost/x",
             "http://hooks.example.com/x",
         ] {
@@ -730,23 +713,54 @@ mod tests {
         assert!(check_url("not a url", true).is_err());
     }
 
-    #[tokio::test]
-    async fn names_resolving_inside_are_refused() {
-        let name: Name = "localhost".parse().unwrap();
-        let err = PublicOnly.resolve(name).await.err().unwrap();
-        assert!(err.to_string().contains("internal addresses"), "{err}");
+    /// A justification written to become a link, a mention or formatting in chat.
+    const HOSTILE: &str = "[click here](https://evil.example) <!channel> <https://evil.example|update> *urgent* _now_ `x` ~y~ \\ ![img](https://evil.example/p.png) <b>bold</b> &amp; a\u{202e}b";
+
+    fn hostile_payload() -> Value {
+        serde_json::json!({
+            "summary": format!("alice asks for admin on db: {HOSTILE}\nsecond line"),
+            "event": "request.needs_approval",
+            "data": {"justification": HOSTILE, "resource": "db<>", "nested": {"x": 1}},
+        })
     }
 
     #[test]
-    fn chat_text_is_one_escaped_line() {
-        let text = chat_text(&serde_json::json!({
-            "summary": "alice <!channel>\nasks",
-            "event": "request.needs_approval",
-            "data": {"resource": "db<>", "nested": {"x": 1}},
-        }));
+    fn slack_text_cannot_link_mention_or_break_the_line() {
+        let text = chat_text(ChatFormat::Slack, &hostile_payload());
         assert_eq!(
             text,
-            "[Warden] alice &lt;!channel&gt; asks (request.needs_approval, resource: db&lt;&gt;)"
+            "[Warden] alice asks for admin on db: [click here](https://evil.example) \
+             &lt;!channel&gt; &lt;https://evil.example|update&gt; *urgent* _now_ `x` ~y~ \\ \
+             ![img](https://evil.example/p.png) &lt;b&gt;bold&lt;/b&gt; &amp;amp; a b second \
+             line (request.needs_approval, justification: [click here](https://evil.example) \
+             &lt;!channel&gt; &lt;https://evil.example|update&gt; *urgent* _now_ `x` ~y~ \\ \
+             ![img](https://evil.example/p.png) &lt;b&gt;bold&lt;/b&gt; &amp;amp; a b, \
+             resource: db&lt;&gt;)"
         );
+        // Slack does not read [label](url); mrkdwn off keeps * _ ~ ` as characters.
+        let body = chat_body(ChatFormat::Slack, &hostile_payload());
+        assert_eq!(body["mrkdwn"], false);
+        assert_eq!(body["text"], text);
+    }
+
+    #[test]
+    fn teams_text_shows_markdown_and_html_as_written() {
+        let text = chat_text(ChatFormat::Teams, &hostile_payload());
+        assert_eq!(
+            text,
+            "\\[Warden\\] alice asks for admin on db: \\[click here\\]\\(https://evil.example\\) \
+             &lt;\\!channel&gt; &lt;https://evil.example\\|update&gt; \\*urgent\\* \\_now\\_ \
+             \\`x\\` \\~y\\~ \\\\ \\!\\[img\\]\\(https://evil.example/p.png\\) \
+             &lt;b&gt;bold&lt;/b&gt; &amp;amp; a b second line \\(request.needs\\_approval, \
+             justification: \\[click here\\]\\(https://evil.example\\) &lt;\\!channel&gt; \
+             &lt;https://evil.example\\|update&gt; \\*urgent\\* \\_now\\_ \\`x\\` \\~y\\~ \\\\ \
+             \\!\\[img\\]\\(https://evil.example/p.png\\) &lt;b&gt;bold&lt;/b&gt; &amp;amp; a b, \
+             resource: db&lt;&gt;\\)"
+        );
+        // No ]( is left for a Markdown link, no < for a tag or an autolink.
+        assert!(!text.contains("]("), "{text}");
+        assert!(!text.contains('<'), "{text}");
+        let body = chat_body(ChatFormat::Teams, &hostile_payload());
+        assert_eq!(body, serde_json::json!({ "text": text }));
     }
 }

@@ -10,8 +10,13 @@
 //! The token is read once, at open, from an environment variable or a file, and kept in a
 //! [`SecretString`]: it is marked sensitive in the request and never appears in Debug
 //! output, logs or errors (a response body that echoes it has it blanked out). Errors
-//! name the URL without its query. The client follows no redirects and uses no proxy
-//! from the environment, like the notification webhooks.
+//! name the URL without its query.
+//!
+//! Requests go through the outbound-address guard ([`crate::outbound`]), like the
+//! notification webhooks: a receiver on a loopback, private or other internal address is
+//! refused — an IP literal before the request, a name on the addresses it resolves to
+//! when connecting — unless the sink says `allow_internal = true`; redirects are not
+//! followed and proxies from the environment are not used.
 
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
@@ -25,6 +30,7 @@ use warden_audit::Record;
 
 use super::ocsf;
 use super::transport::{HttpConfig, HttpFormat, PRODUCT_VERSION, SinkError, machine_hostname};
+use crate::outbound::{self, error_chain};
 
 /// How much of an error response's body goes into the error.
 pub const BODY_EXCERPT: usize = 200;
@@ -40,14 +46,14 @@ pub struct HttpTransport {
     pub host: String,
     shown_url: String,
     token: Option<SecretString>,
-    client: reqwest::Client,
+    client: outbound::Client,
 }
 
 impl HttpTransport {
     /// Reads the token and builds the client; connects on the first delivery.
     pub async fn open(config: &HttpConfig) -> Result<Self, SinkError> {
-        let url = Url::parse(&config.url)
-            .map_err(|e| SinkError::Config(format!("url: not a URL ({e})")))?;
+        let url = outbound::check_url(&config.url, config.allow_internal)
+            .map_err(|e| SinkError::Config(format!("url: {e}")))?;
         let token = read_token(config).await?;
         if let Some(token) = &token
             && HeaderValue::from_str(token.expose_secret()).is_err()
@@ -56,18 +62,10 @@ impl HttpTransport {
                 "the token holds characters an HTTP header cannot carry".to_owned(),
             ));
         }
-        // The server installs ring at start; tests and other callers may not have.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let timeout = Duration::from_secs(config.timeout_secs);
         let shown_url = shown(&url);
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .map_err(|e| SinkError::Http {
+        let client =
+            outbound::Client::new(config.allow_internal, timeout).map_err(|e| SinkError::Http {
                 url: shown_url.clone(),
                 message: format!("cannot build the HTTP client: {}", error_chain(&e)),
             })?;
@@ -118,7 +116,8 @@ impl HttpTransport {
         }
         let mut request = self
             .client
-            .post(self.url.clone())
+            .post(self.url.as_str())
+            .map_err(|e| SinkError::Config(format!("url: {e}")))?
             .header(CONTENT_TYPE, "application/json")
             .body(self.body(records));
         if let Some(token) = &self.token {
@@ -239,21 +238,6 @@ fn shown(url: &Url) -> String {
     url.set_query(None);
     url.set_fragment(None);
     url.to_string()
-}
-
-/// An error and its causes, one after the other.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -32,6 +32,10 @@
 //! connection (so a receiver restarted since the last batch is noticed before anything
 //! is written into the dead connection), but a receiver that dies while a batch is in
 //! flight can lose it. The HTTP sink gets an answer for every batch.
+//!
+//! The receiver is reached through the outbound-address guard ([`crate::outbound`]): only
+//! at the addresses its name resolves to that are not internal (loopback, private,
+//! link-local, …), unless the sink says `allow_internal = true`.
 
 use std::fmt;
 use std::io::{self, Read as _};
@@ -53,6 +57,7 @@ use super::ocsf;
 use super::transport::{
     Facility, PRODUCT_VERSION, SinkError, SyslogConfig, machine_hostname, split_host_port,
 };
+use crate::outbound;
 
 /// How long connecting (TCP and TLS handshake together) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -162,6 +167,7 @@ pub struct SyslogTransport {
     port: u16,
     header: Header,
     tls: Option<(TlsConnector, ServerName<'static>)>,
+    allow_internal: bool,
     conn: Option<Connection>,
 }
 
@@ -204,6 +210,7 @@ impl SyslogTransport {
                 app_name: config.app_name.clone(),
             },
             tls,
+            allow_internal: config.allow_internal,
             conn: None,
         })
     }
@@ -266,7 +273,14 @@ impl SyslogTransport {
             secs: CONNECT_TIMEOUT.as_secs(),
         };
         tokio::time::timeout(CONNECT_TIMEOUT, async {
-            let tcp = TcpStream::connect((self.host.as_str(), self.port))
+            // Only to addresses the outbound guard vetted, each in turn.
+            let addresses = outbound::resolve(&self.host, self.port, self.allow_internal)
+                .await
+                .map_err(|source| SinkError::Refused {
+                    address: self.address.clone(),
+                    source,
+                })?;
+            let tcp = TcpStream::connect(addresses.as_slice())
                 .await
                 .map_err(|source| SinkError::Connect {
                     address: self.address.clone(),

@@ -85,6 +85,11 @@ pub struct SyslogConfig {
     /// The syslog facility.
     #[serde(default)]
     pub facility: Facility,
+    /// Allow a receiver on a loopback, private or other internal address (a relay on
+    /// this machine or the local network). Refused by default, like every connection
+    /// the configuration names.
+    #[serde(default)]
+    pub allow_internal: bool,
 }
 
 fn default_app_name() -> String {
@@ -139,7 +144,11 @@ impl Facility {
 
 impl SyslogConfig {
     fn check(&self) -> Result<(), (&'static str, String)> {
-        split_host_port(&self.address).map_err(|e| ("address", e))?;
+        let (host, _) = split_host_port(&self.address).map_err(|e| ("address", e))?;
+        if !self.allow_internal {
+            crate::outbound::check_configured_host(&host)
+                .map_err(|e| ("address", e.to_string()))?;
+        }
         match (self.tls, &self.ca_file) {
             (true, None) => {
                 return Err((
@@ -264,6 +273,10 @@ pub struct HttpConfig {
     /// The most records in one request.
     #[serde(default = "default_http_batch")]
     pub batch: usize,
+    /// Allow a receiver on a loopback, private or other internal address (a collector on
+    /// the local network). Refused by default, like notification webhooks.
+    #[serde(default)]
+    pub allow_internal: bool,
 }
 
 fn default_timeout_secs() -> u64 {
@@ -287,14 +300,8 @@ pub enum HttpFormat {
 
 impl HttpConfig {
     fn check(&self) -> Result<(), (&'static str, String)> {
-        let url =
-            reqwest::Url::parse(&self.url).map_err(|e| ("url", format!("not a URL ({e})")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(("url", format!("scheme {}:// is not http(s)", url.scheme())));
-        }
-        if url.host_str().is_none() {
-            return Err(("url", "has no host".to_owned()));
-        }
+        let url = crate::outbound::check_configured_url(&self.url, self.allow_internal)
+            .map_err(|e| ("url", e.to_string()))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err((
                 "url",
@@ -340,6 +347,16 @@ pub enum SinkError {
     /// read. Retrying does not help until it is fixed.
     #[error("SIEM sink configuration: {0}")]
     Config(String),
+    /// The outbound-address guard refused the receiver's address (see
+    /// [`crate::outbound`]).
+    #[error("syslog receiver {address}: refused: {source}")]
+    Refused {
+        /// `host:port`.
+        address: String,
+        /// Why.
+        #[source]
+        source: crate::outbound::Refused,
+    },
     /// No TCP connection to a syslog receiver.
     #[error("syslog receiver {address}: cannot connect: {source}")]
     Connect {

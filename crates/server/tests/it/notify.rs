@@ -267,21 +267,28 @@ async fn webhook_slack_and_teams_each_get_their_format_once() {
         "a replay after the tolerance is refused"
     );
 
-    // Slack and Teams: {"text": ...} with the summary, the event and the facts.
-    for path in ["/slack", "/teams"] {
+    // Slack and Teams: {"text": ...} with the summary, the event and the facts; Slack's
+    // with mrkdwn off, Teams' with Markdown escaped.
+    for (path, keys, start) in [
+        (
+            "/slack",
+            2,
+            "[Warden] alice was granted admin on payments-db until 10:00 (grant.active, ",
+        ),
+        (
+            "/teams",
+            1,
+            "\\[Warden\\] alice was granted admin on payments-db until 10:00 \\(grant.active, ",
+        ),
+    ] {
         let seen = rx.seen_at(path);
         assert_eq!(seen.len(), 1, "{path}: {seen:?}");
         assert_eq!(seen[0].header("content-type"), "application/json");
         assert!(seen[0].headers.get("warden-signature").is_none());
         let body = seen[0].json();
-        assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+        assert_eq!(body.as_object().unwrap().len(), keys, "{body}");
         let text = body["text"].as_str().unwrap();
-        assert!(
-            text.starts_with(
-                "[Warden] alice was granted admin on payments-db until 10:00 (grant.active, "
-            ),
-            "{text}"
-        );
+        assert!(text.starts_with(start), "{text}");
         for fact in [
             "identity: alice",
             "resource: payments-db",
@@ -436,29 +443,76 @@ async fn a_message_for_a_removed_channel_waits_with_a_clear_error() {
     assert!(rx.seen().is_empty());
 }
 
+/// Issue: the channels' check missed IPv6 forms of internal addresses, and a name is
+/// only as good as what it resolves to when connecting. Without `allow_internal`, IP
+/// literals are refused before connecting, and a name resolving to loopback (`localhost`)
+/// when connecting: nothing reaches the listeners on loopback.
 #[tokio::test]
 async fn internal_addresses_are_refused_at_delivery_without_allow_internal() {
     let rx = Receiver::start().await;
+    // A bare port on loopback, to see whether anything connects at all.
+    let bare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    bare.set_nonblocking(true).unwrap();
+    let port = bare.local_addr().unwrap().port();
     let mut notifications = http_channels(&rx);
+    notifications.channel.extend([
+        webhook("named", format!("https://localhost:{port}/named")),
+        webhook(
+            "mapped",
+            format!("https://[::ffff:127.0.0.1]:{port}/mapped"),
+        ),
+        webhook(
+            "compatible",
+            format!("https://[::7f00:1]:{port}/compatible"),
+        ),
+        webhook("nat64", format!("https://[64:ff9b::7f00:1]:{port}/nat64")),
+        webhook("6to4", format!("https://[2002:7f00:1::]:{port}/6to4")),
+    ]);
     for c in &mut notifications.channel {
         c.allow_internal = false;
     }
-    notifications.channel.push(ChannelConfig {
-        allow_internal: false,
-        ..webhook(
-            "named",
-            format!("https://localhost:{}/named", rx.addr.port()),
-        )
-    });
     let app = TestApp::with(Backend::Sqlite, |c| c.notifications = notifications).await;
     announce(&app.state, &[granted()]).await;
     assert_eq!(deliver::tick(&app.state).await.unwrap(), 0);
-    for (name, row) in outbox(&app.state).await {
+    let rows = outbox(&app.state).await;
+    assert_eq!(rows.len(), 8);
+    for (name, row) in rows {
         let error = row.last_error.as_deref().unwrap();
-        assert!(error.contains("refused URL"), "{name}: {error}");
+        if name == "named" {
+            assert!(
+                error.contains("localhost resolves only to internal addresses"),
+                "{name}: {error}"
+            );
+        } else {
+            assert!(error.starts_with("refused URL: host "), "{name}: {error}");
+            assert!(error.contains("allow_internal"), "{name}: {error}");
+        }
         assert_eq!(row.delivered_at, None, "{name}");
     }
     assert!(rx.seen().is_empty());
+    assert_eq!(
+        bare.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "something connected to loopback"
+    );
+}
+
+/// `allow_internal = true` lets a channel reach a receiver on loopback, by address or by
+/// a name that resolves there.
+#[tokio::test]
+async fn allow_internal_lets_a_channel_reach_loopback_by_name() {
+    let rx = Receiver::start().await;
+    let notifications = NotificationsConfig {
+        channel: vec![webhook(
+            "hook",
+            format!("http://localhost:{}/hook", rx.addr.port()),
+        )],
+        smtp: None,
+    };
+    let app = TestApp::with(Backend::Sqlite, |c| c.notifications = notifications).await;
+    announce(&app.state, &[granted()]).await;
+    assert_eq!(deliver::tick(&app.state).await.unwrap(), 1);
+    assert_eq!(rx.seen_at("/hook").len(), 1);
 }
 
 #[tokio::test]
@@ -664,6 +718,8 @@ fn smtp_config(port: u16) -> SmtpConfig {
         from: "Warden <warden@example.org>".to_owned(),
         username: None,
         password: None,
+        // aiosmtpd runs on loopback.
+        allow_internal: true,
     }
 }
 
@@ -739,6 +795,44 @@ async fn email_is_sent_through_a_real_smtp_server() {
     let row = &outbox(&app.state).await["mail"];
     assert!(row.delivered_at.is_some());
     assert_eq!(deliver::tick(&app.state).await.unwrap(), 0);
+    assert_eq!(server.messages().len(), 1);
+}
+
+/// The SMTP server goes through the guard too: on a name that resolves to loopback it is
+/// refused when connecting unless `[notifications.smtp] allow_internal = true`.
+#[tokio::test]
+async fn email_to_an_smtp_server_on_loopback_needs_allow_internal() {
+    let server = SmtpServer::start().await;
+    let mail_channel = || ChannelConfig {
+        to: vec!["alice@example.org".to_owned()],
+        ..channel("mail", ChannelKind::Email, None)
+    };
+    let refused = NotificationsConfig {
+        channel: vec![mail_channel()],
+        smtp: Some(SmtpConfig {
+            host: "localhost".to_owned(),
+            allow_internal: false,
+            ..smtp_config(server.port)
+        }),
+    };
+    let app = TestApp::with(Backend::Sqlite, |c| c.notifications = refused).await;
+    announce(&app.state, &[granted()]).await;
+    assert_eq!(deliver::tick(&app.state).await.unwrap(), 0);
+    let error = outbox(&app.state).await["mail"].last_error.clone().unwrap();
+    assert!(
+        error.contains("localhost resolves only to internal addresses"),
+        "{error}"
+    );
+    assert!(error.contains("allow_internal"), "{error}");
+    assert!(server.messages().is_empty());
+
+    let allowed = NotificationsConfig {
+        channel: vec![mail_channel()],
+        smtp: Some(smtp_config(server.port)),
+    };
+    let app = TestApp::with(Backend::Sqlite, |c| c.notifications = allowed).await;
+    announce(&app.state, &[granted()]).await;
+    assert_eq!(deliver::tick(&app.state).await.unwrap(), 1);
     assert_eq!(server.messages().len(), 1);
 }
 
@@ -841,7 +935,7 @@ fn bad_notification_settings_are_refused_naming_the_key() {
         (
             hook("url = \"https://[::1]/x\"\nsecret = \"s\"\n"),
             "notifications.channel[0].url",
-            "internal address",
+            "in loopback (::1)",
         ),
         (
             hook("url = \"http://hooks.example.com/x\"\nsecret = \"s\"\n"),
@@ -897,6 +991,21 @@ fn bad_notification_settings_are_refused_naming_the_key() {
             format!("{SMTP}tls = \"none\"\nusername = \"u\"\npassword = \"p\"\n"),
             "notifications.smtp.tls",
             "in clear",
+        ),
+        (
+            SMTP.replace("mail.example.org", "10.0.0.25"),
+            "notifications.smtp.host",
+            "host 10.0.0.25 is in private (10.0.0.0/8); set allow_internal = true",
+        ),
+        (
+            SMTP.replace("mail.example.org", "localhost"),
+            "notifications.smtp.host",
+            "allow_internal",
+        ),
+        (
+            hook("url = \"https://[64:ff9b::a9fe:a9fe]/x\"\nsecret = \"s\"\n"),
+            "notifications.channel[0].url",
+            "the NAT64 form of 169.254.169.254",
         ),
     ] {
         let err = load(&text).unwrap_err();
@@ -980,4 +1089,56 @@ async fn approvers_and_the_requester_are_mailed_as_a_request_moves_on() {
         2,
         "{rcpts:?}"
     );
+}
+
+/// Issue: a justification `[click here](https://evil.example)` became a live link in
+/// Teams. A request filed with a justification written to link, mention and format
+/// reaches Slack and Teams as text: Slack gets `<` `>` `&` escaped (no `<!channel>`, no
+/// `<url|label>` link) and mrkdwn off; Teams gets every Markdown control character
+/// escaped and HTML as entities.
+#[tokio::test]
+async fn a_hostile_justification_reaches_slack_and_teams_as_text() {
+    let rx = Receiver::start().await;
+    let slack = rx.url("/slack");
+    let teams = rx.url("/teams");
+    let (t, p) = crate::requests::people_with(move |c| {
+        c.notifications = NotificationsConfig {
+            channel: vec![
+                channel("slack", ChannelKind::Slack, Some(slack)),
+                channel("teams", ChannelKind::Teams, Some(teams)),
+            ],
+            smtp: None,
+        };
+    })
+    .await;
+    let mut ask = crate::requests::ask("orders-db", "read", "1h", Some("CHG-50"));
+    ask["justification"] = json!(
+        "INC-1 [click here](https://evil.example) <!channel> <https://evil.example|docs> *now*"
+    );
+    let created = crate::requests::file(&t, &p.alice, ask).await;
+    assert_eq!(created.body["state"], "pending", "{created:?}");
+    assert_eq!(deliver::tick(&t.state).await.unwrap(), 2);
+
+    let slack = &rx.seen_at("/slack")[0].json();
+    assert_eq!(slack["mrkdwn"], false, "{slack}");
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.contains(
+            "): INC-1 [click here](https://evil.example) &lt;!channel&gt; \
+             &lt;https://evil.example|docs&gt; *now* (request.needs_approval, "
+        ),
+        "{text}"
+    );
+    assert!(!text.contains('<') && !text.contains('>'), "{text}");
+
+    let teams = &rx.seen_at("/teams")[0].json();
+    let text = teams["text"].as_str().unwrap();
+    assert!(
+        text.contains(
+            "\\): INC-1 \\[click here\\]\\(https://evil.example\\) &lt;\\!channel&gt; \
+             &lt;https://evil.example\\|docs&gt; \\*now\\* \\(request.needs\\_approval, "
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("](") && !text.contains('<'), "{text}");
 }

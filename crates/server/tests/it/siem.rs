@@ -120,7 +120,7 @@ fn sink(toml_text: &str) -> SinkConfig {
 
 fn syslog_sink(address: &str, extra: &str) -> SinkConfig {
     sink(&format!(
-        "kind = \"syslog\"\naddress = \"{address}\"\nhostname = \"pam-test\"\n{extra}"
+        "kind = \"syslog\"\naddress = \"{address}\"\nhostname = \"pam-test\"\nallow_internal = true\n{extra}"
     ))
 }
 
@@ -566,7 +566,7 @@ async fn hec_posts_a_batch_with_the_splunk_token() {
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = sink(&format!(
-        "kind = \"http\"\nurl = \"{}\"\ntoken_file = \"{}\"",
+        "kind = \"http\"\nallow_internal = true\nurl = \"{}\"\ntoken_file = \"{}\"",
         receiver.url("/services/collector/event"),
         token_file(dir.path()).display()
     ));
@@ -609,14 +609,14 @@ async fn json_format_posts_an_array_with_an_optional_bearer_token() {
     let records = Chain::new().batch(3);
 
     let config = sink(&format!(
-        "kind = \"http\"\nformat = \"json\"\nurl = \"{}\"\ntoken_file = \"{}\"",
+        "kind = \"http\"\nallow_internal = true\nformat = \"json\"\nurl = \"{}\"\ntoken_file = \"{}\"",
         receiver.url("/ingest"),
         token_file(dir.path()).display()
     ));
     let mut transport = Transport::open(&config).await.unwrap();
     transport.deliver(&records).await.unwrap();
     let config = sink(&format!(
-        "kind = \"http\"\nformat = \"json\"\nurl = \"{}\"",
+        "kind = \"http\"\nallow_internal = true\nformat = \"json\"\nurl = \"{}\"",
         receiver.url("/ingest")
     ));
     let mut anonymous = Transport::open(&config).await.unwrap();
@@ -644,7 +644,7 @@ async fn http_error_status_fails_the_batch_until_the_receiver_recovers() {
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = sink(&format!(
-        "kind = \"http\"\nurl = \"{}?channel=abc\"\ntoken_file = \"{}\"",
+        "kind = \"http\"\nallow_internal = true\nurl = \"{}?channel=abc\"\ntoken_file = \"{}\"",
         receiver.url("/services/collector/event"),
         token_file(dir.path()).display()
     ));
@@ -685,7 +685,7 @@ async fn http_receiver_down_is_an_error_naming_the_url_not_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{}/services/collector/event", free_port());
     let config = sink(&format!(
-        "kind = \"http\"\nurl = \"{url}\"\ntoken_file = \"{}\"\ntimeout_secs = 3",
+        "kind = \"http\"\nallow_internal = true\nurl = \"{url}\"\ntoken_file = \"{}\"\ntimeout_secs = 3",
         token_file(dir.path()).display()
     ));
     let mut transport = Transport::open(&config).await.unwrap();
@@ -701,6 +701,73 @@ async fn http_receiver_down_is_an_error_naming_the_url_not_the_token() {
     ] {
         assert!(!shown.contains(TOKEN), "the token leaked: {shown}");
     }
+}
+
+/// Syslog goes through the outbound-address guard too: a receiver on loopback — by
+/// address, in an IPv6 form or as `localhost` — is refused by the configuration check
+/// and when opening the sink, unless the sink says `allow_internal = true`; with it, the
+/// transport connects to the addresses the guard resolved.
+#[tokio::test]
+async fn a_syslog_receiver_on_loopback_needs_allow_internal() {
+    let rsyslog = Rsyslog::start().await;
+    let port = rsyslog.address().rsplit_once(':').unwrap().1.to_owned();
+    for address in [
+        format!("127.0.0.1:{port}"),
+        format!("[::ffff:127.0.0.1]:{port}"),
+        format!("localhost:{port}"),
+    ] {
+        let text = format!("kind = \"syslog\"\naddress = \"{address}\"");
+        let config: SinkConfig = toml::from_str(&text).unwrap();
+        let error = config.validate("soc").unwrap_err();
+        assert!(
+            error.starts_with("audit.sinks.soc.address: "),
+            "{address}: {error}"
+        );
+        assert!(
+            error.contains("allow_internal = true"),
+            "{address}: {error}"
+        );
+        let error = Transport::open(&config).await.unwrap_err();
+        assert!(
+            matches!(error, SinkError::Config(_)),
+            "{address}: {error:?}"
+        );
+    }
+    let records = Chain::new().batch(2);
+    let mut transport = Transport::open(&syslog_sink(&format!("localhost:{port}"), ""))
+        .await
+        .unwrap();
+    transport.deliver(&records).await.unwrap();
+    assert_messages(&rsyslog.wait_for_lines(records.len(), WAIT).await, &records);
+}
+
+/// SIEM over HTTP goes through the outbound-address guard: a collector on loopback —
+/// by address, in an IPv6 form, or by the name `localhost` — is refused by the
+/// configuration check and when opening the sink, unless the sink says
+/// `allow_internal = true`.
+#[tokio::test]
+async fn an_http_collector_on_loopback_needs_allow_internal() {
+    let receiver = Receiver::start().await;
+    let port = receiver.addr.port();
+    let records = Chain::new().batch(1);
+    for url in [
+        receiver.url("/ingest"),
+        format!("http://[::ffff:127.0.0.1]:{port}/ingest"),
+        format!("http://localhost:{port}/ingest"),
+    ] {
+        let text = format!("kind = \"http\"\nformat = \"json\"\nurl = \"{url}\"");
+        let config: SinkConfig = toml::from_str(&text).unwrap();
+        let error = config.validate("soc").unwrap_err();
+        assert!(error.starts_with("audit.sinks.soc.url: "), "{url}: {error}");
+        assert!(error.contains("allow_internal = true"), "{url}: {error}");
+        let error = Transport::open(&config).await.unwrap_err();
+        assert!(matches!(error, SinkError::Config(_)), "{url}: {error:?}");
+
+        let allowed = sink(&format!("{text}\nallow_internal = true"));
+        let mut transport = Transport::open(&allowed).await.unwrap();
+        transport.deliver(&records).await.unwrap();
+    }
+    assert_eq!(receiver.seen().len(), 3);
 }
 
 #[tokio::test]
@@ -952,7 +1019,7 @@ async fn server_events_reach_an_http_collector_after_it_recovers() {
     receiver.answer(StatusCode::SERVICE_UNAVAILABLE);
     let dir = tempfile::tempdir().unwrap();
     let config = sink(&format!(
-        "kind = \"http\"\nurl = \"{}\"\ntoken_file = \"{}\"\nbatch = 4",
+        "kind = \"http\"\nallow_internal = true\nurl = \"{}\"\ntoken_file = \"{}\"\nbatch = 4",
         receiver.url("/services/collector/event"),
         token_file(dir.path()).display()
     ));
