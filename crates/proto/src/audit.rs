@@ -16,8 +16,10 @@ pub struct AuditQuery {
     /// The acting user's name.
     #[serde(default)]
     pub actor: Option<String>,
-    /// An action (`grant.revoke`) or a family of them (`grant.` or `grant.*`).
+    /// An action (`grant.revoke`) or a family of them (`grant.` or `grant.*`): lower-case
+    /// letters, digits, `_` and `.`.
     #[serde(default)]
+    #[param(pattern = r"^(?:[a-z0-9_.]+\.\*|[a-z0-9_.]*[a-z0-9_]|[a-z0-9_.]+\.)$")]
     pub action: Option<String>,
     /// The resource concerned.
     #[serde(default)]
@@ -32,7 +34,7 @@ pub struct AuditQuery {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[param(value_type = Option<String>, format = DateTime)]
     pub since: Option<OffsetDateTime>,
-    /// Before this time (RFC 3339).
+    /// Before this time (RFC 3339); one at or before `since` is refused (422).
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[param(value_type = Option<String>, format = DateTime)]
     pub until: Option<OffsetDateTime>,
@@ -41,6 +43,7 @@ pub struct AuditQuery {
     pub before: Option<i64>,
     /// Most events in the page (default 100, at most 1000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -119,7 +122,8 @@ pub struct AuditPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// Export the events after this sequence number (default 0: the whole log).
+    /// Export the events after this sequence number (default 0: the whole log); past the
+    /// end of the log, 404.
     #[serde(default)]
     pub since: Option<u64>,
 }

@@ -53,7 +53,8 @@ pub struct WhoAmI {
 pub struct ChangePassword {
     /// The current password.
     pub current_password: WireSecret,
-    /// The new password, at least 12 characters.
+    /// The new password: 12 to 1024 characters, not the current one.
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 1024)]
     pub new_password: WireSecret,
 }
 
@@ -61,15 +62,20 @@ pub struct ChangePassword {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// A label to recognise the token by.
+    /// A label to recognise the token by: 1 to 100 characters, no control characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,98}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: String,
-    /// Scopes for the token; each must be held by the caller. Defaults to all of the
-    /// caller's scopes.
+    /// Scopes for the token, at least one; each must be held by the caller. Defaults to
+    /// all of the caller's scopes.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<crate::ScopeName>>, min_items = 1)]
     pub scopes: Option<Vec<String>>,
-    /// Lifetime in seconds; defaults to `auth.token_default_ttl_secs`, at most
-    /// `auth.token_max_ttl_secs`.
+    /// Lifetime in seconds, at least 60; defaults to `auth.token_default_ttl_secs`, at
+    /// most `auth.token_max_ttl_secs` (longer: 422).
     #[serde(default)]
+    #[schema(minimum = 60)]
     pub expires_in_secs: Option<u64>,
 }
 
@@ -102,4 +108,40 @@ pub struct TokenInfo {
     /// Revoked, if it was.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A scope's name, as users and tokens carry them. The server reads scopes from text;
+/// this names the values it takes, for the API's description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum ScopeName {
+    /// Everything, including the scopes below and user administration.
+    #[serde(rename = "admin")]
+    Admin,
+    /// List and read local users.
+    #[serde(rename = "users:read")]
+    UsersRead,
+    /// Create, disable and change local users.
+    #[serde(rename = "users:write")]
+    UsersWrite,
+    /// File, list and cancel one's own access requests.
+    #[serde(rename = "request")]
+    Request,
+    /// Approve or deny others' requests.
+    #[serde(rename = "approve")]
+    Approve,
+    /// Read policy and plans.
+    #[serde(rename = "policy:read")]
+    PolicyRead,
+    /// Apply policy.
+    #[serde(rename = "policy:write")]
+    PolicyWrite,
+    /// Push HR data (file sync and SCIM).
+    #[serde(rename = "hr:sync")]
+    HrSync,
+    /// Read and export the audit log.
+    #[serde(rename = "audit:read")]
+    AuditRead,
+    /// Read identities and explain access decisions.
+    #[serde(rename = "identities:read")]
+    IdentitiesRead,
 }

@@ -71,7 +71,9 @@ pub struct EntitlementInfo {
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SyncParams {
-    /// `csv` (default) or `json`.
+    /// `csv` or `json`; without it, `json` when the body is sent as `application/json`,
+    /// else `csv`.
+    #[param(pattern = r"^(?:csv|json)$")]
     pub format: Option<String>,
     /// Report what would change without changing anything.
     #[serde(default)]
@@ -133,7 +135,13 @@ pub struct PersonChange {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
-    /// Path relative to the directory, such as `resources.toml` or `teams/sre.toml`.
+    /// Path relative to the directory, such as `resources.toml` or `teams/sre.toml`: a
+    /// `.toml` file, parts joined by `/`, none of them empty, `.` or `..`, no `\` or `:`,
+    /// at most 200 characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^(?:(?:[^/\\:.\x00-\x1f\x7f-\x9f][^/\\:\x00-\x1f\x7f-\x9f]*|\.[^/\\:.\x00-\x1f\x7f-\x9f][^/\\:\x00-\x1f\x7f-\x9f]*|\.\.[^/\\:\x00-\x1f\x7f-\x9f]+)/)*[^/\\:\x00-\x1f\x7f-\x9f]*\.toml$"
+    )]
     pub path: String,
     /// The file's text.
     pub text: String,
@@ -143,11 +151,35 @@ pub struct PolicyFile {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyChange {
-    /// The whole policy directory.
+    /// The whole policy directory, each path once.
+    #[schema(min_items = 1)]
     pub files: Vec<PolicyFile>,
-    /// Why (kept with the version; required to apply).
+    /// Why; not read by a plan (`POST /v1/policy/apply` takes [`ApplyPolicy`]).
     #[serde(default)]
     pub comment: Option<String>,
+}
+
+/// `POST /v1/policy/apply`: the files, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyPolicy {
+    /// The whole policy directory, each path once.
+    #[schema(min_items = 1)]
+    pub files: Vec<PolicyFile>,
+    /// Why: 1 to 1000 characters, kept with the version.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,998}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
+    pub comment: String,
+}
+
+impl From<ApplyPolicy> for PolicyChange {
+    fn from(apply: ApplyPolicy) -> Self {
+        Self {
+            files: apply.files,
+            comment: Some(apply.comment),
+        }
+    }
 }
 
 /// What a policy change does.
@@ -165,6 +197,10 @@ pub struct PolicyPlan {
     pub resources_removed: Vec<String>,
     /// Each identity whose access changes.
     pub changes: Vec<PersonChange>,
+    /// What the author should know but does not stop the policy (`file:line: message`),
+    /// such as resources whose grants are only recorded.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// A policy version.
@@ -199,7 +235,10 @@ pub struct PolicyApplied {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
-    /// Why.
+    /// Why: 1 to 1000 characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,998}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub comment: String,
 }
 
@@ -214,6 +253,9 @@ pub struct ExplainParams {
     /// Role name.
     pub role: String,
     /// Asked duration, such as `2h` or `30m`.
+    #[param(
+        pattern = r"^(?:[1-9][0-9]{0,5}d(?:(?:0|[1-9][0-9]{0,5})h)?(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?[1-9][0-9]{0,5}h(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?(?:(?:0|[1-9][0-9]{0,5})h)?[1-9][0-9]{0,5}m)$"
+    )]
     pub duration: Option<String>,
     /// A ticket the request would carry.
     pub ticket: Option<String>,

@@ -14,6 +14,9 @@ pub struct GrantInfo {
     pub request: Uuid,
     /// The holder (employee id).
     pub identity: String,
+    /// The holder's name, as HR gives it; absent when the identity no longer exists.
+    #[serde(default)]
+    pub identity_name: Option<String>,
     /// Resource.
     pub resource: String,
     /// Role.
@@ -52,7 +55,10 @@ pub struct ListGrants {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeGrant {
-    /// Why it ends early.
+    /// Why it ends early: 1 to 2000 characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,1998}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub reason: String,
 }
 
@@ -60,12 +66,21 @@ pub struct RevokeGrant {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendGrant {
-    /// How much longer, such as `1h`.
+    /// How much longer, such as `1h` or `1h30m`.
+    #[schema(
+        pattern = r"^(?:[1-9][0-9]{0,5}d(?:(?:0|[1-9][0-9]{0,5})h)?(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?[1-9][0-9]{0,5}h(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?(?:(?:0|[1-9][0-9]{0,5})h)?[1-9][0-9]{0,5}m)$"
+    )]
     pub duration: String,
-    /// Why.
+    /// Why: 1 to 2000 characters, and at least the approval policy's minimum.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,1998}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub reason: String,
-    /// A ticket, where policy wants one.
+    /// A ticket (1 to 200 characters), where policy wants one.
     #[serde(default)]
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,198}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub ticket: Option<String>,
 }
 
@@ -103,13 +118,23 @@ pub struct BreakGlassRequest {
     pub resource: String,
     /// Role name.
     pub role: String,
-    /// What is on fire: at least the policy's minimum justification length.
+    /// What is on fire: 1 to 2000 characters, and at least the policy's minimum
+    /// justification length.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,1998}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub reason: String,
-    /// How long, such as `1h`; at most the break-glass maximum (2 h by default).
+    /// How long, such as `1h` or `30m`; at most the break-glass maximum (2 h by default).
     #[serde(default)]
+    #[schema(
+        pattern = r"^(?:[1-9][0-9]{0,5}d(?:(?:0|[1-9][0-9]{0,5})h)?(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?[1-9][0-9]{0,5}h(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?(?:(?:0|[1-9][0-9]{0,5})h)?[1-9][0-9]{0,5}m)$"
+    )]
     pub duration: Option<String>,
-    /// The incident ticket, if there is one yet.
+    /// The incident ticket (1 to 200 characters), if there is one yet.
     #[serde(default)]
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,198}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub ticket: Option<String>,
 }
 
@@ -117,7 +142,11 @@ pub struct BreakGlassRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JustifyBreakGlass {
-    /// The holder's account of why break-glass was needed and what was done.
+    /// The holder's account of why break-glass was needed and what was done: 20 to 4000
+    /// characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x1F\x7F-\x9F]{18,3998}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub justification: String,
 }
 
@@ -126,8 +155,12 @@ pub struct JustifyBreakGlass {
 #[serde(deny_unknown_fields)]
 pub struct ReviewBreakGlass {
     /// `justified` or `unjustified`.
+    #[schema(pattern = r"^(?:justified|unjustified)$")]
     pub verdict: String,
-    /// Why.
+    /// Why: 1 to 2000 characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,1998}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub comment: String,
 }
 
@@ -138,6 +171,9 @@ pub struct BreakGlassInfo {
     pub id: Uuid,
     /// The holder (employee id).
     pub holder: String,
+    /// The holder's name, as HR gives it; absent when the identity no longer exists.
+    #[serde(default)]
+    pub holder_name: Option<String>,
     /// Resource.
     pub resource: String,
     /// Role.
@@ -166,6 +202,9 @@ pub struct BreakGlassInfo {
 pub struct ReviewInfo {
     /// Reviewer (employee id).
     pub reviewer: String,
+    /// The reviewer's name, as HR gives it; absent when the identity no longer exists.
+    #[serde(default)]
+    pub reviewer_name: Option<String>,
     /// `manager` or `security`.
     pub capacity: String,
     /// `justified` or `unjustified`.
@@ -197,17 +236,30 @@ pub struct IncidentInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVendor {
-    /// The vendor's Warden user name.
+    /// The vendor's Warden user name: 1 to 64 of `a-z 0-9 . _ - @`, starting with a
+    /// letter or digit.
+    #[schema(max_length = 64, pattern = r"^[a-z0-9][a-z0-9._@-]*$")]
     pub username: String,
-    /// Full name.
+    /// Full name: 1 to 200 characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,198}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: String,
-    /// E-mail address.
+    /// E-mail address: at most 254 characters with an `@` and no spaces (the document
+    /// states at most 125 before the first `@` and 128 after it).
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{0,125}@[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{0,128}[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub email: String,
-    /// The vendor's company.
+    /// The vendor's company: 1 to 200 characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,198}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub company: String,
-    /// How many days the sponsorship lasts (the identity's end date); at most the
-    /// configured maximum (90 by default).
+    /// How many days the sponsorship lasts (the identity's end date), from 1 (default
+    /// 30) to the configured maximum (`grants.vendor_max_days`, 90 by default).
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub days: Option<u32>,
 }
 
@@ -222,6 +274,9 @@ pub struct VendorInfo {
     pub company: String,
     /// The sponsor (employee id).
     pub sponsor: String,
+    /// The sponsor's name, as HR gives it; absent when the identity no longer exists.
+    #[serde(default)]
+    pub sponsor_name: Option<String>,
     /// The sponsorship's last day.
     pub until: Option<String>,
     /// Whether the account is enabled (a grant runs).

@@ -16,4 +16,5 @@ pub mod users;
 pub mod vault;
 
 mod secret;
+pub use auth::ScopeName;
 pub use secret::WireSecret;

@@ -64,6 +64,10 @@ pub enum ProblemType {
     PayloadTooLarge,
     /// The request body is not JSON.
     UnsupportedMediaType,
+    /// The request fits the API's description, but what it asks cannot be done: it names
+    /// something that does not exist, breaks a rule of the policy or the configuration,
+    /// or carries content (policy files, an HR file, a key) that is not valid.
+    Unprocessable,
     /// Too many attempts; retry after the time in `Retry-After`.
     RateLimited,
     /// The request took longer than the server allows.
@@ -78,7 +82,7 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every problem type.
-    pub const ALL: [ProblemType; 14] = [
+    pub const ALL: [ProblemType; 15] = [
         ProblemType::BadRequest,
         ProblemType::Unauthorized,
         ProblemType::InsufficientScope,
@@ -88,6 +92,7 @@ impl ProblemType {
         ProblemType::Conflict,
         ProblemType::PayloadTooLarge,
         ProblemType::UnsupportedMediaType,
+        ProblemType::Unprocessable,
         ProblemType::RateLimited,
         ProblemType::Timeout,
         ProblemType::Unavailable,
@@ -107,6 +112,7 @@ impl ProblemType {
             ProblemType::Conflict => "conflict",
             ProblemType::PayloadTooLarge => "payload-too-large",
             ProblemType::UnsupportedMediaType => "unsupported-media-type",
+            ProblemType::Unprocessable => "unprocessable",
             ProblemType::RateLimited => "rate-limited",
             ProblemType::Timeout => "timeout",
             ProblemType::Unavailable => "unavailable",
@@ -127,6 +133,7 @@ impl ProblemType {
             ProblemType::Conflict => 409,
             ProblemType::PayloadTooLarge => 413,
             ProblemType::UnsupportedMediaType => 415,
+            ProblemType::Unprocessable => 422,
             ProblemType::RateLimited => 429,
             ProblemType::Internal => 500,
             ProblemType::Unavailable | ProblemType::Sealed => 503,
@@ -145,6 +152,7 @@ impl ProblemType {
             ProblemType::Conflict => "Conflict",
             ProblemType::PayloadTooLarge => "Request body too large",
             ProblemType::UnsupportedMediaType => "Unsupported media type",
+            ProblemType::Unprocessable => "The request cannot be carried out",
             ProblemType::RateLimited => "Too many requests",
             ProblemType::Timeout => "Request timed out",
             ProblemType::Unavailable => "Service unavailable",

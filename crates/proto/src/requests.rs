@@ -13,12 +13,23 @@ pub struct CreateRequest {
     pub resource: String,
     /// Role name.
     pub role: String,
-    /// How long, such as `2h` or `30m`; at most the rule's maximum.
+    /// How long, such as `2h`, `30m` or `1h30m` (days, hours, minutes in that order);
+    /// at most the rule's maximum.
+    #[schema(
+        pattern = r"^(?:[1-9][0-9]{0,5}d(?:(?:0|[1-9][0-9]{0,5})h)?(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?[1-9][0-9]{0,5}h(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?(?:(?:0|[1-9][0-9]{0,5})h)?[1-9][0-9]{0,5}m)$"
+    )]
     pub duration: String,
-    /// Why: at least 10 characters.
+    /// Why: 1 to 2000 characters, and at least the approval policy's minimum (422 when
+    /// shorter).
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,1998}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub justification: String,
-    /// A change or incident ticket.
+    /// A change or incident ticket (1 to 200 characters), of the form policy requires.
     #[serde(default)]
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,198}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub ticket: Option<String>,
     /// A vendor this request is made for (user name or employee id); the requester must
     /// be their sponsor (HR manager).
@@ -46,6 +57,9 @@ pub struct RiskFactorInfo {
 pub struct DecisionInfo {
     /// The approver's employee id.
     pub approver: String,
+    /// The approver's name, as HR gives it; absent when the identity no longer exists.
+    #[serde(default)]
+    pub approver_name: Option<String>,
     /// `approve` or `deny`.
     pub decision: String,
     /// The capacity they decided in (approver sources met, and security).
@@ -64,8 +78,14 @@ pub struct RequestInfo {
     pub id: Uuid,
     /// Who asked (employee id).
     pub requester: String,
+    /// The requester's name, as HR gives it; absent when the identity no longer exists.
+    #[serde(default)]
+    pub requester_name: Option<String>,
     /// Who would hold the access (employee id).
     pub beneficiary: String,
+    /// The beneficiary's name, as HR gives it; absent when the identity no longer exists.
+    #[serde(default)]
+    pub beneficiary_name: Option<String>,
     /// Resource.
     pub resource: String,
     /// Role.
@@ -96,7 +116,9 @@ pub struct RequestInfo {
     pub pending_until: OffsetDateTime,
     /// Decisions so far.
     pub decisions: Vec<DecisionInfo>,
-    /// What a pending request still needs.
+    /// What a pending request still needs, in words: each missing approval and who may
+    /// give it (`an approver from group:security`, `one more approver who is the
+    /// requester's manager (E1002) or in group:sre-leads`).
     pub needs: Vec<String>,
     /// `standard`, `breakglass` or `extension`.
     pub kind: String,
@@ -113,7 +135,10 @@ pub struct RequestInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Decide {
-    /// Why (required).
+    /// Why: 1 to 2000 characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,1998}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub comment: String,
 }
 

@@ -45,7 +45,11 @@ pub struct SignSshKey {
     /// The role, when the caller holds more than one on the resource.
     #[serde(default)]
     pub role: Option<String>,
-    /// The caller's public key, one OpenSSH line (`ssh-ed25519 AAAA... comment`).
+    /// The caller's public key, one OpenSSH line (`ssh-ed25519 AAAA... comment`); a line
+    /// of this form that is not a key Warden can sign gets 422.
+    #[schema(
+        pattern = r"^[ \t\n\r]*[a-z0-9@.-]+ [A-Za-z0-9+/]+={0,2}(?: [^\x00-\x1f\x7f]*)?[ \t\n\r]*$"
+    )]
     pub public_key: String,
 }
 
@@ -109,6 +113,7 @@ pub struct Inventory {
 
 /// Query of `POST /v1/reconcile`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReconcileQuery {
     /// One resource; all resources with a configured connection when absent.
     #[serde(default)]
@@ -156,6 +161,7 @@ pub struct FindingInfo {
 
 /// Query of `GET /v1/findings`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListFindings {
     /// Only this resource's.
     #[serde(default)]

@@ -29,16 +29,24 @@ pub struct UserInfo {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    /// Login name: 1-64 of `a-z 0-9 . _ -`, starting with a letter or digit.
+    /// Login name: 1 to 64 of `a-z 0-9 . _ - @`, starting with a letter or digit.
+    #[schema(max_length = 64, pattern = r"^[a-z0-9][a-z0-9._@-]*$")]
     pub username: String,
-    /// Name shown to people; defaults to the login name.
+    /// Name shown to people (1 to 200 characters, no control characters); defaults to
+    /// the login name.
     #[serde(default)]
+    #[schema(
+        pattern = r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,198}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub display_name: Option<String>,
     /// Scopes to give; the caller must hold each.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::ScopeName>)]
     pub scopes: Vec<String>,
-    /// Initial password; when absent one is generated and returned once.
+    /// Initial password, 12 to 1024 characters; when absent one is generated and
+    /// returned once.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password, min_length = 12, max_length = 1024)]
     pub password: Option<WireSecret>,
 }
 
@@ -58,6 +66,7 @@ pub struct CreatedUser {
 pub struct UpdateUser {
     /// New scopes (replacing the old); the caller must hold each.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<crate::ScopeName>>)]
     pub scopes: Option<Vec<String>>,
     /// Disable (true) or enable (false). Disabling stops every token of the user at once.
     #[serde(default)]

@@ -41,8 +41,11 @@ pub struct VaultStatus {
 #[serde(deny_unknown_fields)]
 pub struct InitVault {
     /// How many shares to split the unseal key into (1 to 16).
+    #[schema(minimum = 1, maximum = 16)]
     pub shares: u8,
-    /// How many of them unseal (1 to `shares`).
+    /// How many of them unseal: 1 to `shares`, and at least 2 when there are several
+    /// shares (else 422).
+    #[schema(minimum = 1, maximum = 16)]
     pub threshold: u8,
 }
 
@@ -71,8 +74,15 @@ impl std::fmt::Debug for InitializedVault {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Unseal {
-    /// One share, as `warden operator init` printed it.
+    /// One share, as `warden operator init` printed it:
+    /// `wvs1-<vault id>-<threshold>-<index>-<data>-<checksum>`. A share whose checksum
+    /// does not match (mistyped) or that is of another vault gets 422.
     #[serde(default)]
+    #[schema(
+        value_type = Option<String>,
+        format = Password,
+        pattern = r"^[ \t\n\r]*wvs1-[a-z0-9]{8,32}-(?:[1-9]|1[0-6])-(?:[1-9]|1[0-6])-[A-Za-z0-9_-]{44}-[0-9A-Fa-f]{8}[ \t\n\r]*$"
+    )]
     pub share: Option<WireSecret>,
     /// Forget the shares given so far.
     #[serde(default)]
@@ -84,10 +94,13 @@ pub struct Unseal {
 #[serde(deny_unknown_fields)]
 pub struct AddAccount {
     /// Unique name (1 to 64 of `a-z 0-9 - _ .`, starting with a letter or digit).
+    #[schema(max_length = 64, pattern = r"^[a-z0-9][a-z0-9._-]*$")]
     pub name: String,
     /// The configured connection of the target (`[connections.NAME]`).
     pub connection: String,
-    /// The account on the target (MariaDB: `user@host`, host `%` when left out).
+    /// The account on the target (MariaDB: `user@host`, host `%` when left out): 1 to
+    /// 256 bytes, no NUL.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00]*$")]
     pub username: String,
     /// Its current password.
     pub password: WireSecret,
@@ -104,16 +117,23 @@ pub struct AddAccount {
     /// How long a check-out without a grant lasts before Warden checks it in and rotates
     /// the password (`30m`, `2h`; at most `24h`, default `1h`).
     #[serde(default)]
+    #[schema(
+        pattern = r"^(?:[1-9][0-9]{0,5}d(?:(?:0|[1-9][0-9]{0,5})h)?(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?[1-9][0-9]{0,5}h(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?(?:(?:0|[1-9][0-9]{0,5})h)?[1-9][0-9]{0,5}m)$"
+    )]
     pub checkout_max: Option<String>,
     /// One check-out at a time.
     #[serde(default)]
     pub exclusive: bool,
-    /// Rotate on this schedule (`30d`, `12h`; at most 366d). Default: the server's
+    /// Rotate on this schedule (`30d`, `12h`; 1h to 366d). Default: the server's
     /// `[vault] rotate_every`.
     #[serde(default)]
+    #[schema(
+        pattern = r"^(?:[1-9][0-9]{0,5}d(?:(?:0|[1-9][0-9]{0,5})h)?(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?[1-9][0-9]{0,5}h(?:(?:0|[1-9][0-9]{0,5})m)?|(?:(?:0|[1-9][0-9]{0,5})d)?(?:(?:0|[1-9][0-9]{0,5})h)?[1-9][0-9]{0,5}m)$"
+    )]
     pub rotate_every: Option<String>,
     /// Generated password length (16 to 128, default 24).
     #[serde(default)]
+    #[schema(minimum = 16, maximum = 128)]
     pub password_length: Option<u32>,
     /// Whether generated passwords use the symbols `- _ . ~` (default yes).
     #[serde(default)]

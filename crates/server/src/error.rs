@@ -4,7 +4,6 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use warden_core::Scope;
 use warden_proto::problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
 use warden_store::StoreError;
 
@@ -50,6 +49,16 @@ impl ApiError {
         err
     }
 
+    /// A request field fits the API's description but cannot be acted on: it names
+    /// something that does not exist, or breaks a rule of the policy or configuration
+    /// that the description cannot state. A field that does not fit the description is
+    /// [`ApiError::field`].
+    pub fn unprocessable(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut err = Self::field(field, message);
+        err.kind = ProblemType::Unprocessable;
+        err
+    }
+
     /// No valid credentials. One text for every reason, so the answer reveals nothing.
     pub fn unauthorized() -> Self {
         Self::new(
@@ -61,14 +70,6 @@ impl ApiError {
     /// A failed login; the same for an unknown user, a wrong password or a disabled user.
     pub fn bad_login() -> Self {
         Self::new(ProblemType::Unauthorized, "invalid user name or password")
-    }
-
-    /// The token lacks `scope`.
-    pub fn scope(scope: Scope) -> Self {
-        Self::new(
-            ProblemType::InsufficientScope,
-            format!("this operation needs the scope {scope}"),
-        )
     }
 
     /// Nothing called `what`.

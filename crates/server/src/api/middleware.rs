@@ -1,5 +1,9 @@
-//! Middleware: problem details for every error, request tracing with request ids, and
-//! HTTP metrics.
+//! Middleware: problem details for every error, request tracing with request ids, HTTP
+//! metrics, and the headers every response carries.
+//!
+//! A client may bring its own `X-Request-Id` only in a safe form ([`is_safe_request_id`]);
+//! any other is replaced by a fresh one before anything logs or echoes it, and the log
+//! writes it quoted, so a caller cannot forge fields in the text log.
 
 use std::any::Any;
 use std::time::Instant;
@@ -24,7 +28,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 pub async fn problems(req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
-        .get("x-request-id")
+        .get(X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let response = next.run(req).await;
@@ -95,7 +99,38 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
     response
 }
 
-/// A span per request with its id, method and path; headers are not recorded.
+/// The longest `X-Request-Id` accepted from a client.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// Whether a client's `X-Request-Id` is kept: 1 to [`MAX_REQUEST_ID`] characters from
+/// `A-Z a-z 0-9 . _ -` (a UUID, a ULID, most tracing ids). Nothing in it can end a log
+/// field, start another, or carry a control character.
+pub fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Drops every `X-Request-Id` of the request unless there is exactly one and it is safe,
+/// so that the request-id layer after it makes a fresh one.
+pub async fn safe_request_id(mut req: Request, next: Next) -> Response {
+    let headers = req.headers_mut();
+    let mut ids = headers.get_all(X_REQUEST_ID).iter();
+    let keep = match (ids.next(), ids.next()) {
+        (Some(id), None) => is_safe_request_id(id.as_bytes()),
+        (None, None) => true,
+        _ => false,
+    };
+    if !keep {
+        headers.remove(X_REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+const X_REQUEST_ID: &str = "x-request-id";
+
+/// A span per request with its id (quoted), method and path; headers are not recorded.
 #[derive(Clone, Debug)]
 pub struct RequestSpan;
 
@@ -103,10 +138,10 @@ impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, req: &axum::http::Request<B>) -> tracing::Span {
         let id = req
             .headers()
-            .get("x-request-id")
+            .get(X_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        tracing::info_span!("request", request_id = ?id, method = %req.method(), path = %req.uri().path())
     }
 }
 
@@ -121,7 +156,7 @@ pub fn trace_layer()
 
 /// The paths a sealed server still serves: health, metrics, its API description, and the
 /// vault's status and unseal.
-const SERVED_WHILE_SEALED: [&str; 6] = [
+pub(super) const SERVED_WHILE_SEALED: [&str; 6] = [
     "/healthz",
     "/readyz",
     "/metrics",

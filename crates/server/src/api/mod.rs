@@ -5,12 +5,14 @@
 
 mod audit;
 mod auth;
+mod body_rules;
 mod directory;
 mod grants;
 mod json;
 mod middleware;
 mod policy;
 mod requests;
+mod responses;
 mod system;
 mod targets;
 mod tokens;
@@ -21,13 +23,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::{Extension, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -82,7 +85,7 @@ impl Modify for BearerAuth {
 /// is the body limit of the HR sync route, which takes whole HR files.
 fn routes(hr_body_limit: usize) -> OpenApiRouter<AppState> {
     let (schemas, paths, hr_sync) = routes!(directory::hr_sync);
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
         .routes(routes!(system::metrics))
@@ -146,7 +149,10 @@ fn routes(hr_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(vault::checkout))
         .routes(routes!(vault::checkin))
         .routes(routes!(vault::rotate_account))
-        .merge(crate::scim::routes())
+        .merge(crate::scim::routes());
+    responses::CommonResponses.modify(router.get_openapi_mut());
+    body_rules::AtLeastOne.modify(router.get_openapi_mut());
+    router
 }
 
 /// The OpenAPI document of every route.
@@ -178,6 +184,18 @@ pub fn app(state: AppState) -> Router {
         .layer(Extension(system::OpenApiDocument(document)))
         .layer(
             ServiceBuilder::new()
+                // Every answer is per caller or live state, and many carry a secret
+                // (tokens, credentials, passwords, unseal shares): nothing may be stored
+                // by a browser or a proxy. A route serving something cacheable says so.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(axum::middleware::from_fn(middleware::safe_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     header::AUTHORIZATION,
