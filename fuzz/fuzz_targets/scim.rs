@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use warden_server::scim::schema::ResourceSchema;
 use warden_server::scim::{filter, patch};
 
 fuzz_target!(|data: &[u8]| {
@@ -15,7 +16,12 @@ fuzz_target!(|data: &[u8]| {
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                 "userName": "alice", "emails": [{"value": "a@example.com", "type": "work"}], "active": true
             });
-            let _ = patch::apply(&mut user, &ops, &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]);
+            let _ = patch::apply(&mut user, &ops, ResourceSchema::user());
+            let mut group = serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "G", "members": [{"value": "a"}]
+            });
+            let _ = patch::apply(&mut group, &ops, ResourceSchema::group());
         }
     }
 });

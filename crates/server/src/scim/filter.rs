@@ -11,7 +11,7 @@ use super::http::get;
 use super::{ENTERPRISE_USER, GROUP_SCHEMA, USER_SCHEMA};
 
 /// Schema URNs whose attributes live at the top level of a resource.
-const CORE_SCHEMAS: [&str; 2] = [USER_SCHEMA, GROUP_SCHEMA];
+pub(super) const CORE_SCHEMAS: [&str; 2] = [USER_SCHEMA, GROUP_SCHEMA];
 /// Extension schema URNs whose attributes live in an object named after the URN.
 const EXTENSIONS: [&str; 1] = [ENTERPRISE_USER];
 

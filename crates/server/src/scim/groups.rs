@@ -14,11 +14,13 @@ use uuid::Uuid;
 use warden_core::audit::Action;
 use warden_store::{Group, GroupWrite};
 
+use super::docs::{GroupListParams, ProjectionParams, ScimGroup, ScimPatchOp};
 use super::error::{ScimError, ScimErrorBody, ScimType};
 use super::http::{
     ListQuery, ScimBody, ScimCaller, created, get as attr, list_response, new_id, no_content,
     parse_id, scim_json, timestamp,
 };
+use super::schema::ResourceSchema;
 use super::snapshot::{Changes, Snapshot, employee_ids};
 use super::{GROUP_SCHEMA, patch, users_path};
 use crate::auth::Caller;
@@ -26,7 +28,7 @@ use crate::service::directory::Context;
 use crate::state::AppState;
 
 /// Attributes a group filter may compare (lower-case dotted names).
-const FILTERABLE: [&str; 5] = [
+pub(super) const FILTERABLE: [&str; 5] = [
     "id",
     "displayname",
     "externalid",
@@ -154,18 +156,9 @@ fn parse(body: &Value, snapshot: &Snapshot) -> Result<GroupInput, ScimError> {
 
 /// Groups matching `filter`, a page at a time.
 #[utoipa::path(operation_id = "scim_list_groups", get, path = "/scim/v2/Groups", tag = "scim", security(("bearer" = [])),
-    params(
-        ("filter" = Option<String>, Query, description = "`eq` comparisons joined by `and` on displayName, externalId, id or members"),
-        ("startIndex" = Option<i64>, Query, description = "1-based index of the first result (default 1)"),
-        ("count" = Option<i64>, Query, description = "Results per page (default 100, at most 1000)"),
-        ("attributes" = Option<String>, Query, description = "Attributes to return, comma-separated"),
-        ("excludedAttributes" = Option<String>, Query, description = "Attributes to leave out, comma-separated (members, for instance)"),
-    ),
+    params(GroupListParams),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "A ListResponse of Groups"),
-        (status = 400, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -192,13 +185,10 @@ pub async fn list(
 
 /// Creates a group with its members, each of whom moves.
 #[utoipa::path(operation_id = "scim_create_group", post, path = "/scim/v2/Groups", tag = "scim", security(("bearer" = [])),
-    request_body(content = Object, content_type = "application/scim+json", description = "A Group"),
+    request_body(description = "A Group", content((ScimGroup = "application/scim+json"), (ScimGroup = "application/json"))),
     responses(
         (status = 201, body = Object, content_type = "application/scim+json", description = "The Group created"),
-        (status = 400, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 409, description = "A unique attribute is taken (`scimType` uniqueness).", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -223,16 +213,10 @@ pub async fn create(
 
 /// One group.
 #[utoipa::path(operation_id = "scim_get_group", get, path = "/scim/v2/Groups/{id}", tag = "scim", security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The group's id"),
-        ("attributes" = Option<String>, Query, description = "Attributes to return, comma-separated"),
-        ("excludedAttributes" = Option<String>, Query, description = "Attributes to leave out, comma-separated"),
-    ),
+    params(("id" = String, Path, description = "The group's id"), ProjectionParams),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "The Group"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such Group.", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn get(
     State(state): State<AppState>,
@@ -249,14 +233,11 @@ pub async fn get(
 /// Replaces a group: its name, external id and the whole member list.
 #[utoipa::path(operation_id = "scim_replace_group", put, path = "/scim/v2/Groups/{id}", tag = "scim", security(("bearer" = [])),
     params(("id" = String, Path, description = "The group's id")),
-    request_body(content = Object, content_type = "application/scim+json", description = "The whole Group"),
+    request_body(description = "The whole Group", content((ScimGroup = "application/scim+json"), (ScimGroup = "application/json"))),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "The Group as stored"),
-        (status = 400, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such Group.", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 409, description = "A unique attribute is taken (`scimType` uniqueness).", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn replace(
     State(state): State<AppState>,
@@ -287,14 +268,11 @@ pub async fn replace(
 /// "…"]`, or `members` with a list) or replaced; the name replaced.
 #[utoipa::path(operation_id = "scim_patch_group", patch, path = "/scim/v2/Groups/{id}", tag = "scim", security(("bearer" = [])),
     params(("id" = String, Path, description = "The group's id")),
-    request_body(content = Object, content_type = "application/scim+json", description = "A PatchOp"),
+    request_body(description = "A PatchOp", content((ScimPatchOp = "application/scim+json"), (ScimPatchOp = "application/json"))),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "The Group as stored"),
-        (status = 400, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such Group.", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 409, description = "A unique attribute is taken (`scimType` uniqueness).", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn update(
     State(state): State<AppState>,
@@ -309,7 +287,7 @@ pub async fn update(
         .group(id)
         .ok_or_else(|| ScimError::not_found(format!("Group {id}")))?;
     let mut group = render(old);
-    patch::apply(&mut group, &operations, &[])?;
+    patch::apply(&mut group, &operations, ResourceSchema::group())?;
     let input = parse(&group, &snapshot)?;
     write(
         &state,
@@ -329,9 +307,7 @@ pub async fn update(
     params(("id" = String, Path, description = "The group's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such Group.", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn delete(
     State(state): State<AppState>,

@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use warden_core::Scope;
+use warden_core::authz::{Operation, Relation};
 
 use super::error::{ScimError, ScimType};
 use super::filter::{AttrPath, Filter};
@@ -33,12 +34,14 @@ impl FromRequestParts<AppState> for ScimCaller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        caller.require(Scope::HrSync).map_err(|_| {
-            ScimError::status(
-                StatusCode::FORBIDDEN,
-                format!("SCIM needs a token with the scope {}", Scope::HrSync),
-            )
-        })?;
+        crate::service::authz::require(state, &caller, Operation::Scim, Relation::Other)
+            .await
+            .map_err(|_| {
+                ScimError::status(
+                    StatusCode::FORBIDDEN,
+                    format!("SCIM needs a token with the scope {}", Scope::HrSync),
+                )
+            })?;
         Ok(Self(caller))
     }
 }

@@ -10,6 +10,7 @@
 //! endpoints). SCIM owns the identities it creates (`source = "scim"`); identities from
 //! HR files are not visible to it, so the two sources cannot overwrite each other.
 
+pub mod docs;
 pub mod error;
 pub mod filter;
 pub mod groups;

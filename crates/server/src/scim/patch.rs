@@ -6,6 +6,13 @@
 //! (`name.givenName`, `emails[type eq "work"].value`, `urn:…:enterprise:2.0:User:manager`)
 //! and operations without one whose value is an object of attributes (whose keys may
 //! themselves be paths). Operation names are case-insensitive.
+//!
+//! Every attribute an operation names is checked against the resource's schema, as
+//! discovery publishes it ([`ResourceSchema`]), before anything changes: one the resource
+//! does not have is `invalidPath`, and a change its mutability forbids (any change of a
+//! read-only attribute such as `id`, `meta` or a user's `groups`; removing an immutable
+//! one) is `mutability`. A request is all or nothing: the first refused operation refuses
+//! it, and nothing is stored.
 
 use std::collections::BTreeSet;
 
@@ -14,6 +21,7 @@ use serde_json::{Map, Value};
 use super::error::{ScimError, ScimType};
 use super::filter::{AttrPath, Filter};
 use super::http::{get, key_of};
+use super::schema::{Definition, Mutability, ResourceSchema, find_definition};
 
 /// The schema URN of PATCH requests.
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -104,13 +112,12 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
         .collect()
 }
 
-/// Applies `operations` to `resource`. Attributes of an extension schema other than
-/// those in `extensions` are refused. Returns the lower-case dotted names of the
-/// attributes touched.
+/// Applies `operations` to `resource`, whose attributes `schema` defines. Returns the
+/// lower-case dotted names of the attributes touched.
 pub fn apply(
     resource: &mut Value,
     operations: &[Operation],
-    extensions: &[&str],
+    schema: &ResourceSchema,
 ) -> Result<BTreeSet<String>, ScimError> {
     let Value::Object(root) = resource else {
         return Err(ScimError::invalid("the resource is not an object"));
@@ -118,14 +125,7 @@ pub fn apply(
     let mut touched = BTreeSet::new();
     for op in operations {
         match &op.path {
-            Some(path) => apply_path(
-                root,
-                op.kind,
-                path,
-                op.value.as_ref(),
-                extensions,
-                &mut touched,
-            )?,
+            Some(path) => apply_path(root, op.kind, path, op.value.as_ref(), schema, &mut touched)?,
             None => {
                 if op.kind == OpKind::Remove {
                     return Err(ScimError::bad(
@@ -140,7 +140,7 @@ pub fn apply(
                 };
                 for (key, value) in values {
                     let path = AttrPath::parse(key)?;
-                    apply_path(root, op.kind, &path, Some(value), extensions, &mut touched)?;
+                    apply_path(root, op.kind, &path, Some(value), schema, &mut touched)?;
                 }
             }
         }
@@ -153,9 +153,10 @@ fn apply_path(
     kind: OpKind,
     path: &AttrPath,
     value: Option<&Value>,
-    extensions: &[&str],
+    schema: &ResourceSchema,
     touched: &mut BTreeSet<String>,
 ) -> Result<(), ScimError> {
+    check(schema, kind, path, value)?;
     let value = match (kind, value) {
         (OpKind::Remove, v) => v,
         (_, Some(v)) => Some(v),
@@ -178,12 +179,6 @@ fn apply_path(
     let container = match &path.schema {
         None => root,
         Some(schema) => {
-            if !extensions.iter().any(|e| e.eq_ignore_ascii_case(schema)) {
-                return Err(ScimError::bad(
-                    ScimType::InvalidPath,
-                    format!("{schema} is not a schema of this resource"),
-                ));
-            }
             if path.attr.is_empty() {
                 return apply_extension(root, kind, schema, value);
             }
@@ -203,6 +198,136 @@ fn apply_path(
         (None, None) => set_attribute(container, kind, &key, value),
         (None, Some(sub)) => set_sub_attribute(container, kind, &key, sub, value),
         (Some(filter), sub) => set_filtered(container, kind, &key, filter, sub.as_deref(), value),
+    }
+}
+
+/// Refuses an operation naming an attribute the resource does not have (`invalidPath`)
+/// or changing one its mutability protects (`mutability`, see [`refuse_change`]). An
+/// object value set on a single-valued complex attribute (`name`, `manager`) or on an
+/// extension names attributes too, and each is checked.
+fn check(
+    schema: &ResourceSchema,
+    kind: OpKind,
+    path: &AttrPath,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    let (definitions, scope) = match &path.schema {
+        None => (schema.core.as_slice(), schema.name),
+        Some(urn) => match schema.extension(urn) {
+            Some(definitions) => (definitions, urn.as_str()),
+            None => {
+                return Err(ScimError::bad(
+                    ScimType::InvalidPath,
+                    format!("{urn} is not a schema of a {}", schema.name),
+                ));
+            }
+        },
+    };
+    if !path.attr.is_empty() {
+        return check_attribute(definitions, scope, kind, path, value);
+    }
+    // The extension object itself.
+    match (kind, value) {
+        (OpKind::Remove, _) => match definitions
+            .iter()
+            .find(|d| d.mutability != Mutability::ReadWrite)
+        {
+            Some(d) => Err(ScimError::bad(
+                ScimType::Mutability,
+                format!(
+                    "{scope} cannot be removed: it holds {}, which cannot change",
+                    d.name
+                ),
+            )),
+            None => Ok(()),
+        },
+        (_, Some(Value::Object(values))) => {
+            for (key, v) in values {
+                let attr = AttrPath::parse(key)?;
+                if attr.schema.is_some() || attr.filter.is_some() {
+                    return Err(ScimError::bad(
+                        ScimType::InvalidPath,
+                        format!("{key:?} is not an attribute name of {scope}"),
+                    ));
+                }
+                check_attribute(definitions, scope, kind, &attr, Some(v))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// [`check`] for an attribute (and sub-attribute) of `definitions`, the attributes of
+/// `scope` (a resource type or an extension URN).
+fn check_attribute(
+    definitions: &[Definition],
+    scope: &str,
+    kind: OpKind,
+    path: &AttrPath,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    let Some(attribute) = find_definition(definitions, &path.attr) else {
+        return Err(ScimError::bad(
+            ScimType::InvalidPath,
+            format!("{} is not an attribute of {scope}", path.attr),
+        ));
+    };
+    let Some(sub) = &path.sub else {
+        refuse_change(attribute, kind, &attribute.name)?;
+        if let (false, Some(Value::Object(values))) = (attribute.multi_valued, value)
+            && !attribute.sub_attributes.is_empty()
+        {
+            for key in values.keys() {
+                let Some(sub) = attribute.sub(key) else {
+                    return Err(ScimError::bad(
+                        ScimType::InvalidPath,
+                        format!("{key} is not a sub-attribute of {}", attribute.name),
+                    ));
+                };
+                refuse_change(sub, kind, &format!("{}.{}", attribute.name, sub.name))?;
+            }
+        }
+        return Ok(());
+    };
+    let Some(definition) = attribute.sub(sub) else {
+        return Err(ScimError::bad(
+            ScimType::InvalidPath,
+            format!("{sub} is not a sub-attribute of {}", attribute.name),
+        ));
+    };
+    let name = format!("{}.{}", attribute.name, definition.name);
+    refuse_change(attribute, kind, &name)?;
+    refuse_change(definition, kind, &name)?;
+    if definition.mutability == Mutability::Immutable
+        && path.filter.is_some()
+        && kind != OpKind::Add
+    {
+        return Err(ScimError::bad(
+            ScimType::Mutability,
+            format!(
+                "{name} is immutable: it cannot change on a value of {} that exists",
+                attribute.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses any change of a read-only attribute, and removing an immutable one (changing
+/// an immutable value that is set is refused where the result is read, as a PUT would
+/// be). `name` is the attribute as the operation named it.
+fn refuse_change(definition: &Definition, kind: OpKind, name: &str) -> Result<(), ScimError> {
+    match (definition.mutability, kind) {
+        (Mutability::ReadOnly, _) => Err(ScimError::bad(
+            ScimType::Mutability,
+            format!("{name} is read-only: the server sets it"),
+        )),
+        (Mutability::Immutable, OpKind::Remove) => Err(ScimError::bad(
+            ScimType::Mutability,
+            format!("{name} is immutable: it cannot be removed"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -451,10 +576,14 @@ mod tests {
     use crate::scim::ENTERPRISE_USER;
 
     fn patched(resource: Value, ops: Value) -> Result<Value, String> {
+        patched_as(ResourceSchema::user(), resource, ops)
+    }
+
+    fn patched_as(schema: &ResourceSchema, resource: Value, ops: Value) -> Result<Value, String> {
         let body = json!({"schemas": [PATCH_OP], "Operations": ops});
         let mut resource = resource;
         parse(&body)
-            .and_then(|ops| apply(&mut resource, &ops, &[ENTERPRISE_USER]))
+            .and_then(|ops| apply(&mut resource, &ops, schema))
             .map(|_| resource)
             .map_err(|e| e.body().detail)
     }
@@ -520,7 +649,8 @@ mod tests {
     #[test]
     fn members() {
         let group = json!({"displayName": "G", "members": [{"value": "a"}, {"value": "b"}]});
-        let out = patched(
+        let out = patched_as(
+            ResourceSchema::group(),
             group.clone(),
             json!([{"op": "add", "path": "members", "value": [{"value": "c"}, {"value": "a"}]}]),
         );
@@ -528,19 +658,26 @@ mod tests {
             out.unwrap()["members"],
             json!([{"value": "a"}, {"value": "b"}, {"value": "c"}])
         );
-        let out = patched(
+        let out = patched_as(
+            ResourceSchema::group(),
             group.clone(),
             json!([{"op": "remove", "path": "members[value eq \"a\"]"}]),
         );
         assert_eq!(out.unwrap()["members"], json!([{"value": "b"}]));
-        let out = patched(
+        let out = patched_as(
+            ResourceSchema::group(),
             group.clone(),
             json!([{"op": "Remove", "path": "members", "value": [{"value": "b"}]}]),
         );
         assert_eq!(out.unwrap()["members"], json!([{"value": "a"}]));
-        let out = patched(group.clone(), json!([{"op": "remove", "path": "members"}]));
+        let out = patched_as(
+            ResourceSchema::group(),
+            group.clone(),
+            json!([{"op": "remove", "path": "members"}]),
+        );
         assert_eq!(out.unwrap().get("members"), None);
-        let out = patched(
+        let out = patched_as(
+            ResourceSchema::group(),
             group,
             json!([{"op": "replace", "path": "members", "value": [{"value": "z"}]}]),
         );

@@ -2,6 +2,8 @@
 //! provider supports, the schemas of its resources with the attributes Warden stores,
 //! and its two resource types. Identity providers read these to decide what to send.
 
+use std::sync::LazyLock;
+
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -184,6 +186,148 @@ fn group_attributes() -> Vec<Attr> {
     ]
 }
 
+/// How an attribute may change (RFC 7643 section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutability {
+    /// Set by the server only.
+    ReadOnly,
+    /// Set by the client.
+    ReadWrite,
+    /// Set when the resource or element is made, never changed afterwards.
+    Immutable,
+}
+
+/// An attribute as the schemas above define it, for checking PATCH paths.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    /// Its name, as discovery spells it.
+    pub name: String,
+    /// How it may change.
+    pub mutability: Mutability,
+    /// Whether it holds a list.
+    pub multi_valued: bool,
+    /// Its sub-attributes (complex attributes only).
+    pub sub_attributes: Vec<Definition>,
+}
+
+impl Definition {
+    fn of(attr: &Value) -> Self {
+        let text = |key: &str| attr.get(key).and_then(Value::as_str).unwrap_or_default();
+        Self {
+            name: text("name").to_owned(),
+            mutability: match text("mutability") {
+                "readOnly" => Mutability::ReadOnly,
+                "immutable" => Mutability::Immutable,
+                _ => Mutability::ReadWrite,
+            },
+            multi_valued: attr.get("multiValued").and_then(Value::as_bool) == Some(true),
+            sub_attributes: attr
+                .get("subAttributes")
+                .and_then(Value::as_array)
+                .map(|subs| subs.iter().map(Self::of).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn list(attributes: Vec<Attr>) -> Vec<Self> {
+        attributes
+            .into_iter()
+            .map(|a| Self::of(&a.done()))
+            .collect()
+    }
+
+    /// The sub-attribute `name`, ignoring case.
+    pub fn sub(&self, name: &str) -> Option<&Definition> {
+        find_definition(&self.sub_attributes, name)
+    }
+}
+
+/// The definition of `name` among `definitions`, ignoring case.
+pub fn find_definition<'a>(definitions: &'a [Definition], name: &str) -> Option<&'a Definition> {
+    definitions
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name))
+}
+
+/// The attributes of one resource type that PATCH may name: its core schema's (as
+/// discovery publishes them), the common ones every resource has (RFC 7643 section 3.1:
+/// `id`, `externalId`, `meta`, and `schemas`, which the server sets), and its extensions'.
+#[derive(Debug)]
+pub struct ResourceSchema {
+    /// The resource type's name.
+    pub name: &'static str,
+    /// Core and common attributes.
+    pub core: Vec<Definition>,
+    /// Extension schemas (URN) with their attributes.
+    pub extensions: Vec<(&'static str, Vec<Definition>)>,
+}
+
+impl ResourceSchema {
+    fn new(
+        name: &'static str,
+        core: Vec<Attr>,
+        extensions: Vec<(&'static str, Vec<Attr>)>,
+    ) -> Self {
+        let meta = Attr::new("meta", "complex", "Resource metadata")
+            .read_only()
+            .sub(
+                [
+                    "resourceType",
+                    "created",
+                    "lastModified",
+                    "location",
+                    "version",
+                ]
+                .into_iter()
+                .map(|n| Attr::new(n, "string", n).read_only())
+                .collect(),
+            );
+        let common = vec![
+            Attr::new("schemas", "reference", "Schemas of the resource")
+                .multi()
+                .read_only(),
+            Attr::new("id", "string", "Identifier").read_only(),
+            Attr::new("externalId", "string", "The client's identifier"),
+            meta,
+        ];
+        Self {
+            name,
+            core: Definition::list(common.into_iter().chain(core).collect()),
+            extensions: extensions
+                .into_iter()
+                .map(|(urn, attrs)| (urn, Definition::list(attrs)))
+                .collect(),
+        }
+    }
+
+    /// Users, with the enterprise extension.
+    pub fn user() -> &'static Self {
+        static USER: LazyLock<ResourceSchema> = LazyLock::new(|| {
+            ResourceSchema::new(
+                "User",
+                user_attributes(),
+                vec![(ENTERPRISE_USER, enterprise_attributes())],
+            )
+        });
+        &USER
+    }
+
+    /// Groups.
+    pub fn group() -> &'static Self {
+        static GROUP: LazyLock<ResourceSchema> =
+            LazyLock::new(|| ResourceSchema::new("Group", group_attributes(), Vec::new()));
+        &GROUP
+    }
+
+    /// The attributes of the extension `urn`, if the resource has it.
+    pub fn extension(&self, urn: &str) -> Option<&[Definition]> {
+        self.extensions
+            .iter()
+            .find(|(u, _)| u.eq_ignore_ascii_case(urn))
+            .map(|(_, d)| d.as_slice())
+    }
+}
+
 fn schema(id: &str, name: &str, description: &str, attributes: Vec<Attr>) -> Value {
     json!({
         "schemas": [SCHEMA],
@@ -260,8 +404,6 @@ fn all(resources: Vec<Value>) -> Response {
 #[utoipa::path(operation_id = "scim_service_provider_config", get, path = "/scim/v2/ServiceProviderConfig", tag = "scim", security(("bearer" = [])),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "The ServiceProviderConfig"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn service_provider_config(_caller: ScimCaller) -> Response {
     scim_json(
@@ -289,8 +431,6 @@ pub async fn service_provider_config(_caller: ScimCaller) -> Response {
 #[utoipa::path(operation_id = "scim_list_schemas", get, path = "/scim/v2/Schemas", tag = "scim", security(("bearer" = [])),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "A ListResponse of Schemas"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn list_schemas(_caller: ScimCaller) -> Response {
     all(schemas())
@@ -301,9 +441,7 @@ pub async fn list_schemas(_caller: ScimCaller) -> Response {
     params(("id" = String, Path, description = "The schema URN")),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "The Schema"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such schema or resource type.", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn get_schema(
     _caller: ScimCaller,
@@ -318,8 +456,6 @@ pub async fn get_schema(
 #[utoipa::path(operation_id = "scim_list_resource_types", get, path = "/scim/v2/ResourceTypes", tag = "scim", security(("bearer" = [])),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "A ListResponse of ResourceTypes"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn list_resource_types(_caller: ScimCaller) -> Response {
     all(resource_types())
@@ -330,9 +466,7 @@ pub async fn list_resource_types(_caller: ScimCaller) -> Response {
     params(("id" = String, Path, description = "User or Group")),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "The ResourceType"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such schema or resource type.", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn get_resource_type(
     _caller: ScimCaller,

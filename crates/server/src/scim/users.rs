@@ -13,34 +13,27 @@ use warden_core::audit::Action;
 use warden_core::identity::{EmploymentStatus, HrRecord, Identity};
 use warden_store::{GroupWrite, IdentityFilter};
 
+use super::docs::{ProjectionParams, ScimPatchOp, ScimUser, UserListParams};
 use super::error::{ScimError, ScimErrorBody};
 use super::filter::Filter;
 use super::http::{
     ListQuery, ScimBody, ScimCaller, created, list_response, no_content, parse_id, scim_json,
 };
+use super::schema::ResourceSchema;
 use super::snapshot::{Changes, DELETED, SOURCE, Snapshot, employee_ids};
 use super::user_map::{
     CASE_EXACT, EMPLOYEE_NUMBER, FILTERABLE, Parsed, Refs, parse, prefer_patched_name, render,
 };
-use super::{ENTERPRISE_USER, patch, users_path};
+use super::{patch, users_path};
 use crate::auth::Caller;
 use crate::service::directory::Context;
 use crate::state::AppState;
 
 /// Users matching `filter`, a page at a time.
 #[utoipa::path(operation_id = "scim_list_users", get, path = "/scim/v2/Users", tag = "scim", security(("bearer" = [])),
-    params(
-        ("filter" = Option<String>, Query, description = "`eq` comparisons joined by `and` on userName, externalId, emails, emails.value, displayName, active, id, or the enterprise employeeNumber and department"),
-        ("startIndex" = Option<i64>, Query, description = "1-based index of the first result (default 1)"),
-        ("count" = Option<i64>, Query, description = "Results per page (default 100, at most 1000)"),
-        ("attributes" = Option<String>, Query, description = "Attributes to return, comma-separated"),
-        ("excludedAttributes" = Option<String>, Query, description = "Attributes to leave out, comma-separated"),
-    ),
+    params(UserListParams),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "A ListResponse of Users"),
-        (status = 400, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -114,13 +107,10 @@ async fn candidates(
 /// Creates a user: a joiner (or a rejoiner, when a user deleted over SCIM comes back with
 /// the same employeeNumber).
 #[utoipa::path(operation_id = "scim_create_user", post, path = "/scim/v2/Users", tag = "scim", security(("bearer" = [])),
-    request_body(content = Object, content_type = "application/scim+json", description = "A User with the enterprise extension"),
+    request_body(description = "A User with the enterprise extension", content((ScimUser = "application/scim+json"), (ScimUser = "application/json"))),
     responses(
         (status = 201, body = Object, content_type = "application/scim+json", description = "The User created"),
-        (status = 400, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 409, description = "A unique attribute is taken (`scimType` uniqueness).", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -149,16 +139,10 @@ pub async fn create(
 
 /// One user.
 #[utoipa::path(operation_id = "scim_get_user", get, path = "/scim/v2/Users/{id}", tag = "scim", security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The user's id"),
-        ("attributes" = Option<String>, Query, description = "Attributes to return, comma-separated"),
-        ("excludedAttributes" = Option<String>, Query, description = "Attributes to leave out, comma-separated"),
-    ),
+    params(("id" = String, Path, description = "The user's id"), ProjectionParams),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "The User"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such User.", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn get(
     State(state): State<AppState>,
@@ -176,14 +160,11 @@ pub async fn get(
 /// manager, type or activity is a mover or a leaver, as from an HR file.
 #[utoipa::path(operation_id = "scim_replace_user", put, path = "/scim/v2/Users/{id}", tag = "scim", security(("bearer" = [])),
     params(("id" = String, Path, description = "The user's id")),
-    request_body(content = Object, content_type = "application/scim+json", description = "The whole User"),
+    request_body(description = "The whole User", content((ScimUser = "application/scim+json"), (ScimUser = "application/json"))),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "The User as stored"),
-        (status = 400, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such User.", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 409, description = "A unique attribute is taken (`scimType` uniqueness).", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn replace(
     State(state): State<AppState>,
@@ -206,14 +187,11 @@ pub async fn replace(
 /// then stores the result as a PUT would.
 #[utoipa::path(operation_id = "scim_patch_user", patch, path = "/scim/v2/Users/{id}", tag = "scim", security(("bearer" = [])),
     params(("id" = String, Path, description = "The user's id")),
-    request_body(content = Object, content_type = "application/scim+json", description = "A PatchOp"),
+    request_body(description = "A PatchOp", content((ScimPatchOp = "application/scim+json"), (ScimPatchOp = "application/json"))),
     responses(
         (status = 200, body = Object, content_type = "application/scim+json", description = "The User as stored"),
-        (status = 400, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such User.", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 409, description = "A unique attribute is taken (`scimType` uniqueness).", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn update(
     State(state): State<AppState>,
@@ -228,7 +206,7 @@ pub async fn update(
         .user(id)
         .ok_or_else(|| ScimError::not_found(format!("User {id}")))?;
     let mut user = render(old, &Refs::new(&snapshot.identities, &snapshot.groups));
-    let touched = patch::apply(&mut user, &operations, &[ENTERPRISE_USER])?;
+    let touched = patch::apply(&mut user, &operations, ResourceSchema::user())?;
     prefer_patched_name(&mut user, &touched);
     let parsed = parse(&user, Some(old), &snapshot)?;
     let cause = format!("scim PATCH /Users/{id}");
@@ -242,9 +220,7 @@ pub async fn update(
     params(("id" = String, Path, description = "The user's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such User.", body = ScimErrorBody, content_type = "application/scim+json"),
     ))]
 pub async fn delete(
     State(state): State<AppState>,

@@ -1315,3 +1315,169 @@ async fn concurrent_member_adds_are_not_lost() {
         assert_eq!(groups_of(&identity(&t, name).await), ["Crew"], "{name}");
     }
 }
+
+/// GETs a SCIM resource.
+async fn fetch(t: &TestApp, token: &str, path: &str) -> Value {
+    let answer = scim(t, Method::GET, path, Some(token), None).await;
+    expect(&answer, StatusCode::OK);
+    answer.body
+}
+
+/// Sends each of `cases` (operations, expected `scimType`) as its own PATCH of `path`
+/// and checks that each is refused with a 400 of that type and changes nothing.
+async fn refused_patches(t: &TestApp, token: &str, path: &str, cases: &[(Value, &str)]) {
+    let before = fetch(t, token, path).await;
+    for (operations, scim_type) in cases {
+        let answer = patch(t, token, path, operations.clone()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{operations}: {answer:?}"
+        );
+        expect_error(&answer, StatusCode::BAD_REQUEST, Some(scim_type));
+        assert_eq!(
+            fetch(t, token, path).await,
+            before,
+            "{operations} changed it"
+        );
+    }
+}
+
+/// Regression: PATCH answered 200 to a path naming no attribute, or a read-only one
+/// (`id`, `meta.created`), instead of `invalidPath` / `mutability` (RFC 7644 sections
+/// 3.5.2 and 3.12). Every operation, with a path or without one, on Users and Groups;
+/// and a PATCH whose last operation is refused changes nothing.
+#[tokio::test]
+async fn patch_refuses_unknown_and_read_only_attributes_and_changes_nothing() {
+    let (t, token) = setup().await;
+    let id = create(&t, &token, user("erin", "E20", "Sales")).await;
+    let path = format!("/scim/v2/Users/{id}");
+    let mut cases = Vec::new();
+    for op in ["add", "replace", "remove"] {
+        let value = json!("x");
+        for (attr, scim_type) in [
+            ("favouriteColour", "invalidPath"),
+            ("name.middleName", "invalidPath"),
+            (&format!("{ENTERPRISE}:costCenter") as &str, "invalidPath"),
+            ("id", "mutability"),
+            ("meta", "mutability"),
+            ("meta.created", "mutability"),
+            ("META.lastModified", "mutability"),
+            ("groups", "mutability"),
+            ("schemas", "mutability"),
+            (
+                &format!("{ENTERPRISE}:manager.displayName") as &str,
+                "mutability",
+            ),
+        ] {
+            cases.push((json!([{"op": op, "path": attr, "value": value}]), scim_type));
+        }
+        if op != "remove" {
+            // Without a path: the value's keys name the attributes.
+            for (values, scim_type) in [
+                (json!({"favouriteColour": "blue"}), "invalidPath"),
+                (json!({"id": id}), "mutability"),
+                (
+                    json!({"meta": {"created": "2020-01-01T00:00:00Z"}}),
+                    "mutability",
+                ),
+                (
+                    json!({"meta.created": "2020-01-01T00:00:00Z"}),
+                    "mutability",
+                ),
+                (json!({"name": {"middleName": "Q"}}), "invalidPath"),
+                (json!({ENTERPRISE: {"costCenter": "42"}}), "invalidPath"),
+                (
+                    json!({ENTERPRISE: {"manager": {"value": id, "displayName": "Boss"}}}),
+                    "mutability",
+                ),
+            ] {
+                cases.push((json!([{"op": op, "value": values}]), scim_type));
+            }
+        }
+    }
+    // An immutable attribute cannot be removed, on its own or with its extension.
+    cases.push((
+        json!([{"op": "remove", "path": format!("{ENTERPRISE}:employeeNumber")}]),
+        "mutability",
+    ));
+    cases.push((json!([{"op": "remove", "path": ENTERPRISE}]), "mutability"));
+    // All or nothing: a good operation before a refused one is not applied.
+    cases.push((
+        json!([
+            {"op": "replace", "path": "title", "value": "Boss"},
+            {"op": "replace", "path": "displayName", "value": "Erin E"},
+            {"op": "replace", "path": "id", "value": "00000000-0000-7000-8000-000000000000"},
+        ]),
+        "mutability",
+    ));
+    refused_patches(&t, &token, &path, &cases).await;
+    // A good PATCH still applies.
+    let answer = patch(
+        &t,
+        &token,
+        &path,
+        json!([{"op": "replace", "path": "title", "value": "Boss"}]),
+    )
+    .await;
+    expect(&answer, StatusCode::OK);
+    assert_eq!(answer.body["title"], "Boss");
+    assert_eq!(answer.body["id"], id.as_str());
+
+    // Groups.
+    let ann = create(&t, &token, user("ann", "E21", "Sales")).await;
+    let ben = create(&t, &token, user("ben", "E22", "Sales")).await;
+    let answer = scim(
+        &t,
+        Method::POST,
+        "/scim/v2/Groups",
+        Some(&token),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Night Shift",
+            "members": [{"value": ann}],
+        })),
+    )
+    .await;
+    expect(&answer, StatusCode::CREATED);
+    let group = format!("/scim/v2/Groups/{}", answer.body["id"].as_str().unwrap());
+    let mut cases = Vec::new();
+    for op in ["add", "replace", "remove"] {
+        for (attr, scim_type) in [
+            ("description", "invalidPath"),
+            ("members.display2", "invalidPath"),
+            (&format!("{ENTERPRISE}:department") as &str, "invalidPath"),
+            ("id", "mutability"),
+            ("meta.lastModified", "mutability"),
+            (
+                &format!("members[value eq \"{ann}\"].value") as &str,
+                "mutability",
+            ),
+        ] {
+            if op == "add" && attr.starts_with("members[") {
+                continue;
+            }
+            cases.push((json!([{"op": op, "path": attr, "value": "x"}]), scim_type));
+        }
+        if op != "remove" {
+            for (values, scim_type) in [
+                (json!({"owner": "x"}), "invalidPath"),
+                (json!({"id": "x"}), "mutability"),
+                (json!({"meta": {"version": "W/\"1\""}}), "mutability"),
+            ] {
+                cases.push((json!([{"op": op, "value": values}]), scim_type));
+            }
+        }
+    }
+    cases.push((
+        json!([
+            {"op": "add", "path": "members", "value": [{"value": ben}]},
+            {"op": "replace", "path": "meta.created", "value": "2020-01-01T00:00:00Z"},
+        ]),
+        "mutability",
+    ));
+    refused_patches(&t, &token, &group, &cases).await;
+    let members = fetch(&t, &token, &group).await["members"].clone();
+    assert_eq!(members.as_array().unwrap().len(), 1, "{members}");
+    assert_eq!(groups_of(&identity(&t, "ben").await), Vec::<String>::new());
+}
