@@ -10,11 +10,15 @@
 //! checked against the alphabets Warden accepts. Passwords never appear in a statement:
 //! only SCRAM-SHA-256 verifiers do, so server logs and `pg_stat_activity` show no secret.
 //!
-//! The admin account needs `CREATEROLE`, the `ADMIN` option on (or ownership of) the
-//! permission roles it grants, membership of `pg_signal_backend` to cut sessions, and
-//! enough rights over the roles it drops for `REASSIGN OWNED`/`DROP OWNED`; a superuser
-//! has all of these. Taking `SUPERUSER`, `REPLICATION` or `BYPASSRLS` away in
-//! [`remove`](Connector::remove) needs a superuser.
+//! The admin account needs no superuser: on PostgreSQL 15, `CREATEROLE`, membership of
+//! `pg_signal_backend` to cut sessions, and `CREATE` on the schemas where logins may
+//! create functions and the like, which a revocation hands to the admin; PostgreSQL 16
+//! also wants the `ADMIN` option on the permission roles (docs/connectors.md says
+//! exactly what and why). A revocation grants the admin the login role itself, since
+//! `REASSIGN OWNED`/`DROP OWNED` need the privileges of the role, and cleans up in every
+//! database where the role owns objects or holds privileges before dropping it; a step
+//! refused for a missing privilege says which. Taking `SUPERUSER`, `REPLICATION` or
+//! `BYPASSRLS` away in [`remove`](Connector::remove) needs a superuser.
 //!
 //! For the vault, [`set_password`](Connector::set_password) puts a verifier on an
 //! existing login role (a non-superuser admin cannot change a superuser's, and PostgreSQL
@@ -36,7 +40,7 @@ use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::Semaphore;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
 use warden_core::connector::{
     AccessSpec, Account, BoxFuture, Connector, ConnectorError, Credential, Login, MANAGED_PREFIX,
     Origin, Presence, RoleTarget, check_pg_role,
@@ -101,8 +105,8 @@ pub struct Config {
     pub port: u16,
     /// The admin login the connector uses.
     pub user: String,
-    /// The database the connector connects to (and where `REASSIGN OWNED` and
-    /// `DROP OWNED` clean up after a dropped login), also handed to holders as a hint.
+    /// The database the connector connects to (a revocation also connects to any other
+    /// database where the login owns objects), also handed to holders as a hint.
     #[serde(default = "default_database")]
     pub database: String,
     /// The admin password inline (development only; see [`AdminSecret`]).
@@ -294,13 +298,18 @@ impl Postgres {
         Duration::from_secs(self.config.connect_timeout_secs)
     }
 
-    /// Opens a new admin connection.
+    /// Opens a new admin connection to the configured database.
     async fn connect(&self) -> Result<Client, ConnectorError> {
+        self.connect_to(&self.config.database).await
+    }
+
+    /// Opens a new admin connection to `database`.
+    async fn connect_to(&self, database: &str) -> Result<Client, ConnectorError> {
         let mut cfg = tokio_postgres::Config::new();
         cfg.host(&self.config.host)
             .port(self.config.port)
             .user(&self.config.user)
-            .dbname(&self.config.database)
+            .dbname(database)
             .application_name("warden")
             .ssl_mode(SslMode::Disable)
             .connect_timeout(self.connect_timeout())
@@ -538,11 +547,84 @@ impl Postgres {
         }
     }
 
-    /// Disables, disconnects and drops a login role Warden made.
+    /// Disables, disconnects and drops a login role Warden made. What it owns becomes the
+    /// admin's and what it was granted is dropped, in the configured database and then in
+    /// every other database where it owns objects or holds privileges (each on a
+    /// connection of its own, since `REASSIGN OWNED` and `DROP OWNED` act on one database),
+    /// before the role is dropped.
     async fn drop_account(&self, account: &str) -> Result<(), ConnectorError> {
-        self.batch("revoke", drop_account_sql(account)).await?;
+        let elsewhere = self.databases("revoke", drop_account_sql(account)).await?;
+        if !elsewhere.is_empty() {
+            for database in &elsewhere {
+                self.clean_up_in(database, account).await?;
+            }
+            let left = self.databases("revoke", drop_role_sql(account)).await?;
+            if !left.is_empty() {
+                return Err(self.refuse(
+                    "revoke",
+                    format!(
+                        "role {account} still owns objects or holds privileges in database {} \
+                         after they were reassigned and dropped there; it can no longer log in \
+                         and holds no membership",
+                        left.join(", ")
+                    ),
+                ));
+            }
+        }
         tracing::debug!(connection = %self.name, account, "dropped");
         Ok(())
+    }
+
+    /// Runs a batch (one simple query) and returns the values of its `w_database` column:
+    /// the databases where a role still has something (see [`elsewhere_sql`]).
+    async fn databases(&self, what: &str, sql: String) -> Result<Vec<String>, ConnectorError> {
+        let messages = self
+            .run(what, move |c| {
+                Box::pin(async move { c.simple_query(&sql).await })
+            })
+            .await?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => row
+                    .columns()
+                    .first()
+                    .filter(|c| c.name() == "w_database")
+                    .and_then(|_| row.get(0))
+                    .map(str::to_owned),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Takes over what `account` owns in `database`, another database than the
+    /// connection's, on a connection of its own (see [`clean_up_sql`]). A database dropped
+    /// meanwhile holds nothing any more.
+    async fn clean_up_in(&self, database: &str, account: &str) -> Result<(), ConnectorError> {
+        let what = format!(
+            "revoke: role {account} owns objects or holds privileges in database {database}"
+        );
+        let client = match self.connect_to(database).await {
+            Ok(client) => client,
+            // invalid_catalog_name: the database is gone, and what the role had there.
+            Err(ConnectorError::Refused(m)) if m.contains("(SQLSTATE 3D000)") => return Ok(()),
+            Err(ConnectorError::Refused(m)) => {
+                return Err(ConnectorError::Refused(format!(
+                    "{m}; {what}, so the admin role needs CONNECT there"
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        let sql = clean_up_sql(account);
+        let done =
+            tokio::time::timeout(STATEMENT_TIMEOUT + CLIENT_GRACE, client.batch_execute(&sql));
+        match done.await {
+            Err(_) => Err(ConnectorError::Unavailable(format!(
+                "postgres connection {}: {what}: timed out",
+                self.name
+            ))),
+            Ok(result) => result.map_err(|e| self.error(&what, &e)),
+        }
     }
 
     async fn verify_access(
@@ -1082,16 +1164,120 @@ fn terminate_sql(role: &str) -> String {
     )
 }
 
-/// Three steps in one batch: `NOLOGIN` and no memberships (committed first, so no new
-/// session starts and nothing is held even if the drop fails), then its sessions ended,
-/// then what it owns in this database reassigned or dropped and the role dropped.
+/// A PL/pgSQL exception handler (`WHEN … THEN …;`) that re-raises a refusal for lack of
+/// a privilege as `what` (an SQL text expression), PostgreSQL's own message, and `needs`:
+/// what the admin role needs for the step. A revocation that cannot finish then says
+/// which privilege is missing.
+fn when_lacking(what: &str, needs: &str) -> String {
+    format!(
+        "WHEN insufficient_privilege THEN \
+           RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', \
+             MESSAGE = {what} || ': ' || SQLERRM || {needs};",
+        needs = lit(&format!(" (the admin role needs {needs})")),
+    )
+}
+
+/// What the admin role needs to change or drop a role Warden made.
+const NEEDS_CREATEROLE: &str = "CREATEROLE; on PostgreSQL 16 and later also the ADMIN option \
+on the role, which it holds on the roles it created";
+
+/// PL/pgSQL for a block that declares `w_oid oid` and has set it to the oid of `account`:
+/// the admin takes the privileges of the role (a membership granted to itself, which
+/// `REASSIGN OWNED` and `DROP OWNED` require: PostgreSQL 15 gives a creator nothing, 16
+/// only the ADMIN option), then everything the role owns in this database becomes the
+/// admin's and every privilege granted to the role here is dropped.
+fn take_over_sql(account: &str) -> String {
+    let name = lit(account);
+    let role = ident(account);
+    let here = format!("{name} || ' in database ' || pg_catalog.current_database()");
+    format!(
+        "IF NOT pg_catalog.pg_has_role(w_oid, 'USAGE') THEN BEGIN \
+           IF pg_catalog.current_setting('server_version_num')::int >= 160000 THEN \
+             EXECUTE format('GRANT %I TO %I WITH INHERIT TRUE', {name}, current_user); \
+           ELSE \
+             EXECUTE format('GRANT %I TO %I', {name}, current_user); \
+           END IF; EXCEPTION {grant} END; \
+         END IF; \
+         BEGIN REASSIGN OWNED BY {role} TO CURRENT_USER; EXCEPTION {reassign} END; \
+         BEGIN DROP OWNED BY {role}; EXCEPTION {drop} END;",
+        grant = when_lacking(
+            &format!("'taking the privileges of role ' || {name} || ' to reassign what it owns'"),
+            NEEDS_CREATEROLE,
+        ),
+        reassign = when_lacking(
+            &format!("'REASSIGN OWNED BY ' || {here}"),
+            "CREATE on the schema of each function, procedure, operator, collation, \
+             conversion, text search object or statistics object the role created, since \
+             these become the admin's",
+        ),
+        drop = when_lacking(&format!("'DROP OWNED BY ' || {here}"), NEEDS_CREATEROLE),
+    )
+}
+
+/// The databases other than this one where `account` owns objects or holds privileges,
+/// one row each in a column `w_database`: `REASSIGN OWNED` and `DROP OWNED` act on the
+/// current database only, so these need a connection of their own.
+fn elsewhere_sql(account: &str) -> String {
+    format!(
+        "SELECT d.datname::text AS w_database \
+           FROM pg_catalog.pg_shdepend s \
+           JOIN pg_catalog.pg_database d ON d.oid = s.dbid \
+          WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass \
+            AND s.refobjid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = {}) \
+            AND d.datname <> pg_catalog.current_database() \
+          GROUP BY 1 ORDER BY 1;",
+        lit(account)
+    )
+}
+
+/// One `DO` block: what `account` owns here is taken over, and the role is dropped unless
+/// it still owns objects or holds privileges in another database; then those databases
+/// (see [`elsewhere_sql`]). Privileges another role granted to it directly, which the
+/// admin cannot revoke, are named in the error.
+fn drop_role_sql(account: &str) -> String {
+    let name = lit(account);
+    let role = ident(account);
+    let body = format!(
+        "DECLARE w_oid oid; w_detail text; BEGIN {lock} \
+         SELECT oid INTO w_oid FROM pg_catalog.pg_roles WHERE rolname = {name}; \
+         IF FOUND THEN {take_over} \
+           IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_shdepend s \
+                           WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass \
+                             AND s.refobjid = w_oid AND s.dbid <> 0 \
+                             AND s.dbid <> (SELECT oid FROM pg_catalog.pg_database \
+                                             WHERE datname = pg_catalog.current_database())) THEN \
+             BEGIN DROP ROLE {role}; \
+             EXCEPTION \
+               WHEN dependent_objects_still_exist THEN \
+                 GET STACKED DIAGNOSTICS w_detail = PG_EXCEPTION_DETAIL; \
+                 RAISE EXCEPTION USING ERRCODE = 'dependent_objects_still_exist', \
+                   MESSAGE = 'DROP ROLE ' || {name} || ': ' || SQLERRM || ': ' \
+                     || left(replace(w_detail, E'\\n', '; '), 400) \
+                     || ' (granted to it directly by another role, which the admin role cannot \
+                        revoke: revoke them as their grantor or a superuser; the role can no \
+                        longer log in and holds no membership)'; \
+               {drop_needs} \
+             END; \
+           END IF; \
+         END IF; END",
+        lock = lock_role(&name),
+        take_over = take_over_sql(account),
+        drop_needs = when_lacking(&format!("'DROP ROLE ' || {name}"), NEEDS_CREATEROLE),
+    );
+    format!("DO {}; {}", lit(&body), elsewhere_sql(account))
+}
+
+/// The batch a revocation starts with: `NOLOGIN` and no memberships (committed first, so
+/// no new session starts and nothing is held even if the rest fails), then its sessions
+/// ended, in every database, then [`drop_role_sql`].
 fn drop_account_sql(account: &str) -> String {
     let name = lit(account);
     let role = ident(account);
     let disable = format!(
         "DECLARE w_g text; BEGIN {lock} \
-         IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {name}) THEN \
+         IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {name}) THEN BEGIN \
            ALTER ROLE {role} WITH NOLOGIN; {revoke} \
+         EXCEPTION {needs} END; \
          END IF; END",
         lock = lock_role(&name),
         revoke = memberships_loop(
@@ -1099,19 +1285,31 @@ fn drop_account_sql(account: &str) -> String {
             "true",
             &format!("EXECUTE format('REVOKE %I FROM %I', w_g, {name});"),
         ),
-    );
-    let drop = format!(
-        "BEGIN {lock} IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {name}) THEN \
-           REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}; DROP ROLE {role}; \
-         END IF; END",
-        lock = lock_role(&name),
+        needs = when_lacking(
+            &format!("'disabling role ' || {name}"),
+            "CREATEROLE; on PostgreSQL 16 and later also the ADMIN option on the role and on \
+             the roles it is a member of",
+        ),
     );
     format!(
-        "DO {}; COMMIT; {} DO {};",
+        "DO {}; COMMIT; {} {}",
         lit(&disable),
         terminate_sql(account),
-        lit(&drop)
+        drop_role_sql(account)
     )
+}
+
+/// One `DO` block for another database than the connection's: what `account` owns or
+/// holds there is taken over or dropped (see [`take_over_sql`]).
+fn clean_up_sql(account: &str) -> String {
+    let body = format!(
+        "DECLARE w_oid oid; BEGIN \
+         SELECT oid INTO w_oid FROM pg_catalog.pg_roles WHERE rolname = {}; \
+         IF FOUND THEN {} END IF; END",
+        lit(account),
+        take_over_sql(account),
+    );
+    format!("DO {}", lit(&body))
 }
 
 /// Revokes the `member_of` memberships `user` holds (committed), then ends its sessions,

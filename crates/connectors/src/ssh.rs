@@ -17,8 +17,12 @@
 //! `valid_before` down, so a certificate never outlasts what it was asked for. The
 //! server computes the window with [`window`]: it back-dates `valid_after` by
 //! [`CLOCK_SKEW`] (30 s, so a host whose clock runs a little behind still accepts a fresh
-//! certificate) and never moves `valid_before` past the grant's end. A window may last
-//! at most [`MAX_WINDOW`] from now, plus the skew margin.
+//! certificate) and never moves `valid_before` past the grant's end, rounding it down to
+//! the second. In the grant's last second that end is already past, so nothing is signed
+//! then ([`NoWindow::UnderASecond`]): the certificate is the only thing that ends SSH
+//! access (nothing is removed from hosts), so it must not outlast the grant by the
+//! fraction of a second rounding up would add. A window may last at most [`MAX_WINDOW`]
+//! from now, plus the skew margin.
 //!
 //! # Password management
 //!
@@ -102,21 +106,71 @@ const MAX_PRINCIPALS: usize = 64;
 const MAX_KEY_ID: usize = 256;
 
 /// The validity of a certificate for a grant from `grant_start` to `grant_end`, issued at
-/// `now` and lasting at most `max`: from `max(grant_start, now) - CLOCK_SKEW` to
-/// `min(grant_end, now + max)`. `None` when the grant has ended (or the window would be
-/// empty, as for a grant that starts later than `now + max`).
+/// `now` and lasting at most `max`, in whole seconds as certificates carry it: from
+/// `max(grant_start, now) - CLOCK_SKEW` rounded up to `min(grant_end, now + max)` rounded
+/// down, so it never outlasts the grant, not even by a fraction of a second (hosts accept
+/// a certificate while their clock reads less than its end). Refused when the grant has
+/// ended, when that would leave less than a second from `now` (a certificate signed in
+/// the grant's last second would be expired when issued, or nearly), or when the grant
+/// starts later than a certificate signed now may last.
 pub fn window(
     grant_start: OffsetDateTime,
     grant_end: OffsetDateTime,
     now: OffsetDateTime,
     max: Duration,
-) -> Option<(OffsetDateTime, OffsetDateTime)> {
+) -> Result<(OffsetDateTime, OffsetDateTime), NoWindow> {
     if grant_end <= now {
-        return None;
+        return Err(NoWindow::Ended);
     }
-    let start = grant_start.max(now).checked_sub(CLOCK_SKEW)?;
-    let end = grant_end.min(now.checked_add(max)?);
-    (end > start).then_some((start, end))
+    let end = floor_second(now.checked_add(max).map_or(grant_end, |m| grant_end.min(m)));
+    if end - now < Duration::SECOND {
+        return Err(NoWindow::UnderASecond { until: end });
+    }
+    let start = ceil_second(grant_start.max(now).saturating_sub(CLOCK_SKEW));
+    if end <= start {
+        return Err(NoWindow::NotYet {
+            starts_at: grant_start,
+        });
+    }
+    Ok((start, end))
+}
+
+/// Why [`window`] has no certificate to offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoWindow {
+    /// The grant has ended.
+    #[error("the grant has ended")]
+    Ended,
+    /// Less than a second is left: certificates count whole seconds and never outlast
+    /// the grant, so one signed now would be valid only until `until`.
+    #[error(
+        "less than a second of the grant is left: a certificate counts whole seconds and never outlasts its grant, so one signed now would be valid only until {until}"
+    )]
+    UnderASecond {
+        /// The end a certificate would carry.
+        until: OffsetDateTime,
+    },
+    /// The grant starts later than a certificate signed now may last.
+    #[error("the grant starts at {starts_at}, later than a certificate signed now may last")]
+    NotYet {
+        /// The grant's start.
+        starts_at: OffsetDateTime,
+    },
+}
+
+/// `t` without its fraction of a second.
+fn floor_second(t: OffsetDateTime) -> OffsetDateTime {
+    t - Duration::nanoseconds(i64::from(t.nanosecond()))
+}
+
+/// `t` rounded up to a whole second.
+fn ceil_second(t: OffsetDateTime) -> OffsetDateTime {
+    let whole = floor_second(t);
+    if whole == t {
+        t
+    } else {
+        whole + Duration::SECOND
+    }
 }
 
 /// Why the certificate authority could not load its key or sign a certificate.
@@ -674,11 +728,12 @@ impl SshHosts {
             russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed),
         );
         let now = self.clock.now();
-        let Some((valid_after, valid_before)) =
-            window(now, now + ADMIN_CERT_LIFETIME, now, ADMIN_CERT_LIFETIME)
-        else {
-            return Err(self.refused("no validity window for the admin certificate"));
-        };
+        let (valid_after, valid_before) =
+            window(now, now + ADMIN_CERT_LIFETIME, now, ADMIN_CERT_LIFETIME).map_err(|e| {
+                self.refused(&format!(
+                    "no validity window for the admin certificate: {e}"
+                ))
+            })?;
         let principals = [admin.to_owned()];
         let key_id = format!("warden password rotation of {username} on {}", self.name);
         let signed = ca

@@ -87,6 +87,7 @@ fn now() -> OffsetDateTime {
 struct Fixture {
     sfx: String,
     roles: Arc<Mutex<Vec<String>>>,
+    databases: Arc<Mutex<Vec<String>>>,
 }
 
 impl Fixture {
@@ -108,6 +109,17 @@ impl Fixture {
     /// Drops `name` at the end of the test.
     fn track(&self, name: &str) {
         self.roles.lock().unwrap().push(name.to_owned());
+    }
+
+    /// A database of this test, made now and dropped at the end (before its roles).
+    async fn database(&self, db: &Client, what: &str) -> String {
+        let name = format!("wt_{}_{what}", self.sfx);
+        self.databases.lock().unwrap().push(name.clone());
+        // template0: nobody is ever connected to it, which CREATE DATABASE requires.
+        db.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+            .await
+            .unwrap();
+        name
     }
 
     fn target(&self, login: Login) -> RoleTarget {
@@ -146,6 +158,7 @@ where
     let fx = Fixture {
         sfx,
         roles: Arc::new(Mutex::new(Vec::new())),
+        databases: Arc::new(Mutex::new(Vec::new())),
     };
     let db = admin().await;
     let (schema, read) = (fx.schema(), fx.read_role());
@@ -158,6 +171,12 @@ where
     .unwrap();
     fx.track(&read);
     let outcome = tokio::spawn(test(fx.clone())).await;
+    let databases = fx.databases.lock().unwrap().clone();
+    for database in databases {
+        let _ = db
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            .await;
+    }
     let roles = fx.roles.lock().unwrap().clone();
     for role in roles.iter().rev() {
         let _ = db
@@ -220,12 +239,20 @@ async fn stored_verifier(db: &Client, role: &str) -> String {
 }
 
 async fn login(user: &str, password: &SecretString) -> Result<Client, tokio_postgres::Error> {
+    login_to("test", user, password).await
+}
+
+async fn login_to(
+    database: &str,
+    user: &str,
+    password: &SecretString,
+) -> Result<Client, tokio_postgres::Error> {
     let mut cfg = tokio_postgres::Config::new();
     cfg.host("127.0.0.1")
         .port(5432)
         .user(user)
         .password(password.expose_secret())
-        .dbname("test");
+        .dbname(database);
     let (client, connection) = cfg.connect(NoTls).await?;
     tokio::spawn(async move {
         let _ = connection.await;
@@ -1103,4 +1130,266 @@ fn a_vaulted_admin_password_is_configured_by_account_name() {
         "{e:?}"
     );
     assert!(!format!("{e:?}").contains("hunter2"));
+}
+
+/// An admin as docs/connectors.md describes the least it needs on PostgreSQL 15: a login
+/// with `CREATEROLE`, not a superuser, a member of `pg_signal_backend`; and a connector
+/// logging in as it.
+async fn least_privilege_admin(fx: &Fixture, db: &Client) -> (String, Postgres) {
+    let admin = fx.role("admin");
+    db.batch_execute(&format!(
+        "CREATE ROLE {admin} LOGIN CREATEROLE; GRANT pg_signal_backend TO {admin};"
+    ))
+    .await
+    .unwrap();
+    let mut cfg = config(5432);
+    cfg.user = admin.clone();
+    (admin, Postgres::new("least", cfg).unwrap())
+}
+
+/// The tables and functions named `made…` in `schema`, with their owners.
+async fn made_in(db: &Client, schema: &str) -> Vec<(String, String)> {
+    db.query(
+        "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relname LIKE 'made%'
+         UNION ALL
+         SELECT p.proname::text, pg_get_userbyid(p.proowner)::text FROM pg_proc p
+           JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = $1 AND p.proname LIKE 'made%'
+         ORDER BY 1",
+        &[&schema],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+async fn can_login(db: &Client, role: &str) -> bool {
+    db.query_one(
+        "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1",
+        &[&role],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// Regression: an admin with `CREATEROLE` that is not a superuser stopped new logins and
+/// cut sessions, then failed on `REASSIGN OWNED` ("permission denied to reassign
+/// objects"), so the role was never dropped and the revocation retried forever. Now every
+/// call runs as such an admin, and a revocation hands what the login made, in every
+/// database, to the admin before dropping it.
+#[tokio::test]
+async fn a_least_privilege_admin_runs_every_call_and_finishes_revocations() {
+    with_fixture(|fx| async move {
+        let db = admin().await;
+        let (me, pg) = least_privilege_admin(&fx, &db).await;
+        let (schema, read) = (fx.schema(), fx.read_role());
+        // The permission role may create objects here and in a schema of another
+        // database; the admin has CREATE on both, to receive what logins make there.
+        db.batch_execute(&format!(
+            "GRANT CREATE ON SCHEMA {schema} TO {read}; GRANT CREATE ON SCHEMA {schema} TO {me};"
+        ))
+        .await
+        .unwrap();
+        let other = fx.database(&db, "other").await;
+        let other_db = connect(&format!("host=127.0.0.1 user=postgres dbname={other}"))
+            .await
+            .unwrap();
+        other_db
+            .batch_execute(&format!(
+                "CREATE SCHEMA s; GRANT USAGE, CREATE ON SCHEMA s TO {read};
+                 GRANT CREATE ON SCHEMA s TO {me};"
+            ))
+            .await
+            .unwrap();
+
+        // Grant, credential, verify, login.
+        let until = now() + time::Duration::hours(1);
+        let access = fx.spec(fx.target(Login::Dynamic), until);
+        let handle = pg.grant(&access).await.unwrap();
+        assert!(is_member(&db, &handle, &read).await);
+        assert_eq!(
+            pg.verify(&access, Some(&handle)).await.unwrap(),
+            Presence::Present { until: Some(until) }
+        );
+        let cred = pg.credential(&access, Some(&handle)).await.unwrap();
+        assert!(verifier_matches(&db, &handle, &cred.secret).await);
+        let session = login(&handle, &cred.secret).await.unwrap();
+        session
+            .batch_execute(&format!(
+                "SELECT * FROM {schema}.t; CREATE TABLE {schema}.made (x int);
+                 CREATE FUNCTION {schema}.made_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
+                 GRANT SELECT ON {schema}.made TO {read};"
+            ))
+            .await
+            .unwrap();
+        let elsewhere = login_to(&other, &handle, &cred.secret).await.unwrap();
+        elsewhere
+            .batch_execute(
+                "CREATE TABLE s.made (x int);
+                 CREATE FUNCTION s.made_fn() RETURNS int LANGUAGE sql AS 'SELECT 2';",
+            )
+            .await
+            .unwrap();
+
+        pg.revoke(&access, Some(&handle)).await.unwrap();
+
+        assert!(session.batch_execute("SELECT 1").await.is_err());
+        assert!(elsewhere.batch_execute("SELECT 1").await.is_err());
+        assert!(login(&handle, &cred.secret).await.is_err());
+        assert!(!role_exists(&db, &handle).await);
+        assert_eq!(
+            pg.verify(&access, Some(&handle)).await.unwrap(),
+            Presence::Absent
+        );
+        // What the login made is kept, now the admin's, in both databases; its grant to
+        // the permission role too.
+        let mine = |names: &[&str]| -> Vec<(String, String)> {
+            names
+                .iter()
+                .map(|n| ((*n).to_owned(), me.clone()))
+                .collect()
+        };
+        assert_eq!(made_in(&db, &schema).await, mine(&["made", "made_fn"]));
+        assert_eq!(made_in(&other_db, "s").await, mine(&["made", "made_fn"]));
+        let readable: bool = db
+            .query_one(
+                &format!("SELECT has_table_privilege('{read}', '{schema}.made', 'SELECT')"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(readable);
+        pg.revoke(&access, Some(&handle)).await.unwrap();
+
+        // The person's own login.
+        let alice = fx.role("alice");
+        db.batch_execute(&format!("CREATE ROLE {alice} LOGIN"))
+            .await
+            .unwrap();
+        let mut own = fx.spec(fx.target(Login::Own), until);
+        own.username = alice.clone();
+        assert_eq!(pg.grant(&own).await.unwrap(), alice);
+        assert!(is_member(&db, &alice, &read).await);
+        let alice_session = connect(&format!("host=127.0.0.1 user={alice} dbname=test"))
+            .await
+            .unwrap();
+        pg.revoke(&own, Some(&alice)).await.unwrap();
+        assert!(!is_member(&db, &alice, &read).await);
+        assert!(alice_session.batch_execute("SELECT 1").await.is_err());
+
+        // The vault: a password set on an existing login, and checked.
+        let password = secret("a-vaulted-password-0123456789");
+        pg.set_password(&alice, &password).await.unwrap();
+        assert!(verifier_matches(&db, &alice, &password).await);
+        assert!(pg.check_login(&alice, &password).await.unwrap());
+
+        // Discovery and drift removal.
+        let drift = fx.role("drift");
+        db.batch_execute(&format!(
+            "CREATE ROLE {drift} LOGIN CREATEDB; GRANT pg_read_all_data TO {drift};"
+        ))
+        .await
+        .unwrap();
+        let found: HashMap<String, Account> = pg
+            .discover()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.name.clone(), a))
+            .collect();
+        assert_eq!(found[&me].origin, Origin::Connector);
+        assert_eq!(
+            found[&me].privileges,
+            ["createrole", "member of pg_signal_backend"]
+        );
+        assert_eq!(
+            found[&drift].privileges,
+            ["createdb", "member of pg_read_all_data"]
+        );
+        let drift_session = connect(&format!("host=127.0.0.1 user={drift} dbname=test"))
+            .await
+            .unwrap();
+        pg.remove(&found[&drift]).await.unwrap();
+        assert!(!is_member(&db, &drift, "pg_read_all_data").await);
+        assert!(drift_session.batch_execute("SELECT 1").await.is_err());
+        let again = pg.discover().await.unwrap();
+        let d = again.iter().find(|a| a.name == drift).unwrap();
+        assert!(d.privileges.is_empty(), "{:?}", d.privileges);
+    })
+    .await;
+}
+
+/// A revocation the admin lacks a privilege for says which, and leaves the login unable
+/// to log in, without memberships and without sessions; once the privilege is given, the
+/// next attempt finishes.
+#[tokio::test]
+async fn a_revocation_refused_for_a_missing_privilege_says_which_and_leaves_no_access() {
+    with_fixture(|fx| async move {
+        let db = admin().await;
+        let (me, pg) = least_privilege_admin(&fx, &db).await;
+        let (schema, read) = (fx.schema(), fx.read_role());
+        // The login may create functions in the schema; the admin has no CREATE there.
+        db.batch_execute(&format!("GRANT CREATE ON SCHEMA {schema} TO {read};"))
+            .await
+            .unwrap();
+        let access = fx.spec(fx.target(Login::Dynamic), now() + time::Duration::hours(1));
+        let handle = pg.grant(&access).await.unwrap();
+        let cred = pg.credential(&access, Some(&handle)).await.unwrap();
+        let session = login(&handle, &cred.secret).await.unwrap();
+        session
+            .batch_execute(&format!(
+                "CREATE FUNCTION {schema}.made_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';"
+            ))
+            .await
+            .unwrap();
+
+        let msg = refused(pg.revoke(&access, Some(&handle)).await);
+        for part in [
+            format!("REASSIGN OWNED BY {handle} in database test"),
+            format!("permission denied for schema {schema}"),
+            "the admin role needs CREATE on the schema of each function".to_owned(),
+            "SQLSTATE 42501".to_owned(),
+        ] {
+            assert!(msg.contains(&part), "{part:?} not in {msg}");
+        }
+        // Nothing of the access is left but the role itself.
+        assert!(role_exists(&db, &handle).await);
+        assert!(!can_login(&db, &handle).await);
+        assert!(!is_member(&db, &handle, &read).await);
+        assert!(session.batch_execute("SELECT 1").await.is_err());
+        assert_eq!(
+            pg.verify(&access, Some(&handle)).await.unwrap(),
+            Presence::Absent
+        );
+
+        // A privilege another role granted to the login directly: the admin cannot
+        // revoke it, and the error names it.
+        db.batch_execute(&format!(
+            "GRANT CREATE ON SCHEMA {schema} TO {me}; GRANT SELECT ON {schema}.t TO {handle};"
+        ))
+        .await
+        .unwrap();
+        let msg = refused(pg.revoke(&access, Some(&handle)).await);
+        for part in [
+            format!("DROP ROLE {handle}"),
+            format!("privileges for table {schema}.t"),
+            "revoke them as their grantor or a superuser".to_owned(),
+        ] {
+            assert!(msg.contains(&part), "{part:?} not in {msg}");
+        }
+
+        db.batch_execute(&format!("REVOKE SELECT ON {schema}.t FROM {handle};"))
+            .await
+            .unwrap();
+        pg.revoke(&access, Some(&handle)).await.unwrap();
+        assert!(!role_exists(&db, &handle).await);
+        assert_eq!(made_in(&db, &schema).await, [("made_fn".to_owned(), me)]);
+    })
+    .await;
 }

@@ -34,8 +34,8 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use warden_connectors::ConnectionConfig;
 use warden_connectors::ssh::{
-    self, CLOCK_SKEW, CaError, CertRequest, CertificateAuthority, SignedCertificate, SshHosts,
-    window,
+    self, CLOCK_SKEW, CaError, CertRequest, CertificateAuthority, NoWindow, SignedCertificate,
+    SshHosts, window,
 };
 use warden_core::connector::{
     AccessSpec, Account, Connector, ConnectorError, Origin, Presence, RoleTarget,
@@ -892,35 +892,91 @@ fn window_edges() {
     // A grant that started earlier: from now minus the skew to its end.
     assert_eq!(
         window(t - hours(1), t + hours(2), t, max),
-        Some((t - CLOCK_SKEW, t + hours(2)))
+        Ok((t - CLOCK_SKEW, t + hours(2)))
     );
     // A long grant: cut at now + max.
     assert_eq!(
         window(t - hours(1), t + hours(20), t, max),
-        Some((t - CLOCK_SKEW, t + max))
+        Ok((t - CLOCK_SKEW, t + max))
     );
     // A grant that starts later: from its start minus the skew.
     assert_eq!(
         window(t + hours(1), t + hours(2), t, max),
-        Some((t + hours(1) - CLOCK_SKEW, t + hours(2)))
+        Ok((t + hours(1) - CLOCK_SKEW, t + hours(2)))
     );
     // Never past the grant's end, even by a second.
     let end = t + Duration::seconds(1);
-    assert_eq!(
-        window(t - hours(1), end, t, max),
-        Some((t - CLOCK_SKEW, end))
-    );
+    assert_eq!(window(t - hours(1), end, t, max), Ok((t - CLOCK_SKEW, end)));
     // Ended, or ending right now.
-    assert_eq!(window(t - hours(2), t - hours(1), t, max), None);
-    assert_eq!(window(t - hours(2), t, t, max), None);
+    assert_eq!(
+        window(t - hours(2), t - hours(1), t, max),
+        Err(NoWindow::Ended)
+    );
+    assert_eq!(window(t - hours(2), t, t, max), Err(NoWindow::Ended));
     // Starting later than now + max: nothing to sign yet.
-    assert_eq!(window(t + hours(9), t + hours(10), t, max), None);
+    assert_eq!(
+        window(t + hours(9), t + hours(10), t, max),
+        Err(NoWindow::NotYet {
+            starts_at: t + hours(9)
+        })
+    );
     // No time allowed at all.
     assert_eq!(
         window(t - hours(1), t + hours(1), t, Duration::ZERO),
-        Some((t - CLOCK_SKEW, t))
+        Err(NoWindow::UnderASecond { until: t })
     );
-    assert_eq!(window(t - hours(1), t + hours(1), t, -hours(1)), None);
+    assert_eq!(
+        window(t - hours(1), t + hours(1), t, -hours(1)),
+        Err(NoWindow::UnderASecond {
+            until: t - hours(1)
+        })
+    );
+}
+
+/// Regression: a certificate signed in a grant's last second was already expired when
+/// issued, its end rounded down to a second that had begun before it was signed.
+#[test]
+fn nothing_is_signed_in_a_grants_last_second_and_no_certificate_outlasts_it() {
+    let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let ms = Duration::milliseconds;
+    let max = hours(8);
+    // Asked at .300 for a grant ending at .800 of the same second: rounded down, its end
+    // would be before the request.
+    assert_eq!(
+        window(t - hours(1), t + ms(800), t + ms(300), max),
+        Err(NoWindow::UnderASecond { until: t })
+    );
+    // Or less than a second after it.
+    assert_eq!(
+        window(t - hours(1), t + ms(1500), t + ms(300), max),
+        Err(NoWindow::UnderASecond {
+            until: t + Duration::SECOND
+        })
+    );
+    // With a second or more left: whole seconds, the end rounded down, never up.
+    let (after, before) = window(t - hours(1), t + ms(2500), t + ms(300), max).unwrap();
+    assert_eq!(before, t + Duration::seconds(2));
+    assert_eq!(after, t - Duration::seconds(29));
+    // What the signed certificate carries.
+    let (dir, ca) = bare_ca();
+    let key = user_key_line(dir.path(), "ed", &["-t", "ed25519"]);
+    let principals = vec!["ops".to_owned()];
+    let signed = ca
+        .sign(&CertRequest {
+            valid_after: after,
+            valid_before: before,
+            ..req(&key, &principals)
+        })
+        .unwrap();
+    assert_eq!((signed.valid_after, signed.valid_before), (after, before));
+    let cert = ssh_key::Certificate::from_openssh(&signed.certificate).unwrap();
+    assert_eq!(
+        (cert.valid_after(), cert.valid_before()),
+        (
+            u64::try_from(after.unix_timestamp()).unwrap(),
+            u64::try_from(before.unix_timestamp()).unwrap()
+        )
+    );
 }
 
 fn access(target: RoleTarget) -> AccessSpec {
