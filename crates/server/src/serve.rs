@@ -16,6 +16,12 @@ use crate::config::Config;
 use crate::service::bootstrap;
 use crate::state::AppState;
 
+/// A start-up step's refusal as the operator reads it: what went wrong and, for each
+/// field (a policy file's line, say), why; an internal failure with its cause.
+fn init_failed(e: crate::error::ApiError) -> ServeError {
+    ServeError::Init(e.public_detail().unwrap_or_else(|| format!("{e:?}")))
+}
+
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -80,7 +86,7 @@ pub async fn serve(
 
     let admin = bootstrap::initial_admin(&store, clock.as_ref())
         .await
-        .map_err(|e| ServeError::Init(format!("{e:?}")))?;
+        .map_err(init_failed)?;
     if let Some(admin) = &admin {
         tracing::info!(user = %admin.username, "created the initial administrator; its password was written to standard output once");
         writeln!(
@@ -94,7 +100,7 @@ pub async fn serve(
     if options.dev
         && let Some(password) = bootstrap::demo_users(&store, clock.as_ref())
             .await
-            .map_err(|e| ServeError::Init(format!("{e:?}")))?
+            .map_err(init_failed)?
     {
         let names: Vec<&str> = bootstrap::DEMO_USERS
             .iter()
@@ -111,7 +117,22 @@ pub async fn serve(
     let active = crate::service::policy::load_active(&store)
         .await
         .map_err(ServeError::Init)?;
-    let state = AppState::new(store, clock, config.clone());
+    // Leases are held under the data directory's worker id, so a process started again
+    // here takes over at once what the previous one held, even if it was killed.
+    let worker = crate::leases::WorkerIdentity::for_serving(&config.storage.data_dir)
+        .map_err(|e| ServeError::Init(e.to_string()))?;
+    match worker.file() {
+        Some(file) => tracing::info!(
+            worker = %worker.owner(),
+            file = %file.display(),
+            "worker leases are held under this id, the data directory's"
+        ),
+        None => tracing::info!(
+            worker = %worker.owner(),
+            "worker leases are held under this id, this process's own"
+        ),
+    }
+    let state = AppState::with_worker(store, clock, config.clone(), worker);
     state.set_policy(active);
     // Where SSH is configured, the CA is read (or made) before serving: a key that
     // cannot be used stops here. Otherwise it is made on first use.
@@ -138,20 +159,27 @@ pub async fn serve(
         .audit_key()
         .map_err(|e| ServeError::Init(format!("the audit signing key: {e}")))?;
     tracing::info!(key_id = %audit_key.public().key_id(), "audit checkpoints are signed with this key");
-    if options.dev
-        && crate::demo::load(&state)
-            .await
-            .map_err(|e| ServeError::Init(format!("{e:?}")))?
-    {
+    if options.dev && crate::demo::load(&state).await.map_err(init_failed)? {
         writeln!(
             out,
             "Loaded the demo policy (demo/policy) and HR population (demo/hr.csv).\n"
         )?;
     }
-    // Grants that ended while the server was down are revoked before it serves.
-    let caught = crate::service::expiry::catch_up(&state)
+    // Grants that ended while the server was down are revoked before it serves: by this
+    // process, unless a live replica holds the grant worker's lease.
+    let catching_up =
+        |e: warden_store::StoreError| ServeError::Init(format!("catching up on due grants: {e}"));
+    let caught = if crate::service::expiry::take_lease_at_start(&state)
         .await
-        .map_err(|e| ServeError::Init(format!("catching up on due grants: {e}")))?;
+        .map_err(catching_up)?
+    {
+        crate::service::expiry::catch_up(&state)
+            .await
+            .map_err(catching_up)?
+    } else {
+        tracing::info!("another replica runs the grant worker; it handles due grants");
+        crate::service::expiry::Report::default()
+    };
     if !caught.is_empty() {
         tracing::info!(
             revoked = caught.revoked,
@@ -163,23 +191,28 @@ pub async fn serve(
     }
     tokio::spawn(follow_policy(state.clone()));
     tokio::spawn(sweep_leavers(state.clone()));
-    tokio::spawn(crate::service::expiry::run(state.clone()));
     // Read in the background: checks read the database until it is done.
     state.access_index().follow_in_background();
     tokio::spawn(crate::access_index::run(state.clone()));
-    tokio::spawn(crate::notify::deliver::run(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
-    tokio::spawn(crate::service::reconcile::schedule(state.clone()));
-    tokio::spawn(crate::service::provisioning::run(state.clone()));
-    tokio::spawn(crate::service::audit::run_checkpoints(state.clone()));
-    tokio::spawn(crate::service::rotation::run(state.clone()));
+    // The workers that run under a lease, stopped before their leases are released.
+    let mut workers = tokio::task::JoinSet::new();
+    workers.spawn(crate::service::expiry::run(state.clone()));
+    workers.spawn(crate::notify::deliver::run(state.clone()));
+    workers.spawn(crate::service::reconcile::schedule(state.clone()));
+    workers.spawn(crate::service::provisioning::run(state.clone()));
+    workers.spawn(crate::service::audit::run_checkpoints(state.clone()));
+    workers.spawn(crate::service::rotation::run(state.clone()));
+    // The SIEM sinks' workers stop taking their leases once they are released.
     crate::siem::spawn_all(&state);
+    let stopping = state.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     let graceful = handle.clone();
     tokio::spawn(async move {
         shutdown.await;
-        tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down: releasing the worker leases, finishing requests in flight");
+        stop_workers(&stopping, workers).await;
         graceful.graceful_shutdown(Some(Duration::from_secs(10)));
     });
 
@@ -211,6 +244,21 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Stops the lease workers and releases every lease this process holds, so another
+/// replica, or the next process of this data directory, takes them over at once instead
+/// of when they lapse.
+async fn stop_workers(state: &AppState, mut workers: tokio::task::JoinSet<()>) {
+    workers.abort_all();
+    while workers.join_next().await.is_some() {}
+    match state.release_leases().await {
+        Ok(released) => tracing::info!(released, "released the worker leases"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "cannot release the worker leases: they lapse within 15 s, or are taken back when this data directory's server starts again"
+        ),
+    }
 }
 
 /// Keeps the policy in force in step with the store, so a version applied through another

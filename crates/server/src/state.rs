@@ -18,7 +18,7 @@ use crate::connectors::{Connectors, Recording};
 use warden_core::connector::Connector;
 
 /// Creates `dir` (and its parents), readable by its owner only.
-fn make_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn make_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -48,13 +48,18 @@ struct Inner {
     connectors: Connectors,
     recording: Option<Arc<Recording>>,
     grants_wake: Arc<tokio::sync::Notify>,
-    instance: uuid::Uuid,
+    worker: crate::leases::WorkerIdentity,
+    /// `true` once the process stops: no lease is taken or renewed any more. Taking or
+    /// renewing one holds it for reading, releasing them all for writing, so no lease
+    /// is taken after they were released.
+    stopping: tokio::sync::RwLock<bool>,
     ssh_ca: std::sync::OnceLock<Result<Arc<CertificateAuthority>, String>>,
     audit_key: std::sync::OnceLock<Result<Arc<warden_audit::SigningKey>, String>>,
     check_tokens: crate::auth::TokenCache,
     access_index: crate::access_index::AccessIndex,
     vault: Arc<crate::vault::Vault>,
     rotation_wake: Arc<tokio::sync::Notify>,
+    denials: crate::service::authz::DenialLog,
 }
 
 /// The policy in force, compiled.
@@ -81,8 +86,25 @@ impl ActivePolicy {
 
 impl AppState {
     /// State over `store`, reading time from `clock`, with the connectors the
-    /// configuration gives (the recording connector with `[grants] record_only`).
+    /// configuration gives (the recording connector with `[grants] record_only`), holding
+    /// worker leases under an id of its own.
     pub fn new(store: Store, clock: Arc<dyn Clock>, config: Config) -> Self {
+        Self::with_worker(
+            store,
+            clock,
+            config,
+            crate::leases::WorkerIdentity::process(),
+        )
+    }
+
+    /// [`AppState::new`], holding worker leases as `worker` (`serve`: the data
+    /// directory's identity).
+    pub fn with_worker(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        worker: crate::leases::WorkerIdentity,
+    ) -> Self {
         let recording = config
             .grants
             .record_only
@@ -115,7 +137,7 @@ impl AppState {
             Some(r) => configured.with_fallback(Arc::clone(r) as Arc<dyn Connector>),
             None => configured,
         };
-        Self::build(store, clock, config, connectors, recording, vault)
+        Self::build(store, clock, config, connectors, recording, vault, worker)
     }
 
     /// State with the given connectors (target connectors, or a stand-in for benchmarks).
@@ -125,7 +147,15 @@ impl AppState {
         config: Config,
         connectors: Connectors,
     ) -> Self {
-        Self::build(store, clock, config, connectors, None, Arc::default())
+        Self::build(
+            store,
+            clock,
+            config,
+            connectors,
+            None,
+            Arc::default(),
+            crate::leases::WorkerIdentity::process(),
+        )
     }
 
     fn build(
@@ -135,12 +165,17 @@ impl AppState {
         connectors: Connectors,
         recording: Option<Arc<Recording>>,
         vault: Arc<crate::vault::Vault>,
+        worker: crate::leases::WorkerIdentity,
     ) -> Self {
         let per_minute = NonZeroU32::new(config.auth.login_attempts_per_source_per_minute)
             .unwrap_or(NonZeroU32::MIN);
         let login_limiter = RateLimiter::keyed(Quota::per_minute(per_minute));
         let metrics = crate::telemetry::metrics_handle();
         let policy = ArcSwap::from_pointee(ActivePolicy::empty());
+        let denials = crate::service::authz::DenialLog::new(
+            config.audit.denials_per_minute,
+            config.audit.denials_per_minute_all,
+        );
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -153,13 +188,15 @@ impl AppState {
                 connectors,
                 recording,
                 grants_wake: Arc::new(tokio::sync::Notify::new()),
-                instance: uuid::Uuid::now_v7(),
+                worker,
+                stopping: tokio::sync::RwLock::new(false),
                 ssh_ca: std::sync::OnceLock::new(),
                 audit_key: std::sync::OnceLock::new(),
                 check_tokens: crate::auth::TokenCache::default(),
                 access_index: crate::access_index::AccessIndex::default(),
                 vault,
                 rotation_wake: Arc::new(tokio::sync::Notify::new()),
+                denials,
             }),
         }
     }
@@ -283,15 +320,21 @@ impl AppState {
         Arc::clone(&self.inner.grants_wake)
     }
 
-    /// This process's id among replicas, for worker leases.
+    /// This process's id among replicas, for worker leases: under `serve`, the data
+    /// directory's ([`crate::leases`]), so a restarted process is the same holder.
     pub fn instance(&self) -> uuid::Uuid {
-        self.inner.instance
+        self.inner.worker.owner()
     }
 
     /// Whether this replica holds (takes or renews) the worker lease `name`: a singleton
     /// worker (grants, outbox) runs on one replica at a time, and another takes over
-    /// within [`crate::state::LEASE`] when it stops renewing.
+    /// within [`crate::state::LEASE`] when it stops renewing, or at once when it releases
+    /// its leases ([`AppState::release_leases`]). Never once the process is stopping.
     pub async fn hold_lease(&self, name: &str) -> bool {
+        let stopping = self.inner.stopping.read().await;
+        if *stopping {
+            return false;
+        }
         let now = self.clock().now();
         match self
             .store()
@@ -306,9 +349,23 @@ impl AppState {
         }
     }
 
+    /// Stops holding worker leases and gives up every one this process holds, whatever
+    /// its name, so another replica (or this data directory's next process) takes them
+    /// over at once rather than when they lapse. Returns how many were held.
+    pub async fn release_leases(&self) -> Result<u64, warden_store::StoreError> {
+        let mut stopping = self.inner.stopping.write().await;
+        *stopping = true;
+        self.store().release_all(self.instance()).await
+    }
+
     /// The credential vault in this process: sealed or not, and its keys.
     pub fn vault(&self) -> &crate::vault::Vault {
         &self.inner.vault
+    }
+
+    /// Which refusals are audited (rate-limited per caller).
+    pub fn denials(&self) -> &crate::service::authz::DenialLog {
+        &self.inner.denials
     }
 
     /// What the vault's rotation worker waits on.

@@ -211,6 +211,22 @@ pub struct ConnectorCall {
     pub grant_id: Uuid,
 }
 
+/// Who holds a worker lease, and until when unless they renew it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// The holder's worker id.
+    pub owner: Uuid,
+    /// When the lease runs out.
+    pub until: OffsetDateTime,
+}
+
+fn lease_from(m: leases::Model) -> Result<LeaseHolder, StoreError> {
+    Ok(LeaseHolder {
+        owner: m.owner,
+        until: from_ms(m.until)?,
+    })
+}
+
 fn grant_from(m: grants::Model) -> Result<StoredGrant, StoreError> {
     Ok(StoredGrant {
         id: m.id,
@@ -1089,6 +1105,39 @@ impl Store {
             .await?;
         write.txn.commit().await?;
         Ok(())
+    }
+
+    /// Gives up every lease `owner` holds (a clean shutdown: other replicas, or this
+    /// process started again, take them over at once). Returns how many it held.
+    pub async fn release_all(&self, owner: Uuid) -> Result<u64, StoreError> {
+        let write = self.begin_write().await?;
+        let released = leases::Entity::delete_many()
+            .filter(leases::Column::Owner.eq(owner))
+            .exec(&write.txn)
+            .await?
+            .rows_affected;
+        write.txn.commit().await?;
+        Ok(released)
+    }
+
+    /// Who holds the lease `name` (lapsed or not), if anybody.
+    pub async fn lease_holder(&self, name: &str) -> Result<Option<LeaseHolder>, StoreError> {
+        leases::Entity::find_by_id(name.to_owned())
+            .one(&self.db)
+            .await?
+            .map(lease_from)
+            .transpose()
+    }
+
+    /// Every lease and its holder, by name.
+    pub async fn lease_holders(&self) -> Result<Vec<(String, LeaseHolder)>, StoreError> {
+        leases::Entity::find()
+            .order_by_asc(leases::Column::Name)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| Ok((m.name.clone(), lease_from(m)?)))
+            .collect()
     }
 
     // ----- the recording connector -----

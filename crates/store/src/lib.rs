@@ -48,8 +48,8 @@ pub use directory::{
 use entity::{api_tokens, login_throttle, system_settings, users};
 pub use findings::{Sighting, StoredFinding};
 pub use grants::{
-    ConnectorCall, Contact, GrantChange, GrantFilter, LIVE_STATES, OutboxMessage, ReviewStep,
-    StoredGrant, StoredIncident, StoredOutbox, StoredReview,
+    ConnectorCall, Contact, GrantChange, GrantFilter, LIVE_STATES, LeaseHolder, OutboxMessage,
+    ReviewStep, StoredGrant, StoredIncident, StoredOutbox, StoredReview,
 };
 pub use jobs::{DueJob, JobOutcome};
 pub use requests::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};

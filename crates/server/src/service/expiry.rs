@@ -13,7 +13,8 @@
 //! - Outcomes of a round are committed together (one transaction), each with its audit
 //!   event and notifications, and only if the grant did not change meanwhile.
 //! - [`catch_up`] runs at start, before the server serves: grants that ended while it was
-//!   down are revoked first.
+//!   down are revoked first. [`take_lease_at_start`] waits for the lease of a holder that
+//!   is gone rather than serve before catching up.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -131,14 +132,22 @@ pub const LEASE_NAME: &str = "grants";
 
 /// Handles everything due now, round after round, until nothing due now is left (grants
 /// that failed wait for their retry time). Run at start before serving, by the replica
-/// that takes the worker lease; when another replica holds it, that one is doing this.
+/// that takes the worker lease (renewed every round); when another replica holds it, that
+/// one is doing this. `serve` first waits for a lease left by a holder that is gone
+/// ([`take_lease_at_start`]).
 pub async fn catch_up(state: &AppState) -> Result<Report, StoreError> {
     let mut total = Report::default();
     if !state.hold_lease(LEASE_NAME).await {
         tracing::info!("another replica runs the grant worker; it handles due grants");
         return Ok(total);
     }
-    for _ in 0..10_000 {
+    for round in 0..10_000 {
+        if round > 0 && !state.hold_lease(LEASE_NAME).await {
+            tracing::warn!(
+                "lost the grant worker lease while catching up; the replica holding it goes on"
+            );
+            break;
+        }
         let r = tick(state).await?;
         if r.is_empty() {
             break;
@@ -146,6 +155,57 @@ pub async fn catch_up(state: &AppState) -> Result<Report, StoreError> {
         total.add(&r);
     }
     Ok(total)
+}
+
+/// How often [`take_lease_at_start`] looks at a lease held by another owner.
+const LEASE_WATCH: StdDuration = StdDuration::from_millis(100);
+
+/// Takes the grant worker's lease at start, before serving, and says whether this process
+/// holds it (and so must [`catch_up`]). A lease that is free, lapsed, or held under this
+/// process's own id (left by the previous process of its data directory, see
+/// [`crate::leases`]) is taken at once. One held by another owner is watched: a live
+/// replica renews it within about a second, and then it handles the grants due (`false`);
+/// a holder that stopped renewing is gone, and its lease is taken as soon as it lapses,
+/// so grants that ended meanwhile are still revoked before this process serves. The wait
+/// lasts at most [`crate::state::LEASE`] and a second by this process's clock (a holder
+/// whose clock runs ahead is then left to it).
+pub async fn take_lease_at_start(state: &AppState) -> Result<bool, StoreError> {
+    let started = state.clock().now();
+    let mut seen: Option<warden_store::LeaseHolder> = None;
+    loop {
+        if state.hold_lease(LEASE_NAME).await {
+            if let Some(gone) = seen {
+                tracing::info!(
+                    previous = %gone.owner,
+                    "took over the grant worker lease of a holder that stopped renewing it"
+                );
+            }
+            return Ok(true);
+        }
+        // `None`: released meanwhile, try again.
+        if let Some(held) = state.store().lease_holder(LEASE_NAME).await? {
+            match seen {
+                None => {
+                    tracing::info!(
+                        holder = %held.owner,
+                        until = %held.until,
+                        "the grant worker lease is held by another process: waiting for it to renew it (a live replica) or let it lapse (gone) before serving"
+                    );
+                    seen = Some(held);
+                }
+                Some(first) if first != held => return Ok(false),
+                Some(_) => {}
+            }
+        }
+        if state.clock().now() - started > crate::state::LEASE + Duration::SECOND {
+            tracing::warn!(
+                holder = ?seen.map(|h| h.owner),
+                "the grant worker lease outlasted its longest term: the holder's clock may run ahead; serving without catching up"
+            );
+            return Ok(false);
+        }
+        tokio::time::sleep(LEASE_WATCH).await;
+    }
 }
 
 async fn settle(state: &AppState, changes: &[GrantChange]) -> Result<(), StoreError> {
@@ -716,8 +776,20 @@ async fn revoke(
     let standing = who
         .birthright
         .contains(&(g.resource.clone(), g.role.clone()));
+    // Set when the grant never reached a target: nothing to revoke there.
+    let mut untouched = false;
     let result: Result<Option<String>, ConnectorError> = async {
-        let c = connector(state, g)?;
+        let c = match connector(state, g) {
+            Ok(c) => c,
+            // Never provisioned (no handle, no start), through a connection with no
+            // connector: no call of it ever reached a target, so nothing is there to
+            // revoke, and retrying a revocation that cannot run would alert forever.
+            Err(_) if g.handle.is_none() && g.starts_at.is_none() => {
+                untouched = true;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(keeper_end) = access_end(&others) {
             // Another grant still runs: the access stays, ending with that grant.
             let keeper = others
@@ -770,6 +842,9 @@ async fn revoke(
             }
             if let Some(reason) = &g.end_reason {
                 ev = ev.reason(reason.clone());
+            }
+            if untouched {
+                ev = ev.detail("target", "never reached: no connector for its connection");
             }
             match &keeper {
                 Some(k) => {

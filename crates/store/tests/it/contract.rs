@@ -629,4 +629,31 @@ async fn leases(store: Store, _db: TestDb) {
         winners += usize::from(t.await.unwrap());
     }
     assert_eq!(winners, 1);
+
+    // A clean shutdown gives up every lease of its owner, and only those.
+    let winner = store.lease_holder("grants").await.unwrap().unwrap();
+    assert_eq!(winner.until, later + Duration::seconds(5));
+    for name in ["outbox", "vault-rotation", "audit-sink:siem"] {
+        assert!(
+            store
+                .lease(name, a, later, later + Duration::seconds(5))
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(store.release_all(a).await.unwrap(), 3);
+    let left = store.lease_holders().await.unwrap();
+    assert_eq!(
+        left,
+        vec![("grants".to_owned(), winner)],
+        "the other owner's lease stays"
+    );
+    assert_eq!(store.lease_holder("outbox").await.unwrap(), None);
+    assert!(
+        store
+            .lease("outbox", b, later, later + Duration::seconds(5))
+            .await
+            .unwrap(),
+        "a released lease is taken at once"
+    );
 }
