@@ -9,7 +9,7 @@ use time::{Date, Duration, UtcOffset};
 use super::cedar::{self, Condition, Parties, RuleFacts};
 use super::model::{EligibilityRule, Entitlement, Principal, Resource, ResourceSelector, Role};
 use super::values::{format_duration, local};
-use super::{AccessQuery, Decision, Eligibility, Policy};
+use super::{AccessQuery, Decision, Eligibility, NotCovered, Policy};
 use crate::identity::{EmploymentStatus, HrRecord};
 
 /// Why an identity may not hold or request anything at `today`, if it may not.
@@ -210,12 +210,55 @@ impl Policy {
             );
         }
         if reasons.is_empty() {
-            reasons.push(format!(
-                "no eligibility rule lets {} request {} on {}",
-                q.identity.employee_id, q.role, q.resource
-            ));
+            return Decision::NotCovered(self.not_covered(q, resource));
         }
         Decision::NotEligible(reasons)
+    }
+
+    /// Why no rule covers the query's identity: the rules that cover its role on its
+    /// resource for others, and why their `who` leaves the identity out. Only on the
+    /// refusal path, so it may look at every rule.
+    fn not_covered(&self, q: &AccessQuery<'_>, resource: &Resource) -> NotCovered {
+        let who = &q.identity.employee_id;
+        let what = format!("{} on {}", q.role, q.resource);
+        let covering: Vec<&EligibilityRule> = self
+            .rules
+            .iter()
+            .filter(|r| r.roles.contains(q.role) && r.resources.matches(resource))
+            .collect();
+        let mut rules: Vec<String> = covering
+            .iter()
+            .take(NotCovered::SHOWN)
+            .map(|r| {
+                let head = format!(
+                    "rule {} ({}) covers {what} for {}",
+                    r.name, r.location, r.who
+                );
+                match self.principal_detail(&r.who, q.identity) {
+                    Some(detail) => format!("{head}, which does not include {who} ({detail})"),
+                    None => format!("{head}, which does not include {who}"),
+                }
+            })
+            .collect();
+        if covering.len() > NotCovered::SHOWN {
+            rules.push(format!(
+                "and {} more rules that cover {what} for others",
+                covering.len() - NotCovered::SHOWN
+            ));
+        }
+        if covering.is_empty() {
+            rules.push(format!("no eligibility rule covers {what} for anyone"));
+        }
+        let name = &q.identity.display_name;
+        let person = if name.is_empty() || name == who.as_str() {
+            who.to_string()
+        } else {
+            format!("{who} ({name})")
+        };
+        NotCovered {
+            summary: format!("no eligibility rule covers {person} for {what}"),
+            rules,
+        }
     }
 
     /// The resource, its Cedar entity and the role a query names, or why they do not exist.

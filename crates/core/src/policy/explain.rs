@@ -120,36 +120,44 @@ impl Policy {
             Principal::Identity(id) => {
                 format!("rule is for identity {id}, not {}", who.employee_id)
             }
-            Principal::Group(name) => {
-                let detail = match self.group(name).map(|g| &g.membership) {
-                    Some(Membership::Members(_)) => {
-                        format!("{} is not a listed member", who.employee_id)
-                    }
-                    Some(Membership::External(ext)) => format!("HR groups do not include {ext:?}"),
-                    Some(Membership::Rule(keys)) => keys
-                        .iter()
-                        .filter_map(|(k, want)| {
-                            let have = who.attribute(k);
-                            if have.is_some_and(|v| want.iter().any(|w| w == v)) {
-                                return None;
-                            }
-                            let have = have.map_or_else(
-                                || format!("{k} is not set"),
-                                |v| format!("{k} is {v}"),
-                            );
-                            let want = match want.as_slice() {
-                                [one] => one.clone(),
-                                many => format!("one of {}", many.join(", ")),
-                            };
-                            Some(format!("{have}; rule wants {want}"))
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                    None => "no such group".to_owned(),
-                };
-                format!("identity is not in group {name} ({detail})")
-            }
+            Principal::Group(name) => format!(
+                "identity is not in group {name} ({})",
+                self.principal_detail(p, who).unwrap_or_default()
+            ),
         }
+    }
+
+    /// Why `who` is not in a group principal: not a listed member, an HR group missing,
+    /// or each attribute that differs from what the group's rule wants. `None` for any
+    /// other principal.
+    pub(super) fn principal_detail(&self, p: &Principal, who: &HrRecord) -> Option<String> {
+        let Principal::Group(name) = p else {
+            return None;
+        };
+        Some(match self.group(name).map(|g| &g.membership) {
+            Some(Membership::Members(_)) => {
+                format!("{} is not a listed member", who.employee_id)
+            }
+            Some(Membership::External(ext)) => format!("HR groups do not include {ext:?}"),
+            Some(Membership::Rule(keys)) => keys
+                .iter()
+                .filter_map(|(k, want)| {
+                    let have = who.attribute(k);
+                    if have.is_some_and(|v| want.iter().any(|w| w == v)) {
+                        return None;
+                    }
+                    let have =
+                        have.map_or_else(|| format!("{k} is not set"), |v| format!("{k} is {v}"));
+                    let want = match want.as_slice() {
+                        [one] => one.clone(),
+                        many => format!("one of {}", many.join(", ")),
+                    };
+                    Some(format!("{have}; rule wants {want}"))
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            None => "no such group".to_owned(),
+        })
     }
 }
 

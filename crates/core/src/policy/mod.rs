@@ -24,7 +24,7 @@ use time::{Duration, OffsetDateTime};
 
 pub use approval::{ApprovalPolicy, ApproverSource, Intake, Route};
 pub use cedar::{Condition, SCHEMA as CEDAR_SCHEMA};
-pub use compile::compile;
+pub use compile::{CompileOptions, compile, compile_with};
 pub use explain::{Explanation, RuleTrace};
 pub use model::{
     Birthright, Drift, EligibilityRule, Entitlement, Group, Membership, Principal, Privilege,
@@ -142,8 +142,44 @@ pub struct Eligibility {
 pub enum Decision {
     /// The request may be made, on these terms.
     Eligible(Eligibility),
-    /// It may not; the reasons, for people.
+    /// It may not; the reasons, for people: each failed term of each rule that covers the
+    /// identity for this role on this resource, or one reason about the whole query.
     NotEligible(Vec<String>),
+    /// It may not, because no rule covers the identity for this role on this resource at
+    /// all; the rules that cover it for others say whom to ask.
+    NotCovered(NotCovered),
+}
+
+/// Why nobody can approve what no rule allows: no eligibility rule's `who` includes the
+/// identity for the role on the resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotCovered {
+    /// One sentence for people: `no eligibility rule covers E1005 (Dave Dimitrov) for
+    /// read on payments-db`.
+    pub summary: String,
+    /// The rules that cover the role on the resource for someone else, each with whom it
+    /// is for and why that does not include the identity (at most [`NotCovered::SHOWN`],
+    /// then how many more); or that no rule covers it for anyone.
+    pub rules: Vec<String>,
+}
+
+impl NotCovered {
+    /// How many covering rules are named before the rest are counted.
+    pub const SHOWN: usize = 5;
+}
+
+impl Decision {
+    /// Every reason of a refusal, in one list (the summary of [`Decision::NotCovered`]
+    /// first); empty when eligible.
+    pub fn reasons(&self) -> Vec<String> {
+        match self {
+            Self::Eligible(_) => Vec::new(),
+            Self::NotEligible(reasons) => reasons.clone(),
+            Self::NotCovered(n) => std::iter::once(n.summary.clone())
+                .chain(n.rules.iter().cloned())
+                .collect(),
+        }
+    }
 }
 
 /// A compiled policy: immutable, indexed, cheap to query from many threads.

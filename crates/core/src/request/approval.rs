@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use time::Date;
 
+use super::quorum::{decision_state, still_needs};
 use crate::identity::{EmployeeId, HrRecord};
 use crate::policy::{ApproverSource, Eligibility, Principal, Route};
 
@@ -130,10 +131,24 @@ pub enum ApprovalRefusal {
         /// The sources that are allowed, for people.
         allowed: String,
     },
+    /// They may approve, but their approval would bring the request no closer to its
+    /// route: on a tier-0 route, a second member of the security group when a source
+    /// approver is what is missing, or a second source approver when security is. Such
+    /// an approval is refused rather than recorded, so the record never shows approvals
+    /// that did not count.
+    #[error("an approval by {id} would not count: this request still needs {needs}")]
+    WouldNotCount {
+        /// Who tried.
+        id: EmployeeId,
+        /// What the request still needs, in words ([`crate::request::still_needs`]).
+        needs: String,
+    },
 }
 
 /// Checks that `approver` may approve the request, given the approvals already stored,
-/// and returns the approval to store.
+/// and returns the approval to store. An approval that would not bring the request closer
+/// to its route (fewer approvals missing, by [`decision_state`]) is refused: it is not
+/// recorded as if it counted.
 pub fn check_approver(
     case: &ApprovalCase,
     approver: &ApproverFacts,
@@ -142,6 +157,15 @@ pub fn check_approver(
     let approval = may_decide(case, approver)?;
     if prior.iter().any(|a| a.id == approval.id) {
         return Err(ApprovalRefusal::AlreadyApproved(approval.id));
+    }
+    let before = decision_state(case.route, prior);
+    let mut with = prior.to_vec();
+    with.push(approval.clone());
+    if decision_state(case.route, &with).missing() >= before.missing() {
+        return Err(ApprovalRefusal::WouldNotCount {
+            id: approval.id,
+            needs: still_needs(case, prior).join(" and "),
+        });
     }
     Ok(approval)
 }

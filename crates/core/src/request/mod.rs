@@ -15,9 +15,11 @@
 //!    parties. [`check_approver`] enforces separation of duties on each decision (nobody
 //!    approves their own request, one made on their behalf, or the same request twice;
 //!    approvers must be current and come from an allowed source) and returns the
-//!    [`Approver`] record to store. [`decision_state`] says whether the stored approvals
-//!    satisfy the route; [`has_possible_approvers`] refuses, at creation, a request that
-//!    nobody could ever approve.
+//!    [`Approver`] record to store, or refuses an approval that would not count towards
+//!    the route. [`decision_state`] says whether the stored approvals satisfy the route
+//!    and [`still_needs`] says in words who may give each missing approval;
+//!    [`has_possible_approvers`] refuses, at creation, a request that nobody could ever
+//!    approve.
 //! 3. **Lifecycle** ([`lifecycle`], [`breakglass`]). [`RequestState::next`] moves a
 //!    request from pending to approved, provisioning, active, revoking and revoked, or to
 //!    denied, cancelled, timed out or failed, and refuses every other move. The grant's
@@ -50,6 +52,6 @@ pub use grants::{GrantInterval, access_end, held_at, still_held_after_revoking};
 pub use lifecycle::{
     Event, RequestState, TransitionError, Window, extension_window, grant_window, timed_out,
 };
-pub use quorum::{Need, Outcome, decision_state, has_possible_approvers};
+pub use quorum::{Need, Outcome, decision_state, has_possible_approvers, still_needs};
 pub use risk::{RiskFactor, RiskInput, RiskScore, TicketStatus, score};
 pub use weights::RiskWeights;

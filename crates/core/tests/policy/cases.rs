@@ -129,7 +129,15 @@ fn eligibility_cases() {
             "read",
             None,
             wed.clone(),
-            "no: no eligibility rule lets E1 request read on pg-prod-0",
+            concat!(
+                "not covered: no eligibility rule covers E1 for read on pg-prod-0",
+                " | rule ops-critical (rules.toml:10) covers read on pg-prod-0 for group:ops,",
+                " which does not include E1 (department is Finance; rule wants Platform;",
+                " job_function is Analyst; rule wants one of SRE, SRE Lead)",
+                " | rule ops-any-postgres (rules.toml:20) covers read on pg-prod-0 for group:ops,",
+                " which does not include E1 (department is Finance; rule wants Platform;",
+                " job_function is Analyst; rule wants one of SRE, SRE Lead)"
+            ),
         ),
         (
             "role not in rule",
@@ -138,7 +146,10 @@ fn eligibility_cases() {
             "admin",
             None,
             wed.clone(),
-            "no: no eligibility rule lets E1 request admin on pg-prod-2",
+            concat!(
+                "not covered: no eligibility rule covers E1 for admin on pg-prod-2",
+                " | no eligibility rule covers admin on pg-prod-2 for anyone"
+            ),
         ),
         // Groups by rule; kind, tier, environment and tag selectors; conditions; order.
         (
@@ -238,7 +249,11 @@ fn eligibility_cases() {
             "read",
             None,
             fresh.clone(),
-            "no: no eligibility rule lets E3 request read on my-prod",
+            concat!(
+                "not covered: no eligibility rule covers E3 for read on my-prod",
+                " | rule oncall-business-hours (rules.toml:28) covers read on my-prod for",
+                " group:oncall, which does not include E3 (HR groups do not include \"DB Oncall\")"
+            ),
         ),
         (
             "role not allowed",
@@ -247,7 +262,10 @@ fn eligibility_cases() {
             "write",
             None,
             fresh.clone(),
-            "no: no eligibility rule lets E3 request write on pg-prod-0",
+            concat!(
+                "not covered: no eligibility rule covers E3 for write on pg-prod-0",
+                " | no eligibility rule covers write on pg-prod-0 for anyone"
+            ),
         ),
         (
             "rule group: one attribute differs",
@@ -256,7 +274,13 @@ fn eligibility_cases() {
             "read",
             None,
             fresh.clone(),
-            "no: no eligibility rule lets E4 request read on pg-prod-0",
+            concat!(
+                "not covered: no eligibility rule covers E4 for read on pg-prod-0",
+                " | rule ops-critical (rules.toml:10) covers read on pg-prod-0 for group:ops,",
+                " which does not include E4 (department is Sales; rule wants Platform)",
+                " | rule ops-any-postgres (rules.toml:20) covers read on pg-prod-0 for group:ops,",
+                " which does not include E4 (department is Sales; rule wants Platform)"
+            ),
         ),
         // External groups and hours with a UTC offset.
         (
@@ -329,7 +353,11 @@ fn eligibility_cases() {
             "read",
             None,
             wed.clone(),
-            "no: no eligibility rule lets E8 request read on my-prod",
+            concat!(
+                "not covered: no eligibility rule covers E8 for read on my-prod",
+                " | rule oncall-business-hours (rules.toml:28) covers read on my-prod for",
+                " group:oncall, which does not include E8 (HR groups do not include \"DB Oncall\")"
+            ),
         ),
         // Everyone and identity principals.
         (
@@ -375,7 +403,11 @@ fn eligibility_cases() {
             "login",
             None,
             wed.clone(),
-            "no: no eligibility rule lets E1 request login on box",
+            concat!(
+                "not covered: no eligibility rule covers E1 for login on box",
+                " | rule one-person (rules.toml:45) covers login on box for identity:E7,",
+                " which does not include E1"
+            ),
         ),
         // Cedar conditions over the context, the identity and the resource.
         (

@@ -188,7 +188,14 @@ fn demo_decisions() {
             "payments-db",
             "read",
             &ctx,
-            "no: no eligibility rule lets E1005 request read on payments-db",
+            concat!(
+                "not covered: no eligibility rule covers E1005 for read on payments-db",
+                " | rule sre-prod-data-critical (access.toml:12) covers read on payments-db for",
+                " group:sre, which does not include E1005 (job_function is Developer; rule wants",
+                " one of SRE, SRE Lead) | rule security-read-all (access.toml:61) covers read on",
+                " payments-db for group:security, which does not include E1005 (department is",
+                " Payments; rule wants Security)"
+            ),
         ),
         (
             "vince",
@@ -209,7 +216,12 @@ fn demo_decisions() {
             "analytics-db",
             "write",
             &ticket,
-            "no: no eligibility rule lets V2001 request write on analytics-db",
+            concat!(
+                "not covered: no eligibility rule covers V2001 for write on analytics-db",
+                " | rule sre-prod-data (access.toml:25) covers write on analytics-db for",
+                " group:sre, which does not include V2001 (job_function is DB Support; rule",
+                " wants one of SRE, SRE Lead)"
+            ),
         ),
         (
             "sam",
@@ -223,14 +235,22 @@ fn demo_decisions() {
             "bastion",
             "login",
             &ctx,
-            "no: no eligibility rule lets E1003 request login on bastion",
+            concat!(
+                "not covered: no eligibility rule covers E1003 for login on bastion",
+                " | rule sre-bastion (access.toml:34) covers login on bastion for group:sre,",
+                " which does not include E1003 (job_function is Security Engineer; rule wants",
+                " one of SRE, SRE Lead)"
+            ),
         ),
         (
             "carol",
             "wiki-db",
             "admin",
             &ctx,
-            "no: no eligibility rule lets E1000 request admin on wiki-db",
+            concat!(
+                "not covered: no eligibility rule covers E1000 for admin on wiki-db",
+                " | no eligibility rule covers admin on wiki-db for anyone"
+            ),
         ),
     ];
     for (who, resource, role, context, want) in cases {

@@ -303,6 +303,7 @@ pub fn render(decision: &Decision) -> String {
             e.owner,
         ),
         Decision::NotEligible(reasons) => format!("no: {}", reasons.join(" | ")),
+        Decision::NotCovered(_) => format!("not covered: {}", decision.reasons().join(" | ")),
     }
 }
 
@@ -329,7 +330,9 @@ pub fn check(
         Decision::Eligible(e) => {
             assert_eq!(explained.eligible.as_ref(), Some(e), "explain disagrees")
         }
-        Decision::NotEligible(_) => assert_eq!(explained.eligible, None, "explain disagrees"),
+        Decision::NotEligible(_) | Decision::NotCovered(_) => {
+            assert_eq!(explained.eligible, None, "explain disagrees")
+        }
     }
     render(&decision)
 }

@@ -1,7 +1,9 @@
 //! Compile errors: each kind of mistake gives its file, line and a clear message, and a
 //! directory with several mistakes reports them all, sorted by file then line.
 
-use crate::support::{BASE, errors};
+use warden_core::policy::{CompileOptions, compile_with};
+
+use crate::support::{BASE, errors, render_errors, source};
 
 /// Errors of `text` as `t.toml`, next to the valid `BASE` as `base.toml`.
 fn with_base(text: &str) -> Vec<String> {
@@ -487,4 +489,136 @@ fn a_resources_drift_setting_is_report_or_remove() {
         bad,
         ["t.toml:8: `drift`: unknown value \"delete\"; use \"report\" or \"remove\""]
     );
+}
+
+/// Errors of an approval policy `a` in `t.toml` with `ticket_check_url = URL`, compiled
+/// with `options`.
+fn ticket_url_errors(url: &str, options: CompileOptions) -> Vec<String> {
+    let text = format!(
+        "[[approval]]\nname = \"a\"\nauto_below = 1\ndual_from = 2\napprovers = [\"manager\"]\nsecurity_group = \"sec\"\npending_timeout = \"1h\"\nticket_check_url = \"{url}\"\n"
+    );
+    let sources = [source("t.toml", &text), source("base.toml", BASE)];
+    match compile_with(&sources, options) {
+        Ok(_) => Vec::new(),
+        Err(errors) => render_errors(&errors),
+    }
+}
+
+/// Issue: policy could point the ticket check at loopback or link-local addresses, which
+/// the server then called on every request.
+#[test]
+fn a_ticket_check_on_an_internal_address_is_refused_unless_the_server_allows_it() {
+    let strict = CompileOptions {
+        refuse_internal_ticket_check: true,
+    };
+    for (url, host, why) in [
+        (
+            "http://127.0.0.1:8080/t/{ticket}",
+            "127.0.0.1",
+            "in loopback (127.0.0.0/8)",
+        ),
+        // The parser the server's client uses reads these as 127.0.0.1 too.
+        (
+            "http://127.1/t/{ticket}",
+            "127.0.0.1",
+            "in loopback (127.0.0.0/8)",
+        ),
+        (
+            "http://0x7f000001/t/{ticket}",
+            "127.0.0.1",
+            "in loopback (127.0.0.0/8)",
+        ),
+        (
+            "http://169.254.169.254/latest/{ticket}",
+            "169.254.169.254",
+            "in link-local (169.254.0.0/16)",
+        ),
+        (
+            "https://[::7f00:1]/{ticket}",
+            "[::7f00:1]",
+            "in IPv4-compatible (::/96, deprecated)",
+        ),
+        (
+            "https://[64:ff9b::a9fe:a9fe]/{ticket}",
+            "[64:ff9b::a9fe:a9fe]",
+            "the NAT64 form of 169.254.169.254, in link-local (169.254.0.0/16)",
+        ),
+        (
+            "https://[2002:7f00:1::]/{ticket}",
+            "[2002:7f00:1::]",
+            "the 6to4 form of 127.0.0.1, in loopback (127.0.0.0/8)",
+        ),
+        (
+            "https://198.18.0.1/{ticket}",
+            "198.18.0.1",
+            "in benchmarking (198.18.0.0/15)",
+        ),
+    ] {
+        assert_eq!(
+            ticket_url_errors(url, strict),
+            [format!(
+                "t.toml:8: ticket_check_url: host {host} is {why}; the server calls internal addresses for ticket checks only with [tickets] allow_internal = true in its configuration"
+            )],
+            "{url}"
+        );
+        // A server that allows internal trackers, and a client without the server's
+        // configuration, accept it.
+        assert_eq!(
+            ticket_url_errors(url, CompileOptions::default()),
+            Vec::<String>::new(),
+            "{url}"
+        );
+    }
+    // Names are judged by the server when it connects.
+    for url in [
+        "https://jira.example.com/rest/api/2/issue/{ticket}",
+        "http://localhost:8080/t/{ticket}",
+        "https://8.8.8.8/t/{ticket}",
+        "https://tracker.example/search?q={ticket}",
+    ] {
+        assert_eq!(
+            ticket_url_errors(url, strict),
+            Vec::<String>::new(),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn a_ticket_check_url_is_an_http_url_with_the_ticket_in_its_path_or_query() {
+    let strict = CompileOptions {
+        refuse_internal_ticket_check: true,
+    };
+    for (url, message) in [
+        (
+            "https://tracker.example/t/",
+            "ticket_check_url must be an http(s) URL containing {ticket}",
+        ),
+        (
+            "ftp://tracker.example/{ticket}",
+            "ticket_check_url must be an http(s) URL containing {ticket}",
+        ),
+        (
+            "https://{ticket}/t",
+            "ticket_check_url must have {ticket} in its path or query, not in its host, port or credentials",
+        ),
+        (
+            "https://{ticket}.tracker.example/t",
+            "ticket_check_url must have {ticket} in its path or query, not in its host, port or credentials",
+        ),
+        (
+            "https://u:{ticket}@tracker.example/t",
+            "ticket_check_url must have {ticket} in its path or query, not in its host, port or credentials",
+        ),
+        (
+            "https://tracker.example:{ticket}/t",
+            "ticket_check_url is not a valid URL (invalid port number)",
+        ),
+    ] {
+        assert_eq!(
+            ticket_url_errors(url, strict),
+            [format!("t.toml:8: {message}")],
+            "{url}"
+        );
+    }
 }

@@ -6,6 +6,7 @@
 use warden_core::policy::{ApproverSource, Route};
 use warden_core::request::{
     ApprovalCase, Approver, ApproverFacts, Need, Outcome, decision_state, has_possible_approvers,
+    still_needs,
 };
 
 use crate::support::{
@@ -272,4 +273,106 @@ fn possible_approvers_cases() {
             false,
         ),
     ]);
+}
+
+/// Name, case, stored approvals as (who, capacity), what it still needs in words.
+type NeedsCase<'a> = (&'a str, ApprovalCase, &'a [(&'a str, &'a str)], Vec<String>);
+
+/// What a pending request still needs, in words, on the standard case (manager M1, owner
+/// group `leads`, approver group `sre-leads`, security group `security`). A regression
+/// test: "another approver" was shown before anyone had approved, and a tier-0 request
+/// with security's approval never said that a manager, owner or sre-lead was missing.
+#[test]
+fn still_needs_says_who_in_words() {
+    let who = "the requester's manager (M1), in group:leads (the resource's owners) or in \
+               group:sre-leads";
+    let cases: Vec<NeedsCase<'_>> = vec![
+        ("auto", case(Route::Auto), &[], vec![]),
+        (
+            "single, nobody yet",
+            case(SINGLE),
+            &[],
+            vec![format!("an approver who is {who}")],
+        ),
+        ("single, approved", case(SINGLE), &[("A", "o")], vec![]),
+        (
+            "dual, nobody yet",
+            case(DUAL),
+            &[],
+            vec![format!("two different approvers, each of whom is {who}")],
+        ),
+        (
+            "dual, one",
+            case(DUAL),
+            &[("A", "o")],
+            vec![format!("one more approver, other than A, who is {who}")],
+        ),
+        (
+            "tier 0, nobody yet",
+            case(TIER0),
+            &[],
+            vec![
+                "an approver from group:security".to_owned(),
+                format!("one more approver who is {who}"),
+            ],
+        ),
+        (
+            "tier 0, security only",
+            case(TIER0),
+            &[("S", "s")],
+            vec![format!("one more approver, other than S, who is {who}")],
+        ),
+        (
+            "tier 0, two security members outside the sources",
+            case(TIER0),
+            &[("S", "s"), ("T", "s")],
+            vec![format!(
+                "one more approver, other than S and T, who is {who}"
+            )],
+        ),
+        (
+            "tier 0, owner only",
+            case(TIER0),
+            &[("A", "o")],
+            vec!["an approver from group:security".to_owned()],
+        ),
+        (
+            "tier 0, one person in both capacities: another security member also completes it",
+            case(TIER0),
+            &[("A", "os")],
+            vec![format!(
+                "one more approver, other than A, who is the requester's manager (M1), in \
+                 group:leads (the resource's owners), in group:sre-leads or in group:security"
+            )],
+        ),
+        (
+            "vendor: the manager is the one who approves for the vendor",
+            vendor_case(SINGLE),
+            &[],
+            vec![
+                "an approver who is the approving manager (M1), in group:leads (the \
+                 resource's owners) or in group:sre-leads"
+                    .to_owned(),
+            ],
+        ),
+        (
+            "no manager in HR and an owner that is everyone",
+            ApprovalCase {
+                manager: None,
+                owner: warden_core::policy::Principal::Everyone,
+                ..case(SINGLE)
+            },
+            &[],
+            vec!["an approver who is in group:sre-leads".to_owned()],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, case, approvals, want) in cases {
+        let approvals: Vec<Approver> = approvals.iter().map(|(w, c)| approval(w, c)).collect();
+        let got = still_needs(&case, &approvals);
+        if got != want {
+            failures.push(format!("{name}:\n  want {want:?}\n  got  {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

@@ -54,6 +54,7 @@ fn render(r: Result<Option<Approver>, ApprovalRefusal>) -> String {
         Err(ApprovalRefusal::AlreadyApproved(_)) => "already approved".into(),
         Err(ApprovalRefusal::NotCurrent(_)) => "not current".into(),
         Err(ApprovalRefusal::NotAnApprover { .. }) => "not an approver".into(),
+        Err(ApprovalRefusal::WouldNotCount { .. }) => "would not count".into(),
     }
 }
 
@@ -378,6 +379,52 @@ fn refusals_say_why() {
         err.to_string(),
         "E100 made this request and cannot decide on it; cancel it instead"
     );
+}
+
+/// A regression test: on a tier-0 route a second member of the security group was
+/// accepted (and recorded) after security had approved, though only a manager, owner or
+/// sre-lead could complete the request; likewise a second source approver when only
+/// security was missing. Such approvals are refused, saying what is still needed.
+#[test]
+fn approvals_that_would_not_count_are_refused() {
+    let security_only = |raw: &str| Approver {
+        id: id(raw),
+        sources: Vec::new(),
+        security: true,
+    };
+    let second_security = check_approver(
+        &case(TIER0),
+        &member("S2", &[SECURITY]),
+        &[security_only("S1")],
+    )
+    .unwrap_err();
+    assert_eq!(
+        second_security.to_string(),
+        "an approval by S2 would not count: this request still needs one more approver, \
+         other than S1, who is the requester's manager (M1), in group:leads (the resource's \
+         owners) or in group:sre-leads"
+    );
+    let second_owner =
+        check_approver(&case(TIER0), &member("O2", &[OWNERS]), &[stored("O1")]).unwrap_err();
+    assert_eq!(
+        second_owner.to_string(),
+        "an approval by O2 would not count: this request still needs an approver from \
+         group:security"
+    );
+    // What does count is still taken: the missing capacity, or a person in both.
+    let manager = check_approver(&case(TIER0), &member(MANAGER, &[]), &[security_only("S1")]);
+    assert!(manager.is_ok(), "{manager:?}");
+    let security = check_approver(&case(TIER0), &member("S2", &[SECURITY]), &[stored("O1")]);
+    assert!(security.is_ok(), "{security:?}");
+    let both = Approver {
+        id: id("O1"),
+        sources: vec![ApproverSource::ResourceOwner],
+        security: true,
+    };
+    let after_both = check_approver(&case(TIER0), &member("S2", &[SECURITY]), &[both]);
+    assert!(after_both.is_ok(), "{after_both:?}");
+    // Under an ordinary dual route every distinct source approver counts.
+    assert!(check_approver(&case(DUAL), &member("O2", &[OWNERS]), &[stored("O1")]).is_ok());
 }
 
 #[test]

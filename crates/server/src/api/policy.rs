@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use warden_proto::directory::{
-    PolicyApplied, PolicyChange, PolicyPlan, PolicyVersionInfo, RestoreRequest,
+    ApplyPolicy, PolicyApplied, PolicyChange, PolicyPlan, PolicyVersionInfo, RestoreRequest,
 };
 use warden_proto::problem::Problem;
 
@@ -17,8 +17,6 @@ use crate::state::AppState;
 #[utoipa::path(operation_id = "get_policy", get, path = "/v1/policy", tag = "policy", security(("bearer" = [])),
     responses(
         (status = 200, body = Option<PolicyVersionInfo>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_policy(
     State(state): State<AppState>,
@@ -33,9 +31,7 @@ pub async fn get_policy(
     request_body = PolicyChange,
     responses(
         (status = 200, body = PolicyPlan),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The files do not make a policy: every error as `file:line`, or a path given twice.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn plan_policy(
     State(state): State<AppState>,
@@ -50,20 +46,18 @@ pub async fn plan_policy(
 /// Applies these files as a new policy version, atomically with its consequences and its
 /// audit event. A `comment` is required. Needs `policy:write`.
 #[utoipa::path(operation_id = "apply_policy", post, path = "/v1/policy/apply", tag = "policy", security(("bearer" = [])),
-    request_body = PolicyChange,
+    request_body = ApplyPolicy,
     responses(
         (status = 200, body = PolicyApplied),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another change was applied at the same time; plan again.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The files do not make a policy: every error as `file:line`, or a path given twice.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn apply_policy(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(change): ApiJson<PolicyChange>,
+    ApiJson(apply): ApiJson<ApplyPolicy>,
 ) -> Result<Json<PolicyApplied>, ApiError> {
-    service::policy::apply(&state, &caller, &change)
+    service::policy::apply(&state, &caller, &apply.into())
         .await
         .map(Json)
 }
@@ -72,8 +66,6 @@ pub async fn apply_policy(
 #[utoipa::path(operation_id = "list_policy_versions", get, path = "/v1/policy/versions", tag = "policy", security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<PolicyVersionInfo>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_policy_versions(
     State(state): State<AppState>,
@@ -87,9 +79,7 @@ pub async fn list_policy_versions(
     params(("version" = i64, Path, description = "Version number")),
     responses(
         (status = 200, body = PolicyVersionInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such version.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_policy_version(
     State(state): State<AppState>,
@@ -107,10 +97,9 @@ pub async fn get_policy_version(
     request_body = RestoreRequest,
     responses(
         (status = 200, body = PolicyApplied),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such version.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another change was applied at the same time.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The version's files no longer make a policy.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn restore_policy_version(
     State(state): State<AppState>,

@@ -1,14 +1,19 @@
 //! Policy as code: validate, plan, apply, restore. An apply is one transaction: the new
 //! version, every birthright change it causes with the queued target changes, and its
 //! audit event. The compiled policy is then swapped in memory; requests never parse policy.
+//!
+//! A plan or apply also checks each resource's `connection` against the server's
+//! `[connections.*]` ([`check_connections`]): one the server does not have is refused with
+//! the resource's file and line, since its grants could only fail, unless grants are
+//! record-only, where the plan warns which resources will only be recorded.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use warden_core::Scope;
 use warden_core::audit::{Action, Actor, AuditEvent};
-use warden_core::policy::{Policy, PolicySource, compile};
+use warden_core::authz::{Operation, Relation};
+use warden_core::policy::{CompileOptions, Policy, PolicySource, compile, compile_with};
 use warden_proto::directory::{
     PolicyApplied, PolicyChange, PolicyFile, PolicyPlan, PolicyVersionInfo,
 };
@@ -24,7 +29,7 @@ use crate::state::{ActivePolicy, AppState};
 /// is only a label (nothing is written to disk), but a `..` in it would mislead readers
 /// of errors and history, and must never reach a file system later.
 pub fn check_path(path: &str) -> Result<(), String> {
-    if path.is_empty() || path.len() > 200 {
+    if path.is_empty() || path.chars().count() > 200 {
         return Err("must be 1 to 200 characters".to_owned());
     }
     if path.starts_with('/') || path.contains('\\') || path.contains(':') {
@@ -45,12 +50,16 @@ pub fn check_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Compiles policy files, or refuses with every error as `file:line: message`.
-pub fn compile_files(files: &[PolicyFile]) -> Result<Policy, ApiError> {
+/// Compiles policy files, checking also what `options` ask for (from the server's
+/// configuration), or refuses with every error as `file:line: message`.
+pub fn compile_files(files: &[PolicyFile], options: CompileOptions) -> Result<Policy, ApiError> {
     let mut errors = Vec::new();
     let mut seen = BTreeSet::new();
+    // A bad path or no file does not fit the API's description; a path given twice does.
+    let mut malformed = files.is_empty();
     for (i, f) in files.iter().enumerate() {
         if let Err(message) = check_path(&f.path) {
+            malformed = true;
             errors.push(FieldError {
                 field: format!("files.{i}.path"),
                 message,
@@ -70,7 +79,11 @@ pub fn compile_files(files: &[PolicyFile]) -> Result<Policy, ApiError> {
     }
     if !errors.is_empty() {
         return Err(ApiError::with_errors(
-            ProblemType::BadRequest,
+            if malformed {
+                ProblemType::BadRequest
+            } else {
+                ProblemType::Unprocessable
+            },
             "the policy files are not acceptable",
             errors,
         ));
@@ -82,7 +95,7 @@ pub fn compile_files(files: &[PolicyFile]) -> Result<Policy, ApiError> {
             text: f.text.clone(),
         })
         .collect();
-    compile(&sources).map_err(|errors| {
+    compile_with(&sources, options).map_err(|errors| {
         let count = errors.len();
         let errors = errors
             .into_iter()
@@ -92,11 +105,98 @@ pub fn compile_files(files: &[PolicyFile]) -> Result<Policy, ApiError> {
             })
             .collect();
         ApiError::with_errors(
-            ProblemType::BadRequest,
+            ProblemType::Unprocessable,
             format!("the policy has {count} error(s)"),
             errors,
         )
     })
+}
+
+/// A resource whose `connection` the server cannot serve, or will only record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionProblem {
+    /// Where the resource is defined, `file:line`.
+    pub location: String,
+    /// What is wrong, for the policy's author.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConnectionProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// What a policy's resources need of the server's connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionCheck {
+    /// Resources no configured connection serves: their grants could only fail.
+    pub errors: Vec<ConnectionProblem>,
+    /// Resources whose grants will only be recorded (`[grants] record_only`).
+    pub recorded: Vec<ConnectionProblem>,
+}
+
+/// Checks every resource of `policy` against the server's `connections`: a connection
+/// that is not configured is an error, or with `record_only` a resource recorded only; one
+/// configured for another kind of target is an error either way (no connector would
+/// serve it). Used by plan and apply, and offline by `warden policy validate --config`.
+pub fn check_connections(
+    policy: &Policy,
+    connections: &std::collections::BTreeMap<String, warden_connectors::ConnectionConfig>,
+    record_only: bool,
+) -> ConnectionCheck {
+    let mut check = ConnectionCheck::default();
+    for r in policy.resources() {
+        let problem = |message: String| ConnectionProblem {
+            location: r.location.clone(),
+            message,
+        };
+        let (name, connection, kind) = (&r.name, &r.connection, r.kind.as_str());
+        match connections.get(connection) {
+            Some(c) if c.kind() == kind => {}
+            Some(c) => check.errors.push(problem(format!(
+                "resource {name} ({kind}) names connection {connection}, which the server \
+                 configures for {}",
+                c.kind()
+            ))),
+            None if record_only => check.recorded.push(problem(format!(
+                "resource {name} names connection {connection}, which the server does not \
+                 configure: its grants are only recorded in Warden's database \
+                 ([grants] record_only), never made on a target"
+            ))),
+            None => check.errors.push(problem(format!(
+                "resource {name} names connection {connection}, which the server does not \
+                 configure: add [connections.{connection}] (kind = \"{kind}\") to its \
+                 configuration, or correct the name"
+            ))),
+        }
+    }
+    check
+}
+
+/// [`check_connections`] against this server's configuration: errors refuse the policy,
+/// with each resource's file and line; the resources only recorded are returned as
+/// warnings for the plan.
+fn checked_connections(state: &AppState, policy: &Policy) -> Result<Vec<String>, ApiError> {
+    let config = state.config();
+    let check = check_connections(policy, &config.connections, config.grants.record_only);
+    if !check.errors.is_empty() {
+        let count = check.errors.len();
+        let errors = check
+            .errors
+            .into_iter()
+            .map(|p| FieldError {
+                field: p.location,
+                message: p.message,
+            })
+            .collect();
+        return Err(ApiError::with_errors(
+            ProblemType::BadRequest,
+            format!("the policy names {count} connection(s) this server cannot serve"),
+            errors,
+        ));
+    }
+    Ok(check.recorded.iter().map(ToString::to_string).collect())
 }
 
 /// SHA-256 over the files in path order, so the same directory always has one digest.
@@ -121,6 +221,7 @@ async fn prepare(
     new_policy: &Policy,
     cause: &str,
 ) -> Result<(ChangeSet, PolicyPlan), ApiError> {
+    let warnings = checked_connections(state, new_policy)?;
     let live = state.policy();
     let now = state.clock().now();
     let store = state.store();
@@ -168,6 +269,7 @@ async fn prepare(
         resources_added: after.difference(&before).cloned().collect(),
         resources_removed: before.difference(&after).cloned().collect(),
         changes: people,
+        warnings,
     };
     Ok((changes, report))
 }
@@ -178,8 +280,11 @@ pub async fn plan(
     caller: &Caller,
     change: &PolicyChange,
 ) -> Result<PolicyPlan, ApiError> {
-    caller.require(Scope::PolicyRead)?;
-    let policy = compile_files(&change.files)?;
+    super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
+    let policy = compile_files(
+        &change.files,
+        crate::tickets::compile_options(&state.config().tickets),
+    )?;
     Ok(prepare(
         state,
         &caller.actor(),
@@ -197,13 +302,16 @@ pub async fn apply(
     caller: &Caller,
     change: &PolicyChange,
 ) -> Result<PolicyApplied, ApiError> {
-    caller.require(Scope::PolicyWrite)?;
+    super::authz::require(state, caller, Operation::PolicyApply, Relation::Other).await?;
     let comment = change.comment.as_deref().map(str::trim).unwrap_or_default();
     if comment.is_empty() {
         return Err(ApiError::field("comment", "say why the policy changes"));
     }
     let comment = super::check_label("comment", comment, 1000)?;
-    let policy = compile_files(&change.files)?;
+    let policy = compile_files(
+        &change.files,
+        crate::tickets::compile_options(&state.config().tickets),
+    )?;
     commit(
         state,
         &caller.actor(),
@@ -301,7 +409,7 @@ pub async fn history(
     state: &AppState,
     caller: &Caller,
 ) -> Result<Vec<PolicyVersionInfo>, ApiError> {
-    caller.require(Scope::PolicyRead)?;
+    super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     state
         .store()
         .policy_history()
@@ -317,7 +425,7 @@ pub async fn version(
     caller: &Caller,
     version: i64,
 ) -> Result<PolicyVersionInfo, ApiError> {
-    caller.require(Scope::PolicyRead)?;
+    super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     let v = state
         .store()
         .policy_version(version)
@@ -333,7 +441,7 @@ pub async fn restore(
     version: i64,
     comment: &str,
 ) -> Result<PolicyApplied, ApiError> {
-    caller.require(Scope::PolicyWrite)?;
+    super::authz::require(state, caller, Operation::PolicyApply, Relation::Other).await?;
     let comment = super::check_label("comment", comment, 1000)?;
     let old = state
         .store()
@@ -341,7 +449,10 @@ pub async fn restore(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("policy version {version}")))?;
     let files = stored_files(&old)?;
-    let policy = compile_files(&files)?;
+    let policy = compile_files(
+        &files,
+        crate::tickets::compile_options(&state.config().tickets),
+    )?;
     commit(
         state,
         &caller.actor(),
@@ -412,7 +523,7 @@ pub async fn current(
     state: &AppState,
     caller: &Caller,
 ) -> Result<Option<PolicyVersionInfo>, ApiError> {
-    caller.require(Scope::PolicyRead)?;
+    super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     match state.store().latest_policy().await? {
         Some(v) => version_info(v, true).map(Some),
         None => Ok(None),

@@ -126,3 +126,35 @@ fn address_in_use_is_named() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
 }
+
+/// A demo policy this configuration cannot serve (grants not recorded, no connections)
+/// stops `serve --dev` naming each resource's file, line and the table to add, not a
+/// debug dump of the error.
+#[test]
+fn a_policy_the_configuration_cannot_serve_is_named_by_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = warden(dir.path())
+        .args([
+            "serve",
+            "--dev",
+            "--data-dir",
+            "data",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("WARDEN_GRANTS__RECORD_ONLY", "false")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("resources.toml:4")
+            && stderr.contains("add [connections.payments-primary] (kind = \"postgres\")"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("ApiError") && !stderr.contains("FieldError"),
+        "{stderr}"
+    );
+}

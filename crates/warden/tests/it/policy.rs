@@ -204,11 +204,18 @@ fn a_request_from_the_command_line_is_approved_by_someone_else() {
         &["login", "bob", "--password-stdin"],
         Some(&format!("{demo}\n")),
     );
+    // The queue shows the start of the id, which approve takes.
     let queue = server.ok(&["requests", "--pending-approval"], None);
-    assert!(queue.contains(&id), "{queue}");
-    let approved = server.ok(&["approve", &id, "--comment", "ticket checked"], None);
+    let short = queue
+        .split_whitespace()
+        .find(|w| w.len() >= 8 && id.replace('-', "").starts_with(w))
+        .unwrap_or_else(|| panic!("no start of {id} in {queue}"))
+        .to_owned();
+    let approved = server.ok(&["approve", &short, "--comment", "ticket checked"], None);
     assert!(
-        approved.contains("— provisioning") && approved.contains("approve by E1002"),
+        approved.contains(&format!("request {id}:"))
+            && approved.contains("— provisioning")
+            && approved.contains("approve by Bob Baptiste (E1002)"),
         "{approved}"
     );
 
@@ -269,7 +276,135 @@ fn a_request_from_the_command_line_is_approved_by_someone_else() {
         None,
     );
     assert!(
-        revoked.contains("ended early: revoked by alice"),
+        revoked.contains("— revoking (ended early by you at") && revoked.contains("done with it)"),
         "{revoked}"
+    );
+}
+
+#[test]
+fn policy_validate_with_a_config_checks_each_resources_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let connections = "\
+[connections.payments-primary]
+kind = \"postgres\"
+user = \"warden_admin\"
+
+[connections.orders-primary]
+kind = \"postgres\"
+user = \"warden_admin\"
+
+[connections.analytics]
+kind = \"mariadb\"
+user = \"warden_admin\"
+
+[connections.session-cache]
+kind = \"redis\"
+
+[connections.bastion]
+kind = \"ssh\"
+host = \"bastion.internal\"
+";
+    let config = dir.path().join("warden.toml");
+    std::fs::write(&config, connections).unwrap();
+    let validate = |config: &Path| {
+        warden(dir.path())
+            .args(["--addr", "http://127.0.0.1:1", "policy", "validate"])
+            .arg(demo_dir().join("policy"))
+            .arg("--config")
+            .arg(config)
+            .output()
+            .unwrap()
+    };
+    // The demo's wiki-db names the connection `wiki`, which this server lacks.
+    let out = validate(&config);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "resources.toml:49: resource wiki-db names connection wiki, which the server does \
+             not configure: add [connections.wiki] (kind = \"mariadb\")"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("warden: error: the policy names 1 connection(s) this server cannot serve"),
+        "{err}"
+    );
+
+    // Record-only: valid, with a warning naming what is only recorded.
+    let recorded = dir.path().join("recorded.toml");
+    std::fs::write(
+        &recorded,
+        format!("{connections}\n[grants]\nrecord_only = true\n"),
+    )
+    .unwrap();
+    let out = validate(&recorded);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: resources.toml:49: resource wiki-db names connection wiki")
+            && err.contains("only recorded"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+
+    // Without --config, nothing is known of connections: valid as before.
+    let out = warden(dir.path())
+        .args(["policy", "validate"])
+        .arg(demo_dir().join("policy"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+/// With the server's configuration, validate also refuses what that server would refuse
+/// at apply: a ticket check on an internal address, unless its `[tickets]` allows it.
+/// Without one, the server alone judges it.
+#[test]
+fn policy_validate_with_a_config_judges_the_ticket_check_as_the_server_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy");
+    std::fs::create_dir(&policy).unwrap();
+    for entry in std::fs::read_dir(demo_dir().join("policy")).unwrap() {
+        let entry = entry.unwrap();
+        let mut text = std::fs::read_to_string(entry.path()).unwrap();
+        if entry.file_name() == "approvals.toml" {
+            text = text.replacen(
+                "pending_timeout = \"24h\"\n",
+                "pending_timeout = \"24h\"\nticket_check_url = \"http://169.254.169.254/{ticket}\"\n",
+                1,
+            );
+        }
+        std::fs::write(policy.join(entry.file_name()), text).unwrap();
+    }
+    let validate = |config: Option<&str>| {
+        let mut cmd = warden(dir.path());
+        cmd.args(["--addr", "http://127.0.0.1:1", "policy", "validate"])
+            .arg(&policy);
+        if let Some(text) = config {
+            let path = dir.path().join("warden.toml");
+            std::fs::write(&path, format!("[grants]\nrecord_only = true\n{text}")).unwrap();
+            cmd.arg("--config").arg(path);
+        }
+        cmd.output().unwrap()
+    };
+    let out = validate(None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = validate(Some(""));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("approvals.toml:") && err.contains("169.254.169.254 is in link-local"),
+        "{err}"
+    );
+    let out = validate(Some("[tickets]\nallow_internal = true\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

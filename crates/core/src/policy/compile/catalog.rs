@@ -285,17 +285,12 @@ impl Compiler {
             if let Some(u) = &a.ticket_check_url {
                 let l = self.line(file, u);
                 let url = u.get_ref();
-                if !(url.starts_with("https://") || url.starts_with("http://"))
-                    || !url.contains("{ticket}")
-                {
-                    self.error(
-                        file,
-                        l,
-                        "ticket_check_url must be an http(s) URL containing {ticket}".to_owned(),
-                    );
-                    good = false;
-                } else {
-                    intake.ticket_check_url = Some(url.clone());
+                match check_ticket_url(url, self.options.refuse_internal_ticket_check) {
+                    Ok(()) => intake.ticket_check_url = Some(url.clone()),
+                    Err(message) => {
+                        self.error(file, l, message);
+                        good = false;
+                    }
                 }
             }
             if let (true, true, Some(auto_below), Some(dual_from), Some(pending_timeout)) =
@@ -482,4 +477,54 @@ impl Compiler {
         }
         out
     }
+}
+
+/// Checks a `ticket_check_url`: an http(s) URL with `{ticket}` in its path or query —
+/// never in its host, port or credentials, which the requester, who writes the ticket,
+/// must not choose — and, with `refuse_internal`, no IP address in an internal range as
+/// its host. The URL is read by the parser the server's HTTP client uses, so `127.1` or
+/// `0x7f000001` are the loopback address here as they are there.
+fn check_ticket_url(template: &str, refuse_internal: bool) -> Result<(), String> {
+    const FORM: &str = "ticket_check_url must be an http(s) URL containing {ticket}";
+    if !template.contains("{ticket}") {
+        return Err(FORM.to_owned());
+    }
+    let with = |ticket: &str| url::Url::parse(&template.replace("{ticket}", ticket));
+    let (a, b) = match (with("A-1"), with("B-2")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            return Err(format!("ticket_check_url is not a valid URL ({e})"));
+        }
+    };
+    if !matches!(a.scheme(), "http" | "https") {
+        return Err(FORM.to_owned());
+    }
+    if a.host() != b.host()
+        || a.port() != b.port()
+        || a.username() != b.username()
+        || a.password() != b.password()
+    {
+        return Err(
+            "ticket_check_url must have {ticket} in its path or query, not in its host, port \
+             or credentials"
+                .to_owned(),
+        );
+    }
+    let ip = match a.host() {
+        Some(url::Host::Ipv4(v4)) => Some(std::net::IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => Some(std::net::IpAddr::V6(v6)),
+        Some(url::Host::Domain(_)) => None,
+        None => return Err("ticket_check_url has no host".to_owned()),
+    };
+    if refuse_internal
+        && let Some(ip) = ip
+        && let Some(why) = crate::address::internal(ip)
+    {
+        return Err(format!(
+            "ticket_check_url: host {} is {why}; the server calls internal addresses for \
+             ticket checks only with [tickets] allow_internal = true in its configuration",
+            a.host_str().unwrap_or_default()
+        ));
+    }
+    Ok(())
 }

@@ -24,10 +24,29 @@ use crate::identity::{EmployeeId, HrRecord};
 /// The highest tier (the least sensitive).
 pub const MAX_TIER: i64 = 3;
 
+/// What a policy is checked against besides its own files: settings of the server that
+/// will run it. The default checks the files alone, as a client validating a directory
+/// without the server's configuration does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Refuse a `ticket_check_url` whose host is an IP address in an internal range
+    /// (the server's `[tickets] allow_internal` is false). Host names are judged when the
+    /// server connects, on the addresses they resolve to.
+    pub refuse_internal_ticket_check: bool,
+}
+
 /// Compiles a policy from the contents of its files. Files are taken in order of their
 /// path, whatever the order given. Returns every error found, sorted by file, line, then
 /// message.
 pub fn compile(files: &[PolicySource]) -> Result<Policy, Vec<PolicyError>> {
+    compile_with(files, CompileOptions::default())
+}
+
+/// [`compile`], also checking what `options` ask for.
+pub fn compile_with(
+    files: &[PolicySource],
+    options: CompileOptions,
+) -> Result<Policy, Vec<PolicyError>> {
     let mut sorted: Vec<&PolicySource> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut raw = RawPolicy::default();
@@ -40,6 +59,7 @@ pub fn compile(files: &[PolicySource]) -> Result<Policy, Vec<PolicyError>> {
         lines: sorted.iter().map(|f| Lines::new(&f.text)).collect(),
         errors,
         defined: HashMap::new(),
+        options,
     };
     for b in &raw.broken {
         c.defined.entry((b.kind, b.name.clone())).or_insert(None);
@@ -79,6 +99,7 @@ struct Compiler {
     errors: Vec<PolicyError>,
     /// (kind, name) -> where it is defined; `None` for a table that could not be read.
     defined: HashMap<(&'static str, String), Option<(usize, usize)>>,
+    options: CompileOptions,
 }
 
 impl Compiler {
