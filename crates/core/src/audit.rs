@@ -18,6 +18,11 @@ pub enum Action {
     AuthLoginFailed,
     /// A login was refused because the account name is locked.
     AuthLoginLocked,
+    /// An operation was refused to an authenticated caller: their scopes do not allow it,
+    /// the object is not theirs to act on, or a rule such as separation of duties forbids
+    /// it. Written at most a few times a minute per caller; the next one written says how
+    /// many were left out.
+    AuthzDeny,
     /// An API token was created.
     TokenCreate,
     /// An API token was revoked.
@@ -131,6 +136,7 @@ impl Action {
             Action::AuthLogin => "auth.login",
             Action::AuthLoginFailed => "auth.login_failed",
             Action::AuthLoginLocked => "auth.login_locked",
+            Action::AuthzDeny => "authz.deny",
             Action::TokenCreate => "token.create",
             Action::TokenRevoke => "token.revoke",
             Action::UserCreate => "user.create",

@@ -4,7 +4,9 @@
 //! This crate does no I/O. It knows nothing of SQL, HTTP or wire formats: the store,
 //! the server and the client depend on it, never the other way round.
 
+pub mod address;
 pub mod audit;
+pub mod authz;
 pub mod clock;
 pub mod connector;
 pub mod credential;

@@ -294,7 +294,7 @@ async fn fresh(url: &str, people: usize) -> (AppState, String) {
         .expect("first start");
     let state = AppState::new(store, Arc::new(SystemClock), config());
     let files = demo::policy_files();
-    let policy = service::policy::compile_files(&files).expect("demo policy");
+    let policy = service::policy::compile_files(&files, Default::default()).expect("demo policy");
     service::policy::commit(&state, &Actor::system(), &files, policy, "bench", None)
         .await
         .expect("apply");

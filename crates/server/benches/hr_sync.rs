@@ -61,9 +61,14 @@ fn main() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("warden.db").display());
         let store = Store::open(&url, &Default::default()).await.expect("store");
-        let state = AppState::new(store, Arc::new(SystemClock), Config::default());
+        let mut config = Config::default();
+        // No targets here: the demo resources' grants are only recorded, so the demo
+        // policy applies without their connections.
+        config.grants.record_only = true;
+        let state = AppState::new(store, Arc::new(SystemClock), config);
         let files = demo::policy_files();
-        let policy = service::policy::compile_files(&files).expect("demo policy");
+        let policy =
+            service::policy::compile_files(&files, Default::default()).expect("demo policy");
         service::policy::commit(&state, &Actor::system(), &files, policy, "bench", None)
             .await
             .expect("apply");

@@ -7,10 +7,10 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use warden_core::ScopeSet;
 use warden_core::audit::Actor;
 use warden_core::credential::PresentedToken;
 use warden_core::user::{TokenRecord, User};
-use warden_core::{Scope, ScopeSet};
 
 use crate::client::{ClientInfo, client_info};
 use crate::error::ApiError;
@@ -30,15 +30,6 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Refuses with 403 unless the caller holds `scope`.
-    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.allows(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::scope(scope))
-        }
-    }
-
     /// The caller as the actor of an audit event.
     pub fn actor(&self) -> Actor {
         Actor {

@@ -34,6 +34,9 @@ pub struct Config {
     /// Where notifications go.
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// How ticket checks named by policy reach their tracker.
+    #[serde(default)]
+    pub tickets: crate::tickets::TicketsConfig,
     /// Targets, by connection name: `[connections.NAME]` with `kind` and how to reach it.
     /// A resource in policy names its connection.
     #[serde(default)]
@@ -107,6 +110,11 @@ pub struct AuditConfig {
     pub checkpoint_interval_ms: u64,
     /// SIEM exports by name: `[audit.sinks.NAME]` with `kind = "syslog" | "file" | "http"`.
     pub sinks: std::collections::BTreeMap<String, crate::siem::transport::SinkConfig>,
+    /// Refusals (`authz.deny` events) written per caller and minute; the ones left out
+    /// are counted in the caller's next event.
+    pub denials_per_minute: u32,
+    /// Refusals written per minute by all callers together.
+    pub denials_per_minute_all: u32,
 }
 
 impl Default for AuditConfig {
@@ -115,6 +123,8 @@ impl Default for AuditConfig {
             signing_key_file: None,
             checkpoint_interval_ms: 1_000,
             sinks: std::collections::BTreeMap::new(),
+            denials_per_minute: 10,
+            denials_per_minute_all: 120,
         }
     }
 }
@@ -265,6 +275,10 @@ pub struct SmtpConfig {
     /// Password, when the server wants a login.
     #[serde(default)]
     pub password: Option<secrecy::SecretString>,
+    /// Allow a server on a loopback, private or other internal address (a relay on this
+    /// machine or the local network). Refused by default.
+    #[serde(default)]
+    pub allow_internal: bool,
 }
 
 fn default_smtp_tls() -> String {
@@ -458,6 +472,93 @@ pub enum ConfigError {
     },
 }
 
+/// The parser's message for an error in the file, at the place it concerns. toml reports
+/// an unknown key of a table read through a tagged enum (`[connections.NAME]`,
+/// `[audit.sinks.NAME]`) at the table's header; such a key is pointed at on its own line,
+/// and its table named.
+fn file_error(text: &str, e: &toml::de::Error) -> String {
+    match unknown_key(text, e) {
+        Some((span, table)) if Some(&span) != e.span().as_ref() => at_span(
+            text,
+            span,
+            &format!("{}\nin `{}`", e.message(), table.join(".")),
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// Where the key an "unknown field" error names is written, inside the table the error
+/// points at, and that table's path.
+fn unknown_key(text: &str, e: &toml::de::Error) -> Option<(std::ops::Range<usize>, Vec<String>)> {
+    let key = e
+        .message()
+        .strip_prefix("unknown field `")?
+        .split('`')
+        .next()?;
+    let at = e.span()?;
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let mut path = Vec::new();
+    key_in_table(doc.get_ref(), &doc.span(), &at, key, &mut path).map(|span| (span, path))
+}
+
+/// The span of `key` in the table (or a table below it) whose own span is `at`; `path`
+/// ends as the keys that lead to that table.
+fn key_in_table(
+    table: &toml::de::DeTable<'_>,
+    span: &std::ops::Range<usize>,
+    at: &std::ops::Range<usize>,
+    key: &str,
+    path: &mut Vec<String>,
+) -> Option<std::ops::Range<usize>> {
+    if span == at
+        && let Some((k, _)) = table.iter().find(|(k, _)| k.get_ref() == key)
+    {
+        return Some(k.span());
+    }
+    for (name, v) in table.iter() {
+        path.push(name.get_ref().to_string());
+        let found = match v.get_ref() {
+            toml::de::DeValue::Table(inner) => key_in_table(inner, &v.span(), at, key, path),
+            toml::de::DeValue::Array(items) => {
+                items.into_iter().find_map(|item| match item.get_ref() {
+                    toml::de::DeValue::Table(inner) => {
+                        key_in_table(inner, &item.span(), at, key, path)
+                    }
+                    _ => None,
+                })
+            }
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+        path.pop();
+    }
+    None
+}
+
+/// `message` shown as toml shows its own errors: line, column, the line itself and a
+/// mark under `span`.
+fn at_span(text: &str, span: std::ops::Range<usize>, message: &str) -> String {
+    let before = text.get(..span.start).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    let content = text
+        .get(line_start..)
+        .and_then(|rest| rest.split('\n').next())
+        .unwrap_or_default();
+    let width = text
+        .get(span.clone())
+        .map_or(1, |s| s.chars().count().max(1));
+    let gutter = " ".repeat(line.to_string().len() + 1);
+    format!(
+        "TOML parse error at line {line}, column {column}\n{gutter}|\n{line} | {content}\n{gutter}|{}{}\n{message}\n",
+        " ".repeat(column),
+        "^".repeat(width)
+    )
+}
+
 /// The prefix of configuration overrides in the environment.
 pub const ENV_PREFIX: &str = "WARDEN_";
 
@@ -489,7 +590,7 @@ impl Config {
         // First pass on the file alone: its errors carry line and column.
         toml::from_str::<Config>(text).map_err(|e| ConfigError::File {
             path: path.to_owned(),
-            message: e.to_string(),
+            message: file_error(text, &e),
         })?;
         let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::File {
             path: path.to_owned(),
@@ -567,6 +668,15 @@ impl Config {
             return invalid(
                 "audit.checkpoint_interval_ms",
                 "must be between 10 and 1000",
+            );
+        }
+        if self.audit.denials_per_minute == 0 {
+            return invalid("audit.denials_per_minute", "must be at least 1");
+        }
+        if self.audit.denials_per_minute_all < self.audit.denials_per_minute {
+            return invalid(
+                "audit.denials_per_minute_all",
+                "must be at least audit.denials_per_minute",
             );
         }
         for (name, sink) in &self.audit.sinks {
@@ -698,6 +808,11 @@ impl NotificationsConfig {
                     .trim_end_matches(']')
                     .parse::<std::net::IpAddr>()
                     .is_ok_and(|ip| ip.is_loopback());
+            if !smtp.allow_internal
+                && let Err(e) = crate::outbound::check_configured_host(&smtp.host)
+            {
+                return invalid(key("host"), e.to_string());
+            }
             if smtp.tls == "none" && smtp.password.is_some() && !loopback {
                 return invalid(
                     key("tls"),
@@ -821,7 +936,7 @@ mod tests {
     #[test]
     fn audit_sinks_are_read_and_checked() {
         let ok = load(
-            "[audit]\ncheckpoint_interval_ms = 500\n\n[audit.sinks.soc]\nkind = \"syslog\"\naddress = \"127.0.0.1:6514\"\n\n[audit.sinks.archive]\nkind = \"file\"\npath = \"/var/log/warden/audit.jsonl\"\n\n[audit.sinks.splunk]\nkind = \"http\"\nurl = \"https://splunk.example:8088/services/collector\"\ntoken_env = \"HEC_TOKEN\"\n",
+            "[audit]\ncheckpoint_interval_ms = 500\n\n[audit.sinks.soc]\nkind = \"syslog\"\naddress = \"127.0.0.1:6514\"\nallow_internal = true\n\n[audit.sinks.archive]\nkind = \"file\"\npath = \"/var/log/warden/audit.jsonl\"\n\n[audit.sinks.splunk]\nkind = \"http\"\nurl = \"https://splunk.example:8088/services/collector\"\ntoken_env = \"HEC_TOKEN\"\n",
             &[],
         )
         .unwrap();
@@ -920,6 +1035,42 @@ mod tests {
         assert!(err.contains("warden.toml"), "{err}");
         assert!(err.contains("listen_port"), "{err}");
         assert!(err.contains("line 3"), "{err}");
+    }
+
+    /// A regression test: an unknown key of a connection or an audit sink (tables read by
+    /// their `kind`) was reported at the table's header line, not its own.
+    #[test]
+    fn unknown_key_of_a_tagged_table_is_named_at_its_own_line_and_column() {
+        let err = load(
+            "[server]\nlisten = \"127.0.0.1:1\"\n\n[connections.orders]\nkind = \"postgres\"\nuser = \"w\"\n  colour = 1\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("warden.toml"), "{err}");
+        assert!(err.contains("line 7, column 3"), "{err}");
+        assert!(err.contains("7 |   colour = 1"), "{err}");
+        assert!(err.contains("  |   ^^^^^^\n"), "{err}");
+        assert!(err.contains("unknown field `colour`"), "{err}");
+        assert!(err.contains("in `connections.orders`"), "{err}");
+        assert!(!err.contains("[connections.orders]"), "{err}");
+
+        let err = load(
+            "[audit.sinks.soc]\nkind = \"syslog\"\naddress = \"127.0.0.1:6514\"\nfacilty = \"auth\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 4, column 1"), "{err}");
+        assert!(err.contains("unknown field `facilty`"), "{err}");
+        // An inline table too.
+        let err = load(
+            "connections.c = { kind = \"redis\", passwd = \"x\" }\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 1, column 35"), "{err}");
     }
 
     #[test]

@@ -53,7 +53,10 @@ pub async fn load(state: &AppState) -> Result<bool, ApiError> {
     }
     let actor = Actor::system();
     let files = policy_files();
-    let policy = service::policy::compile_files(&files)?;
+    let policy = service::policy::compile_files(
+        &files,
+        crate::tickets::compile_options(&state.config().tickets),
+    )?;
     service::policy::commit(
         state,
         &actor,

@@ -19,9 +19,7 @@ use crate::state::AppState;
     params(AuditQuery),
     responses(
         (status = 200, body = AuditPage),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`until` is not after `since`.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn search(
     State(state): State<AppState>,
@@ -35,8 +33,6 @@ pub async fn search(
 #[utoipa::path(operation_id = "audit_head", get, path = "/v1/audit/head", tag = "audit", security(("bearer" = [])),
     responses(
         (status = 200, body = AuditHead),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn head(
     State(state): State<AppState>,
@@ -63,9 +59,7 @@ pub async fn key(State(state): State<AppState>) -> Result<Json<AuditKey>, ApiErr
     params(ExportQuery),
     responses(
         (status = 200, description = "The bundle, JSON lines", content_type = "application/x-ndjson"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`since` is past the end of the log.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn export(
     State(state): State<AppState>,

@@ -19,9 +19,7 @@ use crate::state::AppState;
 /// get 429 with `Retry-After`.
 #[utoipa::path(operation_id = "login", post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = LoginResponse),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 429, body = Problem, content_type = "application/problem+json"),
+    (status = 401, description = "An unknown user, a wrong password or a disabled user: the same answer for each.", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -34,7 +32,6 @@ pub async fn login(
 /// Revokes the token used for this request.
 #[utoipa::path(operation_id = "logout", post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses(
     (status = 204, description = "The token is revoked"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
     service::auth::logout(&state, &caller)
@@ -45,7 +42,6 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Sta
 /// Who the caller is and what this token may do.
 #[utoipa::path(operation_id = "whoami", get, path = "/v1/auth/whoami", tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = WhoAmI),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
     Json(WhoAmI {
@@ -61,9 +57,8 @@ pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
 /// Changes the caller's password; the current one must be given.
 #[utoipa::path(operation_id = "change_password", post, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = ChangePassword, responses(
     (status = 204, description = "The password is changed"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The current password is wrong.", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The new password is the current one.", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn change_password(
     State(state): State<AppState>,

@@ -22,13 +22,17 @@ use crate::state::AppState;
 /// changing anything. Needs `hr:sync`.
 #[utoipa::path(operation_id = "hr_sync", post, path = "/v1/hr/sync", tag = "hr", security(("bearer" = [])),
     params(SyncParams),
-    request_body(content = String, description = "The HR file", content_type = "text/csv"),
+    request_body(
+        description = "The HR file: CSV with a header row, or a JSON array of objects with the same keys",
+        content(
+            (String = "text/csv"),
+            (Vec<Object> = "application/json"),
+        ),
+    ),
     responses(
         (status = 200, body = SyncReport),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "More than a fifth of the file-synced identities would leave at once (likely a truncated file); sync again with `allow_mass_leave` if it is right.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The file was refused whole, every problem named by line or record and field; nothing changed.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn hr_sync(
     State(state): State<AppState>,
@@ -65,8 +69,6 @@ pub async fn hr_sync(
 #[utoipa::path(operation_id = "list_identities", get, path = "/v1/identities", tag = "identities", security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<IdentityInfo>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_identities(
     State(state): State<AppState>,
@@ -81,9 +83,7 @@ pub async fn list_identities(
     params(("identity" = String, Path, description = "User name or employee id")),
     responses(
         (status = 200, body = IdentityDetail),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such identity.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_identity(
     State(state): State<AppState>,
@@ -102,10 +102,8 @@ pub async fn get_identity(
     params(ExplainParams),
     responses(
         (status = 200, body = Explanation),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such identity.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The duration is longer than any grant may be.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn explain_access(
     State(state): State<AppState>,

@@ -23,8 +23,6 @@ use crate::state::AppState;
     params(ListGrants),
     responses(
         (status = 200, body = Vec<GrantInfo>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_grants(
     State(state): State<AppState>,
@@ -38,8 +36,7 @@ pub async fn list_grants(
     params(("id" = Uuid, Path, description = "Grant id")),
     responses(
         (status = 200, body = GrantInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grant visible to the caller.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_grant(
     State(state): State<AppState>,
@@ -55,10 +52,8 @@ pub async fn get_grant(
     request_body = RevokeGrant,
     responses(
         (status = 200, body = GrantInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grant visible to the caller.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The grant is not provisioning or active.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_grant(
     State(state): State<AppState>,
@@ -77,11 +72,9 @@ pub async fn revoke_grant(
     request_body = ExtendGrant,
     responses(
         (status = 201, body = RequestInfo),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grant visible to the caller.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The grant is not running; request access again.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fits this document, but policy will not take it: a reason shorter than the approval policy's minimum, a ticket not of the form it requires, or a duration longer than any grant.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn extend_grant(
     State(state): State<AppState>,
@@ -99,9 +92,7 @@ pub async fn extend_grant(
     params(AccessCheckQuery),
     responses(
         (status = 200, body = AccessCheck),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such identity.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn access_check(
     State(state): State<AppState>,
@@ -117,10 +108,8 @@ pub async fn access_check(
     request_body = BreakGlassRequest,
     responses(
         (status = 201, body = BreakGlassInfo),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Longer than break-glass may last (`grants.breakglass_max_secs`), or a reason shorter than the policy's minimum.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn take_breakglass(
     State(state): State<AppState>,
@@ -135,8 +124,6 @@ pub async fn take_breakglass(
 #[utoipa::path(operation_id = "list_breakglass", get, path = "/v1/breakglass", tag = "grants", security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<BreakGlassInfo>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_breakglass(
     State(state): State<AppState>,
@@ -149,8 +136,7 @@ pub async fn list_breakglass(
     params(("id" = Uuid, Path, description = "Break-glass request id")),
     responses(
         (status = 200, body = BreakGlassInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such break-glass use visible to the caller.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_breakglass(
     State(state): State<AppState>,
@@ -167,10 +153,8 @@ pub async fn get_breakglass(
     request_body = JustifyBreakGlass,
     responses(
         (status = 200, body = BreakGlassInfo),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such break-glass use of the caller's.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The use is not awaiting a justification.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn justify_breakglass(
     State(state): State<AppState>,
@@ -189,11 +173,8 @@ pub async fn justify_breakglass(
     request_body = ReviewBreakGlass,
     responses(
         (status = 200, body = BreakGlassInfo),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such break-glass use.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The use is not awaiting this review.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn review_breakglass(
     State(state): State<AppState>,
@@ -209,8 +190,6 @@ pub async fn review_breakglass(
 #[utoipa::path(operation_id = "list_incidents", get, path = "/v1/incidents", tag = "grants", security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<IncidentInfo>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_incidents(
     State(state): State<AppState>,
@@ -228,10 +207,8 @@ pub async fn list_incidents(
     request_body = CreateVendor,
     responses(
         (status = 201, body = CreatedVendor),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A user or identity of that name exists.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The sponsorship is longer than `grants.vendor_max_days`.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_vendor(
     State(state): State<AppState>,
@@ -247,7 +224,6 @@ pub async fn create_vendor(
 #[utoipa::path(operation_id = "list_vendors", get, path = "/v1/vendors", tag = "grants", security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<VendorInfo>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_vendors(
     State(state): State<AppState>,

@@ -21,10 +21,9 @@ use crate::state::AppState;
     request_body = CreateRequest,
     responses(
         (status = 201, body = RequestInfo),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The vendor named by `on_behalf_of`, or the resource, does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nobody could approve this request under its approval policy, so it is refused rather than left waiting.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fits this document, but policy will not take it: a justification shorter than the approval policy's minimum, a ticket not of the form it requires, a duration longer than any grant, or a start time not between now and 30 days ahead.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_request(
     State(state): State<AppState>,
@@ -42,8 +41,6 @@ pub async fn create_request(
     params(ListRequests),
     responses(
         (status = 200, body = Vec<RequestInfo>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_requests(
     State(state): State<AppState>,
@@ -60,8 +57,7 @@ pub async fn list_requests(
     params(("id" = Uuid, Path, description = "Request id")),
     responses(
         (status = 200, body = RequestInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request visible to the caller.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_request(
     State(state): State<AppState>,
@@ -78,10 +74,8 @@ pub async fn get_request(
     request_body = Decide,
     responses(
         (status = 200, body = RequestInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such pending request the caller may decide on.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request is not pending (decided, timed out or cancelled), or no longer meets policy.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn approve_request(
     State(state): State<AppState>,
@@ -100,10 +94,8 @@ pub async fn approve_request(
     request_body = Decide,
     responses(
         (status = 200, body = RequestInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such pending request the caller may decide on.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request is not pending (decided, timed out or cancelled), or no longer meets policy.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn deny_request(
     State(state): State<AppState>,
@@ -121,9 +113,8 @@ pub async fn deny_request(
     params(("id" = Uuid, Path, description = "Request id")),
     responses(
         (status = 200, body = RequestInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request of the caller's.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request can no longer be cancelled.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn cancel_request(
     State(state): State<AppState>,

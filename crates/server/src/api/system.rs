@@ -29,7 +29,7 @@ pub async fn healthz() -> Json<Health> {
 /// The server can serve: storage answers and every migration is applied.
 #[utoipa::path(operation_id = "readyz", get, path = "/readyz", tag = "system", responses(
     (status = 200, body = Ready),
-    (status = 503, body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "Not ready: storage is unreachable, migrations are pending, or the vault is sealed.", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     let store = state.store();

@@ -23,10 +23,9 @@ use crate::state::AppState;
     params(("id" = Uuid, Path, description = "Grant id")),
     responses(
         (status = 200, body = GrantCredential),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grant of the caller's.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The grant is not active, or the target refused.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The vault is sealed, or the target cannot be reached.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn grant_credential(
     State(state): State<AppState>,
@@ -52,10 +51,8 @@ pub async fn ssh_ca(State(state): State<AppState>) -> Result<Json<SshCa>, ApiErr
     request_body = SignSshKey,
     responses(
         (status = 200, body = SshCertificate),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no running grant of the caller's on it.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fits this document, but cannot be signed: the resource is not an ssh resource, the caller holds several roles on it and named none, or the line is not a key Warden can sign.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn sign_ssh_key(
     State(state): State<AppState>,
@@ -74,11 +71,9 @@ pub async fn sign_ssh_key(
     params(("name" = String, Path, description = "Resource name")),
     responses(
         (status = 200, body = Inventory),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The resource's connection is not configured, or the target refused.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The vault is sealed, or the target cannot be reached.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn discover_accounts(
     State(state): State<AppState>,
@@ -95,9 +90,9 @@ pub async fn discover_accounts(
     params(ReconcileQuery),
     responses(
         (status = 200, body = Vec<ResourceReconciled>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The resource's connection is not configured.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The resource is an ssh resource: nothing of a grant lives on its hosts.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reconcile(
     State(state): State<AppState>,
@@ -115,8 +110,6 @@ pub async fn reconcile(
     params(ListFindings),
     responses(
         (status = 200, body = Vec<FindingInfo>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_findings(
     State(state): State<AppState>,

@@ -16,7 +16,6 @@ use crate::state::AppState;
 /// The caller's tokens (never their secrets).
 #[utoipa::path(operation_id = "list_tokens", get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), responses(
     (status = 200, body = Vec<TokenInfo>),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -29,9 +28,7 @@ pub async fn list(
 /// returned once.
 #[utoipa::path(operation_id = "create_token", post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken, responses(
     (status = 201, body = CreatedToken),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The lifetime is longer than the server issues (`auth.token_max_ttl_secs`).", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -48,8 +45,7 @@ pub async fn create(
     params(("id" = Uuid, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such token of the caller's.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke(
     State(state): State<AppState>,

@@ -15,8 +15,6 @@ use crate::state::AppState;
 /// Every user. Needs `users:read`.
 #[utoipa::path(operation_id = "list_users", get, path = "/v1/users", tag = "users", security(("bearer" = [])), responses(
     (status = 200, body = Vec<UserInfo>),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -29,10 +27,7 @@ pub async fn list(
 /// generated and returned once.
 #[utoipa::path(operation_id = "create_user", post, path = "/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUser, responses(
     (status = 201, body = CreatedUser),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "A user of that name exists.", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -46,12 +41,10 @@ pub async fn create(
 
 /// One user. Needs `users:read`.
 #[utoipa::path(operation_id = "get_user", get, path = "/v1/users/{username}", tag = "users", security(("bearer" = [])),
-    params(("username" = String, Path, description = "User name")),
+    params(("username" = String, Path, description = "User name: 1 to 64 of `a-z 0-9 . _ - @`, starting with a letter or digit", max_length = 64, pattern = r"^[a-z0-9][a-z0-9._@-]*$")),
     responses(
         (status = 200, body = UserInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     State(state): State<AppState>,
@@ -66,14 +59,12 @@ pub async fn get(
 /// Changes a user's scopes or disables the user (every token stops at once). Needs
 /// `users:write` and the scopes involved.
 #[utoipa::path(operation_id = "update_user", patch, path = "/v1/users/{username}", tag = "users", security(("bearer" = [])),
-    params(("username" = String, Path, description = "User name")),
+    params(("username" = String, Path, description = "User name: 1 to 64 of `a-z 0-9 . _ - @`, starting with a letter or digit", max_length = 64, pattern = r"^[a-z0-9][a-z0-9._@-]*$")),
     request_body = UpdateUser,
     responses(
         (status = 200, body = UserInfo),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The caller would disable themselves.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     State(state): State<AppState>,

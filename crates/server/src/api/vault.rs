@@ -32,10 +32,8 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<VaultStatus>, 
     request_body = InitVault,
     responses(
         (status = 200, body = InitializedVault),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The vault is initialised already.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The threshold is more than the shares, or 1 with several shares.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn init(
     State(state): State<AppState>,
@@ -51,8 +49,8 @@ pub async fn init(
     request_body = Unseal,
     responses(
         (status = 200, body = VaultStatus),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The vault is not initialised.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The share is mistyped (its checksum fails), of another vault or split, given twice, or the shares given do not open the vault (they are forgotten; start again).", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn unseal(
     State(state): State<AppState>,
@@ -74,8 +72,6 @@ pub async fn unseal(
 #[utoipa::path(operation_id = "vault_seal", post, path = "/v1/operator/seal", tag = "vault", security(("bearer" = [])),
     responses(
         (status = 200, body = VaultStatus),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn seal(
     State(state): State<AppState>,
@@ -89,9 +85,7 @@ pub async fn seal(
 #[utoipa::path(operation_id = "vault_rotate", post, path = "/v1/operator/rotate", tag = "vault", security(("bearer" = [])),
     responses(
         (status = 200, body = VaultStatus),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The vault is not initialised.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn rotate(
     State(state): State<AppState>,
@@ -106,10 +100,8 @@ pub async fn rotate(
     request_body = InitVault,
     responses(
         (status = 200, body = InitializedVault),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The vault is not initialised.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The threshold is more than the shares, or 1 with several shares.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn rekey(
     State(state): State<AppState>,
@@ -123,8 +115,6 @@ pub async fn rekey(
 #[utoipa::path(operation_id = "list_accounts", get, path = "/v1/accounts", tag = "vault", security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<AccountInfo>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_accounts(
     State(state): State<AppState>,
@@ -138,11 +128,9 @@ pub async fn list_accounts(
     request_body = AddAccount,
     responses(
         (status = 201, body = AccountInfo),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An account of that name is in the vault, the vault is not initialised, or the target refused.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fits this document, but cannot be vaulted: the connection is not configured or cannot rotate, the password does not log in, the resource or a group is not in the policy in force, roles without a resource, or a rotation or check-out time out of range.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The vault is sealed, or the target cannot be reached.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_account(
     State(state): State<AppState>,
@@ -159,9 +147,7 @@ pub async fn add_account(
     params(("name" = String, Path, description = "Account name")),
     responses(
         (status = 200, body = AccountInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such vaulted account.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_account(
     State(state): State<AppState>,
@@ -179,11 +165,8 @@ pub async fn get_account(
     request_body = CheckoutRequest,
     responses(
         (status = 200, body = CheckedOut),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such vaulted account.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account is checked out alone by someone else, or the vault is not initialised.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn checkout(
     State(state): State<AppState>,
@@ -202,8 +185,8 @@ pub async fn checkout(
     request_body = CheckinRequest,
     responses(
         (status = 200, body = CheckoutInfo),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account, or no open check-out of the caller's on it.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The vault is not initialised.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn checkin(
     State(state): State<AppState>,
@@ -221,10 +204,8 @@ pub async fn checkin(
     params(("name" = String, Path, description = "Account name")),
     responses(
         (status = 202, body = RotationScheduled),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such vaulted account.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The vault is not initialised.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn rotate_account(
     State(state): State<AppState>,

@@ -1,7 +1,7 @@
 //! Reading identities and explaining access: who someone is to Warden, what they hold by
 //! birthright, what they may request, and why a given request would or would not be allowed.
 
-use warden_core::Scope;
+use warden_core::authz::{Operation, Relation};
 use warden_core::identity::Identity;
 use warden_core::policy::{AccessQuery, RequestContext, parse_duration};
 use warden_proto::directory::{
@@ -9,6 +9,7 @@ use warden_proto::directory::{
 };
 use warden_store::IdentityFilter;
 
+use super::authz::{self, Object};
 use super::directory::eligible_of;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -52,17 +53,30 @@ pub async fn find(state: &AppState, key: &str) -> Result<Option<Identity>, ApiEr
         .next())
 }
 
-/// Whether the caller may read `identity`: their own, or with `identities:read`.
-fn may_read(caller: &Caller, identity: &Identity) -> Result<(), ApiError> {
-    if identity.hr.username == caller.user.username {
-        return Ok(());
-    }
-    caller.require(Scope::IdentitiesRead)
+/// Identity `key`, if the caller may do `op` on it: their own, or anyone's with
+/// `identities:read`. Someone else's is "not found" to a caller without it, as is none.
+async fn authorized(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    op: Operation,
+) -> Result<Identity, ApiError> {
+    let object = Object::new("identity", key);
+    let identity = find(state, key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&object.label))?;
+    let relation = if identity.hr.username == caller.user.username {
+        Relation::Own
+    } else {
+        Relation::Other
+    };
+    authz::check(state, caller, op, relation, &object).await?;
+    Ok(identity)
 }
 
 /// Every identity.
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<IdentityInfo>, ApiError> {
-    caller.require(Scope::IdentitiesRead)?;
+    authz::require(state, caller, Operation::IdentityList, Relation::Other).await?;
     Ok(state
         .store()
         .list_identities()
@@ -78,10 +92,7 @@ pub async fn detail(
     caller: &Caller,
     key: &str,
 ) -> Result<IdentityDetail, ApiError> {
-    let identity = find(state, key)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("identity {key}")))?;
-    may_read(caller, &identity)?;
+    let identity = authorized(state, caller, key, Operation::IdentityRead).await?;
     let live = state.policy();
     let today = state.clock().now().date();
     let list = |m: std::collections::BTreeMap<warden_core::policy::Entitlement, String>| {
@@ -121,14 +132,11 @@ pub async fn explain(
     caller: &Caller,
     q: &ExplainParams,
 ) -> Result<Explanation, ApiError> {
-    let identity = find(state, &q.identity)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("identity {}", q.identity)))?;
-    may_read(caller, &identity)?;
+    let identity = authorized(state, caller, &q.identity, Operation::AccessExplain).await?;
     let duration = q
         .duration
         .as_deref()
-        .map(|d| parse_duration(d).map_err(|e| ApiError::field("duration", e.to_string())))
+        .map(|d| parse_duration(d).map_err(|e| super::duration_refused("duration", d, e)))
         .transpose()?;
     let context = RequestContext {
         source_ip: caller.client.ip,

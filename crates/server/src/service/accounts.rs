@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
-use warden_core::Scope;
 use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{Connector, ConnectorError};
 use warden_proto::WireSecret;
 use warden_proto::problem::ProblemType;
@@ -24,6 +24,7 @@ use warden_proto::vault::{
 use warden_store::{Checkout, SecretVersion, StoreError, VaultAccount};
 use warden_vault::PasswordPolicy;
 
+use super::authz::{self, Object};
 use super::vault::keyring;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -86,14 +87,14 @@ pub async fn add(
     caller: &Caller,
     body: &AddAccount,
 ) -> Result<AccountInfo, ApiError> {
-    caller.require(Scope::Admin)?;
+    authz::require(state, caller, Operation::AccountAdd, Relation::Other).await?;
     check_name(&body.name)?;
     let ring = keyring(state).await?;
     if body.username.is_empty() || body.username.len() > 256 || body.username.contains('\0') {
         return Err(ApiError::field("username", "must be 1 to 256 characters"));
     }
-    let connector =
-        connector_of(state, &body.connection).map_err(|m| ApiError::field("connection", m))?;
+    let connector = connector_of(state, &body.connection)
+        .map_err(|m| ApiError::unprocessable("connection", m))?;
     let policy = PasswordPolicy {
         length: usize::try_from(body.password_length.unwrap_or(24)).unwrap_or(usize::MAX),
         symbols: body.symbols.unwrap_or(true),
@@ -104,7 +105,7 @@ pub async fn add(
     let rotate_every = match &body.rotate_every {
         Some(raw) => {
             warden_core::policy::parse_duration_within(raw, crate::config::MAX_ROTATION_INTERVAL)
-                .map_err(|e| ApiError::field("rotate_every", e))?
+                .map_err(|e| super::duration_refused("rotate_every", raw, e))?
         }
         None => state
             .config()
@@ -113,18 +114,21 @@ pub async fn add(
             .map_err(ApiError::internal)?,
     };
     if rotate_every < time::Duration::hours(1) {
-        return Err(ApiError::field("rotate_every", "must be at least 1h"));
+        return Err(ApiError::unprocessable(
+            "rotate_every",
+            "must be at least 1h",
+        ));
     }
     if let Some(r) = &body.resource
         && state.policy().policy.resource(r).is_none()
     {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "resource",
             format!("resource {r} is not in the policy in force"),
         ));
     }
     if !body.roles.is_empty() && body.resource.is_none() {
-        return Err(ApiError::field("roles", "roles need a resource"));
+        return Err(ApiError::unprocessable("roles", "roles need a resource"));
     }
     {
         let policy = state.policy();
@@ -133,7 +137,7 @@ pub async fn add(
             .iter()
             .find(|g| !policy.policy.groups().any(|known| known.name == **g))
         {
-            return Err(ApiError::field(
+            return Err(ApiError::unprocessable(
                 "groups",
                 format!("group {g} is not in the policy in force"),
             ));
@@ -141,7 +145,7 @@ pub async fn add(
     }
     let checkout_max = match &body.checkout_max {
         Some(raw) => warden_core::policy::parse_duration_within(raw, time::Duration::hours(24))
-            .map_err(|e| ApiError::field("checkout_max", e))?,
+            .map_err(|e| super::duration_refused("checkout_max", raw, e))?,
         None => time::Duration::hours(1),
     };
     if state.store().vault_account(&body.name).await?.is_some() {
@@ -157,7 +161,7 @@ pub async fn add(
     match connector.check_login(&body.username, &given).await {
         Ok(true) => {}
         Ok(false) => {
-            return Err(ApiError::field(
+            return Err(ApiError::unprocessable(
                 "password",
                 format!(
                     "it does not log in as {} on connection {}",
@@ -280,7 +284,7 @@ fn info(a: VaultAccount, checkouts: Vec<Checkout>, pending: bool) -> AccountInfo
 
 /// Every vaulted account's metadata, in three queries however many accounts there are.
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>, ApiError> {
-    caller.require(Scope::Admin)?;
+    authz::require(state, caller, Operation::AccountRead, Relation::Other).await?;
     let store = state.store();
     let mut open: std::collections::HashMap<Uuid, Vec<Checkout>> = std::collections::HashMap::new();
     for c in store.vault_all_open_checkouts().await? {
@@ -314,7 +318,7 @@ async fn find(state: &AppState, name: &str) -> Result<VaultAccount, ApiError> {
 
 /// One vaulted account's metadata.
 pub async fn show(state: &AppState, caller: &Caller, name: &str) -> Result<AccountInfo, ApiError> {
-    caller.require(Scope::Admin)?;
+    authz::require(state, caller, Operation::AccountRead, Relation::Other).await?;
     let a = find(state, name).await?;
     let checkouts = state.store().vault_open_checkouts(a.id).await?;
     let pending = state
@@ -332,17 +336,23 @@ pub async fn checkout(
     name: &str,
     body: &CheckoutRequest,
 ) -> Result<CheckedOut, ApiError> {
-    caller.require(Scope::Request)?;
+    authz::gate(state, caller, Operation::AccountCheckout).await?;
     let ring = keyring(state).await?;
     let now = state.clock().now();
     let a = find(state, name).await?;
+    // A check-out refused by the account's own rules (the wrong grant, no group) is
+    // audited as a refusal, as the table's are.
+    let object = Object::new("account", &a.name);
+    let refuse = async |e: ApiError| {
+        authz::refused(state, caller, Operation::AccountCheckout, Some(&object), e).await
+    };
     let (grant, allowed_by, ends_at) = match body.grant {
         Some(id) => {
             let (_me, g) = super::targets::held_grant(state, caller, id, now).await?;
             let allowed = a.resource.as_deref() == Some(g.resource.as_str())
                 && (a.roles.is_empty() || a.roles.contains(&g.role));
             if !allowed {
-                return Err(ApiError::new(
+                let e = ApiError::new(
                     ProblemType::Forbidden,
                     format!(
                         "grant {} is for {} on {}; account {name} is checked out under grants on {} with roles [{}]",
@@ -352,13 +362,18 @@ pub async fn checkout(
                         a.resource.as_deref().unwrap_or("(no resource)"),
                         a.roles.join(", ")
                     ),
-                ));
+                );
+                return Err(refuse(e).await);
             }
             let ends = g.ends_at.unwrap_or(now);
             (Some(g), "grant".to_owned(), ends)
         }
         None => {
-            let group = policy_group(state, caller, &a).await?;
+            let group = match policy_group(state, caller, &a).await {
+                Ok(group) => group,
+                Err(e) if e.kind() == ProblemType::Forbidden => return Err(refuse(e).await),
+                Err(e) => return Err(e),
+            };
             let ends = now + time::Duration::seconds(a.checkout_max_secs);
             (None, format!("group:{group}"), ends)
         }
@@ -466,15 +481,12 @@ pub async fn checkin(
     name: &str,
     body: &CheckinRequest,
 ) -> Result<CheckoutInfo, ApiError> {
-    caller.require(Scope::Request)?;
+    authz::gate(state, caller, Operation::AccountCheckin).await?;
     let a = find(state, name).await?;
     let open = state.store().vault_open_checkouts(a.id).await?;
     let me = caller.user.username.as_str();
-    let admin = caller.require(Scope::Admin).is_ok();
     let chosen = match body.checkout {
-        Some(id) => open
-            .into_iter()
-            .find(|c| c.id == id && (admin || c.username == me)),
+        Some(id) => open.into_iter().find(|c| c.id == id),
         None => open.into_iter().find(|c| c.username == me),
     };
     let Some(c) = chosen else {
@@ -482,6 +494,14 @@ pub async fn checkin(
             "an open check-out of {name} by {me}"
         )));
     };
+    let relation = if c.username == me {
+        Relation::Own
+    } else {
+        Relation::Other
+    };
+    let object =
+        Object::new("checkout", c.id).labelled(format!("an open check-out of {name} by {me}"));
+    authz::check(state, caller, Operation::AccountCheckin, relation, &object).await?;
     let now = state.clock().now();
     let reason = if c.username == me {
         "checked in by its holder"
@@ -527,7 +547,7 @@ pub async fn request_rotation(
     caller: &Caller,
     name: &str,
 ) -> Result<RotationScheduled, ApiError> {
-    caller.require(Scope::Admin)?;
+    authz::require(state, caller, Operation::AccountRotate, Relation::Other).await?;
     keyring(state).await?;
     let a = find(state, name).await?;
     let now = state.clock().now();

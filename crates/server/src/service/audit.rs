@@ -12,8 +12,8 @@ use axum::body::Bytes;
 use warden_audit::bundle::{self, Header, Line, PublishedKey};
 use warden_audit::{Checkpoint, SigningKey};
 use warden_connectors::keyfile::{self, KeyFileError};
-use warden_core::Scope;
 use warden_core::audit::{Action, AuditEvent};
+use warden_core::authz::{Operation, Relation};
 use warden_proto::audit::{AuditActor, AuditEventInfo, AuditHead, AuditKey, AuditPage, AuditQuery};
 use warden_store::{ActionFilter, AuditFilter, StoredAuditEvent};
 
@@ -93,17 +93,9 @@ pub fn key(state: &AppState) -> Result<AuditKey, ApiError> {
     })
 }
 
-fn require_auditor(caller: &Caller) -> Result<(), ApiError> {
-    if caller.scopes.allows(Scope::AuditRead) {
-        Ok(())
-    } else {
-        caller.require(Scope::Admin)
-    }
-}
-
 /// The head of the log and its latest checkpoint. Needs `audit:read` or `admin`.
 pub async fn head(state: &AppState, caller: &Caller) -> Result<AuditHead, ApiError> {
-    require_auditor(caller)?;
+    super::authz::require(state, caller, Operation::AuditRead, Relation::Other).await?;
     let (seq, hash) = state.store().audit_head().await?;
     let last = state.store().last_audit_checkpoint().await?;
     Ok(AuditHead {
@@ -123,7 +115,7 @@ pub async fn search(
     caller: &Caller,
     q: &AuditQuery,
 ) -> Result<AuditPage, ApiError> {
-    require_auditor(caller)?;
+    super::authz::require(state, caller, Operation::AuditRead, Relation::Other).await?;
     let action = q
         .action
         .as_deref()
@@ -133,7 +125,7 @@ pub async fn search(
     if let (Some(since), Some(until)) = (q.since, q.until)
         && until <= since
     {
-        return Err(ApiError::field("until", "must be after since"));
+        return Err(ApiError::unprocessable("until", "must be after since"));
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -209,10 +201,13 @@ impl std::fmt::Debug for Export {
 /// head (so the bundle ends signed), and returns the stream's state. Needs `audit:read`
 /// or `admin`.
 pub async fn export(state: &AppState, caller: &Caller, since: u64) -> Result<Export, ApiError> {
-    require_auditor(caller)?;
+    super::authz::require(state, caller, Operation::AuditExport, Relation::Other).await?;
     let (head, _) = state.store().audit_head().await?;
     if since > head {
-        return Err(ApiError::field("since", format!("the log ends at {head}")));
+        return Err(ApiError::new(
+            warden_proto::problem::ProblemType::NotFound,
+            format!("since: there is no event {since}; the log ends at {head}"),
+        ));
     }
     let now = state.clock().now();
     let event = AuditEvent::new(now, caller.actor(), Action::AuditExport)

@@ -162,7 +162,7 @@ pub async fn change_password(
     check_new_password(&req.new_password.0)
         .map_err(|e| ApiError::field("new_password", e.to_string()))?;
     if req.new_password.expose() == req.current_password.expose() {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "new_password",
             "must differ from the current password",
         ));

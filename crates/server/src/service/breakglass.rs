@@ -9,20 +9,21 @@ use std::collections::BTreeSet;
 
 use time::Duration;
 use uuid::Uuid;
-use warden_core::Scope;
 use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::authz::{self, Operation, Relation};
 use warden_core::identity::Identity;
 use warden_core::policy::{AccessQuery, Decision, RequestContext, format_duration, parse_duration};
 use warden_core::request::{BreakGlassReview, JUSTIFICATION_DUE, ReviewEvent};
 use warden_proto::grants::{
     BreakGlassInfo, BreakGlassRequest, IncidentInfo, ReviewBreakGlass, ReviewInfo,
 };
-use warden_proto::problem::{FieldError, ProblemType};
+use warden_proto::problem::ProblemType;
 use warden_store::{
     Effects, IdentityFilter, ReviewStep, StoredIncident, StoredRequest, StoredReview,
 };
 
 use super::access::find as find_identity;
+use super::authz::Object;
 use super::{check_label, employee_id_of, identity_by_id as identity};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -76,7 +77,7 @@ pub async fn take(
     caller: &Caller,
     req: BreakGlassRequest,
 ) -> Result<BreakGlassInfo, ApiError> {
-    caller.require(Scope::Request)?;
+    super::authz::require(state, caller, Operation::BreakGlassTake, Relation::Own).await?;
     let holder = me(state, caller).await?;
     let reason = check_label("reason", &req.reason, 2000)?;
     let ticket = req
@@ -87,11 +88,11 @@ pub async fn take(
     let max =
         Duration::seconds(i64::try_from(state.config().grants.breakglass_max_secs).unwrap_or(7200));
     let duration = match &req.duration {
-        Some(d) => parse_duration(d).map_err(|e| ApiError::field("duration", e.to_string()))?,
+        Some(d) => parse_duration(d).map_err(|e| super::duration_refused("duration", d, e))?,
         None => max,
     };
     if duration > max {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "duration",
             format!("break-glass lasts at most {}", format_duration(max)),
         ));
@@ -111,23 +112,16 @@ pub async fn take(
         context: &ctx,
     }) {
         Decision::Eligible(e) => e,
-        Decision::NotEligible(reasons) => {
-            return Err(ApiError::with_errors(
-                ProblemType::Forbidden,
-                "break-glass is for roles policy makes you eligible for; each failed rule says why",
-                reasons
-                    .into_iter()
-                    .map(|message| FieldError {
-                        field: "policy".to_owned(),
-                        message,
-                    })
-                    .collect(),
+        refused => {
+            return Err(super::requests::refusal(
+                "break-glass is for roles policy makes you eligible for",
+                refused,
             ));
         }
     };
     let min = terms.approval.intake.min_justification;
     if reason.chars().count() < min {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "reason",
             format!("must be at least {min} characters"),
         ));
@@ -212,6 +206,54 @@ async fn load(state: &AppState, id: Uuid) -> Result<StoredRequest, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("break-glass use {id}")))
 }
 
+/// How `who` (the caller's identity, if they have one) stands to break-glass use `r`: its
+/// holder's own, in the charge of the holder's manager and of the security group that
+/// reviews it, anyone else's otherwise.
+async fn relation_to(
+    state: &AppState,
+    who: Option<&Identity>,
+    r: &StoredRequest,
+) -> Result<Relation, ApiError> {
+    let Some(me) = who else {
+        return Ok(Relation::Other);
+    };
+    if me.id == r.beneficiary_id {
+        return Ok(Relation::Own);
+    }
+    let holder = identity(state, r.beneficiary_id).await?;
+    let is_manager = holder
+        .as_ref()
+        .and_then(|h| h.hr.manager.as_ref())
+        .is_some_and(|m| *m == me.hr.employee_id);
+    let in_security = state
+        .policy()
+        .policy
+        .groups_of(&me.hr)
+        .contains(&security_group(state, r));
+    Ok(if is_manager || in_security {
+        Relation::Subordinate
+    } else {
+        Relation::Other
+    })
+}
+
+/// Break-glass use `id`, if the caller may do `op` on it, with the caller's identity.
+/// A caller who may not see it is told it was not found.
+async fn authorized(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    op: Operation,
+) -> Result<(StoredRequest, Option<Identity>), ApiError> {
+    super::authz::gate(state, caller, op).await?;
+    let r = load(state, id).await?;
+    let who = find_identity(state, caller.user.username.as_str()).await?;
+    let relation = relation_to(state, who.as_ref(), &r).await?;
+    let object = Object::new("request", id).labelled(format!("break-glass use {id}"));
+    super::authz::check(state, caller, op, relation, &object).await?;
+    Ok((r, who))
+}
+
 fn review_state(r: &StoredRequest) -> Result<BreakGlassReview, ApiError> {
     r.review
         .as_deref()
@@ -230,11 +272,8 @@ pub async fn justify(
     id: Uuid,
     text: &str,
 ) -> Result<BreakGlassInfo, ApiError> {
-    let holder = me(state, caller).await?;
-    let r = load(state, id).await?;
-    if r.beneficiary_id != holder.id {
-        return Err(ApiError::not_found(format!("break-glass use {id}")));
-    }
+    let (r, holder) = authorized(state, caller, id, Operation::BreakGlassJustify).await?;
+    let holder = holder.ok_or_else(|| ApiError::not_found(format!("break-glass use {id}")))?;
     let text = check_label("justification", text, 4000)?;
     if text.chars().count() < 20 {
         return Err(ApiError::field(
@@ -327,9 +366,8 @@ pub async fn review(
     id: Uuid,
     v: &ReviewBreakGlass,
 ) -> Result<BreakGlassInfo, ApiError> {
-    caller.require(Scope::Approve)?;
-    let reviewer = me(state, caller).await?;
-    let r = load(state, id).await?;
+    let (r, reviewer) = authorized(state, caller, id, Operation::BreakGlassReview).await?;
+    let reviewer = reviewer.ok_or_else(|| ApiError::not_found(format!("break-glass use {id}")))?;
     let comment = check_label("comment", &v.comment, 2000)?;
     let justified = match v.verdict.as_str() {
         "justified" => true,
@@ -341,12 +379,6 @@ pub async fn review(
             ));
         }
     };
-    if r.beneficiary_id == reviewer.id {
-        return Err(ApiError::new(
-            ProblemType::Forbidden,
-            "the holder of a break-glass grant cannot review it",
-        ));
-    }
     let holder = identity(state, r.beneficiary_id).await?;
     let group = security_group(state, &r);
     let in_security = state
@@ -360,10 +392,19 @@ pub async fn review(
         .is_some_and(|m| *m == reviewer.hr.employee_id);
     let today = state.clock().now().date();
     if !reviewer.hr.is_current(today) {
-        return Err(ApiError::new(
+        let e = ApiError::new(
             ProblemType::Forbidden,
             format!("{} is not a current identity", reviewer.hr.employee_id),
-        ));
+        );
+        let object = Object::new("request", id);
+        return Err(super::authz::refused(
+            state,
+            caller,
+            Operation::BreakGlassReview,
+            Some(&object),
+            e,
+        )
+        .await);
     }
     let done = state.store().reviews(id).await?;
     let need = needed(state, &r, &done).await?;
@@ -522,41 +563,33 @@ pub async fn lapse_overdue(state: &AppState) -> Result<usize, ApiError> {
     Ok(n)
 }
 
-/// One use: for its holder, its reviewers, and administrators.
+/// One use: for its holder, its reviewers, administrators and auditors.
 pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<BreakGlassInfo, ApiError> {
-    let r = load(state, id).await?;
-    if !caller.scopes.allows(Scope::Admin) && !caller.scopes.allows(Scope::AuditRead) {
-        let me = me(state, caller).await?;
-        let holder = identity(state, r.beneficiary_id).await?;
-        let is_manager = holder
-            .as_ref()
-            .and_then(|h| h.hr.manager.as_ref())
-            .is_some_and(|m| *m == me.hr.employee_id);
-        let in_security = state
-            .policy()
-            .policy
-            .groups_of(&me.hr)
-            .contains(&security_group(state, &r));
-        if me.id != r.beneficiary_id && !is_manager && !in_security {
-            return Err(ApiError::not_found(format!("break-glass use {id}")));
-        }
-    }
+    let (r, _) = authorized(state, caller, id, Operation::BreakGlassRead).await?;
     info(state, &r).await
 }
 
-/// Every break-glass use (administrators, auditors and the security group).
+/// Every break-glass use: for administrators, auditors and the security group.
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<BreakGlassInfo>, ApiError> {
-    let allowed = caller.scopes.allows(Scope::Admin) || caller.scopes.allows(Scope::AuditRead) || {
-        let me = me(state, caller).await?;
-        let groups: BTreeSet<String> = state.policy().policy.groups_of(&me.hr);
-        state
+    let all = authz::allows(Operation::BreakGlassList, &caller.scopes, Relation::Other);
+    if !all {
+        // Every use is in the charge of a security group member; anyone else needs more.
+        let groups: BTreeSet<String> =
+            match find_identity(state, caller.user.username.as_str()).await? {
+                Some(me) => state.policy().policy.groups_of(&me.hr),
+                None => BTreeSet::new(),
+            };
+        let in_security = state
             .policy()
             .policy
             .approvals()
-            .any(|a| groups.contains(&a.security_group))
-    };
-    if !allowed {
-        return Err(ApiError::scope(Scope::AuditRead));
+            .any(|a| groups.contains(&a.security_group));
+        let relation = if in_security {
+            Relation::Subordinate
+        } else {
+            Relation::Other
+        };
+        super::authz::require(state, caller, Operation::BreakGlassList, relation).await?;
     }
     let mut out = Vec::new();
     for r in state
@@ -573,9 +606,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<BreakGlassInf
 
 /// Incidents (administrators and auditors).
 pub async fn incidents(state: &AppState, caller: &Caller) -> Result<Vec<IncidentInfo>, ApiError> {
-    if !caller.scopes.allows(Scope::Admin) && !caller.scopes.allows(Scope::AuditRead) {
-        return Err(ApiError::scope(Scope::AuditRead));
-    }
+    super::authz::require(state, caller, Operation::IncidentList, Relation::Other).await?;
     Ok(state
         .store()
         .incidents()
@@ -608,25 +639,28 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<BreakGlassInfo, Api
         None => None,
     };
     let incident = state.store().incident_of(r.id).await?.map(|i| i.id);
+    let mut reviews = Vec::with_capacity(done.len());
+    for d in done {
+        reviews.push(ReviewInfo {
+            reviewer_name: super::name_of(state, d.reviewer_id).await?,
+            reviewer: d.reviewer_employee_id,
+            capacity: d.capacity,
+            verdict: d.verdict,
+            comment: d.comment,
+            at: d.at,
+        });
+    }
     Ok(BreakGlassInfo {
         id: r.id,
         holder: employee_id_of(state, r.beneficiary_id).await?,
+        holder_name: super::name_of(state, r.beneficiary_id).await?,
         resource: r.resource.clone(),
         role: r.role.clone(),
         reason: r.justification.clone(),
         review,
         justification: r.review_justification.clone(),
         justification_due: r.review_due_at,
-        reviews: done
-            .into_iter()
-            .map(|d| ReviewInfo {
-                reviewer: d.reviewer_employee_id,
-                capacity: d.capacity,
-                verdict: d.verdict,
-                comment: d.comment,
-                at: d.at,
-            })
-            .collect(),
+        reviews,
         needs,
         grant,
         incident,

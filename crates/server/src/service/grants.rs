@@ -4,14 +4,15 @@
 
 use time::OffsetDateTime;
 use uuid::Uuid;
-use warden_core::Scope;
 use warden_core::audit::{Action, AuditEvent};
+use warden_core::authz::{Operation, Relation};
 use warden_core::policy::Resource;
 use warden_proto::grants::{AccessCheck, AccessCheckQuery, GrantInfo, ListGrants};
 use warden_proto::problem::ProblemType;
 use warden_store::{GrantFilter, StoredGrant, StoredRequest};
 
 use super::access::find as find_identity;
+use super::authz::{self, Object};
 use super::check_label;
 use crate::access_index::Answer;
 use crate::auth::Caller;
@@ -47,11 +48,14 @@ pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime)
 
 /// The wire form of a grant.
 pub(crate) async fn info(state: &AppState, g: &StoredGrant) -> Result<GrantInfo, ApiError> {
-    let identity = super::employee_id_of(state, g.identity_id).await?;
+    let holder = super::identity_by_id(state, g.identity_id).await?;
     Ok(GrantInfo {
         id: g.id,
         request: g.request_id,
-        identity,
+        identity: holder
+            .as_ref()
+            .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string()),
+        identity_name: holder.map(|i| i.hr.display_name),
         resource: g.resource.clone(),
         role: g.role.clone(),
         kind: g.kind.clone(),
@@ -64,20 +68,19 @@ pub(crate) async fn info(state: &AppState, g: &StoredGrant) -> Result<GrantInfo,
     })
 }
 
-fn sees_all(caller: &Caller) -> bool {
-    caller.scopes.allows(Scope::Admin) || caller.scopes.allows(Scope::AuditRead)
-}
-
-/// The caller's grants, or everyone's for administrators and auditors.
+/// The caller's grants, or everyone's (`all`) for administrators and auditors.
 pub async fn list(
     state: &AppState,
     caller: &Caller,
     q: &ListGrants,
 ) -> Result<Vec<GrantInfo>, ApiError> {
+    let relation = if q.all {
+        Relation::Other
+    } else {
+        Relation::Own
+    };
+    authz::require(state, caller, Operation::GrantList, relation).await?;
     let rows = if q.all {
-        if !sees_all(caller) {
-            return Err(ApiError::scope(Scope::AuditRead));
-        }
         state
             .store()
             .list_grants(if q.live {
@@ -114,53 +117,48 @@ pub async fn list(
     Ok(out)
 }
 
-/// A grant the caller holds (or any, for administrators and auditors); 404 otherwise.
-pub(crate) async fn visible(
+/// Grant `id`, if the caller may do `op` on it: their own, or anyone's as the table
+/// allows. A caller who may not even see it is told it was not found.
+pub(crate) async fn authorized(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
+    op: Operation,
 ) -> Result<StoredGrant, ApiError> {
+    authz::gate(state, caller, op).await?;
+    let object = Object::new("grant", id);
     let g = state
         .store()
         .grant(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("grant {id}")))?;
-    if sees_all(caller) {
-        return Ok(g);
-    }
+        .ok_or_else(|| ApiError::not_found(&object.label))?;
     let me = find_identity(state, caller.user.username.as_str()).await?;
-    if me.is_some_and(|me| me.id == g.identity_id) {
-        Ok(g)
+    let relation = if me.is_some_and(|me| me.id == g.identity_id) {
+        Relation::Own
     } else {
-        Err(ApiError::not_found(format!("grant {id}")))
-    }
+        Relation::Other
+    };
+    authz::check(state, caller, op, relation, &object).await?;
+    Ok(g)
 }
 
 /// One grant.
 pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<GrantInfo, ApiError> {
-    let g = visible(state, caller, id).await?;
+    let g = authorized(state, caller, id, Operation::GrantRead).await?;
     info(state, &g).await
 }
 
-/// Ends a grant now, before its time: by its holder or an administrator. The worker
-/// revokes it at once; another grant of the same access that still runs keeps it.
+/// Ends a grant now, before its time: by its holder or an administrator (an auditor may
+/// see it, not end it). The worker revokes it at once; another grant of the same access
+/// that still runs keeps it.
 pub async fn revoke(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
     reason: &str,
 ) -> Result<GrantInfo, ApiError> {
+    let g = authorized(state, caller, id, Operation::GrantRevoke).await?;
     let reason = check_label("reason", reason, 2000)?;
-    let g = if caller.scopes.allows(Scope::Admin) {
-        state
-            .store()
-            .grant(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("grant {id}")))?
-    } else {
-        caller.require(Scope::Request)?;
-        visible(state, caller, id).await?
-    };
     if !matches!(g.state.as_str(), "provisioning" | "active") {
         return Err(ApiError::new(
             ProblemType::Conflict,
@@ -209,7 +207,7 @@ pub async fn check(
     caller: &Caller,
     q: &AccessCheckQuery,
 ) -> Result<AccessCheck, ApiError> {
-    caller.require(Scope::IdentitiesRead)?;
+    authz::gate(state, caller, Operation::AccessCheck).await?;
     let now = state.clock().now();
     // From memory when the index is fresh and knows the user name.
     let username = q.identity.to_ascii_lowercase();

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
-use warden_core::Scope;
 use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::authz::{Operation, Relation};
 use warden_core::hr::validate_population;
 use warden_core::identity::{EmploymentStatus, Identity};
 use warden_proto::directory::SyncReport;
@@ -53,7 +53,7 @@ fn refused(problems: Vec<warden_core::hr::SyncProblem>) -> ApiError {
         })
         .collect();
     ApiError::with_errors(
-        ProblemType::BadRequest,
+        ProblemType::Unprocessable,
         format!("the HR file was refused whole: {count} problem(s); nothing was changed"),
         errors,
     )
@@ -66,7 +66,7 @@ pub async fn sync(
     text: &str,
     options: SyncOptions,
 ) -> Result<SyncReport, ApiError> {
-    caller.require(Scope::HrSync)?;
+    super::authz::require(state, caller, Operation::HrSync, Relation::Other).await?;
     sync_as(state, caller.actor(), text, options).await
 }
 

@@ -6,6 +6,7 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod authz;
 pub mod bootstrap;
 pub mod breakglass;
 pub mod directory;
@@ -49,6 +50,15 @@ pub(crate) async fn employee_id_of(
     Ok(identity_by_id(state, id)
         .await?
         .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string()))
+}
+
+/// The name HR gives the identity with Warden id `id`, if it still exists: shown beside
+/// its employee id, which is what people look for.
+pub(crate) async fn name_of(
+    state: &crate::state::AppState,
+    id: uuid::Uuid,
+) -> Result<Option<String>, ApiError> {
+    Ok(identity_by_id(state, id).await?.map(|i| i.hr.display_name))
 }
 
 /// Parses scope names from a request field, naming the first bad one.
@@ -108,4 +118,15 @@ pub(crate) fn check_label(field: &str, value: &str, max: usize) -> Result<String
         ));
     }
     Ok(value.to_owned())
+}
+
+/// The refusal of a duration field whose text `raw` the parser refused with `message`:
+/// text that is not a duration greater than zero does not fit the API's description
+/// (400); a duration that is, but is longer than the field allows, cannot be granted (422).
+pub(crate) fn duration_refused(field: &str, raw: &str, message: impl ToString) -> ApiError {
+    if warden_core::policy::parse_duration_within(raw, time::Duration::MAX).is_ok() {
+        ApiError::unprocessable(field, message.to_string())
+    } else {
+        ApiError::field(field, message.to_string())
+    }
 }

@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration as StdDuration;
 
 use serde_json::json;
-use warden_core::Scope;
 use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{AccessSpec, Connector, Origin, Presence};
 use warden_core::policy::{Drift, Resource};
 use warden_proto::targets::{FindingInfo, ListFindings, ReconcileQuery, ResourceReconciled};
@@ -44,12 +44,12 @@ pub async fn run_for(
     caller: &Caller,
     q: &ReconcileQuery,
 ) -> Result<Vec<ResourceReconciled>, ApiError> {
-    caller.require(Scope::Admin)?;
+    super::authz::require(state, caller, Operation::ReconcileRun, Relation::Other).await?;
     match &q.resource {
         Some(name) => {
             let (resource, connector) = configured(state, name)?;
             if resource.kind.as_str() == "ssh" {
-                return Err(ApiError::field(
+                return Err(ApiError::unprocessable(
                     "resource",
                     format!("{name} is an ssh resource: nothing of a grant lives on its hosts"),
                 ));
@@ -382,9 +382,7 @@ pub async fn findings(
     caller: &Caller,
     q: &ListFindings,
 ) -> Result<Vec<FindingInfo>, ApiError> {
-    if !caller.scopes.allows(Scope::AuditRead) {
-        caller.require(Scope::Admin)?;
-    }
+    super::authz::require(state, caller, Operation::FindingList, Relation::Other).await?;
     Ok(state
         .store()
         .findings(q.resource.as_deref(), q.all)

@@ -5,23 +5,24 @@
 
 use time::Date;
 use uuid::Uuid;
-use warden_core::Scope;
 use warden_core::audit::{Action, AuditEvent};
+use warden_core::authz::{Operation, Relation};
 use warden_core::identity::{Identity, IdentityKind};
 use warden_core::policy::{
     AccessQuery, ApproverSource, Decision, Eligibility, Policy, RequestContext, Route,
     parse_duration,
 };
 use warden_core::request::{
-    ApprovalCase, Approver, ApproverFacts, Event, Outcome, RequestState, RiskInput, RiskWeights,
-    TicketStatus, candidates as approver_candidates, check_approver, check_denier, decision_state,
-    has_possible_approvers, score, timed_out,
+    ApprovalCase, ApprovalRefusal, Approver, ApproverFacts, Event, Outcome, RequestState,
+    RiskInput, RiskWeights, TicketStatus, candidates as approver_candidates, check_approver,
+    check_denier, decision_state, has_possible_approvers, score, still_needs, timed_out,
 };
 use warden_proto::problem::{FieldError, ProblemType};
 use warden_proto::requests::{CreateRequest, DecisionInfo, RequestInfo, RiskFactorInfo};
 use warden_store::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 
 use super::access::find as find_identity;
+use super::authz::{self, Object};
 use super::check_label;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -106,6 +107,59 @@ async fn caller_identity(state: &AppState, caller: &Caller) -> Result<Identity, 
     })
 }
 
+/// How `me` (the caller's identity, if they have one) stands to request `r`: their own
+/// when they made it or it is for them, in their charge when they are one of its possible
+/// approvers, anyone else's otherwise.
+async fn relation_to(
+    state: &AppState,
+    me: Option<&Identity>,
+    r: &StoredRequest,
+) -> Result<Relation, ApiError> {
+    let Some(me) = me else {
+        return Ok(Relation::Other);
+    };
+    if me.id == r.requester_id || me.id == r.beneficiary_id {
+        return Ok(Relation::Own);
+    }
+    let approver = match case_of(state, r).await {
+        Ok((case, _, _)) => {
+            let facts = ApproverFacts::of(
+                &me.hr,
+                state.policy().policy.groups_of(&me.hr),
+                state.clock().now().date(),
+            );
+            !approver_candidates(&case, std::slice::from_ref(&facts)).is_empty()
+        }
+        Err(_) => false,
+    };
+    Ok(if approver {
+        Relation::Subordinate
+    } else {
+        Relation::Other
+    })
+}
+
+/// Request `id`, if the caller may do `op` on it, with the caller's identity. A caller
+/// who may not see it is told it was not found.
+async fn authorized(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    op: Operation,
+) -> Result<(StoredRequest, Option<Identity>), ApiError> {
+    authz::gate(state, caller, op).await?;
+    let object = Object::new("request", id);
+    let r = state
+        .store()
+        .request(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&object.label))?;
+    let me = find_identity(state, caller.user.username.as_str()).await?;
+    let relation = relation_to(state, me.as_ref(), &r).await?;
+    authz::check(state, caller, op, relation, &object).await?;
+    Ok((r, me))
+}
+
 async fn identity_by_id(state: &AppState, id: Uuid) -> Result<Identity, ApiError> {
     state
         .store()
@@ -131,7 +185,7 @@ async fn people(
         .collect())
 }
 
-/// The terms policy gives the beneficiary now, or why not.
+/// The terms policy gives the beneficiary now, or the refusal that says why not.
 fn terms(
     policy: &Policy,
     who: &Identity,
@@ -139,7 +193,7 @@ fn terms(
     role: &str,
     duration: Option<time::Duration>,
     ctx: &RequestContext,
-) -> Result<Eligibility, Vec<String>> {
+) -> Result<Eligibility, Box<Decision>> {
     let query = AccessQuery {
         identity: &who.hr,
         resource,
@@ -149,22 +203,40 @@ fn terms(
     };
     match policy.check(&query) {
         Decision::Eligible(e) => Ok(e),
-        Decision::NotEligible(reasons) => Err(reasons),
+        refused => Err(Box::new(refused)),
     }
 }
 
-fn not_eligible(reasons: Vec<String>) -> ApiError {
-    ApiError::with_errors(
-        ProblemType::Forbidden,
-        "policy does not allow this request; each failed rule says why",
-        reasons
+fn not_eligible(refused: Box<Decision>) -> ApiError {
+    refusal("policy does not allow this request", *refused)
+}
+
+/// The answer to a request policy refuses, `what` saying what was refused. When no rule
+/// covers the person at all, the detail says so plainly and the errors name the rules
+/// that cover the role on the resource for others, so the person knows whom to ask;
+/// otherwise each failed term of each rule that covers them is an error of its own.
+pub(crate) fn refusal(what: &str, refused: Decision) -> ApiError {
+    let policy_errors = |messages: Vec<String>| {
+        messages
             .into_iter()
             .map(|message| FieldError {
                 field: "policy".to_owned(),
                 message,
             })
-            .collect(),
-    )
+            .collect()
+    };
+    match refused {
+        Decision::NotCovered(n) => ApiError::with_errors(
+            ProblemType::Forbidden,
+            format!("{what}: {}", n.summary),
+            policy_errors(n.rules),
+        ),
+        other => ApiError::with_errors(
+            ProblemType::Forbidden,
+            format!("{what}; each failed rule says why"),
+            policy_errors(other.reasons()),
+        ),
+    }
 }
 
 /// Files a request.
@@ -185,15 +257,7 @@ pub async fn extend(
     grant_id: Uuid,
     ext: warden_proto::grants::ExtendGrant,
 ) -> Result<RequestInfo, ApiError> {
-    caller.require(Scope::Request)?;
-    let g = super::grants::visible(state, caller, grant_id).await?;
-    let me = caller_identity(state, caller).await?;
-    if g.identity_id != me.id {
-        return Err(ApiError::new(
-            ProblemType::Forbidden,
-            "only the holder of a grant can ask to extend it",
-        ));
-    }
+    let g = super::grants::authorized(state, caller, grant_id, Operation::GrantExtend).await?;
     let now = state.clock().now();
     let running = g.state == "active" && g.ends_at.is_some_and(|end| end > now);
     if !running {
@@ -220,6 +284,7 @@ pub async fn extend(
 /// Checks the ticket against the approval policy's intake rules: its form, and where
 /// policy names one, an endpoint that must confirm it is open.
 async fn check_ticket(
+    tickets: &crate::tickets::TicketsConfig,
     intake: &warden_core::policy::Intake,
     ticket: Option<&str>,
 ) -> Result<(), ApiError> {
@@ -227,7 +292,7 @@ async fn check_ticket(
         return Ok(());
     };
     if !intake.ticket_matches(ticket) {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "ticket",
             format!(
                 "{ticket:?} does not have the form policy requires ({})",
@@ -240,9 +305,9 @@ async fn check_ticket(
         ));
     }
     if let Some(url) = &intake.ticket_check_url {
-        crate::tickets::confirm_open(url, ticket)
+        crate::tickets::confirm_open(tickets, url, ticket)
             .await
-            .map_err(|e| ApiError::field("ticket", e))?;
+            .map_err(|e| ApiError::unprocessable("ticket", e))?;
     }
     Ok(())
 }
@@ -253,22 +318,28 @@ async fn file(
     req: CreateRequest,
     extends: Option<warden_store::StoredGrant>,
 ) -> Result<RequestInfo, ApiError> {
-    caller.require(Scope::Request)?;
+    authz::gate(state, caller, Operation::RequestCreate).await?;
     let requester = caller_identity(state, caller).await?;
     let beneficiary = match &req.on_behalf_of {
-        None => None,
+        None => {
+            authz::require(state, caller, Operation::RequestCreate, Relation::Own).await?;
+            None
+        }
         Some(key) => {
+            let object = Object::new("identity", key);
             let vendor = find_identity(state, key)
                 .await?
-                .ok_or_else(|| ApiError::not_found(format!("identity {key}")))?;
+                .ok_or_else(|| ApiError::not_found(&object.label))?;
+            // Someone else's access is asked for only by the sponsor of a vendor (their
+            // HR manager).
             let sponsored = vendor.hr.kind == IdentityKind::Vendor
                 && vendor.hr.manager.as_ref() == Some(&requester.hr.employee_id);
-            if !sponsored {
-                return Err(ApiError::field(
-                    "on_behalf_of",
-                    "requests on someone's behalf are for vendors you sponsor (their HR manager)",
-                ));
-            }
+            let relation = if sponsored {
+                Relation::Subordinate
+            } else {
+                Relation::Other
+            };
+            authz::check(state, caller, Operation::RequestCreate, relation, &object).await?;
             Some(vendor)
         }
     };
@@ -280,19 +351,19 @@ async fn file(
         .as_deref()
         .map(|t| check_label("ticket", t, 200))
         .transpose()?;
-    let duration =
-        parse_duration(&req.duration).map_err(|e| ApiError::field("duration", e.to_string()))?;
+    let duration = parse_duration(&req.duration)
+        .map_err(|e| super::duration_refused("duration", &req.duration, e))?;
 
     let now = state.clock().now();
     if let Some(start) = req.start_at {
         if extends.is_some() {
-            return Err(ApiError::field(
+            return Err(ApiError::unprocessable(
                 "start_at",
                 "an extension starts when it is approved",
             ));
         }
         if start < now - time::Duration::minutes(1) || start > now + time::Duration::days(30) {
-            return Err(ApiError::field(
+            return Err(ApiError::unprocessable(
                 "start_at",
                 "must be between now and 30 days ahead",
             ));
@@ -325,7 +396,7 @@ async fn file(
     .map_err(not_eligible)?;
     let min = terms.approval.intake.min_justification;
     if justification.chars().count() < min {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "justification",
             format!(
                 "must be at least {min} characters (policy {})",
@@ -333,7 +404,12 @@ async fn file(
             ),
         ));
     }
-    check_ticket(&terms.approval.intake, ticket.as_deref()).await?;
+    check_ticket(
+        &state.config().tickets,
+        &terms.approval.intake,
+        ticket.as_deref(),
+    )
+    .await?;
     let resource = live
         .policy
         .resource(&req.resource)
@@ -587,11 +663,12 @@ async fn case_of(
         ..RequestContext::at(state.clock().now())
     };
     let terms =
-        terms(&live.policy, &beneficiary, &r.resource, &r.role, None, &ctx).map_err(|reasons| {
+        terms(&live.policy, &beneficiary, &r.resource, &r.role, None, &ctx).map_err(|refused| {
             ApiError::with_errors(
                 ProblemType::Conflict,
                 "the request no longer meets policy; it cannot be approved",
-                reasons
+                refused
+                    .reasons()
                     .into_iter()
                     .map(|message| FieldError {
                         field: "policy".to_owned(),
@@ -667,7 +744,7 @@ pub async fn decide(
     approve: bool,
     comment: &str,
 ) -> Result<RequestInfo, ApiError> {
-    caller.require(Scope::Approve)?;
+    authorized(state, caller, id, Operation::RequestDecide).await?;
     let comment = check_label("comment", comment, 2000)?;
     let approver = caller_identity(state, caller).await?;
     let r = load_pending(state, id, caller).await?;
@@ -679,13 +756,23 @@ pub async fn decide(
         live.policy.groups_of(&approver.hr),
         now.date(),
     );
-    let refused = |e: warden_core::request::ApprovalRefusal| {
-        ApiError::new(ProblemType::Forbidden, e.to_string())
+    let object = Object::new("request", id);
+    // An approval that would not count is refused as a conflict with what the request
+    // already has; every other refusal is about who the caller is, and audited as one.
+    let refused = async |e: ApprovalRefusal| {
+        if matches!(e, ApprovalRefusal::WouldNotCount { .. }) {
+            return ApiError::new(ProblemType::Conflict, e.to_string());
+        }
+        let e = ApiError::new(ProblemType::Forbidden, e.to_string());
+        authz::refused(state, caller, Operation::RequestDecide, Some(&object), e).await
     };
     let prior = approvers(&state.store().approvals(id).await?, &case);
     let target = format!("request:{id}");
     let (next, recorded, event) = if approve {
-        let approved = check_approver(&case, &facts, &prior).map_err(refused)?;
+        let approved = match check_approver(&case, &facts, &prior) {
+            Ok(approved) => approved,
+            Err(e) => return Err(refused(e).await),
+        };
         let mut all = prior.clone();
         all.push(approved.clone());
         let outcome = decision_state(case.route, &all);
@@ -697,19 +784,14 @@ pub async fn decide(
             .reason(comment.clone())
             .detail("capacity", capacity_text(&approved))
             .detail("state", next.as_str());
-        if let Outcome::NeedsMore { missing } = &outcome {
-            event = event.detail(
-                "still_needs",
-                missing
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            );
+        if let Outcome::NeedsMore { .. } = &outcome {
+            event = event.detail("still_needs", still_needs(&case, &all).join(" and "));
         }
         (next, (approved, "approve"), event)
     } else {
-        check_denier(&case, &facts).map_err(refused)?;
+        if let Err(e) = check_denier(&case, &facts) {
+            return Err(refused(e).await);
+        }
         let next = RequestState::Pending
             .next(Event::Deny)
             .map_err(|e| ApiError::new(ProblemType::Conflict, e.to_string()))?;
@@ -808,16 +890,7 @@ pub async fn decide(
 
 /// Cancels one's own request before it is provisioned.
 pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> Result<RequestInfo, ApiError> {
-    caller.require(Scope::Request)?;
-    let me = caller_identity(state, caller).await?;
-    let r = state
-        .store()
-        .request(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("request {id}")))?;
-    if r.requester_id != me.id {
-        return Err(ApiError::not_found(format!("request {id}")));
-    }
+    let (r, _) = authorized(state, caller, id, Operation::RequestCancel).await?;
     let from = RequestState::parse(&r.state)
         .ok_or_else(|| ApiError::internal(format!("stored state {:?}", r.state)))?;
     let next = from
@@ -858,9 +931,19 @@ pub async fn list(
     caller: &Caller,
     pending_approval: bool,
 ) -> Result<Vec<RequestInfo>, ApiError> {
+    if pending_approval {
+        authz::require(
+            state,
+            caller,
+            Operation::RequestQueue,
+            Relation::Subordinate,
+        )
+        .await?;
+    } else {
+        authz::require(state, caller, Operation::RequestList, Relation::Own).await?;
+    }
     let me = caller_identity(state, caller).await?;
     let rows = if pending_approval {
-        caller.require(Scope::Approve)?;
         let live = state.policy();
         let facts = ApproverFacts::of(
             &me.hr,
@@ -895,32 +978,10 @@ pub async fn list(
     Ok(out)
 }
 
-/// One request: for those it involves, its possible approvers, and administrators.
+/// One request: for those it involves, its possible approvers, administrators and
+/// auditors.
 pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<RequestInfo, ApiError> {
-    let r = state
-        .store()
-        .request(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("request {id}")))?;
-    if !caller.scopes.allows(Scope::Admin) {
-        let me = caller_identity(state, caller).await?;
-        let involved = me.id == r.requester_id || me.id == r.beneficiary_id;
-        let approver = caller.scopes.allows(Scope::Approve)
-            && match case_of(state, &r).await {
-                Ok((case, _, _)) => {
-                    let facts = ApproverFacts::of(
-                        &me.hr,
-                        state.policy().policy.groups_of(&me.hr),
-                        state.clock().now().date(),
-                    );
-                    !approver_candidates(&case, std::slice::from_ref(&facts)).is_empty()
-                }
-                Err(_) => false,
-            };
-        if !involved && !approver {
-            return Err(ApiError::not_found(format!("request {id}")));
-        }
-    }
+    let (r, _) = authorized(state, caller, id, Operation::RequestRead).await?;
     info(state, &r).await
 }
 
@@ -928,25 +989,39 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiErr
     let decisions = state.store().approvals(r.id).await?;
     let needs = if r.state == RequestState::Pending.as_str() {
         match case_of(state, r).await {
-            Ok((case, _, _)) => {
-                let prior = approvers(&decisions, &case);
-                match decision_state(case.route, &prior) {
-                    Outcome::NeedsMore { missing } => {
-                        missing.iter().map(ToString::to_string).collect()
-                    }
-                    Outcome::Approved => Vec::new(),
-                }
-            }
+            Ok((case, _, _)) => still_needs(&case, &approvers(&decisions, &case)),
             Err(_) => vec!["the request no longer meets policy".to_owned()],
         }
     } else {
         Vec::new()
     };
-    let employee = |id: Uuid| super::employee_id_of(state, id);
+    let requester = super::identity_by_id(state, r.requester_id).await?;
+    let beneficiary = if r.beneficiary_id == r.requester_id {
+        requester.clone()
+    } else {
+        super::identity_by_id(state, r.beneficiary_id).await?
+    };
+    let employee_id = |i: &Option<Identity>| {
+        i.as_ref()
+            .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string())
+    };
+    let mut decided = Vec::with_capacity(decisions.len());
+    for d in decisions {
+        decided.push(DecisionInfo {
+            approver_name: super::name_of(state, d.approver_id).await?,
+            approver: d.approver_employee_id,
+            decision: d.decision,
+            capacity: d.capacity,
+            comment: d.comment,
+            at: d.at,
+        });
+    }
     Ok(RequestInfo {
         id: r.id,
-        requester: employee(r.requester_id).await?,
-        beneficiary: employee(r.beneficiary_id).await?,
+        requester: employee_id(&requester),
+        requester_name: requester.map(|i| i.hr.display_name),
+        beneficiary: employee_id(&beneficiary),
+        beneficiary_name: beneficiary.map(|i| i.hr.display_name),
         resource: r.resource.clone(),
         role: r.role.clone(),
         duration_secs: r.duration_secs,
@@ -960,16 +1035,7 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiErr
         state: r.state.clone(),
         created_at: r.created_at,
         pending_until: r.pending_until,
-        decisions: decisions
-            .into_iter()
-            .map(|d| DecisionInfo {
-                approver: d.approver_employee_id,
-                decision: d.decision,
-                capacity: d.capacity,
-                comment: d.comment,
-                at: d.at,
-            })
-            .collect(),
+        decisions: decided,
         needs,
         kind: r.kind.clone(),
         extends: r.extends,

@@ -5,7 +5,9 @@
 //!   again sets a new one and the old one stops working.
 //! - An **SSH certificate**: the holder's public key signed by Warden's CA, carrying the
 //!   role's principals, valid from now (back-dated by the clock-skew margin) to the
-//!   grant's end, and never longer than `[ssh] certificate_max_secs`.
+//!   grant's end rounded down to the second, and never longer than `[ssh]
+//!   certificate_max_secs`. In the grant's last second nothing is signed: the
+//!   certificate would already have expired.
 //! - The **inventory** of accounts on a resource's target, with the resource's tier, for
 //!   the standing-privilege report.
 //!
@@ -17,9 +19,9 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
-use warden_connectors::ssh::{CertRequest, window};
-use warden_core::Scope;
+use warden_connectors::ssh::{CertRequest, NoWindow, window};
 use warden_core::audit::{Action, AuditEvent};
+use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{Connector, ConnectorError, Origin, RoleTarget};
 use warden_core::policy::Resource;
 use warden_proto::problem::ProblemType;
@@ -27,28 +29,25 @@ use warden_proto::targets::{AccountInfo, GrantCredential, Inventory, SignSshKey,
 use warden_store::StoredGrant;
 
 use super::access::find as find_identity;
+use super::authz;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::service::expiry::access_spec;
 use crate::state::AppState;
 
-/// The caller's identity and the active grant `id` they hold, or 404 (the same answer
-/// whether the grant does not exist or is someone else's).
+/// The caller's identity and the running grant `id` they hold, for what only a grant's
+/// holder may take (its credential, a check-out under it). Someone else's grant is 404
+/// (the same answer as for none), or 403 to those who may see it.
 pub(crate) async fn held_grant(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
     now: OffsetDateTime,
 ) -> Result<(warden_core::identity::Identity, StoredGrant), ApiError> {
-    caller.require(Scope::Request)?;
-    let not_found = || ApiError::not_found(format!("grant {id}"));
+    let g = super::grants::authorized(state, caller, id, Operation::GrantCredential).await?;
     let me = find_identity(state, caller.user.username.as_str())
         .await?
-        .ok_or_else(not_found)?;
-    let g = state.store().grant(id).await?.ok_or_else(not_found)?;
-    if g.identity_id != me.id {
-        return Err(not_found());
-    }
+        .ok_or_else(|| ApiError::not_found(format!("grant {id}")))?;
     let running = g.state == "active"
         && g.starts_at.is_some_and(|s| s <= now)
         && g.ends_at.is_some_and(|e| e > now);
@@ -138,7 +137,7 @@ pub async fn sign_ssh(
     caller: &Caller,
     req: &SignSshKey,
 ) -> Result<SshCertificate, ApiError> {
-    caller.require(Scope::Request)?;
+    authz::require(state, caller, Operation::SshSign, Relation::Own).await?;
     let now = state.clock().now();
     let policy = state.policy();
     let resource = policy
@@ -147,7 +146,7 @@ pub async fn sign_ssh(
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("resource {}", req.resource)))?;
     if resource.kind.as_str() != "ssh" {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "resource",
             format!(
                 "{} is a {} resource, not ssh",
@@ -182,8 +181,13 @@ pub async fn sign_ssh(
     let (start, end) = (g.starts_at.unwrap_or(now), g.ends_at.unwrap_or(now));
     let max =
         Duration::seconds(i64::try_from(state.config().ssh.certificate_max_secs).unwrap_or(300));
-    let (valid_after, valid_before) = window(start, end, now, max)
-        .ok_or_else(|| ApiError::new(ProblemType::Conflict, format!("grant {} has ended", g.id)))?;
+    let (valid_after, valid_before) = window(start, end, now, max).map_err(|e| {
+        let why = match e {
+            NoWindow::Ended => format!("grant {} has ended", g.id),
+            other => format!("grant {}: {other}", g.id),
+        };
+        ApiError::new(ProblemType::Conflict, why)
+    })?;
     let (host, port) = ssh_target(state, &resource)?;
     let ca = state
         .ssh_ca()
@@ -211,7 +215,7 @@ pub async fn sign_ssh(
             valid_after,
             valid_before,
         })
-        .map_err(|e| ApiError::field("public_key", e.to_string()))?;
+        .map_err(|e| ApiError::unprocessable("public_key", e.to_string()))?;
     let event = AuditEvent::new(now, caller.actor(), Action::SshCertificate)
         .target(format!("grant:{}", g.id))
         .detail("resource", resource.name.as_str())
@@ -272,7 +276,7 @@ async fn running_grant(
     running.sort_by_key(|g| std::cmp::Reverse(g.ends_at));
     let roles: std::collections::BTreeSet<&str> = running.iter().map(|g| g.role.as_str()).collect();
     if roles.len() > 1 {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "role",
             format!(
                 "you hold several roles on {}: name one of {}",
@@ -324,9 +328,7 @@ pub async fn inventory(
     caller: &Caller,
     name: &str,
 ) -> Result<Inventory, ApiError> {
-    if !caller.scopes.allows(Scope::AuditRead) {
-        caller.require(Scope::Admin)?;
-    }
+    authz::require(state, caller, Operation::TargetInventory, Relation::Other).await?;
     let (resource, connector) = configured(state, name)?;
     let accounts = connector
         .discover()

@@ -3,15 +3,17 @@
 
 use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
+use warden_core::authz::{Operation, Relation};
 use warden_core::credential::check_new_password;
 use warden_core::secret::generate_password;
 use warden_core::user::User;
-use warden_core::{Scope, Username};
+use warden_core::{Scope, ScopeSet, Username};
 use warden_proto::WireSecret;
 use warden_proto::problem::ProblemType;
 use warden_proto::users::{CreateUser, CreatedUser, UpdateUser, UserInfo};
 use warden_store::{NewUser, UserChange};
 
+use super::authz::{self, Object};
 use super::{check_label, hash_password, parse_scopes, scope_names};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -42,7 +44,7 @@ pub async fn create(
     caller: &Caller,
     req: CreateUser,
 ) -> Result<CreatedUser, ApiError> {
-    caller.require(Scope::UsersWrite)?;
+    authz::gate(state, caller, Operation::UserCreate).await?;
     let username = parse_name(&req.username)?;
     let display_name = check_label(
         "display_name",
@@ -50,12 +52,16 @@ pub async fn create(
         200,
     )?;
     let scopes = parse_scopes("scopes", &req.scopes)?;
-    if !caller.scopes.covers(&scopes) {
-        return Err(ApiError::new(
-            ProblemType::InsufficientScope,
-            "you can only give scopes you hold",
-        ));
-    }
+    // The new user is in the caller's charge only if every scope it gets is the caller's.
+    let relation = relation_to(caller, None, &scopes);
+    authz::check(
+        state,
+        caller,
+        Operation::UserCreate,
+        relation,
+        &Object::new("user", &username),
+    )
+    .await?;
     let (password, generated) = match req.password {
         Some(password) => {
             check_new_password(&password.0)
@@ -90,8 +96,21 @@ pub async fn create(
 
 /// Every user.
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<UserInfo>, ApiError> {
-    caller.require(Scope::UsersRead)?;
+    authz::gate(state, caller, Operation::UserList).await?;
     Ok(state.store().list_users().await?.iter().map(info).collect())
+}
+
+/// How the caller stands to `user` (`None`: one being created) who is to hold `scopes`:
+/// their own; in their charge when the caller holds every scope the user has and will
+/// have; anyone else's otherwise.
+fn relation_to(caller: &Caller, user: Option<&User>, scopes: &ScopeSet) -> Relation {
+    let within =
+        caller.scopes.covers(scopes) && user.is_none_or(|u| caller.scopes.covers(&u.scopes));
+    match user {
+        Some(u) if u.id == caller.user.id => Relation::Own,
+        _ if within => Relation::Subordinate,
+        _ => Relation::Other,
+    }
 }
 
 /// The user called `name`, or 404.
@@ -106,7 +125,7 @@ async fn find(state: &AppState, name: &str) -> Result<User, ApiError> {
 
 /// One user.
 pub async fn get(state: &AppState, caller: &Caller, name: &str) -> Result<UserInfo, ApiError> {
-    caller.require(Scope::UsersRead)?;
+    authz::gate(state, caller, Operation::UserRead).await?;
     let user = find(state, name).await?;
     Ok(info(&user))
 }
@@ -118,28 +137,59 @@ pub async fn update(
     name: &str,
     req: UpdateUser,
 ) -> Result<UserInfo, ApiError> {
-    caller.require(Scope::UsersWrite)?;
+    authz::gate(state, caller, Operation::UserUpdate).await?;
     let user = find(state, name).await?;
     let scopes = req
         .scopes
         .as_deref()
         .map(|names| parse_scopes("scopes", names))
         .transpose()?;
-    // Changing someone's scopes means holding both what they had and what they get, so a
-    // delegated administrator cannot strip or raise an account above their own rights.
+    // Changing a user, even only disabling them, means holding every scope they have and
+    // every scope they get, so a delegated user manager cannot act on an administrator
+    // or raise anyone above their own rights.
+    let relation = relation_to(caller, Some(&user), scopes.as_ref().unwrap_or(&user.scopes));
+    let object = Object::new("user", &user.username);
+    authz::check(state, caller, Operation::UserUpdate, relation, &object).await?;
     if let Some(new) = &scopes
-        && (!caller.scopes.covers(new) || !caller.scopes.covers(&user.scopes))
+        && !caller.scopes.covers(new)
     {
-        return Err(ApiError::new(
+        // One's own account too gets only scopes the token holds.
+        let e = ApiError::new(
             ProblemType::InsufficientScope,
-            "you can only change scopes you hold",
-        ));
+            "you can only give scopes you hold",
+        );
+        return Err(authz::refused(state, caller, Operation::UserUpdate, Some(&object), e).await);
     }
     if req.disabled == Some(true) && user.id == caller.user.id {
-        return Err(ApiError::field("disabled", "you cannot disable yourself"));
+        return Err(ApiError::unprocessable(
+            "disabled",
+            "you cannot disable yourself",
+        ));
     }
     if scopes.is_none() && req.disabled.is_none() {
         return Err(ApiError::new(ProblemType::BadRequest, "nothing to change"));
+    }
+    // Nobody could give `admin` back: the last enabled administrator keeps it.
+    let loses_admin = user.scopes.allows(Scope::Admin)
+        && !user.disabled
+        && (req.disabled == Some(true) || scopes.as_ref().is_some_and(|s| !s.allows(Scope::Admin)));
+    if loses_admin {
+        let admins = state
+            .store()
+            .list_users()
+            .await?
+            .iter()
+            .filter(|u| !u.disabled && u.scopes.allows(Scope::Admin))
+            .count();
+        if admins <= 1 {
+            return Err(ApiError::new(
+                ProblemType::Conflict,
+                format!(
+                    "{} is the last enabled administrator: give admin to someone else first",
+                    user.username
+                ),
+            ));
+        }
     }
     let now = state.clock().now();
     let mut event = AuditEvent::new(now, caller.actor(), Action::UserUpdate)

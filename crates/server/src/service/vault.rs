@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 use warden_connectors::keyfile::{self, KeyFileError};
-use warden_core::Scope;
 use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::authz::{Operation, Relation};
 use warden_proto::WireSecret;
 use warden_proto::problem::ProblemType;
 use warden_proto::vault::{InitVault, InitializedVault, Unseal, VaultStatus};
@@ -173,11 +173,15 @@ fn check_split(body: &InitVault) -> Result<(), ApiError> {
     if !(1..=16).contains(&body.shares) {
         return Err(ApiError::field("shares", "must be 1 to 16"));
     }
-    if body.threshold == 0 || body.threshold > body.shares {
+    if body.threshold == 0 {
         return Err(ApiError::field("threshold", "must be 1 to shares"));
     }
+    // Each is within 1 to 16, as described; together they cannot make a split.
+    if body.threshold > body.shares {
+        return Err(ApiError::unprocessable("threshold", "must be 1 to shares"));
+    }
     if body.shares > 1 && body.threshold == 1 {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "threshold",
             "must be at least 2 when there are several shares: one share alone would unseal",
         ));
@@ -192,7 +196,7 @@ pub async fn init(
     caller: &Caller,
     body: &InitVault,
 ) -> Result<InitializedVault, ApiError> {
-    caller.require(Scope::Admin)?;
+    super::authz::require(state, caller, Operation::VaultInit, Relation::Other).await?;
     check_split(body)?;
     if state.store().vault_meta().await?.is_some() {
         return Err(ApiError::new(
@@ -240,6 +244,22 @@ pub async fn unseal(
     actor: Actor,
     body: &Unseal,
 ) -> Result<VaultStatus, ApiError> {
+    // The request is checked whatever the vault's state: a malformed share is refused
+    // even when there is nothing left to unseal.
+    let share = body
+        .share
+        .as_ref()
+        .map(|text| {
+            Share::parse(text.expose()).map_err(|e| {
+                // A share of the described form whose checksum fails was mistyped (or altered).
+                if matches!(e, warden_vault::VaultError::ShareChecksum) {
+                    ApiError::unprocessable("share", e.to_string())
+                } else {
+                    ApiError::field("share", e.to_string())
+                }
+            })
+        })
+        .transpose()?;
     let Some(meta) = state.store().vault_meta().await? else {
         return Err(sealed_error(state));
     };
@@ -247,15 +267,14 @@ pub async fn unseal(
         state.vault().reset_progress();
         return status(state).await;
     }
+    let Some(share) = share else {
+        return Err(ApiError::field("share", "give a share, or reset"));
+    };
     if state.vault().keyring().is_some() {
         return status(state).await;
     }
-    let Some(text) = &body.share else {
-        return Err(ApiError::field("share", "give a share, or reset"));
-    };
-    let share = Share::parse(text.expose()).map_err(|e| ApiError::field("share", e.to_string()))?;
     if share.vault_id != meta.vault_id {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "share",
             format!(
                 "this share is of vault {}, not of this vault ({})",
@@ -264,7 +283,7 @@ pub async fn unseal(
         ));
     }
     if share.threshold != meta.threshold {
-        return Err(ApiError::field(
+        return Err(ApiError::unprocessable(
             "share",
             format!(
                 "this share is of a split needing {} shares; this vault needs {}",
@@ -275,7 +294,7 @@ pub async fn unseal(
     let shares = match state
         .vault()
         .add_share(share, meta.threshold)
-        .map_err(|e| ApiError::field("share", e.to_string()))?
+        .map_err(|e| ApiError::unprocessable("share", e.to_string()))?
     {
         ShareProgress::Held(_) => return status(state).await,
         ShareProgress::Complete(shares) => shares,
@@ -293,7 +312,7 @@ pub async fn unseal(
         Err(e) => {
             state.store().append_audit(&event.failed(e.clone())).await?;
             return Err(ApiError::new(
-                ProblemType::BadRequest,
+                ProblemType::Unprocessable,
                 format!("{e}; the shares given were forgotten, start again"),
             ));
         }
@@ -321,7 +340,7 @@ async fn open_with(
 
 /// Seals the vault: the keys leave memory, and the API serves health and unseal only.
 pub async fn seal(state: &AppState, caller: &Caller) -> Result<VaultStatus, ApiError> {
-    caller.require(Scope::Admin)?;
+    super::authz::require(state, caller, Operation::VaultSeal, Relation::Other).await?;
     let Some(meta) = state.store().vault_meta().await? else {
         return Err(sealed_error(state));
     };
@@ -336,7 +355,7 @@ pub async fn seal(state: &AppState, caller: &Caller) -> Result<VaultStatus, ApiE
 /// Rotates the root key and starts a new data key; secrets sealed by older data keys
 /// stay readable and are re-sealed by the rotation worker in the background.
 pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<VaultStatus, ApiError> {
-    caller.require(Scope::Admin)?;
+    super::authz::require(state, caller, Operation::VaultRotate, Relation::Other).await?;
     let ring = keyring(state).await?;
     let Some(meta) = state.store().vault_meta().await? else {
         return Err(sealed_error(state));
@@ -367,7 +386,7 @@ pub async fn rekey(
     caller: &Caller,
     body: &InitVault,
 ) -> Result<InitializedVault, ApiError> {
-    caller.require(Scope::Admin)?;
+    super::authz::require(state, caller, Operation::VaultRotate, Relation::Other).await?;
     check_split(body)?;
     let ring = keyring(state).await?;
     let Some(meta) = state.store().vault_meta().await? else {

@@ -8,8 +8,8 @@
 
 use time::Duration;
 use uuid::Uuid;
-use warden_core::Scope;
 use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::authz::{self, Operation, Relation};
 use warden_core::identity::{EmployeeId, EmploymentStatus, HrRecord, IdentityKind};
 use warden_core::secret::generate_password;
 use warden_core::{ScopeSet, Username};
@@ -43,6 +43,7 @@ async fn info(state: &AppState, v: &StoredVendor) -> Result<Option<VendorInfo>, 
         username: who.hr.username.to_string(),
         company: v.company.clone(),
         sponsor,
+        sponsor_name: super::name_of(state, v.sponsor_id).await?,
         until: who.hr.end_date.map(|d| d.to_string()),
         active,
         delete_after: v.delete_after,
@@ -55,7 +56,14 @@ pub async fn create(
     caller: &Caller,
     req: CreateVendor,
 ) -> Result<CreatedVendor, ApiError> {
-    caller.require(Scope::Request)?;
+    // The vendor will be in the caller's charge: its sponsor is its HR manager.
+    super::authz::require(
+        state,
+        caller,
+        Operation::VendorCreate,
+        Relation::Subordinate,
+    )
+    .await?;
     let sponsor = find_identity(state, caller.user.username.as_str())
         .await?
         .ok_or_else(|| {
@@ -86,10 +94,12 @@ pub async fn create(
     let max = state.config().grants.vendor_max_days;
     let days = u64::from(req.days.unwrap_or(30));
     if days == 0 || days > max {
-        return Err(ApiError::field(
-            "days",
-            format!("must be between 1 and {max}"),
-        ));
+        let message = format!("must be between 1 and {max}");
+        return Err(if days == 0 {
+            ApiError::field("days", message)
+        } else {
+            ApiError::unprocessable("days", message)
+        });
     }
     let suffix: String = Uuid::now_v7()
         .simple()
@@ -175,9 +185,12 @@ pub async fn create(
     })
 }
 
-/// The caller's vendors, or every vendor for administrators.
+/// The vendors the caller sponsors, or every vendor for administrators and auditors.
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<VendorInfo>, ApiError> {
-    let all = caller.scopes.allows(Scope::Admin) || caller.scopes.allows(Scope::AuditRead);
+    let all = authz::allows(Operation::VendorList, &caller.scopes, Relation::Other);
+    if !all {
+        super::authz::require(state, caller, Operation::VendorList, Relation::Subordinate).await?;
+    }
     let me = find_identity(state, caller.user.username.as_str()).await?;
     let mut out = Vec::new();
     for v in state.store().vendors().await? {

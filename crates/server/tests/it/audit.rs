@@ -115,10 +115,18 @@ async fn an_export_verifies_offline_with_the_published_key() {
     let other = warden_audit::SigningKey::generate().unwrap().public();
     assert!(verify(&export.raw, Some(other)).is_err());
 
-    // Past the end of the log is refused, before anything is written.
+    // Past the end of the log there is no event to export after (404, not a malformed
+    // request: the document allows any sequence number), and nothing is written.
     let head = t.state.store().audit_head().await.unwrap();
     let beyond = t.get("/v1/audit/export?since=100000", &auditor).await;
-    assert_eq!(beyond.status, StatusCode::BAD_REQUEST, "{beyond:?}");
+    assert_eq!(beyond.status, StatusCode::NOT_FOUND, "{beyond:?}");
+    assert!(
+        beyond.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the log ends at"),
+        "{beyond:?}"
+    );
     assert_eq!(t.state.store().audit_head().await.unwrap(), head);
 }
 
@@ -209,12 +217,20 @@ async fn search_filters_pages_and_refuses_bad_queries() {
         "/v1/audit/events?action=grant%25",
         "/v1/audit/events?limit=0",
         "/v1/audit/events?limit=5000",
-        "/v1/audit/events?since=2026-06-02T00:00:00Z&until=2026-06-01T00:00:00Z",
         "/v1/audit/events?since=yesterday",
     ] {
         let answer = t.get(bad, &admin).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}: {answer:?}");
     }
+    // Each bound fits the document; together they select nothing.
+    let empty = t
+        .get(
+            "/v1/audit/events?since=2026-06-02T00:00:00Z&until=2026-06-01T00:00:00Z",
+            &admin,
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY, "{empty:?}");
+    assert_eq!(empty.body["errors"][0]["field"], "until");
 }
 
 /// The signer runs while events arrive: each new head is signed within its interval, and

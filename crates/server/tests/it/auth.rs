@@ -177,8 +177,14 @@ async fn a_token_cannot_mint_a_wider_token() {
             json!({"name": "x", "expires_in_secs": 10_000_000_000u64}),
         )
         .await;
-    assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+    // A lifetime the document allows, past what this server issues.
+    assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(too_long.body["errors"][0]["field"], "expires_in_secs");
+    // The limit in words as well as in the field's seconds.
+    assert_eq!(
+        too_long.body["errors"][0]["message"],
+        "must be between 60 and 31536000 seconds (1m to 365d)"
+    );
     let ok = t.post("/v1/tokens", &alice, json!({"name": "ci"})).await;
     assert_eq!(ok.status, StatusCode::CREATED);
     assert_eq!(

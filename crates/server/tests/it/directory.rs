@@ -187,7 +187,7 @@ async fn every_kind_of_bad_file_is_refused_whole_with_line_and_field() {
         let answer = sync(&t, &admin, &file, "").await;
         assert_eq!(
             answer.status,
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "{expected}: {answer:?}"
         );
         assert!(
@@ -519,7 +519,11 @@ async fn a_file_cannot_take_over_an_identity_managed_by_scim() {
         "",
     )
     .await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{answer:?}");
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{answer:?}"
+    );
     let fields: Vec<&str> = answer.body["errors"]
         .as_array()
         .unwrap()
@@ -584,7 +588,12 @@ async fn policy_errors_name_file_and_line_and_paths_cannot_escape() {
             json!({"files": [{"path": "resources.toml", "text": broken}]}),
         )
         .await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{answer:?}");
+    // The request fits the document; the policy in it does not compile.
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{answer:?}"
+    );
     let fields: Vec<&str> = answer.body["errors"]
         .as_array()
         .unwrap()
@@ -619,6 +628,27 @@ async fn policy_errors_name_file_and_line_and_paths_cannot_escape() {
             "{path:?}"
         );
     }
+    // Paths of the documented form, given twice: the request fits, the directory cannot
+    // be.
+    let twice = t
+        .post(
+            "/v1/policy/plan",
+            &admin,
+            json!({"files": [{"path": "a.toml", "text": ""}, {"path": "a.toml", "text": ""}]}),
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY, "{twice:?}");
+    // A path's length is counted in characters, as the document and the message say: 105
+    // of them in 205 bytes is a path.
+    let long = format!("{}.toml", "é".repeat(100));
+    let answer = t
+        .post(
+            "/v1/policy/plan",
+            &admin,
+            json!({"files": [{"path": long, "text": ""}]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     assert!(t.state.store().latest_policy().await.unwrap().is_none());
 }
 
@@ -842,7 +872,8 @@ async fn explain_says_which_rule_and_why_and_is_private() {
         .await;
     assert_eq!(too_long.body["eligible"], false);
 
-    // Anyone may explain their own access; others' needs identities:read.
+    // Anyone may explain their own access; others' needs identities:read, and without it
+    // someone else is as unknown as nobody.
     let bob = t.user_with("bob", &["request"]).await;
     assert_eq!(
         t.get(&explain("bob", ""), &bob).await.status,
@@ -850,10 +881,13 @@ async fn explain_says_which_rule_and_why_and_is_private() {
     );
     assert_eq!(
         t.get(&explain("alice", ""), &bob).await.status,
-        StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND
     );
     let bad = t.get(&explain("alice", "&duration=forever"), &admin).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // A duration of the documented form, longer than any grant may be.
+    let long = t.get(&explain("alice", "&duration=8d"), &admin).await;
+    assert_eq!(long.status, StatusCode::UNPROCESSABLE_ENTITY, "{long:?}");
     assert_eq!(
         t.get(&explain("nobody", ""), &admin).await.status,
         StatusCode::NOT_FOUND

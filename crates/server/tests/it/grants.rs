@@ -821,6 +821,75 @@ async fn one_replica_runs_the_grant_worker_and_another_takes_over_when_it_stops(
     );
 }
 
+/// Regression: a server restarted within its predecessor's lease served before catching
+/// up. A start now leaves the grant worker to a replica that renews its lease, takes the
+/// lease of one that stopped renewing as soon as it lapses (before serving), and takes at
+/// once the leases a stopping replica released.
+#[tokio::test]
+async fn a_start_waits_for_a_gone_holders_lease_and_a_stopping_replica_releases_its_own() {
+    let (t, p) = people().await;
+    let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
+    let rid: Uuid = id(&created.body).parse().unwrap();
+    let replica = || async {
+        let store = Store::open(&t.db.url, &Default::default()).await.unwrap();
+        AppState::new(store, Arc::new(t.clock.clone()), t.state.config().clone())
+    };
+
+    // A live holder renews its lease while the other starts: the start leaves it the work.
+    assert!(t.state.hold_lease(expiry::LEASE_NAME).await);
+    let starting = replica().await;
+    let start = tokio::spawn({
+        let starting = starting.clone();
+        async move { expiry::take_lease_at_start(&starting).await.unwrap() }
+    });
+    while !start.is_finished() {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        t.clock.advance(Duration::milliseconds(100));
+        assert!(t.state.hold_lease(expiry::LEASE_NAME).await);
+    }
+    assert!(
+        !start.await.unwrap(),
+        "a live replica keeps the grant worker"
+    );
+
+    // The holder stops renewing (it died): the start takes its lease once it lapsed.
+    let start = tokio::spawn({
+        let starting = starting.clone();
+        async move { expiry::take_lease_at_start(&starting).await.unwrap() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !start.is_finished(),
+        "waits while the lease may still be renewed"
+    );
+    t.clock
+        .advance(warden_server::state::LEASE + Duration::milliseconds(500));
+    assert!(start.await.unwrap(), "took the lapsed lease");
+    let report = expiry::catch_up(&starting).await.unwrap();
+    assert_eq!(report.provisioned, 1, "{report:?}");
+    assert!(!t.state.hold_lease(expiry::LEASE_NAME).await);
+    assert_eq!(
+        starting
+            .store()
+            .grant_of_request(rid)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "active"
+    );
+
+    // A stopping replica gives up every lease it holds, and takes none after that.
+    assert!(starting.hold_lease("outbox").await);
+    assert_eq!(starting.release_leases().await.unwrap(), 2);
+    assert!(!starting.hold_lease(expiry::LEASE_NAME).await);
+    assert!(
+        t.state.hold_lease(expiry::LEASE_NAME).await,
+        "taken at once"
+    );
+    assert!(t.state.hold_lease("outbox").await, "taken at once");
+}
+
 #[tokio::test]
 async fn a_request_with_a_start_time_is_provisioned_then_and_its_clock_starts_then() {
     let (t, p) = people().await;
@@ -849,7 +918,7 @@ async fn a_request_with_a_start_time_is_provisioned_then_and_its_clock_starts_th
     let mut past = ask("session-cache", "read", "1h", None);
     past["start_at"] = json!("2020-01-01T00:00:00Z");
     let refused = file(&t, &alice, past).await;
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(refused.body["errors"][0]["field"], "start_at");
     drop(p);
 }

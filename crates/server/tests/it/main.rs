@@ -14,12 +14,15 @@
 mod audit;
 mod audit_walk;
 mod auth;
+mod authz;
 mod breakglass;
+mod connections;
 mod directory;
 mod grants;
 mod http;
 mod notify;
 mod openapi;
+mod outbound;
 mod reconcile_pg;
 mod requests;
 mod rsyslog;

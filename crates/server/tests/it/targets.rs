@@ -66,7 +66,9 @@ pub(crate) async fn env(tag: &str, tweak: impl FnOnce(&mut Config)) -> Env {
         warden_store::Backend::Sqlite,
         OffsetDateTime::now_utc(),
         |c| {
-            c.grants.record_only = false;
+            // The configured connections reach the real targets; the demo resources a
+            // test leaves without one are only recorded, so the demo policy applies.
+            c.grants.record_only = true;
             c.ssh.ca_key_file = Some(ca);
             c.connections.insert(
                 "orders-primary".into(),
@@ -227,11 +229,13 @@ async fn a_postgres_grant_logs_in_only_while_it_runs_and_only_for_its_holder() {
     let g = granted(&e, "orders-db", "read").await;
     let gid = g["id"].as_str().unwrap();
 
-    // Nobody but the holder gets a credential: not an approver, not an administrator.
-    for other in [&e.bob, &e.admin] {
-        let refused = credential(&e, gid, other).await;
-        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
-    }
+    // Nobody but the holder gets a credential: not an approver (to whom the grant does not
+    // exist), not an administrator (who may see it, and is told why not).
+    let refused = credential(&e, gid, &e.bob).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
+    let refused = credential(&e, gid, &e.admin).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    assert_eq!(refused.problem(), "forbidden");
     let c = credential(&e, gid, &e.alice).await;
     assert_eq!(c.status, StatusCode::OK, "{c:?}");
     let user = c.body["username"].as_str().unwrap().to_owned();
@@ -499,7 +503,12 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
             json!({"resource": "bastion", "public_key": signed.body["certificate"]}),
         )
         .await;
-    assert_eq!(confused.status, StatusCode::BAD_REQUEST, "{confused:?}");
+    // A line of a key's form that is a certificate, not a key.
+    assert_eq!(
+        confused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{confused:?}"
+    );
 
     // Someone else cannot sign on alice's grant.
     let bob = e.t.post("/v1/ssh/certificates", &e.bob, ask.clone()).await;
@@ -523,6 +532,73 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
             .await
             .contains(&"ssh.certificate".to_owned())
     );
+}
+
+/// Regression: a certificate signed in a grant's last second was already expired when
+/// issued (its end, rounded down to the second, had passed). Now nothing is signed then,
+/// with an error saying why; earlier, the end is the grant's rounded down, never up.
+#[tokio::test]
+async fn no_ssh_certificate_is_signed_in_a_grants_last_second() {
+    let tag = tag();
+    let e = env(&tag, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let ask = json!({"resource": "bastion", "public_key": public.trim()});
+    let g = granted(&e, "bastion", "login").await;
+    let ends = OffsetDateTime::parse(
+        g["ends_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let whole = ends - Duration::nanoseconds(i64::from(ends.nanosecond()));
+
+    // In the last second: past the whole second the grant ends in, or half a second
+    // before an end on a whole second.
+    let last = if whole == ends {
+        ends - Duration::milliseconds(500)
+    } else {
+        whole + (ends - whole) / 2
+    };
+    e.t.clock.set(last);
+    let late =
+        e.t.post("/v1/ssh/certificates", &e.alice, ask.clone())
+            .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{late:?}");
+    let detail = late.body["detail"].as_str().unwrap();
+    assert!(detail.contains("less than a second"), "{detail}");
+    assert!(detail.contains(g["id"].as_str().unwrap()), "{detail}");
+
+    // A few seconds before the end: signed to the end rounded down.
+    let now = ends - Duration::milliseconds(2500);
+    e.t.clock.set(now);
+    let signed = e.t.post("/v1/ssh/certificates", &e.alice, ask).await;
+    assert_eq!(signed.status, StatusCode::OK, "{signed:?}");
+    let before = OffsetDateTime::parse(
+        signed.body["valid_before"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(before, whole);
+    assert!(before > now && before <= ends);
+    let cert = dir.path().join("id_ed25519-cert.pub");
+    std::fs::write(&cert, signed.body["certificate"].as_str().unwrap()).unwrap();
+    let listing = Command::new("ssh-keygen")
+        .env("TZ", "UTC")
+        .args(["-L", "-f"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&listing.stdout);
+    let until = format!(
+        "to {}",
+        whole
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]"
+            ))
+            .unwrap()
+    );
+    assert!(text.contains(&until), "{until} in\n{text}");
 }
 
 // ----- the reconciler, on a private Redis -----

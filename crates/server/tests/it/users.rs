@@ -149,7 +149,7 @@ async fn a_delegated_administrator_cannot_give_or_take_more_than_they_hold() {
             Some(json!({"disabled": true})),
         )
         .await;
-    assert_eq!(self_disable.status, StatusCode::BAD_REQUEST);
+    assert_eq!(self_disable.status, StatusCode::UNPROCESSABLE_ENTITY);
     let nothing = t
         .send(
             Method::PATCH,
@@ -208,4 +208,53 @@ async fn every_change_leaves_an_audit_event_with_actor_and_source() {
         assert_eq!(e.source.as_deref(), Some("198.51.100.10"));
         assert_eq!(e.user_agent.as_deref(), Some("warden-tests"));
     }
+}
+
+/// Removing `admin` from the last enabled administrator, or disabling them, would leave
+/// nobody able to give it back.
+#[tokio::test]
+async fn the_last_enabled_administrator_keeps_admin() {
+    let t = TestApp::new().await;
+    let admin = t.admin().await;
+    let own = t
+        .send(
+            Method::PATCH,
+            "/v1/users/admin",
+            Some(&admin),
+            Some(json!({"scopes": ["users:read"]})),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CONFLICT, "{own:?}");
+    assert!(
+        own.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("last enabled administrator"),
+        "{own:?}"
+    );
+    assert_eq!(
+        t.get("/v1/users/admin", &admin).await.body["scopes"],
+        json!(["admin"])
+    );
+
+    // With a second administrator, either may step down, but then not the other.
+    let second = t.user_with("second", &["admin"]).await;
+    let step_down = t
+        .send(
+            Method::PATCH,
+            "/v1/users/admin",
+            Some(&second),
+            Some(json!({"scopes": ["audit:read"]})),
+        )
+        .await;
+    assert_eq!(step_down.status, StatusCode::OK, "{step_down:?}");
+    let last = t
+        .send(
+            Method::PATCH,
+            "/v1/users/second",
+            Some(&second),
+            Some(json!({"scopes": ["request"]})),
+        )
+        .await;
+    assert_eq!(last.status, StatusCode::CONFLICT, "{last:?}");
 }

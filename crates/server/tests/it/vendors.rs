@@ -31,7 +31,7 @@ async fn a_vendor_account_lives_only_as_long_as_its_grants_and_is_deleted_after_
         .to_owned();
     // Too long a sponsorship, and a vendor cannot sponsor.
     let too_long = t.post("/v1/vendors", &p.bob, json!({"username": "vera", "name": "Vera", "email": "vera@x.example", "company": "X", "days": 365})).await;
-    assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+    assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // No grant yet: the account cannot log in.
     let login = t
