@@ -65,39 +65,48 @@ pub enum Command {
     Requests(RequestsArgs),
     /// Approve a pending request
     Approve {
-        /// Request id
-        id: uuid::Uuid,
+        /// Request id (or the start of it, as `warden requests` shows it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
         /// Why (required)
         #[arg(long, short)]
         comment: String,
     },
     /// Deny a pending request
     Deny {
-        /// Request id
-        id: uuid::Uuid,
+        /// Request id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
         /// Why (required)
         #[arg(long, short)]
         comment: String,
     },
     /// Cancel one of your requests before it is provisioned
     Cancel {
-        /// Request id
-        id: uuid::Uuid,
+        /// Request id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
     },
     /// List your grants (with --all, everyone's); `show ID` for one
     Grants(GrantsArgs),
     /// End a grant now, before its time
     Revoke {
-        /// Grant id
-        id: uuid::Uuid,
+        /// Grant id (or the start of it, as `warden grants` shows it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
         /// Why
         #[arg(long)]
         reason: String,
+        /// Wait (up to 60 s) until the target confirms the access is gone, and fail if it
+        /// does not
+        #[arg(long)]
+        wait: bool,
     },
     /// Ask for more time on a running grant (a new request, scored on what it adds)
     Extend {
-        /// Grant id
-        id: uuid::Uuid,
+        /// Grant id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
         /// How much longer, such as 1h
         #[arg(long = "for")]
         duration: String,
@@ -115,8 +124,9 @@ pub enum Command {
     Breakglass(BreakglassArgs),
     /// Justify a break-glass use of yours
     Justify {
-        /// Break-glass id
-        id: uuid::Uuid,
+        /// Break-glass id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
         /// What happened and what you did
         #[arg(long)]
         text: String,
@@ -132,8 +142,9 @@ pub enum Command {
     /// Get a fresh password for a running database grant of yours (shown once; the
     /// previous one stops working)
     Credential {
-        /// Grant id
-        id: uuid::Uuid,
+        /// Grant id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
     },
     /// Log in to an ssh resource you hold a running grant on: your key is signed into a
     /// short-lived certificate and the system `ssh` runs with it
@@ -241,10 +252,10 @@ pub enum AccountsCommand {
     Checkout {
         /// Account name
         name: String,
-        /// Your running grant that allows it; without one, the account's policy groups
-        /// must include you
-        #[arg(long)]
-        grant: Option<uuid::Uuid>,
+        /// Your running grant that allows it (or the start of its id); without one, the
+        /// account's policy groups must include you
+        #[arg(long, value_parser = crate::ids::parse)]
+        grant: Option<crate::ids::IdArg>,
         /// Hold it alone until you check it in
         #[arg(long)]
         exclusive: bool,
@@ -398,7 +409,17 @@ pub struct SshArgs {
     /// Only sign: write the certificate next to the key and print how to use it
     #[arg(long)]
     pub sign_only: bool,
-    /// Arguments passed on to `ssh` after the destination (a remote command)
+    /// The host keys to trust, for use without a person to confirm one: ssh is run with
+    /// `-o UserKnownHostsFile=FILE -o StrictHostKeyChecking=yes`, so an unknown or changed
+    /// host key fails the login
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<std::path::PathBuf>,
+    /// An option passed on to ssh as `-o OPTION`, such as `-o ConnectTimeout=5`
+    /// (repeatable). Options Warden sets itself (the certificate, the key, and those of
+    /// --known-hosts) come first and win, as ssh takes the first value given
+    #[arg(short = 'o', value_name = "OPTION")]
+    pub options: Vec<String>,
+    /// A remote command, after `--`: passed on to ssh after the destination
     #[arg(last = true)]
     pub args: Vec<String>,
 }
@@ -442,8 +463,9 @@ pub struct GrantsArgs {
 pub enum GrantsCommand {
     /// Show one grant
     Show {
-        /// Grant id
-        id: uuid::Uuid,
+        /// Grant id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
     },
 }
 
@@ -472,8 +494,9 @@ pub struct BreakglassArgs {
 pub enum ReviewCommand {
     /// Judge a break-glass use
     Breakglass {
-        /// Break-glass id
-        id: uuid::Uuid,
+        /// Break-glass id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
         /// The use was justified
         #[arg(
             long,
@@ -535,8 +558,9 @@ pub struct RequestsArgs {
 pub enum RequestsCommand {
     /// Show one request with its risk factors, route and decisions
     Show {
-        /// Request id
-        id: uuid::Uuid,
+        /// Request id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
     },
 }
 
@@ -603,6 +627,10 @@ pub enum PolicyCommand {
     Validate {
         /// The policy directory
         dir: PathBuf,
+        /// Also check each resource's connection against this server configuration
+        /// (warden.toml, with WARDEN_* overrides), as apply does
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Show what applying a policy directory would change, for whom
     Plan {
@@ -683,8 +711,9 @@ pub enum TokenCommand {
     List,
     /// Revoke a token
     Revoke {
-        /// Token id
-        id: uuid::Uuid,
+        /// Token id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
     },
 }
 

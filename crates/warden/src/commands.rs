@@ -202,9 +202,9 @@ fn read_password(prompt: &str, stdin: bool) -> Result<WireSecret> {
     Ok(WireSecret::from(password.as_str()))
 }
 
+/// A moment as people read it: local time, to the second ([`crate::show::time`]).
 pub fn time(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
+    crate::show::time(t)
 }
 
 // ----- commands -----
@@ -329,11 +329,12 @@ async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<()> {
             if cli.json {
                 return print_json(&tokens);
             }
+            let shorts = crate::show::short_ids(&tokens.iter().map(|t| t.id).collect::<Vec<_>>());
             let mut table = Table::new();
             table.set_header(["id", "name", "kind", "scopes", "expires", "revoked"]);
             for t in tokens {
                 table.add_row([
-                    t.id.to_string(),
+                    crate::show::short(&shorts, t.id),
                     t.name,
                     t.kind,
                     t.scopes.join(" "),
@@ -344,6 +345,7 @@ async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<()> {
             println!("{table}");
         }
         TokenCommand::Revoke { id } => {
+            let id = crate::ids::resolve(&client, crate::ids::Kind::Token, id).await?;
             client
                 .call_empty::<()>(Method::DELETE, &format!("/v1/tokens/{id}"), None)
                 .await?;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use comfy_table::Table;
 use reqwest::Method;
-use warden_core::policy::{PolicySource, compile};
+use warden_core::policy::{CompileOptions, Policy, PolicySource, compile_with};
 use warden_proto::directory::{
     Explanation, IdentityDetail, IdentityInfo, PersonChange, PolicyApplied, PolicyChange,
     PolicyFile, PolicyPlan, PolicyVersionInfo, RestoreRequest, SyncReport,
@@ -153,14 +153,23 @@ pub async fn identities(cli: &Cli, cmd: &IdentitiesCommand) -> Result<()> {
                 "status",
                 "type",
             ]);
+            let names: std::collections::HashMap<String, String> = list
+                .iter()
+                .map(|i| (i.employee_id.clone(), i.name.clone()))
+                .collect();
             for i in list {
+                let manager = i
+                    .manager
+                    .as_deref()
+                    .map(|m| crate::show::person(m, names.get(m).map(String::as_str)))
+                    .unwrap_or_default();
                 table.add_row([
                     i.employee_id,
                     i.username,
                     i.name,
                     i.department.unwrap_or_default(),
                     i.job_function.unwrap_or_default(),
-                    i.manager.unwrap_or_default(),
+                    manager,
                     i.status,
                     i.kind,
                 ]);
@@ -240,7 +249,7 @@ pub async fn access(cli: &Cli, cmd: &AccessCommand) -> Result<()> {
         match (c.allowed, c.grant, c.ends_at) {
             (true, Some(g), Some(end)) => println!(
                 "allowed: {identity} holds {role} on {resource} by grant {g} until {}{}",
-                crate::commands::time(end),
+                crate::show::moment(end, crate::show::now()),
                 if c.breakglass { " (break-glass)" } else { "" }
             ),
             _ => println!("not allowed: {identity} holds no running grant of {role} on {resource}"),
@@ -281,13 +290,13 @@ pub async fn access(cli: &Cli, cmd: &AccessCommand) -> Result<()> {
     }
     if e.eligible {
         println!(
-            "{} MAY request {} on {}: rule {} ({}), at most {}s, ticket {}, approval policy {}.",
+            "{} MAY request {} on {}: rule {} ({}), {} max, ticket {}, approval policy {}.",
             e.identity,
             e.role,
             e.resource,
             e.rule.as_deref().unwrap_or("?"),
             e.location.as_deref().unwrap_or("?"),
-            e.max_duration_secs.unwrap_or(0),
+            crate::show::secs(e.max_duration_secs.unwrap_or(0)),
             if e.ticket_required == Some(true) {
                 "required"
             } else {
@@ -313,7 +322,39 @@ pub async fn access(cli: &Cli, cmd: &AccessCommand) -> Result<()> {
     Ok(())
 }
 
-fn validate_local(files: &[PolicyFile]) -> Result<()> {
+/// [`validate_local`], then each resource's connection against the server configuration
+/// at `config` (with `WARDEN_*` overrides, as `serve` reads it), as apply checks it:
+/// errors fail, and resources whose grants would only be recorded are warned of.
+fn validate_with_config(files: &[PolicyFile], config: &Path) -> Result<()> {
+    let config = warden_server::config::Config::load(Some(config), std::env::vars())?;
+    let policy = validate_local(
+        files,
+        warden_server::tickets::compile_options(&config.tickets),
+    )?;
+    let check = warden_server::service::policy::check_connections(
+        &policy,
+        &config.connections,
+        config.grants.record_only,
+    );
+    for w in &check.recorded {
+        eprintln!("warning: {w}");
+    }
+    for e in &check.errors {
+        eprintln!("{e}");
+    }
+    if !check.errors.is_empty() {
+        bail!(
+            "the policy names {} connection(s) this server cannot serve",
+            check.errors.len()
+        );
+    }
+    Ok(())
+}
+
+/// Checks policy files locally: paths and compilation (with `options`: without a server
+/// configuration, what the server alone can judge is left to it), every error printed
+/// with its file and line. Returns the compiled policy.
+fn validate_local(files: &[PolicyFile], options: CompileOptions) -> Result<Policy> {
     let mut problems: Vec<String> = files
         .iter()
         .filter_map(|f| {
@@ -329,11 +370,10 @@ fn validate_local(files: &[PolicyFile]) -> Result<()> {
             text: f.text.clone(),
         })
         .collect();
-    if let Err(errors) = compile(&sources) {
-        problems.extend(errors.iter().map(ToString::to_string));
-    }
-    if problems.is_empty() {
-        return Ok(());
+    match compile_with(&sources, options) {
+        Ok(policy) if problems.is_empty() => return Ok(policy),
+        Ok(_) => {}
+        Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
     }
     for p in &problems {
         eprintln!("{p}");
@@ -359,20 +399,28 @@ fn print_plan(plan: &PolicyPlan) {
     if !plan.resources_removed.is_empty() {
         println!("  resources removed: {}", plan.resources_removed.join(", "));
     }
+    for w in &plan.warnings {
+        println!("  warning: {w}");
+    }
     print_changes(&plan.changes);
 }
 
 /// `warden policy …`.
 pub async fn policy(cli: &Cli, cmd: &PolicyCommand) -> Result<()> {
     match cmd {
-        PolicyCommand::Validate { dir } => {
+        PolicyCommand::Validate { dir, config } => {
             let files = read_policy_dir(dir)?;
-            validate_local(&files)?;
+            match config {
+                Some(config) => validate_with_config(&files, config)?,
+                None => {
+                    validate_local(&files, CompileOptions::default())?;
+                }
+            }
             println!("{}: {} file(s), valid.", dir.display(), files.len());
         }
         PolicyCommand::Plan { dir } => {
             let files = read_policy_dir(dir)?;
-            validate_local(&files)?;
+            validate_local(&files, CompileOptions::default())?;
             let plan: PolicyPlan = client(cli)?
                 .call(
                     Method::POST,
@@ -390,7 +438,7 @@ pub async fn policy(cli: &Cli, cmd: &PolicyCommand) -> Result<()> {
         }
         PolicyCommand::Apply { dir, comment } => {
             let files = read_policy_dir(dir)?;
-            validate_local(&files)?;
+            validate_local(&files, CompileOptions::default())?;
             let change = PolicyChange {
                 files,
                 comment: Some(comment.clone()),

@@ -1,7 +1,7 @@
 //! Client commands for grants, break-glass and its review, and incidents.
 
 // A command-line client's job is to print its results.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use anyhow::{Result, bail};
 use comfy_table::Table;
@@ -14,63 +14,146 @@ use warden_proto::requests::RequestInfo;
 
 use crate::cli::{Cli, Command, GrantsCommand, ReviewCommand, VendorCommand};
 use crate::commands::{client, print_json, time};
+use crate::ids::Kind;
+use crate::show;
 
 fn when(t: Option<time::OffsetDateTime>) -> String {
-    t.map(time).unwrap_or_else(|| "-".to_owned())
+    show::time_or_dash(t)
+}
+
+/// The end of a grant with the time left (or since), for a live one.
+fn until(g: &GrantInfo, now: time::OffsetDateTime) -> String {
+    match g.ends_at {
+        Some(end) if g.end_reason.is_none() && matches!(g.state.as_str(), "active") => {
+            show::moment(end, now)
+        }
+        Some(end) => show::time(end),
+        None => "-".to_owned(),
+    }
 }
 
 fn print_grant(g: &GrantInfo) {
+    let now = show::now();
     println!(
         "grant {}: {} holds {} on {} — {} ({})",
-        g.id, g.identity, g.role, g.resource, g.state, g.kind
+        g.id,
+        show::person(&g.identity, g.identity_name.as_deref()),
+        g.role,
+        g.resource,
+        show::grant_state(g),
+        g.kind
     );
-    println!("  from {} until {}", when(g.starts_at), when(g.ends_at));
+    println!("  from {} until {}", when(g.starts_at), until(g, now));
     println!("  request {}", g.request);
-    if let Some(r) = &g.end_reason {
-        println!("  ended early: {r}");
-    }
     if let Some(e) = &g.last_error {
         println!("  last failure ({} attempts): {e}", g.attempts);
     }
 }
 
 fn print_breakglass(b: &BreakGlassInfo) {
+    let now = show::now();
     println!(
         "break-glass {}: {} took {} on {} — review {}",
-        b.id, b.holder, b.role, b.resource, b.review
+        b.id,
+        show::person(&b.holder, b.holder_name.as_deref()),
+        b.role,
+        b.resource,
+        b.review
     );
     println!("  reason: {}", b.reason);
     if let Some(g) = &b.grant {
-        println!("  grant {} — {} until {}", g.id, g.state, when(g.ends_at));
+        println!(
+            "  grant {} — {} until {}",
+            g.id,
+            show::grant_state(g),
+            until(g, now)
+        );
     }
     match &b.justification {
         Some(j) => println!("  justification: {j}"),
-        None => println!("  justification due by {}", when(b.justification_due)),
+        None => println!(
+            "  justification due {}",
+            b.justification_due
+                .map_or_else(|| "-".to_owned(), |t| show::moment(t, now))
+        ),
     }
     for r in &b.reviews {
         println!(
             "  {} by {} ({}) at {}: {}",
             r.verdict,
-            r.reviewer,
+            show::person(&r.reviewer, r.reviewer_name.as_deref()),
             r.capacity,
             time(r.at),
             r.comment
         );
     }
     if !b.needs.is_empty() {
-        println!("  still needs: {}", b.needs.join("; "));
+        println!("  still needs {}", b.needs.join(" and "));
     }
     if let Some(i) = b.incident {
         println!("  INCIDENT {i}");
     }
 }
 
+/// How often `revoke --wait` looks again.
+const REVOKE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// How long `revoke --wait` waits in all.
+const REVOKE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Follows a grant being revoked until the target confirms the access is gone (the grant
+/// is `revoked`), saying so on standard error when a step fails on the way. Fails when it
+/// is not done within [`REVOKE_WAIT`].
+async fn wait_revoked(client: &crate::client::Client, mut g: GrantInfo) -> Result<GrantInfo> {
+    let deadline = tokio::time::Instant::now() + REVOKE_WAIT;
+    let mut told: Option<String> = None;
+    loop {
+        match g.state.as_str() {
+            "revoked" => return Ok(g),
+            "failed" => bail!(
+                "grant {} failed: {}",
+                g.id,
+                g.last_error.as_deref().unwrap_or("no reason given")
+            ),
+            _ => {}
+        }
+        if let Some(e) = &g.last_error
+            && told.as_ref() != Some(e)
+        {
+            eprintln!(
+                "grant {}: removing the access failed ({} attempts), retrying: {e}",
+                g.id, g.attempts
+            );
+            told = Some(e.clone());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "the target has not confirmed the revocation of grant {} within {} s{}; \
+                 Warden keeps trying, and `warden grants show {}` follows it",
+                g.id,
+                REVOKE_WAIT.as_secs(),
+                g.last_error
+                    .as_deref()
+                    .map(|e| format!(" (last failure: {e})"))
+                    .unwrap_or_default(),
+                g.id
+            );
+        }
+        tokio::time::sleep(REVOKE_POLL).await;
+        g = client
+            .call::<(), _>(Method::GET, &format!("/v1/grants/{}", g.id), None)
+            .await?;
+    }
+}
+
 /// `warden grants`, `revoke`, `extend`, `breakglass`, `justify`, `review`, `incidents`.
 pub async fn run(cli: &Cli) -> Result<()> {
     let client = client(cli)?;
+    let grant = |id| crate::ids::resolve(&client, Kind::Grant, id);
     match &cli.command {
         Command::Grants(a) => {
             if let Some(GrantsCommand::Show { id }) = &a.command {
+                let id = grant(id).await?;
                 let g: GrantInfo = client
                     .call::<(), _>(Method::GET, &format!("/v1/grants/{id}"), None)
                     .await?;
@@ -86,26 +169,29 @@ pub async fn run(cli: &Cli) -> Result<()> {
             if cli.json {
                 return print_json(&list);
             }
+            let now = show::now();
+            let shorts = show::short_ids(&list.iter().map(|g| g.id).collect::<Vec<_>>());
             let mut table = Table::new();
             table.set_header([
                 "id", "holder", "resource", "role", "kind", "state", "from", "until",
             ]);
             for g in list {
                 table.add_row([
-                    g.id.to_string(),
-                    g.identity,
-                    g.resource,
-                    g.role,
-                    g.kind,
-                    g.state,
+                    show::short(&shorts, g.id),
+                    show::person(&g.identity, g.identity_name.as_deref()),
+                    g.resource.clone(),
+                    g.role.clone(),
+                    g.kind.clone(),
+                    show::grant_state(&g),
                     when(g.starts_at),
-                    when(g.ends_at),
+                    until(&g, now),
                 ]);
             }
             println!("{table}");
             Ok(())
         }
-        Command::Revoke { id, reason } => {
+        Command::Revoke { id, reason, wait } => {
+            let id = grant(id).await?;
             let g: GrantInfo = client
                 .call(
                     Method::POST,
@@ -115,13 +201,35 @@ pub async fn run(cli: &Cli) -> Result<()> {
                     }),
                 )
                 .await?;
+            let g = if *wait {
+                wait_revoked(&client, g).await?
+            } else {
+                g
+            };
             if cli.json {
                 return print_json(&g);
             }
-            print_grant(&g);
+            let now = show::now();
+            let state = if g.state == "revoked" {
+                "revoked: the target confirmed the access is gone"
+            } else {
+                "revoking"
+            };
             println!(
-                "  the access is being removed from the target; `warden grants show {id}` confirms it"
+                "grant {}: {} on {} for {} — {state} (ended early by you at {}: {reason})",
+                g.id,
+                g.role,
+                g.resource,
+                show::person(&g.identity, g.identity_name.as_deref()),
+                g.ends_at.map_or_else(|| show::time(now), show::time),
             );
+            if g.state != "revoked" {
+                println!(
+                    "  the access is being removed from the target; `warden grants show {}` \
+                     confirms it (or revoke with --wait)",
+                    g.id
+                );
+            }
             Ok(())
         }
         Command::Extend {
@@ -131,6 +239,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
             ticket,
             wait,
         } => {
+            let id = grant(id).await?;
             let r: RequestInfo = client
                 .call(
                     Method::POST,
@@ -155,7 +264,12 @@ pub async fn run(cli: &Cli) -> Result<()> {
                 r.id, r.state, r.risk, r.route
             );
             if let Some(g) = &r.grant {
-                println!("  grant {} — {} until {}", g.id, g.state, when(g.ends_at));
+                println!(
+                    "  grant {} — {} until {}",
+                    g.id,
+                    show::grant_state(g),
+                    until(g, show::now())
+                );
             }
             if *wait && r.state != "active" {
                 bail!("the extension ended {} without access", r.state);
@@ -203,6 +317,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Justify { id, text } => {
+            let id = crate::ids::resolve(&client, Kind::BreakGlass, id).await?;
             let b: BreakGlassInfo = client
                 .call(
                     Method::POST,
@@ -225,6 +340,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
             unjustified: _,
             comment,
         }) => {
+            let id = crate::ids::resolve(&client, Kind::BreakGlass, id).await?;
             let verdict = if *justified {
                 "justified"
             } else {
@@ -254,14 +370,20 @@ pub async fn run(cli: &Cli) -> Result<()> {
             if cli.json {
                 return print_json(&list);
             }
+            let shorts = show::short_ids(
+                &list
+                    .iter()
+                    .flat_map(|i| [i.id, i.request])
+                    .collect::<Vec<_>>(),
+            );
             let mut table = Table::new();
             table.set_header(["id", "opened", "state", "request", "reason"]);
             for i in list {
                 table.add_row([
-                    i.id.to_string(),
+                    show::short(&shorts, i.id),
                     time(i.opened_at),
                     i.state,
-                    i.request.to_string(),
+                    show::short(&shorts, i.request),
                     i.reason,
                 ]);
             }
@@ -296,7 +418,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
                 v.vendor.username,
                 v.vendor.employee_id,
                 v.vendor.company,
-                v.vendor.sponsor,
+                show::person(&v.vendor.sponsor, v.vendor.sponsor_name.as_deref()),
                 v.vendor.until.as_deref().unwrap_or("-")
             );
             println!(
@@ -331,7 +453,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
                     v.username,
                     v.employee_id,
                     v.company,
-                    v.sponsor,
+                    show::person(&v.sponsor, v.sponsor_name.as_deref()),
                     v.until.unwrap_or_default(),
                     v.active.to_string(),
                     when(v.delete_after),

@@ -7,7 +7,9 @@ mod commands;
 mod credentials;
 mod directory;
 mod grants;
+mod ids;
 mod requests;
+mod show;
 mod targets;
 mod vault;
 

@@ -10,17 +10,27 @@ use warden_proto::requests::{CreateRequest, Decide, RequestInfo};
 
 use crate::cli::{Cli, Command, RequestsCommand};
 use crate::commands::{client, print_json, time};
+use crate::ids::Kind;
+use crate::show;
 
 fn print_request(r: &RequestInfo) {
+    let now = show::now();
     println!(
-        "request {}: {} on {} for {}s — {}",
-        r.id, r.role, r.resource, r.duration_secs, r.state
+        "request {}: {} on {} for {} — {}",
+        r.id,
+        r.role,
+        r.resource,
+        show::secs(r.duration_secs),
+        r.state
     );
     println!(
         "  requester {}{}",
-        r.requester,
+        show::person(&r.requester, r.requester_name.as_deref()),
         if r.beneficiary != r.requester {
-            format!(" for {}", r.beneficiary)
+            format!(
+                " for {}",
+                show::person(&r.beneficiary, r.beneficiary_name.as_deref())
+            )
         } else {
             String::new()
         }
@@ -41,31 +51,31 @@ fn print_request(r: &RequestInfo) {
         println!(
             "  {} by {} ({}) at {}: {}",
             d.decision,
-            d.approver,
+            show::person(&d.approver, d.approver_name.as_deref()),
             d.capacity,
             time(d.at),
             d.comment
         );
     }
     if let Some(start) = r.start_at {
-        println!("  starts no earlier than {}", time(start));
+        println!("  starts no earlier than {}", show::moment(start, now));
     }
     if let Some(g) = &r.grant {
         println!(
             "  grant {} — {}{}",
             g.id,
-            g.state,
+            show::grant_state(g),
             match (g.starts_at, g.ends_at) {
-                (Some(s), Some(e)) => format!(" from {} until {}", time(s), time(e)),
+                (Some(s), Some(e)) => format!(" from {} until {}", time(s), show::moment(e, now)),
                 _ => String::new(),
             }
         );
     }
     if !r.needs.is_empty() {
+        println!("  still needs {}", r.needs.join(" and "));
         println!(
-            "  still needs: {} (until {})",
-            r.needs.join("; "),
-            time(r.pending_until)
+            "  times out without them at {}",
+            show::moment(r.pending_until, now)
         );
     }
 }
@@ -73,6 +83,7 @@ fn print_request(r: &RequestInfo) {
 /// `warden request`, `requests`, `approve`, `deny`, `cancel`.
 pub async fn run(cli: &Cli) -> Result<()> {
     let client = client(cli)?;
+    let request = |id| crate::ids::resolve(&client, Kind::Request, id);
     let answer: RequestInfo = match &cli.command {
         Command::Request(a) => {
             let body = CreateRequest {
@@ -90,6 +101,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
         }
         Command::Requests(a) => match &a.command {
             Some(RequestsCommand::Show { id }) => {
+                let id = request(id).await?;
                 client
                     .call::<(), _>(Method::GET, &format!("/v1/requests/{id}"), None)
                     .await?
@@ -100,6 +112,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
                 if cli.json {
                     return print_json(&list);
                 }
+                let shorts = show::short_ids(&list.iter().map(|r| r.id).collect::<Vec<_>>());
                 let mut table = Table::new();
                 table.set_header([
                     "id",
@@ -114,11 +127,11 @@ pub async fn run(cli: &Cli) -> Result<()> {
                 ]);
                 for r in list {
                     table.add_row([
-                        r.id.to_string(),
-                        r.requester,
+                        show::short(&shorts, r.id),
+                        show::person(&r.requester, r.requester_name.as_deref()),
                         r.resource,
                         r.role,
-                        format!("{}s", r.duration_secs),
+                        show::secs(r.duration_secs),
                         r.risk.to_string(),
                         r.route,
                         r.state,
@@ -130,6 +143,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
             }
         },
         Command::Approve { id, comment } => {
+            let id = request(id).await?;
             client
                 .call(
                     Method::POST,
@@ -141,6 +155,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
                 .await?
         }
         Command::Deny { id, comment } => {
+            let id = request(id).await?;
             client
                 .call(
                     Method::POST,
@@ -152,6 +167,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
                 .await?
         }
         Command::Cancel { id } => {
+            let id = request(id).await?;
             client
                 .call::<(), _>(Method::POST, &format!("/v1/requests/{id}/cancel"), None)
                 .await?

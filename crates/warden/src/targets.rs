@@ -36,6 +36,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
     let client = client(cli)?;
     match &cli.command {
         Command::Credential { id } => {
+            let id = crate::ids::resolve(&client, crate::ids::Kind::Grant, id).await?;
             let c: GrantCredential = client
                 .call::<(), _>(Method::POST, &format!("/v1/grants/{id}/credential"), None)
                 .await?;
@@ -50,7 +51,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
             if let Some(end) = c.ends_at {
                 println!(
                     "valid until {} (shown once; ask again for a new one)",
-                    time(end)
+                    crate::show::moment(end, crate::show::now())
                 );
             }
             Ok(())
@@ -232,6 +233,7 @@ fn shell_quote(s: &str) -> String {
 }
 
 async fn ssh(client: &crate::client::Client, json: bool, a: &SshArgs) -> Result<()> {
+    let options = ssh_options(a)?;
     let key = private_key(a.key.as_deref())?;
     let public = std::fs::read_to_string(public_half(&key))
         .with_context(|| format!("reading {}", public_half(&key).display()))?;
@@ -268,24 +270,33 @@ async fn ssh(client: &crate::client::Client, json: bool, a: &SshArgs) -> Result<
         "certificate {} for {} valid until {}",
         cert_file.display(),
         cert.principals.join(", "),
-        time(cert.valid_before)
+        crate::show::moment(cert.valid_before, crate::show::now())
     );
     if a.sign_only {
+        let options: Vec<String> = options
+            .iter()
+            .map(|o| format!("-o {}", shell_quote(o)))
+            .collect();
         println!(
-            "ssh -i {} -o {} -p {} {login}@{host}",
+            "ssh -i {} -o {} {}-p {} {login}@{host}",
             shell_quote(&ssh_path(&key)?),
             shell_quote(&format!("CertificateFile=\"{}\"", ssh_path(&cert_file)?)),
+            options.iter().map(|o| format!("{o} ")).collect::<String>(),
             cert.port
         );
         return Ok(());
     }
-    let status = tokio::process::Command::new("ssh")
-        .arg("-i")
+    let mut ssh = tokio::process::Command::new("ssh");
+    ssh.arg("-i")
         .arg(ssh_path(&key)?)
         .arg("-o")
         .arg(format!("CertificateFile=\"{}\"", ssh_path(&cert_file)?))
         .arg("-o")
-        .arg("IdentitiesOnly=yes")
+        .arg("IdentitiesOnly=yes");
+    for option in &options {
+        ssh.arg("-o").arg(option);
+    }
+    let status = ssh
         .arg("-p")
         .arg(cert.port.to_string())
         .arg("-l")
@@ -301,4 +312,33 @@ async fn ssh(client: &crate::client::Client, json: bool, a: &SshArgs) -> Result<
         Some(code) => std::process::exit(code),
         None => bail!("ssh was stopped by a signal"),
     }
+}
+
+/// The `-o` options ssh gets after Warden's own: those of `--known-hosts` first, so an
+/// option given with `-o` cannot weaken them (ssh keeps the first value of an option),
+/// then each `-o` as given.
+fn ssh_options(a: &SshArgs) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if let Some(file) = &a.known_hosts {
+        if !file.is_file() {
+            bail!(
+                "--known-hosts {}: no such file (it holds the host keys to trust, as \
+                 ssh-keyscan prints them)",
+                file.display()
+            );
+        }
+        let file = std::path::absolute(file)
+            .with_context(|| format!("--known-hosts {}", file.display()))?;
+        out.push(format!("UserKnownHostsFile=\"{}\"", ssh_path(&file)?));
+        out.push("StrictHostKeyChecking=yes".to_owned());
+    }
+    for option in &a.options {
+        let ok =
+            !option.trim().is_empty() && !option.starts_with('-') && !option.contains(['\n', '\r']);
+        if !ok {
+            bail!("-o {option:?} is not an ssh option (such as -o ConnectTimeout=5)");
+        }
+        out.push(option.clone());
+    }
+    Ok(out)
 }

@@ -126,12 +126,16 @@ pub async fn accounts(cli: &Cli, cmd: &AccountsCommand) -> Result<()> {
             grant,
             exclusive,
         } => {
+            let grant = match grant {
+                Some(g) => Some(crate::ids::resolve(&client, crate::ids::Kind::Grant, g).await?),
+                None => None,
+            };
             let c: CheckedOut = client
                 .call(
                     Method::POST,
                     &format!("{}/checkout", account_path(name)?),
                     Some(&CheckoutRequest {
-                        grant: *grant,
+                        grant,
                         exclusive: *exclusive,
                     }),
                 )

@@ -12,7 +12,10 @@
 )]
 
 mod config;
+mod logs;
 mod policy;
+mod requests;
+mod restart;
 mod secrets;
 mod server;
 mod ssh;

@@ -94,6 +94,8 @@ impl Drop for UnixUser {
 struct Sshd {
     child: Child,
     log: PathBuf,
+    /// The public half of its host key.
+    host_key: PathBuf,
 }
 
 impl Sshd {
@@ -164,7 +166,11 @@ impl Sshd {
             .stderr(log_file)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {SSHD}: {e}"));
-        let mut sshd = Self { child, log };
+        let mut sshd = Self {
+            child,
+            log,
+            host_key: dir.join("host_ed25519.pub"),
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = sshd.child.try_wait().unwrap() {
@@ -366,6 +372,11 @@ impl Fixture {
 
     /// `warden ssh bastion -i KEY -l USER -- REMOTE...` as the holder of `token`.
     fn ssh(&self, token: &str, remote: &[&str]) -> Output {
+        self.ssh_with(token, &[], remote)
+    }
+
+    /// `warden ssh bastion -i KEY -l USER OPTIONS... -- REMOTE...` as the holder of `token`.
+    fn ssh_with(&self, token: &str, options: &[&str], remote: &[&str]) -> Output {
         let path = std::env::join_paths(std::iter::once(self.bin.clone()).chain(
             std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
         ))
@@ -375,7 +386,9 @@ impl Fixture {
             .env("PATH", path)
             .args(["--token", token, "ssh", "bastion", "-i"])
             .arg(&self.key)
-            .args(["-l", &self.user.name, "--"])
+            .args(["-l", &self.user.name])
+            .args(options)
+            .arg("--")
             .args(remote)
             .stdin(Stdio::null())
             .output()
@@ -599,6 +612,101 @@ fn warden_ssh_logs_in_with_a_certificate_only_while_the_grant_runs() {
     .map(|s| (*s).to_owned())
     .collect();
     assert_eq!(fx.ssh_calls(), vec![expected], "how the CLI ran ssh");
+
+    // Options pass through to ssh with -o, and --known-hosts pins the host key for use
+    // without a person to confirm it (a regression test: `--` came before the host, so
+    // no ssh option could be given, and there was no way to name a known_hosts file).
+    let host_key = fs::read_to_string(&fx.sshd.host_key).unwrap();
+    let known = fx.server.dir.join("known_hosts");
+    fs::write(
+        &known,
+        format!("[127.0.0.1]:{} {}", fx.port, host_key.trim()),
+    )
+    .unwrap();
+    let known_text = known.display().to_string();
+    let pinned = fx.ssh_with(
+        &alice,
+        &["--known-hosts", &known_text, "-o", "ConnectTimeout=7"],
+        &["id", "-un"],
+    );
+    assert!(pinned.status.success(), "{}", text(&pinned));
+    assert_eq!(String::from_utf8_lossy(&pinned.stdout).trim(), fx.user.name);
+    let call = fx.ssh_calls().pop().unwrap();
+    let options: Vec<&str> = call
+        .iter()
+        .map(String::as_str)
+        .take_while(|a| *a != "--")
+        .collect();
+    let known_option = format!("UserKnownHostsFile=\"{known_text}\"");
+    assert_eq!(
+        options,
+        [
+            "-i",
+            key.as_str(),
+            "-o",
+            &format!("CertificateFile=\"{cert_file}\""),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            &known_option,
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ConnectTimeout=7",
+            "-p",
+            &port,
+            "-l",
+            &fx.user.name,
+        ],
+        "{call:?}"
+    );
+    // A host key that is not the one pinned fails the login, even when the options try
+    // to switch the check off: Warden's come first, and ssh keeps the first value.
+    let other = fx.server.dir.join("other_known_hosts");
+    let impostor = fx.server.dir.join("impostor");
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&impostor)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{}", text(&keygen));
+    let impostor_pub = fs::read_to_string(impostor.with_extension("pub")).unwrap();
+    fs::write(
+        &other,
+        format!("[127.0.0.1]:{} {}", fx.port, impostor_pub.trim()),
+    )
+    .unwrap();
+    let refused = fx.ssh_with(
+        &alice,
+        &[
+            "--known-hosts",
+            other.to_str().unwrap(),
+            "-o",
+            "StrictHostKeyChecking=no",
+        ],
+        &["true"],
+    );
+    assert_eq!(refused.status.code(), Some(255), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("Host key verification failed"),
+        "{}",
+        text(&refused)
+    );
+    // A known_hosts file that is not there is named before anything runs.
+    let calls = fx.ssh_calls().len();
+    let missing = fx.ssh_with(
+        &alice,
+        &["--known-hosts", "/nonexistent/known_hosts"],
+        &["true"],
+    );
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("--known-hosts /nonexistent/known_hosts: no such file"),
+        "{}",
+        text(&missing)
+    );
+    assert_eq!(fx.ssh_calls().len(), calls, "ssh was not run");
     // sshd accepted the key by Warden's certificate for this grant, not by the key alone.
     let log = fx.sshd.log();
     assert!(
@@ -626,11 +734,13 @@ fn warden_ssh_logs_in_with_a_certificate_only_while_the_grant_runs() {
         None,
     );
     assert!(
-        revoked.contains("ended early: revoked by alice"),
+        revoked.contains("revoking (ended early by you at")
+            && revoked.contains(": done with the partition)"),
         "{revoked}"
     );
     fx.wait_revoked(&alice, &grant);
     fs::remove_file(fx.certificate()).unwrap();
+    let calls_before = fx.ssh_calls().len();
     let after = fx.ssh(&alice, &["true"]);
     assert!(!after.status.success(), "{}", text(&after));
     assert!(
@@ -639,5 +749,5 @@ fn warden_ssh_logs_in_with_a_certificate_only_while_the_grant_runs() {
         text(&after)
     );
     assert!(!fx.certificate().exists(), "no certificate is written");
-    assert_eq!(fx.ssh_calls().len(), 1, "ssh was not run again");
+    assert_eq!(fx.ssh_calls().len(), calls_before, "ssh was not run again");
 }
