@@ -67,9 +67,9 @@ pub struct NewToken {
     pub hash: TokenHash,
 }
 
-/// Mints a token with a fresh id and secret.
-pub fn mint_token() -> Result<NewToken, CredentialError> {
-    let id = Uuid::now_v7();
+/// Mints a token with a fresh id (stamped `at`) and secret.
+pub fn mint_token(at: time::OffsetDateTime) -> Result<NewToken, CredentialError> {
+    let id = crate::clock::id_at(at);
     let secret = random_bytes::<32>()?;
     let mut raw = Zeroizing::new(Vec::with_capacity(48));
     raw.extend_from_slice(id.as_bytes());
@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn minted_token_parses_and_matches_its_hash_only() {
-        let token = mint_token().unwrap();
+        let token = mint_token(time::OffsetDateTime::UNIX_EPOCH).unwrap();
         let text = token.text.expose_secret();
         assert!(text.starts_with(TOKEN_PREFIX));
         assert_eq!(text.len(), TOKEN_PREFIX.len() + 64);
@@ -185,13 +185,13 @@ mod tests {
         assert_eq!(presented.id, token.id);
         assert!(token.hash.matches(&presented));
 
-        let other = mint_token().unwrap();
+        let other = mint_token(time::OffsetDateTime::UNIX_EPOCH).unwrap();
         assert!(!other.hash.matches(&presented));
     }
 
     #[test]
     fn tampered_or_malformed_tokens_are_refused() {
-        let token = mint_token().unwrap();
+        let token = mint_token(time::OffsetDateTime::UNIX_EPOCH).unwrap();
         let text = token.text.expose_secret().to_owned();
         // Flip one character of the secret part: still well-formed, no longer matching.
         let mut chars: Vec<char> = text.chars().collect();
@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn debug_of_token_parts_hides_secrets() {
-        let token = mint_token().unwrap();
+        let token = mint_token(time::OffsetDateTime::UNIX_EPOCH).unwrap();
         let shown = format!(
             "{token:?} {:?}",
             PresentedToken::parse(token.text.expose_secret())

@@ -76,7 +76,8 @@ impl WorkerIdentity {
     /// when it releases them or they lapse.
     pub fn process() -> Self {
         Self {
-            owner: Uuid::now_v7(),
+            // Random: the id names this process, it says nothing of time.
+            owner: Uuid::new_v4(),
             file: None,
         }
     }

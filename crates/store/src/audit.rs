@@ -105,7 +105,8 @@ pub(crate) async fn insert_audits<E: std::borrow::Borrow<AuditEvent>>(
     for chunk in events.chunks(INSERT_CHUNK) {
         models.clear();
         for event in chunk {
-            let mut record = rows::new_record(event.borrow(), Uuid::now_v7());
+            let mut record =
+                rows::new_record(event.borrow(), warden_core::clock::id_at(event.borrow().at));
             record.seq = seq + 1;
             record.prev_hash = prev;
             record.hash = record.compute_hash_with(&mut buf);

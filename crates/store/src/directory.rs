@@ -541,7 +541,8 @@ pub(crate) async fn apply_in(
     txn: &sea_orm::DatabaseTransaction,
     changes: &ChangeSet,
 ) -> Result<ChangeSummary, StoreError> {
-    let at = to_ms(changes.at.unwrap_or(OffsetDateTime::UNIX_EPOCH));
+    let at_time = changes.at.unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let at = to_ms(at_time);
     let mut summary = ChangeSummary::default();
 
     let (new, existing): (Vec<&IdentityWrite>, Vec<&IdentityWrite>) =
@@ -762,7 +763,7 @@ pub(crate) async fn apply_in(
         .jobs
         .iter()
         .map(|j| access_jobs::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(warden_core::clock::id_at(at_time)),
             action: Set(j.action.as_str().to_owned()),
             identity_id: Set(j.identity_id),
             resource: Set(j.resource.clone()),

@@ -106,7 +106,7 @@ impl Store {
                     }
                 }
                 None => {
-                    let id = Uuid::now_v7();
+                    let id = warden_core::clock::id_at(now);
                     findings::Entity::insert(findings::ActiveModel {
                         id: Set(id),
                         resource: Set(resource.to_owned()),

@@ -1239,7 +1239,7 @@ async fn insert_call(
     at: OffsetDateTime,
 ) -> Result<(), StoreError> {
     connector_calls::Entity::insert(connector_calls::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(warden_core::clock::id_at(at)),
         at: Set(to_ms(at)),
         op: Set(op.to_owned()),
         identity_id: Set(identity),

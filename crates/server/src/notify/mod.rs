@@ -10,7 +10,6 @@ pub mod deliver;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
 use warden_store::OutboxMessage;
 
 use crate::config::NotificationsConfig;
@@ -106,7 +105,7 @@ pub fn messages(
         .iter()
         .filter(|c| c.events.is_empty() || c.events.iter().any(|e| e == notice.event))
         .map(|c| {
-            let id = Uuid::now_v7();
+            let id = warden_core::clock::id_at(now);
             let payload = json!({
                 "id": id,
                 "event": notice.event,

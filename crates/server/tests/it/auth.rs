@@ -32,7 +32,7 @@ async fn missing_malformed_unknown_and_tampered_tokens_get_the_same_401() {
     let i = tampered.len() - 3;
     tampered[i] = if tampered[i] == 'x' { 'y' } else { 'x' };
     let tampered: String = tampered.into_iter().collect();
-    let unknown = warden_core::credential::mint_token().unwrap();
+    let unknown = warden_core::credential::mint_token(time::OffsetDateTime::UNIX_EPOCH).unwrap();
     let unknown = secrecy::ExposeSecret::expose_secret(&unknown.text).to_owned();
 
     let mut bodies = Vec::new();

@@ -47,7 +47,7 @@ fn token_for(
     user_id: Uuid,
     at: OffsetDateTime,
 ) -> (TokenRecord, warden_core::credential::NewToken) {
-    let minted = mint_token().unwrap();
+    let minted = mint_token(time::OffsetDateTime::UNIX_EPOCH).unwrap();
     let record = TokenRecord {
         id: minted.id,
         user_id,
@@ -220,7 +220,7 @@ async fn tokens(store: Store, _db: TestDb) {
     store
         .create_token(
             &second,
-            &mint_token().unwrap().hash,
+            &mint_token(time::OffsetDateTime::UNIX_EPOCH).unwrap().hash,
             &event(Action::TokenCreate, "token"),
         )
         .await
