@@ -4,9 +4,9 @@
 use warden_core::audit::Actor;
 use warden_proto::directory::PolicyFile;
 
-use crate::error::ApiError;
 use crate::hr_file::HrFormat;
 use crate::service;
+use crate::service::error::ServiceError;
 use crate::service::hr::SyncOptions;
 use crate::state::AppState;
 
@@ -47,7 +47,7 @@ pub const HR_CSV: &str = include_str!("../../../demo/hr.csv");
 
 /// Applies the demo policy and syncs the demo HR file, once: does nothing when a policy
 /// was applied before. Returns whether it loaded the demo.
-pub async fn load(state: &AppState) -> Result<bool, ApiError> {
+pub async fn load(state: &AppState) -> Result<bool, ServiceError> {
     if state.policy().version.is_some() {
         return Ok(false);
     }

@@ -1,11 +1,15 @@
 //! `ApiError`: every failure of an API call, mapped to an HTTP status and an RFC 9457
 //! problem details body. Internal failures show generic text to the caller and log their
 //! whole cause chain; client errors are not logged with their detail (it may quote input).
+//! A [`ServiceError`] becomes an `ApiError` here and nowhere else ([`From`]), so the JSON
+//! API answers every failure of the service layer the same way.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use warden_proto::problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
 use warden_store::StoreError;
+
+use crate::service::error::{Failure, ServiceError};
 
 /// A failed API call.
 #[derive(Debug)]
@@ -129,6 +133,43 @@ impl From<StoreError> for ApiError {
             }
             stale @ StoreError::Stale(_) => Self::new(ProblemType::Conflict, stale.to_string()),
             other => Self::internal(other),
+        }
+    }
+}
+
+/// The problem type the JSON API answers a failure of `kind` with.
+pub fn problem_type(kind: Failure) -> ProblemType {
+    match kind {
+        Failure::Invalid => ProblemType::BadRequest,
+        Failure::Unprocessable => ProblemType::Unprocessable,
+        Failure::Unauthenticated => ProblemType::Unauthorized,
+        Failure::MissingScope => ProblemType::InsufficientScope,
+        Failure::Forbidden => ProblemType::Forbidden,
+        Failure::NotFound => ProblemType::NotFound,
+        Failure::Conflict => ProblemType::Conflict,
+        Failure::RateLimited => ProblemType::RateLimited,
+        Failure::Sealed => ProblemType::Sealed,
+        Failure::Unavailable => ProblemType::Unavailable,
+        Failure::Internal => ProblemType::Internal,
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let parts = e.into_parts();
+        Self {
+            kind: problem_type(parts.kind),
+            detail: parts.detail,
+            errors: parts
+                .fields
+                .into_iter()
+                .map(|f| FieldError {
+                    field: f.field,
+                    message: f.message,
+                })
+                .collect(),
+            retry_after_secs: parts.retry_after_secs,
+            cause: parts.cause,
         }
     }
 }

@@ -18,8 +18,12 @@ use crate::state::AppState;
 
 /// A start-up step's refusal as the operator reads it: what went wrong and, for each
 /// field (a policy file's line, say), why; an internal failure with its cause.
-fn init_failed(e: crate::error::ApiError) -> ServeError {
-    ServeError::Init(e.public_detail().unwrap_or_else(|| format!("{e:?}")))
+fn init_failed(e: crate::service::error::ServiceError) -> ServeError {
+    ServeError::Init(
+        e.public_detail()
+            .or_else(|| e.cause_chain())
+            .unwrap_or_else(|| e.to_string()),
+    )
 }
 
 /// Why the server could not start or stopped with an error.

@@ -26,7 +26,10 @@ pub async fn search(
     caller: Caller,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    service::audit::search(&state, &caller, &q).await.map(Json)
+    service::audit::search(&state, &caller, &q)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// The last event and the latest signed checkpoint. Needs `audit:read` or `admin`.
@@ -38,7 +41,10 @@ pub async fn head(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<AuditHead>, ApiError> {
-    service::audit::head(&state, &caller).await.map(Json)
+    service::audit::head(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// The public key that signs checkpoints. Public: pin it where the server's
@@ -48,7 +54,9 @@ pub async fn head(
         (status = 200, body = AuditKey),
     ))]
 pub async fn key(State(state): State<AppState>) -> Result<Json<AuditKey>, ApiError> {
-    service::audit::key(&state).map(Json)
+    service::audit::key(&state)
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Exports the log (or the events after `since`) as a bundle that `warden audit verify`
@@ -66,9 +74,16 @@ pub async fn export(
     caller: Caller,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let export = service::audit::export(&state, &caller, q.since.unwrap_or(0)).await?;
+    let export = service::audit::export(&state, &caller, q.since.unwrap_or(0))
+        .await
+        .map_err(ApiError::from)?;
     let stream = futures_util::stream::try_unfold(export, |mut export| async move {
-        Ok::<_, std::io::Error>(export.next_chunk().await?.map(|chunk| (chunk, export)))
+        Ok::<_, std::io::Error>(
+            export
+                .next_chunk()
+                .await?
+                .map(|chunk| (axum::body::Bytes::from(chunk), export)),
+        )
     });
     let mut response = Body::from_stream(stream).into_response();
     response.headers_mut().insert(

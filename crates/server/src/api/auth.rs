@@ -26,7 +26,10 @@ pub async fn login(
     client: ClientInfo,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    service::auth::login(&state, &client, req).await.map(Json)
+    service::auth::login(&state, &client, req)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Revokes the token used for this request.
@@ -36,6 +39,7 @@ pub async fn login(
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
     service::auth::logout(&state, &caller)
         .await
+        .map_err(ApiError::from)
         .map(|()| StatusCode::NO_CONTENT)
 }
 
@@ -67,5 +71,6 @@ pub async fn change_password(
 ) -> Result<StatusCode, ApiError> {
     service::auth::change_password(&state, &caller, req)
         .await
+        .map_err(ApiError::from)
         .map(|()| StatusCode::NO_CONTENT)
 }

@@ -62,6 +62,7 @@ pub async fn hr_sync(
     };
     service::hr::sync(&state, &caller, &body, options)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -74,7 +75,10 @@ pub async fn list_identities(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<IdentityInfo>>, ApiError> {
-    service::access::list(&state, &caller).await.map(Json)
+    service::access::list(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// One identity (by user name or employee id) with its policy groups, birthright access
@@ -92,6 +96,7 @@ pub async fn get_identity(
 ) -> Result<Json<IdentityDetail>, ApiError> {
     service::access::detail(&state, &caller, &identity)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -112,5 +117,6 @@ pub async fn explain_access(
 ) -> Result<Json<Explanation>, ApiError> {
     service::access::explain(&state, &caller, &params)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }

@@ -29,7 +29,10 @@ pub async fn list_grants(
     caller: Caller,
     Query(q): Query<ListGrants>,
 ) -> Result<Json<Vec<GrantInfo>>, ApiError> {
-    service::grants::list(&state, &caller, &q).await.map(Json)
+    service::grants::list(&state, &caller, &q)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 /// One grant: its holder's, or any for administrators and auditors.
 #[utoipa::path(operation_id = "get_grant", get, path = "/v1/grants/{id}", tag = "grants", security(("bearer" = [])),
@@ -43,7 +46,10 @@ pub async fn get_grant(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<GrantInfo>, ApiError> {
-    service::grants::show(&state, &caller, id).await.map(Json)
+    service::grants::show(&state, &caller, id)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 /// Ends a grant now, before its time (its holder, or an administrator). The access goes
 /// from the target at once unless another running grant of the same access keeps it.
@@ -63,6 +69,7 @@ pub async fn revoke_grant(
 ) -> Result<Json<GrantInfo>, ApiError> {
     service::grants::revoke(&state, &caller, id, &b.reason)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 /// Asks for more time on a running grant: a new request, scored on the time it adds and
@@ -84,6 +91,7 @@ pub async fn extend_grant(
 ) -> Result<(StatusCode, Json<RequestInfo>), ApiError> {
     service::requests::extend(&state, &caller, id, b)
         .await
+        .map_err(ApiError::from)
         .map(|r| (StatusCode::CREATED, Json(r)))
 }
 /// Whether an identity holds a role on a resource now, with the grant and its end: the
@@ -99,7 +107,10 @@ pub async fn access_check(
     crate::auth::CheckCaller(caller): crate::auth::CheckCaller,
     Query(q): Query<AccessCheckQuery>,
 ) -> Result<Json<AccessCheck>, ApiError> {
-    service::grants::check(&state, &caller, &q).await.map(Json)
+    service::grants::check(&state, &caller, &q)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 /// Break-glass: access at once without approval, for a role policy makes the caller
 /// eligible for, at most 2 hours by default. Security is told at once; the holder owes a
@@ -118,6 +129,7 @@ pub async fn take_breakglass(
 ) -> Result<(StatusCode, Json<BreakGlassInfo>), ApiError> {
     service::breakglass::take(&state, &caller, b)
         .await
+        .map_err(ApiError::from)
         .map(|r| (StatusCode::CREATED, Json(r)))
 }
 /// Every break-glass use with its review (administrators, auditors, security).
@@ -129,7 +141,10 @@ pub async fn list_breakglass(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<BreakGlassInfo>>, ApiError> {
-    service::breakglass::list(&state, &caller).await.map(Json)
+    service::breakglass::list(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 /// One break-glass use with its review.
 #[utoipa::path(operation_id = "get_breakglass", get, path = "/v1/breakglass/{id}", tag = "grants", security(("bearer" = [])),
@@ -145,6 +160,7 @@ pub async fn get_breakglass(
 ) -> Result<Json<BreakGlassInfo>, ApiError> {
     service::breakglass::show(&state, &caller, id)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 /// The holder's justification of a break-glass use, due within 24 hours.
@@ -164,6 +180,7 @@ pub async fn justify_breakglass(
 ) -> Result<Json<BreakGlassInfo>, ApiError> {
     service::breakglass::justify(&state, &caller, id, &b.justification)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 /// A verdict on a break-glass use by security or the holder's manager. `unjustified`
@@ -184,6 +201,7 @@ pub async fn review_breakglass(
 ) -> Result<Json<BreakGlassInfo>, ApiError> {
     service::breakglass::review(&state, &caller, id, &b)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 /// Security incidents (administrators and auditors).
@@ -197,6 +215,7 @@ pub async fn list_incidents(
 ) -> Result<Json<Vec<IncidentInfo>>, ApiError> {
     service::breakglass::incidents(&state, &caller)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -217,6 +236,7 @@ pub async fn create_vendor(
 ) -> Result<(StatusCode, Json<CreatedVendor>), ApiError> {
     service::vendors::create(&state, &caller, b)
         .await
+        .map_err(ApiError::from)
         .map(|r| (StatusCode::CREATED, Json(r)))
 }
 
@@ -229,5 +249,8 @@ pub async fn list_vendors(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<VendorInfo>>, ApiError> {
-    service::vendors::list(&state, &caller).await.map(Json)
+    service::vendors::list(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }

@@ -172,7 +172,8 @@ pub async fn sealed_gate(
     next: Next,
 ) -> Response {
     if state.vault().is_sealed() && !SERVED_WHILE_SEALED.contains(&req.uri().path()) {
-        return crate::service::vault::sealed_error(&state).into_response();
+        return crate::error::ApiError::from(crate::service::vault::sealed_error(&state))
+            .into_response();
     }
     next.run(req).await
 }

@@ -22,7 +22,10 @@ pub async fn get_policy(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Option<PolicyVersionInfo>>, ApiError> {
-    service::policy::current(&state, &caller).await.map(Json)
+    service::policy::current(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// What applying these files would change, for whom: birthright access and what each
@@ -40,6 +43,7 @@ pub async fn plan_policy(
 ) -> Result<Json<PolicyPlan>, ApiError> {
     service::policy::plan(&state, &caller, &change)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -59,6 +63,7 @@ pub async fn apply_policy(
 ) -> Result<Json<PolicyApplied>, ApiError> {
     service::policy::apply(&state, &caller, &apply.into())
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -71,7 +76,10 @@ pub async fn list_policy_versions(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<PolicyVersionInfo>>, ApiError> {
-    service::policy::history(&state, &caller).await.map(Json)
+    service::policy::history(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// One version with its files. Needs `policy:read`.
@@ -88,6 +96,7 @@ pub async fn get_policy_version(
 ) -> Result<Json<PolicyVersionInfo>, ApiError> {
     service::policy::version(&state, &caller, version)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -109,5 +118,6 @@ pub async fn restore_policy_version(
 ) -> Result<Json<PolicyApplied>, ApiError> {
     service::policy::restore(&state, &caller, version, &req.comment)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }

@@ -32,6 +32,7 @@ pub async fn create_request(
 ) -> Result<(StatusCode, Json<RequestInfo>), ApiError> {
     service::requests::create(&state, &caller, req)
         .await
+        .map_err(ApiError::from)
         .map(|r| (StatusCode::CREATED, Json(r)))
 }
 
@@ -49,6 +50,7 @@ pub async fn list_requests(
 ) -> Result<Json<Vec<RequestInfo>>, ApiError> {
     service::requests::list(&state, &caller, q.pending_approval)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -64,7 +66,10 @@ pub async fn get_request(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<RequestInfo>, ApiError> {
-    service::requests::show(&state, &caller, id).await.map(Json)
+    service::requests::show(&state, &caller, id)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Approves a pending request. Nobody approves their own request or one made on their
@@ -85,6 +90,7 @@ pub async fn approve_request(
 ) -> Result<Json<RequestInfo>, ApiError> {
     service::requests::decide(&state, &caller, id, true, &d.comment)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -105,6 +111,7 @@ pub async fn deny_request(
 ) -> Result<Json<RequestInfo>, ApiError> {
     service::requests::decide(&state, &caller, id, false, &d.comment)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -123,5 +130,6 @@ pub async fn cancel_request(
 ) -> Result<Json<RequestInfo>, ApiError> {
     service::requests::cancel(&state, &caller, id)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }

@@ -34,6 +34,7 @@ pub async fn grant_credential(
 ) -> Result<Json<GrantCredential>, ApiError> {
     service::targets::credential(&state, &caller, id)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -41,7 +42,9 @@ pub async fn grant_credential(
 #[utoipa::path(operation_id = "ssh_ca", get, path = "/v1/ssh/ca", tag = "targets",
     responses((status = 200, body = SshCa)))]
 pub async fn ssh_ca(State(state): State<AppState>) -> Result<Json<SshCa>, ApiError> {
-    service::targets::ssh_ca(&state).map(|public_key| Json(SshCa { public_key }))
+    service::targets::ssh_ca(&state)
+        .map_err(ApiError::from)
+        .map(|public_key| Json(SshCa { public_key }))
 }
 
 /// Signs the caller's public key for their running grant on an ssh resource: the
@@ -61,6 +64,7 @@ pub async fn sign_ssh_key(
 ) -> Result<Json<SshCertificate>, ApiError> {
     service::targets::sign_ssh(&state, &caller, &b)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -82,6 +86,7 @@ pub async fn discover_accounts(
 ) -> Result<Json<Inventory>, ApiError> {
     service::targets::inventory(&state, &caller, &name)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -101,6 +106,7 @@ pub async fn reconcile(
 ) -> Result<Json<Vec<ResourceReconciled>>, ApiError> {
     service::reconcile::run_for(&state, &caller, &q)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -118,5 +124,6 @@ pub async fn list_findings(
 ) -> Result<Json<Vec<FindingInfo>>, ApiError> {
     service::reconcile::findings(&state, &caller, &q)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }

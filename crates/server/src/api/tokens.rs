@@ -21,7 +21,10 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<TokenInfo>>, ApiError> {
-    service::tokens::list(&state, &caller).await.map(Json)
+    service::tokens::list(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Creates an API token for the caller, with scopes the caller holds. The token text is
@@ -37,6 +40,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     service::tokens::create(&state, &caller, req)
         .await
+        .map_err(ApiError::from)
         .map(|t| (StatusCode::CREATED, Json(t)))
 }
 
@@ -54,5 +58,6 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     service::tokens::revoke(&state, &caller, id)
         .await
+        .map_err(ApiError::from)
         .map(|()| StatusCode::NO_CONTENT)
 }

@@ -20,7 +20,10 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<UserInfo>>, ApiError> {
-    service::users::list(&state, &caller).await.map(Json)
+    service::users::list(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Creates a user. Needs `users:write` and every scope given. Without a password, one is
@@ -36,6 +39,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     service::users::create(&state, &caller, req)
         .await
+        .map_err(ApiError::from)
         .map(|u| (StatusCode::CREATED, Json(u)))
 }
 
@@ -53,6 +57,7 @@ pub async fn get(
 ) -> Result<Json<UserInfo>, ApiError> {
     service::users::get(&state, &caller, &username)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -74,5 +79,6 @@ pub async fn update(
 ) -> Result<Json<UserInfo>, ApiError> {
     service::users::update(&state, &caller, &username, req)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }

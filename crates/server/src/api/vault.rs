@@ -23,7 +23,10 @@ use crate::state::AppState;
 #[utoipa::path(operation_id = "vault_status", get, path = "/v1/operator/status", tag = "vault",
     responses((status = 200, body = VaultStatus)))]
 pub async fn status(State(state): State<AppState>) -> Result<Json<VaultStatus>, ApiError> {
-    service::vault::status(&state).await.map(Json)
+    service::vault::status(&state)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Initialises the vault: a new unseal key split into shares, returned once. Needs
@@ -40,7 +43,10 @@ pub async fn init(
     caller: Caller,
     ApiJson(b): ApiJson<InitVault>,
 ) -> Result<Json<InitializedVault>, ApiError> {
-    service::vault::init(&state, &caller, &b).await.map(Json)
+    service::vault::init(&state, &caller, &b)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Gives one unseal share (or resets those given). Needs no token: a key holder need
@@ -64,7 +70,10 @@ pub async fn unseal(
         source: client.ip,
         user_agent: client.user_agent,
     };
-    service::vault::unseal(&state, actor, &b).await.map(Json)
+    service::vault::unseal(&state, actor, &b)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Seals the vault: its keys leave memory and the API serves health and unseal only.
@@ -77,7 +86,10 @@ pub async fn seal(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<VaultStatus>, ApiError> {
-    service::vault::seal(&state, &caller).await.map(Json)
+    service::vault::seal(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Rotates the root key and starts a new data key; older secrets stay readable and are
@@ -91,7 +103,10 @@ pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<VaultStatus>, ApiError> {
-    service::vault::rotate_keys(&state, &caller).await.map(Json)
+    service::vault::rotate_keys(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Replaces the unseal key: a new one split into new shares, returned once; the old
@@ -108,7 +123,10 @@ pub async fn rekey(
     caller: Caller,
     ApiJson(b): ApiJson<InitVault>,
 ) -> Result<Json<InitializedVault>, ApiError> {
-    service::vault::rekey(&state, &caller, &b).await.map(Json)
+    service::vault::rekey(&state, &caller, &b)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Every vaulted account's metadata (never a secret). Needs `admin`.
@@ -120,7 +138,10 @@ pub async fn list_accounts(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<AccountInfo>>, ApiError> {
-    service::accounts::list(&state, &caller).await.map(Json)
+    service::accounts::list(&state, &caller)
+        .await
+        .map_err(ApiError::from)
+        .map(Json)
 }
 
 /// Puts an account in the vault; its password must log in now. Needs `admin`.
@@ -139,6 +160,7 @@ pub async fn add_account(
 ) -> Result<(StatusCode, Json<AccountInfo>), ApiError> {
     service::accounts::add(&state, &caller, &b)
         .await
+        .map_err(ApiError::from)
         .map(|a| (StatusCode::CREATED, Json(a)))
 }
 
@@ -156,6 +178,7 @@ pub async fn get_account(
 ) -> Result<Json<AccountInfo>, ApiError> {
     service::accounts::show(&state, &caller, &name)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -176,6 +199,7 @@ pub async fn checkout(
 ) -> Result<Json<CheckedOut>, ApiError> {
     service::accounts::checkout(&state, &caller, &name, &b)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -196,6 +220,7 @@ pub async fn checkin(
 ) -> Result<Json<CheckoutInfo>, ApiError> {
     service::accounts::checkin(&state, &caller, &name, &b)
         .await
+        .map_err(ApiError::from)
         .map(Json)
 }
 
@@ -214,5 +239,6 @@ pub async fn rotate_account(
 ) -> Result<(StatusCode, Json<RotationScheduled>), ApiError> {
     service::accounts::request_rotation(&state, &caller, &name)
         .await
+        .map_err(ApiError::from)
         .map(|r| (StatusCode::ACCEPTED, Json(r)))
 }

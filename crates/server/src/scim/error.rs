@@ -10,7 +10,8 @@ use warden_proto::problem::ProblemType;
 use warden_store::StoreError;
 
 use super::SCIM_JSON;
-use crate::error::ApiError;
+use crate::error::{ApiError, problem_type};
+use crate::service::error::{Failure, ServiceError};
 
 /// The schema URN of SCIM error bodies.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -181,6 +182,27 @@ impl From<ApiError> for ScimError {
             ProblemType::Unauthorized => Self::status(status, "a valid bearer token is required"),
             ProblemType::Conflict => Self::taken(&detail),
             ProblemType::BadRequest => Self::invalid(&detail),
+            _ => Self::status(status, &detail),
+        }
+    }
+}
+
+impl From<ServiceError> for ScimError {
+    /// Keeps the kind and the public detail of a failure of the service layer; the cause
+    /// of an internal failure is logged, never shown.
+    fn from(e: ServiceError) -> Self {
+        let kind = e.kind();
+        if let Some(chain) = e.cause_chain() {
+            tracing::error!(cause = %chain, "scim request failed");
+        }
+        let detail = e.public_detail().unwrap_or_else(|| kind.title().to_owned());
+        let status = StatusCode::from_u16(problem_type(kind).status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match kind {
+            Failure::Internal => Self::internal(),
+            Failure::Unauthenticated => Self::status(status, "a valid bearer token is required"),
+            Failure::Conflict => Self::taken(&detail),
+            Failure::Invalid => Self::invalid(&detail),
             _ => Self::status(status, &detail),
         }
     }

@@ -12,7 +12,7 @@ use warden_store::IdentityFilter;
 use super::authz::{self, Object};
 use super::directory::eligible_of;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// The wire form of an identity.
@@ -38,7 +38,7 @@ pub fn info(i: &Identity) -> IdentityInfo {
 }
 
 /// Finds an identity by user name or employee id.
-pub async fn find(state: &AppState, key: &str) -> Result<Option<Identity>, ApiError> {
+pub async fn find(state: &AppState, key: &str) -> Result<Option<Identity>, ServiceError> {
     let store = state.store();
     let by_name = store
         .find_identities(IdentityFilter::Username(&key.to_ascii_lowercase()))
@@ -60,11 +60,11 @@ async fn authorized(
     caller: &Caller,
     key: &str,
     op: Operation,
-) -> Result<Identity, ApiError> {
+) -> Result<Identity, ServiceError> {
     let object = Object::new("identity", key);
     let identity = find(state, key)
         .await?
-        .ok_or_else(|| ApiError::not_found(&object.label))?;
+        .ok_or_else(|| ServiceError::not_found(&object.label))?;
     let relation = if identity.hr.username == caller.user.username {
         Relation::Own
     } else {
@@ -75,7 +75,7 @@ async fn authorized(
 }
 
 /// Every identity.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<IdentityInfo>, ApiError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<IdentityInfo>, ServiceError> {
     authz::require(state, caller, Operation::IdentityList, Relation::Other).await?;
     Ok(state
         .store()
@@ -91,7 +91,7 @@ pub async fn detail(
     state: &AppState,
     caller: &Caller,
     key: &str,
-) -> Result<IdentityDetail, ApiError> {
+) -> Result<IdentityDetail, ServiceError> {
     let identity = authorized(state, caller, key, Operation::IdentityRead).await?;
     let live = state.policy();
     let today = state.clock().now().date();
@@ -131,7 +131,7 @@ pub async fn explain(
     state: &AppState,
     caller: &Caller,
     q: &ExplainParams,
-) -> Result<Explanation, ApiError> {
+) -> Result<Explanation, ServiceError> {
     let identity = authorized(state, caller, &q.identity, Operation::AccessExplain).await?;
     let duration = q
         .duration

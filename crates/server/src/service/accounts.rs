@@ -10,13 +10,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::service::error::Failure;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{Connector, ConnectorError};
 use warden_proto::WireSecret;
-use warden_proto::problem::ProblemType;
 use warden_proto::vault::{
     AccountInfo, AddAccount, CheckedOut, CheckinRequest, CheckoutInfo, CheckoutRequest,
     RotationScheduled,
@@ -27,13 +27,13 @@ use warden_vault::PasswordPolicy;
 use super::authz::{self, Object};
 use super::vault::keyring;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// The connection kinds whose accounts the vault can rotate.
 const ROTATABLE: [&str; 4] = ["postgres", "mariadb", "redis", "ssh"];
 
-fn check_name(name: &str) -> Result<(), ApiError> {
+fn check_name(name: &str) -> Result<(), ServiceError> {
     let ok = name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name
@@ -42,7 +42,10 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::field("name", "must be 1 to 64 of a-z 0-9 - _ ."))
+        Err(ServiceError::field(
+            "name",
+            "must be 1 to 64 of a-z 0-9 - _ .",
+        ))
     }
 }
 
@@ -86,22 +89,25 @@ pub async fn add(
     state: &AppState,
     caller: &Caller,
     body: &AddAccount,
-) -> Result<AccountInfo, ApiError> {
+) -> Result<AccountInfo, ServiceError> {
     authz::require(state, caller, Operation::AccountAdd, Relation::Other).await?;
     check_name(&body.name)?;
     let ring = keyring(state).await?;
     if body.username.is_empty() || body.username.len() > 256 || body.username.contains('\0') {
-        return Err(ApiError::field("username", "must be 1 to 256 characters"));
+        return Err(ServiceError::field(
+            "username",
+            "must be 1 to 256 characters",
+        ));
     }
     let connector = connector_of(state, &body.connection)
-        .map_err(|m| ApiError::unprocessable("connection", m))?;
+        .map_err(|m| ServiceError::unprocessable("connection", m))?;
     let policy = PasswordPolicy {
         length: usize::try_from(body.password_length.unwrap_or(24)).unwrap_or(usize::MAX),
         symbols: body.symbols.unwrap_or(true),
     };
     policy
         .check()
-        .map_err(|e| ApiError::field("password_length", e.to_string()))?;
+        .map_err(|e| ServiceError::field("password_length", e.to_string()))?;
     let rotate_every = match &body.rotate_every {
         Some(raw) => {
             warden_core::policy::parse_duration_within(raw, crate::config::MAX_ROTATION_INTERVAL)
@@ -111,10 +117,10 @@ pub async fn add(
             .config()
             .vault
             .default_rotation()
-            .map_err(ApiError::internal)?,
+            .map_err(ServiceError::internal)?,
     };
     if rotate_every < time::Duration::hours(1) {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "rotate_every",
             "must be at least 1h",
         ));
@@ -122,13 +128,16 @@ pub async fn add(
     if let Some(r) = &body.resource
         && state.policy().policy.resource(r).is_none()
     {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "resource",
             format!("resource {r} is not in the policy in force"),
         ));
     }
     if !body.roles.is_empty() && body.resource.is_none() {
-        return Err(ApiError::unprocessable("roles", "roles need a resource"));
+        return Err(ServiceError::unprocessable(
+            "roles",
+            "roles need a resource",
+        ));
     }
     {
         let policy = state.policy();
@@ -137,7 +146,7 @@ pub async fn add(
             .iter()
             .find(|g| !policy.policy.groups().any(|known| known.name == **g))
         {
-            return Err(ApiError::unprocessable(
+            return Err(ServiceError::unprocessable(
                 "groups",
                 format!("group {g} is not in the policy in force"),
             ));
@@ -149,8 +158,8 @@ pub async fn add(
         None => time::Duration::hours(1),
     };
     if state.store().vault_account(&body.name).await?.is_some() {
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             format!("vaulted account {} already exists", body.name),
         ));
     }
@@ -161,7 +170,7 @@ pub async fn add(
     match connector.check_login(&body.username, &given).await {
         Ok(true) => {}
         Ok(false) => {
-            return Err(ApiError::unprocessable(
+            return Err(ServiceError::unprocessable(
                 "password",
                 format!(
                     "it does not log in as {} on connection {}",
@@ -172,10 +181,10 @@ pub async fn add(
         Err(e) => return Err(super::targets::connector_error(&e)),
     }
     let now = state.clock().now();
-    let id = Uuid::now_v7();
+    let id = warden_core::clock::id_at(now);
     let (key_id, envelope) = ring
         .seal_secret(id, 1, given.expose_secret().as_bytes())
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(|e| ServiceError::internal(e.to_string()))?;
     let account = VaultAccount {
         id,
         name: body.name.clone(),
@@ -228,8 +237,8 @@ pub async fn add(
         .vault_add_account(&account, &secret, &[event])
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::new(
-                ProblemType::Conflict,
+            StoreError::Conflict(_) => ServiceError::new(
+                Failure::Conflict,
                 format!("vaulted account {} already exists", body.name),
             ),
             e => e.into(),
@@ -283,7 +292,7 @@ fn info(a: VaultAccount, checkouts: Vec<Checkout>, pending: bool) -> AccountInfo
 }
 
 /// Every vaulted account's metadata, in three queries however many accounts there are.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>, ApiError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>, ServiceError> {
     authz::require(state, caller, Operation::AccountRead, Relation::Other).await?;
     let store = state.store();
     let mut open: std::collections::HashMap<Uuid, Vec<Checkout>> = std::collections::HashMap::new();
@@ -308,16 +317,20 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>,
         .collect())
 }
 
-async fn find(state: &AppState, name: &str) -> Result<VaultAccount, ApiError> {
+async fn find(state: &AppState, name: &str) -> Result<VaultAccount, ServiceError> {
     state
         .store()
         .vault_account(name)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("vaulted account {name}")))
+        .ok_or_else(|| ServiceError::not_found(format!("vaulted account {name}")))
 }
 
 /// One vaulted account's metadata.
-pub async fn show(state: &AppState, caller: &Caller, name: &str) -> Result<AccountInfo, ApiError> {
+pub async fn show(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<AccountInfo, ServiceError> {
     authz::require(state, caller, Operation::AccountRead, Relation::Other).await?;
     let a = find(state, name).await?;
     let checkouts = state.store().vault_open_checkouts(a.id).await?;
@@ -335,7 +348,7 @@ pub async fn checkout(
     caller: &Caller,
     name: &str,
     body: &CheckoutRequest,
-) -> Result<CheckedOut, ApiError> {
+) -> Result<CheckedOut, ServiceError> {
     authz::gate(state, caller, Operation::AccountCheckout).await?;
     let ring = keyring(state).await?;
     let now = state.clock().now();
@@ -343,7 +356,7 @@ pub async fn checkout(
     // A check-out refused by the account's own rules (the wrong grant, no group) is
     // audited as a refusal, as the table's are.
     let object = Object::new("account", &a.name);
-    let refuse = async |e: ApiError| {
+    let refuse = async |e: ServiceError| {
         authz::refused(state, caller, Operation::AccountCheckout, Some(&object), e).await
     };
     let (grant, allowed_by, ends_at) = match body.grant {
@@ -352,8 +365,8 @@ pub async fn checkout(
             let allowed = a.resource.as_deref() == Some(g.resource.as_str())
                 && (a.roles.is_empty() || a.roles.contains(&g.role));
             if !allowed {
-                let e = ApiError::new(
-                    ProblemType::Forbidden,
+                let e = ServiceError::new(
+                    Failure::Forbidden,
                     format!(
                         "grant {} is for {} on {}; account {name} is checked out under grants on {} with roles [{}]",
                         g.id,
@@ -371,7 +384,7 @@ pub async fn checkout(
         None => {
             let group = match policy_group(state, caller, &a).await {
                 Ok(group) => group,
-                Err(e) if e.kind() == ProblemType::Forbidden => return Err(refuse(e).await),
+                Err(e) if e.kind() == Failure::Forbidden => return Err(refuse(e).await),
                 Err(e) => return Err(e),
             };
             let ends = now + time::Duration::seconds(a.checkout_max_secs);
@@ -381,10 +394,10 @@ pub async fn checkout(
     let password = ring
         .current_password(state.store(), &a)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ServiceError::internal)?;
     let exclusive = a.exclusive || body.exclusive;
     let checkout = Checkout {
-        id: Uuid::now_v7(),
+        id: warden_core::clock::id_at(now),
         account_id: a.id,
         grant_id: grant.as_ref().map(|g| g.id),
         username: caller.user.username.to_string(),
@@ -413,8 +426,8 @@ pub async fn checkout(
         .vault_checkout(&checkout, &[event])
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(why) => ApiError::new(
-                ProblemType::Conflict,
+            StoreError::Conflict(why) => ServiceError::new(
+                Failure::Conflict,
                 format!("account {name} cannot be checked out now: there is {why}"),
             ),
             e => e.into(),
@@ -438,10 +451,10 @@ async fn policy_group(
     state: &AppState,
     caller: &Caller,
     a: &VaultAccount,
-) -> Result<String, ApiError> {
+) -> Result<String, ServiceError> {
     let refused = || {
-        ApiError::new(
-            ProblemType::Forbidden,
+        ServiceError::new(
+            Failure::Forbidden,
             format!(
                 "account {} is checked out under a running grant (name it with grant){}",
                 a.name,
@@ -480,7 +493,7 @@ pub async fn checkin(
     caller: &Caller,
     name: &str,
     body: &CheckinRequest,
-) -> Result<CheckoutInfo, ApiError> {
+) -> Result<CheckoutInfo, ServiceError> {
     authz::gate(state, caller, Operation::AccountCheckin).await?;
     let a = find(state, name).await?;
     let open = state.store().vault_open_checkouts(a.id).await?;
@@ -490,7 +503,7 @@ pub async fn checkin(
         None => open.into_iter().find(|c| c.username == me),
     };
     let Some(c) = chosen else {
-        return Err(ApiError::not_found(format!(
+        return Err(ServiceError::not_found(format!(
             "an open check-out of {name} by {me}"
         )));
     };
@@ -510,7 +523,7 @@ pub async fn checkin(
     };
     let done = check_in(state, caller.actor(), name, &c, reason, now)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("an open check-out {}", c.id)))?;
+        .ok_or_else(|| ServiceError::not_found(format!("an open check-out {}", c.id)))?;
     crate::service::rotation::wake(state);
     Ok(checkout_info(done))
 }
@@ -546,7 +559,7 @@ pub async fn request_rotation(
     state: &AppState,
     caller: &Caller,
     name: &str,
-) -> Result<RotationScheduled, ApiError> {
+) -> Result<RotationScheduled, ServiceError> {
     authz::require(state, caller, Operation::AccountRotate, Relation::Other).await?;
     keyring(state).await?;
     let a = find(state, name).await?;
@@ -571,7 +584,7 @@ pub async fn request_rotation(
 pub async fn current_password(
     state: &AppState,
     name: &str,
-) -> Result<Option<SecretString>, ApiError> {
+) -> Result<Option<SecretString>, ServiceError> {
     let ring = keyring(state).await?;
     let Some(a) = state.store().vault_account(name).await? else {
         return Ok(None);
@@ -579,5 +592,5 @@ pub async fn current_password(
     ring.current_password(state.store(), &a)
         .await
         .map(Some)
-        .map_err(ApiError::internal)
+        .map_err(ServiceError::internal)
 }

@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::time::Duration as StdDuration;
 
-use axum::body::Bytes;
 use warden_audit::bundle::{self, Header, Line, PublishedKey};
 use warden_audit::{Checkpoint, SigningKey};
 use warden_connectors::keyfile::{self, KeyFileError};
@@ -18,7 +17,7 @@ use warden_proto::audit::{AuditActor, AuditEventInfo, AuditHead, AuditKey, Audit
 use warden_store::{ActionFilter, AuditFilter, StoredAuditEvent};
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// Events read from the store per page of an export.
@@ -41,8 +40,8 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, String> {
 
 /// Signs the head of the chain when events arrived since the last checkpoint. Returns
 /// the new checkpoint, if one was made.
-pub async fn checkpoint(state: &AppState) -> Result<Option<Checkpoint>, ApiError> {
-    let key = state.audit_key().map_err(ApiError::internal)?;
+pub async fn checkpoint(state: &AppState) -> Result<Option<Checkpoint>, ServiceError> {
+    let key = state.audit_key().map_err(ServiceError::internal)?;
     let store = state.store();
     let (seq, hash) = store.audit_head().await?;
     let last = store.last_audit_checkpoint().await?;
@@ -84,8 +83,8 @@ pub async fn run_checkpoints(state: AppState) {
 }
 
 /// The published checkpoint key.
-pub fn key(state: &AppState) -> Result<AuditKey, ApiError> {
-    let key = state.audit_key().map_err(ApiError::internal)?;
+pub fn key(state: &AppState) -> Result<AuditKey, ServiceError> {
+    let key = state.audit_key().map_err(ServiceError::internal)?;
     let public = key.public();
     Ok(AuditKey {
         key_id: public.key_id(),
@@ -94,7 +93,7 @@ pub fn key(state: &AppState) -> Result<AuditKey, ApiError> {
 }
 
 /// The head of the log and its latest checkpoint. Needs `audit:read` or `admin`.
-pub async fn head(state: &AppState, caller: &Caller) -> Result<AuditHead, ApiError> {
+pub async fn head(state: &AppState, caller: &Caller) -> Result<AuditHead, ServiceError> {
     super::authz::require(state, caller, Operation::AuditRead, Relation::Other).await?;
     let (seq, hash) = state.store().audit_head().await?;
     let last = state.store().last_audit_checkpoint().await?;
@@ -114,22 +113,22 @@ pub async fn search(
     state: &AppState,
     caller: &Caller,
     q: &AuditQuery,
-) -> Result<AuditPage, ApiError> {
+) -> Result<AuditPage, ServiceError> {
     super::authz::require(state, caller, Operation::AuditRead, Relation::Other).await?;
     let action = q
         .action
         .as_deref()
         .map(ActionFilter::parse)
         .transpose()
-        .map_err(|e| ApiError::field("action", e))?;
+        .map_err(|e| ServiceError::field("action", e))?;
     if let (Some(since), Some(until)) = (q.since, q.until)
         && until <= since
     {
-        return Err(ApiError::unprocessable("until", "must be after since"));
+        return Err(ServiceError::unprocessable("until", "must be after since"));
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "must be between 1 and 1000"));
+        return Err(ServiceError::field("limit", "must be between 1 and 1000"));
     }
     let filter = AuditFilter {
         actor: q.actor.clone(),
@@ -200,12 +199,12 @@ impl std::fmt::Debug for Export {
 /// Starts an export of the events after `since`: audits it, signs a checkpoint over the
 /// head (so the bundle ends signed), and returns the stream's state. Needs `audit:read`
 /// or `admin`.
-pub async fn export(state: &AppState, caller: &Caller, since: u64) -> Result<Export, ApiError> {
+pub async fn export(state: &AppState, caller: &Caller, since: u64) -> Result<Export, ServiceError> {
     super::authz::require(state, caller, Operation::AuditExport, Relation::Other).await?;
     let (head, _) = state.store().audit_head().await?;
     if since > head {
-        return Err(ApiError::new(
-            warden_proto::problem::ProblemType::NotFound,
+        return Err(ServiceError::new(
+            crate::service::error::Failure::NotFound,
             format!("since: there is no event {since}; the log ends at {head}"),
         ));
     }
@@ -222,15 +221,15 @@ pub async fn export(state: &AppState, caller: &Caller, since: u64) -> Result<Exp
             .store()
             .last_audit_checkpoint()
             .await?
-            .ok_or_else(|| ApiError::internal("no checkpoint after signing one"))?,
+            .ok_or_else(|| ServiceError::internal("no checkpoint after signing one"))?,
     };
-    let key = state.audit_key().map_err(ApiError::internal)?;
+    let key = state.audit_key().map_err(ServiceError::internal)?;
     let last_seq = last.seq;
     let anchor = state
         .store()
         .audit_hash_at(since)
         .await?
-        .ok_or_else(|| ApiError::internal(format!("event {since} has no hash")))?;
+        .ok_or_else(|| ServiceError::internal(format!("event {since} has no hash")))?;
     let public = key.public();
     let header = Header::new(
         warden_store::unix_ms(now),
@@ -252,7 +251,7 @@ pub async fn export(state: &AppState, caller: &Caller, since: u64) -> Result<Exp
 
 impl Export {
     /// The next chunk of the bundle, or `None` at its end.
-    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, std::io::Error> {
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, std::io::Error> {
         let mut out = Vec::with_capacity(1 << 20);
         let json = |e: serde_json::Error| std::io::Error::other(e.to_string());
         let store_err = |e: warden_store::StoreError| std::io::Error::other(e.to_string());
@@ -260,7 +259,7 @@ impl Export {
             bundle::write_line(&mut out, &Line::Header(header)).map_err(json)?;
         }
         if self.next_after >= self.last_seq {
-            return Ok((!out.is_empty()).then(|| Bytes::from(out)));
+            return Ok((!out.is_empty()).then_some(out));
         }
         let after = i64::try_from(self.next_after).map_err(std::io::Error::other)?;
         let last = i64::try_from(self.last_seq).map_err(std::io::Error::other)?;
@@ -291,6 +290,6 @@ impl Export {
             }
         }
         self.next_after = u64::try_from(page_last).map_err(std::io::Error::other)?;
-        Ok(Some(Bytes::from(out)))
+        Ok(Some(out))
     }
 }

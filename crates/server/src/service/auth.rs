@@ -1,5 +1,6 @@
 //! Password login, logout and password change.
 
+use crate::service::error::Failure;
 use secrecy::ExposeSecret;
 use time::Duration;
 use warden_core::Username;
@@ -9,13 +10,12 @@ use warden_core::throttle::ThrottlePolicy;
 use warden_core::user::{TokenKind, TokenRecord};
 use warden_proto::WireSecret;
 use warden_proto::auth::{ChangePassword, LoginRequest, LoginResponse};
-use warden_proto::problem::ProblemType;
 use warden_store::UserChange;
 
 use super::{hash_password, verify_password};
 use crate::auth::Caller;
 use crate::client::ClientInfo;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// The longest account name counted for throttling; longer input is cut.
@@ -36,7 +36,11 @@ pub fn throttle_policy(state: &AppState) -> ThrottlePolicy {
 /// Counts an unauthenticated attempt (`what`: "login attempts", "unseal attempts") from
 /// the client's address against the per-address limit; refused with the wait when it is
 /// used up.
-pub fn throttle_source(state: &AppState, client: &ClientInfo, what: &str) -> Result<(), ApiError> {
+pub fn throttle_source(
+    state: &AppState,
+    client: &ClientInfo,
+    what: &str,
+) -> Result<(), ServiceError> {
     let Some(ip) = client.ip else {
         return Ok(());
     };
@@ -44,7 +48,7 @@ pub fn throttle_source(state: &AppState, client: &ClientInfo, what: &str) -> Res
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
             &governor::clock::DefaultClock::default(),
         ));
-        return Err(ApiError::rate_limited(
+        return Err(ServiceError::rate_limited(
             wait.as_secs() + 1,
             format!("too many {what} from this address"),
         ));
@@ -62,7 +66,7 @@ pub async fn login(
     state: &AppState,
     client: &ClientInfo,
     req: LoginRequest,
-) -> Result<LoginResponse, ApiError> {
+) -> Result<LoginResponse, ServiceError> {
     throttle_source(state, client, "login attempts").inspect_err(|_| {
         metrics::counter!("warden_login_rate_limited_total", "by" => "source").increment(1);
     })?;
@@ -86,7 +90,7 @@ pub async fn login(
         state.store().append_audit(&event).await?;
         metrics::counter!("warden_login_rate_limited_total", "by" => "account").increment(1);
         let secs = u64::try_from((until - now).whole_seconds()).unwrap_or(1);
-        return Err(ApiError::rate_limited(
+        return Err(ServiceError::rate_limited(
             secs,
             "too many failed logins for this account; try again later",
         ));
@@ -111,10 +115,10 @@ pub async fn login(
             .record_login_failure(&key, now, &throttle_policy(state), &event)
             .await?;
         metrics::counter!("warden_login_failures_total").increment(1);
-        return Err(ApiError::bad_login());
+        return Err(ServiceError::bad_login());
     };
 
-    let minted = mint_token().map_err(ApiError::internal)?;
+    let minted = mint_token(now).map_err(ServiceError::internal)?;
     let ttl =
         Duration::seconds(i64::try_from(state.config().auth.session_ttl_secs).unwrap_or(i64::MAX));
     let token = TokenRecord {
@@ -149,7 +153,7 @@ pub async fn login(
 }
 
 /// Revokes the token the caller is using.
-pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), ServiceError> {
     super::tokens::revoke(state, caller, caller.token.id).await
 }
 
@@ -158,11 +162,11 @@ pub async fn change_password(
     state: &AppState,
     caller: &Caller,
     req: ChangePassword,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     check_new_password(&req.new_password.0)
-        .map_err(|e| ApiError::field("new_password", e.to_string()))?;
+        .map_err(|e| ServiceError::field("new_password", e.to_string()))?;
     if req.new_password.expose() == req.current_password.expose() {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "new_password",
             "must differ from the current password",
         ));
@@ -173,8 +177,8 @@ pub async fn change_password(
         .await?
         .and_then(|c| c.password_hash);
     if !verify_password(req.current_password.0.clone(), stored).await? {
-        return Err(ApiError::new(
-            ProblemType::Forbidden,
+        return Err(ServiceError::new(
+            Failure::Forbidden,
             "the current password is wrong",
         ));
     }
@@ -194,6 +198,6 @@ pub async fn change_password(
         .store()
         .update_user(caller.user.id, &change, now, &event)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("user {}", caller.user.username)))?;
+        .ok_or_else(|| ServiceError::not_found(format!("user {}", caller.user.username)))?;
     Ok(())
 }

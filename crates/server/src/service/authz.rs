@@ -17,6 +17,7 @@ use std::fmt::Display;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 
+use crate::service::error::Failure;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -25,10 +26,9 @@ use governor::{Quota, RateLimiter};
 use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{self, Operation, Refusal, Relation};
-use warden_proto::problem::ProblemType;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// The object of an operation, as audit events and error messages name it.
@@ -106,7 +106,7 @@ impl<C: Clock + Clone> DenialLog<C> {
 }
 
 /// Refuses, before any object is looked up, a caller who may do `op` on nothing at all.
-pub async fn gate(state: &AppState, caller: &Caller, op: Operation) -> Result<(), ApiError> {
+pub async fn gate(state: &AppState, caller: &Caller, op: Operation) -> Result<(), ServiceError> {
     match authz::gate(op, &caller.scopes) {
         None => Ok(()),
         Some(refusal) => Err(deny(state, caller, op, None, None, refusal).await),
@@ -121,7 +121,7 @@ pub async fn check(
     op: Operation,
     relation: Relation,
     object: &Object,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     match authz::decide(op, &caller.scopes, relation) {
         Ok(()) => Ok(()),
         Err(refusal) => Err(deny(state, caller, op, Some(relation), Some(object), refusal).await),
@@ -135,7 +135,7 @@ pub async fn require(
     caller: &Caller,
     op: Operation,
     relation: Relation,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     match authz::decide(op, &caller.scopes, relation) {
         Ok(()) => Ok(()),
         Err(refusal) => Err(deny(state, caller, op, Some(relation), None, refusal).await),
@@ -149,8 +149,8 @@ pub async fn refused(
     caller: &Caller,
     op: Operation,
     object: Option<&Object>,
-    err: ApiError,
-) -> ApiError {
+    err: ServiceError,
+) -> ServiceError {
     let reason = err
         .public_detail()
         .unwrap_or_else(|| err.kind().title().to_owned());
@@ -165,25 +165,25 @@ async fn deny(
     relation: Option<Relation>,
     object: Option<&Object>,
     refusal: Refusal,
-) -> ApiError {
+) -> ServiceError {
     let (err, reason) = match &refusal {
         Refusal::Hidden => {
             let label = object.map_or_else(|| op.to_string(), |o| o.label.clone());
             (
-                ApiError::not_found(label),
+                ServiceError::not_found(label),
                 "the object is not visible to the caller".to_owned(),
             )
         }
         Refusal::Scope { message, .. } => (
-            ApiError::new(ProblemType::InsufficientScope, message.clone()),
+            ServiceError::new(Failure::MissingScope, message.clone()),
             message.clone(),
         ),
         Refusal::Never(why) => (
-            ApiError::new(ProblemType::Forbidden, *why),
+            ServiceError::new(Failure::Forbidden, *why),
             (*why).to_owned(),
         ),
         Refusal::Beyond(why) => (
-            ApiError::new(ProblemType::InsufficientScope, *why),
+            ServiceError::new(Failure::MissingScope, *why),
             (*why).to_owned(),
         ),
     };
@@ -233,7 +233,7 @@ mod tests {
     fn a_flood_is_cut_per_caller_and_the_next_event_counts_what_was_left_out() {
         let clock = FakeRelativeClock::default();
         let log = DenialLog::with_clock(3, 5, &clock);
-        let (mallory, alice) = (Uuid::now_v7(), Uuid::now_v7());
+        let (mallory, alice) = (Uuid::new_v4(), Uuid::new_v4());
         let written: Vec<_> = (0..10).map(|_| log.admit(mallory)).collect();
         assert_eq!(
             written,

@@ -1,13 +1,12 @@
 //! First start: the initial administrator, and for `--dev` the demo users.
 
-use uuid::Uuid;
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::secret::{SecretString, generate_password};
 use warden_core::{Scope, ScopeSet, Username};
 use warden_store::{NewUser, Store, StoreError};
 
 use super::users::GENERATED_PASSWORD_LEN;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 
 /// The initial administrator's user name.
 pub const ADMIN_USER: &str = "admin";
@@ -26,16 +25,16 @@ pub struct InitialCredential {
 pub async fn initial_admin(
     store: &Store,
     clock: &dyn warden_core::Clock,
-) -> Result<Option<InitialCredential>, ApiError> {
+) -> Result<Option<InitialCredential>, ServiceError> {
     if store.is_bootstrapped().await? {
         return Ok(None);
     }
-    let password = generate_password(GENERATED_PASSWORD_LEN).map_err(ApiError::internal)?;
+    let password = generate_password(GENERATED_PASSWORD_LEN).map_err(ServiceError::internal)?;
     let hash = super::hash_password(password.clone()).await?;
     let now = clock.now();
     let admin = NewUser {
-        id: Uuid::now_v7(),
-        username: Username::parse(ADMIN_USER).map_err(ApiError::internal)?,
+        id: warden_core::clock::id_at(now),
+        username: Username::parse(ADMIN_USER).map_err(ServiceError::internal)?,
         display_name: "Initial administrator".to_owned(),
         password_hash: Some(hash),
         scopes: ScopeSet::new([Scope::Admin]),
@@ -78,14 +77,14 @@ pub const DEMO_USERS: [(&str, &str, &[Scope]); 4] = [
 pub async fn demo_users(
     store: &Store,
     clock: &dyn warden_core::Clock,
-) -> Result<Option<SecretString>, ApiError> {
-    let password = generate_password(GENERATED_PASSWORD_LEN).map_err(ApiError::internal)?;
+) -> Result<Option<SecretString>, ServiceError> {
+    let password = generate_password(GENERATED_PASSWORD_LEN).map_err(ServiceError::internal)?;
     let hash = super::hash_password(password.clone()).await?;
     let now = clock.now();
     for (name, display, scopes) in DEMO_USERS {
         let user = NewUser {
-            id: Uuid::now_v7(),
-            username: Username::parse(name).map_err(ApiError::internal)?,
+            id: warden_core::clock::id_at(now),
+            username: Username::parse(name).map_err(ServiceError::internal)?,
             display_name: display.to_owned(),
             password_hash: Some(hash.clone()),
             scopes: ScopeSet::new(scopes.iter().copied()),

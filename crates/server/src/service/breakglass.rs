@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::service::error::Failure;
 use time::Duration;
 use uuid::Uuid;
 use warden_core::audit::{Action, Actor, AuditEvent};
@@ -17,7 +18,6 @@ use warden_core::request::{BreakGlassReview, JUSTIFICATION_DUE, ReviewEvent};
 use warden_proto::grants::{
     BreakGlassInfo, BreakGlassRequest, IncidentInfo, ReviewBreakGlass, ReviewInfo,
 };
-use warden_proto::problem::ProblemType;
 use warden_store::{
     Effects, IdentityFilter, ReviewStep, StoredIncident, StoredRequest, StoredReview,
 };
@@ -26,16 +26,16 @@ use super::access::find as find_identity;
 use super::authz::Object;
 use super::{check_label, employee_id_of, identity_by_id as identity};
 use crate::auth::Caller;
-use crate::error::ApiError;
 use crate::notify::{self, Notice, events};
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
-async fn me(state: &AppState, caller: &Caller) -> Result<Identity, ApiError> {
+async fn me(state: &AppState, caller: &Caller) -> Result<Identity, ServiceError> {
     find_identity(state, caller.user.username.as_str())
         .await?
         .ok_or_else(|| {
-            ApiError::new(
-                ProblemType::Forbidden,
+            ServiceError::new(
+                Failure::Forbidden,
                 format!(
                     "user {} has no identity in the directory",
                     caller.user.username
@@ -45,7 +45,7 @@ async fn me(state: &AppState, caller: &Caller) -> Result<Identity, ApiError> {
 }
 
 /// The e-mail address of `who`'s manager, who reviews their break-glass uses.
-async fn manager_email(state: &AppState, who: &Identity) -> Result<Vec<String>, ApiError> {
+async fn manager_email(state: &AppState, who: &Identity) -> Result<Vec<String>, ServiceError> {
     let Some(m) = &who.hr.manager else {
         return Ok(Vec::new());
     };
@@ -76,7 +76,7 @@ pub async fn take(
     state: &AppState,
     caller: &Caller,
     req: BreakGlassRequest,
-) -> Result<BreakGlassInfo, ApiError> {
+) -> Result<BreakGlassInfo, ServiceError> {
     super::authz::require(state, caller, Operation::BreakGlassTake, Relation::Own).await?;
     let holder = me(state, caller).await?;
     let reason = check_label("reason", &req.reason, 2000)?;
@@ -92,7 +92,7 @@ pub async fn take(
         None => max,
     };
     if duration > max {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "duration",
             format!("break-glass lasts at most {}", format_duration(max)),
         ));
@@ -121,7 +121,7 @@ pub async fn take(
     };
     let min = terms.approval.intake.min_justification;
     if reason.chars().count() < min {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "reason",
             format!("must be at least {min} characters"),
         ));
@@ -129,10 +129,10 @@ pub async fn take(
     let resource = live
         .policy
         .resource(&req.resource)
-        .ok_or_else(|| ApiError::not_found(format!("resource {}", req.resource)))?
+        .ok_or_else(|| ServiceError::not_found(format!("resource {}", req.resource)))?
         .clone();
     let stored = StoredRequest {
-        id: Uuid::now_v7(),
+        id: warden_core::clock::id_at(now),
         requester_id: holder.id,
         beneficiary_id: holder.id,
         requested_by: caller.user.username.to_string(),
@@ -197,13 +197,13 @@ pub async fn take(
     info(state, &stored).await
 }
 
-async fn load(state: &AppState, id: Uuid) -> Result<StoredRequest, ApiError> {
+async fn load(state: &AppState, id: Uuid) -> Result<StoredRequest, ServiceError> {
     state
         .store()
         .request(id)
         .await?
         .filter(|r| r.kind == "breakglass")
-        .ok_or_else(|| ApiError::not_found(format!("break-glass use {id}")))
+        .ok_or_else(|| ServiceError::not_found(format!("break-glass use {id}")))
 }
 
 /// How `who` (the caller's identity, if they have one) stands to break-glass use `r`: its
@@ -213,7 +213,7 @@ async fn relation_to(
     state: &AppState,
     who: Option<&Identity>,
     r: &StoredRequest,
-) -> Result<Relation, ApiError> {
+) -> Result<Relation, ServiceError> {
     let Some(me) = who else {
         return Ok(Relation::Other);
     };
@@ -244,7 +244,7 @@ async fn authorized(
     caller: &Caller,
     id: Uuid,
     op: Operation,
-) -> Result<(StoredRequest, Option<Identity>), ApiError> {
+) -> Result<(StoredRequest, Option<Identity>), ServiceError> {
     super::authz::gate(state, caller, op).await?;
     let r = load(state, id).await?;
     let who = find_identity(state, caller.user.username.as_str()).await?;
@@ -254,15 +254,17 @@ async fn authorized(
     Ok((r, who))
 }
 
-fn review_state(r: &StoredRequest) -> Result<BreakGlassReview, ApiError> {
+fn review_state(r: &StoredRequest) -> Result<BreakGlassReview, ServiceError> {
     r.review
         .as_deref()
         .and_then(BreakGlassReview::parse)
-        .ok_or_else(|| ApiError::internal(format!("request {} has no break-glass review", r.id)))
+        .ok_or_else(|| {
+            ServiceError::internal(format!("request {} has no break-glass review", r.id))
+        })
 }
 
-fn conflict(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ProblemType::Conflict, e.to_string())
+fn conflict(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::new(Failure::Conflict, e.to_string())
 }
 
 /// The holder's post-facto justification.
@@ -271,12 +273,12 @@ pub async fn justify(
     caller: &Caller,
     id: Uuid,
     text: &str,
-) -> Result<BreakGlassInfo, ApiError> {
+) -> Result<BreakGlassInfo, ServiceError> {
     let (r, holder) = authorized(state, caller, id, Operation::BreakGlassJustify).await?;
-    let holder = holder.ok_or_else(|| ApiError::not_found(format!("break-glass use {id}")))?;
+    let holder = holder.ok_or_else(|| ServiceError::not_found(format!("break-glass use {id}")))?;
     let text = check_label("justification", text, 4000)?;
     if text.chars().count() < 20 {
-        return Err(ApiError::field(
+        return Err(ServiceError::field(
             "justification",
             "must be at least 20 characters: say what happened and what was done",
         ));
@@ -333,7 +335,7 @@ async fn needed(
     state: &AppState,
     r: &StoredRequest,
     done: &[StoredReview],
-) -> Result<Vec<&'static str>, ApiError> {
+) -> Result<Vec<&'static str>, ServiceError> {
     let mut need = Vec::new();
     if !done.iter().any(|d| d.capacity == "security") {
         need.push("security");
@@ -365,15 +367,16 @@ pub async fn review(
     caller: &Caller,
     id: Uuid,
     v: &ReviewBreakGlass,
-) -> Result<BreakGlassInfo, ApiError> {
+) -> Result<BreakGlassInfo, ServiceError> {
     let (r, reviewer) = authorized(state, caller, id, Operation::BreakGlassReview).await?;
-    let reviewer = reviewer.ok_or_else(|| ApiError::not_found(format!("break-glass use {id}")))?;
+    let reviewer =
+        reviewer.ok_or_else(|| ServiceError::not_found(format!("break-glass use {id}")))?;
     let comment = check_label("comment", &v.comment, 2000)?;
     let justified = match v.verdict.as_str() {
         "justified" => true,
         "unjustified" => false,
         other => {
-            return Err(ApiError::field(
+            return Err(ServiceError::field(
                 "verdict",
                 format!("{other:?} is not justified or unjustified"),
             ));
@@ -392,8 +395,8 @@ pub async fn review(
         .is_some_and(|m| *m == reviewer.hr.employee_id);
     let today = state.clock().now().date();
     if !reviewer.hr.is_current(today) {
-        let e = ApiError::new(
-            ProblemType::Forbidden,
+        let e = ServiceError::new(
+            Failure::Forbidden,
             format!("{} is not a current identity", reviewer.hr.employee_id),
         );
         let object = Object::new("request", id);
@@ -418,8 +421,8 @@ pub async fn review(
             reviewer.hr.employee_id
         )));
     } else {
-        return Err(ApiError::new(
-            ProblemType::Forbidden,
+        return Err(ServiceError::new(
+            Failure::Forbidden,
             format!(
                 "break-glass uses are reviewed by the holder's manager and group {group}; {} is neither",
                 reviewer.hr.employee_id
@@ -441,7 +444,7 @@ pub async fn review(
     };
     let now = state.clock().now();
     let row = StoredReview {
-        id: Uuid::now_v7(),
+        id: warden_core::clock::id_at(now),
         request_id: id,
         reviewer_id: reviewer.id,
         reviewer_employee_id: reviewer.hr.employee_id.to_string(),
@@ -464,7 +467,7 @@ pub async fn review(
     ];
     let mut notices = Vec::new();
     let incident = to.opens_incident().then(|| StoredIncident {
-        id: Uuid::now_v7(),
+        id: warden_core::clock::id_at(now),
         request_id: id,
         opened_at: now,
         reason: format!("break-glass use of {} on {} by {holder_name} judged unjustified by {} ({capacity}): {comment}", r.role, r.resource, reviewer.hr.employee_id),
@@ -505,14 +508,14 @@ pub async fn review(
 }
 
 /// Opens incidents for uses whose justification is overdue: run every few seconds.
-pub async fn lapse_overdue(state: &AppState) -> Result<usize, ApiError> {
+pub async fn lapse_overdue(state: &AppState) -> Result<usize, ServiceError> {
     let now = state.clock().now();
     let mut n = 0;
     for id in state.store().overdue_justifications(now).await? {
         let r = load(state, id).await?;
         let holder = employee_id_of(state, r.beneficiary_id).await?;
         let incident = StoredIncident {
-            id: Uuid::now_v7(),
+            id: warden_core::clock::id_at(now),
             request_id: id,
             opened_at: now,
             reason: format!(
@@ -564,13 +567,17 @@ pub async fn lapse_overdue(state: &AppState) -> Result<usize, ApiError> {
 }
 
 /// One use: for its holder, its reviewers, administrators and auditors.
-pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<BreakGlassInfo, ApiError> {
+pub async fn show(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<BreakGlassInfo, ServiceError> {
     let (r, _) = authorized(state, caller, id, Operation::BreakGlassRead).await?;
     info(state, &r).await
 }
 
 /// Every break-glass use: for administrators, auditors and the security group.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<BreakGlassInfo>, ApiError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<BreakGlassInfo>, ServiceError> {
     let all = authz::allows(Operation::BreakGlassList, &caller.scopes, Relation::Other);
     if !all {
         // Every use is in the charge of a security group member; anyone else needs more.
@@ -605,7 +612,10 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<BreakGlassInf
 }
 
 /// Incidents (administrators and auditors).
-pub async fn incidents(state: &AppState, caller: &Caller) -> Result<Vec<IncidentInfo>, ApiError> {
+pub async fn incidents(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<IncidentInfo>, ServiceError> {
     super::authz::require(state, caller, Operation::IncidentList, Relation::Other).await?;
     Ok(state
         .store()
@@ -622,7 +632,7 @@ pub async fn incidents(state: &AppState, caller: &Caller) -> Result<Vec<Incident
         .collect())
 }
 
-async fn info(state: &AppState, r: &StoredRequest) -> Result<BreakGlassInfo, ApiError> {
+async fn info(state: &AppState, r: &StoredRequest) -> Result<BreakGlassInfo, ServiceError> {
     let done = state.store().reviews(r.id).await?;
     let review = r.review.clone().unwrap_or_default();
     let needs = match review.as_str() {

@@ -75,7 +75,7 @@ impl Context<'_> {
 /// queued). Returns how many left. Run at start and then hourly.
 pub async fn sweep_leavers(
     state: &crate::state::AppState,
-) -> Result<usize, crate::error::ApiError> {
+) -> Result<usize, crate::service::error::ServiceError> {
     let _turn = state.directory_turn().await;
     let now = state.clock().now();
     let today = now.date();
@@ -212,7 +212,7 @@ pub fn plan(
         format!("{}: {label} ({})", ctx.cause, attributes.join("; "))
     };
     let identity = Identity {
-        id: old.map_or_else(Uuid::now_v7, |o| o.id),
+        id: old.map_or_else(|| warden_core::clock::id_at(ctx.now), |o| o.id),
         hr: new,
         source: source.to_owned(),
         external_id,
@@ -311,7 +311,7 @@ pub async fn end_grants_no_longer_eligible(
     changes: &mut warden_store::ChangeSet,
     actor: &Actor,
     now: OffsetDateTime,
-) -> Result<(), crate::error::ApiError> {
+) -> Result<(), crate::service::error::ServiceError> {
     let live = store.list_grants(warden_store::GrantFilter::Live).await?;
     if live.is_empty() {
         return Ok(());

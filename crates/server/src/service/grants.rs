@@ -2,13 +2,13 @@
 //! access check. Provisioning and expiry are the worker's ([`super::expiry`]); this layer
 //! only queues and ends grants, in the transaction of the change that asks for it.
 
+use crate::service::error::Failure;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::policy::Resource;
 use warden_proto::grants::{AccessCheck, AccessCheckQuery, GrantInfo, ListGrants};
-use warden_proto::problem::ProblemType;
 use warden_store::{GrantFilter, StoredGrant, StoredRequest};
 
 use super::access::find as find_identity;
@@ -16,14 +16,14 @@ use super::authz::{self, Object};
 use super::check_label;
 use crate::access_index::Answer;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// The grant an approved request queues: provisioning, due at once (or at the request's
 /// start, if that is later). Its window is set when the target confirms the access.
 pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime) -> StoredGrant {
     StoredGrant {
-        id: uuid::Uuid::now_v7(),
+        id: warden_core::clock::id_at(now),
         request_id: r.id,
         identity_id: r.beneficiary_id,
         resource: r.resource.clone(),
@@ -47,7 +47,7 @@ pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime)
 }
 
 /// The wire form of a grant.
-pub(crate) async fn info(state: &AppState, g: &StoredGrant) -> Result<GrantInfo, ApiError> {
+pub(crate) async fn info(state: &AppState, g: &StoredGrant) -> Result<GrantInfo, ServiceError> {
     let holder = super::identity_by_id(state, g.identity_id).await?;
     Ok(GrantInfo {
         id: g.id,
@@ -73,7 +73,7 @@ pub async fn list(
     state: &AppState,
     caller: &Caller,
     q: &ListGrants,
-) -> Result<Vec<GrantInfo>, ApiError> {
+) -> Result<Vec<GrantInfo>, ServiceError> {
     let relation = if q.all {
         Relation::Other
     } else {
@@ -93,8 +93,8 @@ pub async fn list(
         let me = find_identity(state, caller.user.username.as_str())
             .await?
             .ok_or_else(|| {
-                ApiError::new(
-                    ProblemType::Forbidden,
+                ServiceError::new(
+                    Failure::Forbidden,
                     format!(
                         "user {} has no identity in the directory",
                         caller.user.username
@@ -124,14 +124,14 @@ pub(crate) async fn authorized(
     caller: &Caller,
     id: Uuid,
     op: Operation,
-) -> Result<StoredGrant, ApiError> {
+) -> Result<StoredGrant, ServiceError> {
     authz::gate(state, caller, op).await?;
     let object = Object::new("grant", id);
     let g = state
         .store()
         .grant(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(&object.label))?;
+        .ok_or_else(|| ServiceError::not_found(&object.label))?;
     let me = find_identity(state, caller.user.username.as_str()).await?;
     let relation = if me.is_some_and(|me| me.id == g.identity_id) {
         Relation::Own
@@ -143,7 +143,7 @@ pub(crate) async fn authorized(
 }
 
 /// One grant.
-pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<GrantInfo, ApiError> {
+pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<GrantInfo, ServiceError> {
     let g = authorized(state, caller, id, Operation::GrantRead).await?;
     info(state, &g).await
 }
@@ -156,12 +156,12 @@ pub async fn revoke(
     caller: &Caller,
     id: Uuid,
     reason: &str,
-) -> Result<GrantInfo, ApiError> {
+) -> Result<GrantInfo, ServiceError> {
     let g = authorized(state, caller, id, Operation::GrantRevoke).await?;
     let reason = check_label("reason", reason, 2000)?;
     if !matches!(g.state.as_str(), "provisioning" | "active") {
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             format!(
                 "grant {id} is {}; only a provisioning or active grant can be revoked",
                 g.state
@@ -186,8 +186,8 @@ pub async fn revoke(
         )
         .await?;
     if ended == 0 {
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             format!("grant {id} ended meanwhile"),
         ));
     }
@@ -196,7 +196,7 @@ pub async fn revoke(
         .store()
         .grant(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("grant {id}")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("grant {id}")))?;
     info(state, &g).await
 }
 
@@ -206,7 +206,7 @@ pub async fn check(
     state: &AppState,
     caller: &Caller,
     q: &AccessCheckQuery,
-) -> Result<AccessCheck, ApiError> {
+) -> Result<AccessCheck, ServiceError> {
     authz::gate(state, caller, Operation::AccessCheck).await?;
     let now = state.clock().now();
     // From memory when the index is fresh and knows the user name.
@@ -238,7 +238,7 @@ pub async fn check(
         Some(g) => Some(g),
         None => {
             let Some(who) = find_identity(state, &q.identity).await? else {
-                return Err(ApiError::not_found(format!("identity {}", q.identity)));
+                return Err(ServiceError::not_found(format!("identity {}", q.identity)));
             };
             state
                 .store()

@@ -5,19 +5,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::service::error::{Failure, FieldIssue};
 use sha2::{Digest, Sha256};
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::hr::validate_population;
 use warden_core::identity::{EmploymentStatus, Identity};
 use warden_proto::directory::SyncReport;
-use warden_proto::problem::{FieldError, ProblemType};
 use warden_store::ChangeSet;
 
 use super::directory::{Context, plan};
 use crate::auth::Caller;
-use crate::error::ApiError;
 use crate::hr_file::{HrFormat, parse_all};
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// Where file-synced identities come from.
@@ -40,11 +40,11 @@ pub struct SyncOptions {
     pub allow_mass_leave: bool,
 }
 
-fn refused(problems: Vec<warden_core::hr::SyncProblem>) -> ApiError {
+fn refused(problems: Vec<warden_core::hr::SyncProblem>) -> ServiceError {
     let count = problems.len();
     let errors = problems
         .into_iter()
-        .map(|p| FieldError {
+        .map(|p| FieldIssue {
             field: match &p.field {
                 Some(field) => format!("{}: {field}", p.at),
                 None => p.at.clone(),
@@ -52,8 +52,8 @@ fn refused(problems: Vec<warden_core::hr::SyncProblem>) -> ApiError {
             message: p.message,
         })
         .collect();
-    ApiError::with_errors(
-        ProblemType::Unprocessable,
+    ServiceError::with_errors(
+        Failure::Unprocessable,
         format!("the HR file was refused whole: {count} problem(s); nothing was changed"),
         errors,
     )
@@ -65,7 +65,7 @@ pub async fn sync(
     caller: &Caller,
     text: &str,
     options: SyncOptions,
-) -> Result<SyncReport, ApiError> {
+) -> Result<SyncReport, ServiceError> {
     super::authz::require(state, caller, Operation::HrSync, Relation::Other).await?;
     sync_as(state, caller.actor(), text, options).await
 }
@@ -77,7 +77,7 @@ pub async fn sync_as(
     actor: Actor,
     text: &str,
     options: SyncOptions,
-) -> Result<SyncReport, ApiError> {
+) -> Result<SyncReport, ServiceError> {
     let digest = warden_core::secret::hex(&Sha256::digest(text.as_bytes()));
     let (rows, mut problems) = parse_all(options.format, text);
     problems.extend(validate_population(&rows));
@@ -195,8 +195,8 @@ pub async fn sync_as(
     let leavers = counts.get("leaver").copied().unwrap_or(0);
     let limit = ((file_synced as f64) * MASS_LEAVE_SHARE).ceil() as usize;
     if !options.allow_mass_leave && leavers > MASS_LEAVE_MIN && leavers > limit {
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             format!(
                 "{leavers} of {file_synced} identities would leave at once ({vanished} of them missing from the file); \
                  a truncated file looks like this. Check the file, then sync again with allow_mass_leave if it is right. \

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::service::error::{Failure, FieldIssue};
 use sha2::{Digest, Sha256};
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
@@ -17,12 +18,11 @@ use warden_core::policy::{CompileOptions, Policy, PolicySource, compile, compile
 use warden_proto::directory::{
     PolicyApplied, PolicyChange, PolicyFile, PolicyPlan, PolicyVersionInfo,
 };
-use warden_proto::problem::{FieldError, ProblemType};
 use warden_store::{ChangeSet, NewPolicyVersion, PolicyVersion};
 
 use super::directory::{Context, plan as plan_identity};
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::state::{ActivePolicy, AppState};
 
 /// Checks a policy file's path: relative, inside the directory, a `.toml` file. The path
@@ -52,7 +52,10 @@ pub fn check_path(path: &str) -> Result<(), String> {
 
 /// Compiles policy files, checking also what `options` ask for (from the server's
 /// configuration), or refuses with every error as `file:line: message`.
-pub fn compile_files(files: &[PolicyFile], options: CompileOptions) -> Result<Policy, ApiError> {
+pub fn compile_files(
+    files: &[PolicyFile],
+    options: CompileOptions,
+) -> Result<Policy, ServiceError> {
     let mut errors = Vec::new();
     let mut seen = BTreeSet::new();
     // A bad path or no file does not fit the API's description; a path given twice does.
@@ -60,29 +63,29 @@ pub fn compile_files(files: &[PolicyFile], options: CompileOptions) -> Result<Po
     for (i, f) in files.iter().enumerate() {
         if let Err(message) = check_path(&f.path) {
             malformed = true;
-            errors.push(FieldError {
+            errors.push(FieldIssue {
                 field: format!("files.{i}.path"),
                 message,
             });
         } else if !seen.insert(f.path.as_str()) {
-            errors.push(FieldError {
+            errors.push(FieldIssue {
                 field: format!("files.{i}.path"),
                 message: format!("{} appears twice", f.path),
             });
         }
     }
     if files.is_empty() {
-        errors.push(FieldError {
+        errors.push(FieldIssue {
             field: "files".to_owned(),
             message: "a policy needs at least one file".to_owned(),
         });
     }
     if !errors.is_empty() {
-        return Err(ApiError::with_errors(
+        return Err(ServiceError::with_errors(
             if malformed {
-                ProblemType::BadRequest
+                Failure::Invalid
             } else {
-                ProblemType::Unprocessable
+                Failure::Unprocessable
             },
             "the policy files are not acceptable",
             errors,
@@ -99,13 +102,13 @@ pub fn compile_files(files: &[PolicyFile], options: CompileOptions) -> Result<Po
         let count = errors.len();
         let errors = errors
             .into_iter()
-            .map(|e| FieldError {
+            .map(|e| FieldIssue {
                 field: format!("{}:{}", e.file, e.line),
                 message: e.message,
             })
             .collect();
-        ApiError::with_errors(
-            ProblemType::Unprocessable,
+        ServiceError::with_errors(
+            Failure::Unprocessable,
             format!("the policy has {count} error(s)"),
             errors,
         )
@@ -177,7 +180,7 @@ pub fn check_connections(
 /// [`check_connections`] against this server's configuration: errors refuse the policy,
 /// with each resource's file and line; the resources only recorded are returned as
 /// warnings for the plan.
-fn checked_connections(state: &AppState, policy: &Policy) -> Result<Vec<String>, ApiError> {
+fn checked_connections(state: &AppState, policy: &Policy) -> Result<Vec<String>, ServiceError> {
     let config = state.config();
     let check = check_connections(policy, &config.connections, config.grants.record_only);
     if !check.errors.is_empty() {
@@ -185,13 +188,13 @@ fn checked_connections(state: &AppState, policy: &Policy) -> Result<Vec<String>,
         let errors = check
             .errors
             .into_iter()
-            .map(|p| FieldError {
+            .map(|p| FieldIssue {
                 field: p.location,
                 message: p.message,
             })
             .collect();
-        return Err(ApiError::with_errors(
-            ProblemType::BadRequest,
+        return Err(ServiceError::with_errors(
+            Failure::Invalid,
             format!("the policy names {count} connection(s) this server cannot serve"),
             errors,
         ));
@@ -220,7 +223,7 @@ async fn prepare(
     files: &[PolicyFile],
     new_policy: &Policy,
     cause: &str,
-) -> Result<(ChangeSet, PolicyPlan), ApiError> {
+) -> Result<(ChangeSet, PolicyPlan), ServiceError> {
     let warnings = checked_connections(state, new_policy)?;
     let live = state.policy();
     let now = state.clock().now();
@@ -279,7 +282,7 @@ pub async fn plan(
     state: &AppState,
     caller: &Caller,
     change: &PolicyChange,
-) -> Result<PolicyPlan, ApiError> {
+) -> Result<PolicyPlan, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     let policy = compile_files(
         &change.files,
@@ -301,11 +304,11 @@ pub async fn apply(
     state: &AppState,
     caller: &Caller,
     change: &PolicyChange,
-) -> Result<PolicyApplied, ApiError> {
+) -> Result<PolicyApplied, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyApply, Relation::Other).await?;
     let comment = change.comment.as_deref().map(str::trim).unwrap_or_default();
     if comment.is_empty() {
-        return Err(ApiError::field("comment", "say why the policy changes"));
+        return Err(ServiceError::field("comment", "say why the policy changes"));
     }
     let comment = super::check_label("comment", comment, 1000)?;
     let policy = compile_files(
@@ -332,14 +335,14 @@ pub async fn commit(
     policy: Policy,
     comment: &str,
     restored_from: Option<i64>,
-) -> Result<PolicyApplied, ApiError> {
+) -> Result<PolicyApplied, ServiceError> {
     let cause = match restored_from {
         Some(v) => format!("policy restore of v{v}"),
         None => "policy apply".to_owned(),
     };
     let _turn = state.directory_turn().await;
     let (mut changes, report) = prepare(state, actor, files, &policy, &cause).await?;
-    let files_json = serde_json::to_string(files).map_err(ApiError::internal)?;
+    let files_json = serde_json::to_string(files).map_err(ServiceError::internal)?;
     changes.policy = Some(NewPolicyVersion {
         digest: report.digest.clone(),
         files: files_json,
@@ -370,7 +373,7 @@ pub async fn commit(
     let done = state.store().apply(&changes).await?;
     let version = done
         .policy_version
-        .ok_or_else(|| ApiError::internal("the store recorded no policy version"))?;
+        .ok_or_else(|| ServiceError::internal("the store recorded no policy version"))?;
     state.set_policy(ActivePolicy {
         version: Some(version),
         digest: Some(report.digest.clone()),
@@ -382,7 +385,7 @@ pub async fn commit(
     })
 }
 
-fn version_info(v: PolicyVersion, with_files: bool) -> Result<PolicyVersionInfo, ApiError> {
+fn version_info(v: PolicyVersion, with_files: bool) -> Result<PolicyVersionInfo, ServiceError> {
     let files = if with_files {
         Some(stored_files(&v)?)
     } else {
@@ -399,16 +402,16 @@ fn version_info(v: PolicyVersion, with_files: bool) -> Result<PolicyVersionInfo,
 }
 
 /// The files of a stored version.
-pub fn stored_files(v: &PolicyVersion) -> Result<Vec<PolicyFile>, ApiError> {
+pub fn stored_files(v: &PolicyVersion) -> Result<Vec<PolicyFile>, ServiceError> {
     serde_json::from_str(&v.files)
-        .map_err(|e| ApiError::internal(format!("policy version {}: {e}", v.version)))
+        .map_err(|e| ServiceError::internal(format!("policy version {}: {e}", v.version)))
 }
 
 /// Every version, newest first.
 pub async fn history(
     state: &AppState,
     caller: &Caller,
-) -> Result<Vec<PolicyVersionInfo>, ApiError> {
+) -> Result<Vec<PolicyVersionInfo>, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     state
         .store()
@@ -424,13 +427,13 @@ pub async fn version(
     state: &AppState,
     caller: &Caller,
     version: i64,
-) -> Result<PolicyVersionInfo, ApiError> {
+) -> Result<PolicyVersionInfo, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     let v = state
         .store()
         .policy_version(version)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("policy version {version}")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("policy version {version}")))?;
     version_info(v, true)
 }
 
@@ -440,14 +443,14 @@ pub async fn restore(
     caller: &Caller,
     version: i64,
     comment: &str,
-) -> Result<PolicyApplied, ApiError> {
+) -> Result<PolicyApplied, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyApply, Relation::Other).await?;
     let comment = super::check_label("comment", comment, 1000)?;
     let old = state
         .store()
         .policy_version(version)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("policy version {version}")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("policy version {version}")))?;
     let files = stored_files(&old)?;
     let policy = compile_files(
         &files,
@@ -522,7 +525,7 @@ pub async fn refresh(state: &AppState) -> Result<Option<i64>, String> {
 pub async fn current(
     state: &AppState,
     caller: &Caller,
-) -> Result<Option<PolicyVersionInfo>, ApiError> {
+) -> Result<Option<PolicyVersionInfo>, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     match state.store().latest_policy().await? {
         Some(v) => version_info(v, true).map(Some),

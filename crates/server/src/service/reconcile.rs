@@ -30,8 +30,8 @@ use warden_proto::targets::{FindingInfo, ListFindings, ReconcileQuery, ResourceR
 use warden_store::{Sighting, StoredFinding, StoredGrant};
 
 use crate::auth::Caller;
-use crate::error::ApiError;
 use crate::notify::{Notice, all_messages, events};
+use crate::service::error::ServiceError;
 use crate::service::expiry::access_spec;
 use crate::service::provisioning::{birthright_spec, names};
 use crate::service::targets::configured;
@@ -43,13 +43,13 @@ pub async fn run_for(
     state: &AppState,
     caller: &Caller,
     q: &ReconcileQuery,
-) -> Result<Vec<ResourceReconciled>, ApiError> {
+) -> Result<Vec<ResourceReconciled>, ServiceError> {
     super::authz::require(state, caller, Operation::ReconcileRun, Relation::Other).await?;
     match &q.resource {
         Some(name) => {
             let (resource, connector) = configured(state, name)?;
             if resource.kind.as_str() == "ssh" {
-                return Err(ApiError::unprocessable(
+                return Err(ServiceError::unprocessable(
                     "resource",
                     format!("{name} is an ssh resource: nothing of a grant lives on its hosts"),
                 ));
@@ -63,7 +63,7 @@ pub async fn run_for(
 }
 
 /// Reconciles every resource with a configured (non-SSH) connection.
-pub async fn run(state: &AppState, actor: &Actor) -> Result<Vec<ResourceReconciled>, ApiError> {
+pub async fn run(state: &AppState, actor: &Actor) -> Result<Vec<ResourceReconciled>, ServiceError> {
     let policy = state.policy();
     let mut out = Vec::new();
     for resource in policy.policy.resources() {
@@ -103,12 +103,12 @@ pub async fn schedule(state: AppState) {
     }
 }
 
-async fn audit(state: &AppState, event: &AuditEvent) -> Result<(), ApiError> {
+async fn audit(state: &AppState, event: &AuditEvent) -> Result<(), ServiceError> {
     state
         .store()
         .append_audit(event)
         .await
-        .map_err(ApiError::from)
+        .map_err(ServiceError::from)
 }
 
 /// Reconciles one resource with its connector.
@@ -117,7 +117,7 @@ pub async fn reconcile(
     actor: &Actor,
     resource: &Resource,
     connector: &dyn Connector,
-) -> Result<ResourceReconciled, ApiError> {
+) -> Result<ResourceReconciled, ServiceError> {
     let now = state.clock().now();
     let mut report = ResourceReconciled {
         resource: resource.name.clone(),
@@ -381,7 +381,7 @@ pub async fn findings(
     state: &AppState,
     caller: &Caller,
     q: &ListFindings,
-) -> Result<Vec<FindingInfo>, ApiError> {
+) -> Result<Vec<FindingInfo>, ServiceError> {
     super::authz::require(state, caller, Operation::FindingList, Relation::Other).await?;
     Ok(state
         .store()

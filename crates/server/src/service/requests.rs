@@ -3,6 +3,7 @@
 //! separation-of-duty rules of `warden_core::request`. Every step is audited with the
 //! change it makes. (Provisioning the approved access on targets comes with grants.)
 
+use crate::service::error::{Failure, FieldIssue};
 use time::Date;
 use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
@@ -17,7 +18,6 @@ use warden_core::request::{
     RiskInput, RiskWeights, TicketStatus, candidates as approver_candidates, check_approver,
     check_denier, decision_state, has_possible_approvers, score, still_needs, timed_out,
 };
-use warden_proto::problem::{FieldError, ProblemType};
 use warden_proto::requests::{CreateRequest, DecisionInfo, RequestInfo, RiskFactorInfo};
 use warden_store::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 
@@ -25,8 +25,8 @@ use super::access::find as find_identity;
 use super::authz::{self, Object};
 use super::check_label;
 use crate::auth::Caller;
-use crate::error::ApiError;
 use crate::notify::{self, Notice, events};
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// The shortest justification accepted.
@@ -45,7 +45,7 @@ fn route_name(route: Route) -> &'static str {
     }
 }
 
-fn parse_route(name: &str) -> Result<Route, ApiError> {
+fn parse_route(name: &str) -> Result<Route, ServiceError> {
     Ok(match name {
         "auto" => Route::Auto,
         "single" => Route::Single,
@@ -55,7 +55,7 @@ fn parse_route(name: &str) -> Result<Route, ApiError> {
         "dual-security" => Route::Dual {
             security_required: true,
         },
-        other => return Err(ApiError::internal(format!("stored route {other:?}"))),
+        other => return Err(ServiceError::internal(format!("stored route {other:?}"))),
     })
 }
 
@@ -71,9 +71,15 @@ fn capacity_text(a: &Approver) -> String {
     parts.join(",")
 }
 
-/// The approver recorded for a stored approval, from the capacity stored with it.
-fn stored_approver(a: &StoredApproval, case: &ApprovalCase) -> Option<Approver> {
-    let id = warden_core::identity::EmployeeId::parse(&a.approver_employee_id).ok()?;
+/// The approver recorded for a stored approval, from the capacity stored with it. A
+/// stored employee id that does not parse is corrupt data, never an approval to skip.
+fn stored_approver(a: &StoredApproval, case: &ApprovalCase) -> Result<Approver, ServiceError> {
+    let id = warden_core::identity::EmployeeId::parse(&a.approver_employee_id).map_err(|e| {
+        ServiceError::internal(warden_store::StoreError::Corrupt(format!(
+            "approval {}: approver employee id: {e}",
+            a.id
+        )))
+    })?;
     let parts: Vec<&str> = a.capacity.split(',').filter(|p| !p.is_empty()).collect();
     let sources = case
         .sources
@@ -81,7 +87,7 @@ fn stored_approver(a: &StoredApproval, case: &ApprovalCase) -> Option<Approver> 
         .filter(|s| parts.contains(&source_text(s).as_str()))
         .cloned()
         .collect();
-    Some(Approver {
+    Ok(Approver {
         id,
         sources,
         security: parts.contains(&"security"),
@@ -89,19 +95,22 @@ fn stored_approver(a: &StoredApproval, case: &ApprovalCase) -> Option<Approver> 
 }
 
 /// The approvals (not denials) among `decisions`, as the approvers they record.
-fn approvers(decisions: &[StoredApproval], case: &ApprovalCase) -> Vec<Approver> {
+fn approvers(
+    decisions: &[StoredApproval],
+    case: &ApprovalCase,
+) -> Result<Vec<Approver>, ServiceError> {
     decisions
         .iter()
         .filter(|a| a.decision == "approve")
-        .filter_map(|a| stored_approver(a, case))
+        .map(|a| stored_approver(a, case))
         .collect()
 }
 
 /// The caller's identity: only people in the directory request or approve access.
-async fn caller_identity(state: &AppState, caller: &Caller) -> Result<Identity, ApiError> {
+async fn caller_identity(state: &AppState, caller: &Caller) -> Result<Identity, ServiceError> {
     find_identity(state, caller.user.username.as_str()).await?.ok_or_else(|| {
-        ApiError::new(
-            ProblemType::Forbidden,
+        ServiceError::new(
+            Failure::Forbidden,
             format!("user {} has no identity in the directory: only people known to HR can request or approve access", caller.user.username),
         )
     })
@@ -114,7 +123,7 @@ async fn relation_to(
     state: &AppState,
     me: Option<&Identity>,
     r: &StoredRequest,
-) -> Result<Relation, ApiError> {
+) -> Result<Relation, ServiceError> {
     let Some(me) = me else {
         return Ok(Relation::Other);
     };
@@ -130,6 +139,9 @@ async fn relation_to(
             );
             !approver_candidates(&case, std::slice::from_ref(&facts)).is_empty()
         }
+        // A database failure is not "not an approver": only a request that no longer
+        // meets policy (or whose people are gone) makes the caller nobody's approver.
+        Err(e) if e.kind() == Failure::Internal => return Err(e),
         Err(_) => false,
     };
     Ok(if approver {
@@ -146,28 +158,28 @@ async fn authorized(
     caller: &Caller,
     id: Uuid,
     op: Operation,
-) -> Result<(StoredRequest, Option<Identity>), ApiError> {
+) -> Result<(StoredRequest, Option<Identity>), ServiceError> {
     authz::gate(state, caller, op).await?;
     let object = Object::new("request", id);
     let r = state
         .store()
         .request(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(&object.label))?;
+        .ok_or_else(|| ServiceError::not_found(&object.label))?;
     let me = find_identity(state, caller.user.username.as_str()).await?;
     let relation = relation_to(state, me.as_ref(), &r).await?;
     authz::check(state, caller, op, relation, &object).await?;
     Ok((r, me))
 }
 
-async fn identity_by_id(state: &AppState, id: Uuid) -> Result<Identity, ApiError> {
+async fn identity_by_id(state: &AppState, id: Uuid) -> Result<Identity, ServiceError> {
     state
         .store()
         .find_identities(warden_store::IdentityFilter::Id(id))
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| ApiError::internal(format!("request refers to missing identity {id}")))
+        .ok_or_else(|| ServiceError::internal(format!("request refers to missing identity {id}")))
 }
 
 /// Everyone who could approve, as facts judged today.
@@ -175,7 +187,7 @@ async fn people(
     state: &AppState,
     policy: &Policy,
     today: Date,
-) -> Result<Vec<ApproverFacts>, ApiError> {
+) -> Result<Vec<ApproverFacts>, ServiceError> {
     Ok(state
         .store()
         .list_identities()
@@ -207,7 +219,7 @@ fn terms(
     }
 }
 
-fn not_eligible(refused: Box<Decision>) -> ApiError {
+fn not_eligible(refused: Box<Decision>) -> ServiceError {
     refusal("policy does not allow this request", *refused)
 }
 
@@ -215,24 +227,24 @@ fn not_eligible(refused: Box<Decision>) -> ApiError {
 /// covers the person at all, the detail says so plainly and the errors name the rules
 /// that cover the role on the resource for others, so the person knows whom to ask;
 /// otherwise each failed term of each rule that covers them is an error of its own.
-pub(crate) fn refusal(what: &str, refused: Decision) -> ApiError {
+pub(crate) fn refusal(what: &str, refused: Decision) -> ServiceError {
     let policy_errors = |messages: Vec<String>| {
         messages
             .into_iter()
-            .map(|message| FieldError {
+            .map(|message| FieldIssue {
                 field: "policy".to_owned(),
                 message,
             })
             .collect()
     };
     match refused {
-        Decision::NotCovered(n) => ApiError::with_errors(
-            ProblemType::Forbidden,
+        Decision::NotCovered(n) => ServiceError::with_errors(
+            Failure::Forbidden,
             format!("{what}: {}", n.summary),
             policy_errors(n.rules),
         ),
-        other => ApiError::with_errors(
-            ProblemType::Forbidden,
+        other => ServiceError::with_errors(
+            Failure::Forbidden,
             format!("{what}; each failed rule says why"),
             policy_errors(other.reasons()),
         ),
@@ -244,7 +256,7 @@ pub async fn create(
     state: &AppState,
     caller: &Caller,
     req: CreateRequest,
-) -> Result<RequestInfo, ApiError> {
+) -> Result<RequestInfo, ServiceError> {
     file(state, caller, req, None).await
 }
 
@@ -256,13 +268,13 @@ pub async fn extend(
     caller: &Caller,
     grant_id: Uuid,
     ext: warden_proto::grants::ExtendGrant,
-) -> Result<RequestInfo, ApiError> {
+) -> Result<RequestInfo, ServiceError> {
     let g = super::grants::authorized(state, caller, grant_id, Operation::GrantExtend).await?;
     let now = state.clock().now();
     let running = g.state == "active" && g.ends_at.is_some_and(|end| end > now);
     if !running {
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             format!(
                 "grant {grant_id} is not running (it is {}); request access again",
                 g.state
@@ -287,12 +299,12 @@ async fn check_ticket(
     tickets: &crate::tickets::TicketsConfig,
     intake: &warden_core::policy::Intake,
     ticket: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     let Some(ticket) = ticket else {
         return Ok(());
     };
     if !intake.ticket_matches(ticket) {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "ticket",
             format!(
                 "{ticket:?} does not have the form policy requires ({})",
@@ -307,7 +319,7 @@ async fn check_ticket(
     if let Some(url) = &intake.ticket_check_url {
         crate::tickets::confirm_open(tickets, url, ticket)
             .await
-            .map_err(|e| ApiError::unprocessable("ticket", e))?;
+            .map_err(|e| ServiceError::unprocessable("ticket", e))?;
     }
     Ok(())
 }
@@ -317,7 +329,7 @@ async fn file(
     caller: &Caller,
     req: CreateRequest,
     extends: Option<warden_store::StoredGrant>,
-) -> Result<RequestInfo, ApiError> {
+) -> Result<RequestInfo, ServiceError> {
     authz::gate(state, caller, Operation::RequestCreate).await?;
     let requester = caller_identity(state, caller).await?;
     let beneficiary = match &req.on_behalf_of {
@@ -329,7 +341,7 @@ async fn file(
             let object = Object::new("identity", key);
             let vendor = find_identity(state, key)
                 .await?
-                .ok_or_else(|| ApiError::not_found(&object.label))?;
+                .ok_or_else(|| ServiceError::not_found(&object.label))?;
             // Someone else's access is asked for only by the sponsor of a vendor (their
             // HR manager).
             let sponsored = vendor.hr.kind == IdentityKind::Vendor
@@ -357,13 +369,13 @@ async fn file(
     let now = state.clock().now();
     if let Some(start) = req.start_at {
         if extends.is_some() {
-            return Err(ApiError::unprocessable(
+            return Err(ServiceError::unprocessable(
                 "start_at",
                 "an extension starts when it is approved",
             ));
         }
         if start < now - time::Duration::minutes(1) || start > now + time::Duration::days(30) {
-            return Err(ApiError::unprocessable(
+            return Err(ServiceError::unprocessable(
                 "start_at",
                 "must be between now and 30 days ahead",
             ));
@@ -396,7 +408,7 @@ async fn file(
     .map_err(not_eligible)?;
     let min = terms.approval.intake.min_justification;
     if justification.chars().count() < min {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "justification",
             format!(
                 "must be at least {min} characters (policy {})",
@@ -413,7 +425,7 @@ async fn file(
     let resource = live
         .policy
         .resource(&req.resource)
-        .ok_or_else(|| ApiError::not_found(format!("resource {}", req.resource)))?
+        .ok_or_else(|| ServiceError::not_found(format!("resource {}", req.resource)))?
         .clone();
 
     let first_access = !state
@@ -455,8 +467,8 @@ async fn file(
         people(state, &live.policy, now.date()).await?
     };
     if route != Route::Auto && !has_possible_approvers(&case, &everyone) {
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             format!(
                 "nobody could approve this request ({} approval needed under policy {}); it is refused rather than left waiting",
                 route_name(route),
@@ -476,7 +488,7 @@ async fn file(
         .collect();
     let approved_now = opened == RequestState::Approved;
     let stored = StoredRequest {
-        id: Uuid::now_v7(),
+        id: warden_core::clock::id_at(now),
         requester_id: requester.id,
         beneficiary_id: holder.id,
         requested_by: caller.user.username.to_string(),
@@ -489,7 +501,7 @@ async fn file(
         approval: terms.approval.name.clone(),
         route: route_name(route).to_owned(),
         risk_total: i32::try_from(risk.total).unwrap_or(i32::MAX),
-        risk_factors: serde_json::to_string(&factors).map_err(ApiError::internal)?,
+        risk_factors: serde_json::to_string(&factors).map_err(ServiceError::internal)?,
         state: if approved_now {
             RequestState::Provisioning.as_str().to_owned()
         } else {
@@ -607,7 +619,7 @@ async fn approver_emails(
     state: &AppState,
     case: &ApprovalCase,
     everyone: &[ApproverFacts],
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, ServiceError> {
     let mut out = Vec::new();
     for a in approver_candidates(case, everyone) {
         if let Some(i) = state
@@ -624,7 +636,7 @@ async fn approver_emails(
 }
 
 /// The e-mail addresses of a request's holder and requester.
-async fn party_emails(state: &AppState, r: &StoredRequest) -> Result<Vec<String>, ApiError> {
+async fn party_emails(state: &AppState, r: &StoredRequest) -> Result<Vec<String>, ServiceError> {
     let mut out = Vec::new();
     for id in [r.beneficiary_id, r.requester_id] {
         if let Some(i) = super::identity_by_id(state, id).await? {
@@ -654,7 +666,7 @@ fn request_data(r: &StoredRequest, holder: &str) -> serde_json::Value {
 async fn case_of(
     state: &AppState,
     r: &StoredRequest,
-) -> Result<(ApprovalCase, Identity, Identity), ApiError> {
+) -> Result<(ApprovalCase, Identity, Identity), ServiceError> {
     let requester = identity_by_id(state, r.requester_id).await?;
     let beneficiary = identity_by_id(state, r.beneficiary_id).await?;
     let live = state.policy();
@@ -664,13 +676,13 @@ async fn case_of(
     };
     let terms =
         terms(&live.policy, &beneficiary, &r.resource, &r.role, None, &ctx).map_err(|refused| {
-            ApiError::with_errors(
-                ProblemType::Conflict,
+            ServiceError::with_errors(
+                Failure::Conflict,
                 "the request no longer meets policy; it cannot be approved",
                 refused
                     .reasons()
                     .into_iter()
-                    .map(|message| FieldError {
+                    .map(|message| FieldIssue {
                         field: "policy".to_owned(),
                         message,
                     })
@@ -692,12 +704,12 @@ async fn load_pending(
     state: &AppState,
     id: Uuid,
     caller: &Caller,
-) -> Result<StoredRequest, ApiError> {
+) -> Result<StoredRequest, ServiceError> {
     let r = state
         .store()
         .request(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("request {id}")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("request {id}")))?;
     let now = state.clock().now();
     if r.state == RequestState::Pending.as_str()
         && timed_out(r.created_at, r.pending_until - r.created_at, now)
@@ -722,14 +734,14 @@ async fn load_pending(
                 },
             )
             .await?;
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             format!("request {id} timed out without a decision"),
         ));
     }
     if r.state != RequestState::Pending.as_str() {
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             format!("request {id} is {}, not pending", r.state),
         ));
     }
@@ -743,7 +755,7 @@ pub async fn decide(
     id: Uuid,
     approve: bool,
     comment: &str,
-) -> Result<RequestInfo, ApiError> {
+) -> Result<RequestInfo, ServiceError> {
     authorized(state, caller, id, Operation::RequestDecide).await?;
     let comment = check_label("comment", comment, 2000)?;
     let approver = caller_identity(state, caller).await?;
@@ -761,12 +773,12 @@ pub async fn decide(
     // already has; every other refusal is about who the caller is, and audited as one.
     let refused = async |e: ApprovalRefusal| {
         if matches!(e, ApprovalRefusal::WouldNotCount { .. }) {
-            return ApiError::new(ProblemType::Conflict, e.to_string());
+            return ServiceError::new(Failure::Conflict, e.to_string());
         }
-        let e = ApiError::new(ProblemType::Forbidden, e.to_string());
+        let e = ServiceError::new(Failure::Forbidden, e.to_string());
         authz::refused(state, caller, Operation::RequestDecide, Some(&object), e).await
     };
-    let prior = approvers(&state.store().approvals(id).await?, &case);
+    let prior = approvers(&state.store().approvals(id).await?, &case)?;
     let target = format!("request:{id}");
     let (next, recorded, event) = if approve {
         let approved = match check_approver(&case, &facts, &prior) {
@@ -778,7 +790,7 @@ pub async fn decide(
         let outcome = decision_state(case.route, &all);
         let next = RequestState::Pending
             .next(Event::approve(&outcome))
-            .map_err(|e| ApiError::new(ProblemType::Conflict, e.to_string()))?;
+            .map_err(|e| ServiceError::new(Failure::Conflict, e.to_string()))?;
         let mut event = AuditEvent::new(now, caller.actor(), Action::RequestApprove)
             .target(target)
             .reason(comment.clone())
@@ -794,7 +806,7 @@ pub async fn decide(
         }
         let next = RequestState::Pending
             .next(Event::Deny)
-            .map_err(|e| ApiError::new(ProblemType::Conflict, e.to_string()))?;
+            .map_err(|e| ServiceError::new(Failure::Conflict, e.to_string()))?;
         let as_approver = Approver {
             id: approver.hr.employee_id.clone(),
             sources: Vec::new(),
@@ -808,8 +820,8 @@ pub async fn decide(
     let approved = next == RequestState::Approved;
     let grant = if approved {
         let resource = live.policy.resource(&r.resource).ok_or_else(|| {
-            ApiError::new(
-                ProblemType::Conflict,
+            ServiceError::new(
+                Failure::Conflict,
                 format!("resource {} is no longer in policy", r.resource),
             )
         })?;
@@ -847,7 +859,7 @@ pub async fn decide(
         next
     };
     let row = StoredApproval {
-        id: Uuid::now_v7(),
+        id: warden_core::clock::id_at(now),
         request_id: id,
         approver_id: approver.id,
         approver_employee_id: approver.hr.employee_id.to_string(),
@@ -884,18 +896,22 @@ pub async fn decide(
         .store()
         .request(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("request {id}")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("request {id}")))?;
     info(state, &stored).await
 }
 
 /// Cancels one's own request before it is provisioned.
-pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> Result<RequestInfo, ApiError> {
+pub async fn cancel(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<RequestInfo, ServiceError> {
     let (r, _) = authorized(state, caller, id, Operation::RequestCancel).await?;
     let from = RequestState::parse(&r.state)
-        .ok_or_else(|| ApiError::internal(format!("stored state {:?}", r.state)))?;
+        .ok_or_else(|| ServiceError::internal(format!("stored state {:?}", r.state)))?;
     let next = from
         .next(Event::Cancel)
-        .map_err(|e| ApiError::new(ProblemType::Conflict, e.to_string()))?;
+        .map_err(|e| ServiceError::new(Failure::Conflict, e.to_string()))?;
     let now = state.clock().now();
     let event =
         AuditEvent::new(now, caller.actor(), Action::RequestCancel).target(format!("request:{id}"));
@@ -920,7 +936,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> Result<Reque
         .store()
         .request(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("request {id}")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("request {id}")))?;
     info(state, &stored).await
 }
 
@@ -930,7 +946,7 @@ pub async fn list(
     state: &AppState,
     caller: &Caller,
     pending_approval: bool,
-) -> Result<Vec<RequestInfo>, ApiError> {
+) -> Result<Vec<RequestInfo>, ServiceError> {
     if pending_approval {
         authz::require(
             state,
@@ -959,7 +975,7 @@ pub async fn list(
             let Ok((case, _, _)) = case_of(state, &r).await else {
                 continue;
             };
-            let prior = approvers(&state.store().approvals(r.id).await?, &case);
+            let prior = approvers(&state.store().approvals(r.id).await?, &case)?;
             if check_approver(&case, &facts, &prior).is_ok() {
                 mine.push(r);
             }
@@ -980,16 +996,21 @@ pub async fn list(
 
 /// One request: for those it involves, its possible approvers, administrators and
 /// auditors.
-pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<RequestInfo, ApiError> {
+pub async fn show(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<RequestInfo, ServiceError> {
     let (r, _) = authorized(state, caller, id, Operation::RequestRead).await?;
     info(state, &r).await
 }
 
-async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiError> {
+async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ServiceError> {
     let decisions = state.store().approvals(r.id).await?;
     let needs = if r.state == RequestState::Pending.as_str() {
         match case_of(state, r).await {
-            Ok((case, _, _)) => still_needs(&case, &approvers(&decisions, &case)),
+            Ok((case, _, _)) => still_needs(&case, &approvers(&decisions, &case)?),
+            Err(e) if e.kind() == Failure::Internal => return Err(e),
             Err(_) => vec!["the request no longer meets policy".to_owned()],
         }
     } else {
@@ -1031,7 +1052,7 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiErr
         approval: r.approval.clone(),
         route: r.route.clone(),
         risk: u32::try_from(r.risk_total).unwrap_or(0),
-        risk_factors: serde_json::from_str(&r.risk_factors).map_err(ApiError::internal)?,
+        risk_factors: serde_json::from_str(&r.risk_factors).map_err(ServiceError::internal)?,
         state: r.state.clone(),
         created_at: r.created_at,
         pending_until: r.pending_until,
@@ -1049,7 +1070,7 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ApiErr
 
 /// Times out pending requests whose approval window passed: run every few seconds by the
 /// server, so a request nobody decides on ends on time and its requester is told.
-pub async fn expire_pending(state: &AppState) -> Result<usize, ApiError> {
+pub async fn expire_pending(state: &AppState) -> Result<usize, ServiceError> {
     let now = state.clock().now();
     let mut n = 0;
     for id in state.store().timed_out_requests(now, 500).await? {

@@ -16,6 +16,7 @@
 
 use std::sync::Arc;
 
+use crate::service::error::Failure;
 use secrecy::ExposeSecret;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -24,14 +25,13 @@ use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{Connector, ConnectorError, Origin, RoleTarget};
 use warden_core::policy::Resource;
-use warden_proto::problem::ProblemType;
 use warden_proto::targets::{AccountInfo, GrantCredential, Inventory, SignSshKey, SshCertificate};
 use warden_store::StoredGrant;
 
 use super::access::find as find_identity;
 use super::authz;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::service::expiry::access_spec;
 use crate::state::AppState;
 
@@ -43,17 +43,17 @@ pub(crate) async fn held_grant(
     caller: &Caller,
     id: Uuid,
     now: OffsetDateTime,
-) -> Result<(warden_core::identity::Identity, StoredGrant), ApiError> {
+) -> Result<(warden_core::identity::Identity, StoredGrant), ServiceError> {
     let g = super::grants::authorized(state, caller, id, Operation::GrantCredential).await?;
     let me = find_identity(state, caller.user.username.as_str())
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("grant {id}")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("grant {id}")))?;
     let running = g.state == "active"
         && g.starts_at.is_some_and(|s| s <= now)
         && g.ends_at.is_some_and(|e| e > now);
     if !running {
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             format!(
                 "grant {id} is {}, not running: nothing can be issued for it",
                 g.state
@@ -64,14 +64,14 @@ pub(crate) async fn held_grant(
 }
 
 /// A connector's failure as an API error: unreachable → 503, refused → 409.
-pub(crate) fn connector_error(e: &ConnectorError) -> ApiError {
+pub(crate) fn connector_error(e: &ConnectorError) -> ServiceError {
     match e {
-        ConnectorError::Unavailable(m) => ApiError::new(
-            ProblemType::Unavailable,
+        ConnectorError::Unavailable(m) => ServiceError::new(
+            Failure::Unavailable,
             format!("the target is unavailable: {m}"),
         ),
         ConnectorError::Refused(m) => {
-            ApiError::new(ProblemType::Conflict, format!("the target refused: {m}"))
+            ServiceError::new(Failure::Conflict, format!("the target refused: {m}"))
         }
     }
 }
@@ -81,7 +81,7 @@ pub async fn credential(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-) -> Result<GrantCredential, ApiError> {
+) -> Result<GrantCredential, ServiceError> {
     let now = state.clock().now();
     let (me, g) = held_grant(state, caller, id, now).await?;
     let connector = state
@@ -124,10 +124,10 @@ pub async fn credential(
 }
 
 /// The public key of Warden's SSH certificate authority.
-pub fn ssh_ca(state: &AppState) -> Result<String, ApiError> {
+pub fn ssh_ca(state: &AppState) -> Result<String, ServiceError> {
     let ca = state
         .ssh_ca()
-        .map_err(|e| ApiError::internal(std::io::Error::other(e)))?;
+        .map_err(|e| ServiceError::internal(std::io::Error::other(e)))?;
     Ok(ca.public_key())
 }
 
@@ -136,7 +136,7 @@ pub async fn sign_ssh(
     state: &AppState,
     caller: &Caller,
     req: &SignSshKey,
-) -> Result<SshCertificate, ApiError> {
+) -> Result<SshCertificate, ServiceError> {
     authz::require(state, caller, Operation::SshSign, Relation::Own).await?;
     let now = state.clock().now();
     let policy = state.policy();
@@ -144,9 +144,9 @@ pub async fn sign_ssh(
         .policy
         .resource(&req.resource)
         .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("resource {}", req.resource)))?;
+        .ok_or_else(|| ServiceError::not_found(format!("resource {}", req.resource)))?;
     if resource.kind.as_str() != "ssh" {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "resource",
             format!(
                 "{} is a {} resource, not ssh",
@@ -158,12 +158,12 @@ pub async fn sign_ssh(
     let me = find_identity(state, caller.user.username.as_str())
         .await?
         .ok_or_else(|| {
-            ApiError::new(ProblemType::Forbidden, "you are not an identity in Warden")
+            ServiceError::new(Failure::Forbidden, "you are not an identity in Warden")
         })?;
     let g = running_grant(state, me.id, &resource, req.role.as_deref(), now).await?;
     let role = policy.policy.role("ssh", &g.role).ok_or_else(|| {
-        ApiError::new(
-            ProblemType::Conflict,
+        ServiceError::new(
+            Failure::Conflict,
             format!("role {} is no longer in policy", g.role),
         )
     })?;
@@ -173,8 +173,8 @@ pub async fn sign_ssh(
         force_command,
     } = &role.target
     else {
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             format!("role {} has no principals in policy", role.name),
         ));
     };
@@ -186,12 +186,12 @@ pub async fn sign_ssh(
             NoWindow::Ended => format!("grant {} has ended", g.id),
             other => format!("grant {}: {other}", g.id),
         };
-        ApiError::new(ProblemType::Conflict, why)
+        ServiceError::new(Failure::Conflict, why)
     })?;
     let (host, port) = ssh_target(state, &resource)?;
     let ca = state
         .ssh_ca()
-        .map_err(|e| ApiError::internal(std::io::Error::other(e)))?;
+        .map_err(|e| ServiceError::internal(std::io::Error::other(e)))?;
     let key_id = format!(
         "warden:{}:{}:{}",
         me.hr.employee_id.as_str(),
@@ -215,7 +215,7 @@ pub async fn sign_ssh(
             valid_after,
             valid_before,
         })
-        .map_err(|e| ApiError::unprocessable("public_key", e.to_string()))?;
+        .map_err(|e| ServiceError::unprocessable("public_key", e.to_string()))?;
     let event = AuditEvent::new(now, caller.actor(), Action::SshCertificate)
         .target(format!("grant:{}", g.id))
         .detail("resource", resource.name.as_str())
@@ -237,11 +237,11 @@ pub async fn sign_ssh(
 
 /// Where people reach an ssh resource: its connection's host and port, or (when the
 /// connection is not configured) the connection name on port 22.
-fn ssh_target(state: &AppState, resource: &Resource) -> Result<(String, u16), ApiError> {
+fn ssh_target(state: &AppState, resource: &Resource) -> Result<(String, u16), ServiceError> {
     match state.config().connections.get(&resource.connection) {
         Some(warden_connectors::ConnectionConfig::Ssh(c)) => Ok((c.host.clone(), c.port)),
-        Some(other) => Err(ApiError::new(
-            ProblemType::Conflict,
+        Some(other) => Err(ServiceError::new(
+            Failure::Conflict,
             format!(
                 "connection {} is configured for {}, not ssh",
                 resource.connection,
@@ -259,7 +259,7 @@ async fn running_grant(
     resource: &Resource,
     role: Option<&str>,
     now: OffsetDateTime,
-) -> Result<StoredGrant, ApiError> {
+) -> Result<StoredGrant, ServiceError> {
     let mut running: Vec<StoredGrant> = state
         .store()
         .live_grants_of_identities(&[identity])
@@ -276,7 +276,7 @@ async fn running_grant(
     running.sort_by_key(|g| std::cmp::Reverse(g.ends_at));
     let roles: std::collections::BTreeSet<&str> = running.iter().map(|g| g.role.as_str()).collect();
     if roles.len() > 1 {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "role",
             format!(
                 "you hold several roles on {}: name one of {}",
@@ -286,8 +286,8 @@ async fn running_grant(
         ));
     }
     running.into_iter().next().ok_or_else(|| {
-        ApiError::new(
-            ProblemType::Forbidden,
+        ServiceError::new(
+            Failure::Forbidden,
             format!(
                 "you hold no running grant on {}: request access first",
                 resource.name
@@ -300,18 +300,18 @@ async fn running_grant(
 pub(crate) fn configured(
     state: &AppState,
     name: &str,
-) -> Result<(Resource, Arc<dyn Connector>), ApiError> {
+) -> Result<(Resource, Arc<dyn Connector>), ServiceError> {
     let resource = state
         .policy()
         .policy
         .resource(name)
         .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("resource {name}")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("resource {name}")))?;
     let connector = match state.connectors().configured(&resource.connection) {
         Some((_, c)) => c,
         None => {
-            return Err(ApiError::new(
-                ProblemType::Conflict,
+            return Err(ServiceError::new(
+                Failure::Conflict,
                 format!(
                     "resource {name}: connection {} is not configured ([connections.{}]), so there is no target to look at",
                     resource.connection, resource.connection
@@ -327,7 +327,7 @@ pub async fn inventory(
     state: &AppState,
     caller: &Caller,
     name: &str,
-) -> Result<Inventory, ApiError> {
+) -> Result<Inventory, ServiceError> {
     authz::require(state, caller, Operation::TargetInventory, Relation::Other).await?;
     let (resource, connector) = configured(state, name)?;
     let accounts = connector

@@ -1,7 +1,7 @@
 //! Local users of the API: created and changed by holders of `users:write`, who can give
 //! only scopes they hold themselves.
 
-use uuid::Uuid;
+use crate::service::error::Failure;
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::credential::check_new_password;
@@ -9,14 +9,13 @@ use warden_core::secret::generate_password;
 use warden_core::user::User;
 use warden_core::{Scope, ScopeSet, Username};
 use warden_proto::WireSecret;
-use warden_proto::problem::ProblemType;
 use warden_proto::users::{CreateUser, CreatedUser, UpdateUser, UserInfo};
 use warden_store::{NewUser, UserChange};
 
 use super::authz::{self, Object};
 use super::{check_label, hash_password, parse_scopes, scope_names};
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// Length of generated initial passwords.
@@ -34,8 +33,8 @@ pub fn info(user: &User) -> UserInfo {
     }
 }
 
-fn parse_name(raw: &str) -> Result<Username, ApiError> {
-    Username::parse(raw).map_err(|e| ApiError::field("username", e.to_string()))
+fn parse_name(raw: &str) -> Result<Username, ServiceError> {
+    Username::parse(raw).map_err(|e| ServiceError::field("username", e.to_string()))
 }
 
 /// Creates a user.
@@ -43,7 +42,7 @@ pub async fn create(
     state: &AppState,
     caller: &Caller,
     req: CreateUser,
-) -> Result<CreatedUser, ApiError> {
+) -> Result<CreatedUser, ServiceError> {
     authz::gate(state, caller, Operation::UserCreate).await?;
     let username = parse_name(&req.username)?;
     let display_name = check_label(
@@ -65,18 +64,18 @@ pub async fn create(
     let (password, generated) = match req.password {
         Some(password) => {
             check_new_password(&password.0)
-                .map_err(|e| ApiError::field("password", e.to_string()))?;
+                .map_err(|e| ServiceError::field("password", e.to_string()))?;
             (password.0, false)
         }
         None => (
-            generate_password(GENERATED_PASSWORD_LEN).map_err(ApiError::internal)?,
+            generate_password(GENERATED_PASSWORD_LEN).map_err(ServiceError::internal)?,
             true,
         ),
     };
     let password_hash = hash_password(password.clone()).await?;
     let now = state.clock().now();
     let user = NewUser {
-        id: Uuid::now_v7(),
+        id: warden_core::clock::id_at(now),
         username,
         display_name,
         password_hash: Some(password_hash),
@@ -95,7 +94,7 @@ pub async fn create(
 }
 
 /// Every user.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<UserInfo>, ApiError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<UserInfo>, ServiceError> {
     authz::gate(state, caller, Operation::UserList).await?;
     Ok(state.store().list_users().await?.iter().map(info).collect())
 }
@@ -114,17 +113,17 @@ fn relation_to(caller: &Caller, user: Option<&User>, scopes: &ScopeSet) -> Relat
 }
 
 /// The user called `name`, or 404.
-async fn find(state: &AppState, name: &str) -> Result<User, ApiError> {
+async fn find(state: &AppState, name: &str) -> Result<User, ServiceError> {
     let username = parse_name(name)?;
     state
         .store()
         .user_by_name(&username)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("user {name}")))
+        .ok_or_else(|| ServiceError::not_found(format!("user {name}")))
 }
 
 /// One user.
-pub async fn get(state: &AppState, caller: &Caller, name: &str) -> Result<UserInfo, ApiError> {
+pub async fn get(state: &AppState, caller: &Caller, name: &str) -> Result<UserInfo, ServiceError> {
     authz::gate(state, caller, Operation::UserRead).await?;
     let user = find(state, name).await?;
     Ok(info(&user))
@@ -136,7 +135,7 @@ pub async fn update(
     caller: &Caller,
     name: &str,
     req: UpdateUser,
-) -> Result<UserInfo, ApiError> {
+) -> Result<UserInfo, ServiceError> {
     authz::gate(state, caller, Operation::UserUpdate).await?;
     let user = find(state, name).await?;
     let scopes = req
@@ -154,20 +153,17 @@ pub async fn update(
         && !caller.scopes.covers(new)
     {
         // One's own account too gets only scopes the token holds.
-        let e = ApiError::new(
-            ProblemType::InsufficientScope,
-            "you can only give scopes you hold",
-        );
+        let e = ServiceError::new(Failure::MissingScope, "you can only give scopes you hold");
         return Err(authz::refused(state, caller, Operation::UserUpdate, Some(&object), e).await);
     }
     if req.disabled == Some(true) && user.id == caller.user.id {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "disabled",
             "you cannot disable yourself",
         ));
     }
     if scopes.is_none() && req.disabled.is_none() {
-        return Err(ApiError::new(ProblemType::BadRequest, "nothing to change"));
+        return Err(ServiceError::new(Failure::Invalid, "nothing to change"));
     }
     // Nobody could give `admin` back: the last enabled administrator keeps it.
     let loses_admin = user.scopes.allows(Scope::Admin)
@@ -182,8 +178,8 @@ pub async fn update(
             .filter(|u| !u.disabled && u.scopes.allows(Scope::Admin))
             .count();
         if admins <= 1 {
-            return Err(ApiError::new(
-                ProblemType::Conflict,
+            return Err(ServiceError::new(
+                Failure::Conflict,
                 format!(
                     "{} is the last enabled administrator: give admin to someone else first",
                     user.username
@@ -209,6 +205,6 @@ pub async fn update(
         .store()
         .update_user(user.id, &change, now, &event)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("user {name}")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("user {name}")))?;
     Ok(info(&updated))
 }

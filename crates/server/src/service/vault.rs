@@ -10,19 +10,19 @@
 
 use std::sync::Arc;
 
+use crate::service::error::Failure;
 use secrecy::ExposeSecret;
 use warden_connectors::keyfile::{self, KeyFileError};
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_proto::WireSecret;
-use warden_proto::problem::ProblemType;
 use warden_proto::vault::{InitVault, InitializedVault, Unseal, VaultStatus};
 use warden_store::StoreError;
 use warden_vault::{Key, Share};
 use zeroize::Zeroizing;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 use crate::vault::{Keyring, ShareProgress};
 
@@ -32,15 +32,15 @@ const SHARES: &str = "shares";
 const KEY_FILE: &str = "key_file";
 
 /// A sealed (or uninitialised) vault, as an API error.
-pub fn sealed_error(state: &AppState) -> ApiError {
+pub fn sealed_error(state: &AppState) -> ServiceError {
     if state.vault().is_sealed() {
-        ApiError::new(
-            ProblemType::Sealed,
+        ServiceError::new(
+            Failure::Sealed,
             "the vault is sealed: Warden serves health and unseal only until key holders unseal it (warden operator unseal)",
         )
     } else {
-        ApiError::new(
-            ProblemType::Conflict,
+        ServiceError::new(
+            Failure::Conflict,
             "the vault is not initialised: run warden operator init (or set [vault] unseal_key_file for development)",
         )
     }
@@ -48,12 +48,12 @@ pub fn sealed_error(state: &AppState) -> ApiError {
 
 /// The keys as stored now (reloaded when another replica rotated them), or the error
 /// saying why there are none.
-pub async fn keyring(state: &AppState) -> Result<Arc<Keyring>, ApiError> {
+pub async fn keyring(state: &AppState) -> Result<Arc<Keyring>, ServiceError> {
     state
         .vault()
         .current_keyring(state.store())
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ServiceError::internal)?
         .ok_or_else(|| sealed_error(state))
 }
 
@@ -137,7 +137,7 @@ fn new_vault_id() -> Result<String, String> {
 }
 
 /// The vault's status (public: key holders need it to unseal).
-pub async fn status(state: &AppState) -> Result<VaultStatus, ApiError> {
+pub async fn status(state: &AppState) -> Result<VaultStatus, ServiceError> {
     let meta = state.store().vault_meta().await?;
     let ring = state.vault().keyring();
     Ok(match meta {
@@ -169,19 +169,22 @@ pub async fn status(state: &AppState) -> Result<VaultStatus, ApiError> {
 }
 
 /// Checks the shares and threshold of a split.
-fn check_split(body: &InitVault) -> Result<(), ApiError> {
+fn check_split(body: &InitVault) -> Result<(), ServiceError> {
     if !(1..=16).contains(&body.shares) {
-        return Err(ApiError::field("shares", "must be 1 to 16"));
+        return Err(ServiceError::field("shares", "must be 1 to 16"));
     }
     if body.threshold == 0 {
-        return Err(ApiError::field("threshold", "must be 1 to shares"));
+        return Err(ServiceError::field("threshold", "must be 1 to shares"));
     }
     // Each is within 1 to 16, as described; together they cannot make a split.
     if body.threshold > body.shares {
-        return Err(ApiError::unprocessable("threshold", "must be 1 to shares"));
+        return Err(ServiceError::unprocessable(
+            "threshold",
+            "must be 1 to shares",
+        ));
     }
     if body.shares > 1 && body.threshold == 1 {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "threshold",
             "must be at least 2 when there are several shares: one share alone would unseal",
         ));
@@ -195,18 +198,18 @@ pub async fn init(
     state: &AppState,
     caller: &Caller,
     body: &InitVault,
-) -> Result<InitializedVault, ApiError> {
+) -> Result<InitializedVault, ServiceError> {
     super::authz::require(state, caller, Operation::VaultInit, Relation::Other).await?;
     check_split(body)?;
     if state.store().vault_meta().await?.is_some() {
-        return Err(ApiError::new(
-            ProblemType::Conflict,
+        return Err(ServiceError::new(
+            Failure::Conflict,
             "the vault is already initialised",
         ));
     }
-    let internal = |e: warden_vault::VaultError| ApiError::internal(e.to_string());
+    let internal = |e: warden_vault::VaultError| ServiceError::internal(e.to_string());
     let unseal = Key::generate().map_err(internal)?;
-    let vault_id = new_vault_id().map_err(ApiError::internal)?;
+    let vault_id = new_vault_id().map_err(ServiceError::internal)?;
     let shares =
         warden_vault::split(&unseal, body.threshold, body.shares, &vault_id).map_err(internal)?;
     let now = state.clock().now();
@@ -221,8 +224,8 @@ pub async fn init(
     match state.store().vault_init(&meta, &data_key, &[event]).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
-                ProblemType::Conflict,
+            return Err(ServiceError::new(
+                Failure::Conflict,
                 "the vault is already initialised",
             ));
         }
@@ -243,7 +246,7 @@ pub async fn unseal(
     state: &AppState,
     actor: Actor,
     body: &Unseal,
-) -> Result<VaultStatus, ApiError> {
+) -> Result<VaultStatus, ServiceError> {
     // The request is checked whatever the vault's state: a malformed share is refused
     // even when there is nothing left to unseal.
     let share = body
@@ -253,9 +256,9 @@ pub async fn unseal(
             Share::parse(text.expose()).map_err(|e| {
                 // A share of the described form whose checksum fails was mistyped (or altered).
                 if matches!(e, warden_vault::VaultError::ShareChecksum) {
-                    ApiError::unprocessable("share", e.to_string())
+                    ServiceError::unprocessable("share", e.to_string())
                 } else {
-                    ApiError::field("share", e.to_string())
+                    ServiceError::field("share", e.to_string())
                 }
             })
         })
@@ -268,13 +271,13 @@ pub async fn unseal(
         return status(state).await;
     }
     let Some(share) = share else {
-        return Err(ApiError::field("share", "give a share, or reset"));
+        return Err(ServiceError::field("share", "give a share, or reset"));
     };
     if state.vault().keyring().is_some() {
         return status(state).await;
     }
     if share.vault_id != meta.vault_id {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "share",
             format!(
                 "this share is of vault {}, not of this vault ({})",
@@ -283,7 +286,7 @@ pub async fn unseal(
         ));
     }
     if share.threshold != meta.threshold {
-        return Err(ApiError::unprocessable(
+        return Err(ServiceError::unprocessable(
             "share",
             format!(
                 "this share is of a split needing {} shares; this vault needs {}",
@@ -294,7 +297,7 @@ pub async fn unseal(
     let shares = match state
         .vault()
         .add_share(share, meta.threshold)
-        .map_err(|e| ApiError::unprocessable("share", e.to_string()))?
+        .map_err(|e| ServiceError::unprocessable("share", e.to_string()))?
     {
         ShareProgress::Held(_) => return status(state).await,
         ShareProgress::Complete(shares) => shares,
@@ -311,8 +314,8 @@ pub async fn unseal(
         Ok(ring) => ring,
         Err(e) => {
             state.store().append_audit(&event.failed(e.clone())).await?;
-            return Err(ApiError::new(
-                ProblemType::Unprocessable,
+            return Err(ServiceError::new(
+                Failure::Unprocessable,
                 format!("{e}; the shares given were forgotten, start again"),
             ));
         }
@@ -339,7 +342,7 @@ async fn open_with(
 }
 
 /// Seals the vault: the keys leave memory, and the API serves health and unseal only.
-pub async fn seal(state: &AppState, caller: &Caller) -> Result<VaultStatus, ApiError> {
+pub async fn seal(state: &AppState, caller: &Caller) -> Result<VaultStatus, ServiceError> {
     super::authz::require(state, caller, Operation::VaultSeal, Relation::Other).await?;
     let Some(meta) = state.store().vault_meta().await? else {
         return Err(sealed_error(state));
@@ -354,7 +357,7 @@ pub async fn seal(state: &AppState, caller: &Caller) -> Result<VaultStatus, ApiE
 
 /// Rotates the root key and starts a new data key; secrets sealed by older data keys
 /// stay readable and are re-sealed by the rotation worker in the background.
-pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<VaultStatus, ApiError> {
+pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<VaultStatus, ServiceError> {
     super::authz::require(state, caller, Operation::VaultRotate, Relation::Other).await?;
     let ring = keyring(state).await?;
     let Some(meta) = state.store().vault_meta().await? else {
@@ -363,7 +366,7 @@ pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<VaultStatu
     let now = state.clock().now();
     let (new_ring, new_meta, rewrapped, new_key) = ring
         .rotated(&meta, now, None)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(|e| ServiceError::internal(e.to_string()))?;
     let event = AuditEvent::new(now, caller.actor(), Action::VaultRotateKeys)
         .target(format!("vault:{}", meta.vault_id))
         .detail("root_version", new_meta.root_version.to_string())
@@ -385,16 +388,16 @@ pub async fn rekey(
     state: &AppState,
     caller: &Caller,
     body: &InitVault,
-) -> Result<InitializedVault, ApiError> {
+) -> Result<InitializedVault, ServiceError> {
     super::authz::require(state, caller, Operation::VaultRotate, Relation::Other).await?;
     check_split(body)?;
     let ring = keyring(state).await?;
     let Some(meta) = state.store().vault_meta().await? else {
         return Err(sealed_error(state));
     };
-    let internal = |e: warden_vault::VaultError| ApiError::internal(e.to_string());
+    let internal = |e: warden_vault::VaultError| ServiceError::internal(e.to_string());
     let unseal = Key::generate().map_err(internal)?;
-    let vault_id = new_vault_id().map_err(ApiError::internal)?;
+    let vault_id = new_vault_id().map_err(ServiceError::internal)?;
     let shares =
         warden_vault::split(&unseal, body.threshold, body.shares, &vault_id).map_err(internal)?;
     let now = state.clock().now();

@@ -6,6 +6,7 @@
 //! vendor's grants: enabled while one runs, disabled with its tokens revoked when the last
 //! ends, and deleted with the identity once the retention period after that has passed.
 
+use crate::service::error::Failure;
 use time::Duration;
 use uuid::Uuid;
 use warden_core::audit::{Action, Actor, AuditEvent};
@@ -15,20 +16,19 @@ use warden_core::secret::generate_password;
 use warden_core::{ScopeSet, Username};
 use warden_proto::WireSecret;
 use warden_proto::grants::{CreateVendor, CreatedVendor, VendorInfo};
-use warden_proto::problem::ProblemType;
 use warden_store::{ChangeSet, GrantFilter, NewUser, StoredVendor};
 
 use super::access::find as find_identity;
 use super::directory::{Context, plan};
 use super::{check_label, employee_id_of, identity_by_id as identity};
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// Where vendor identities come from.
 pub const SOURCE: &str = "sponsor";
 
-async fn info(state: &AppState, v: &StoredVendor) -> Result<Option<VendorInfo>, ApiError> {
+async fn info(state: &AppState, v: &StoredVendor) -> Result<Option<VendorInfo>, ServiceError> {
     let Some(who) = identity(state, v.identity_id).await? else {
         return Ok(None);
     };
@@ -55,7 +55,7 @@ pub async fn create(
     state: &AppState,
     caller: &Caller,
     req: CreateVendor,
-) -> Result<CreatedVendor, ApiError> {
+) -> Result<CreatedVendor, ServiceError> {
     // The vendor will be in the caller's charge: its sponsor is its HR manager.
     super::authz::require(
         state,
@@ -67,8 +67,8 @@ pub async fn create(
     let sponsor = find_identity(state, caller.user.username.as_str())
         .await?
         .ok_or_else(|| {
-            ApiError::new(
-                ProblemType::Forbidden,
+            ServiceError::new(
+                Failure::Forbidden,
                 format!(
                     "user {} has no identity in the directory",
                     caller.user.username
@@ -78,30 +78,30 @@ pub async fn create(
     let now = state.clock().now();
     let today = now.date();
     if sponsor.hr.kind != IdentityKind::Employee || !sponsor.hr.is_current(today) {
-        return Err(ApiError::new(
-            ProblemType::Forbidden,
+        return Err(ServiceError::new(
+            Failure::Forbidden,
             "only current employees sponsor vendors",
         ));
     }
-    let username =
-        Username::parse(&req.username).map_err(|e| ApiError::field("username", e.to_string()))?;
+    let username = Username::parse(&req.username)
+        .map_err(|e| ServiceError::field("username", e.to_string()))?;
     let name = check_label("name", &req.name, 200)?;
     let company = check_label("company", &req.company, 200)?;
     let email = check_label("email", &req.email, 254)?;
     if !email.contains('@') || email.chars().any(char::is_whitespace) {
-        return Err(ApiError::field("email", "is not an e-mail address"));
+        return Err(ServiceError::field("email", "is not an e-mail address"));
     }
     let max = state.config().grants.vendor_max_days;
     let days = u64::from(req.days.unwrap_or(30));
     if days == 0 || days > max {
         let message = format!("must be between 1 and {max}");
         return Err(if days == 0 {
-            ApiError::field("days", message)
+            ServiceError::field("days", message)
         } else {
-            ApiError::unprocessable("days", message)
+            ServiceError::unprocessable("days", message)
         });
     }
-    let suffix: String = Uuid::now_v7()
+    let suffix: String = Uuid::new_v4()
         .simple()
         .to_string()
         .chars()
@@ -109,7 +109,7 @@ pub async fn create(
         .take(8)
         .collect();
     let employee_id = EmployeeId::parse(&format!("V-{}", suffix.to_ascii_uppercase()))
-        .map_err(ApiError::internal)?;
+        .map_err(ServiceError::internal)?;
     let record = HrRecord {
         employee_id: employee_id.clone(),
         username: username.clone(),
@@ -137,7 +137,7 @@ pub async fn create(
         cause: &cause,
     };
     let planned = plan(&ctx, None, &[], record, SOURCE, None)
-        .ok_or_else(|| ApiError::internal("a new vendor planned no change"))?;
+        .ok_or_else(|| ServiceError::internal("a new vendor planned no change"))?;
     let mut changes = ChangeSet {
         at: Some(now),
         ..Default::default()
@@ -154,13 +154,13 @@ pub async fn create(
             .detail("sponsor", sponsor.hr.employee_id.as_str())
             .detail("days", days.to_string()),
     );
-    let password = generate_password(24).map_err(ApiError::internal)?;
+    let password = generate_password(24).map_err(ServiceError::internal)?;
     let account = NewUser {
-        id: Uuid::now_v7(),
+        id: warden_core::clock::id_at(now),
         username: username.clone(),
         display_name: name,
         password_hash: Some(super::hash_password(password.clone()).await?),
-        scopes: ScopeSet::parse(["request"]).map_err(ApiError::internal)?,
+        scopes: ScopeSet::parse(["request"]).map_err(ServiceError::internal)?,
         linked_to_directory: true,
         created_at: now,
     };
@@ -178,7 +178,7 @@ pub async fn create(
         .await?;
     let vendor = info(state, &vendor)
         .await?
-        .ok_or_else(|| ApiError::internal("the vendor just created is missing"))?;
+        .ok_or_else(|| ServiceError::internal("the vendor just created is missing"))?;
     Ok(CreatedVendor {
         vendor,
         initial_password: WireSecret::new(password),
@@ -186,7 +186,7 @@ pub async fn create(
 }
 
 /// The vendors the caller sponsors, or every vendor for administrators and auditors.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<VendorInfo>, ApiError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<VendorInfo>, ServiceError> {
     let all = authz::allows(Operation::VendorList, &caller.scopes, Relation::Other);
     if !all {
         super::authz::require(state, caller, Operation::VendorList, Relation::Subordinate).await?;
@@ -204,7 +204,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<VendorInfo>, 
 /// Keeps vendor accounts in step with their grants: enables an account while a grant
 /// of the vendor's runs, disables it (revoking its tokens) when none does, and deletes
 /// identity and account once the retention period has passed. Returns how many changed.
-pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
+pub async fn sweep(state: &AppState) -> Result<usize, ServiceError> {
     let now = state.clock().now();
     let retention =
         Duration::days(i64::try_from(state.config().grants.vendor_retention_days).unwrap_or(30));
