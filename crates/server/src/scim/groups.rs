@@ -17,14 +17,14 @@ use warden_store::{Group, GroupWrite};
 use super::docs::{GroupListParams, ProjectionParams, ScimGroup, ScimPatchOp};
 use super::error::{ScimError, ScimErrorBody, ScimType};
 use super::http::{
-    ListQuery, ScimBody, ScimCaller, created, get as attr, list_response, new_id, no_content,
-    parse_id, scim_json, timestamp,
+    ListQuery, ScimBody, ScimCaller, created, get as attr, list_response, no_content, parse_id,
+    scim_json, timestamp,
 };
 use super::schema::ResourceSchema;
-use super::snapshot::{Changes, Snapshot, employee_ids};
 use super::{GROUP_SCHEMA, patch, users_path};
 use crate::auth::Caller;
 use crate::service::directory::Context;
+use crate::service::scim::{Changes, Reader, Snapshot, employee_ids};
 use crate::state::AppState;
 
 /// Attributes a group filter may compare (lower-case dotted names).
@@ -162,13 +162,14 @@ fn parse(body: &Value, snapshot: &Snapshot) -> Result<GroupInput, ScimError> {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    _caller: ScimCaller,
+    ScimCaller(caller): ScimCaller,
     query: ListQuery,
 ) -> Result<Response, ScimError> {
+    let reader = Reader::open(&state, &caller).await?;
     if let Some(filter) = &query.filter {
         filter.check(&FILTERABLE)?;
     }
-    let mut groups = state.store().list_groups().await?;
+    let mut groups = reader.groups().await?;
     groups.sort_by_key(|g| g.id);
     let resources = groups
         .iter()
@@ -195,9 +196,9 @@ pub async fn create(
     ScimCaller(caller): ScimCaller,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let snapshot = Snapshot::load(&state).await?;
+    let snapshot = Snapshot::load(&state, &caller).await?;
     let input = parse(&body, &snapshot)?;
-    let id = new_id(state.clock().now());
+    let id = state.clock().new_id();
     write(
         &state,
         &caller,
@@ -208,7 +209,10 @@ pub async fn create(
         "scim POST /Groups",
     )
     .await?;
-    Ok(created(&read(&state, id).await?, &location(id)))
+    Ok(created(
+        &read(&Reader::open(&state, &caller).await?, id).await?,
+        &location(id),
+    ))
 }
 
 /// One group.
@@ -220,12 +224,13 @@ pub async fn create(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    _caller: ScimCaller,
+    ScimCaller(caller): ScimCaller,
     Path(id): Path<String>,
     query: ListQuery,
 ) -> Result<Response, ScimError> {
+    let reader = Reader::open(&state, &caller).await?;
     let id = parse_id("Group", &id)?;
-    let mut group = read(&state, id).await?;
+    let mut group = read(&reader, id).await?;
     query.projection.apply(&mut group);
     Ok(scim_json(StatusCode::OK, &group))
 }
@@ -246,7 +251,7 @@ pub async fn replace(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let id = parse_id("Group", &id)?;
-    let snapshot = Snapshot::load(&state).await?;
+    let snapshot = Snapshot::load(&state, &caller).await?;
     let old = snapshot
         .group(id)
         .ok_or_else(|| ScimError::not_found(format!("Group {id}")))?;
@@ -261,7 +266,10 @@ pub async fn replace(
         &format!("scim PUT /Groups/{id}"),
     )
     .await?;
-    Ok(scim_json(StatusCode::OK, &read(&state, id).await?))
+    Ok(scim_json(
+        StatusCode::OK,
+        &read(&Reader::open(&state, &caller).await?, id).await?,
+    ))
 }
 
 /// Changes a group with PATCH operations: members added, removed (`members[value eq
@@ -282,7 +290,7 @@ pub async fn update(
 ) -> Result<Response, ScimError> {
     let id = parse_id("Group", &id)?;
     let operations = patch::parse(&body)?;
-    let snapshot = Snapshot::load(&state).await?;
+    let snapshot = Snapshot::load(&state, &caller).await?;
     let old = snapshot
         .group(id)
         .ok_or_else(|| ScimError::not_found(format!("Group {id}")))?;
@@ -299,7 +307,10 @@ pub async fn update(
         &format!("scim PATCH /Groups/{id}"),
     )
     .await?;
-    Ok(scim_json(StatusCode::OK, &read(&state, id).await?))
+    Ok(scim_json(
+        StatusCode::OK,
+        &read(&Reader::open(&state, &caller).await?, id).await?,
+    ))
 }
 
 /// Deletes a group; each member moves out of it.
@@ -315,7 +326,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
     let id = parse_id("Group", &id)?;
-    let snapshot = Snapshot::load(&state).await?;
+    let snapshot = Snapshot::load(&state, &caller).await?;
     let old = snapshot
         .group(id)
         .ok_or_else(|| ScimError::not_found(format!("Group {id}")))?;
@@ -408,7 +419,7 @@ async fn write(
         expected_updated_at: old.map(|g| g.updated_at),
     });
     changes.push_event(event);
-    changes.commit(state).await
+    Ok(changes.commit(state).await?)
 }
 
 /// Names up to [`MAX_NAMED`] of `ids` (by employee id) under `key`, with their count.
@@ -430,8 +441,8 @@ fn with_members(
 }
 
 /// A group, rendered.
-async fn read(state: &AppState, id: Uuid) -> Result<Value, ScimError> {
-    let groups = state.store().list_groups().await?;
+async fn read(reader: &Reader<'_>, id: Uuid) -> Result<Value, ScimError> {
+    let groups = reader.groups().await?;
     let group = groups
         .iter()
         .find(|g| g.id == id)

@@ -315,11 +315,3 @@ pub fn timestamp(at: time::OffsetDateTime) -> String {
 pub fn parse_id(kind: &str, raw: &str) -> Result<uuid::Uuid, ScimError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ScimError::not_found(format!("{kind} {raw}")))
 }
-
-/// A new id made from the injected clock.
-pub fn new_id(now: time::OffsetDateTime) -> uuid::Uuid {
-    let nanos = now.unix_timestamp_nanos();
-    let secs = u64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or_default();
-    let subsec = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or_default();
-    uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, subsec))
-}

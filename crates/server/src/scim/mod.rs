@@ -17,7 +17,6 @@ pub mod groups;
 pub mod http;
 pub mod patch;
 pub mod schema;
-pub mod snapshot;
 pub mod user_map;
 pub mod users;
 

@@ -17,10 +17,9 @@ use warden_store::{Group, IdentityFilter};
 
 use super::error::{ScimError, ScimType};
 use super::http::{get, timestamp};
-use super::snapshot::Snapshot;
 use super::{ENTERPRISE_USER, USER_SCHEMA, groups, users_path};
 use crate::hr_file::valid_email;
-use crate::state::AppState;
+use crate::service::scim::{Reader, Snapshot};
 
 /// Attributes a user filter may compare (lower-case dotted names).
 pub const FILTERABLE: [&str; 9] = [
@@ -75,12 +74,11 @@ impl Refs {
     }
 
     /// What a few users refer to, read from the store (their groups and managers).
-    pub async fn for_users(state: &AppState, identities: &[Identity]) -> Result<Self, ScimError> {
-        let store = state.store();
+    pub async fn for_users(store: &Reader<'_>, identities: &[Identity]) -> Result<Self, ScimError> {
         let groups = if identities.iter().all(|i| i.hr.groups.is_empty()) {
             Vec::new()
         } else {
-            store.list_groups().await?
+            store.groups().await?
         };
         let mut refs = Self::new(&[], &groups);
         for manager in identities.iter().filter_map(|i| i.hr.manager.as_ref()) {

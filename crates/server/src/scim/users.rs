@@ -20,13 +20,13 @@ use super::http::{
     ListQuery, ScimBody, ScimCaller, created, list_response, no_content, parse_id, scim_json,
 };
 use super::schema::ResourceSchema;
-use super::snapshot::{Changes, DELETED, SOURCE, Snapshot, employee_ids};
 use super::user_map::{
     CASE_EXACT, EMPLOYEE_NUMBER, FILTERABLE, Parsed, Refs, parse, prefer_patched_name, render,
 };
 use super::{patch, users_path};
 use crate::auth::Caller;
 use crate::service::directory::Context;
+use crate::service::scim::{Changes, DELETED, Reader, SOURCE, Snapshot, employee_ids};
 use crate::state::AppState;
 
 /// Users matching `filter`, a page at a time.
@@ -37,20 +37,21 @@ use crate::state::AppState;
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    _caller: ScimCaller,
+    ScimCaller(caller): ScimCaller,
     query: ListQuery,
 ) -> Result<Response, ScimError> {
+    let reader = Reader::open(&state, &caller).await?;
     if let Some(filter) = &query.filter {
         filter.check(&FILTERABLE)?;
     }
-    let (identities, refs) = match candidates(&state, query.filter.as_ref()).await? {
+    let (identities, refs) = match candidates(&reader, query.filter.as_ref()).await? {
         Some(found) => {
-            let refs = Refs::for_users(&state, &found).await?;
+            let refs = Refs::for_users(&reader, &found).await?;
             (found, refs)
         }
         None => {
-            let identities = state.store().list_identities().await?;
-            let refs = Refs::new(&identities, &state.store().list_groups().await?);
+            let identities = reader.identities().await?;
+            let refs = Refs::new(&identities, &reader.groups().await?);
             (identities, refs)
         }
     };
@@ -74,13 +75,12 @@ pub async fn list(
 /// filter is still applied to them. Identity providers ask `userName eq` before each
 /// create, so this keeps that question from reading the whole directory.
 async fn candidates(
-    state: &AppState,
+    store: &Reader<'_>,
     filter: Option<&Filter>,
 ) -> Result<Option<Vec<Identity>>, ScimError> {
     let Some(filter) = filter else {
         return Ok(None);
     };
-    let store = state.store();
     let found = if let Some(name) = filter.equals("username") {
         store
             .find_identities(IdentityFilter::Username(&name.to_lowercase()))
@@ -117,7 +117,7 @@ pub async fn create(
     ScimCaller(caller): ScimCaller,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let snapshot = Snapshot::load(&state).await?;
+    let snapshot = Snapshot::load(&state, &caller).await?;
     let parsed = parse(&body, None, &snapshot)?;
     let revived = claim(&snapshot, &parsed.record)?;
     let parsed = match revived {
@@ -133,7 +133,7 @@ pub async fn create(
         "scim POST /Users",
     )
     .await?;
-    let user = read(&state, id).await?;
+    let user = read(&Reader::open(&state, &caller).await?, id).await?;
     Ok(created(&user, &users_path(id)))
 }
 
@@ -146,12 +146,13 @@ pub async fn create(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    _caller: ScimCaller,
+    ScimCaller(caller): ScimCaller,
     Path(id): Path<String>,
     query: ListQuery,
 ) -> Result<Response, ScimError> {
+    let reader = Reader::open(&state, &caller).await?;
     let id = parse_id("User", &id)?;
-    let mut user = read(&state, id).await?;
+    let mut user = read(&reader, id).await?;
     query.projection.apply(&mut user);
     Ok(scim_json(StatusCode::OK, &user))
 }
@@ -173,14 +174,17 @@ pub async fn replace(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let id = parse_id("User", &id)?;
-    let snapshot = Snapshot::load(&state).await?;
+    let snapshot = Snapshot::load(&state, &caller).await?;
     let old = snapshot
         .user(id)
         .ok_or_else(|| ScimError::not_found(format!("User {id}")))?;
     let parsed = parse(&body, Some(old), &snapshot)?;
     let cause = format!("scim PUT /Users/{id}");
     write(&state, &caller, &snapshot, Some(old), parsed, &cause).await?;
-    Ok(scim_json(StatusCode::OK, &read(&state, id).await?))
+    Ok(scim_json(
+        StatusCode::OK,
+        &read(&Reader::open(&state, &caller).await?, id).await?,
+    ))
 }
 
 /// Changes a user with PATCH operations (with paths, or with an object of attributes),
@@ -201,7 +205,7 @@ pub async fn update(
 ) -> Result<Response, ScimError> {
     let id = parse_id("User", &id)?;
     let operations = patch::parse(&body)?;
-    let snapshot = Snapshot::load(&state).await?;
+    let snapshot = Snapshot::load(&state, &caller).await?;
     let old = snapshot
         .user(id)
         .ok_or_else(|| ScimError::not_found(format!("User {id}")))?;
@@ -211,7 +215,10 @@ pub async fn update(
     let parsed = parse(&user, Some(old), &snapshot)?;
     let cause = format!("scim PATCH /Users/{id}");
     write(&state, &caller, &snapshot, Some(old), parsed, &cause).await?;
-    Ok(scim_json(StatusCode::OK, &read(&state, id).await?))
+    Ok(scim_json(
+        StatusCode::OK,
+        &read(&Reader::open(&state, &caller).await?, id).await?,
+    ))
 }
 
 /// Deletes a user: a leaver (access removed, account disabled, tokens revoked, target
@@ -228,7 +235,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
     let id = parse_id("User", &id)?;
-    let snapshot = Snapshot::load(&state).await?;
+    let snapshot = Snapshot::load(&state, &caller).await?;
     let old = snapshot
         .user(id)
         .ok_or_else(|| ScimError::not_found(format!("User {id}")))?;
@@ -351,14 +358,13 @@ async fn write(
 }
 
 /// A visible user, rendered.
-async fn read(state: &AppState, id: Uuid) -> Result<serde_json::Value, ScimError> {
-    let found = state
-        .store()
+async fn read(reader: &Reader<'_>, id: Uuid) -> Result<serde_json::Value, ScimError> {
+    let found = reader
         .find_identities(IdentityFilter::Id(id))
         .await?
         .into_iter()
         .find(|i| i.source == SOURCE);
     let identity = found.ok_or_else(|| ScimError::not_found(format!("User {id}")))?;
-    let refs = Refs::for_users(state, std::slice::from_ref(&identity)).await?;
+    let refs = Refs::for_users(reader, std::slice::from_ref(&identity)).await?;
     Ok(render(&identity, &refs))
 }

@@ -10,6 +10,7 @@ pub mod authz;
 pub mod bootstrap;
 pub mod breakglass;
 pub mod directory;
+pub mod error;
 pub mod expiry;
 pub mod grants;
 pub mod hr;
@@ -18,6 +19,7 @@ pub mod provisioning;
 pub mod reconcile;
 pub mod requests;
 pub mod rotation;
+pub mod scim;
 pub mod targets;
 pub mod tokens;
 pub mod users;
@@ -27,13 +29,13 @@ pub mod vendors;
 use warden_core::ScopeSet;
 use warden_core::secret::SecretString;
 
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 
 /// The identity with Warden id `id`, if it still exists (a deleted vendor does not).
 pub(crate) async fn identity_by_id(
     state: &crate::state::AppState,
     id: uuid::Uuid,
-) -> Result<Option<warden_core::identity::Identity>, ApiError> {
+) -> Result<Option<warden_core::identity::Identity>, ServiceError> {
     Ok(state
         .store()
         .find_identities(warden_store::IdentityFilter::Id(id))
@@ -46,7 +48,7 @@ pub(crate) async fn identity_by_id(
 pub(crate) async fn employee_id_of(
     state: &crate::state::AppState,
     id: uuid::Uuid,
-) -> Result<String, ApiError> {
+) -> Result<String, ServiceError> {
     Ok(identity_by_id(state, id)
         .await?
         .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string()))
@@ -57,22 +59,22 @@ pub(crate) async fn employee_id_of(
 pub(crate) async fn name_of(
     state: &crate::state::AppState,
     id: uuid::Uuid,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, ServiceError> {
     Ok(identity_by_id(state, id).await?.map(|i| i.hr.display_name))
 }
 
 /// Parses scope names from a request field, naming the first bad one.
-pub(crate) fn parse_scopes(field: &str, names: &[String]) -> Result<ScopeSet, ApiError> {
+pub(crate) fn parse_scopes(field: &str, names: &[String]) -> Result<ScopeSet, ServiceError> {
     for (i, name) in names.iter().enumerate() {
         if name.parse::<warden_core::Scope>().is_err() {
-            return Err(ApiError::field(
+            return Err(ServiceError::field(
                 format!("{field}.{i}"),
                 format!("unknown scope {name:?}"),
             ));
         }
     }
     ScopeSet::parse(names.iter().map(String::as_str))
-        .map_err(|e| ApiError::field(field, e.to_string()))
+        .map_err(|e| ServiceError::field(field, e.to_string()))
 }
 
 /// The wire names of a scope set.
@@ -81,17 +83,17 @@ pub(crate) fn scope_names(scopes: &ScopeSet) -> Vec<String> {
 }
 
 /// Hashes a password on a blocking thread: Argon2id takes tens of milliseconds.
-pub(crate) async fn hash_password(password: SecretString) -> Result<String, ApiError> {
+pub(crate) async fn hash_password(password: SecretString) -> Result<String, ServiceError> {
     tokio::task::spawn_blocking(move || warden_core::credential::hash_password(&password))
         .await?
-        .map_err(ApiError::internal)
+        .map_err(ServiceError::internal)
 }
 
 /// Verifies a password on a blocking thread (`stored` `None`: an unknown user, same cost).
 pub(crate) async fn verify_password(
     password: SecretString,
     stored: Option<String>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, ServiceError> {
     Ok(tokio::task::spawn_blocking(move || {
         warden_core::credential::verify_password(&password, stored.as_deref())
     })
@@ -100,19 +102,19 @@ pub(crate) async fn verify_password(
 
 /// Checks a free-text label (token names, display names): 1 to `max` characters, no
 /// control characters.
-pub(crate) fn check_label(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+pub(crate) fn check_label(field: &str, value: &str, max: usize) -> Result<String, ServiceError> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(ApiError::field(field, "must not be empty"));
+        return Err(ServiceError::field(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ApiError::field(
+        return Err(ServiceError::field(
             field,
             format!("must be at most {max} characters"),
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::field(
+        return Err(ServiceError::field(
             field,
             "must not contain control characters",
         ));
@@ -123,10 +125,10 @@ pub(crate) fn check_label(field: &str, value: &str, max: usize) -> Result<String
 /// The refusal of a duration field whose text `raw` the parser refused with `message`:
 /// text that is not a duration greater than zero does not fit the API's description
 /// (400); a duration that is, but is longer than the field allows, cannot be granted (422).
-pub(crate) fn duration_refused(field: &str, raw: &str, message: impl ToString) -> ApiError {
+pub(crate) fn duration_refused(field: &str, raw: &str, message: impl ToString) -> ServiceError {
     if warden_core::policy::parse_duration_within(raw, time::Duration::MAX).is_ok() {
-        ApiError::unprocessable(field, message.to_string())
+        ServiceError::unprocessable(field, message.to_string())
     } else {
-        ApiError::field(field, message.to_string())
+        ServiceError::field(field, message.to_string())
     }
 }

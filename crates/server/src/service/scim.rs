@@ -1,8 +1,11 @@
-//! What a SCIM write starts from and how it ends: a snapshot of the directory
-//! (identities, groups, birthright) read before the change, and [`Changes`], which runs
-//! every affected person through the shared joiner/mover/leaver planner
-//! (`service::directory::plan`) and commits identities, groups, target jobs and audit
-//! events in one `Store::apply`, exactly as the HR file sync does.
+//! The directory as SCIM reads and writes it; the SCIM front door (`crate::scim`) maps its
+//! protocol onto these and reaches the store through nothing else. Every entry point
+//! checks the caller against the authorization table (`hr.scim`). A read goes through a
+//! [`Reader`]; a write starts from a [`Snapshot`] of the directory (identities, groups,
+//! birthright) read before the change, and [`Changes`] runs every affected person through
+//! the shared joiner/mover/leaver planner ([`super::directory::plan`]) and commits
+//! identities, groups, target jobs and audit events in one `Store::apply`, exactly as the
+//! HR file sync does.
 //!
 //! SCIM sees only identities it owns (`source = "scim"`). Deleting a user keeps the row,
 //! terminated, with `source = "scim-deleted"`: hidden from SCIM, still in the audit trail,
@@ -13,17 +16,53 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
+use warden_core::authz::{Operation, Relation};
 use warden_core::identity::{EmployeeId, HrRecord, Identity};
-use warden_store::{Assignment, ChangeSet, Group, GroupWrite};
+use warden_store::{Assignment, ChangeSet, Group, GroupWrite, IdentityFilter, Store};
 
-use super::error::ScimError;
+use crate::auth::Caller;
 use crate::service::directory::{Context, plan};
+use crate::service::error::ServiceError;
 use crate::state::AppState;
 
 /// The source of identities pushed by SCIM.
 pub const SOURCE: &str = "scim";
 /// The source of identities deleted through SCIM: terminated and hidden from SCIM.
 pub const DELETED: &str = "scim-deleted";
+
+/// The directory for a caller allowed to read it over SCIM.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Reader<'a> {
+    /// Refuses a caller who may not use SCIM; otherwise a reader for them.
+    pub async fn open(state: &'a AppState, caller: &Caller) -> Result<Self, ServiceError> {
+        super::authz::require(state, caller, Operation::Scim, Relation::Other).await?;
+        Ok(Self {
+            store: state.store(),
+        })
+    }
+
+    /// Every identity, of every source.
+    pub async fn identities(&self) -> Result<Vec<Identity>, ServiceError> {
+        Ok(self.store.list_identities().await?)
+    }
+
+    /// The identities `filter` picks.
+    pub async fn find_identities(
+        &self,
+        filter: IdentityFilter<'_>,
+    ) -> Result<Vec<Identity>, ServiceError> {
+        Ok(self.store.find_identities(filter).await?)
+    }
+
+    /// Every group with its members.
+    pub async fn groups(&self) -> Result<Vec<Group>, ServiceError> {
+        Ok(self.store.list_groups().await?)
+    }
+}
 
 /// The directory as it was when a write started; holding it keeps other SCIM writes
 /// waiting until this one has committed.
@@ -42,8 +81,10 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Waits for this write's turn, then reads the directory.
-    pub async fn load(state: &AppState) -> Result<Self, ScimError> {
+    /// Refuses a caller who may not use SCIM; otherwise waits for this write's turn,
+    /// then reads the directory.
+    pub async fn load(state: &AppState, caller: &Caller) -> Result<Self, ServiceError> {
+        super::authz::require(state, caller, Operation::Scim, Relation::Other).await?;
         let turn = state.directory_turn().await;
         let store = state.store();
         Ok(Self {
@@ -217,7 +258,7 @@ impl<'a> Changes<'a> {
     }
 
     /// Commits everything in one transaction; nothing when nothing changed.
-    pub async fn commit(mut self, state: &AppState) -> Result<(), ScimError> {
+    pub async fn commit(mut self, state: &AppState) -> Result<(), ServiceError> {
         if self.set.identities.is_empty()
             && self.set.groups.is_empty()
             && self.set.group_deletes.is_empty()
