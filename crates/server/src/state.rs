@@ -110,8 +110,9 @@ impl AppState {
             .record_only
             .then(|| Arc::new(Recording::new(store.clone(), Arc::clone(&clock))));
         // The configuration was checked when it was loaded (`Config::validate` builds
-        // every connection); a connection that still fails is left out, so its grants
-        // fail and alert rather than pretend.
+        // every connection). Should building them still fail here, no connection is
+        // used at all (not only the failing one): every grant fails and alerts rather
+        // than pretend, and the log names the connection.
         let vault = Arc::new(crate::vault::Vault::default());
         let passwords = Arc::new(crate::vault::VaultPasswords {
             store: store.clone(),

@@ -1,5 +1,8 @@
-//! House rules checked on the source tree: every Rust file opens with a `//!` paragraph
-//! saying what it is for.
+//! House rules checked on the source tree, so that breaking an architecture rule fails
+//! the build rather than waiting for a reviewer: every Rust file opens with a `//!`
+//! paragraph saying what it is for; the service layer speaks no HTTP; core reads no clock
+//! but through `Clock`; no id is stamped with the system's time. ARCHITECTURE.md lists
+//! each rule beside the test or lint that pins it.
 
 use std::path::{Path, PathBuf};
 
@@ -16,9 +19,103 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Rust files under `dir` (relative to the repository root) with their text, comment
+/// lines left out so that prose may name what the code must not use.
+fn sources(dir: &str) -> Vec<(String, String)> {
+    let root = root();
+    let mut files = Vec::new();
+    rust_files(&root.join(dir), &mut files);
+    assert!(!files.is_empty(), "no sources under {dir}");
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let code: Vec<&str> = text
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("//"))
+                .collect();
+            let name = f.strip_prefix(&root).unwrap_or(&f).display().to_string();
+            (name, code.join("\n"))
+        })
+        .collect()
+}
+
+/// Each `(file, word)` where a file under `dir` uses one of `banned`.
+fn uses_of(dir: &str, banned: &[&str], except: &[&str]) -> Vec<(String, String)> {
+    sources(dir)
+        .into_iter()
+        .filter(|(name, _)| !except.iter().any(|e| name.ends_with(e)))
+        .flat_map(|(name, code)| {
+            banned
+                .iter()
+                .filter(|b| code.contains(**b))
+                .map(|b| (name.clone(), (*b).to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_service_layer_speaks_no_http() {
+    // Services return ServiceError; each front door (the JSON API, SCIM, and later the
+    // portal and the gateway) maps it to its own answer.
+    let found = uses_of(
+        "crates/server/src/service",
+        &[
+            "axum",
+            "tower",
+            "StatusCode",
+            "ProblemType",
+            "problem::",
+            "ApiError",
+            "crate::api",
+            "crate::scim",
+            "IntoResponse",
+        ],
+        &[],
+    );
+    assert!(found.is_empty(), "HTTP in the service layer: {found:?}");
+}
+
+#[test]
+fn core_reads_no_clock_but_through_clock() {
+    let found = uses_of(
+        "crates/core/src",
+        &[
+            "now_utc",
+            "SystemTime::now",
+            "Instant::now",
+            "now_v7",
+            "UtcDateTime::now",
+        ],
+        &["crates/core/src/clock.rs"],
+    );
+    assert!(found.is_empty(), "core reads the system time: {found:?}");
+}
+
+#[test]
+fn no_id_is_stamped_with_the_system_time() {
+    // UUID v7 ids carry a time: they take it from the injected clock (Clock::new_id,
+    // clock::id_at), so they agree with every other time Warden records.
+    let mut found = Vec::new();
+    for dir in [
+        "crates/core/src",
+        "crates/store/src",
+        "crates/server/src",
+        "crates/warden/src",
+    ] {
+        found.extend(uses_of(dir, &["now_v7"], &[]));
+    }
+    assert!(found.is_empty(), "ids from the system clock: {found:?}");
+}
+
 #[test]
 fn every_rust_file_opens_with_a_doc_paragraph() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root();
     let mut files = Vec::new();
     for dir in ["crates", "fuzz"] {
         if root.join(dir).exists() {
