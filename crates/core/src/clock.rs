@@ -24,14 +24,22 @@ pub trait Clock: Send + Sync + Debug {
 /// made in the same millisecond in the order they were made, and random bits. A time
 /// before 1970 is stamped as 1970.
 pub fn id_at(at: OffsetDateTime) -> Uuid {
-    static CONTEXT: Mutex<ContextV7> = Mutex::new(ContextV7::new());
+    // The last millisecond stamped, and the counter of ids made in it.
+    static CONTEXT: Mutex<(u128, ContextV7)> = Mutex::new((0, ContextV7::new()));
     let nanos = u128::try_from(at.unix_timestamp_nanos()).unwrap_or(0);
     let seconds = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
     let subsec = u32::try_from(nanos % 1_000_000_000).unwrap_or(0);
-    let context = CONTEXT
+    let mut context = CONTEXT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    Uuid::new_v7(uuid::Timestamp::from_unix(&*context, seconds, subsec))
+    let millis = nanos / 1_000_000;
+    if millis < context.0 {
+        // The counter never lets a stamp go back; a clock that went back (a test's
+        // manual clock, say) stamps its own time, so start the counter again.
+        context.1 = ContextV7::new();
+    }
+    context.0 = millis;
+    Uuid::new_v7(uuid::Timestamp::from_unix(&context.1, seconds, subsec))
 }
 
 /// The real clock.
