@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use warden_core::rotation::{MAX_ROTATION_INTERVAL, MIN_ROTATION_INTERVAL};
 
 /// Warden: privileged access management with just-in-time access.
 #[derive(Debug, Parser)]
@@ -325,11 +326,9 @@ pub struct AccountAddArgs {
 /// A rotation interval as the server takes it: checked here so a typo is caught before
 /// the password is asked for, and passed on as written.
 fn parse_rotation_interval(s: &str) -> Result<String, String> {
-    let d = warden_core::policy::parse_duration_within(
-        s,
-        warden_server::config::MAX_ROTATION_INTERVAL,
-    )?;
-    if d < time::Duration::hours(1) {
+    let d = warden_core::policy::parse_duration_within(s, MAX_ROTATION_INTERVAL)
+        .map_err(|e| e.to_string())?;
+    if d < MIN_ROTATION_INTERVAL {
         return Err("must be at least 1h".to_owned());
     }
     Ok(s.to_owned())

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use comfy_table::Table;
 use reqwest::Method;
-use warden_core::policy::{CompileOptions, Policy, PolicySource, compile_with};
+use warden_core::policy::{CompileOptions, Policy, PolicySource, check_path, compile_with};
 use warden_proto::directory::{
     Explanation, IdentityDetail, IdentityInfo, PersonChange, PolicyApplied, PolicyChange,
     PolicyFile, PolicyPlan, PolicyVersionInfo, RestoreRequest, SyncReport,
@@ -358,7 +358,7 @@ fn validate_local(files: &[PolicyFile], options: CompileOptions) -> Result<Polic
     let mut problems: Vec<String> = files
         .iter()
         .filter_map(|f| {
-            warden_server::service::policy::check_path(&f.path)
+            check_path(&f.path)
                 .err()
                 .map(|e| format!("{}: {e}", f.path))
         })

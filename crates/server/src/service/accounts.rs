@@ -15,6 +15,7 @@ use uuid::Uuid;
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{Connector, ConnectorError};
+use warden_core::rotation::{MAX_ROTATION_INTERVAL, MIN_ROTATION_INTERVAL};
 use warden_proto::WireSecret;
 use warden_proto::problem::ProblemType;
 use warden_proto::vault::{
@@ -103,17 +104,15 @@ pub async fn add(
         .check()
         .map_err(|e| ApiError::field("password_length", e.to_string()))?;
     let rotate_every = match &body.rotate_every {
-        Some(raw) => {
-            warden_core::policy::parse_duration_within(raw, crate::config::MAX_ROTATION_INTERVAL)
-                .map_err(|e| super::duration_refused("rotate_every", raw, e))?
-        }
+        Some(raw) => warden_core::policy::parse_duration_within(raw, MAX_ROTATION_INTERVAL)
+            .map_err(|e| super::duration_refused("rotate_every", raw, e))?,
         None => state
             .config()
             .vault
             .default_rotation()
             .map_err(ApiError::internal)?,
     };
-    if rotate_every < time::Duration::hours(1) {
+    if rotate_every < MIN_ROTATION_INTERVAL {
         return Err(ApiError::unprocessable(
             "rotate_every",
             "must be at least 1h",
