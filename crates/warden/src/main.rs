@@ -1,5 +1,6 @@
 //! `warden`: the server (`warden serve`) and its command-line client in one binary.
 
+mod accounts;
 mod audit;
 mod cli;
 mod client;
@@ -8,10 +9,16 @@ mod credentials;
 mod directory;
 mod grants;
 mod ids;
+mod operator;
+mod policy;
 mod requests;
+mod serve;
+mod session;
 mod show;
+mod ssh;
 mod targets;
-mod vault;
+mod tokens;
+mod users;
 
 use std::process::ExitCode;
 
