@@ -9,18 +9,118 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
 use comfy_table::Table;
 use reqwest::Method;
 use secrecy::SecretString;
+use warden_core::rotation::{MAX_ROTATION_INTERVAL, MIN_ROTATION_INTERVAL};
 use warden_proto::WireSecret;
 use warden_proto::vault::{
     AccountInfo, AddAccount, CheckedOut, CheckinRequest, CheckoutInfo, CheckoutRequest,
     RotationScheduled,
 };
 
-use crate::cli::{AccountAddArgs, AccountsCommand, Cli};
+use crate::cli::Global;
 use crate::client::Client;
 use crate::commands::{client, print_json, read_line_secret, time};
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// List vaulted accounts (never a secret)
+    List,
+    /// Show one vaulted account: settings, rotation state, open check-outs (never a secret)
+    Show {
+        /// Account name
+        name: String,
+    },
+    /// Put an account in the vault; its current password is asked for without echo (it
+    /// must log in now) and is never taken as an argument
+    Add(AccountAddArgs),
+    /// Check out an account's password under a running grant of yours; it is rotated
+    /// when you check it in or when the grant ends
+    Checkout {
+        /// Account name
+        name: String,
+        /// Your running grant that allows it (or the start of its id); without one, the
+        /// account's policy groups must include you
+        #[arg(long, value_parser = crate::ids::parse)]
+        grant: Option<crate::ids::IdArg>,
+        /// Hold it alone until you check it in
+        #[arg(long)]
+        exclusive: bool,
+    },
+    /// Give a checked-out password back; the account's password is rotated at once
+    Checkin {
+        /// Account name
+        name: String,
+        /// The check-out [default: your open one on this account]
+        #[arg(long)]
+        checkout: Option<uuid::Uuid>,
+    },
+    /// Rotate an account's password now (after any open check-out ends)
+    Rotate {
+        /// Account name
+        name: String,
+        /// Wait (up to 60 s) until the rotation is done, and fail if it fails
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AccountAddArgs {
+    /// Account name (1 to 64 of a-z 0-9 - _ .)
+    pub name: String,
+    /// The configured connection of the target (`[connections.NAME]`)
+    #[arg(long)]
+    pub connection: String,
+    /// The account on the target (MariaDB: `user@host`)
+    #[arg(long)]
+    pub username: String,
+    /// The resource whose grants allow a check-out
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// A role on that resource whose grants allow a check-out (repeatable) [default: any]
+    #[arg(long = "role", value_name = "ROLE", requires = "resource")]
+    pub roles: Vec<String>,
+    /// A policy group whose active members may check it out without a grant (repeatable)
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// How long a check-out without a grant lasts before it is checked in and rotated
+    /// (e.g. 30m; at most 24h) [default: 1h]
+    #[arg(long, value_name = "DURATION")]
+    pub checkout_max: Option<String>,
+    /// One check-out at a time
+    #[arg(long)]
+    pub exclusive: bool,
+    /// Rotation interval, such as 30d or 12h (1h to 366d) [default: the server's
+    /// `[vault] rotate_every`]
+    #[arg(long, value_parser = parse_rotation_interval)]
+    pub rotate_every: Option<String>,
+    /// Length of generated passwords (16 to 128) [default: 24]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(16..=128))]
+    pub length: Option<u32>,
+    /// Generated passwords use letters and digits only, without `- _ . ~`
+    #[arg(long)]
+    pub no_symbols: bool,
+    /// Rotate at once, so the password given stops working
+    #[arg(long)]
+    pub rotate_now: bool,
+    /// Read the current password from standard input (one line) instead of prompting
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// A rotation interval as the server takes it: checked here so a typo is caught before
+/// the password is asked for, and passed on as written.
+fn parse_rotation_interval(s: &str) -> Result<String, String> {
+    let d = warden_core::policy::parse_duration_within(s, MAX_ROTATION_INTERVAL)
+        .map_err(|e| e.to_string())?;
+    if d < MIN_ROTATION_INTERVAL {
+        return Err("must be at least 1h".to_owned());
+    }
+    Ok(s.to_owned())
+}
 
 /// How often `accounts rotate --wait` looks again.
 const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -29,14 +129,14 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 const WAIT_AT_MOST: Duration = Duration::from_secs(60);
 
 /// Runs `warden accounts ...`.
-pub async fn accounts(cli: &Cli, cmd: &AccountsCommand) -> Result<()> {
-    let client = client(cli)?;
-    match cmd {
+pub async fn run(g: &Global, cmd: AccountsCommand) -> Result<()> {
+    let client = client(g)?;
+    match &cmd {
         AccountsCommand::List => {
             let list: Vec<AccountInfo> = client
                 .call::<(), _>(Method::GET, "/v1/accounts", None)
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&list);
             }
             println!("{}", account_table(&list));
@@ -46,20 +146,20 @@ pub async fn accounts(cli: &Cli, cmd: &AccountsCommand) -> Result<()> {
             let a: AccountInfo = client
                 .call::<(), _>(Method::GET, &account_path(name)?, None)
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&a);
             }
             print_account(&a);
             Ok(())
         }
-        AccountsCommand::Add(args) => add(&client, cli.json, args).await,
+        AccountsCommand::Add(args) => add(&client, g.json, args).await,
         AccountsCommand::Checkout {
             name,
             grant,
             exclusive,
         } => {
             let grant = match grant {
-                Some(g) => Some(crate::ids::resolve(&client, crate::ids::Kind::Grant, g).await?),
+                Some(id) => Some(crate::ids::resolve(&client, crate::ids::Kind::Grant, id).await?),
                 None => None,
             };
             let c: CheckedOut = client
@@ -72,7 +172,7 @@ pub async fn accounts(cli: &Cli, cmd: &AccountsCommand) -> Result<()> {
                     }),
                 )
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&c);
             }
             print_checked_out(&c);
@@ -88,7 +188,7 @@ pub async fn accounts(cli: &Cli, cmd: &AccountsCommand) -> Result<()> {
                     }),
                 )
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&c);
             }
             println!(
@@ -100,10 +200,9 @@ pub async fn accounts(cli: &Cli, cmd: &AccountsCommand) -> Result<()> {
             );
             Ok(())
         }
-        AccountsCommand::Rotate { name, wait } => rotate(&client, cli.json, name, *wait).await,
+        AccountsCommand::Rotate { name, wait } => rotate(&client, g.json, name, *wait).await,
     }
 }
-
 
 /// The API path of an account, after checking its name as the server does, so that it
 /// goes into the URL as it is: `.` and `..` are refused as well, since a URL resolves

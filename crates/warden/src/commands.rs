@@ -7,14 +7,17 @@
 use std::io::BufRead;
 
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 use secrecy::zeroize::Zeroize as _;
+use serde::Serialize;
 use warden_proto::WireSecret;
 use warden_server::config::ConfigError;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Global};
 use crate::client::{Client, DEFAULT_ADDR};
-use crate::credentials;
+use crate::{
+    accounts, audit, breakglass, credentials, directory, grants, operator, policy, requests, serve,
+    session, ssh, targets, tokens, users, vendors,
+};
 
 /// The exit code for an error: 2 for bad configuration or usage, 1 for the rest.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
@@ -25,65 +28,69 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
-/// Runs a command.
+/// Runs a command: each one goes to its own handler, which takes the command's own
+/// arguments and nothing of any other command's.
 pub async fn run(cli: Cli) -> Result<()> {
-    match &cli.command {
-        Command::Serve(args) => crate::serve::serve(args).await,
-        Command::Login(args) => crate::session::login(&cli, args).await,
-        Command::Logout => crate::session::logout(&cli).await,
-        Command::Whoami => crate::session::whoami(&cli).await,
-        Command::Passwd => crate::session::passwd(&cli).await,
-        Command::Token(cmd) => crate::tokens::token(&cli, cmd).await,
-        Command::User(cmd) => crate::users::user(&cli, cmd).await,
-        Command::Hr(cmd) => crate::directory::hr(&cli, cmd).await,
-        Command::Identities(cmd) => crate::directory::identities(&cli, cmd).await,
-        Command::Access(cmd) => crate::directory::access(&cli, cmd).await,
-        Command::Policy(cmd) => crate::policy::policy(&cli, cmd).await,
-        Command::Request(_)
-        | Command::Requests(_)
-        | Command::Approve { .. }
-        | Command::Deny { .. }
-        | Command::Cancel { .. } => crate::requests::run(&cli).await,
-        Command::Grants(_)
-        | Command::Revoke { .. }
-        | Command::Extend { .. }
-        | Command::Breakglass(_)
-        | Command::Justify { .. }
-        | Command::Review(_)
-        | Command::Incidents
-        | Command::Vendor(_) => crate::grants::run(&cli).await,
-        Command::Credential { .. }
-        | Command::Ssh(_)
-        | Command::Discover { .. }
-        | Command::Reconcile { .. }
-        | Command::Findings { .. } => crate::targets::run(&cli).await,
-        Command::Audit(cmd) => crate::audit::run(&cli, cmd).await,
-        Command::Operator(cmd) => crate::operator::operator(&cli, cmd).await,
-        Command::Accounts(cmd) => crate::accounts::accounts(&cli, cmd).await,
+    let Cli { global, command } = cli;
+    let g = &global;
+    match command {
+        Command::Serve(a) => serve::run(a).await,
+        Command::Login(a) => session::login(g, a).await,
+        Command::Logout => session::logout(g).await,
+        Command::Whoami => session::whoami(g).await,
+        Command::Passwd => session::passwd(g).await,
+        Command::Token(c) => tokens::run(g, c).await,
+        Command::User(c) => users::run(g, c).await,
+        Command::Hr(c) => directory::hr(g, c).await,
+        Command::Identities(c) => directory::identities(g, c).await,
+        Command::Access(c) => directory::access(g, c).await,
+        Command::Policy(c) => policy::run(g, c).await,
+        Command::Request(a) => requests::request(g, a).await,
+        Command::Requests(a) => requests::requests(g, a).await,
+        Command::Approve(a) => requests::approve(g, a).await,
+        Command::Deny(a) => requests::deny(g, a).await,
+        Command::Cancel(a) => requests::cancel(g, a).await,
+        Command::Grants(a) => grants::grants(g, a).await,
+        Command::Revoke(a) => grants::revoke(g, a).await,
+        Command::Extend(a) => grants::extend(g, a).await,
+        Command::Breakglass(a) => breakglass::breakglass(g, a).await,
+        Command::Justify(a) => breakglass::justify(g, a).await,
+        Command::Review(c) => breakglass::review(g, c).await,
+        Command::Incidents => breakglass::incidents(g).await,
+        Command::Vendor(c) => vendors::run(g, c).await,
+        Command::Credential(a) => targets::credential(g, a).await,
+        Command::Ssh(a) => ssh::run(g, a).await,
+        Command::Discover(a) => targets::discover(g, a).await,
+        Command::Reconcile(a) => targets::reconcile(g, a).await,
+        Command::Audit(c) => audit::run(g, c).await,
+        Command::Findings(a) => targets::findings(g, a).await,
+        Command::Operator(c) => operator::run(g, c).await,
+        Command::Accounts(c) => accounts::run(g, c).await,
     }
 }
 
 /// A client for the server in effect: flags and environment first, then the stored login.
-pub fn client(cli: &Cli) -> Result<Client> {
+pub fn client(g: &Global) -> Result<Client> {
     let stored = credentials::load()?;
-    let addr = cli
+    let addr = g
         .addr
         .clone()
         .or_else(|| stored.as_ref().map(|s| s.addr.clone()))
         .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
     // A stored token belongs to the server it came from; never send it elsewhere.
-    let token = cli.token.clone().or_else(|| {
+    let token = g.token.clone().or_else(|| {
         stored
             .filter(|s| same_server(&s.addr, &addr))
             .map(|s| s.token)
     });
-    Client::new(&addr, token, cli.ca_cert.as_deref())
+    Client::new(&addr, token, g.ca_cert.as_deref())
 }
 
 fn same_server(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
+/// Prints a value as pretty JSON, for `--json`.
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())

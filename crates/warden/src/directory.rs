@@ -3,15 +3,75 @@
 // A command-line client's job is to print its results.
 #![allow(clippy::print_stdout)]
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result, anyhow};
+use clap::Subcommand;
 use comfy_table::Table;
 use reqwest::Method;
 use warden_proto::directory::{
     Explanation, IdentityDetail, IdentityInfo, PersonChange, SyncReport,
 };
 
-use crate::cli::{AccessCommand, Cli, HrCommand, IdentitiesCommand};
+use crate::cli::Global;
 use crate::commands::{client, print_json};
+
+#[derive(Debug, Subcommand)]
+pub enum HrCommand {
+    /// Sync the whole HR population from a CSV (header row) or JSON (array) file
+    Sync {
+        /// The file (`.json` is read as JSON, anything else as CSV)
+        file: PathBuf,
+        /// Show the joiners, movers and leavers without changing anything
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow more than a fifth of the file-synced identities to leave at once
+        #[arg(long)]
+        allow_mass_leave: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentitiesCommand {
+    /// List identities
+    List,
+    /// Show an identity with its groups, birthright and what it may request
+    Show {
+        /// User name or employee id
+        identity: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Whether IDENTITY may request ROLE on RESOURCE, by which rule, and how it would be approved
+    Explain {
+        /// User name or employee id
+        identity: String,
+        /// Resource name
+        resource: String,
+        /// Role name
+        role: String,
+        /// Asked duration, such as 2h or 30m
+        #[arg(long = "for")]
+        duration: Option<String>,
+        /// A ticket the request would carry
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Seconds since the last multi-factor authentication
+        #[arg(long)]
+        mfa_age: Option<i64>,
+    },
+    /// Whether IDENTITY holds ROLE on RESOURCE right now, by which grant, until when
+    Check {
+        /// User name or employee id
+        identity: String,
+        /// Resource name
+        resource: String,
+        /// Role name
+        role: String,
+    },
+}
 
 /// Prints whose access a sync or a policy change moves, and how.
 pub fn print_changes(changes: &[PersonChange]) {
@@ -38,14 +98,14 @@ pub fn print_changes(changes: &[PersonChange]) {
 }
 
 /// `warden hr …`.
-pub async fn hr(cli: &Cli, cmd: &HrCommand) -> Result<()> {
+pub async fn hr(g: &Global, cmd: HrCommand) -> Result<()> {
     let HrCommand::Sync {
         file,
         dry_run,
         allow_mass_leave,
     } = cmd;
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
     let format = if file
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
@@ -57,8 +117,8 @@ pub async fn hr(cli: &Cli, cmd: &HrCommand) -> Result<()> {
     let path = format!(
         "/v1/hr/sync?format={format}&dry_run={dry_run}&allow_mass_leave={allow_mass_leave}"
     );
-    let report: SyncReport = client(cli)?.call_text(Method::POST, &path, text).await?;
-    if cli.json {
+    let report: SyncReport = client(g)?.call_text(Method::POST, &path, text).await?;
+    if g.json {
         return print_json(&report);
     }
     print_changes(&report.changes);
@@ -87,14 +147,14 @@ pub async fn hr(cli: &Cli, cmd: &HrCommand) -> Result<()> {
 }
 
 /// `warden identities …`.
-pub async fn identities(cli: &Cli, cmd: &IdentitiesCommand) -> Result<()> {
-    let client = client(cli)?;
+pub async fn identities(g: &Global, cmd: IdentitiesCommand) -> Result<()> {
+    let client = client(g)?;
     match cmd {
         IdentitiesCommand::List => {
             let list: Vec<IdentityInfo> = client
                 .call::<(), _>(Method::GET, "/v1/identities", None)
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&list);
             }
             let mut table = Table::new();
@@ -135,13 +195,13 @@ pub async fn identities(cli: &Cli, cmd: &IdentitiesCommand) -> Result<()> {
             let name = warden_core::Username::parse(&identity.to_ascii_lowercase())
                 .map(|n| n.to_string())
                 .or_else(|_| {
-                    warden_core::identity::EmployeeId::parse(identity).map(|e| e.to_string())
+                    warden_core::identity::EmployeeId::parse(&identity).map(|e| e.to_string())
                 })
                 .map_err(|e| anyhow!("identity {identity:?}: {e}"))?;
             let d: IdentityDetail = client
                 .call::<(), _>(Method::GET, &format!("/v1/identities/{name}"), None)
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&d);
             }
             let i = &d.identity;
@@ -180,67 +240,74 @@ pub async fn identities(cli: &Cli, cmd: &IdentitiesCommand) -> Result<()> {
 }
 
 /// `warden access …`.
-pub async fn access(cli: &Cli, cmd: &AccessCommand) -> Result<()> {
-    if let AccessCommand::Check {
-        identity,
-        resource,
-        role,
-    } = cmd
-    {
-        let c: warden_proto::grants::AccessCheck = client(cli)?
-            .call_query(
-                Method::GET,
-                "/v1/access/check",
-                &[
-                    ("identity", identity.as_str()),
-                    ("resource", resource.as_str()),
-                    ("role", role.as_str()),
-                ],
-            )
-            .await?;
-        if cli.json {
-            return print_json(&c);
-        }
-        match (c.allowed, c.grant, c.ends_at) {
-            (true, Some(g), Some(end)) => println!(
-                "allowed: {identity} holds {role} on {resource} by grant {g} until {}{}",
-                crate::show::moment(end, crate::show::now()),
-                if c.breakglass { " (break-glass)" } else { "" }
-            ),
-            _ => println!("not allowed: {identity} holds no running grant of {role} on {resource}"),
-        }
-        return Ok(());
-    }
-    let AccessCommand::Explain {
-        identity,
-        resource,
-        role,
-        duration,
-        ticket,
-        mfa_age,
-    } = cmd
-    else {
-        return Ok(());
-    };
-    let mfa = mfa_age.map(|m| m.to_string());
-    let mut query = vec![
-        ("identity", identity.as_str()),
-        ("resource", resource.as_str()),
-        ("role", role.as_str()),
-    ];
-    for (key, value) in [
-        ("duration", duration.as_deref()),
-        ("ticket", ticket.as_deref()),
-        ("mfa_age_secs", mfa.as_deref()),
-    ] {
-        if let Some(v) = value {
-            query.push((key, v));
+pub async fn access(g: &Global, cmd: AccessCommand) -> Result<()> {
+    match cmd {
+        AccessCommand::Check {
+            identity,
+            resource,
+            role,
+        } => check(g, &identity, &resource, &role).await,
+        AccessCommand::Explain {
+            identity,
+            resource,
+            role,
+            duration,
+            ticket,
+            mfa_age,
+        } => {
+            let mfa = mfa_age.map(|m| m.to_string());
+            let mut query = vec![
+                ("identity", identity.as_str()),
+                ("resource", resource.as_str()),
+                ("role", role.as_str()),
+            ];
+            for (key, value) in [
+                ("duration", duration.as_deref()),
+                ("ticket", ticket.as_deref()),
+                ("mfa_age_secs", mfa.as_deref()),
+            ] {
+                if let Some(v) = value {
+                    query.push((key, v));
+                }
+            }
+            explain(g, &query).await
         }
     }
-    let e: Explanation = client(cli)?
-        .call_query(Method::GET, "/v1/access/explain", &query)
+}
+
+/// `warden access check`.
+async fn check(g: &Global, identity: &str, resource: &str, role: &str) -> Result<()> {
+    let c: warden_proto::grants::AccessCheck = client(g)?
+        .call_query(
+            Method::GET,
+            "/v1/access/check",
+            &[
+                ("identity", identity),
+                ("resource", resource),
+                ("role", role),
+            ],
+        )
         .await?;
-    if cli.json {
+    if g.json {
+        return print_json(&c);
+    }
+    match (c.allowed, c.grant, c.ends_at) {
+        (true, Some(grant), Some(end)) => println!(
+            "allowed: {identity} holds {role} on {resource} by grant {grant} until {}{}",
+            crate::show::moment(end, crate::show::now()),
+            if c.breakglass { " (break-glass)" } else { "" }
+        ),
+        _ => println!("not allowed: {identity} holds no running grant of {role} on {resource}"),
+    }
+    Ok(())
+}
+
+/// `warden access explain`, with its query built.
+async fn explain(g: &Global, query: &[(&str, &str)]) -> Result<()> {
+    let e: Explanation = client(g)?
+        .call_query(Method::GET, "/v1/access/explain", query)
+        .await?;
+    if g.json {
         return print_json(&e);
     }
     if e.eligible {

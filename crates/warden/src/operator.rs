@@ -13,22 +13,78 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+use clap::Subcommand;
 use reqwest::Method;
 use secrecy::zeroize::Zeroize as _;
 use warden_proto::WireSecret;
 use warden_proto::vault::{InitVault, InitializedVault, Unseal, VaultStatus};
 
-use crate::cli::{Cli, OperatorCommand};
+use crate::cli::Global;
 use crate::client::Client;
 use crate::commands::{client, print_json, read_line_secret, time};
 
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Show whether the vault is initialised and sealed, its keys, and unseal progress
+    /// (needs no token)
+    Status,
+    /// Initialise the vault: split a new unseal key into shares, shown once (needs admin)
+    Init {
+        /// How many shares to make, one per key holder (1 to 16)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+        shares: u8,
+        /// How many shares unseal the vault (2 to --shares; 1 only with a single share)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+        threshold: u8,
+        /// Write each share to DIR/share-<i>.txt (mode 0600) instead of printing them;
+        /// DIR is created with mode 0700, and existing share files are never overwritten
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
+    /// Replace the unseal key: a new one split into new shares, shown once; the old shares
+    /// stop working (needs admin and an unsealed vault)
+    Rekey {
+        /// How many shares to make, one per key holder (1 to 16)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+        shares: u8,
+        /// How many shares unseal the vault (2 to --shares; 1 only with a single share)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+        threshold: u8,
+        /// Write each share to DIR/share-<i>.txt (mode 0600) instead of printing them;
+        /// DIR is created with mode 0700, and existing share files are never overwritten
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
+    /// Give one unseal share (needs no token). Leave SHARE out to be asked for it
+    /// without echo
+    Unseal {
+        /// The share; `-` reads one line from standard input. Better left out: a share
+        /// typed on the command line stays in your shell history and shows in `ps`
+        #[arg(conflicts_with = "reset")]
+        share: Option<String>,
+        /// Forget the shares given so far, to start again
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Seal the vault: its keys leave the server's memory, and Warden serves health and
+    /// unseal only until key holders unseal it again (needs admin)
+    Seal {
+        /// Do not ask for confirmation
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Rotate the root key and start a new data key; older secrets are re-sealed in the
+    /// background (needs admin)
+    Rotate,
+}
+
 /// Runs `warden operator ...`.
-pub async fn operator(cli: &Cli, cmd: &OperatorCommand) -> Result<()> {
-    let client = client(cli)?;
+pub async fn run(g: &Global, cmd: OperatorCommand) -> Result<()> {
+    let client = client(g)?;
     match cmd {
         OperatorCommand::Status => {
             let st = status(&client).await?;
-            if cli.json {
+            if g.json {
                 return print_json(&st);
             }
             print_status(&st);
@@ -41,10 +97,10 @@ pub async fn operator(cli: &Cli, cmd: &OperatorCommand) -> Result<()> {
         } => {
             init(
                 &client,
-                cli.json,
+                g.json,
                 "/v1/operator/init",
-                *shares,
-                *threshold,
+                shares,
+                threshold,
                 output_dir.as_deref(),
             )
             .await
@@ -56,23 +112,23 @@ pub async fn operator(cli: &Cli, cmd: &OperatorCommand) -> Result<()> {
         } => {
             init(
                 &client,
-                cli.json,
+                g.json,
                 "/v1/operator/rekey",
-                *shares,
-                *threshold,
+                shares,
+                threshold,
                 output_dir.as_deref(),
             )
             .await
         }
         OperatorCommand::Unseal { share, reset } => {
-            unseal(&client, cli.json, share.as_deref(), *reset).await
+            unseal(&client, g.json, share.as_deref(), reset).await
         }
-        OperatorCommand::Seal { yes } => seal(&client, cli.json, *yes).await,
+        OperatorCommand::Seal { yes } => seal(&client, g.json, yes).await,
         OperatorCommand::Rotate => {
             let st: VaultStatus = client
                 .call::<(), _>(Method::POST, "/v1/operator/rotate", None)
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&st);
             }
             println!(
@@ -84,7 +140,6 @@ pub async fn operator(cli: &Cli, cmd: &OperatorCommand) -> Result<()> {
         }
     }
 }
-
 
 async fn status(client: &Client) -> Result<VaultStatus> {
     client
@@ -411,7 +466,6 @@ async fn seal(client: &Client, json: bool, yes: bool) -> Result<()> {
     );
     Ok(())
 }
-
 
 /// Asks for a secret without echo, once.
 fn prompt_secret(prompt: &str) -> Result<WireSecret> {

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use clap::Subcommand;
 use comfy_table::Table;
 use reqwest::Method;
 use warden_core::policy::{CompileOptions, Policy, PolicySource, check_path, compile_with};
@@ -15,9 +16,53 @@ use warden_proto::directory::{
     PolicyApplied, PolicyChange, PolicyFile, PolicyPlan, PolicyVersionInfo, RestoreRequest,
 };
 
-use crate::cli::{Cli, PolicyCommand};
+use crate::cli::Global;
 use crate::commands::{client, print_json, time};
 use crate::directory::print_changes;
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a policy directory locally (no server): every error with file and line
+    Validate {
+        /// The policy directory
+        dir: PathBuf,
+        /// Also check each resource's connection against this server configuration
+        /// (warden.toml, with WARDEN_* overrides), as apply does
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Show what applying a policy directory would change, for whom
+    Plan {
+        /// The policy directory
+        dir: PathBuf,
+    },
+    /// Apply a policy directory as a new version
+    Apply {
+        /// The policy directory
+        dir: PathBuf,
+        /// Why (kept with the version)
+        #[arg(long, short)]
+        comment: String,
+    },
+    /// List applied versions
+    History,
+    /// Show the files of a version [default: the one in force]
+    Show {
+        /// Version number
+        // Not the id `version`: that is the `--version` flag's.
+        #[arg(id = "number", value_name = "VERSION")]
+        version: Option<i64>,
+    },
+    /// Apply an older version again, as a new version
+    Restore {
+        /// Version number
+        #[arg(id = "number", value_name = "VERSION")]
+        version: i64,
+        /// Why
+        #[arg(long, short)]
+        comment: String,
+    },
+}
 
 /// Reads a policy directory: every `*.toml` below it, with paths relative to it.
 pub fn read_policy_dir(dir: &Path) -> Result<Vec<PolicyFile>> {
@@ -145,124 +190,145 @@ fn print_plan(plan: &PolicyPlan) {
 }
 
 /// `warden policy …`.
-pub async fn policy(cli: &Cli, cmd: &PolicyCommand) -> Result<()> {
+pub async fn run(g: &Global, cmd: PolicyCommand) -> Result<()> {
     match cmd {
-        PolicyCommand::Validate { dir, config } => {
-            let files = read_policy_dir(dir)?;
-            match config {
-                Some(config) => validate_with_config(&files, config)?,
-                None => {
-                    validate_local(&files, CompileOptions::default())?;
-                }
-            }
-            println!("{}: {} file(s), valid.", dir.display(), files.len());
-        }
-        PolicyCommand::Plan { dir } => {
-            let files = read_policy_dir(dir)?;
+        PolicyCommand::Validate { dir, config } => validate(&dir, config.as_deref()),
+        PolicyCommand::Plan { dir } => plan(g, &dir).await,
+        PolicyCommand::Apply { dir, comment } => apply(g, &dir, comment).await,
+        PolicyCommand::History => history(g).await,
+        PolicyCommand::Show { version } => show(g, version).await,
+        PolicyCommand::Restore { version, comment } => restore(g, version, comment).await,
+    }
+}
+
+/// `warden policy validate`: no server involved.
+fn validate(dir: &Path, config: Option<&Path>) -> Result<()> {
+    let files = read_policy_dir(dir)?;
+    match config {
+        Some(config) => validate_with_config(&files, config)?,
+        None => {
             validate_local(&files, CompileOptions::default())?;
-            let plan: PolicyPlan = client(cli)?
-                .call(
-                    Method::POST,
-                    "/v1/policy/plan",
-                    Some(&PolicyChange {
-                        files,
-                        comment: None,
-                    }),
-                )
-                .await?;
-            if cli.json {
-                return print_json(&plan);
-            }
-            print_plan(&plan);
-        }
-        PolicyCommand::Apply { dir, comment } => {
-            let files = read_policy_dir(dir)?;
-            validate_local(&files, CompileOptions::default())?;
-            let change = PolicyChange {
-                files,
-                comment: Some(comment.clone()),
-            };
-            let applied: PolicyApplied = client(cli)?
-                .call(Method::POST, "/v1/policy/apply", Some(&change))
-                .await?;
-            if cli.json {
-                return print_json(&applied);
-            }
-            print_plan(&applied.plan);
-            println!("\nApplied as version {}.", applied.version);
-        }
-        PolicyCommand::History => {
-            let versions: Vec<PolicyVersionInfo> = client(cli)?
-                .call::<(), _>(Method::GET, "/v1/policy/versions", None)
-                .await?;
-            if cli.json {
-                return print_json(&versions);
-            }
-            let mut table = Table::new();
-            table.set_header(["version", "applied", "by", "sha256", "comment"]);
-            for v in versions {
-                table.add_row([
-                    v.version.to_string(),
-                    time(v.applied_at),
-                    v.applied_by,
-                    v.digest.chars().take(12).collect(),
-                    v.comment,
-                ]);
-            }
-            println!("{table}");
-        }
-        PolicyCommand::Show { version } => {
-            let client = client(cli)?;
-            let info: Option<PolicyVersionInfo> = match version {
-                Some(v) => Some(
-                    client
-                        .call::<(), _>(Method::GET, &format!("/v1/policy/versions/{v}"), None)
-                        .await?,
-                ),
-                None => {
-                    client
-                        .call::<(), _>(Method::GET, "/v1/policy", None)
-                        .await?
-                }
-            };
-            let Some(info) = info else {
-                println!("No policy has been applied.");
-                return Ok(());
-            };
-            if cli.json {
-                return print_json(&info);
-            }
-            println!(
-                "# version {} by {} at {}: {}",
-                info.version,
-                info.applied_by,
-                time(info.applied_at),
-                info.comment
-            );
-            for f in info.files.unwrap_or_default() {
-                println!("\n# ---- {} ----\n{}", f.path, f.text);
-            }
-        }
-        PolicyCommand::Restore { version, comment } => {
-            let req = RestoreRequest {
-                comment: comment.clone(),
-            };
-            let applied: PolicyApplied = client(cli)?
-                .call(
-                    Method::POST,
-                    &format!("/v1/policy/versions/{version}/restore"),
-                    Some(&req),
-                )
-                .await?;
-            if cli.json {
-                return print_json(&applied);
-            }
-            print_plan(&applied.plan);
-            println!(
-                "\nVersion {version} restored as version {}.",
-                applied.version
-            );
         }
     }
+    println!("{}: {} file(s), valid.", dir.display(), files.len());
+    Ok(())
+}
+
+/// `warden policy plan`.
+async fn plan(g: &Global, dir: &Path) -> Result<()> {
+    let files = read_policy_dir(dir)?;
+    validate_local(&files, CompileOptions::default())?;
+    let plan: PolicyPlan = client(g)?
+        .call(
+            Method::POST,
+            "/v1/policy/plan",
+            Some(&PolicyChange {
+                files,
+                comment: None,
+            }),
+        )
+        .await?;
+    if g.json {
+        return print_json(&plan);
+    }
+    print_plan(&plan);
+    Ok(())
+}
+
+/// `warden policy apply`.
+async fn apply(g: &Global, dir: &Path, comment: String) -> Result<()> {
+    let files = read_policy_dir(dir)?;
+    validate_local(&files, CompileOptions::default())?;
+    let change = PolicyChange {
+        files,
+        comment: Some(comment),
+    };
+    let applied: PolicyApplied = client(g)?
+        .call(Method::POST, "/v1/policy/apply", Some(&change))
+        .await?;
+    if g.json {
+        return print_json(&applied);
+    }
+    print_plan(&applied.plan);
+    println!("\nApplied as version {}.", applied.version);
+    Ok(())
+}
+
+/// `warden policy history`.
+async fn history(g: &Global) -> Result<()> {
+    let versions: Vec<PolicyVersionInfo> = client(g)?
+        .call::<(), _>(Method::GET, "/v1/policy/versions", None)
+        .await?;
+    if g.json {
+        return print_json(&versions);
+    }
+    let mut table = Table::new();
+    table.set_header(["version", "applied", "by", "sha256", "comment"]);
+    for v in versions {
+        table.add_row([
+            v.version.to_string(),
+            time(v.applied_at),
+            v.applied_by,
+            v.digest.chars().take(12).collect(),
+            v.comment,
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+/// `warden policy show`: a version's files, by default those in force.
+async fn show(g: &Global, version: Option<i64>) -> Result<()> {
+    let client = client(g)?;
+    let info: Option<PolicyVersionInfo> = match version {
+        Some(v) => Some(
+            client
+                .call::<(), _>(Method::GET, &format!("/v1/policy/versions/{v}"), None)
+                .await?,
+        ),
+        None => {
+            client
+                .call::<(), _>(Method::GET, "/v1/policy", None)
+                .await?
+        }
+    };
+    let Some(info) = info else {
+        println!("No policy has been applied.");
+        return Ok(());
+    };
+    if g.json {
+        return print_json(&info);
+    }
+    println!(
+        "# version {} by {} at {}: {}",
+        info.version,
+        info.applied_by,
+        time(info.applied_at),
+        info.comment
+    );
+    for f in info.files.unwrap_or_default() {
+        println!("\n# ---- {} ----\n{}", f.path, f.text);
+    }
+    Ok(())
+}
+
+/// `warden policy restore`.
+async fn restore(g: &Global, version: i64, comment: String) -> Result<()> {
+    let req = RestoreRequest { comment };
+    let applied: PolicyApplied = client(g)?
+        .call(
+            Method::POST,
+            &format!("/v1/policy/versions/{version}/restore"),
+            Some(&req),
+        )
+        .await?;
+    if g.json {
+        return print_json(&applied);
+    }
+    print_plan(&applied.plan);
+    println!(
+        "\nVersion {version} restored as version {}.",
+        applied.version
+    );
     Ok(())
 }

@@ -1,17 +1,42 @@
 //! `warden serve`: the server, from a configuration file or, with `--dev`, from
 //! development defaults.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
 use anyhow::{Context, Result, anyhow};
+use clap::Args;
 use warden_server::config::{Config, ConfigError};
 use warden_server::{ServeOptions, telemetry};
 
-use crate::cli::ServeArgs;
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file
+    #[arg(
+        long,
+        short,
+        env = "WARDEN_CONFIG",
+        default_value = "warden.toml",
+        conflicts_with = "dev"
+    )]
+    pub config: PathBuf,
+    /// Development mode: no configuration, embedded SQLite in --data-dir, demo users,
+    /// loopback only
+    #[arg(long)]
+    pub dev: bool,
+    /// Data directory for --dev
+    #[arg(long, default_value = "warden-dev", requires = "dev")]
+    pub data_dir: PathBuf,
+    /// Listen address for --dev (must be a loopback address)
+    #[arg(long, requires = "dev")]
+    pub listen: Option<SocketAddr>,
+}
 
-
-pub async fn serve(args: &ServeArgs) -> Result<()> {
+/// `warden serve`: runs the server until SIGINT or SIGTERM.
+pub async fn run(args: ServeArgs) -> Result<()> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let config = if args.dev {
-        dev_config(args, env)?
+        dev_config(&args, env)?
     } else {
         Config::load(Some(&args.config), env)?
     };
@@ -32,7 +57,7 @@ pub async fn serve(args: &ServeArgs) -> Result<()> {
 fn dev_config(args: &ServeArgs, env: Vec<(String, String)>) -> Result<Config> {
     let listen = args
         .listen
-        .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8700)));
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8700)));
     let data_dir = std::path::absolute(&args.data_dir)
         .with_context(|| format!("bad data directory {}", args.data_dir.display()))?;
     let mut defaults = toml::Table::new();

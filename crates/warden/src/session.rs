@@ -6,23 +6,33 @@
 use std::io::BufRead;
 
 use anyhow::{Context, Result, bail};
+use clap::Args;
 use reqwest::Method;
 use warden_proto::WireSecret;
 use warden_proto::auth::{ChangePassword, LoginRequest, LoginResponse, WhoAmI};
 
-use crate::cli::{Cli, LoginArgs};
+use crate::cli::Global;
 use crate::client::{Client, DEFAULT_ADDR, ServerProblem};
 use crate::commands::{client, print_json, time};
 use crate::credentials;
 
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// User name
+    pub username: String,
+    /// Read the password from standard input instead of prompting
+    #[arg(long)]
+    pub password_stdin: bool,
+}
 
-pub async fn login(cli: &Cli, args: &LoginArgs) -> Result<()> {
-    let addr = cli
+/// `warden login`: a new session token, stored for the commands that follow.
+pub async fn login(g: &Global, args: LoginArgs) -> Result<()> {
+    let addr = g
         .addr
         .clone()
         .or_else(|| credentials::load().ok().flatten().map(|s| s.addr))
         .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
-    let client = Client::new(&addr, None, cli.ca_cert.as_deref())?;
+    let client = Client::new(&addr, None, g.ca_cert.as_deref())?;
     let password = read_password(
         &format!("Password for {}", args.username),
         args.password_stdin,
@@ -48,8 +58,9 @@ pub async fn login(cli: &Cli, args: &LoginArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn logout(cli: &Cli) -> Result<()> {
-    let client = client(cli)?;
+/// `warden logout`: revokes the stored token and forgets it.
+pub async fn logout(g: &Global) -> Result<()> {
+    let client = client(g)?;
     let result = client
         .call_empty::<()>(Method::POST, "/v1/auth/logout", None)
         .await;
@@ -68,11 +79,12 @@ pub async fn logout(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
-pub async fn whoami(cli: &Cli) -> Result<()> {
-    let me: WhoAmI = client(cli)?
+/// `warden whoami`.
+pub async fn whoami(g: &Global) -> Result<()> {
+    let me: WhoAmI = client(g)?
         .call::<(), _>(Method::GET, "/v1/auth/whoami", None)
         .await?;
-    if cli.json {
+    if g.json {
         return print_json(&me);
     }
     println!("user:     {} ({})", me.username, me.display_name);
@@ -85,8 +97,9 @@ pub async fn whoami(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
-pub async fn passwd(cli: &Cli) -> Result<()> {
-    let client = client(cli)?;
+/// `warden passwd`: asks for the current and the new password, never on the command line.
+pub async fn passwd(g: &Global) -> Result<()> {
+    let client = client(g)?;
     let current = read_password("Current password", false)?;
     let new = read_password("New password (at least 12 characters)", false)?;
     let again = read_password("New password again", false)?;
@@ -104,6 +117,7 @@ pub async fn passwd(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
+/// A password from a hidden prompt, or one line of standard input with `stdin`.
 fn read_password(prompt: &str, stdin: bool) -> Result<WireSecret> {
     if stdin {
         let mut line = String::new();

@@ -7,14 +7,55 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
 use reqwest::Method;
 use warden_core::connector::check_principal;
 use warden_proto::targets::{SignSshKey, SshCertificate};
 
-use crate::cli::SshArgs;
-use crate::commands::print_json;
+use crate::cli::Global;
+use crate::client::Client;
+use crate::commands::{client, print_json};
 
-pub async fn ssh(client: &crate::client::Client, json: bool, a: &SshArgs) -> Result<()> {
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// The ssh resource
+    pub resource: String,
+    /// The role, when you hold more than one on the resource
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Your private key; its public half (`KEY.pub`) is what gets signed
+    #[arg(long, short = 'i')]
+    pub key: Option<std::path::PathBuf>,
+    /// The account to log in as on the host (default: the certificate's first principal)
+    #[arg(long, short = 'l')]
+    pub login: Option<String>,
+    /// Only sign: write the certificate next to the key and print how to use it
+    #[arg(long)]
+    pub sign_only: bool,
+    /// The host keys to trust, for use without a person to confirm one: ssh is run with
+    /// `-o UserKnownHostsFile=FILE -o StrictHostKeyChecking=yes`, so an unknown or changed
+    /// host key fails the login
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<std::path::PathBuf>,
+    /// An option passed on to ssh as `-o OPTION`, such as `-o ConnectTimeout=5`
+    /// (repeatable). Options Warden sets itself (the certificate, the key, and those of
+    /// --known-hosts) come first and win, as ssh takes the first value given
+    #[arg(short = 'o', value_name = "OPTION")]
+    pub options: Vec<String>,
+    /// A remote command, after `--`: passed on to ssh after the destination
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+/// `warden ssh`.
+pub async fn run(g: &Global, a: SshArgs) -> Result<()> {
+    let client = client(g)?;
+    ssh(&client, g.json, &a).await
+}
+
+/// Signs the key, then runs `ssh` with the certificate (or, with `--sign-only`, prints
+/// how to).
+async fn ssh(client: &Client, json: bool, a: &SshArgs) -> Result<()> {
     let options = ssh_options(a)?;
     let key = private_key(a.key.as_deref())?;
     let public = std::fs::read_to_string(public_half(&key))

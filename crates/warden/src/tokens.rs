@@ -4,16 +4,41 @@
 #![allow(clippy::print_stdout)]
 
 use anyhow::Result;
+use clap::Subcommand;
 use comfy_table::Table;
 use reqwest::Method;
 use warden_proto::auth::{CreateToken, CreatedToken, TokenInfo};
 
-use crate::cli::{Cli, TokenCommand};
+use crate::cli::Global;
 use crate::commands::{client, print_json, time};
 
-pub async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<()> {
-    let client = client(cli)?;
-    match cmd {
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token (shown once)
+    Create {
+        /// A label for the token
+        name: String,
+        /// Scope for the token (repeatable) [default: all of yours]
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime in seconds [default: server's auth.token_default_ttl_secs]
+        #[arg(long)]
+        expires_in: Option<u64>,
+    },
+    /// List your tokens
+    List,
+    /// Revoke a token
+    Revoke {
+        /// Token id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
+    },
+}
+
+/// `warden token …`.
+pub async fn run(g: &Global, cmd: TokenCommand) -> Result<()> {
+    let client = client(g)?;
+    match &cmd {
         TokenCommand::Create {
             name,
             scopes,
@@ -25,7 +50,7 @@ pub async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<()> {
                 expires_in_secs: *expires_in,
             };
             let created: CreatedToken = client.call(Method::POST, "/v1/tokens", Some(&req)).await?;
-            if cli.json {
+            if g.json {
                 return print_json(&created);
             }
             println!(
@@ -40,7 +65,7 @@ pub async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<()> {
             let tokens: Vec<TokenInfo> = client
                 .call::<(), _>(Method::GET, "/v1/tokens", None)
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&tokens);
             }
             let shorts = crate::show::short_ids(&tokens.iter().map(|t| t.id).collect::<Vec<_>>());

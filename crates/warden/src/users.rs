@@ -4,12 +4,49 @@
 #![allow(clippy::print_stdout)]
 
 use anyhow::{Result, anyhow};
+use clap::Subcommand;
 use comfy_table::Table;
 use reqwest::Method;
 use warden_proto::users::{CreateUser, CreatedUser, UpdateUser, UserInfo};
 
-use crate::cli::{Cli, UserCommand};
+use crate::cli::Global;
 use crate::commands::{client, print_json, time};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (a password is generated and shown once)
+    Add {
+        /// User name
+        username: String,
+        /// Name shown to people
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Scope to give (repeatable)
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// List users
+    List,
+    /// Show one user
+    Show {
+        /// User name
+        username: String,
+    },
+    /// Change a user's scopes, or disable or enable the user
+    Set {
+        /// User name
+        username: String,
+        /// Replace the user's scopes with these (repeatable)
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Disable the user: every token of theirs stops at once
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Enable the user
+        #[arg(long)]
+        enable: bool,
+    },
+}
 
 /// The API path of a user, after checking the name: a name like `../tokens` must not
 /// become a different endpoint once the URL is normalised.
@@ -19,6 +56,7 @@ fn user_path(username: &str) -> Result<String> {
     Ok(format!("/v1/users/{name}"))
 }
 
+/// Users as a table, one row each.
 fn user_table(users: &[UserInfo]) -> Table {
     let mut table = Table::new();
     table.set_header(["user", "name", "scopes", "disabled", "created"]);
@@ -38,9 +76,10 @@ fn user_table(users: &[UserInfo]) -> Table {
     table
 }
 
-pub async fn user(cli: &Cli, cmd: &UserCommand) -> Result<()> {
-    let client = client(cli)?;
-    match cmd {
+/// `warden user …`.
+pub async fn run(g: &Global, cmd: UserCommand) -> Result<()> {
+    let client = client(g)?;
+    match &cmd {
         UserCommand::Add {
             username,
             display_name,
@@ -53,7 +92,7 @@ pub async fn user(cli: &Cli, cmd: &UserCommand) -> Result<()> {
                 password: None,
             };
             let created: CreatedUser = client.call(Method::POST, "/v1/users", Some(&req)).await?;
-            if cli.json {
+            if g.json {
                 return print_json(&created);
             }
             println!(
@@ -67,7 +106,7 @@ pub async fn user(cli: &Cli, cmd: &UserCommand) -> Result<()> {
         }
         UserCommand::List => {
             let users: Vec<UserInfo> = client.call::<(), _>(Method::GET, "/v1/users", None).await?;
-            if cli.json {
+            if g.json {
                 return print_json(&users);
             }
             println!("{}", user_table(&users));
@@ -76,7 +115,7 @@ pub async fn user(cli: &Cli, cmd: &UserCommand) -> Result<()> {
             let user: UserInfo = client
                 .call::<(), _>(Method::GET, &user_path(username)?, None)
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&user);
             }
             println!("{}", user_table(&[user]));
@@ -100,7 +139,7 @@ pub async fn user(cli: &Cli, cmd: &UserCommand) -> Result<()> {
             let user: UserInfo = client
                 .call(Method::PATCH, &user_path(username)?, Some(&req))
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&user);
             }
             println!("{}", user_table(&[user]));
