@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use serde::Deserialize;
+use warden_core::rotation::MAX_ROTATION_INTERVAL;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -86,9 +87,6 @@ impl Default for VaultConfig {
         }
     }
 }
-
-/// The longest rotation interval an account may have.
-pub const MAX_ROTATION_INTERVAL: time::Duration = time::Duration::days(366);
 
 impl VaultConfig {
     /// The default rotation interval, checked.

@@ -8,9 +8,10 @@
 
 use std::fs::File;
 use std::io::{BufReader, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
 use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
@@ -19,144 +20,211 @@ use warden_audit::PublicKey;
 use warden_audit::verify::{Options, verify_reader};
 use warden_proto::audit::{AuditHead, AuditKey, AuditPage};
 
-use crate::cli::{AuditCommand, Cli};
+use crate::cli::Global;
 use crate::commands::{client, print_json, time};
 
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Search events, newest first (needs audit:read)
+    Search(AuditSearchArgs),
+    /// Export the log as a bundle that `verify` checks offline (needs audit:read)
+    Export {
+        /// Only the events after this sequence number
+        #[arg(long)]
+        since: Option<u64>,
+        /// Write to this file instead of standard output
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Verify an exported bundle offline: no server needed
+    Verify {
+        /// The bundle file
+        bundle: PathBuf,
+        /// The checkpoint key you pinned (`ed25519:...`, or @FILE holding it)
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Print the server's checkpoint key, to pin
+    Key,
+    /// Show the last event and the latest signed checkpoint (needs audit:read)
+    Head,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditSearchArgs {
+    /// The acting user
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// An action (grant.revoke) or family (grant.*)
+    #[arg(long)]
+    pub action: Option<String>,
+    /// The resource concerned
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// The request concerned
+    #[arg(long)]
+    pub request: Option<uuid::Uuid>,
+    /// The grant concerned
+    #[arg(long)]
+    pub grant: Option<uuid::Uuid>,
+    /// From this time: RFC 3339, or a span ago (30m, 12h, 7d)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before this time: RFC 3339, or a span ago
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Events per page
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Fetch every page, not only the first
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// Runs `warden audit ...`.
-pub async fn run(cli: &Cli, cmd: &AuditCommand) -> Result<()> {
+pub async fn run(g: &Global, cmd: AuditCommand) -> Result<()> {
     match cmd {
-        AuditCommand::Verify { bundle, key } => verify(cli, bundle, key.as_deref()),
-        AuditCommand::Key => {
-            let key: AuditKey = client(cli)?
-                .call::<(), _>(Method::GET, "/v1/audit/key", None)
-                .await?;
-            if cli.json {
-                return print_json(&key);
-            }
-            println!("{}", key.public_key);
-            eprintln!(
-                "key id {}: keep this line where the server's administrators cannot change it, \
-                 and verify exports with --key",
-                key.key_id
-            );
-            Ok(())
-        }
-        AuditCommand::Head => {
-            let head: AuditHead = client(cli)?
-                .call::<(), _>(Method::GET, "/v1/audit/head", None)
-                .await?;
-            if cli.json {
-                return print_json(&head);
-            }
-            println!("last event:      {} ({})", head.seq, head.hash);
-            match (head.checkpoint_seq, head.checkpoint_time) {
-                (Some(seq), Some(at)) => println!("last checkpoint: {seq} signed {}", time(at)),
-                _ => println!("last checkpoint: none yet"),
-            }
-            Ok(())
-        }
-        AuditCommand::Export { since, output } => {
-            let client = client(cli)?;
-            let path = format!("/v1/audit/export?since={}", since.unwrap_or(0));
-            match output {
-                Some(file) => {
-                    let mut out = File::create(file)
-                        .with_context(|| format!("cannot create {}", file.display()))?;
-                    let bar = ProgressBar::new_spinner().with_style(
-                        ProgressStyle::with_template(
-                            "{spinner} {bytes} exported ({bytes_per_sec})",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                    );
-                    client
-                        .download(&path, |chunk| {
-                            bar.inc(chunk.len() as u64);
-                            out.write_all(chunk)
-                        })
-                        .await?;
-                    out.sync_all()
-                        .with_context(|| format!("cannot write {}", file.display()))?;
-                    bar.finish_and_clear();
-                    eprintln!("exported to {}", file.display());
-                }
-                None => {
-                    let mut out = std::io::stdout().lock();
-                    client.download(&path, |chunk| out.write_all(chunk)).await?;
-                    out.flush()?;
-                }
-            }
-            Ok(())
-        }
-        AuditCommand::Search(a) => {
-            let client = client(cli)?;
-            let mut query: Vec<(&str, String)> = Vec::new();
-            for (name, value) in [
-                ("actor", &a.actor),
-                ("action", &a.action),
-                ("resource", &a.resource),
-            ] {
-                if let Some(v) = value {
-                    query.push((name, v.clone()));
-                }
-            }
-            if let Some(id) = a.request {
-                query.push(("request", id.to_string()));
-            }
-            if let Some(id) = a.grant {
-                query.push(("grant", id.to_string()));
-            }
-            let now = warden_core::Clock::now(&warden_core::SystemClock);
-            if let Some(s) = &a.since {
-                query.push(("since", moment(s, now)?));
-            }
-            if let Some(u) = &a.until {
-                query.push(("until", moment(u, now)?));
-            }
-            query.push(("limit", a.limit.to_string()));
-            let mut events = Vec::new();
-            let mut before: Option<i64> = None;
-            loop {
-                let mut q: Vec<(&str, &str)> =
-                    query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                let cursor = before.map(|b| b.to_string());
-                if let Some(c) = &cursor {
-                    q.push(("before", c));
-                }
-                let page: AuditPage = client
-                    .call_query(Method::GET, "/v1/audit/events", &q)
-                    .await?;
-                events.extend(page.events);
-                match page.next {
-                    Some(next) if a.all => before = Some(next),
-                    _ => break,
-                }
-            }
-            if cli.json {
-                return print_json(&events);
-            }
-            let mut t = Table::new();
-            t.set_header([
-                "seq", "time", "actor", "action", "target", "outcome", "reason",
-            ]);
-            for e in &events {
-                t.add_row([
-                    e.seq.to_string(),
-                    time(e.time),
-                    e.actor.user.clone().unwrap_or_else(|| "warden".to_owned()),
-                    e.action.clone(),
-                    e.target.clone().unwrap_or_default(),
-                    e.outcome.clone(),
-                    e.reason.clone().unwrap_or_default(),
-                ]);
-            }
-            println!("{t}");
-            Ok(())
-        }
+        AuditCommand::Verify { bundle, key } => verify(g, &bundle, key.as_deref()),
+        AuditCommand::Key => key(g).await,
+        AuditCommand::Head => head(g).await,
+        AuditCommand::Export { since, output } => export(g, since, output.as_deref()).await,
+        AuditCommand::Search(a) => search(g, &a).await,
     }
 }
 
+/// `warden audit key`: the checkpoint key, to pin.
+async fn key(g: &Global) -> Result<()> {
+    let key: AuditKey = client(g)?
+        .call::<(), _>(Method::GET, "/v1/audit/key", None)
+        .await?;
+    if g.json {
+        return print_json(&key);
+    }
+    println!("{}", key.public_key);
+    eprintln!(
+        "key id {}: keep this line where the server's administrators cannot change it, \
+         and verify exports with --key",
+        key.key_id
+    );
+    Ok(())
+}
+
+/// `warden audit head`.
+async fn head(g: &Global) -> Result<()> {
+    let head: AuditHead = client(g)?
+        .call::<(), _>(Method::GET, "/v1/audit/head", None)
+        .await?;
+    if g.json {
+        return print_json(&head);
+    }
+    println!("last event:      {} ({})", head.seq, head.hash);
+    match (head.checkpoint_seq, head.checkpoint_time) {
+        (Some(seq), Some(at)) => println!("last checkpoint: {seq} signed {}", time(at)),
+        _ => println!("last checkpoint: none yet"),
+    }
+    Ok(())
+}
+
+/// `warden audit export`: to a file (with a progress spinner) or to standard output.
+async fn export(g: &Global, since: Option<u64>, output: Option<&Path>) -> Result<()> {
+    let client = client(g)?;
+    let path = format!("/v1/audit/export?since={}", since.unwrap_or(0));
+    match output {
+        Some(file) => {
+            let mut out =
+                File::create(file).with_context(|| format!("cannot create {}", file.display()))?;
+            let bar = ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {bytes} exported ({bytes_per_sec})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            client
+                .download(&path, |chunk| {
+                    bar.inc(chunk.len() as u64);
+                    out.write_all(chunk)
+                })
+                .await?;
+            out.sync_all()
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            bar.finish_and_clear();
+            eprintln!("exported to {}", file.display());
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            client.download(&path, |chunk| out.write_all(chunk)).await?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// `warden audit search`: one page of events, or with `--all` every page.
+async fn search(g: &Global, a: &AuditSearchArgs) -> Result<()> {
+    let client = client(g)?;
+    let mut query: Vec<(&str, String)> = Vec::new();
+    for (name, value) in [
+        ("actor", &a.actor),
+        ("action", &a.action),
+        ("resource", &a.resource),
+    ] {
+        if let Some(v) = value {
+            query.push((name, v.clone()));
+        }
+    }
+    if let Some(id) = a.request {
+        query.push(("request", id.to_string()));
+    }
+    if let Some(id) = a.grant {
+        query.push(("grant", id.to_string()));
+    }
+    let now = warden_core::Clock::now(&warden_core::SystemClock);
+    if let Some(s) = &a.since {
+        query.push(("since", moment(s, now)?));
+    }
+    if let Some(u) = &a.until {
+        query.push(("until", moment(u, now)?));
+    }
+    query.push(("limit", a.limit.to_string()));
+    let mut events = Vec::new();
+    let mut before: Option<i64> = None;
+    loop {
+        let mut q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let cursor = before.map(|b| b.to_string());
+        if let Some(c) = &cursor {
+            q.push(("before", c));
+        }
+        let page: AuditPage = client
+            .call_query(Method::GET, "/v1/audit/events", &q)
+            .await?;
+        events.extend(page.events);
+        match page.next {
+            Some(next) if a.all => before = Some(next),
+            Some(_) | None => break,
+        }
+    }
+    if g.json {
+        return print_json(&events);
+    }
+    let mut t = Table::new();
+    t.set_header([
+        "seq", "time", "actor", "action", "target", "outcome", "reason",
+    ]);
+    for e in &events {
+        t.add_row([
+            e.seq.to_string(),
+            time(e.time),
+            e.actor.user.clone().unwrap_or_else(|| "warden".to_owned()),
+            e.action.clone(),
+            e.target.clone().unwrap_or_default(),
+            e.outcome.clone(),
+            e.reason.clone().unwrap_or_default(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
 /// Verifies a bundle offline, with a progress bar on stderr for large files.
-fn verify(cli: &Cli, bundle: &Path, key: Option<&str>) -> Result<()> {
+fn verify(g: &Global, bundle: &Path, key: Option<&str>) -> Result<()> {
     let pinned = key
         .map(|k| -> Result<PublicKey> {
             let text = match k.strip_prefix('@') {
@@ -188,7 +256,7 @@ fn verify(cli: &Cli, bundle: &Path, key: Option<&str>) -> Result<()> {
         Ok(summary) => summary,
         Err(failure) => bail!("{}: verification FAILED: {failure}", bundle.display()),
     };
-    if cli.json {
+    if g.json {
         return print_json(&serde_json::json!({
             "verified": true,
             "first_seq": summary.first_seq,

@@ -84,7 +84,8 @@ pub fn save(stored: &Stored) -> Result<PathBuf> {
 /// Forgets the stored login.
 pub fn remove() -> Result<()> {
     match std::fs::remove_file(file()?) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-        _ => Ok(()),
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }

@@ -1,65 +1,80 @@
-//! Client commands for HR sync, identities, access explanations and policy as code.
+//! Client commands for HR sync, identities and access explanations.
 
 // A command-line client's job is to print its results.
 #![allow(clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
+use clap::Subcommand;
 use comfy_table::Table;
 use reqwest::Method;
-use warden_core::policy::{CompileOptions, Policy, PolicySource, compile_with};
 use warden_proto::directory::{
-    Explanation, IdentityDetail, IdentityInfo, PersonChange, PolicyApplied, PolicyChange,
-    PolicyFile, PolicyPlan, PolicyVersionInfo, RestoreRequest, SyncReport,
+    Explanation, IdentityDetail, IdentityInfo, PersonChange, SyncReport,
 };
 
-use crate::cli::{AccessCommand, Cli, HrCommand, IdentitiesCommand, PolicyCommand};
-use crate::commands::{client, print_json, time};
+use crate::cli::Global;
+use crate::commands::{client, print_json};
 
-/// Reads a policy directory: every `*.toml` below it, with paths relative to it.
-pub fn read_policy_dir(dir: &Path) -> Result<Vec<PolicyFile>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<PolicyFile>) -> Result<()> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .with_context(|| format!("cannot read policy directory {}", dir.display()))?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<_, _>>()?;
-        entries.sort();
-        for path in entries {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if name.starts_with('.') {
-                continue;
-            }
-            if path.is_dir() {
-                walk(root, &path, out)?;
-            } else if name.ends_with(".toml") {
-                let rel = path.strip_prefix(root).unwrap_or(&path);
-                let rel: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                out.push(PolicyFile {
-                    path: rel.join("/"),
-                    text,
-                });
-            }
-        }
-        Ok(())
-    }
-    let mut files = Vec::new();
-    walk(dir, dir, &mut files)?;
-    if files.is_empty() {
-        bail!("{} holds no .toml policy files", dir.display());
-    }
-    Ok(files)
+#[derive(Debug, Subcommand)]
+pub enum HrCommand {
+    /// Sync the whole HR population from a CSV (header row) or JSON (array) file
+    Sync {
+        /// The file (`.json` is read as JSON, anything else as CSV)
+        file: PathBuf,
+        /// Show the joiners, movers and leavers without changing anything
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow more than a fifth of the file-synced identities to leave at once
+        #[arg(long)]
+        allow_mass_leave: bool,
+    },
 }
 
-fn print_changes(changes: &[PersonChange]) {
+#[derive(Debug, Subcommand)]
+pub enum IdentitiesCommand {
+    /// List identities
+    List,
+    /// Show an identity with its groups, birthright and what it may request
+    Show {
+        /// User name or employee id
+        identity: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Whether IDENTITY may request ROLE on RESOURCE, by which rule, and how it would be approved
+    Explain {
+        /// User name or employee id
+        identity: String,
+        /// Resource name
+        resource: String,
+        /// Role name
+        role: String,
+        /// Asked duration, such as 2h or 30m
+        #[arg(long = "for")]
+        duration: Option<String>,
+        /// A ticket the request would carry
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Seconds since the last multi-factor authentication
+        #[arg(long)]
+        mfa_age: Option<i64>,
+    },
+    /// Whether IDENTITY holds ROLE on RESOURCE right now, by which grant, until when
+    Check {
+        /// User name or employee id
+        identity: String,
+        /// Resource name
+        resource: String,
+        /// Role name
+        role: String,
+    },
+}
+
+/// Prints whose access a sync or a policy change moves, and how.
+pub fn print_changes(changes: &[PersonChange]) {
     if changes.is_empty() {
         println!("No identity's access changes.");
         return;
@@ -83,14 +98,14 @@ fn print_changes(changes: &[PersonChange]) {
 }
 
 /// `warden hr …`.
-pub async fn hr(cli: &Cli, cmd: &HrCommand) -> Result<()> {
+pub async fn hr(g: &Global, cmd: HrCommand) -> Result<()> {
     let HrCommand::Sync {
         file,
         dry_run,
         allow_mass_leave,
     } = cmd;
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
     let format = if file
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
@@ -102,8 +117,8 @@ pub async fn hr(cli: &Cli, cmd: &HrCommand) -> Result<()> {
     let path = format!(
         "/v1/hr/sync?format={format}&dry_run={dry_run}&allow_mass_leave={allow_mass_leave}"
     );
-    let report: SyncReport = client(cli)?.call_text(Method::POST, &path, text).await?;
-    if cli.json {
+    let report: SyncReport = client(g)?.call_text(Method::POST, &path, text).await?;
+    if g.json {
         return print_json(&report);
     }
     print_changes(&report.changes);
@@ -132,14 +147,14 @@ pub async fn hr(cli: &Cli, cmd: &HrCommand) -> Result<()> {
 }
 
 /// `warden identities …`.
-pub async fn identities(cli: &Cli, cmd: &IdentitiesCommand) -> Result<()> {
-    let client = client(cli)?;
+pub async fn identities(g: &Global, cmd: IdentitiesCommand) -> Result<()> {
+    let client = client(g)?;
     match cmd {
         IdentitiesCommand::List => {
             let list: Vec<IdentityInfo> = client
                 .call::<(), _>(Method::GET, "/v1/identities", None)
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&list);
             }
             let mut table = Table::new();
@@ -180,13 +195,13 @@ pub async fn identities(cli: &Cli, cmd: &IdentitiesCommand) -> Result<()> {
             let name = warden_core::Username::parse(&identity.to_ascii_lowercase())
                 .map(|n| n.to_string())
                 .or_else(|_| {
-                    warden_core::identity::EmployeeId::parse(identity).map(|e| e.to_string())
+                    warden_core::identity::EmployeeId::parse(&identity).map(|e| e.to_string())
                 })
                 .map_err(|e| anyhow!("identity {identity:?}: {e}"))?;
             let d: IdentityDetail = client
                 .call::<(), _>(Method::GET, &format!("/v1/identities/{name}"), None)
                 .await?;
-            if cli.json {
+            if g.json {
                 return print_json(&d);
             }
             let i = &d.identity;
@@ -225,67 +240,74 @@ pub async fn identities(cli: &Cli, cmd: &IdentitiesCommand) -> Result<()> {
 }
 
 /// `warden access …`.
-pub async fn access(cli: &Cli, cmd: &AccessCommand) -> Result<()> {
-    if let AccessCommand::Check {
-        identity,
-        resource,
-        role,
-    } = cmd
-    {
-        let c: warden_proto::grants::AccessCheck = client(cli)?
-            .call_query(
-                Method::GET,
-                "/v1/access/check",
-                &[
-                    ("identity", identity.as_str()),
-                    ("resource", resource.as_str()),
-                    ("role", role.as_str()),
-                ],
-            )
-            .await?;
-        if cli.json {
-            return print_json(&c);
-        }
-        match (c.allowed, c.grant, c.ends_at) {
-            (true, Some(g), Some(end)) => println!(
-                "allowed: {identity} holds {role} on {resource} by grant {g} until {}{}",
-                crate::show::moment(end, crate::show::now()),
-                if c.breakglass { " (break-glass)" } else { "" }
-            ),
-            _ => println!("not allowed: {identity} holds no running grant of {role} on {resource}"),
-        }
-        return Ok(());
-    }
-    let AccessCommand::Explain {
-        identity,
-        resource,
-        role,
-        duration,
-        ticket,
-        mfa_age,
-    } = cmd
-    else {
-        return Ok(());
-    };
-    let mfa = mfa_age.map(|m| m.to_string());
-    let mut query = vec![
-        ("identity", identity.as_str()),
-        ("resource", resource.as_str()),
-        ("role", role.as_str()),
-    ];
-    for (key, value) in [
-        ("duration", duration.as_deref()),
-        ("ticket", ticket.as_deref()),
-        ("mfa_age_secs", mfa.as_deref()),
-    ] {
-        if let Some(v) = value {
-            query.push((key, v));
+pub async fn access(g: &Global, cmd: AccessCommand) -> Result<()> {
+    match cmd {
+        AccessCommand::Check {
+            identity,
+            resource,
+            role,
+        } => check(g, &identity, &resource, &role).await,
+        AccessCommand::Explain {
+            identity,
+            resource,
+            role,
+            duration,
+            ticket,
+            mfa_age,
+        } => {
+            let mfa = mfa_age.map(|m| m.to_string());
+            let mut query = vec![
+                ("identity", identity.as_str()),
+                ("resource", resource.as_str()),
+                ("role", role.as_str()),
+            ];
+            for (key, value) in [
+                ("duration", duration.as_deref()),
+                ("ticket", ticket.as_deref()),
+                ("mfa_age_secs", mfa.as_deref()),
+            ] {
+                if let Some(v) = value {
+                    query.push((key, v));
+                }
+            }
+            explain(g, &query).await
         }
     }
-    let e: Explanation = client(cli)?
-        .call_query(Method::GET, "/v1/access/explain", &query)
+}
+
+/// `warden access check`.
+async fn check(g: &Global, identity: &str, resource: &str, role: &str) -> Result<()> {
+    let c: warden_proto::grants::AccessCheck = client(g)?
+        .call_query(
+            Method::GET,
+            "/v1/access/check",
+            &[
+                ("identity", identity),
+                ("resource", resource),
+                ("role", role),
+            ],
+        )
         .await?;
-    if cli.json {
+    if g.json {
+        return print_json(&c);
+    }
+    match (c.allowed, c.grant, c.ends_at) {
+        (true, Some(grant), Some(end)) => println!(
+            "allowed: {identity} holds {role} on {resource} by grant {grant} until {}{}",
+            crate::show::moment(end, crate::show::now()),
+            if c.breakglass { " (break-glass)" } else { "" }
+        ),
+        _ => println!("not allowed: {identity} holds no running grant of {role} on {resource}"),
+    }
+    Ok(())
+}
+
+/// `warden access explain`, with its query built.
+async fn explain(g: &Global, query: &[(&str, &str)]) -> Result<()> {
+    let e: Explanation = client(g)?
+        .call_query(Method::GET, "/v1/access/explain", query)
+        .await?;
+    if g.json {
         return print_json(&e);
     }
     if e.eligible {
@@ -317,212 +339,6 @@ pub async fn access(cli: &Cli, cmd: &AccessCommand) -> Result<()> {
         println!("  {mark} {} {}", r.rule, r.location);
         for reason in &r.reasons {
             println!("          - {reason}");
-        }
-    }
-    Ok(())
-}
-
-/// [`validate_local`], then each resource's connection against the server configuration
-/// at `config` (with `WARDEN_*` overrides, as `serve` reads it), as apply checks it:
-/// errors fail, and resources whose grants would only be recorded are warned of.
-fn validate_with_config(files: &[PolicyFile], config: &Path) -> Result<()> {
-    let config = warden_server::config::Config::load(Some(config), std::env::vars())?;
-    let policy = validate_local(
-        files,
-        warden_server::tickets::compile_options(&config.tickets),
-    )?;
-    let check = warden_server::service::policy::check_connections(
-        &policy,
-        &config.connections,
-        config.grants.record_only,
-    );
-    for w in &check.recorded {
-        eprintln!("warning: {w}");
-    }
-    for e in &check.errors {
-        eprintln!("{e}");
-    }
-    if !check.errors.is_empty() {
-        bail!(
-            "the policy names {} connection(s) this server cannot serve",
-            check.errors.len()
-        );
-    }
-    Ok(())
-}
-
-/// Checks policy files locally: paths and compilation (with `options`: without a server
-/// configuration, what the server alone can judge is left to it), every error printed
-/// with its file and line. Returns the compiled policy.
-fn validate_local(files: &[PolicyFile], options: CompileOptions) -> Result<Policy> {
-    let mut problems: Vec<String> = files
-        .iter()
-        .filter_map(|f| {
-            warden_server::service::policy::check_path(&f.path)
-                .err()
-                .map(|e| format!("{}: {e}", f.path))
-        })
-        .collect();
-    let sources: Vec<PolicySource> = files
-        .iter()
-        .map(|f| PolicySource {
-            path: f.path.clone(),
-            text: f.text.clone(),
-        })
-        .collect();
-    match compile_with(&sources, options) {
-        Ok(policy) if problems.is_empty() => return Ok(policy),
-        Ok(_) => {}
-        Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
-    }
-    for p in &problems {
-        eprintln!("{p}");
-    }
-    bail!("the policy has {} error(s)", problems.len())
-}
-
-fn print_plan(plan: &PolicyPlan) {
-    let live = plan
-        .live_version
-        .map_or_else(|| "no policy yet".to_owned(), |v| format!("version {v}"));
-    println!(
-        "Against {live}{}:",
-        if plan.unchanged {
-            " (identical files)"
-        } else {
-            ""
-        }
-    );
-    if !plan.resources_added.is_empty() {
-        println!("  resources added:   {}", plan.resources_added.join(", "));
-    }
-    if !plan.resources_removed.is_empty() {
-        println!("  resources removed: {}", plan.resources_removed.join(", "));
-    }
-    for w in &plan.warnings {
-        println!("  warning: {w}");
-    }
-    print_changes(&plan.changes);
-}
-
-/// `warden policy …`.
-pub async fn policy(cli: &Cli, cmd: &PolicyCommand) -> Result<()> {
-    match cmd {
-        PolicyCommand::Validate { dir, config } => {
-            let files = read_policy_dir(dir)?;
-            match config {
-                Some(config) => validate_with_config(&files, config)?,
-                None => {
-                    validate_local(&files, CompileOptions::default())?;
-                }
-            }
-            println!("{}: {} file(s), valid.", dir.display(), files.len());
-        }
-        PolicyCommand::Plan { dir } => {
-            let files = read_policy_dir(dir)?;
-            validate_local(&files, CompileOptions::default())?;
-            let plan: PolicyPlan = client(cli)?
-                .call(
-                    Method::POST,
-                    "/v1/policy/plan",
-                    Some(&PolicyChange {
-                        files,
-                        comment: None,
-                    }),
-                )
-                .await?;
-            if cli.json {
-                return print_json(&plan);
-            }
-            print_plan(&plan);
-        }
-        PolicyCommand::Apply { dir, comment } => {
-            let files = read_policy_dir(dir)?;
-            validate_local(&files, CompileOptions::default())?;
-            let change = PolicyChange {
-                files,
-                comment: Some(comment.clone()),
-            };
-            let applied: PolicyApplied = client(cli)?
-                .call(Method::POST, "/v1/policy/apply", Some(&change))
-                .await?;
-            if cli.json {
-                return print_json(&applied);
-            }
-            print_plan(&applied.plan);
-            println!("\nApplied as version {}.", applied.version);
-        }
-        PolicyCommand::History => {
-            let versions: Vec<PolicyVersionInfo> = client(cli)?
-                .call::<(), _>(Method::GET, "/v1/policy/versions", None)
-                .await?;
-            if cli.json {
-                return print_json(&versions);
-            }
-            let mut table = Table::new();
-            table.set_header(["version", "applied", "by", "sha256", "comment"]);
-            for v in versions {
-                table.add_row([
-                    v.version.to_string(),
-                    time(v.applied_at),
-                    v.applied_by,
-                    v.digest.chars().take(12).collect(),
-                    v.comment,
-                ]);
-            }
-            println!("{table}");
-        }
-        PolicyCommand::Show { version } => {
-            let client = client(cli)?;
-            let info: Option<PolicyVersionInfo> = match version {
-                Some(v) => Some(
-                    client
-                        .call::<(), _>(Method::GET, &format!("/v1/policy/versions/{v}"), None)
-                        .await?,
-                ),
-                None => {
-                    client
-                        .call::<(), _>(Method::GET, "/v1/policy", None)
-                        .await?
-                }
-            };
-            let Some(info) = info else {
-                println!("No policy has been applied.");
-                return Ok(());
-            };
-            if cli.json {
-                return print_json(&info);
-            }
-            println!(
-                "# version {} by {} at {}: {}",
-                info.version,
-                info.applied_by,
-                time(info.applied_at),
-                info.comment
-            );
-            for f in info.files.unwrap_or_default() {
-                println!("\n# ---- {} ----\n{}", f.path, f.text);
-            }
-        }
-        PolicyCommand::Restore { version, comment } => {
-            let req = RestoreRequest {
-                comment: comment.clone(),
-            };
-            let applied: PolicyApplied = client(cli)?
-                .call(
-                    Method::POST,
-                    &format!("/v1/policy/versions/{version}/restore"),
-                    Some(&req),
-                )
-                .await?;
-            if cli.json {
-                return print_json(&applied);
-            }
-            print_plan(&applied.plan);
-            println!(
-                "\nVersion {version} restored as version {}.",
-                applied.version
-            );
         }
     }
     Ok(())

@@ -3,15 +3,94 @@
 // A command-line client's job is to print its results.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
 use comfy_table::Table;
 use reqwest::Method;
 use warden_proto::requests::{CreateRequest, Decide, RequestInfo};
 
-use crate::cli::{Cli, Command, RequestsCommand};
+use crate::cli::Global;
 use crate::commands::{client, print_json, time};
-use crate::ids::Kind;
+use crate::ids::{IdArg, Kind};
 use crate::show;
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// Resource name
+    pub resource: String,
+    /// Role on the resource
+    #[arg(long)]
+    pub role: String,
+    /// How long, such as 2h or 30m
+    #[arg(long = "for")]
+    pub duration: String,
+    /// Why you need it (at least 10 characters)
+    #[arg(long)]
+    pub reason: String,
+    /// A change or incident ticket
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// A vendor you sponsor, to request for them
+    #[arg(long)]
+    pub on_behalf_of: Option<String>,
+    /// Wait until the access is active (or the request is refused, denied or times out)
+    #[arg(long)]
+    pub wait: bool,
+    /// The earliest the access may start (RFC 3339, such as 2026-11-23T09:00:00Z)
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub start: Option<time::OffsetDateTime>,
+}
+
+fn parse_rfc3339(s: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time such as 2026-11-23T09:00:00Z: {e}"))
+}
+
+#[derive(Debug, Args)]
+pub struct RequestsArgs {
+    /// Only pending requests you may decide on
+    #[arg(long)]
+    pub pending_approval: bool,
+    #[command(subcommand)]
+    pub command: Option<RequestsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestsCommand {
+    /// Show one request with its risk factors, route and decisions
+    Show {
+        /// Request id (or the start of it)
+        #[arg(value_parser = crate::ids::parse)]
+        id: crate::ids::IdArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// Request id (or the start of it, as `warden requests` shows it)
+    #[arg(value_parser = crate::ids::parse)]
+    pub id: crate::ids::IdArg,
+    /// Why (required)
+    #[arg(long, short)]
+    pub comment: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DenyArgs {
+    /// Request id (or the start of it)
+    #[arg(value_parser = crate::ids::parse)]
+    pub id: crate::ids::IdArg,
+    /// Why (required)
+    #[arg(long, short)]
+    pub comment: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// Request id (or the start of it)
+    #[arg(value_parser = crate::ids::parse)]
+    pub id: crate::ids::IdArg,
+}
 
 fn print_request(r: &RequestInfo) {
     let now = show::now();
@@ -80,118 +159,123 @@ fn print_request(r: &RequestInfo) {
     }
 }
 
-/// `warden request`, `requests`, `approve`, `deny`, `cancel`.
-pub async fn run(cli: &Cli) -> Result<()> {
-    let client = client(cli)?;
-    let request = |id| crate::ids::resolve(&client, Kind::Request, id);
-    let answer: RequestInfo = match &cli.command {
-        Command::Request(a) => {
-            let body = CreateRequest {
-                resource: a.resource.clone(),
-                role: a.role.clone(),
-                duration: a.duration.clone(),
-                justification: a.reason.clone(),
-                ticket: a.ticket.clone(),
-                on_behalf_of: a.on_behalf_of.clone(),
-                start_at: a.start,
-            };
-            client
-                .call(Method::POST, "/v1/requests", Some(&body))
-                .await?
-        }
-        Command::Requests(a) => match &a.command {
-            Some(RequestsCommand::Show { id }) => {
-                let id = request(id).await?;
-                client
-                    .call::<(), _>(Method::GET, &format!("/v1/requests/{id}"), None)
-                    .await?
-            }
-            None => {
-                let path = format!("/v1/requests?pending_approval={}", a.pending_approval);
-                let list: Vec<RequestInfo> = client.call::<(), _>(Method::GET, &path, None).await?;
-                if cli.json {
-                    return print_json(&list);
-                }
-                let shorts = show::short_ids(&list.iter().map(|r| r.id).collect::<Vec<_>>());
-                let mut table = Table::new();
-                table.set_header([
-                    "id",
-                    "requester",
-                    "resource",
-                    "role",
-                    "for",
-                    "risk",
-                    "route",
-                    "state",
-                    "filed",
-                ]);
-                for r in list {
-                    table.add_row([
-                        show::short(&shorts, r.id),
-                        show::person(&r.requester, r.requester_name.as_deref()),
-                        r.resource,
-                        r.role,
-                        show::secs(r.duration_secs),
-                        r.risk.to_string(),
-                        r.route,
-                        r.state,
-                        time(r.created_at),
-                    ]);
-                }
-                println!("{table}");
-                return Ok(());
-            }
-        },
-        Command::Approve { id, comment } => {
-            let id = request(id).await?;
-            client
-                .call(
-                    Method::POST,
-                    &format!("/v1/requests/{id}/approve"),
-                    Some(&Decide {
-                        comment: comment.clone(),
-                    }),
-                )
-                .await?
-        }
-        Command::Deny { id, comment } => {
-            let id = request(id).await?;
-            client
-                .call(
-                    Method::POST,
-                    &format!("/v1/requests/{id}/deny"),
-                    Some(&Decide {
-                        comment: comment.clone(),
-                    }),
-                )
-                .await?
-        }
-        Command::Cancel { id } => {
-            let id = request(id).await?;
-            client
-                .call::<(), _>(Method::POST, &format!("/v1/requests/{id}/cancel"), None)
-                .await?
-        }
-        _ => return Ok(()),
-    };
-    let wait = matches!(&cli.command, Command::Request(a) if a.wait);
-    let answer = if wait {
-        wait_for(&client, answer).await?
-    } else {
-        answer
-    };
-    if cli.json {
-        return print_json(&answer);
+/// Prints a request as `--json` or the tables ask.
+fn show_request(g: &Global, r: &RequestInfo) -> Result<()> {
+    if g.json {
+        return print_json(r);
     }
-    print_request(&answer);
-    if wait && answer.state != "active" {
-        anyhow::bail!(
-            "request {} ended {} without access",
-            answer.id,
-            answer.state
-        );
+    print_request(r);
+    Ok(())
+}
+
+/// `warden request`: files a request and, with `--wait`, follows it until it is active
+/// (or can no longer be).
+pub async fn request(g: &Global, a: RequestArgs) -> Result<()> {
+    let client = client(g)?;
+    let body = CreateRequest {
+        resource: a.resource,
+        role: a.role,
+        duration: a.duration,
+        justification: a.reason,
+        ticket: a.ticket,
+        on_behalf_of: a.on_behalf_of,
+        start_at: a.start,
+    };
+    let r: RequestInfo = client
+        .call(Method::POST, "/v1/requests", Some(&body))
+        .await?;
+    let r = if a.wait {
+        wait_for(&client, r).await?
+    } else {
+        r
+    };
+    if g.json {
+        return print_json(&r);
+    }
+    print_request(&r);
+    if a.wait && r.state != "active" {
+        bail!("request {} ended {} without access", r.id, r.state);
     }
     Ok(())
+}
+
+/// `warden requests`, and `warden requests show ID`.
+pub async fn requests(g: &Global, a: RequestsArgs) -> Result<()> {
+    let client = client(g)?;
+    if let Some(RequestsCommand::Show { id }) = &a.command {
+        let id = crate::ids::resolve(&client, Kind::Request, id).await?;
+        let r: RequestInfo = client
+            .call::<(), _>(Method::GET, &format!("/v1/requests/{id}"), None)
+            .await?;
+        return show_request(g, &r);
+    }
+    let path = format!("/v1/requests?pending_approval={}", a.pending_approval);
+    let list: Vec<RequestInfo> = client.call::<(), _>(Method::GET, &path, None).await?;
+    if g.json {
+        return print_json(&list);
+    }
+    let shorts = show::short_ids(&list.iter().map(|r| r.id).collect::<Vec<_>>());
+    let mut table = Table::new();
+    table.set_header([
+        "id",
+        "requester",
+        "resource",
+        "role",
+        "for",
+        "risk",
+        "route",
+        "state",
+        "filed",
+    ]);
+    for r in list {
+        table.add_row([
+            show::short(&shorts, r.id),
+            show::person(&r.requester, r.requester_name.as_deref()),
+            r.resource,
+            r.role,
+            show::secs(r.duration_secs),
+            r.risk.to_string(),
+            r.route,
+            r.state,
+            time(r.created_at),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+/// `warden approve`.
+pub async fn approve(g: &Global, a: ApproveArgs) -> Result<()> {
+    decide(g, &a.id, "approve", a.comment).await
+}
+
+/// `warden deny`.
+pub async fn deny(g: &Global, a: DenyArgs) -> Result<()> {
+    decide(g, &a.id, "deny", a.comment).await
+}
+
+/// Records the caller's decision (`approve` or `deny`) on a request.
+async fn decide(g: &Global, id: &IdArg, decision: &str, comment: String) -> Result<()> {
+    let client = client(g)?;
+    let id = crate::ids::resolve(&client, Kind::Request, id).await?;
+    let r: RequestInfo = client
+        .call(
+            Method::POST,
+            &format!("/v1/requests/{id}/{decision}"),
+            Some(&Decide { comment }),
+        )
+        .await?;
+    show_request(g, &r)
+}
+
+/// `warden cancel`.
+pub async fn cancel(g: &Global, a: CancelArgs) -> Result<()> {
+    let client = client(g)?;
+    let id = crate::ids::resolve(&client, Kind::Request, &a.id).await?;
+    let r: RequestInfo = client
+        .call::<(), _>(Method::POST, &format!("/v1/requests/{id}/cancel"), None)
+        .await?;
+    show_request(g, &r)
 }
 
 /// Polls a request until its access is active or it can no longer become so.

@@ -105,6 +105,17 @@ pub fn grant_state(g: &warden_proto::grants::GrantInfo) -> String {
     }
 }
 
+/// The end of a grant, with the time left (or since) for a live one.
+pub fn grant_until(g: &warden_proto::grants::GrantInfo, now: OffsetDateTime) -> String {
+    match g.ends_at {
+        Some(end) if g.end_reason.is_none() && matches!(g.state.as_str(), "active") => {
+            moment(end, now)
+        }
+        Some(end) => time(end),
+        None => "-".to_owned(),
+    }
+}
+
 /// The shortest prefix of each id (of its 32 hex digits, at least [`MIN_PREFIX`]) that no
 /// other id in `ids` shares.
 pub fn short_ids(ids: &[Uuid]) -> HashMap<Uuid, String> {

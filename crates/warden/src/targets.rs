@@ -1,21 +1,46 @@
-//! Client commands for what lives on targets: `credential`, `ssh`, `discover`,
-//! `reconcile` and `findings`.
+//! Client commands for what lives on targets: `credential`, `discover`, `reconcile` and
+//! `findings`.
 
 // A command-line client's job is to print its results.
 #![allow(clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, bail};
+use clap::Args;
 use comfy_table::Table;
 use reqwest::Method;
-use warden_core::connector::check_principal;
-use warden_proto::targets::{
-    FindingInfo, GrantCredential, Inventory, ResourceReconciled, SignSshKey, SshCertificate,
-};
+use warden_proto::targets::{FindingInfo, GrantCredential, Inventory, ResourceReconciled};
 
-use crate::cli::{Cli, Command, SshArgs};
+use crate::cli::Global;
 use crate::commands::{client, print_json, time};
+
+#[derive(Debug, Args)]
+pub struct CredentialArgs {
+    /// Grant id (or the start of it)
+    #[arg(value_parser = crate::ids::parse)]
+    pub id: crate::ids::IdArg,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Resource name
+    pub resource: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Only this resource (default: every resource with a configured connection)
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// Only this resource's
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Include resolved and removed findings
+    #[arg(long)]
+    pub all: bool,
+}
 
 /// A resource name as policy allows it, so it can go into a URL as it is.
 fn resource_name(name: &str) -> Result<&str> {
@@ -31,314 +56,148 @@ fn resource_name(name: &str) -> Result<&str> {
     }
 }
 
-/// `warden credential`, `ssh`, `discover`, `reconcile`, `findings`.
-pub async fn run(cli: &Cli) -> Result<()> {
-    let client = client(cli)?;
-    match &cli.command {
-        Command::Credential { id } => {
-            let id = crate::ids::resolve(&client, crate::ids::Kind::Grant, id).await?;
-            let c: GrantCredential = client
-                .call::<(), _>(Method::POST, &format!("/v1/grants/{id}/credential"), None)
-                .await?;
-            if cli.json {
-                return print_json(&c);
-            }
-            println!("user:     {}", c.username);
-            println!("password: {}", c.password);
-            for (k, v) in &c.hints {
-                println!("{k}: {v}");
-            }
-            if let Some(end) = c.ends_at {
-                println!(
-                    "valid until {} (shown once; ask again for a new one)",
-                    crate::show::moment(end, crate::show::now())
-                );
-            }
-            Ok(())
-        }
-        Command::Ssh(a) => ssh(&client, cli.json, a).await,
-        Command::Discover { resource } => {
-            let inv: Inventory = client
-                .call::<(), _>(
-                    Method::GET,
-                    &format!("/v1/resources/{}/accounts", resource_name(resource)?),
-                    None,
-                )
-                .await?;
-            if cli.json {
-                return print_json(&inv);
-            }
-            println!(
-                "{} ({}, {}, tier {}): {} accounts",
-                inv.resource,
-                inv.kind,
-                inv.environment,
-                inv.tier,
-                inv.accounts.len()
-            );
-            let mut t = Table::new();
-            t.set_header(["account", "origin", "privileges", "until"]);
-            for a in &inv.accounts {
-                t.add_row([
-                    a.name.clone(),
-                    a.origin.clone(),
-                    if a.privileges.is_empty() {
-                        "-".to_owned()
-                    } else {
-                        a.privileges.join(", ")
-                    },
-                    a.until.map(time).unwrap_or_else(|| "-".to_owned()),
-                ]);
-            }
-            println!("{t}");
-            Ok(())
-        }
-        Command::Reconcile { resource } => {
-            let path = match resource {
-                Some(r) => format!("/v1/reconcile?resource={}", resource_name(r)?),
-                None => "/v1/reconcile".to_owned(),
-            };
-            let done: Vec<ResourceReconciled> =
-                client.call::<(), _>(Method::POST, &path, None).await?;
-            if cli.json {
-                return print_json(&done);
-            }
-            if done.is_empty() {
-                println!("no resource has a configured connection to reconcile");
-            }
-            for r in &done {
-                println!(
-                    "{} (tier {}): {} removed, {} restored, {} findings, {} errors",
-                    r.resource,
-                    r.tier,
-                    r.removed.len(),
-                    r.restored.len(),
-                    r.findings.len(),
-                    r.errors.len()
-                );
-                for x in &r.removed {
-                    println!("  removed  {x}");
-                }
-                for x in &r.restored {
-                    println!("  restored {x}");
-                }
-                for f in &r.findings {
-                    println!(
-                        "  finding  {} [{}]: {}",
-                        f.account,
-                        f.state,
-                        f.privileges.join(", ")
-                    );
-                }
-                for e in &r.errors {
-                    println!("  error    {e}");
-                }
-            }
-            if done.iter().any(|r| !r.errors.is_empty()) {
-                bail!("reconciliation met errors");
-            }
-            Ok(())
-        }
-        Command::Findings { resource, all } => {
-            let mut path = format!("/v1/findings?all={all}");
-            if let Some(r) = resource {
-                path.push_str(&format!("&resource={}", resource_name(r)?));
-            }
-            let found: Vec<FindingInfo> = client.call::<(), _>(Method::GET, &path, None).await?;
-            if cli.json {
-                return print_json(&found);
-            }
-            let mut t = Table::new();
-            t.set_header([
-                "resource",
-                "account",
-                "state",
-                "privileges",
-                "first seen",
-                "last seen",
-            ]);
-            for f in &found {
-                t.add_row([
-                    f.resource.clone(),
-                    f.account.clone(),
-                    f.state.clone(),
-                    f.privileges.join(", "),
-                    time(f.first_seen),
-                    time(f.last_seen),
-                ]);
-            }
-            println!("{t}");
-            Ok(())
-        }
-        _ => Ok(()),
+/// `warden credential`: a fresh password for a running database grant.
+pub async fn credential(g: &Global, a: CredentialArgs) -> Result<()> {
+    let client = client(g)?;
+    let id = crate::ids::resolve(&client, crate::ids::Kind::Grant, &a.id).await?;
+    let c: GrantCredential = client
+        .call::<(), _>(Method::POST, &format!("/v1/grants/{id}/credential"), None)
+        .await?;
+    if g.json {
+        return print_json(&c);
     }
-}
-
-/// The private key to use: the one given, else the first of `~/.ssh/id_ed25519`,
-/// `id_ecdsa`, `id_rsa` that exists with its `.pub`.
-fn private_key(given: Option<&Path>) -> Result<PathBuf> {
-    if let Some(k) = given {
-        return Ok(k.to_owned());
+    println!("user:     {}", c.username);
+    println!("password: {}", c.password);
+    for (k, v) in &c.hints {
+        println!("{k}: {v}");
     }
-    let home =
-        dirs::home_dir().ok_or_else(|| anyhow!("no home directory: name a key with --key"))?;
-    ["id_ed25519", "id_ecdsa", "id_rsa"]
-        .iter()
-        .map(|n| home.join(".ssh").join(n))
-        .find(|p| p.exists() && public_half(p).exists())
-        .ok_or_else(|| anyhow!("no key in ~/.ssh (id_ed25519, id_ecdsa, id_rsa): make one with ssh-keygen or name it with --key"))
-}
-
-fn public_half(key: &Path) -> PathBuf {
-    let mut p = key.as_os_str().to_owned();
-    p.push(".pub");
-    PathBuf::from(p)
-}
-
-/// Where the certificate of `key` goes: `KEY-cert.pub`, where ssh also finds it.
-fn certificate_path(key: &Path) -> PathBuf {
-    let mut p = key.as_os_str().to_owned();
-    p.push("-cert.pub");
-    PathBuf::from(p)
-}
-
-/// A host as the server names it, refused when it could be read as an option.
-fn host(h: &str) -> Result<&str> {
-    let ok = !h.is_empty()
-        && !h.starts_with('-')
-        && h.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
-    if ok {
-        Ok(h)
-    } else {
-        bail!("the server named a host {h:?} that is not a host name")
+    if let Some(end) = c.ends_at {
+        println!(
+            "valid until {} (shown once; ask again for a new one)",
+            crate::show::moment(end, crate::show::now())
+        );
     }
+    Ok(())
 }
 
-/// A path as ssh reads it in `-i` and `-o CertificateFile=`: `%` starts a token there,
-/// so it is doubled; a double quote or a newline cannot be passed and is refused.
-fn ssh_path(p: &Path) -> Result<String> {
-    let text = p
-        .to_str()
-        .ok_or_else(|| anyhow!("{} is not valid UTF-8", p.display()))?;
-    if text.contains(['"', '\n', '\r']) {
-        bail!("ssh cannot be given the path {text:?}: rename it without quotes or newlines");
-    }
-    Ok(text.replace('%', "%%"))
-}
-
-/// `s` quoted for a POSIX shell, for a command line printed to be pasted.
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-async fn ssh(client: &crate::client::Client, json: bool, a: &SshArgs) -> Result<()> {
-    let options = ssh_options(a)?;
-    let key = private_key(a.key.as_deref())?;
-    let public = std::fs::read_to_string(public_half(&key))
-        .with_context(|| format!("reading {}", public_half(&key).display()))?;
-    let cert: SshCertificate = client
-        .call(
-            Method::POST,
-            "/v1/ssh/certificates",
-            Some(&SignSshKey {
-                resource: a.resource.clone(),
-                role: a.role.clone(),
-                public_key: public.trim().to_owned(),
-            }),
+/// `warden discover`: the accounts on a resource's target.
+pub async fn discover(g: &Global, a: DiscoverArgs) -> Result<()> {
+    let client = client(g)?;
+    let resource = resource_name(&a.resource)?;
+    let inv: Inventory = client
+        .call::<(), _>(
+            Method::GET,
+            &format!("/v1/resources/{resource}/accounts"),
+            None,
         )
         .await?;
-    let cert_file = certificate_path(&key);
-    std::fs::write(&cert_file, format!("{}\n", cert.certificate))
-        .with_context(|| format!("writing {}", cert_file.display()))?;
-    if json {
-        return print_json(&cert);
+    if g.json {
+        return print_json(&inv);
     }
-    // The account on the host: by default the first principal; hosts whose
-    // AuthorizedPrincipalsFile maps principals to other accounts take `--login`.
-    let login = match &a.login {
-        Some(l) => l.clone(),
-        None => cert
-            .principals
-            .first()
-            .cloned()
-            .ok_or_else(|| anyhow!("the certificate carries no principal"))?,
-    };
-    check_principal(&login).map_err(|e| anyhow!(e))?;
-    let host = host(&cert.host)?;
-    eprintln!(
-        "certificate {} for {} valid until {}",
-        cert_file.display(),
-        cert.principals.join(", "),
-        crate::show::moment(cert.valid_before, crate::show::now())
+    println!(
+        "{} ({}, {}, tier {}): {} accounts",
+        inv.resource,
+        inv.kind,
+        inv.environment,
+        inv.tier,
+        inv.accounts.len()
     );
-    if a.sign_only {
-        let options: Vec<String> = options
-            .iter()
-            .map(|o| format!("-o {}", shell_quote(o)))
-            .collect();
-        println!(
-            "ssh -i {} -o {} {}-p {} {login}@{host}",
-            shell_quote(&ssh_path(&key)?),
-            shell_quote(&format!("CertificateFile=\"{}\"", ssh_path(&cert_file)?)),
-            options.iter().map(|o| format!("{o} ")).collect::<String>(),
-            cert.port
-        );
-        return Ok(());
+    let mut t = Table::new();
+    t.set_header(["account", "origin", "privileges", "until"]);
+    for a in &inv.accounts {
+        t.add_row([
+            a.name.clone(),
+            a.origin.clone(),
+            if a.privileges.is_empty() {
+                "-".to_owned()
+            } else {
+                a.privileges.join(", ")
+            },
+            a.until.map(time).unwrap_or_else(|| "-".to_owned()),
+        ]);
     }
-    let mut ssh = tokio::process::Command::new("ssh");
-    ssh.arg("-i")
-        .arg(ssh_path(&key)?)
-        .arg("-o")
-        .arg(format!("CertificateFile=\"{}\"", ssh_path(&cert_file)?))
-        .arg("-o")
-        .arg("IdentitiesOnly=yes");
-    for option in &options {
-        ssh.arg("-o").arg(option);
-    }
-    let status = ssh
-        .arg("-p")
-        .arg(cert.port.to_string())
-        .arg("-l")
-        .arg(&login)
-        .arg("--")
-        .arg(host)
-        .args(&a.args)
-        .status()
-        .await
-        .context("running ssh")?;
-    match status.code() {
-        Some(0) => Ok(()),
-        Some(code) => std::process::exit(code),
-        None => bail!("ssh was stopped by a signal"),
-    }
+    println!("{t}");
+    Ok(())
 }
 
-/// The `-o` options ssh gets after Warden's own: those of `--known-hosts` first, so an
-/// option given with `-o` cannot weaken them (ssh keeps the first value of an option),
-/// then each `-o` as given.
-fn ssh_options(a: &SshArgs) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    if let Some(file) = &a.known_hosts {
-        if !file.is_file() {
-            bail!(
-                "--known-hosts {}: no such file (it holds the host keys to trust, as \
-                 ssh-keyscan prints them)",
-                file.display()
+/// `warden reconcile`: compares targets with the grants now, for one resource or all.
+pub async fn reconcile(g: &Global, a: ReconcileArgs) -> Result<()> {
+    let client = client(g)?;
+    let path = match &a.resource {
+        Some(r) => format!("/v1/reconcile?resource={}", resource_name(r)?),
+        None => "/v1/reconcile".to_owned(),
+    };
+    let done: Vec<ResourceReconciled> = client.call::<(), _>(Method::POST, &path, None).await?;
+    if g.json {
+        return print_json(&done);
+    }
+    if done.is_empty() {
+        println!("no resource has a configured connection to reconcile");
+    }
+    for r in &done {
+        println!(
+            "{} (tier {}): {} removed, {} restored, {} findings, {} errors",
+            r.resource,
+            r.tier,
+            r.removed.len(),
+            r.restored.len(),
+            r.findings.len(),
+            r.errors.len()
+        );
+        for x in &r.removed {
+            println!("  removed  {x}");
+        }
+        for x in &r.restored {
+            println!("  restored {x}");
+        }
+        for f in &r.findings {
+            println!(
+                "  finding  {} [{}]: {}",
+                f.account,
+                f.state,
+                f.privileges.join(", ")
             );
         }
-        let file = std::path::absolute(file)
-            .with_context(|| format!("--known-hosts {}", file.display()))?;
-        out.push(format!("UserKnownHostsFile=\"{}\"", ssh_path(&file)?));
-        out.push("StrictHostKeyChecking=yes".to_owned());
-    }
-    for option in &a.options {
-        let ok =
-            !option.trim().is_empty() && !option.starts_with('-') && !option.contains(['\n', '\r']);
-        if !ok {
-            bail!("-o {option:?} is not an ssh option (such as -o ConnectTimeout=5)");
+        for e in &r.errors {
+            println!("  error    {e}");
         }
-        out.push(option.clone());
     }
-    Ok(out)
+    if done.iter().any(|r| !r.errors.is_empty()) {
+        bail!("reconciliation met errors");
+    }
+    Ok(())
+}
+
+/// `warden findings`: privileged access on targets that Warden did not grant.
+pub async fn findings(g: &Global, a: FindingsArgs) -> Result<()> {
+    let client = client(g)?;
+    let mut path = format!("/v1/findings?all={}", a.all);
+    if let Some(r) = &a.resource {
+        path.push_str(&format!("&resource={}", resource_name(r)?));
+    }
+    let found: Vec<FindingInfo> = client.call::<(), _>(Method::GET, &path, None).await?;
+    if g.json {
+        return print_json(&found);
+    }
+    let mut t = Table::new();
+    t.set_header([
+        "resource",
+        "account",
+        "state",
+        "privileges",
+        "first seen",
+        "last seen",
+    ]);
+    for f in &found {
+        t.add_row([
+            f.resource.clone(),
+            f.account.clone(),
+            f.state.clone(),
+            f.privileges.join(", "),
+            time(f.first_seen),
+            time(f.last_seen),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
 }

@@ -15,6 +15,7 @@ mod explain;
 mod format;
 mod index;
 mod model;
+mod path;
 mod values;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ pub use model::{
     Birthright, Drift, EligibilityRule, Entitlement, Group, Membership, Principal, Privilege,
     Resource, ResourceKind, ResourceSelector, Role, RoleTarget,
 };
+pub use path::{PathError, check_path};
 pub use values::{
     Hours, MAX_POLICY_DURATION, format_duration, parse_duration, parse_duration_within,
 };

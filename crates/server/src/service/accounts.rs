@@ -16,6 +16,7 @@ use uuid::Uuid;
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{Connector, ConnectorError};
+use warden_core::rotation::{MAX_ROTATION_INTERVAL, MIN_ROTATION_INTERVAL};
 use warden_proto::WireSecret;
 use warden_proto::vault::{
     AccountInfo, AddAccount, CheckedOut, CheckinRequest, CheckoutInfo, CheckoutRequest,
@@ -109,17 +110,15 @@ pub async fn add(
         .check()
         .map_err(|e| ServiceError::field("password_length", e.to_string()))?;
     let rotate_every = match &body.rotate_every {
-        Some(raw) => {
-            warden_core::policy::parse_duration_within(raw, crate::config::MAX_ROTATION_INTERVAL)
-                .map_err(|e| super::duration_refused("rotate_every", raw, e))?
-        }
+        Some(raw) => warden_core::policy::parse_duration_within(raw, MAX_ROTATION_INTERVAL)
+            .map_err(|e| super::duration_refused("rotate_every", raw, e))?,
         None => state
             .config()
             .vault
             .default_rotation()
             .map_err(ServiceError::internal)?,
     };
-    if rotate_every < time::Duration::hours(1) {
+    if rotate_every < MIN_ROTATION_INTERVAL {
         return Err(ServiceError::unprocessable(
             "rotate_every",
             "must be at least 1h",

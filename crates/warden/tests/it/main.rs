@@ -12,6 +12,7 @@
 )]
 
 mod config;
+mod dispatch;
 mod logs;
 mod policy;
 mod requests;
