@@ -92,7 +92,7 @@ pub const MAX_ROTATION_INTERVAL: time::Duration = time::Duration::days(366);
 
 impl VaultConfig {
     /// The default rotation interval, checked.
-    pub fn default_rotation(&self) -> Result<time::Duration, String> {
+    pub fn default_rotation(&self) -> Result<time::Duration, warden_core::policy::DurationError> {
         warden_core::policy::parse_duration_within(&self.rotate_every, MAX_ROTATION_INTERVAL)
     }
 }
@@ -701,7 +701,7 @@ impl Config {
             }
         }
         if let Err(e) = self.vault.default_rotation() {
-            return invalid("vault.rotate_every", &e);
+            return invalid("vault.rotate_every", &e.to_string());
         }
         if self.vault.retry_base_secs == 0 || self.vault.retry_base_secs > self.vault.retry_max_secs
         {

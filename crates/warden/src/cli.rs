@@ -325,10 +325,9 @@ pub struct AccountAddArgs {
 /// A rotation interval as the server takes it: checked here so a typo is caught before
 /// the password is asked for, and passed on as written.
 fn parse_rotation_interval(s: &str) -> Result<String, String> {
-    let d = warden_core::policy::parse_duration_within(
-        s,
-        warden_server::config::MAX_ROTATION_INTERVAL,
-    )?;
+    let d =
+        warden_core::policy::parse_duration_within(s, warden_server::config::MAX_ROTATION_INTERVAL)
+            .map_err(|e| e.to_string())?;
     if d < time::Duration::hours(1) {
         return Err("must be at least 1h".to_owned());
     }

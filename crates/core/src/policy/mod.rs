@@ -31,7 +31,8 @@ pub use model::{
     Resource, ResourceKind, ResourceSelector, Role, RoleTarget,
 };
 pub use values::{
-    Hours, MAX_POLICY_DURATION, format_duration, parse_duration, parse_duration_within,
+    ClockError, DurationError, Hours, HoursError, MAX_POLICY_DURATION, format_duration,
+    parse_duration, parse_duration_within,
 };
 
 use crate::identity::HrRecord;
