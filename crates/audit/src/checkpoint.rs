@@ -16,8 +16,9 @@ const CHECKPOINT_TAG: &[u8] = b"warden.audit.checkpoint.v1\0";
 /// The first line of a signing key file.
 const KEY_FILE_TAG: &str = "warden-audit-signing-key-v1";
 
-/// Why a key could not be read.
+/// Why a key could not be read. New variants may be added: match with a wildcard arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The text is not a key in the expected form.
     #[error("{0}")]

@@ -54,8 +54,10 @@ pub struct Summary {
     pub key_pinned: bool,
 }
 
-/// The first thing found wrong with a bundle. Lines are counted from 1.
+/// The first thing found wrong with a bundle. Lines are counted from 1. New checks may
+/// add variants: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Failure {
     /// The bundle could not be read.
     #[error("could not read line {line} of the bundle: {reason}")]

@@ -76,6 +76,20 @@ pub trait PasswordSource: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<SecretString, ConnectorError>>;
 }
 
+/// Why a connection's admin password settings ([`AdminSecret`]) are refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminSecretError {
+    /// More than one source of the password is set; holds the names of those set.
+    #[error(
+        "set at most one of password, password_env, password_file and password_vault (found {})",
+        .0.join(" and ")
+    )]
+    Conflict(Vec<&'static str>),
+    /// `password_vault` is blank.
+    #[error("password_vault names no vaulted account")]
+    NoVaultAccount,
+}
+
 /// Where a connector's admin password comes from: the environment variable or file it
 /// names (a trailing newline is dropped), the vault (the vaulted account it names, read
 /// through a [`PasswordSource`]), or (for development only) inline. At most one of the
@@ -99,8 +113,8 @@ pub struct AdminSecret {
 impl AdminSecret {
     /// Refuses more than one source of the password, naming those that clash (never a
     /// value), and an empty vault account name.
-    pub fn check(&self) -> Result<(), String> {
-        let set: Vec<&str> = [
+    pub fn check(&self) -> Result<(), AdminSecretError> {
+        let set: Vec<&'static str> = [
             ("password", self.password.is_some()),
             ("password_env", self.password_env.is_some()),
             ("password_file", self.password_file.is_some()),
@@ -110,17 +124,14 @@ impl AdminSecret {
         .filter_map(|(name, on)| on.then_some(name))
         .collect();
         if set.len() > 1 {
-            return Err(format!(
-                "set at most one of password, password_env, password_file and password_vault (found {})",
-                set.join(" and ")
-            ));
+            return Err(AdminSecretError::Conflict(set));
         }
         if self
             .password_vault
             .as_deref()
             .is_some_and(|a| a.trim().is_empty())
         {
-            return Err("password_vault names no vaulted account".to_owned());
+            return Err(AdminSecretError::NoVaultAccount);
         }
         Ok(())
     }
@@ -130,7 +141,8 @@ impl AdminSecret {
     /// (never the value); so is a password kept in the vault, which only
     /// [`resolve_with`](Self::resolve_with) can read.
     pub fn resolve(&self) -> Result<Option<SecretString>, ConnectorError> {
-        self.check().map_err(ConnectorError::Refused)?;
+        self.check()
+            .map_err(|e| ConnectorError::Refused(e.to_string()))?;
         if let Some(account) = &self.password_vault {
             return Err(ConnectorError::Refused(format!(
                 "the admin password is kept in the vault (account {account}); it is read through the vault"

@@ -208,7 +208,7 @@ impl Config {
         if let Err(e) = self.admin_secret().check() {
             return refuse(format!("mariadb: {e}"));
         }
-        check_user_host(&self.user_host).map_err(ConnectorError::Refused)?;
+        check_user_host(&self.user_host).map_err(|e| ConnectorError::Refused(e.to_string()))?;
         if self.max_connections == 0 {
             return refuse("mariadb: `max_connections` must be at least 1".to_owned());
         }
@@ -219,9 +219,14 @@ impl Config {
     }
 }
 
+/// A `user_host` that [`check_user_host`] refuses; holds it as configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("mariadb: `user_host` {0:?} is not `%`, `localhost` or a host of A-Z a-z 0-9 . % _ -")]
+pub struct BadUserHost(pub String);
+
 /// Checks the host part of the accounts Warden creates: `%`, `localhost`, or an address,
 /// host name or pattern of 1 to 255 characters of `A-Z a-z 0-9 . % _ -`.
-pub fn check_user_host(host: &str) -> Result<(), String> {
+pub fn check_user_host(host: &str) -> Result<(), BadUserHost> {
     let ok = !host.is_empty()
         && host.len() <= 255
         && host
@@ -230,9 +235,7 @@ pub fn check_user_host(host: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "mariadb: `user_host` {host:?} is not `%`, `localhost` or a host of A-Z a-z 0-9 . % _ -"
-        ))
+        Err(BadUserHost(host.to_owned()))
     }
 }
 
@@ -502,7 +505,7 @@ impl Mariadb {
                     )));
                 }
                 for p in &g.privileges {
-                    check_mariadb_privilege(p).map_err(ConnectorError::Refused)?;
+                    check_mariadb_privilege(p)?;
                 }
                 let object = object_of_on(&g.on)?;
                 Ok((g.privileges.join(", "), object.sql()))
@@ -1092,7 +1095,7 @@ impl Object {
 
 /// The object a policy's `on` names, checked again.
 fn object_of_on(on: &str) -> Result<Object, ConnectorError> {
-    check_mariadb_on(on).map_err(ConnectorError::Refused)?;
+    check_mariadb_on(on)?;
     match on.split_once('.') {
         Some(("*", "*")) => Ok(Object::Global),
         Some((db, "*")) => Ok(Object::Schema(db.to_owned())),

@@ -45,7 +45,7 @@ use warden_core::connector::{
     AccessSpec, Account, BoxFuture, Connector, ConnectorError, Credential, Login, MANAGED_PREFIX,
     Origin, Presence, RoleTarget, check_pg_role,
 };
-use warden_core::secret::{generate_password, random_bytes};
+use warden_core::secret::{RandomError, generate_password, random_bytes};
 
 use crate::{AdminSecret, PasswordSource};
 
@@ -276,7 +276,7 @@ impl Postgres {
             return Err(refuse("connect_timeout_secs must be 1 to 300"));
         }
         let secret = config.admin_secret();
-        secret.check().map_err(|e| refuse(&e))?;
+        secret.check().map_err(|e| refuse(&e.to_string()))?;
         Ok(Self {
             name: name.to_owned(),
             secret,
@@ -1008,13 +1008,22 @@ fn transient(code: &str, message: &str) -> bool {
         || (code == "XX000" && message.contains("concurrently"))
 }
 
+/// Why a grant's end cannot be written as a timestamp literal.
+#[derive(Debug, thiserror::Error)]
+enum UntilError {
+    /// Truncating to microseconds gave an invalid time.
+    #[error("{0}")]
+    Range(#[from] time::error::ComponentRange),
+    /// The time has no RFC 3339 form (a year outside 0 to 9999, say).
+    #[error("{0}")]
+    Format(#[from] time::error::Format),
+}
+
 /// `until` as a quoted UTC timestamp literal, to the microsecond PostgreSQL keeps.
-fn until_literal(until: OffsetDateTime) -> Result<String, String> {
+fn until_literal(until: OffsetDateTime) -> Result<String, UntilError> {
     let utc = until.to_offset(UtcOffset::UTC);
-    let utc = utc
-        .replace_nanosecond(utc.nanosecond() / 1000 * 1000)
-        .map_err(|e| e.to_string())?;
-    let text = utc.format(&Rfc3339).map_err(|e| e.to_string())?;
+    let utc = utc.replace_nanosecond(utc.nanosecond() / 1000 * 1000)?;
+    let text = utc.format(&Rfc3339)?;
     Ok(lit(&text))
 }
 
@@ -1024,10 +1033,10 @@ fn until_literal(until: OffsetDateTime) -> Result<String, String> {
 /// to slow down guessing, and PostgreSQL checks every verifier it is given against the
 /// empty password, running the iterations it names; at the usual 4,096 that check alone
 /// held grant creation to about 500 a second on two cores.
-fn unusable_verifier() -> Result<String, String> {
-    let salt = random_bytes::<16>().map_err(|e| e.to_string())?;
-    let stored = random_bytes::<32>().map_err(|e| e.to_string())?;
-    let server = random_bytes::<32>().map_err(|e| e.to_string())?;
+fn unusable_verifier() -> Result<String, RandomError> {
+    let salt = random_bytes::<16>()?;
+    let stored = random_bytes::<32>()?;
+    let server = random_bytes::<32>()?;
     Ok(format!(
         "SCRAM-SHA-256$1:{}${}:{}",
         base64(salt.as_ref()),

@@ -232,7 +232,10 @@ impl Redis {
         if config.connect_timeout_secs == 0 || config.response_timeout_secs == 0 {
             return Err(bad("timeouts must be at least one second"));
         }
-        config.admin_secret().check().map_err(|e| bad(&e))?;
+        config
+            .admin_secret()
+            .check()
+            .map_err(|e| bad(&e.to_string()))?;
         Ok(Self {
             name: name.to_owned(),
             config,
@@ -385,7 +388,7 @@ impl Redis {
     /// a name Warden makes and not the admin user.
     fn account(&self, access: &AccessSpec, handle: Option<&str>) -> Result<String, ConnectorError> {
         let name = handle.map_or_else(|| access.account_name(), str::to_owned);
-        check_account_name(&name).map_err(ConnectorError::Refused)?;
+        check_account_name(&name)?;
         self.not_admin(&name)?;
         Ok(name)
     }
@@ -467,7 +470,7 @@ impl Redis {
     async fn grant_inner(&self, access: &AccessSpec) -> Result<String, ConnectorError> {
         let rules = acl_rules(access)?;
         let name = access.account_name();
-        check_account_name(&name).map_err(ConnectorError::Refused)?;
+        check_account_name(&name)?;
         self.not_admin(&name)?;
         let mut c = ::redis::cmd("ACL");
         c.arg("SETUSER").arg(&name);
@@ -559,7 +562,7 @@ impl Redis {
         username: &str,
         password: &SecretString,
     ) -> Result<(), ConnectorError> {
-        check_user_name(username).map_err(ConnectorError::Refused)?;
+        check_user_name(username)?;
         // `ACL SETUSER` makes a user that does not exist: look first. A user deleted
         // between the look and the change comes back `off`, without commands, keys or
         // channels, so nobody can log in as it or do anything with it.
@@ -587,7 +590,7 @@ impl Redis {
         username: &str,
         password: &SecretString,
     ) -> Result<bool, ConnectorError> {
-        check_user_name(username).map_err(ConnectorError::Refused)?;
+        check_user_name(username)?;
         // Connected without credentials, so `AUTH` answers for itself (the client's own
         // handshake reports any refusal alike).
         let mut conn = self.open(None, None).await?;
@@ -656,7 +659,7 @@ impl Redis {
 
     async fn remove_inner(&self, account: &Account) -> Result<(), ConnectorError> {
         let name = account.name.as_str();
-        check_user_name(name).map_err(ConnectorError::Refused)?;
+        check_user_name(name)?;
         self.not_admin(name)?;
         match account.origin {
             Origin::Connector => Err(ConnectorError::Refused(format!(
@@ -775,14 +778,32 @@ fn acl_rules(access: &AccessSpec) -> Result<Vec<String>, ConnectorError> {
         )));
     };
     for rule in acl {
-        check_acl_rule(rule).map_err(ConnectorError::Refused)?;
+        check_acl_rule(rule)?;
     }
     Ok(acl.clone())
 }
 
+/// Why a user name is refused before it reaches a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum NameError {
+    /// Not a name Warden makes ([`check_account_name`]).
+    #[error("{0:?} is not an account name Warden makes ({MANAGED_PREFIX} then a-z 0-9 _)")]
+    Account(String),
+    /// Not a user name Warden acts on ([`check_user_name`]).
+    #[error("{0:?} is not a Redis ACL user name Warden acts on")]
+    User(String),
+}
+
+/// A name that fails its check is refused: retrying will not make it pass.
+impl From<NameError> for ConnectorError {
+    fn from(e: NameError) -> Self {
+        Self::Refused(e.to_string())
+    }
+}
+
 /// A name Warden makes: [`MANAGED_PREFIX`], then at most 64 characters in all of
 /// `a-z 0-9 _`.
-fn check_account_name(name: &str) -> Result<(), String> {
+fn check_account_name(name: &str) -> Result<(), NameError> {
     let ok = name.starts_with(MANAGED_PREFIX)
         && name.len() <= 64
         && name
@@ -791,24 +812,20 @@ fn check_account_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{name:?} is not an account name Warden makes ({MANAGED_PREFIX} then a-z 0-9 _)"
-        ))
+        Err(NameError::Account(name.to_owned()))
     }
 }
 
 /// Any ACL user name Redis can list: 1 to 256 characters, no white space or control
 /// characters (Redis refuses spaces in user names itself).
-fn check_user_name(name: &str) -> Result<(), String> {
+fn check_user_name(name: &str) -> Result<(), NameError> {
     if !name.is_empty()
         && name.len() <= 256
         && !name.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         Ok(())
     } else {
-        Err(format!(
-            "{name:?} is not a Redis ACL user name Warden acts on"
-        ))
+        Err(NameError::User(name.to_owned()))
     }
 }
 

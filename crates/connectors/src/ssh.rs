@@ -74,7 +74,7 @@ use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 use time::{Duration, OffsetDateTime};
 use warden_core::connector::{
     AccessSpec, Account, BoxFuture, Connector, ConnectorError, Credential, Presence, RoleTarget,
-    check_extension, check_force_command, check_principal,
+    RoleTargetError, check_extension, check_force_command, check_principal,
 };
 
 mod known_hosts;
@@ -228,13 +228,13 @@ pub enum CaError {
     TooManyPrincipals,
     /// A principal is not one Warden signs.
     #[error("{0}")]
-    Principal(String),
+    Principal(RoleTargetError),
     /// An extension is not one Warden allows.
     #[error("{0}")]
-    Extension(String),
+    Extension(RoleTargetError),
     /// The forced command is not acceptable.
     #[error("{0}")]
-    ForceCommand(String),
+    ForceCommand(RoleTargetError),
     /// The key id is not acceptable.
     #[error("the key id must be at most {MAX_KEY_ID} bytes without control characters")]
     KeyId,
@@ -820,13 +820,13 @@ fn check_target(access: &AccessSpec) -> Result<(), ConnectorError> {
         )));
     }
     for p in principals {
-        check_principal(p).map_err(ConnectorError::Refused)?;
+        check_principal(p)?;
     }
     for e in extensions {
-        check_extension(e).map_err(ConnectorError::Refused)?;
+        check_extension(e)?;
     }
     if let Some(c) = force_command {
-        check_force_command(c).map_err(ConnectorError::Refused)?;
+        check_force_command(c)?;
     }
     Ok(())
 }

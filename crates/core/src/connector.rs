@@ -293,9 +293,58 @@ pub trait Connector: Send + Sync + Debug {
     }
 }
 
+/// Why a value a role maps to on its target (a [`RoleTarget`]'s role names, privileges,
+/// ACL rules, principals, extensions, forced command) is refused. Policy checks each value
+/// when it is compiled; connectors check again before one reaches a target, and refuse
+/// ([`ConnectorError::Refused`]) what fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoleTargetError {
+    /// Not a PostgreSQL role name Warden accepts ([`check_pg_role`]).
+    #[error(
+        "{0:?} is not a PostgreSQL role name Warden accepts (1 to 63 of a-z 0-9 _, not starting with a digit)"
+    )]
+    PgRole(String),
+    /// Not one of [`MARIADB_PRIVILEGES`].
+    #[error(
+        "unknown MariaDB privilege {0:?}; use one of {known}",
+        known = MARIADB_PRIVILEGES.join(", ")
+    )]
+    MariadbPrivilege(String),
+    /// Not what a MariaDB grant can be on ([`check_mariadb_on`]).
+    #[error("{0:?} is not `*.*`, `db.*` or `db.table` (names of A-Z a-z 0-9 _ $)")]
+    MariadbOn(String),
+    /// Not a Redis ACL rule Warden grants ([`check_acl_rule`]).
+    #[error(
+        "{0:?} is not an ACL rule Warden grants (+/-commands or @categories, ~keys, &channels; no passwords, on/off, reset or selectors)"
+    )]
+    AclRule(String),
+    /// Not an SSH certificate principal Warden signs ([`check_principal`]).
+    #[error(
+        "{0:?} is not a principal Warden signs (1 to 32 of A-Z a-z 0-9 . _ -, not starting with -; no commas or spaces)"
+    )]
+    Principal(String),
+    /// Not one of [`SSH_EXTENSIONS`].
+    #[error(
+        "unknown certificate extension {0:?}; use one of {known}",
+        known = SSH_EXTENSIONS.join(", ")
+    )]
+    Extension(String),
+    /// A forced command that is empty, too long or holds control characters.
+    #[error("a forced command must be a non-empty line without control characters")]
+    ForceCommand,
+}
+
+/// A value a connector is asked to put on its target and refuses: someone must fix the
+/// policy (or the stored grant) before trying again.
+impl From<RoleTargetError> for ConnectorError {
+    fn from(e: RoleTargetError) -> Self {
+        Self::Refused(e.to_string())
+    }
+}
+
 /// Checks a PostgreSQL role name a policy names (`member_of`): 1 to 63 characters of
 /// `a-z 0-9 _`, not starting with a digit.
-pub fn check_pg_role(name: &str) -> Result<(), String> {
+pub fn check_pg_role(name: &str) -> Result<(), RoleTargetError> {
     let ok = !name.is_empty()
         && name.len() <= 63
         && !name.starts_with(|c: char| c.is_ascii_digit())
@@ -305,9 +354,7 @@ pub fn check_pg_role(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{name:?} is not a PostgreSQL role name Warden accepts (1 to 63 of a-z 0-9 _, not starting with a digit)"
-        ))
+        Err(RoleTargetError::PgRole(name.to_owned()))
     }
 }
 
@@ -342,20 +389,17 @@ pub const MARIADB_PRIVILEGES: &[&str] = &[
 ];
 
 /// Checks a MariaDB privilege name against [`MARIADB_PRIVILEGES`].
-pub fn check_mariadb_privilege(name: &str) -> Result<(), String> {
+pub fn check_mariadb_privilege(name: &str) -> Result<(), RoleTargetError> {
     if MARIADB_PRIVILEGES.contains(&name) {
         Ok(())
     } else {
-        Err(format!(
-            "unknown MariaDB privilege {name:?}; use one of {}",
-            MARIADB_PRIVILEGES.join(", ")
-        ))
+        Err(RoleTargetError::MariadbPrivilege(name.to_owned()))
     }
 }
 
 /// Checks what a MariaDB grant is on: `*.*`, `db.*` or `db.table`, where names are 1 to
 /// 64 characters of `A-Z a-z 0-9 _ $`.
-pub fn check_mariadb_on(on: &str) -> Result<(), String> {
+pub fn check_mariadb_on(on: &str) -> Result<(), RoleTargetError> {
     fn ident(s: &str) -> bool {
         !s.is_empty()
             && s.len() <= 64
@@ -371,9 +415,7 @@ pub fn check_mariadb_on(on: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{on:?} is not `*.*`, `db.*` or `db.table` (names of A-Z a-z 0-9 _ $)"
-        ))
+        Err(RoleTargetError::MariadbOn(on.to_owned()))
     }
 }
 
@@ -383,7 +425,7 @@ pub fn check_mariadb_on(on: &str) -> Result<(), String> {
 /// `allchannels`, `resetchannels`). Refused: anything that touches passwords or the
 /// user's state (`>`, `<`, `#`, `!`, `nopass`, `resetpass`, `on`, `off`, `reset`),
 /// selectors, and whitespace or control characters, which would split the rule.
-pub fn check_acl_rule(rule: &str) -> Result<(), String> {
+pub fn check_acl_rule(rule: &str) -> Result<(), RoleTargetError> {
     const WORDS: &[&str] = &[
         "allcommands",
         "nocommands",
@@ -404,16 +446,14 @@ pub fn check_acl_rule(rule: &str) -> Result<(), String> {
     if clean && shaped {
         Ok(())
     } else {
-        Err(format!(
-            "{rule:?} is not an ACL rule Warden grants (+/-commands or @categories, ~keys, &channels; no passwords, on/off, reset or selectors)"
-        ))
+        Err(RoleTargetError::AclRule(rule.to_owned()))
     }
 }
 
 /// Checks an SSH certificate principal: 1 to 32 characters of `A-Z a-z 0-9 . _ -`, not
 /// starting with `-`. Commas, spaces and other separators are refused: OpenSSH reads a
 /// principal `deploy,root` as two.
-pub fn check_principal(p: &str) -> Result<(), String> {
+pub fn check_principal(p: &str) -> Result<(), RoleTargetError> {
     let ok = !p.is_empty()
         && p.len() <= 32
         && !p.starts_with('-')
@@ -422,9 +462,7 @@ pub fn check_principal(p: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{p:?} is not a principal Warden signs (1 to 32 of A-Z a-z 0-9 . _ -, not starting with -; no commas or spaces)"
-        ))
+        Err(RoleTargetError::Principal(p.to_owned()))
     }
 }
 
@@ -438,23 +476,20 @@ pub const SSH_EXTENSIONS: &[&str] = &[
 ];
 
 /// Checks an SSH certificate extension against [`SSH_EXTENSIONS`].
-pub fn check_extension(e: &str) -> Result<(), String> {
+pub fn check_extension(e: &str) -> Result<(), RoleTargetError> {
     if SSH_EXTENSIONS.contains(&e) {
         Ok(())
     } else {
-        Err(format!(
-            "unknown certificate extension {e:?}; use one of {}",
-            SSH_EXTENSIONS.join(", ")
-        ))
+        Err(RoleTargetError::Extension(e.to_owned()))
     }
 }
 
 /// Checks a forced command: not empty, at most 1,024 characters, no control characters.
-pub fn check_force_command(c: &str) -> Result<(), String> {
+pub fn check_force_command(c: &str) -> Result<(), RoleTargetError> {
     if !c.trim().is_empty() && c.len() <= 1024 && !c.chars().any(char::is_control) {
         Ok(())
     } else {
-        Err("a forced command must be a non-empty line without control characters".to_owned())
+        Err(RoleTargetError::ForceCommand)
     }
 }
 
@@ -569,6 +604,40 @@ mod tests {
         assert!(check_extension("permit-everything").is_err());
         assert!(check_force_command("uptime").is_ok());
         assert!(check_force_command("a\nb").is_err());
+    }
+
+    /// What a connector refuses reads as it did when these checks returned text, and a
+    /// connector passes it on as a refusal.
+    #[test]
+    fn refused_values_name_what_is_wrong() {
+        for (error, text) in [
+            (
+                check_mariadb_on("app").unwrap_err(),
+                "\"app\" is not `*.*`, `db.*` or `db.table` (names of A-Z a-z 0-9 _ $)",
+            ),
+            (
+                check_principal("a,b").unwrap_err(),
+                "\"a,b\" is not a principal Warden signs (1 to 32 of A-Z a-z 0-9 . _ -, not starting with -; no commas or spaces)",
+            ),
+            (
+                check_extension("permit-everything").unwrap_err(),
+                "unknown certificate extension \"permit-everything\"; use one of permit-X11-forwarding, permit-agent-forwarding, permit-port-forwarding, permit-pty, permit-user-rc",
+            ),
+            (
+                check_force_command(" ").unwrap_err(),
+                "a forced command must be a non-empty line without control characters",
+            ),
+        ] {
+            assert_eq!(error.to_string(), text);
+            assert_eq!(
+                ConnectorError::from(error),
+                ConnectorError::Refused(text.to_owned())
+            );
+        }
+        assert_eq!(
+            check_pg_role("9x"),
+            Err(RoleTargetError::PgRole("9x".to_owned()))
+        );
     }
 
     /// A connector that implements only the required methods.

@@ -27,9 +27,12 @@ pub enum CredentialError {
     /// The system random source failed.
     #[error(transparent)]
     Random(#[from] RandomError),
-    /// The password hasher failed (bad parameters or a corrupt stored hash).
+    /// Argon2 refused the hasher's parameters (they are fixed here, so a defect).
     #[error("password hashing failed: {0}")]
-    Hash(String),
+    Params(#[source] argon2::Error),
+    /// Hashing a password failed (the salt could not be made, say).
+    #[error("password hashing failed: {0}")]
+    Hash(#[source] argon2::password_hash::Error),
     /// A new password breaks the password rules.
     #[error("password {0}")]
     WeakPassword(&'static str),
@@ -122,8 +125,7 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 
 /// Argon2id with the OWASP-recommended minimum: 19 MiB, 2 passes, 1 lane.
 fn hasher() -> Result<Argon2<'static>, CredentialError> {
-    let params =
-        Params::new(19 * 1024, 2, 1, None).map_err(|e| CredentialError::Hash(e.to_string()))?;
+    let params = Params::new(19 * 1024, 2, 1, None).map_err(CredentialError::Params)?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -149,7 +151,7 @@ pub fn hash_password(password: &SecretString) -> Result<String, CredentialError>
     hasher()?
         .hash_password(password.expose_secret().as_bytes())
         .map(|hash| hash.to_string())
-        .map_err(|e| CredentialError::Hash(e.to_string()))
+        .map_err(CredentialError::Hash)
 }
 
 /// Verifies a password against a stored PHC string. With `None` (no such user) it hashes

@@ -7,12 +7,12 @@ use zeroize::Zeroizing;
 /// The operating system's random source failed; nothing secret can be made.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the system random source failed: {0}")]
-pub struct RandomError(String);
+pub struct RandomError(#[source] getrandom::Error);
 
 /// Fills a fresh buffer of `N` random bytes, wiped when dropped.
 pub fn random_bytes<const N: usize>() -> Result<Zeroizing<[u8; N]>, RandomError> {
     let mut buf = Zeroizing::new([0u8; N]);
-    getrandom::fill(buf.as_mut()).map_err(|e| RandomError(e.to_string()))?;
+    getrandom::fill(buf.as_mut()).map_err(RandomError)?;
     Ok(buf)
 }
 

@@ -90,7 +90,7 @@ impl Default for VaultConfig {
 
 impl VaultConfig {
     /// The default rotation interval, checked.
-    pub fn default_rotation(&self) -> Result<time::Duration, String> {
+    pub fn default_rotation(&self) -> Result<time::Duration, warden_core::policy::DurationError> {
         warden_core::policy::parse_duration_within(&self.rotate_every, MAX_ROTATION_INTERVAL)
     }
 }
@@ -699,7 +699,7 @@ impl Config {
             }
         }
         if let Err(e) = self.vault.default_rotation() {
-            return invalid("vault.rotate_every", &e);
+            return invalid("vault.rotate_every", &e.to_string());
         }
         if self.vault.retry_base_secs == 0 || self.vault.retry_base_secs > self.vault.retry_max_secs
         {

@@ -102,10 +102,13 @@ impl Connectors {
     pub fn from_config(
         connections: &std::collections::BTreeMap<String, warden_connectors::ConnectionConfig>,
         with: &Extras,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ConnectionError> {
         let mut out = Self::none();
         for (name, c) in connections {
-            let connector = build(name, c, with).map_err(|e| format!("connections.{name}: {e}"))?;
+            let connector = build(name, c, with).map_err(|source| ConnectionError {
+                name: name.clone(),
+                source,
+            })?;
             out = out.with_connection(name, c.kind(), connector);
         }
         Ok(out)
@@ -117,6 +120,16 @@ impl Connectors {
             .get(name)
             .map(|(kind, c)| (kind.as_str(), c.clone()))
     }
+}
+
+/// A `[connections.NAME]` table no connector can be made from.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("connections.{name}: {source}")]
+pub struct ConnectionError {
+    /// The connection's name.
+    pub name: String,
+    /// Why its connector refused the settings.
+    pub source: ConnectorError,
 }
 
 /// What connectors need beyond their `[connections.NAME]` table.

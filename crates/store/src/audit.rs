@@ -9,8 +9,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -30,7 +30,10 @@ const INSERT_CHUNK: usize = 500;
 const GROUP_MAX: usize = 10_000;
 
 /// An event waiting for a group commit, with the channel its writer waits on.
-type Waiting = (AuditEvent, oneshot::Sender<Result<(), String>>);
+type Waiting = (AuditEvent, oneshot::Sender<Result<(), StoreError>>);
+
+/// The name of the audit queue's lock, as [`StoreError::Poisoned`] gives it.
+const QUEUE_LOCK: &str = "the audit queue";
 
 /// The events waiting for a group commit.
 #[derive(Debug, Default)]
@@ -69,10 +72,18 @@ pub enum ActionFilter {
     Family(String),
 }
 
+/// Text that is neither an action name nor a family of them ([`ActionFilter::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "an action name (grant.revoke) or family (grant. or grant.*): lower-case letters, \
+     digits, _ and ."
+)]
+pub struct BadActionFilter;
+
 impl ActionFilter {
     /// Reads `grant.revoke` (one action), or `grant.` or `grant.*` (a family). Action
     /// names are lower-case letters, digits, `_` and `.`; nothing else is accepted.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, BadActionFilter> {
         let family = text.strip_suffix(".*").or_else(|| text.strip_suffix('.'));
         let name = family.unwrap_or(text);
         let valid = !name.is_empty()
@@ -80,11 +91,7 @@ impl ActionFilter {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
         match (valid, family) {
-            (false, _) => Err(
-                "an action name (grant.revoke) or family (grant. or grant.*): lower-case \
-                 letters, digits, _ and ."
-                    .to_owned(),
-            ),
+            (false, _) => Err(BadActionFilter),
             (true, Some(f)) => Ok(Self::Family(format!("{f}."))),
             (true, None) => Ok(Self::Exact(text.to_owned())),
         }
@@ -163,27 +170,23 @@ impl Store {
         self.audit_queue
             .pending
             .lock()
-            .map_err(|_| StoreError::Corrupt("the audit queue lock is poisoned".to_owned()))?
+            .map_err(|_| StoreError::Poisoned(QUEUE_LOCK))?
             .push((event.clone(), tx));
         loop {
             // Whoever holds the leader lock commits everything waiting, so while we hold
             // it no batch is in flight: our event is either answered or still waiting.
             let leader = self.audit_queue.leader.lock().await;
             match rx.try_recv() {
-                Ok(result) => return result.map_err(|e| StoreError::Db(DbErr::Custom(e))),
-                Err(oneshot::error::TryRecvError::Closed) => {
-                    return Err(StoreError::Db(DbErr::Custom(
-                        "the group commit that took this audit event was abandoned; the event \
-                         may not have been written"
-                            .to_owned(),
-                    )));
-                }
+                Ok(result) => return result,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(StoreError::Abandoned),
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
             let batch: Vec<_> = {
-                let mut pending = self.audit_queue.pending.lock().map_err(|_| {
-                    StoreError::Corrupt("the audit queue lock is poisoned".to_owned())
-                })?;
+                let mut pending = self
+                    .audit_queue
+                    .pending
+                    .lock()
+                    .map_err(|_| StoreError::Poisoned(QUEUE_LOCK))?;
                 let n = pending.len().min(GROUP_MAX);
                 pending.drain(..n).collect()
             };
@@ -194,8 +197,7 @@ impl Store {
                 write.txn.commit().await?;
                 Ok::<_, StoreError>(())
             }
-            .await
-            .map_err(|e| e.to_string());
+            .await;
             for waiter in waiters {
                 // A waiter that gave up (its request was dropped) no longer listens.
                 let _ = waiter.send(result.clone());

@@ -283,7 +283,7 @@ fn identity_from(m: identities::Model, groups: BTreeSet<String>) -> Result<Ident
 pub(crate) fn unique_violation(e: sea_orm::DbErr, what: impl FnOnce() -> String) -> StoreError {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(what()),
-        _ => StoreError::Db(e),
+        _ => StoreError::from(e),
     }
 }
 

@@ -949,7 +949,7 @@ impl Store {
                         r.reviewer_employee_id, r.request_id
                     ))
                 }
-                _ => StoreError::Db(e),
+                _ => StoreError::from(e),
             })?;
         }
         if let Some(i) = step.incident {

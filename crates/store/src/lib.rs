@@ -20,6 +20,7 @@ mod vault;
 mod vendors;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -40,7 +41,7 @@ use warden_core::user::{TokenRecord, User};
 use warden_core::{ScopeSet, Username};
 
 pub use access::{AccessChanges, AccessRow};
-pub use audit::{ActionFilter, AuditFilter};
+pub use audit::{ActionFilter, AuditFilter, BadActionFilter};
 pub use directory::{
     AccessJob, Assignment, ChangeSet, ChangeSummary, Group, GroupWrite, IdentityFilter,
     IdentityWrite, JobAction, NewAccessJob, NewPolicyVersion, PolicyVersion,
@@ -60,7 +61,10 @@ pub use vault::{Checkout, RotationFailure, SecretVersion, VaultAccount, VaultMet
 pub use vendors::StoredVendor;
 
 /// Why a storage operation failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// Cloning shares the driver's error: one failed group commit answers every event it
+/// carried with the same error.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The storage URL is not one Warden understands.
     #[error("storage.url {0:?} is not supported: use sqlite://PATH or postgres://USER@HOST/DB")]
@@ -71,11 +75,11 @@ pub enum StoreError {
         /// The URL with any password removed.
         url: String,
         /// What the driver said.
-        source: DbErr,
+        source: Arc<DbErr>,
     },
     /// Applying migrations failed; the schema was left as it was.
     #[error("applying database migrations failed: {0}")]
-    Migrate(DbErr),
+    Migrate(Arc<DbErr>),
     /// A row with the same unique key exists.
     #[error("{0} already exists")]
     Conflict(String),
@@ -86,9 +90,36 @@ pub enum StoreError {
     /// A stored value could not be read back (a bug or a tampered database).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A lock held in memory is poisoned: a thread panicked while holding it. Names the
+    /// lock.
+    #[error("{0} lock is poisoned")]
+    Poisoned(&'static str),
+    /// A task the operation ran its work on panicked or was cancelled before it answered.
+    #[error("a task of the operation failed: {0}")]
+    TaskFailed(#[source] Arc<tokio::task::JoinError>),
+    /// The group commit that took an audit event was dropped before it answered (the
+    /// caller leading it went away mid-commit): the event may or may not have been
+    /// written.
+    #[error(
+        "the group commit that took this audit event was abandoned; the event may not have \
+         been written"
+    )]
+    Abandoned,
     /// Any other database failure.
     #[error("database error: {0}")]
-    Db(#[from] DbErr),
+    Db(#[source] Arc<DbErr>),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        Self::Db(Arc::new(e))
+    }
+}
+
+impl From<tokio::task::JoinError> for StoreError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::TaskFailed(Arc::new(e))
+    }
 }
 
 /// Which database the store runs on.
@@ -208,7 +239,7 @@ impl Store {
         if backend == Backend::Sqlite {
             prepare_sqlite_dir(url).map_err(|e| StoreError::Connect {
                 url: redact_url(url),
-                source: DbErr::Custom(e.to_string()),
+                source: Arc::new(DbErr::Custom(e.to_string())),
             })?;
         }
         let mut opts = ConnectOptions::new(url.to_owned());
@@ -234,7 +265,7 @@ impl Store {
             .await
             .map_err(|source| StoreError::Connect {
                 url: redact_url(url),
-                source,
+                source: Arc::new(source),
             })?;
         let store = Self {
             db,
@@ -259,6 +290,7 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
+        let migrate_failed = |e| StoreError::Migrate(Arc::new(e));
         let write = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             // Replicas starting together take turns; DDL is transactional on PostgreSQL,
@@ -270,17 +302,17 @@ impl Store {
                     format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"),
                 ))
                 .await
-                .map_err(StoreError::Migrate)?;
+                .map_err(migrate_failed)?;
         }
         migration::Migrator::up(&write.txn, None)
             .await
-            .map_err(StoreError::Migrate)?;
-        write.txn.commit().await.map_err(StoreError::Migrate)
+            .map_err(migrate_failed)?;
+        write.txn.commit().await.map_err(migrate_failed)
     }
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.db.ping().await.map_err(StoreError::Db)
+        Ok(self.db.ping().await?)
     }
 
     /// How many known migrations are not applied (0 when ready).
@@ -292,7 +324,7 @@ impl Store {
 
     /// Closes the pool.
     pub async fn close(self) -> Result<(), StoreError> {
-        self.db.close().await.map_err(StoreError::Db)
+        Ok(self.db.close().await?)
     }
 
     pub(crate) async fn begin_write(&self) -> Result<Write<'_>, StoreError> {
@@ -658,7 +690,7 @@ pub(crate) async fn insert_user(
             Some(SqlErr::UniqueConstraintViolation(_)) => {
                 StoreError::Conflict(format!("user {}", user.username))
             }
-            _ => StoreError::Db(e),
+            _ => StoreError::from(e),
         })
 }
 

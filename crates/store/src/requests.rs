@@ -325,7 +325,7 @@ impl Store {
                         d.approver_employee_id
                     ))
                 }
-                _ => StoreError::Db(e),
+                _ => StoreError::from(e),
             })?;
         }
         write_effects(&write.txn, effects).await?;

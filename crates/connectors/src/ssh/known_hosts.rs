@@ -50,6 +50,25 @@ pub(super) struct KnownHosts {
     skipped: usize,
 }
 
+/// Why a known_hosts file cannot be used. Either way no host is trusted.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum KnownHostsError {
+    /// The file cannot be read.
+    #[error("cannot read the known_hosts file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is larger than Warden reads.
+    #[error("the known_hosts file {} is larger than {MAX_FILE} bytes", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
 /// What the file says about the key a host offered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Verdict {
@@ -71,17 +90,18 @@ pub(super) enum Verdict {
 
 impl KnownHosts {
     /// Reads and parses `path`; an error (naming the file) when it cannot be read.
-    pub(super) fn read(path: &Path) -> Result<Self, String> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("cannot read the known_hosts file {}: {e}", path.display()))?;
+    pub(super) fn read(path: &Path) -> Result<Self, KnownHostsError> {
+        let unreadable = |source| KnownHostsError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(unreadable)?;
         if meta.len() > MAX_FILE {
-            return Err(format!(
-                "the known_hosts file {} is larger than {MAX_FILE} bytes",
-                path.display()
-            ));
+            return Err(KnownHostsError::TooLarge {
+                path: path.to_owned(),
+            });
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the known_hosts file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(unreadable)?;
         Ok(Self::parse(path, &text))
     }
 

@@ -135,7 +135,7 @@ impl client::Handler for Verifier {
 
 /// Connects to the host and checks its key; nothing is authenticated yet.
 async fn connect(target: &Target<'_>) -> Result<Handle<Verifier>, ConnectorError> {
-    let known = KnownHosts::read(target.known_hosts).map_err(|e| target.refused(&e))?;
+    let known = KnownHosts::read(target.known_hosts).map_err(|e| target.refused(&e.to_string()))?;
     // Ask for the key types the file records for the host (as OpenSSH does), so a
     // host with several keys offers one the file can vouch for.
     let recorded: Vec<Algorithm> = known

@@ -53,6 +53,57 @@ impl fmt::Debug for Condition {
     }
 }
 
+/// Why a `when` condition is refused when the policy is compiled. Cedar's own message is
+/// kept, with runs of white space shown as one space; the caller adds the file and line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConditionError {
+    /// The condition is blank.
+    #[error("`when` must not be empty; leave the key out for no condition")]
+    Empty,
+    /// The condition is not one Cedar expression.
+    #[error("Cedar syntax error in `when`: {0}")]
+    Syntax(String),
+    /// The condition does not type-check against Warden's schema in strict mode; Cedar's
+    /// help follows in parentheses when it has some.
+    #[error("Cedar type error in `when`: {0}")]
+    Type(String),
+    /// The condition could not join the set validated together (its generated id is
+    /// taken, which compiling never does).
+    #[error("{0}")]
+    Set(String),
+}
+
+/// Why Cedar could not be given something Warden built: its schema, its names, an entity,
+/// a request context, or a condition's evaluation. Cedar's own message is kept, with runs
+/// of white space shown as one space.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CedarError {
+    /// Warden's schema (`schema.cedarschema`) does not parse: a defect of the build.
+    #[error("Warden's Cedar schema does not parse: {0}")]
+    Schema(String),
+    /// A name Warden spells (an entity type, the `request` action) is not a Cedar name: a
+    /// defect of the build.
+    #[error("{0}")]
+    Name(String),
+    /// Warden's Cedar names could not be parsed when the policy was built, so no condition
+    /// can be evaluated.
+    #[error("Warden's Cedar names are unavailable")]
+    NamesUnavailable,
+    /// An entity, or the set of the identity and the resource, could not be built.
+    #[error("{0}")]
+    Entity(String),
+    /// The request context could not be built.
+    #[error("{0}")]
+    Context(String),
+    /// The request could not be built from its parties and context.
+    #[error("{0}")]
+    Request(String),
+    /// Evaluating a condition failed (an overflow, a missing attribute); such a condition
+    /// never counts as holding.
+    #[error("{0}")]
+    Evaluation(String),
+}
+
 fn error_text(e: &dyn fmt::Display) -> String {
     e.to_string()
         .split_whitespace()
@@ -62,24 +113,23 @@ fn error_text(e: &dyn fmt::Display) -> String {
 
 /// Parses one condition into a Cedar policy with the given id. The text must be a single
 /// Cedar expression: it cannot close the `when` block and add clauses or policies.
-pub fn parse_condition(id: &str, text: &str) -> Result<cedar_policy::Policy, String> {
+pub fn parse_condition(id: &str, text: &str) -> Result<cedar_policy::Policy, ConditionError> {
     if text.trim().is_empty() {
-        return Err("`when` must not be empty; leave the key out for no condition".to_owned());
+        return Err(ConditionError::Empty);
     }
-    Expression::from_str(text)
-        .map_err(|e| format!("Cedar syntax error in `when`: {}", error_text(&e)))?;
+    Expression::from_str(text).map_err(|e| ConditionError::Syntax(error_text(&e)))?;
     let source = format!(
         "permit(principal, action == Warden::Action::\"request\", resource) when {{ {text} }};"
     );
     cedar_policy::Policy::parse(Some(PolicyId::new(id)), source)
-        .map_err(|e| format!("Cedar syntax error in `when`: {}", error_text(&e)))
+        .map_err(|e| ConditionError::Syntax(error_text(&e)))
 }
 
 /// Parses Warden's schema.
-pub fn schema() -> Result<Schema, String> {
+pub fn schema() -> Result<Schema, CedarError> {
     Schema::from_cedarschema_str(SCHEMA)
         .map(|(schema, _warnings)| schema)
-        .map_err(|e| format!("Warden's Cedar schema does not parse: {}", error_text(&e)))
+        .map_err(|e| CedarError::Schema(error_text(&e)))
 }
 
 /// Validates every parsed condition together in strict mode. Returns the compiled
@@ -87,12 +137,12 @@ pub fn schema() -> Result<Schema, String> {
 pub fn validate(
     schema: Schema,
     parsed: Vec<(String, String, cedar_policy::Policy)>,
-) -> Result<HashMap<String, Condition>, Vec<(String, String)>> {
+) -> Result<HashMap<String, Condition>, Vec<(String, ConditionError)>> {
     let mut set = PolicySet::new();
     let mut errors = Vec::new();
     for (_, _, policy) in &parsed {
         if let Err(e) = set.add(policy.clone()) {
-            errors.push((policy.id().to_string(), error_text(&e)));
+            errors.push((policy.id().to_string(), ConditionError::Set(error_text(&e))));
         }
     }
     let result = Validator::new(schema).validate(&set, ValidationMode::Strict);
@@ -105,7 +155,7 @@ pub fn validate(
             .unwrap_or_default();
         errors.push((
             e.policy_id().to_string(),
-            format!("Cedar type error in `when`: {message}{help}"),
+            ConditionError::Type(format!("{message}{help}")),
         ));
     }
     if !errors.is_empty() {
@@ -115,7 +165,7 @@ pub fn validate(
     for (id, text, policy) in parsed {
         let mut one = PolicySet::new();
         one.add(policy)
-            .map_err(|e| vec![(id.clone(), error_text(&e))])?;
+            .map_err(|e| vec![(id.clone(), ConditionError::Set(error_text(&e)))])?;
         let needs_entities = mentions_entities(&text);
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         out.insert(
@@ -167,8 +217,8 @@ fn mentions_entities(text: &str) -> bool {
             .any(|word| word == "principal" || word == "resource")
 }
 
-fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
-    let t = EntityTypeName::from_str(type_name).map_err(|e| error_text(&e))?;
+fn uid(type_name: &str, id: &str) -> Result<EntityUid, CedarError> {
+    let t = EntityTypeName::from_str(type_name).map_err(|e| CedarError::Name(error_text(&e)))?;
     Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
 }
 
@@ -181,7 +231,7 @@ fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> RestrictedExpression
 }
 
 /// The Cedar entity for a resource; built once when the policy is compiled.
-pub fn resource_entity(r: &Resource) -> Result<Entity, String> {
+pub fn resource_entity(r: &Resource) -> Result<Entity, CedarError> {
     let attrs = HashMap::from([
         ("name".to_owned(), string(&r.name)),
         ("kind".to_owned(), string(r.kind.as_str())),
@@ -200,7 +250,7 @@ pub fn resource_entity(r: &Resource) -> Result<Entity, String> {
         HashSet::new(),
         tags,
     )
-    .map_err(|e| error_text(&e))
+    .map_err(|e| CedarError::Entity(error_text(&e)))
 }
 
 /// Names parsed once, so the request path parses nothing.
@@ -211,9 +261,11 @@ pub struct Names {
 }
 
 impl Names {
-    pub fn new() -> Result<Self, String> {
+    /// Parses the names; fails only if Warden spells one wrong.
+    pub fn new() -> Result<Self, CedarError> {
         Ok(Self {
-            identity: EntityTypeName::from_str("Warden::Identity").map_err(|e| error_text(&e))?,
+            identity: EntityTypeName::from_str("Warden::Identity")
+                .map_err(|e| CedarError::Name(error_text(&e)))?,
             action: uid("Warden::Action", "request")?,
         })
     }
@@ -227,7 +279,11 @@ impl Names {
 }
 
 /// The Cedar entity for an identity, with the names of its policy groups.
-pub fn identity_entity(names: &Names, who: &HrRecord, groups: &[&str]) -> Result<Entity, String> {
+pub fn identity_entity(
+    names: &Names,
+    who: &HrRecord,
+    groups: &[&str],
+) -> Result<Entity, CedarError> {
     let mut attrs = HashMap::from([
         ("employee_id".to_owned(), string(who.employee_id.as_str())),
         ("username".to_owned(), string(who.username.as_str())),
@@ -245,7 +301,8 @@ pub fn identity_entity(names: &Names, who: &HrRecord, groups: &[&str]) -> Result
             attrs.insert(name.to_owned(), string(v));
         }
     }
-    Entity::new(names.identity(who), attrs, HashSet::new()).map_err(|e| error_text(&e))
+    Entity::new(names.identity(who), attrs, HashSet::new())
+        .map_err(|e| CedarError::Entity(error_text(&e)))
 }
 
 /// The parties of a request, as Cedar names them.
@@ -267,8 +324,9 @@ impl Parties {
 }
 
 /// The identity and the resource as Cedar entities.
-pub fn entities(identity: Entity, resource: &Entity) -> Result<Entities, String> {
-    Entities::from_entities([identity, resource.clone()], None).map_err(|e| error_text(&e))
+pub fn entities(identity: Entity, resource: &Entity) -> Result<Entities, CedarError> {
+    Entities::from_entities([identity, resource.clone()], None)
+        .map_err(|e| CedarError::Entity(error_text(&e)))
 }
 
 /// The per-rule facts of the context: the role asked for and the rule's clock and default
@@ -281,7 +339,7 @@ pub struct RuleFacts {
 }
 
 /// Builds the request context record (see `schema.cedarschema`).
-pub fn context(ctx: &RequestContext, facts: &RuleFacts) -> Result<Context, String> {
+pub fn context(ctx: &RequestContext, facts: &RuleFacts) -> Result<Context, CedarError> {
     let t: OffsetDateTime = local(ctx.now, facts.offset);
     let mut pairs = vec![
         ("role".to_owned(), string(&facts.role)),
@@ -322,18 +380,19 @@ pub fn context(ctx: &RequestContext, facts: &RuleFacts) -> Result<Context, Strin
     if let Some(risk) = ctx.risk {
         pairs.push(("risk".to_owned(), RestrictedExpression::new_long(risk)));
     }
-    Context::from_pairs(pairs).map_err(|e| error_text(&e))
+    Context::from_pairs(pairs).map_err(|e| CedarError::Context(error_text(&e)))
 }
 
 /// Evaluates a condition. `Ok(true)` when it holds; an evaluation error (an overflow, say)
-/// is an `Err` with Cedar's message, and never counts as holding.
+/// is an `Err` with Cedar's message ([`CedarError::Evaluation`]), and never counts as
+/// holding.
 pub fn evaluate(
     authorizer: &Authorizer,
     cond: &Condition,
     parties: &Parties,
     entities: &Entities,
     context: Context,
-) -> Result<bool, String> {
+) -> Result<bool, CedarError> {
     let request = Request::new(
         parties.principal.clone(),
         parties.action.clone(),
@@ -341,10 +400,10 @@ pub fn evaluate(
         context,
         None,
     )
-    .map_err(|e| error_text(&e))?;
+    .map_err(|e| CedarError::Request(error_text(&e)))?;
     let response = authorizer.is_authorized(&request, &cond.policies, entities);
     if let Some(e) = response.diagnostics().errors().next() {
-        return Err(error_text(e));
+        return Err(CedarError::Evaluation(error_text(e)));
     }
     Ok(response.decision() == Decision::Allow)
 }

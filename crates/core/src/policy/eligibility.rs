@@ -6,8 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use time::{Date, Duration, UtcOffset};
 
-use super::cedar::{self, Condition, Parties, RuleFacts};
-use super::model::{EligibilityRule, Entitlement, Principal, Resource, ResourceSelector, Role};
+use super::cedar::{self, CedarError, Condition, Parties, RuleFacts};
+use super::model::{
+    EligibilityRule, Entitlement, Principal, Resource, ResourceKind, ResourceSelector, Role,
+};
 use super::values::{format_duration, local};
 use super::{AccessQuery, Decision, Eligibility, NotCovered, Policy};
 use crate::identity::{EmploymentStatus, HrRecord};
@@ -36,9 +38,25 @@ pub(super) fn not_current(who: &HrRecord, today: Date) -> Option<String> {
 pub(super) struct LazyInputs<'p> {
     resource: &'p cedar_policy::Entity,
     parties: Option<Parties>,
-    entities: Option<Result<cedar_policy::Entities, String>>,
+    entities: Option<Result<cedar_policy::Entities, CedarError>>,
     /// The last context built, with the clock offset and duration it was built for.
     context: Option<(UtcOffset, Duration, cedar_policy::Context)>,
+}
+
+/// Why a query names nothing to decide on: a reason for the whole query, not for a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum UnknownTarget {
+    /// The policy has no resource of that name.
+    #[error("unknown resource `{0}`")]
+    Resource(String),
+    /// The resource's kind has no role of that name.
+    #[error("role `{role}` does not exist for {kind} resources")]
+    Role {
+        /// The role asked for.
+        role: String,
+        /// The resource's kind.
+        kind: ResourceKind,
+    },
 }
 
 impl<'p> LazyInputs<'p> {
@@ -173,7 +191,7 @@ impl Policy {
         }
         let (resource, entity, role) = match self.target(q) {
             Ok(found) => found,
-            Err(reason) => return Decision::NotEligible(vec![reason]),
+            Err(reason) => return Decision::NotEligible(vec![reason.to_string()]),
         };
         if let Some(reason) = bad_duration(q.duration) {
             return Decision::NotEligible(vec![reason]);
@@ -265,19 +283,19 @@ impl Policy {
     pub(super) fn target(
         &self,
         q: &AccessQuery<'_>,
-    ) -> Result<(&Resource, &cedar_policy::Entity, &Role), String> {
+    ) -> Result<(&Resource, &cedar_policy::Entity, &Role), UnknownTarget> {
         let found = self
             .resource_ids
             .get(q.resource)
             .and_then(|i| Some((self.resources.get(*i)?, self.resource_entities.get(*i)?)));
         let Some((resource, entity)) = found else {
-            return Err(format!("unknown resource `{}`", q.resource));
+            return Err(UnknownTarget::Resource(q.resource.to_owned()));
         };
         let Some(role) = self.role_of(resource.kind, q.role) else {
-            return Err(format!(
-                "role `{}` does not exist for {} resources",
-                q.role, resource.kind
-            ));
+            return Err(UnknownTarget::Role {
+                role: q.role.to_owned(),
+                kind: resource.kind,
+            });
         };
         Ok((resource, entity, role))
     }
@@ -340,12 +358,12 @@ impl Policy {
         facts: &RuleFacts,
         groups: &[u32],
         inputs: &mut LazyInputs<'_>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, CedarError> {
         let resource = inputs.resource;
         let cedar_names = self
             .cedar_names
             .as_ref()
-            .ok_or("Warden's Cedar names are unavailable")?;
+            .ok_or(CedarError::NamesUnavailable)?;
         let parties = inputs
             .parties
             .get_or_insert_with(|| Parties::new(cedar_names, q.identity, resource));

@@ -55,7 +55,7 @@ impl Policy {
         reasons.extend(not_current(q.identity, today));
         let target = self.target(q);
         if let Err(reason) = &target {
-            reasons.push(reason.clone());
+            reasons.push(reason.to_string());
         }
         reasons.extend(bad_duration(q.duration));
 

@@ -33,7 +33,8 @@ pub use model::{
 };
 pub use path::{PathError, check_path};
 pub use values::{
-    Hours, MAX_POLICY_DURATION, format_duration, parse_duration, parse_duration_within,
+    ClockError, DurationError, Hours, HoursError, MAX_POLICY_DURATION, format_duration,
+    parse_duration, parse_duration_within,
 };
 
 use crate::identity::HrRecord;

@@ -9,16 +9,33 @@ use time::{Duration, OffsetDateTime, UtcOffset, Weekday};
 /// The longest policy name.
 pub const MAX_NAME_LEN: usize = 64;
 
+/// Why a policy name is refused. Shown after the name, as in `group name "X": must not
+/// be empty`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The name is empty.
+    #[error("must not be empty")]
+    Empty,
+    /// The name is longer than [`MAX_NAME_LEN`].
+    #[error("must be at most {MAX_NAME_LEN} characters")]
+    TooLong,
+    /// The name holds a character outside `a-z 0-9 . _ -`, or starts with `.`, `_` or `-`.
+    #[error(
+        "character {0:?} is not allowed; use a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+    )]
+    Character(char),
+}
+
 /// Checks a policy name (resource, role, group, rule, approval, connection, environment,
 /// tag key): 1 to 64 characters of `a-z 0-9 . _ -`, starting with a letter or digit. The
 /// alphabet is fixed here, apart from user names', so a policy keeps its meaning.
-pub fn check_policy_name(raw: &str) -> Result<(), String> {
+pub fn check_policy_name(raw: &str) -> Result<(), NameError> {
     let mut chars = raw.chars();
     let Some(first) = chars.next() else {
-        return Err("must not be empty".to_owned());
+        return Err(NameError::Empty);
     };
     if raw.len() > MAX_NAME_LEN {
-        return Err(format!("must be at most {MAX_NAME_LEN} characters"));
+        return Err(NameError::TooLong);
     }
     let allowed =
         |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-');
@@ -28,9 +45,7 @@ pub fn check_policy_name(raw: &str) -> Result<(), String> {
         Some(first)
     };
     match bad {
-        Some(c) => Err(format!(
-            "character {c:?} is not allowed; use a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
-        )),
+        Some(c) => Err(NameError::Character(c)),
         None => Ok(()),
     }
 }
@@ -38,17 +53,35 @@ pub fn check_policy_name(raw: &str) -> Result<(), String> {
 /// The longest duration a policy may state (grant length, approval timeout).
 pub const MAX_POLICY_DURATION: Duration = Duration::days(7);
 
+/// Why a duration is refused. Each variant holds the text as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// The text is not `<number><unit>` parts in the order `d`, `h`, `m`.
+    #[error("bad duration {0:?}; write it like \"30m\", \"4h\", \"1d\" or \"1h30m\"")]
+    Malformed(String),
+    /// The duration is zero.
+    #[error("duration {0:?} must be more than zero")]
+    NotPositive(String),
+    /// The duration is longer than the maximum it was checked against.
+    #[error("duration {raw:?} is longer than the maximum of {}", format_duration(*max))]
+    TooLong {
+        /// The text as written.
+        raw: String,
+        /// The maximum.
+        max: Duration,
+    },
+}
+
 /// Parses a humane duration: one or more `<number><unit>` parts with units `d`, `h`, `m`
 /// in that order, each at most once, such as `30m`, `4h`, `1d`, `1h30m`. The result must
 /// be more than zero and at most [`MAX_POLICY_DURATION`].
-pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+pub fn parse_duration(raw: &str) -> Result<Duration, DurationError> {
     parse_duration_within(raw, MAX_POLICY_DURATION)
 }
 
 /// [`parse_duration`] with another maximum (a rotation interval may run to a year, say).
-pub fn parse_duration_within(raw: &str, max: Duration) -> Result<Duration, String> {
-    let bad =
-        || format!("bad duration {raw:?}; write it like \"30m\", \"4h\", \"1d\" or \"1h30m\"");
+pub fn parse_duration_within(raw: &str, max: Duration) -> Result<Duration, DurationError> {
+    let bad = || DurationError::Malformed(raw.to_owned());
     let mut total: i64 = 0;
     let mut digits = String::new();
     let mut last_unit_rank = 0u8;
@@ -76,13 +109,13 @@ pub fn parse_duration_within(raw: &str, max: Duration) -> Result<Duration, Strin
     }
     let d = Duration::seconds(total);
     if d <= Duration::ZERO {
-        return Err(format!("duration {raw:?} must be more than zero"));
+        return Err(DurationError::NotPositive(raw.to_owned()));
     }
     if d > max {
-        return Err(format!(
-            "duration {raw:?} is longer than the maximum of {}",
-            format_duration(max)
-        ));
+        return Err(DurationError::TooLong {
+            raw: raw.to_owned(),
+            max,
+        });
     }
     Ok(d)
 }
@@ -125,9 +158,21 @@ pub fn weekday_name(day: Weekday) -> &'static str {
     }
 }
 
+/// Why a time of day or a UTC offset is refused. Each variant holds the text as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClockError {
+    /// Not a time `HH:MM` from `00:00` to `23:59` (or `24:00` where the end of the day is
+    /// allowed).
+    #[error("bad time {0:?}; write it as HH:MM, from 00:00 to 23:59")]
+    Time(String),
+    /// Not an offset `+HH:MM` or `-HH:MM` within 14 hours.
+    #[error("bad UTC offset {0:?}; write it as +HH:MM or -HH:MM, such as \"+01:00\"")]
+    Offset(String),
+}
+
 /// Parses `HH:MM` into minutes after midnight; `24:00` only when `allow_end_of_day`.
-pub fn parse_clock(raw: &str, allow_end_of_day: bool) -> Result<u16, String> {
-    let bad = || format!("bad time {raw:?}; write it as HH:MM, from 00:00 to 23:59");
+pub fn parse_clock(raw: &str, allow_end_of_day: bool) -> Result<u16, ClockError> {
+    let bad = || ClockError::Time(raw.to_owned());
     let (h, m) = raw.split_once(':').ok_or_else(bad)?;
     if h.len() != 2 || m.len() != 2 || !h.chars().chain(m.chars()).all(|c| c.is_ascii_digit()) {
         return Err(bad());
@@ -144,9 +189,8 @@ pub fn parse_clock(raw: &str, allow_end_of_day: bool) -> Result<u16, String> {
 }
 
 /// Parses `+HH:MM` or `-HH:MM`, between -14:00 and +14:00.
-pub fn parse_offset(raw: &str) -> Result<UtcOffset, String> {
-    let bad =
-        || format!("bad UTC offset {raw:?}; write it as +HH:MM or -HH:MM, such as \"+01:00\"");
+pub fn parse_offset(raw: &str) -> Result<UtcOffset, ClockError> {
+    let bad = || ClockError::Offset(raw.to_owned());
     let (sign, rest) = match raw.split_at_checked(1) {
         Some(("+", rest)) => (1i8, rest),
         Some(("-", rest)) => (-1i8, rest),
@@ -177,6 +221,37 @@ pub fn local(now: OffsetDateTime, offset: UtcOffset) -> OffsetDateTime {
     now.checked_to_offset(offset).unwrap_or(now)
 }
 
+/// Why an allowed-hours window is refused. Messages name the policy key at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HoursError {
+    /// `hours.days` is empty.
+    #[error("hours.days must list at least one day")]
+    NoDays,
+    /// A day is not one of [`WEEKDAYS`].
+    #[error("unknown day {0:?} in hours.days; use {known}", known = WEEKDAYS.join(", "))]
+    UnknownDay(String),
+    /// A day is listed more than once.
+    #[error("day {0:?} is listed twice in hours.days")]
+    RepeatedDay(String),
+    /// `hours.from` is not a time of day.
+    #[error("hours.from: {0}")]
+    Start(ClockError),
+    /// `hours.to` is not a time of day (or `24:00`).
+    #[error("hours.to: {0}")]
+    End(ClockError),
+    /// The window is empty or would cross midnight.
+    #[error("hours.from ({from}) must be before hours.to ({to}); a window cannot cross midnight")]
+    Backwards {
+        /// `hours.from` as written.
+        from: String,
+        /// `hours.to` as written.
+        to: String,
+    },
+    /// `hours.utc_offset` is not an offset.
+    #[error("hours.utc_offset: {0}")]
+    Offset(ClockError),
+}
+
 /// A weekly window in which requests are allowed: on the listed days, from `from`
 /// (inclusive) to `to` (exclusive), in a fixed UTC offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,32 +264,30 @@ pub struct Hours {
 
 impl Hours {
     /// Builds a window; `days` are policy weekday names. Checks everything.
-    pub fn new(days: &[String], from: &str, to: &str, offset: &str) -> Result<Self, String> {
+    pub fn new(days: &[String], from: &str, to: &str, offset: &str) -> Result<Self, HoursError> {
         if days.is_empty() {
-            return Err("hours.days must list at least one day".to_owned());
+            return Err(HoursError::NoDays);
         }
         let mut mask = 0u8;
         for day in days {
             let Some(i) = WEEKDAYS.iter().position(|d| d == day) else {
-                return Err(format!(
-                    "unknown day {day:?} in hours.days; use {}",
-                    WEEKDAYS.join(", ")
-                ));
+                return Err(HoursError::UnknownDay(day.clone()));
             };
             let bit = 1u8 << i;
             if mask & bit != 0 {
-                return Err(format!("day {day:?} is listed twice in hours.days"));
+                return Err(HoursError::RepeatedDay(day.clone()));
             }
             mask |= bit;
         }
-        let from_m = parse_clock(from, false).map_err(|e| format!("hours.from: {e}"))?;
-        let to_m = parse_clock(to, true).map_err(|e| format!("hours.to: {e}"))?;
+        let from_m = parse_clock(from, false).map_err(HoursError::Start)?;
+        let to_m = parse_clock(to, true).map_err(HoursError::End)?;
         if from_m >= to_m {
-            return Err(format!(
-                "hours.from ({from}) must be before hours.to ({to}); a window cannot cross midnight"
-            ));
+            return Err(HoursError::Backwards {
+                from: from.to_owned(),
+                to: to.to_owned(),
+            });
         }
-        let offset = parse_offset(offset).map_err(|e| format!("hours.utc_offset: {e}"))?;
+        let offset = parse_offset(offset).map_err(HoursError::Offset)?;
         Ok(Self {
             days: mask,
             from: from_m,
@@ -296,6 +369,73 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
         assert_eq!(format_duration(Duration::seconds(90)), "1m30s");
+    }
+
+    /// Each refusal has its own variant, and reads in policy validation's output as it
+    /// always has.
+    #[test]
+    fn refusals_are_typed_and_read_as_before() {
+        let days: Vec<String> = vec!["mon".into()];
+        let cases: Vec<(Box<dyn std::error::Error>, &str)> = vec![
+            (
+                Box::new(check_policy_name("").unwrap_err()),
+                "must not be empty",
+            ),
+            (
+                Box::new(check_policy_name(&"a".repeat(65)).unwrap_err()),
+                "must be at most 64 characters",
+            ),
+            (
+                Box::new(check_policy_name("-a").unwrap_err()),
+                "character '-' is not allowed; use a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
+            ),
+            (
+                Box::new(parse_duration("4 h").unwrap_err()),
+                "bad duration \"4 h\"; write it like \"30m\", \"4h\", \"1d\" or \"1h30m\"",
+            ),
+            (
+                Box::new(parse_duration("0m").unwrap_err()),
+                "duration \"0m\" must be more than zero",
+            ),
+            (
+                Box::new(parse_duration("8d").unwrap_err()),
+                "duration \"8d\" is longer than the maximum of 7d",
+            ),
+            (
+                Box::new(Hours::new(&[], "07:00", "19:00", "+00:00").unwrap_err()),
+                "hours.days must list at least one day",
+            ),
+            (
+                Box::new(
+                    Hours::new(&["sun".into(), "sun".into()], "07:00", "19:00", "+00:00")
+                        .unwrap_err(),
+                ),
+                "day \"sun\" is listed twice in hours.days",
+            ),
+            (
+                Box::new(Hours::new(&days, "07:00", "24:01", "+00:00").unwrap_err()),
+                "hours.to: bad time \"24:01\"; write it as HH:MM, from 00:00 to 23:59",
+            ),
+            (
+                Box::new(Hours::new(&days, "07:00", "19:00", "+14:30").unwrap_err()),
+                "hours.utc_offset: bad UTC offset \"+14:30\"; write it as +HH:MM or -HH:MM, such as \"+01:00\"",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text);
+        }
+        assert_eq!(check_policy_name("-a"), Err(NameError::Character('-')));
+        assert_eq!(
+            parse_duration_within("2h", Duration::hours(1)),
+            Err(DurationError::TooLong {
+                raw: "2h".into(),
+                max: Duration::hours(1)
+            })
+        );
+        assert_eq!(
+            Hours::new(&days, "7", "19:00", "+00:00"),
+            Err(HoursError::Start(ClockError::Time("7".into())))
+        );
     }
 
     #[test]

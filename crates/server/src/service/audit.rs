@@ -120,7 +120,7 @@ pub async fn search(
         .as_deref()
         .map(ActionFilter::parse)
         .transpose()
-        .map_err(|e| ServiceError::field("action", e))?;
+        .map_err(|e| ServiceError::field("action", e.to_string()))?;
     if let (Some(since), Some(until)) = (q.since, q.until)
         && until <= since
     {

@@ -118,7 +118,7 @@ pub async fn tick(state: &AppState) -> Result<Report, StoreError> {
     let mut changes = Vec::new();
     let mut report = Report::default();
     while let Some(done) = tasks.join_next().await {
-        let (c, r) = done.map_err(|e| StoreError::Corrupt(format!("grant task: {e}")))??;
+        let (c, r) = done??;
         changes.extend(c);
         report.add(&r);
     }

@@ -4,12 +4,15 @@
 
 use std::sync::Arc;
 
+use sea_orm::DbErr;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use warden_audit::{Digest, SigningKey};
 use warden_core::audit::{Action, Actor, AuditEvent};
-use warden_store::{ActionFilter, AuditFilter, Backend, Store, StoredAuditEvent};
+use warden_store::{
+    ActionFilter, AuditFilter, Backend, BadActionFilter, Store, StoreError, StoredAuditEvent,
+};
 
 use crate::contract_test;
 
@@ -189,8 +192,13 @@ async fn search(store: Store, _db: warden_store::testing::TestDb) {
     assert_eq!(page1.len() + page2.len(), 40);
     assert_eq!(page2.first().unwrap().seq, page1.last().unwrap().seq - 1);
     // Only action characters are accepted.
-    assert!(ActionFilter::parse("grant%").is_err());
-    assert!(ActionFilter::parse(".*").is_err());
+    assert_eq!(ActionFilter::parse("grant%"), Err(BadActionFilter));
+    assert_eq!(ActionFilter::parse(".*"), Err(BadActionFilter));
+    assert_eq!(
+        BadActionFilter.to_string(),
+        "an action name (grant.revoke) or family (grant. or grant.*): lower-case letters, \
+         digits, _ and ."
+    );
     assert_eq!(
         ActionFilter::parse("grant.*").unwrap(),
         ActionFilter::Family("grant.".into())
@@ -266,6 +274,32 @@ async fn rollback_leaves_no_gap(store: Store, _db: warden_store::testing::TestDb
     assert_eq!(events.len(), 2);
 }
 contract_test!(a_rolled_back_change_leaves_no_gap, rollback_leaves_no_gap);
+
+/// A failed group commit answers every event it carried with the driver's own error.
+/// Regression: the error was turned into text and every waiter got a `DbErr::Custom`
+/// holding it, whatever had failed.
+async fn failed_group_commit_keeps_the_error(store: Store, _db: warden_store::testing::TestDb) {
+    store.clone().close().await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..50 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .append_audit(&event(n, "bob", Action::AuthLogin))
+                .await
+        }));
+    }
+    for t in tasks {
+        match t.await.unwrap() {
+            Err(StoreError::Db(e)) => assert!(!matches!(*e, DbErr::Custom(_)), "{e}"),
+            other => panic!("expected the driver's error, got {other:?}"),
+        }
+    }
+}
+contract_test!(
+    a_failed_group_commit_keeps_the_error,
+    failed_group_commit_keeps_the_error
+);
 
 #[tokio::test]
 async fn group_commit_answers_every_waiter() {

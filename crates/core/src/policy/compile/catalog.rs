@@ -484,47 +484,70 @@ impl Compiler {
 /// must not choose — and, with `refuse_internal`, no IP address in an internal range as
 /// its host. The URL is read by the parser the server's HTTP client uses, so `127.1` or
 /// `0x7f000001` are the loopback address here as they are there.
-fn check_ticket_url(template: &str, refuse_internal: bool) -> Result<(), String> {
-    const FORM: &str = "ticket_check_url must be an http(s) URL containing {ticket}";
+fn check_ticket_url(template: &str, refuse_internal: bool) -> Result<(), TicketUrlError> {
     if !template.contains("{ticket}") {
-        return Err(FORM.to_owned());
+        return Err(TicketUrlError::Form);
     }
     let with = |ticket: &str| url::Url::parse(&template.replace("{ticket}", ticket));
     let (a, b) = match (with("A-1"), with("B-2")) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            return Err(format!("ticket_check_url is not a valid URL ({e})"));
-        }
+        (Err(e), _) | (_, Err(e)) => return Err(TicketUrlError::Invalid(e)),
     };
     if !matches!(a.scheme(), "http" | "https") {
-        return Err(FORM.to_owned());
+        return Err(TicketUrlError::Form);
     }
     if a.host() != b.host()
         || a.port() != b.port()
         || a.username() != b.username()
         || a.password() != b.password()
     {
-        return Err(
-            "ticket_check_url must have {ticket} in its path or query, not in its host, port \
-             or credentials"
-                .to_owned(),
-        );
+        return Err(TicketUrlError::TicketInAuthority);
     }
     let ip = match a.host() {
         Some(url::Host::Ipv4(v4)) => Some(std::net::IpAddr::V4(v4)),
         Some(url::Host::Ipv6(v6)) => Some(std::net::IpAddr::V6(v6)),
         Some(url::Host::Domain(_)) => None,
-        None => return Err("ticket_check_url has no host".to_owned()),
+        None => return Err(TicketUrlError::NoHost),
     };
     if refuse_internal
         && let Some(ip) = ip
         && let Some(why) = crate::address::internal(ip)
     {
-        return Err(format!(
-            "ticket_check_url: host {} is {why}; the server calls internal addresses for \
-             ticket checks only with [tickets] allow_internal = true in its configuration",
-            a.host_str().unwrap_or_default()
-        ));
+        return Err(TicketUrlError::Internal {
+            host: a.host_str().unwrap_or_default().to_owned(),
+            why,
+        });
     }
     Ok(())
+}
+
+/// Why a `ticket_check_url` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum TicketUrlError {
+    /// No `{ticket}` in it, or not http(s).
+    #[error("ticket_check_url must be an http(s) URL containing {{ticket}}")]
+    Form,
+    /// It does not parse as a URL once a ticket is put in.
+    #[error("ticket_check_url is not a valid URL ({0})")]
+    Invalid(url::ParseError),
+    /// `{ticket}` changes its host, port or credentials.
+    #[error(
+        "ticket_check_url must have {{ticket}} in its path or query, not in its host, port \
+         or credentials"
+    )]
+    TicketInAuthority,
+    /// It has no host.
+    #[error("ticket_check_url has no host")]
+    NoHost,
+    /// Its host is an internal address, and the server does not call those.
+    #[error(
+        "ticket_check_url: host {host} is {why}; the server calls internal addresses for \
+         ticket checks only with [tickets] allow_internal = true in its configuration"
+    )]
+    Internal {
+        /// The host as the URL writes it.
+        host: String,
+        /// The internal range it is in.
+        why: crate::address::Internal,
+    },
 }

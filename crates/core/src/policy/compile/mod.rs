@@ -66,11 +66,11 @@ pub fn compile_with(
     }
     let parts = c.run(raw);
     let mut errors = c.errors;
-    if let Err(message) = cedar::Names::new() {
+    if let Err(e) = cedar::Names::new() {
         errors.push(PolicyError {
             file: String::new(),
             line: 0,
-            message,
+            message: e.to_string(),
         });
     }
     if let Some(parts) = parts.filter(|_| errors.is_empty()) {
@@ -121,12 +121,12 @@ impl Compiler {
         (file, line.parse().unwrap_or(0))
     }
 
-    fn error(&mut self, file: usize, line: usize, message: impl Into<String>) {
+    fn error(&mut self, file: usize, line: usize, message: impl std::fmt::Display) {
         let file = self.paths.get(file).cloned().unwrap_or_default();
         self.errors.push(PolicyError {
             file,
             line,
-            message: message.into(),
+            message: message.to_string(),
         });
     }
 

@@ -67,7 +67,7 @@ impl Compiler {
                 self.errors.push(PolicyError {
                     file: String::new(),
                     line: 0,
-                    message: e,
+                    message: e.to_string(),
                 });
                 None
             }

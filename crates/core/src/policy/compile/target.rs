@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::connector::{
-    Login, MariadbGrant, RoleTarget, check_acl_rule, check_extension, check_force_command,
-    check_mariadb_on, check_mariadb_privilege, check_pg_role, check_principal,
+    Login, MariadbGrant, RoleTarget, RoleTargetError, check_acl_rule, check_extension,
+    check_force_command, check_mariadb_on, check_mariadb_privilege, check_pg_role, check_principal,
 };
 use crate::policy::format::RawRole;
 
@@ -74,12 +74,15 @@ impl Compiler {
         if !any {
             return Some(RoleTarget::Unmapped);
         }
-        let check =
-            |c: &mut Self, at: usize, key: &str, value: &str, f: fn(&str) -> Result<(), String>| {
-                if let Err(e) = f(value) {
-                    c.error(file, at, format!("`{key}`: {e}"));
-                }
-            };
+        let check = |c: &mut Self,
+                     at: usize,
+                     key: &str,
+                     value: &str,
+                     f: fn(&str) -> Result<(), RoleTargetError>| {
+            if let Err(e) = f(value) {
+                c.error(file, at, format!("`{key}`: {e}"));
+            }
+        };
         let target = match kind {
             ResourceKind::Postgres => {
                 let member_of = r
