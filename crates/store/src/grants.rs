@@ -717,19 +717,27 @@ impl Store {
                 ))
                 .await?;
         }
-        let mut now_stored: std::collections::HashMap<Uuid, (i64, String)> =
+        // A row counts as applied only when this transaction wrote it (its `change_seq`
+        // is this transaction's): a row another settler already moved to the very same
+        // values (same outcome, same millisecond) was not written here, and its outcome's
+        // events and notices must not be written a second time.
+        let mut now_stored: std::collections::HashMap<Uuid, (i64, String, i64)> =
             std::collections::HashMap::new();
         for chunk in changes.chunks(500) {
-            let rows: Vec<(Uuid, i64, String)> = grants::Entity::find()
+            let rows: Vec<(Uuid, i64, String, i64)> = grants::Entity::find()
                 .select_only()
                 .column(grants::Column::Id)
                 .column(grants::Column::UpdatedAt)
                 .column(grants::Column::State)
+                .column(grants::Column::ChangeSeq)
                 .filter(grants::Column::Id.is_in(chunk.iter().map(|c| c.grant.id)))
                 .into_tuple()
                 .all(&write.txn)
                 .await?;
-            now_stored.extend(rows.into_iter().map(|(id, at, state)| (id, (at, state))));
+            now_stored.extend(
+                rows.into_iter()
+                    .map(|(id, at, state, written)| (id, (at, state, written))),
+            );
         }
         let mut request_moves: std::collections::BTreeMap<&str, Vec<Uuid>> =
             std::collections::BTreeMap::new();
@@ -739,9 +747,9 @@ impl Store {
         let mut widened = false;
         for c in changes {
             let g = &c.grant;
-            let applied = now_stored
-                .get(&g.id)
-                .is_some_and(|(at, state)| *at == to_ms(g.updated_at) && *state == g.state);
+            let applied = now_stored.get(&g.id).is_some_and(|(at, state, written)| {
+                *written == seq && *at == to_ms(g.updated_at) && *state == g.state
+            });
             if !applied {
                 stale.push(g.id);
                 continue;

@@ -293,10 +293,15 @@ impl Store {
         effects: Effects<'_>,
     ) -> Result<(), StoreError> {
         let (request_id, read_at, from, to, at) = (t.request_id, t.read_at, t.from, t.to, t.at);
+        // `updated_at` is the version the next decision is checked against, so it moves
+        // forward even for a decision made in the millisecond the request was read: one
+        // approval of several leaves the state as it was, and another decision planned
+        // from the same read must still find it changed.
+        let stamp = to_ms(at).max(to_ms(read_at).saturating_add(1));
         let write = self.begin_write().await?;
         let moved = requests::Entity::update_many()
             .col_expr(requests::Column::State, Expr::value(to))
-            .col_expr(requests::Column::UpdatedAt, Expr::value(to_ms(at)))
+            .col_expr(requests::Column::UpdatedAt, Expr::value(stamp))
             .filter(requests::Column::Id.eq(request_id))
             .filter(requests::Column::State.eq(from))
             .filter(requests::Column::UpdatedAt.eq(to_ms(read_at)))

@@ -12,12 +12,13 @@ use time::Duration;
 use uuid::Uuid;
 use warden_core::Clock;
 use warden_core::connector::ConnectorError;
+use warden_proto::grants::AccessCheck;
 use warden_server::AppState;
 use warden_server::service::expiry;
 use warden_store::Store;
 
 use crate::requests::{ask, decide, file, people, people_with};
-use crate::support::TestApp;
+use crate::support::{TestApp, eventually};
 
 fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
@@ -41,7 +42,7 @@ async fn request(t: &TestApp, token: &str, rid: &str) -> Value {
     r.body
 }
 
-async fn check(t: &TestApp, token: &str, who: &str, resource: &str, role: &str) -> Value {
+async fn check(t: &TestApp, token: &str, who: &str, resource: &str, role: &str) -> AccessCheck {
     let r = t
         .get(
             &format!("/v1/access/check?identity={who}&resource={resource}&role={role}"),
@@ -49,7 +50,7 @@ async fn check(t: &TestApp, token: &str, who: &str, resource: &str, role: &str) 
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    r.body
+    r.parse()
 }
 
 /// A channel that receives every event; nothing delivers it in these tests, so the outbox
@@ -75,9 +76,10 @@ async fn an_auto_approved_grant_starts_when_provisioned_and_is_revoked_at_its_en
     assert_eq!(created.body["state"], "provisioning");
     assert_eq!(created.body["grant"]["state"], "provisioning");
     let rid = id(&created.body);
-    assert_eq!(
-        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
-        false
+    assert!(
+        !check(&t, &gate, "alice", "session-cache", "read")
+            .await
+            .allowed
     );
 
     // The worker runs a little later: the clock starts then, not at the request.
@@ -111,8 +113,11 @@ async fn an_auto_approved_grant_starts_when_provisioned_and_is_revoked_at_its_en
         Some(ends)
     );
     let allowed = check(&t, &gate, "alice", "session-cache", "read").await;
-    assert_eq!(allowed["allowed"], true);
-    assert_eq!(allowed["grant"], grant["id"]);
+    assert!(allowed.allowed);
+    assert_eq!(
+        allowed.grant.map(|g| g.to_string()).as_deref(),
+        grant["id"].as_str()
+    );
     // Checking needs identities:read.
     let refused = t
         .get(
@@ -151,9 +156,10 @@ async fn an_auto_approved_grant_starts_when_provisioned_and_is_revoked_at_its_en
     let body = request(&t, &p.alice, &rid).await;
     assert_eq!(body["state"], "revoked");
     assert_eq!(body["grant"]["state"], "revoked");
-    assert_eq!(
-        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
-        false
+    assert!(
+        !check(&t, &gate, "alice", "session-cache", "read")
+            .await
+            .allowed
     );
     let calls: Vec<String> = store
         .connector_calls()
@@ -293,8 +299,12 @@ async fn overlapping_grants_are_counted_and_ending_one_never_cuts_the_other() {
     );
     let gate = checker(&t).await;
     assert_eq!(
-        check(&t, &gate, "alice", "session-cache", "read").await["grant"],
-        long["id"]
+        check(&t, &gate, "alice", "session-cache", "read")
+            .await
+            .grant
+            .map(|g| g.to_string())
+            .as_deref(),
+        long["id"].as_str()
     );
     let kept = store
         .audit_events(0, 10_000)
@@ -622,9 +632,10 @@ async fn provisioning_that_keeps_failing_fails_the_request_and_alerts() {
         .collect();
     assert!(events.iter().any(|e| e == "grant.failing"), "{events:?}");
     let gate = checker(&t).await;
-    assert_eq!(
-        check(&t, &gate, "alice", "session-cache", "read").await["allowed"],
-        false
+    assert!(
+        !check(&t, &gate, "alice", "session-cache", "read")
+            .await
+            .allowed
     );
 }
 
@@ -842,11 +853,17 @@ async fn a_start_waits_for_a_gone_holders_lease_and_a_stopping_replica_releases_
         let starting = starting.clone();
         async move { expiry::take_lease_at_start(&starting).await.unwrap() }
     });
-    while !start.is_finished() {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        t.clock.advance(Duration::milliseconds(100));
-        assert!(t.state.hold_lease(expiry::LEASE_NAME).await);
-    }
+    // Each look moves the clock a little and renews, as a live holder does.
+    eventually(
+        "the start to see the holder renew",
+        async || {
+            t.clock.advance(Duration::milliseconds(100));
+            assert!(t.state.hold_lease(expiry::LEASE_NAME).await);
+            start.is_finished()
+        },
+        |finished| *finished,
+    )
+    .await;
     assert!(
         !start.await.unwrap(),
         "a live replica keeps the grant worker"
@@ -857,6 +874,10 @@ async fn a_start_waits_for_a_gone_holders_lease_and_a_stopping_replica_releases_
         let starting = starting.clone();
         async move { expiry::take_lease_at_start(&starting).await.unwrap() }
     });
+    // The wait is what is tested: the clock stands still, so the lease cannot lapse
+    // and the start must still be waiting after several of its looks at the lease
+    // (`LEASE_WATCH` apart). A start that wrongly gave up would have finished; one that
+    // waits shows nothing to wait on, so a fixed real-time pause is the only check.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(
         !start.is_finished(),
@@ -923,17 +944,6 @@ async fn a_request_with_a_start_time_is_provisioned_then_and_its_clock_starts_th
     drop(p);
 }
 
-/// Polls `check` every 20 ms for up to 5 s.
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..250 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("{what} did not happen within 5 s");
-}
-
 #[tokio::test]
 async fn the_worker_loop_warns_of_an_end_even_when_nothing_else_is_due() {
     let (t, p) = people_with(with_channel).await;
@@ -941,15 +951,19 @@ async fn the_worker_loop_warns_of_an_end_even_when_nothing_else_is_due() {
     let store = t.state.store();
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     let rid: Uuid = id(&created.body).parse().unwrap();
-    eventually("provisioning", async || {
-        store.grant_of_request(rid).await.unwrap().unwrap().state == "active"
-    })
+    eventually(
+        "the grant to be provisioned",
+        async || store.grant_of_request(rid).await.unwrap().unwrap().state,
+        |state| state == "active",
+    )
     .await;
     // 46 minutes later nothing is due, but the grant ends within the warning time.
     t.clock.advance(Duration::minutes(46));
-    eventually("the expiring-soon notice", async || {
-        store.grant_of_request(rid).await.unwrap().unwrap().warned
-    })
+    eventually(
+        "the expiring-soon notice",
+        async || store.grant_of_request(rid).await.unwrap().unwrap(),
+        |grant| grant.warned,
+    )
     .await;
     worker.abort();
     let expiring = store
@@ -979,17 +993,21 @@ async fn the_worker_loop_provisions_when_woken_and_revokes_when_due() {
         rids.push(id(&created.body).parse::<Uuid>().unwrap());
     }
     for rid in &rids {
-        eventually("provisioning", async || {
-            store.grant_of_request(*rid).await.unwrap().unwrap().state == "active"
-        })
+        eventually(
+            "the grant to be provisioned",
+            async || store.grant_of_request(*rid).await.unwrap().unwrap().state,
+            |state| state == "active",
+        )
         .await;
     }
     t.clock.advance(Duration::hours(1));
     t.state.wake_grants();
     for rid in &rids {
-        eventually("revocation", async || {
-            store.grant_of_request(*rid).await.unwrap().unwrap().state == "revoked"
-        })
+        eventually(
+            "the grant to be revoked",
+            async || store.grant_of_request(*rid).await.unwrap().unwrap().state,
+            |state| state == "revoked",
+        )
         .await;
     }
     worker.abort();
@@ -1097,17 +1115,16 @@ async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
     }
     // The access check, here and on a second replica following the change stream.
     let gate = checker(&t).await;
-    assert_eq!(
-        check(&t, &gate, "alice", "orders-db", "read").await["allowed"],
-        true
-    );
+    assert!(check(&t, &gate, "alice", "orders-db", "read").await.allowed);
     let store = Store::open(&t.db.url, &Default::default()).await.unwrap();
     let other = AppState::new(store, Arc::new(t.clock.clone()), t.state.config().clone());
     let other_app = warden_server::api::app(other.clone());
     let follower = tokio::spawn(warden_server::access_index::run(other.clone()));
-    eventually("the other replica's index", async || {
-        other.access_index().grants() == Some(2)
-    })
+    eventually(
+        "the other replica's index to hold both grants",
+        async || other.access_index().grants(),
+        |grants| *grants == Some(2),
+    )
     .await;
     let orders = request(&t, &alice, &ids[0]).await["grant"]["id"].clone();
     let revoked = t
@@ -1118,18 +1135,20 @@ async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
-    assert_eq!(
-        check(&t, &gate, "alice", "orders-db", "read").await["allowed"],
-        false,
+    assert!(
+        !check(&t, &gate, "alice", "orders-db", "read").await.allowed,
         "here at once"
     );
-    eventually("the other replica sees the revocation", async || {
-        check_on(&other_app, &gate, "alice", "orders-db", "read").await["allowed"] == false
-    })
+    eventually(
+        "the other replica to see the revocation",
+        async || check_on(&other_app, &gate, "alice", "orders-db", "read").await,
+        |check| !check.allowed,
+    )
     .await;
-    assert_eq!(
-        check_on(&other_app, &gate, "alice", "analytics-db", "read").await["allowed"],
-        true,
+    assert!(
+        check_on(&other_app, &gate, "alice", "analytics-db", "read")
+            .await
+            .allowed,
         "the other grant still runs"
     );
     follower.abort();
@@ -1211,14 +1230,21 @@ async fn a_grant_ending_leaves_the_account_its_holder_has_as_birthright() {
 async fn alice_reads_the_session_cache(t: &TestApp, p: &crate::requests::Tokens, gate: &str) {
     file(t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     t.tick().await;
-    assert_eq!(
-        check(t, gate, "alice", "session-cache", "read").await["allowed"],
-        true
+    assert!(
+        check(t, gate, "alice", "session-cache", "read")
+            .await
+            .allowed
     );
 }
 
 /// A check through another replica's router.
-async fn check_on(app: &axum::Router, token: &str, who: &str, resource: &str, role: &str) -> Value {
+async fn check_on(
+    app: &axum::Router,
+    token: &str,
+    who: &str,
+    resource: &str,
+    role: &str,
+) -> AccessCheck {
     use tower::ServiceExt as _;
     let mut req = axum::http::Request::get(format!(
         "/v1/access/check?identity={who}&resource={resource}&role={role}"
@@ -1249,26 +1275,30 @@ async fn another_replica_answers_the_access_check_from_memory_and_follows_grants
     let other = AppState::new(store, Arc::new(t.clock.clone()), t.state.config().clone());
     let other_app = warden_server::api::app(other.clone());
     let follower = tokio::spawn(warden_server::access_index::run(other.clone()));
-    eventually("the other replica reads its index", async || {
-        other.access_index().grants().is_some()
-    })
+    eventually(
+        "the other replica to read its index",
+        async || other.access_index().grants(),
+        Option::is_some,
+    )
     .await;
     let no = check_on(&other_app, &gate, "alice", "session-cache", "read").await;
-    assert_eq!(no["allowed"], false, "{no}");
+    assert!(!no.allowed, "{no:?}");
 
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     t.tick().await;
     let gid = request(&t, &p.alice, &id(&created.body)).await["grant"]["id"].clone();
-    eventually("the other replica's index has the grant", async || {
-        other.access_index().grants() == Some(1)
-    })
+    eventually(
+        "the other replica's index to hold the grant",
+        async || other.access_index().grants(),
+        |grants| *grants == Some(1),
+    )
     .await;
     let yes = check_on(&other_app, &gate, "alice", "session-cache", "read").await;
-    assert_eq!(yes["allowed"], true, "{yes}");
-    assert_eq!(yes["grant"], gid);
+    assert!(yes.allowed, "{yes:?}");
+    assert_eq!(yes.grant.map(|g| g.to_string()).as_deref(), gid.as_str());
     // Another role of the same holder is not allowed.
     let write = check_on(&other_app, &gate, "alice", "session-cache", "write").await;
-    assert_eq!(write["allowed"], false);
+    assert!(!write.allowed);
 
     // Revoked early here: the other replica stops allowing it, before the target is
     // even cleaned up (the worker has not run).
@@ -1280,21 +1310,25 @@ async fn another_replica_answers_the_access_check_from_memory_and_follows_grants
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
-    eventually("the other replica sees the revocation", async || {
-        check_on(&other_app, &gate, "alice", "session-cache", "read").await["allowed"] == false
-    })
+    eventually(
+        "the other replica to see the revocation",
+        async || check_on(&other_app, &gate, "alice", "session-cache", "read").await,
+        |check| !check.allowed,
+    )
     .await;
     // And its end needs no change at all: a grant stops at its end by the clock.
     let again = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     assert_eq!(again.status, StatusCode::CREATED, "{again:?}");
     t.tick().await;
-    eventually("the other replica sees the second grant", async || {
-        check_on(&other_app, &gate, "alice", "session-cache", "read").await["allowed"] == true
-    })
+    eventually(
+        "the other replica to see the second grant",
+        async || check_on(&other_app, &gate, "alice", "session-cache", "read").await,
+        |check| check.allowed,
+    )
     .await;
     t.clock.advance(Duration::hours(1));
     let ended = check_on(&other_app, &gate, "alice", "session-cache", "read").await;
-    assert_eq!(ended["allowed"], false, "at its end, before any revocation");
+    assert!(!ended.allowed, "at its end, before any revocation");
     follower.abort();
 }
 
@@ -1315,7 +1349,7 @@ async fn the_access_check_follows_a_holder_renamed_by_hr_at_once() {
     let synced = t.raw(req, crate::support::PEER).await;
     assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
     let new_name = check(&t, &gate, "alicia", "session-cache", "read").await;
-    assert_eq!(new_name["allowed"], true, "{new_name}");
+    assert!(new_name.allowed, "{new_name:?}");
     let old = t
         .get(
             "/v1/access/check?identity=alice&resource=session-cache&role=read",
@@ -1334,9 +1368,9 @@ async fn until_the_background_read_of_the_index_is_done_the_access_check_reads_t
     file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     t.tick().await;
     let yes = check(&t, &gate, "alice", "session-cache", "read").await;
-    assert_eq!(yes["allowed"], true, "{yes}");
+    assert!(yes.allowed, "{yes:?}");
     let no = check(&t, &gate, "alice", "session-cache", "write").await;
-    assert_eq!(no["allowed"], false, "{no}");
+    assert!(!no.allowed, "{no:?}");
     assert_eq!(
         t.state.access_index().grants(),
         None,
@@ -1350,7 +1384,7 @@ async fn until_the_background_read_of_the_index_is_done_the_access_check_reads_t
         .unwrap();
     assert_eq!(t.state.access_index().grants(), Some(1));
     let yes = check(&t, &gate, "alice", "session-cache", "read").await;
-    assert_eq!(yes["allowed"], true, "{yes}");
+    assert!(yes.allowed, "{yes:?}");
 }
 
 #[tokio::test]
@@ -1359,10 +1393,7 @@ async fn a_grant_made_active_here_is_allowed_by_the_next_check_even_for_a_holder
     let gate = checker(&t).await;
     // Alice is in the index, with one grant.
     alice_reads_the_session_cache(&t, &p, &gate).await;
-    assert_eq!(
-        check(&t, &gate, "alice", "orders-db", "read").await["allowed"],
-        false
-    );
+    assert!(!check(&t, &gate, "alice", "orders-db", "read").await.allowed);
     assert_eq!(t.state.access_index().grants(), Some(1));
     let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-5"))).await;
     let approved = decide(&t, &p.bob, &id(&created.body), "approve").await;
@@ -1370,12 +1401,12 @@ async fn a_grant_made_active_here_is_allowed_by_the_next_check_even_for_a_holder
     assert_eq!(t.tick().await.provisioned, 1);
     // The worker's commit gave access: the very next check says so.
     let now = check(&t, &gate, "alice", "orders-db", "read").await;
-    assert_eq!(now["allowed"], true, "{now}");
+    assert!(now.allowed, "{now:?}");
     assert_eq!(t.state.access_index().grants(), Some(2));
     // Its revocation at the end needs no read: the clock already refuses it.
     t.clock.advance(Duration::hours(1));
     let ended = check(&t, &gate, "alice", "orders-db", "read").await;
-    assert_eq!(ended["allowed"], false, "{ended}");
+    assert!(!ended.allowed, "{ended:?}");
 }
 
 #[tokio::test]
@@ -1400,5 +1431,5 @@ async fn a_database_restored_from_a_backup_makes_the_index_read_everything_again
         .unwrap();
     assert_eq!(t.state.access_index().grants(), Some(0));
     let after = check(&t, &gate, "alice", "session-cache", "read").await;
-    assert_eq!(after["allowed"], false, "{after}");
+    assert!(!after.allowed, "{after:?}");
 }

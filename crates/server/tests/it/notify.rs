@@ -23,7 +23,7 @@ use warden_server::config::{ChannelConfig, ChannelKind, Config, NotificationsCon
 use warden_server::notify::{self, Notice, deliver, events};
 use warden_store::{Backend, OutboxMessage, Store, StoredOutbox};
 
-use crate::support::TestApp;
+use crate::support::{TestApp, eventually, poll_until};
 
 const SECRET: &str = "whsec-test-0123456789";
 
@@ -587,16 +587,12 @@ async fn the_worker_loop_delivers_when_woken() {
     let worker = tokio::spawn(deliver::run(app.state.clone()));
     announce(&app.state, &[granted()]).await;
     deliver::wake();
-    let mut waited = 0;
-    while outbox(&app.state)
-        .await
-        .values()
-        .any(|r| r.delivered_at.is_none())
-    {
-        assert!(waited < 200, "the worker did not deliver within 10 seconds");
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-        waited += 1;
-    }
+    eventually(
+        "the worker to deliver every message",
+        async || outbox(&app.state).await,
+        |rows| rows.values().all(|r| r.delivered_at.is_some()),
+    )
+    .await;
     worker.abort();
     assert_eq!(rx.seen().len(), 3);
 }
@@ -644,28 +640,30 @@ impl SmtpServer {
             maildir,
             _dir: dir,
         };
-        for _ in 0..200 {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!(
-                    "aiosmtpd exited with {status} before listening on 127.0.0.1:{port} \
-                     (is python3-aiosmtpd installed for {}?): {}",
-                    python(),
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return server;
-            }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        let listening = poll_until(
+            StdDuration::from_secs(10),
+            async || {
+                if let Some(status) = server.child.try_wait().unwrap() {
+                    panic!(
+                        "aiosmtpd exited with {status} before listening on 127.0.0.1:{port} \
+                         (is python3-aiosmtpd installed for {}?): {}",
+                        python(),
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+                tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+            },
+            Result::is_ok,
+        )
+        .await;
+        if let Err(refused) = listening {
+            panic!(
+                "aiosmtpd did not listen on 127.0.0.1:{port} within 10 seconds ({}): {}",
+                refused.unwrap_err(),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         }
-        let _ = server.child.kill();
-        panic!(
-            "aiosmtpd did not listen on 127.0.0.1:{port} within 10 seconds: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        server
     }
 
     /// The messages received, as raw text.

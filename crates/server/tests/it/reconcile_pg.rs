@@ -14,11 +14,12 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::support::{poll_until, stop_child};
 use crate::targets::{Env, connection, env, granted, policy_files, tag};
 
 // ----- a private PostgreSQL -----
@@ -156,24 +157,30 @@ impl PrivatePostgres {
                     .stderr(log),
                 &bin,
             );
-            let deadline = Instant::now() + StdDuration::from_secs(60);
-            loop {
-                if connect(port).await.is_ok() {
+            // Until it answers, or exits (the port was taken: try another).
+            let started = poll_until(
+                StdDuration::from_secs(60),
+                async || {
+                    let exited = server.0.try_wait().unwrap().is_some();
+                    (exited, connect(port).await.map(drop))
+                },
+                |(exited, answered)| *exited || answered.is_ok(),
+            )
+            .await;
+            match started {
+                Ok((_, Ok(()))) => {
                     return Self {
                         _server: server,
                         port,
                         _dir: dir,
                     };
                 }
-                if server.0.try_wait().unwrap().is_some() {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "postgres did not accept connections on port {port} within 60 s:\n{}",
+                Ok((_, Err(_))) => {}
+                Err((_, refused)) => panic!(
+                    "postgres did not accept connections on port {port} within 60 s ({}):\n{}",
+                    refused.unwrap_err(),
                     std::fs::read_to_string(&log_path).unwrap_or_default()
-                );
-                tokio::time::sleep(StdDuration::from_millis(100)).await;
+                ),
             }
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             assert!(
@@ -222,23 +229,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Ok(Some(_)) = self.0.try_wait() {
-            return;
-        }
         // SIGINT is PostgreSQL's fast shutdown: it ends open sessions, where SIGTERM
         // (smart shutdown) would wait for clients the stopped test runtime never closes.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + StdDuration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(StdDuration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        stop_child(&mut self.0, "INT", StdDuration::from_secs(15));
     }
 }
 

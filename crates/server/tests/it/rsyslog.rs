@@ -12,9 +12,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::support::{poll_until, stop_child};
 
 /// Where Debian installs the daemon; `WARDEN_TEST_RSYSLOGD` overrides it.
 fn rsyslogd() -> PathBuf {
@@ -215,34 +217,33 @@ input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="warden")
                 )
             });
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                self.child = None;
-                panic!(
-                    "rsyslogd exited with {status} before listening on 127.0.0.1:{}: {}",
-                    self.port,
-                    self.log_text()
-                );
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "rsyslogd did not listen on 127.0.0.1:{} within 15 seconds{}: {}",
-            self.port,
-            if self.tls {
-                " (is rsyslog-openssl installed?)"
-            } else {
-                ""
+        let port = self.port;
+        let listening = poll_until(
+            Duration::from_secs(15),
+            async || {
+                if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                    panic!(
+                        "rsyslogd exited with {status} before listening on 127.0.0.1:{port}: {}",
+                        self.log_text()
+                    );
+                }
+                tokio::net::TcpStream::connect(("127.0.0.1", port)).await
             },
-            self.log_text()
-        );
+            Result::is_ok,
+        )
+        .await;
+        if let Err(refused) = listening {
+            panic!(
+                "rsyslogd did not listen on 127.0.0.1:{port} within 15 seconds{} ({}): {}",
+                if self.tls {
+                    " (is rsyslog-openssl installed?)"
+                } else {
+                    ""
+                },
+                refused.unwrap_err(),
+                self.log_text()
+            );
+        }
     }
 
     /// What rsyslogd wrote to stdout and stderr.
@@ -253,23 +254,9 @@ input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="warden")
     /// Stops rsyslogd (SIGTERM, then SIGKILL after 10 s) and waits for it to exit; the
     /// port then refuses connections.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Ok(None) = child.try_wait() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, "TERM", Duration::from_secs(10));
         }
-        let _ = child.wait();
     }
 
     /// Starts rsyslogd again on the same port, configuration and output file.
@@ -294,21 +281,15 @@ input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="warden")
 
     /// Waits until at least `n` messages were written, and returns them all.
     pub async fn wait_for_lines(&self, n: usize, timeout: Duration) -> Vec<Received> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.messages();
-            if got.len() >= n {
-                return got;
-            }
-            if Instant::now() >= deadline {
+        poll_until(timeout, async || self.messages(), |got| got.len() >= n)
+            .await
+            .unwrap_or_else(|got| {
                 panic!(
                     "rsyslog wrote {} of {n} messages within {timeout:?}: {got:#?}\nrsyslogd: {}",
                     got.len(),
                     self.log_text()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+                )
+            })
     }
 }
 

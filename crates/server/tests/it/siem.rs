@@ -22,6 +22,7 @@ use warden_server::siem::syslog::{self, Header};
 use warden_server::siem::transport::{Facility, SinkConfig, SinkError, Transport};
 
 use crate::rsyslog::{Pki, Rsyslog, free_port};
+use crate::support::eventually;
 
 const WAIT: Duration = Duration::from_secs(20);
 const TOKEN: &str = "hec-4f1d2c3b-9a8e-4c7d-b6a5-0123456789ab";
@@ -252,6 +253,9 @@ async fn rsyslog_splits_octet_counted_frames_not_lines() {
     for part in [a, b, c] {
         stream.write_all(part).await.unwrap();
         stream.flush().await.unwrap();
+        // The pause is what is tested: it lets each part arrive as a read of its own, so
+        // rsyslog must join the frames across reads. Nothing is asserted until every
+        // message is waited for below.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let got = rsyslog.wait_for_lines(3, WAIT).await;
@@ -427,8 +431,10 @@ async fn syslog_over_tls_refuses_an_unknown_ca_or_a_wrong_name() {
         "{error}"
     );
 
-    // Nothing got through; with the right CA and name it does.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nothing got through; with the right CA and name it does. Each refusal came back
+    // before anything was sent, so nothing can be on its way: had a record slipped out
+    // anyway, rsyslog would hold it before the two delivered below, and more than two
+    // messages in all (`assert_messages` counts them).
     assert!(rsyslog.messages().is_empty());
     let config = syslog_sink(
         &rsyslog.address(),
@@ -1034,19 +1040,22 @@ async fn server_events_reach_an_http_collector_after_it_recovers() {
     ));
     // The API answers while the collector refuses.
     api_changes(&t, &["ann", "ben", "cy"]).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!receiver.seen().is_empty(), "the worker tried");
+    eventually(
+        "the worker to try the refusing collector",
+        async || receiver.seen().len(),
+        |tries| *tries > 0,
+    )
+    .await;
     assert_eq!(t.state.store().audit_cursor("splunk").await.unwrap(), 0);
     receiver.answer(StatusCode::OK);
     let head = t.state.store().audit_head().await.unwrap().0;
-    let deadline = std::time::Instant::now() + WAIT;
-    while t.state.store().audit_cursor("splunk").await.unwrap() < i64::try_from(head).unwrap() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the collector never caught up"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let head_seq = i64::try_from(head).unwrap();
+    eventually(
+        "the sink's cursor to reach the head of the chain",
+        async || t.state.store().audit_cursor("splunk").await.unwrap(),
+        |cursor| *cursor >= head_seq,
+    )
+    .await;
     worker.abort();
     let mut first_seen = Vec::new();
     for request in receiver.seen() {

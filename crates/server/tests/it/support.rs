@@ -1,7 +1,11 @@
-//! A Warden app on a fresh database, driven by `oneshot` requests.
+//! A Warden app on a fresh database, driven by `oneshot` requests, and the one way these
+//! tests wait for something that happens on its own ([`eventually`], [`poll_until`]).
 
+use std::fmt::Debug;
 use std::net::SocketAddr;
+use std::process::{Child, Command};
 use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -9,6 +13,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use time::macros::datetime;
 use tower::ServiceExt;
@@ -40,6 +45,13 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The body read as the wire type `T`; fails the test, showing the body, when it is not
+    /// one.
+    pub fn parse<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.raw)
+            .unwrap_or_else(|e| panic!("not a {}: {e}\n{self:?}", std::any::type_name::<T>()))
+    }
+
     /// The problem type slug, asserting the body is problem+json.
     pub fn problem(&self) -> &str {
         assert_eq!(
@@ -241,7 +253,8 @@ impl TestApp {
             StatusCode::OK,
             "login of {username}: {answer:?}"
         );
-        answer.body["token"].as_str().unwrap().to_owned()
+        let login: warden_proto::auth::LoginResponse = answer.parse();
+        login.token.0.expose_secret().to_owned()
     }
 
     /// The administrator's session token.
@@ -275,4 +288,68 @@ impl TestApp {
             .map(|e| e.action)
             .collect()
     }
+}
+
+/// How long [`eventually`] waits before it fails a test: far longer than anything takes on
+/// a loaded machine, so reaching it means the condition will not come.
+pub const PATIENCE: StdDuration = StdDuration::from_secs(60);
+
+/// How often a condition is looked at again.
+const POLL_EVERY: StdDuration = StdDuration::from_millis(20);
+
+/// Runs `probe` until `holds` accepts what it returned, and returns that value; once
+/// `within` has passed without it, returns the last value seen as the error. Between two
+/// looks the task sleeps [`POLL_EVERY`]. For waits that end in the caller's own way (a
+/// daemon that did not start, a log to show); tests use [`eventually`].
+pub async fn poll_until<T>(
+    within: StdDuration,
+    mut probe: impl AsyncFnMut() -> T,
+    mut holds: impl FnMut(&T) -> bool,
+) -> Result<T, T> {
+    let deadline = Instant::now() + within;
+    loop {
+        let seen = probe().await;
+        if holds(&seen) {
+            return Ok(seen);
+        }
+        if Instant::now() >= deadline {
+            return Err(seen);
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// Waits until `holds` accepts what `probe` returns, and returns that value; fails the test
+/// after [`PATIENCE`], naming `what` was awaited and the last value seen. The wait for
+/// something a worker, a task or another process does on its own time; what a test can
+/// drive itself (a tick, a clock) it drives instead.
+pub async fn eventually<T: Debug>(
+    what: &str,
+    probe: impl AsyncFnMut() -> T,
+    holds: impl FnMut(&T) -> bool,
+) -> T {
+    match poll_until(PATIENCE, probe, holds).await {
+        Ok(value) => value,
+        Err(last) => panic!("waited {PATIENCE:?} for {what}; last seen: {last:#?}"),
+    }
+}
+
+/// Stops a child process of the test: `signal` (a `kill` signal name) first, then SIGKILL
+/// when it has not exited within `grace`; always reaped. For drops, which cannot wait
+/// asynchronously: the thread sleeps between looks.
+pub fn stop_child(child: &mut Child, signal: &str, grace: StdDuration) {
+    if let Ok(None) = child.try_wait() {
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(POLL_EVERY);
+        }
+        let _ = child.kill();
+    }
+    let _ = child.wait();
 }

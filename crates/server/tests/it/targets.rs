@@ -17,12 +17,13 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use warden_connectors::ConnectionConfig;
 use warden_core::Clock;
+use warden_proto::targets::FindingInfo;
 use warden_server::config::Config;
 use warden_server::demo;
 
 use crate::directory::sync;
 use crate::requests::decide;
-use crate::support::TestApp;
+use crate::support::{TestApp, eventually};
 
 /// A unique tag for the objects one test makes on the shared servers.
 pub(crate) fn tag() -> String {
@@ -633,16 +634,19 @@ impl PrivateRedis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/test installs it)");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Self { child, port };
-            }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
-        }
-        panic!("redis-server did not start on port {port}");
+        let mut redis = Self { child, port };
+        let _connection = eventually(
+            &format!("redis-server to listen on port {port}"),
+            async || {
+                if let Some(status) = redis.child.try_wait().unwrap() {
+                    panic!("redis-server exited with {status} before listening on port {port}");
+                }
+                tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+            },
+            Result::is_ok,
+        )
+        .await;
+        redis
     }
 
     async fn admin(&self) -> redis::aio::MultiplexedConnection {
@@ -861,18 +865,19 @@ async fn the_scheduled_reconciler_finds_drift_without_being_asked() {
     let worker = tokio::spawn(warden_server::service::reconcile::schedule(
         e.t.state.clone(),
     ));
-    let mut found = Value::Null;
-    for _ in 0..100 {
-        let f = e.t.get("/v1/findings", &e.admin).await;
-        if f.body.as_array().is_some_and(|a| !a.is_empty()) {
-            found = f.body;
-            break;
-        }
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-    }
+    let found = eventually(
+        "the scheduled reconciliation to report a finding",
+        async || {
+            let f = e.t.get("/v1/findings", &e.admin).await;
+            assert_eq!(f.status, StatusCode::OK, "{f:?}");
+            f.parse::<Vec<FindingInfo>>()
+        },
+        |found| !found.is_empty(),
+    )
+    .await;
     worker.abort();
-    assert_eq!(found[0]["account"], "night-shift", "{found}");
-    assert_eq!(found[0]["resource"], "session-cache");
+    assert_eq!(found[0].account, "night-shift", "{found:?}");
+    assert_eq!(found[0].resource, "session-cache");
     let run = e.t.audit_actions().await;
     assert!(run.contains(&"reconcile.run".to_owned()), "{run:?}");
 }

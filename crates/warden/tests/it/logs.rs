@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::warden;
+use crate::support::{eventually, warden};
 
 /// `warden serve --dev` with its standard error written to `log`; returns the child and
 /// the address it listens on.
@@ -88,15 +88,11 @@ fn a_log_file_has_no_colour_codes_and_no_forged_fields() {
     assert_eq!(response_request_id(&head), "trace-42.a_b");
 
     // The log is written as requests finish: wait until both are in, then stop.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let text = loop {
-        let text = std::fs::read_to_string(&log).unwrap();
-        if text.contains("trace-42.a_b") && text.contains(&replaced) {
-            break text;
-        }
-        assert!(Instant::now() < deadline, "requests not logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let text = eventually(
+        "both requests in the log",
+        || std::fs::read_to_string(&log).unwrap(),
+        |text| text.contains("trace-42.a_b") && text.contains(&replaced),
+    );
     let _ = child.kill();
     let _ = child.wait();
 

@@ -4,9 +4,8 @@
 //! accept, durations in words and local times to the second.
 
 use std::process::Output;
-use std::time::{Duration, Instant};
 
-use crate::support::{Server, warden};
+use crate::support::{Server, eventually, warden};
 
 /// A development server with the demo users logged in, each by their token.
 struct Demo {
@@ -110,15 +109,12 @@ impl Demo {
 
     /// Waits until Alice's request `id` is active; returns its grant.
     fn active_grant(&self, id: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let r = self.json(&self.alice, &["requests", "show", id]);
-            if r["state"] == "active" {
-                return r["grant"].clone();
-            }
-            assert!(Instant::now() < deadline, "not active in time: {r}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let r = eventually(
+            "the request to be active",
+            || self.json(&self.alice, &["requests", "show", id]),
+            |r| r["state"] == "active",
+        );
+        r["grant"].clone()
     }
 }
 
@@ -265,15 +261,11 @@ fn revoke_says_the_grant_is_being_revoked_and_can_wait_for_the_target() {
         "{out}"
     );
     // The grant's own view says it ended early, and why.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let g = d.json(&d.alice, &["grants", "show", &grant_id]);
-        if g["state"] == "revoked" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not revoked in time: {g}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        "the grant to be revoked",
+        || d.json(&d.alice, &["grants", "show", &grant_id]),
+        |g| g["state"] == "revoked",
+    );
     let shown = d.ok(&d.alice, &["grants", "show", &grant_id]);
     assert!(
         shown.contains("— revoked (ended early at ")

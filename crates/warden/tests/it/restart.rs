@@ -18,7 +18,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::support::Server;
+use crate::support::{Server, eventually, poll_until};
 
 /// How the first server stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,18 +257,11 @@ fn token(server: &Server, user: &str, password: &str) -> String {
 /// The server's log once it holds `line` (the log is read from the process's standard
 /// error on a thread of its own, which may lag behind).
 fn logged(server: &Server, line: &str) -> String {
-    let deadline = std::time::Instant::now() + StdDuration::from_secs(60);
-    loop {
-        let log = server.stderr();
-        if log.contains(line) {
-            return log;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{line:?} not logged:\n{log}"
-        );
-        std::thread::sleep(StdDuration::from_millis(20));
-    }
+    eventually(
+        &format!("{line:?} in the server's log"),
+        || server.stderr(),
+        |log| log.contains(line),
+    )
 }
 
 /// The worker id a server logged at start.
@@ -312,32 +305,31 @@ fn free_port() -> u16 {
 /// the first answer. A connection made while the server still starts (it listens before
 /// it catches up) waits for that answer.
 fn first_health_answer(port: u16) -> String {
-    let deadline = std::time::Instant::now() + StdDuration::from_secs(120);
-    loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nothing listened on {port}"
-        );
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-            std::thread::sleep(StdDuration::from_millis(10));
-            continue;
-        };
-        stream
-            .set_read_timeout(Some(StdDuration::from_secs(120)))
-            .unwrap();
-        let asked = stream.write_all(
-            format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        );
-        let mut status = String::new();
-        if asked.is_ok()
-            && BufReader::new(&mut stream).read_line(&mut status).is_ok()
-            && !status.is_empty()
-        {
-            return status;
-        }
-        std::thread::sleep(StdDuration::from_millis(10));
-    }
+    let answer = poll_until(
+        StdDuration::from_secs(120),
+        || {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+            stream
+                .set_read_timeout(Some(StdDuration::from_secs(120)))
+                .unwrap();
+            stream
+                .write_all(
+                    format!(
+                        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .ok()?;
+            let mut status = String::new();
+            BufReader::new(&mut stream).read_line(&mut status).ok()?;
+            Some(status).filter(|s| !s.is_empty())
+        },
+        Option::is_some,
+    );
+    let Ok(Some(status)) = answer else {
+        panic!("nothing answered on {port} within 120 s");
+    };
+    status
 }
 
 /// Whether the local Redis has the ACL user `name`.
@@ -364,6 +356,10 @@ fn redis(args: &[&str]) -> String {
     line.trim_end().to_owned()
 }
 
+/// Waits on the real clock until `at`. The wait is what these tests are about: a real
+/// process stopped a few seconds before real grants end, and started again after they
+/// ended; nothing is asserted on the strength of it alone (what follows waits for what
+/// it checks).
 fn sleep_until(at: OffsetDateTime) {
     let left = at - OffsetDateTime::now_utc();
     if left.is_positive() {

@@ -11,15 +11,11 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{Server, warden};
+use crate::support::{Server, eventually, poll_until, warden};
 
 const SSHD: &str = "/usr/sbin/sshd";
-
-fn pause(ms: u64) {
-    std::thread::sleep(Duration::from_millis(ms));
-}
 
 fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
@@ -44,15 +40,18 @@ fn on_path(name: &str) -> Option<PathBuf> {
 /// Runs a user-database command, retrying while another test holds the lock on
 /// /etc/passwd. Panics (outside a drop) when it keeps failing.
 fn retry(what: &str, f: impl Fn() -> std::io::Result<Output>) {
-    let mut last = String::new();
-    for _ in 0..50 {
-        match f() {
-            Ok(out) if out.status.success() => return,
-            Ok(out) => last = String::from_utf8_lossy(&out.stderr).into_owned(),
-            Err(e) => last = e.to_string(),
-        }
-        pause(100);
-    }
+    let outcome = poll_until(
+        Duration::from_secs(10),
+        || match f() {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+            Err(e) => Err(e.to_string()),
+        },
+        Result::is_ok,
+    );
+    let Err(Err(last)) = outcome else {
+        return;
+    };
     if std::thread::panicking() {
         eprintln!("{what} failed: {last}");
     } else {
@@ -171,20 +170,22 @@ impl Sshd {
             log,
             host_key: dir.join("host_ed25519.pub"),
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = sshd.child.try_wait().unwrap() {
-                panic!("sshd exited ({status}):\n{}", sshd.log());
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sshd did not listen on {port}:\n{}",
+        let listening = poll_until(
+            Duration::from_secs(10),
+            || {
+                if let Some(status) = sshd.child.try_wait().unwrap() {
+                    panic!("sshd exited ({status}):\n{}", sshd.log());
+                }
+                TcpStream::connect(("127.0.0.1", port))
+            },
+            Result::is_ok,
+        );
+        if let Err(refused) = listening {
+            panic!(
+                "sshd did not listen on {port} ({}):\n{}",
+                refused.unwrap_err(),
                 sshd.log()
             );
-            pause(50);
         }
         sshd
     }
@@ -196,15 +197,15 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
-        // Let the connections still closing end first (up to 2 s), so sshd reaps them.
+        // Let the connections still closing end first (up to 2 s), so sshd reaps them;
+        // after that they are killed with it.
         let pid = self.child.id();
         let children = format!("/proc/{pid}/task/{pid}/children");
-        for _ in 0..40 {
-            match fs::read_to_string(&children) {
-                Ok(list) if !list.trim().is_empty() => pause(50),
-                _ => break,
-            }
-        }
+        let _ = poll_until(
+            Duration::from_secs(2),
+            || fs::read_to_string(&children).map(|list| list.trim().is_empty()),
+            |closed| !matches!(closed, Ok(false)),
+        );
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -411,41 +412,39 @@ impl Fixture {
 
     /// Polls `requests show ID` as `token` until the request is active; returns the grant id.
     fn wait_active(&self, token: &str, request: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let r = json(&self.server.ok(
-                &["--token", token, "--json", "requests", "show", request],
-                None,
-            ));
-            if field(&r, "state") == "active" {
-                assert_eq!(field(&r["grant"], "state"), "active", "{r}");
-                return field(&r["grant"], "id").to_owned();
-            }
-            assert!(
-                !["denied", "cancelled", "timed_out", "failed", "revoked"]
-                    .contains(&field(&r, "state")),
-                "the request ended without access: {r}"
-            );
-            assert!(Instant::now() < deadline, "not active in time: {r}");
-            pause(200);
-        }
+        let r = eventually(
+            "the request to be active",
+            || {
+                let r = json(&self.server.ok(
+                    &["--token", token, "--json", "requests", "show", request],
+                    None,
+                ));
+                assert!(
+                    !["denied", "cancelled", "timed_out", "failed", "revoked"]
+                        .contains(&field(&r, "state")),
+                    "the request ended without access: {r}"
+                );
+                r
+            },
+            |r| field(r, "state") == "active",
+        );
+        assert_eq!(field(&r["grant"], "state"), "active", "{r}");
+        field(&r["grant"], "id").to_owned()
     }
 
     /// Polls `grants show ID` as `token` until the grant is revoked.
     fn wait_revoked(&self, token: &str, grant: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let g = json(
-                &self
-                    .server
-                    .ok(&["--token", token, "--json", "grants", "show", grant], None),
-            );
-            if field(&g, "state") == "revoked" {
-                return;
-            }
-            assert!(Instant::now() < deadline, "not revoked in time: {g}");
-            pause(200);
-        }
+        eventually(
+            "the grant to be revoked",
+            || {
+                json(
+                    &self
+                        .server
+                        .ok(&["--token", token, "--json", "grants", "show", grant], None),
+                )
+            },
+            |g| field(g, "state") == "revoked",
+        );
     }
 }
 

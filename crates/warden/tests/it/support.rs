@@ -1,27 +1,79 @@
-//! Runs `warden serve` as a child process and the client commands against it.
+//! Runs `warden serve` as a child process and the client commands against it, and the
+//! one way these tests wait for something that happens on its own ([`eventually`],
+//! [`poll_until`]).
 
+use std::fmt::Debug;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+/// How long [`eventually`] waits before it fails a test: far longer than anything takes on
+/// a loaded machine, so reaching it means the condition will not come.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How often a condition is looked at again.
+const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// Runs `probe` until `holds` accepts what it returned, and returns that value; once
+/// `within` has passed without it, returns the last value seen as the error. The thread
+/// sleeps [`POLL_EVERY`] between two looks (these tests are synchronous: they block
+/// their own thread, no runtime's). For waits that end in the caller's own way; tests
+/// use [`eventually`].
+pub fn poll_until<T>(
+    within: Duration,
+    mut probe: impl FnMut() -> T,
+    mut holds: impl FnMut(&T) -> bool,
+) -> Result<T, T> {
+    let deadline = Instant::now() + within;
+    loop {
+        let seen = probe();
+        if holds(&seen) {
+            return Ok(seen);
+        }
+        if Instant::now() >= deadline {
+            return Err(seen);
+        }
+        std::thread::sleep(POLL_EVERY);
+    }
+}
+
+/// Waits until `holds` accepts what `probe` returns, and returns that value; fails the test
+/// after [`PATIENCE`], naming `what` was awaited and the last value seen. The wait for
+/// something the server or another process does on its own time.
+pub fn eventually<T: Debug>(
+    what: &str,
+    probe: impl FnMut() -> T,
+    holds: impl FnMut(&T) -> bool,
+) -> T {
+    match poll_until(PATIENCE, probe, holds) {
+        Ok(value) => value,
+        Err(last) => panic!("waited {PATIENCE:?} for {what}; last seen: {last:#?}"),
+    }
+}
 
 /// A running server.
 pub struct Server {
     child: Child,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// The threads reading the two streams; each ends when the process's end of its pipe
+    /// closes.
+    readers: Vec<JoinHandle<()>>,
     pub url: String,
     pub dir: PathBuf,
 }
 
-/// Collects a child's stream into a shared string on a thread of its own.
-fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+/// Collects a child's stream into a shared string on a thread of its own, which ends at
+/// the end of the stream.
+fn collect(stream: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHandle<()>) {
     let buf = Arc::new(Mutex::new(String::new()));
     let sink = Arc::clone(&buf);
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         let mut reader = BufReader::new(stream);
         let mut line = String::new();
         while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
@@ -29,7 +81,7 @@ fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
             line.clear();
         }
     });
-    buf
+    (buf, reader)
 }
 
 /// A bare `warden` command with a clean environment for the client.
@@ -57,36 +109,37 @@ impl Server {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start warden serve");
-        let stdout = collect(child.stdout.take().unwrap());
-        let stderr = collect(child.stderr.take().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let url = loop {
-            if let Some(url) = stdout
-                .lock()
-                .unwrap()
-                .lines()
-                .find_map(|l| l.split("listening on ").nth(1).map(|u| u.trim().to_owned()))
-            {
-                break url;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "warden serve exited with {status}\nstdout:\n{}\nstderr:\n{}",
-                    stdout.lock().unwrap(),
-                    stderr.lock().unwrap()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "warden serve did not start:\n{}",
+        let (stdout, out_reader) = collect(child.stdout.take().unwrap());
+        let (stderr, err_reader) = collect(child.stderr.take().unwrap());
+        let started = poll_until(
+            Duration::from_secs(60),
+            || {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "warden serve exited with {status}\nstdout:\n{}\nstderr:\n{}",
+                        stdout.lock().unwrap(),
+                        stderr.lock().unwrap()
+                    );
+                }
+                stdout
+                    .lock()
+                    .unwrap()
+                    .lines()
+                    .find_map(|l| l.split("listening on ").nth(1).map(|u| u.trim().to_owned()))
+            },
+            Option::is_some,
+        );
+        let Ok(Some(url)) = started else {
+            panic!(
+                "warden serve did not start within 60 s:\n{}",
                 stderr.lock().unwrap()
             );
-            std::thread::sleep(Duration::from_millis(50));
         };
         Self {
             child,
             stdout,
             stderr,
+            readers: vec![out_reader, err_reader],
             url,
             dir: dir.to_owned(),
         }
@@ -156,19 +209,22 @@ impl Server {
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "warden serve did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        // Let the reader threads drain.
-        std::thread::sleep(Duration::from_millis(100));
+        let status = eventually(
+            "warden serve to stop on SIGTERM",
+            || self.child.try_wait().unwrap(),
+            Option::is_some,
+        )
+        .unwrap();
+        // Everything it wrote is read once both streams have ended.
+        let readers = std::mem::take(&mut self.readers);
+        eventually(
+            "the server's output streams to end",
+            || readers.iter().filter(|r| !r.is_finished()).count(),
+            |running| *running == 0,
+        );
+        for reader in readers {
+            reader.join().unwrap();
+        }
         (status, self.stdout(), self.stderr())
     }
 }
