@@ -13,7 +13,7 @@ use uuid::Uuid;
 use warden_core::audit::AuditEvent;
 
 use crate::entity::findings;
-use crate::grants::insert_outbox;
+use crate::outbox::insert_outbox;
 use crate::rows::{from_ms, to_ms};
 use crate::{OutboxMessage, Store, StoreError};
 

@@ -1,5 +1,6 @@
-//! Grants and the due-time queue that drives them, the notification outbox, break-glass
-//! reviews and incidents, and the recording connector's tables.
+//! Grants and the due-time queue that drives them, and break-glass reviews and incidents.
+//! The notification outbox (`outbox`), worker leases (`leases`) and the recording
+//! connector's tables (`recording`) have their own modules.
 //!
 //! A grant row is its own queue entry: `due_at` is when the worker must next act on it
 //! (provision it, end it, retry), `NULL` once it is final. The worker reads what is due in
@@ -16,9 +17,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use warden_core::audit::AuditEvent;
 
-use crate::entity::{
-    connector_calls, grants, incidents, leases, outbox, recorded_access, requests, reviews,
-};
+use crate::entity::{grants, incidents, requests, reviews};
+use crate::outbox::{OutboxMessage, insert_outbox};
 use crate::rows::{from_ms, to_ms};
 use crate::{Store, StoreError};
 
@@ -79,36 +79,6 @@ pub struct StoredGrant {
     pub created_at: OffsetDateTime,
     /// Last change.
     pub updated_at: OffsetDateTime,
-}
-
-/// One notification for one channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxMessage {
-    /// Message id: receivers use it to drop a repeated delivery.
-    pub id: Uuid,
-    /// The configured channel that delivers it.
-    pub channel: String,
-    /// The event name (`request.needs_approval`, `grant.revoked`, ...).
-    pub event: String,
-    /// The event as JSON.
-    pub payload: String,
-    /// Written.
-    pub created_at: OffsetDateTime,
-}
-
-/// An outbox row with its delivery state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredOutbox {
-    /// The message.
-    pub message: OutboxMessage,
-    /// When the next attempt is due; `None` once delivered.
-    pub due_at: Option<OffsetDateTime>,
-    /// Failed attempts so far.
-    pub attempts: i32,
-    /// The last failure.
-    pub last_error: Option<String>,
-    /// When it was delivered.
-    pub delivered_at: Option<OffsetDateTime>,
 }
 
 /// The worker's outcome for one grant it read: the grant's new values, applied only when
@@ -192,39 +162,6 @@ pub struct ReviewStep<'a> {
     pub incident: Option<&'a StoredIncident>,
     /// When.
     pub at: OffsetDateTime,
-}
-
-/// A call the recording connector received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectorCall {
-    /// When.
-    pub at: OffsetDateTime,
-    /// `grant` or `revoke`.
-    pub op: String,
-    /// For whom.
-    pub identity_id: Uuid,
-    /// Resource.
-    pub resource: String,
-    /// Role.
-    pub role: String,
-    /// The grant it served.
-    pub grant_id: Uuid,
-}
-
-/// Who holds a worker lease, and until when unless they renew it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LeaseHolder {
-    /// The holder's worker id.
-    pub owner: Uuid,
-    /// When the lease runs out.
-    pub until: OffsetDateTime,
-}
-
-fn lease_from(m: leases::Model) -> Result<LeaseHolder, StoreError> {
-    Ok(LeaseHolder {
-        owner: m.owner,
-        until: from_ms(m.until)?,
-    })
 }
 
 fn grant_from(m: grants::Model) -> Result<StoredGrant, StoreError> {
@@ -356,22 +293,6 @@ fn incident_from(m: incidents::Model) -> Result<StoredIncident, StoreError> {
     })
 }
 
-fn outbox_from(m: outbox::Model) -> Result<StoredOutbox, StoreError> {
-    Ok(StoredOutbox {
-        message: OutboxMessage {
-            id: m.id,
-            channel: m.channel,
-            event: m.event,
-            payload: m.payload,
-            created_at: from_ms(m.created_at)?,
-        },
-        due_at: m.due_at.map(from_ms).transpose()?,
-        attempts: m.attempts,
-        last_error: m.last_error,
-        delivered_at: m.delivered_at.map(from_ms).transpose()?,
-    })
-}
-
 pub(crate) async fn insert_grant(
     txn: &DatabaseTransaction,
     g: &StoredGrant,
@@ -381,33 +302,6 @@ pub(crate) async fn insert_grant(
         .exec_without_returning(txn)
         .await?;
     Ok(())
-}
-
-pub(crate) async fn insert_outbox(
-    txn: &DatabaseTransaction,
-    messages: &[OutboxMessage],
-) -> Result<(), StoreError> {
-    if messages.is_empty() {
-        return Ok(());
-    }
-    outbox::Entity::insert_many(messages.iter().map(|m| outbox::ActiveModel {
-        id: Set(m.id),
-        channel: Set(m.channel.clone()),
-        event: Set(m.event.clone()),
-        payload: Set(m.payload.clone()),
-        created_at: Set(to_ms(m.created_at)),
-        due_at: Set(Some(to_ms(m.created_at))),
-        attempts: Set(0),
-        last_error: Set(None),
-        delivered_at: Set(None),
-    }))
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
-}
-
-fn access_key(identity: Uuid, resource: &str, role: &str) -> String {
-    format!("{identity}|{resource}|{role}")
 }
 
 impl Store {
@@ -815,98 +709,6 @@ impl Store {
         Ok(n)
     }
 
-    // ----- outbox -----
-
-    /// Writes notifications (with their events) that accompany no other change.
-    pub async fn notify(
-        &self,
-        outbox: &[OutboxMessage],
-        events: &[AuditEvent],
-    ) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        insert_outbox(&write.txn, outbox).await?;
-        crate::audit::insert_audits(&write.txn, events).await?;
-        write.txn.commit().await?;
-        Ok(())
-    }
-
-    /// Messages due for delivery at `now`, earliest first.
-    pub async fn due_outbox(
-        &self,
-        now: OffsetDateTime,
-        limit: u64,
-    ) -> Result<Vec<StoredOutbox>, StoreError> {
-        outbox::Entity::find()
-            .filter(outbox::Column::DueAt.lte(to_ms(now)))
-            .order_by_asc(outbox::Column::DueAt)
-            .order_by_asc(outbox::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(outbox_from)
-            .collect()
-    }
-
-    /// When the next message is due, if any waits.
-    pub async fn next_outbox_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        let next: Option<Option<i64>> = outbox::Entity::find()
-            .select_only()
-            .column(outbox::Column::DueAt)
-            .filter(outbox::Column::DueAt.is_not_null())
-            .order_by_asc(outbox::Column::DueAt)
-            .limit(1)
-            .into_tuple()
-            .one(&self.db)
-            .await?;
-        next.flatten().map(from_ms).transpose()
-    }
-
-    /// Every message, oldest first (for operators and tests).
-    pub async fn outbox_messages(&self) -> Result<Vec<StoredOutbox>, StoreError> {
-        outbox::Entity::find()
-            .order_by_asc(outbox::Column::CreatedAt)
-            .order_by_asc(outbox::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(outbox_from)
-            .collect()
-    }
-
-    /// Marks a message delivered: it is never sent again.
-    pub async fn outbox_delivered(&self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::DeliveredAt, Expr::value(to_ms(at)))
-            .col_expr(outbox::Column::DueAt, Expr::value(Option::<i64>::None))
-            .filter(outbox::Column::Id.eq(id))
-            .exec(&write.txn)
-            .await?;
-        write.txn.commit().await?;
-        Ok(())
-    }
-
-    /// Records a failed delivery and when to try again.
-    pub async fn outbox_failed(
-        &self,
-        id: Uuid,
-        attempts: i32,
-        retry_at: OffsetDateTime,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::Attempts, Expr::value(attempts))
-            .col_expr(outbox::Column::DueAt, Expr::value(to_ms(retry_at)))
-            .col_expr(outbox::Column::LastError, Expr::value(error.to_owned()))
-            .filter(outbox::Column::Id.eq(id))
-            .exec(&write.txn)
-            .await?;
-        write.txn.commit().await?;
-        Ok(())
-    }
-
     // ----- break-glass reviews and incidents -----
 
     /// Moves a break-glass review, recording a verdict, a justification or an incident
@@ -1056,208 +858,6 @@ impl Store {
             .all(&self.db)
             .await?)
     }
-
-    // ----- worker leases -----
-
-    /// Takes or renews the lease `name` for `owner` until `until`: granted when nobody
-    /// holds it, `owner` already does, or the holder's lease ran out before `now`. Among
-    /// replicas racing for it, one wins. Returns whether `owner` holds it now.
-    pub async fn lease(
-        &self,
-        name: &str,
-        owner: Uuid,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let write = self.begin_write().await?;
-        let renewed = leases::Entity::update_many()
-            .col_expr(leases::Column::Owner, Expr::value(owner))
-            .col_expr(leases::Column::Until, Expr::value(to_ms(until)))
-            .filter(leases::Column::Name.eq(name))
-            .filter(
-                Condition::any()
-                    .add(leases::Column::Owner.eq(owner))
-                    .add(leases::Column::Until.lt(to_ms(now))),
-            )
-            .exec(&write.txn)
-            .await?
-            .rows_affected;
-        let held = if renewed > 0 {
-            true
-        } else {
-            leases::Entity::insert(leases::ActiveModel {
-                name: Set(name.to_owned()),
-                owner: Set(owner),
-                until: Set(to_ms(until)),
-            })
-            .on_conflict(
-                sea_orm::sea_query::OnConflict::column(leases::Column::Name)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&write.txn)
-            .await?
-                > 0
-        };
-        write.txn.commit().await?;
-        Ok(held)
-    }
-
-    /// Gives up the lease `name` if `owner` holds it (a clean shutdown).
-    pub async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        leases::Entity::delete_many()
-            .filter(leases::Column::Name.eq(name))
-            .filter(leases::Column::Owner.eq(owner))
-            .exec(&write.txn)
-            .await?;
-        write.txn.commit().await?;
-        Ok(())
-    }
-
-    /// Gives up every lease `owner` holds (a clean shutdown: other replicas, or this
-    /// process started again, take them over at once). Returns how many it held.
-    pub async fn release_all(&self, owner: Uuid) -> Result<u64, StoreError> {
-        let write = self.begin_write().await?;
-        let released = leases::Entity::delete_many()
-            .filter(leases::Column::Owner.eq(owner))
-            .exec(&write.txn)
-            .await?
-            .rows_affected;
-        write.txn.commit().await?;
-        Ok(released)
-    }
-
-    /// Who holds the lease `name` (lapsed or not), if anybody.
-    pub async fn lease_holder(&self, name: &str) -> Result<Option<LeaseHolder>, StoreError> {
-        leases::Entity::find_by_id(name.to_owned())
-            .one(&self.db)
-            .await?
-            .map(lease_from)
-            .transpose()
-    }
-
-    /// Every lease and its holder, by name.
-    pub async fn lease_holders(&self) -> Result<Vec<(String, LeaseHolder)>, StoreError> {
-        leases::Entity::find()
-            .order_by_asc(leases::Column::Name)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|m| Ok((m.name.clone(), lease_from(m)?)))
-            .collect()
-    }
-
-    // ----- the recording connector -----
-
-    /// Records that an access exists until `until` (creating or moving its end).
-    pub async fn record_access(
-        &self,
-        identity: Uuid,
-        resource: &str,
-        role: &str,
-        until: OffsetDateTime,
-        grant: Uuid,
-        at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        let key = access_key(identity, resource, role);
-        recorded_access::Entity::insert(recorded_access::ActiveModel {
-            key: Set(key),
-            identity_id: Set(identity),
-            resource: Set(resource.to_owned()),
-            role: Set(role.to_owned()),
-            until: Set(to_ms(until)),
-            granted_at: Set(to_ms(at)),
-        })
-        .on_conflict(
-            sea_orm::sea_query::OnConflict::column(recorded_access::Column::Key)
-                .update_column(recorded_access::Column::Until)
-                .to_owned(),
-        )
-        .exec_without_returning(&write.txn)
-        .await?;
-        insert_call(&write.txn, "grant", identity, resource, role, grant, at).await?;
-        write.txn.commit().await?;
-        Ok(())
-    }
-
-    /// Records that an access is gone.
-    pub async fn erase_access(
-        &self,
-        identity: Uuid,
-        resource: &str,
-        role: &str,
-        grant: Uuid,
-        at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        recorded_access::Entity::delete_many()
-            .filter(recorded_access::Column::Key.eq(access_key(identity, resource, role)))
-            .exec(&write.txn)
-            .await?;
-        insert_call(&write.txn, "revoke", identity, resource, role, grant, at).await?;
-        write.txn.commit().await?;
-        Ok(())
-    }
-
-    /// Until when a recorded access exists, if it does.
-    pub async fn recorded_access(
-        &self,
-        identity: Uuid,
-        resource: &str,
-        role: &str,
-    ) -> Result<Option<OffsetDateTime>, StoreError> {
-        recorded_access::Entity::find_by_id(access_key(identity, resource, role))
-            .one(&self.db)
-            .await?
-            .map(|m| from_ms(m.until))
-            .transpose()
-    }
-
-    /// The recording connector's calls, oldest first.
-    pub async fn connector_calls(&self) -> Result<Vec<ConnectorCall>, StoreError> {
-        connector_calls::Entity::find()
-            .order_by_asc(connector_calls::Column::At)
-            .order_by_asc(connector_calls::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|m| {
-                Ok(ConnectorCall {
-                    at: from_ms(m.at)?,
-                    op: m.op,
-                    identity_id: m.identity_id,
-                    resource: m.resource,
-                    role: m.role,
-                    grant_id: m.grant_id,
-                })
-            })
-            .collect()
-    }
-}
-
-async fn insert_call(
-    txn: &DatabaseTransaction,
-    op: &str,
-    identity: Uuid,
-    resource: &str,
-    role: &str,
-    grant: Uuid,
-    at: OffsetDateTime,
-) -> Result<(), StoreError> {
-    connector_calls::Entity::insert(connector_calls::ActiveModel {
-        id: Set(warden_core::clock::id_at(at)),
-        at: Set(to_ms(at)),
-        op: Set(op.to_owned()),
-        identity_id: Set(identity),
-        resource: Set(resource.to_owned()),
-        role: Set(role.to_owned()),
-        grant_id: Set(grant),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
 }
 
 /// Ends the live grants among `ids` at `at` (see [`Store::end_grants`]).

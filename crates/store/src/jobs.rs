@@ -9,7 +9,7 @@ use uuid::Uuid;
 use warden_core::audit::AuditEvent;
 
 use crate::entity::{access_jobs, birthright_assignments};
-use crate::grants::insert_outbox;
+use crate::outbox::insert_outbox;
 use crate::rows::{from_ms, to_ms};
 use crate::{OutboxMessage, Store, StoreError, insert_audit};
 

@@ -11,7 +11,10 @@ mod entity;
 mod findings;
 mod grants;
 mod jobs;
+mod leases;
 mod migration;
+mod outbox;
+mod recording;
 mod requests;
 mod rows;
 #[cfg(feature = "testing")]
@@ -49,10 +52,13 @@ pub use directory::{
 use entity::{api_tokens, login_throttle, system_settings, users};
 pub use findings::{Sighting, StoredFinding};
 pub use grants::{
-    ConnectorCall, Contact, GrantChange, GrantFilter, LIVE_STATES, LeaseHolder, OutboxMessage,
-    ReviewStep, StoredGrant, StoredIncident, StoredOutbox, StoredReview,
+    Contact, GrantChange, GrantFilter, LIVE_STATES, ReviewStep, StoredGrant, StoredIncident,
+    StoredReview,
 };
 pub use jobs::{DueJob, JobOutcome};
+pub use leases::LeaseHolder;
+pub use outbox::{OutboxMessage, StoredOutbox};
+pub use recording::ConnectorCall;
 pub use requests::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 pub use rows::StoredAuditEvent;
 use rows::to_ms;

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use warden_core::audit::AuditEvent;
 
 use crate::entity::{approvals, requests};
-use crate::grants::{OutboxMessage, StoredGrant, insert_grant, insert_outbox};
+use crate::grants::{StoredGrant, insert_grant};
+use crate::outbox::{OutboxMessage, insert_outbox};
 use crate::rows::{from_ms, to_ms};
 use crate::{Store, StoreError};
 

@@ -21,7 +21,7 @@ use crate::directory::unique_violation;
 use crate::entity::{
     grants, vault_accounts, vault_checkouts, vault_keys, vault_meta, vault_secrets,
 };
-use crate::grants::insert_outbox;
+use crate::outbox::insert_outbox;
 use crate::rows::{from_ms, to_ms};
 use crate::{OutboxMessage, Store, StoreError};
 
