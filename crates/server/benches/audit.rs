@@ -25,11 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use warden_app::config::Config;
+use warden_app::{AppState, service};
 use warden_core::Clock as _;
 use warden_core::SystemClock;
 use warden_core::audit::{Action, Actor, AuditEvent};
-use warden_server::config::Config;
-use warden_server::{AppState, service};
 use warden_store::Store;
 
 const PHASE_SECS: u64 = 10;

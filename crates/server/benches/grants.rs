@@ -55,17 +55,18 @@ use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 use uuid::Uuid;
+use warden_app::config::Config;
+use warden_app::connectors::Connectors;
+use warden_app::hr_file::HrFormat;
+use warden_app::service::hr::{SyncOptions, sync_as};
+use warden_app::service::{bootstrap, expiry};
+use warden_app::{AppState, demo, service};
 use warden_core::audit::Actor;
 use warden_core::connector::{
     AccessSpec, Account, BoxFuture, Connector, ConnectorError, Credential, Presence,
 };
 use warden_core::{Clock, SystemClock};
-use warden_server::config::Config;
-use warden_server::connectors::Connectors;
-use warden_server::hr_file::HrFormat;
-use warden_server::service::hr::{SyncOptions, sync_as};
-use warden_server::service::{bootstrap, expiry};
-use warden_server::{AppState, api, demo, service};
+use warden_server::api;
 use warden_store::Store;
 
 /// Set in the child process that measures a restart: the database URL.
@@ -849,7 +850,7 @@ async fn restart(url: &str, started: Instant) {
     );
     let caught_up = started.elapsed();
     tokio::spawn(expiry::run(state.clone()));
-    tokio::spawn(warden_server::access_index::run(state.clone()));
+    tokio::spawn(warden_app::access_index::run(state.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -944,7 +945,7 @@ fn main() {
             state.access_index().grants().unwrap_or(0),
             t.elapsed().as_secs_f64() * 1000.0
         );
-        let follower = tokio::spawn(warden_server::access_index::run(state.clone()));
+        let follower = tokio::spawn(warden_app::access_index::run(state.clone()));
 
         println!(
             "\ntarget 2: GET /v1/access/check, up to {CHECKS_PER_LEVEL} checks or {} s per level (target p99 < 1 ms)",

@@ -9,12 +9,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use warden_app::config::Config;
+use warden_app::hr_file::HrFormat;
+use warden_app::service::hr::{SyncOptions, sync_as};
+use warden_app::{AppState, demo, service};
 use warden_core::SystemClock;
 use warden_core::audit::Actor;
-use warden_server::config::Config;
-use warden_server::hr_file::HrFormat;
-use warden_server::service::hr::{SyncOptions, sync_as};
-use warden_server::{AppState, demo, service};
 use warden_store::Store;
 
 const PEOPLE: usize = 100_000;

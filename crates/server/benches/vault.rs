@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 use uuid::Uuid;
+use warden_app::AppState;
+use warden_app::config::Config;
+use warden_app::service::rotation;
 use warden_core::Clock as _;
 use warden_core::SystemClock;
-use warden_server::AppState;
-use warden_server::config::Config;
-use warden_server::service::rotation;
 use warden_store::{SecretVersion, Store, VaultAccount};
 
 const WARMUP: usize = 20;
@@ -77,7 +77,7 @@ fn main() {
                 .expect("connection"),
         );
         let state = AppState::new(store, std::sync::Arc::new(SystemClock), config);
-        warden_server::service::vault::open(&state)
+        warden_app::service::vault::open(&state)
             .await
             .expect("vault opens with its key file");
 

@@ -1,5 +1,5 @@
-//! Who is calling, from where: the client address (honouring `X-Forwarded-For` only from
-//! configured proxies) and the user agent.
+//! Who is calling an HTTP endpoint, from where: the client address (honouring
+//! `X-Forwarded-For` only from configured proxies) and the user agent.
 //!
 //! Written here rather than taken from a crate because the rule that matters — believe the
 //! header only when the peer is one of *our* proxies, then take the right-most address
@@ -12,29 +12,24 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use ipnet::IpNet;
+use warden_app::client::ClientInfo;
+use warden_app::state::AppState;
 
-use crate::state::AppState;
-
-/// The longest user agent kept.
-const MAX_USER_AGENT: usize = 200;
-
-/// The caller's address and user agent.
+/// The client of the request being handled.
 #[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    /// The client address, if known.
-    pub ip: Option<IpAddr>,
-    /// The user agent, cut to a bounded length.
-    pub user_agent: Option<String>,
-}
+pub struct Client(pub ClientInfo);
 
-impl FromRequestParts<AppState> for ClientInfo {
+impl FromRequestParts<AppState> for Client {
     type Rejection = Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(client_info(parts, &state.config().server.trusted_proxies))
+        Ok(Self(client_info(
+            parts,
+            &state.config().server.trusted_proxies,
+        )))
     }
 }
 
@@ -48,14 +43,8 @@ pub fn client_info(parts: &Parts, trusted: &[IpNet]) -> ClientInfo {
     let user_agent = parts
         .headers
         .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| {
-            ua.chars()
-                .filter(|c| !c.is_control())
-                .take(MAX_USER_AGENT)
-                .collect()
-        });
-    ClientInfo { ip, user_agent }
+        .and_then(|v| v.to_str().ok());
+    ClientInfo::new(ip, user_agent)
 }
 
 /// The client address: the peer itself, unless the peer is a trusted proxy; then the

@@ -2,14 +2,16 @@
 //! problem details body. Internal failures show generic text to the caller and log their
 //! whole cause chain; client errors are not logged with their detail (it may quote input).
 //! A [`ServiceError`] becomes an `ApiError` here and nowhere else ([`From`]), so the JSON
-//! API answers every failure of the service layer the same way.
+//! API answers every failure of the service layer the same way; the constructors here are
+//! for the refusals made at the HTTP edge itself (a missing bearer token, a body or
+//! query that does not parse, routes that do not exist).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use warden_proto::problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
 use warden_store::StoreError;
 
-use crate::service::error::{Failure, ServiceError};
+use warden_app::service::error::{Failure, ServiceError};
 
 /// A failed API call.
 #[derive(Debug)]
@@ -53,42 +55,12 @@ impl ApiError {
         err
     }
 
-    /// A request field fits the API's description but cannot be acted on: it names
-    /// something that does not exist, or breaks a rule of the policy or configuration
-    /// that the description cannot state. A field that does not fit the description is
-    /// [`ApiError::field`].
-    pub fn unprocessable(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let mut err = Self::field(field, message);
-        err.kind = ProblemType::Unprocessable;
-        err
-    }
-
     /// No valid credentials. One text for every reason, so the answer reveals nothing.
     pub fn unauthorized() -> Self {
         Self::new(
             ProblemType::Unauthorized,
             "a valid bearer token is required",
         )
-    }
-
-    /// A failed login; the same for an unknown user, a wrong password or a disabled user.
-    pub fn bad_login() -> Self {
-        Self::new(ProblemType::Unauthorized, "invalid user name or password")
-    }
-
-    /// Nothing called `what`.
-    pub fn not_found(what: impl Into<String>) -> Self {
-        Self::new(
-            ProblemType::NotFound,
-            format!("{} was not found", what.into()),
-        )
-    }
-
-    /// Too many attempts; try again after `secs`.
-    pub fn rate_limited(secs: u64, detail: impl Into<String>) -> Self {
-        let mut err = Self::new(ProblemType::RateLimited, detail);
-        err.retry_after_secs = Some(secs.max(1));
-        err
     }
 
     /// An unexpected failure; the cause is logged, never shown.
@@ -127,13 +99,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => {
-                Self::new(ProblemType::Conflict, format!("{what} already exists"))
-            }
-            stale @ StoreError::Stale(_) => Self::new(ProblemType::Conflict, stale.to_string()),
-            other => Self::internal(other),
-        }
+        ServiceError::from(e).into()
     }
 }
 

@@ -1,30 +1,16 @@
-//! Warden's server: configuration, the HTTP API, the service layer behind it, and start-up.
+//! Warden's HTTP front doors: the JSON API and SCIM, and the start-up of the whole server.
 //!
-//! Requests enter through [`api`], are authenticated by [`auth::Caller`], and every change
-//! goes through [`service`], which checks authorization and commits the change together
-//! with its audit event through the store.
+//! Requests enter through [`api`] or [`scim`], are authenticated by
+//! [`auth::Authenticated`], and every operation goes through [`warden_app::service`],
+//! which checks authorization and commits the change together with its audit event
+//! through the store. Nothing here decides a rule: it maps HTTP to service calls and
+//! service errors to responses.
 
-pub mod access_index;
 pub mod api;
 pub mod auth;
 pub mod client;
-pub mod config;
-pub mod connectors;
-pub mod demo;
 pub mod error;
-pub mod hr_file;
-pub mod leases;
-pub mod notify;
-pub mod outbound;
 pub mod scim;
 pub mod serve;
-pub mod service;
-pub mod siem;
-pub mod state;
-pub mod telemetry;
-pub mod tickets;
-pub mod vault;
 
-pub use config::Config;
 pub use serve::{ServeError, ServeOptions, serve};
-pub use state::AppState;

@@ -12,13 +12,13 @@ use warden_core::{Clock, SystemClock};
 use warden_store::{Store, StoreError, StoreOptions};
 
 use crate::api::app;
-use crate::config::Config;
-use crate::service::bootstrap;
-use crate::state::AppState;
+use warden_app::config::Config;
+use warden_app::service::bootstrap;
+use warden_app::state::AppState;
 
 /// A start-up step's refusal as the operator reads it: what went wrong and, for each
 /// field (a policy file's line, say), why; an internal failure with its cause.
-fn init_failed(e: crate::service::error::ServiceError) -> ServeError {
+fn init_failed(e: warden_app::service::error::ServiceError) -> ServeError {
     ServeError::Init(
         e.public_detail()
             .or_else(|| e.cause_chain())
@@ -118,12 +118,12 @@ pub async fn serve(
         )?;
     }
 
-    let active = crate::service::policy::load_active(&store)
+    let active = warden_app::service::policy::load_active(&store)
         .await
         .map_err(ServeError::Init)?;
     // Leases are held under the data directory's worker id, so a process started again
     // here takes over at once what the previous one held, even if it was killed.
-    let worker = crate::leases::WorkerIdentity::for_serving(&config.storage.data_dir)
+    let worker = warden_app::leases::WorkerIdentity::for_serving(&config.storage.data_dir)
         .map_err(|e| ServeError::Init(e.to_string()))?;
     match worker.file() {
         Some(file) => tracing::info!(
@@ -155,7 +155,7 @@ pub async fn serve(
         .map_err(|e| ServeError::Init(format!("recording the configuration: {e}")))?;
     // The vault opens before anything uses a target: sealed with shares, or unsealed with
     // its development key file.
-    crate::service::vault::open(&state)
+    warden_app::service::vault::open(&state)
         .await
         .map_err(|e| ServeError::Init(format!("the vault: {e}")))?;
     // The checkpoint key is read (or made) before serving: an export must be signable.
@@ -163,7 +163,7 @@ pub async fn serve(
         .audit_key()
         .map_err(|e| ServeError::Init(format!("the audit signing key: {e}")))?;
     tracing::info!(key_id = %audit_key.public().key_id(), "audit checkpoints are signed with this key");
-    if options.dev && crate::demo::load(&state).await.map_err(init_failed)? {
+    if options.dev && warden_app::demo::load(&state).await.map_err(init_failed)? {
         writeln!(
             out,
             "Loaded the demo policy (demo/policy) and HR population (demo/hr.csv).\n"
@@ -173,16 +173,16 @@ pub async fn serve(
     // process, unless a live replica holds the grant worker's lease.
     let catching_up =
         |e: warden_store::StoreError| ServeError::Init(format!("catching up on due grants: {e}"));
-    let caught = if crate::service::expiry::take_lease_at_start(&state)
+    let caught = if warden_app::service::expiry::take_lease_at_start(&state)
         .await
         .map_err(catching_up)?
     {
-        crate::service::expiry::catch_up(&state)
+        warden_app::service::expiry::catch_up(&state)
             .await
             .map_err(catching_up)?
     } else {
         tracing::info!("another replica runs the grant worker; it handles due grants");
-        crate::service::expiry::Report::default()
+        warden_app::service::expiry::Report::default()
     };
     if !caught.is_empty() {
         tracing::info!(
@@ -197,18 +197,18 @@ pub async fn serve(
     tokio::spawn(sweep_leavers(state.clone()));
     // Read in the background: checks read the database until it is done.
     state.access_index().follow_in_background();
-    tokio::spawn(crate::access_index::run(state.clone()));
+    tokio::spawn(warden_app::access_index::run(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
     // The workers that run under a lease, stopped before their leases are released.
     let mut workers = tokio::task::JoinSet::new();
-    workers.spawn(crate::service::expiry::run(state.clone()));
-    workers.spawn(crate::notify::deliver::run(state.clone()));
-    workers.spawn(crate::service::reconcile::schedule(state.clone()));
-    workers.spawn(crate::service::provisioning::run(state.clone()));
-    workers.spawn(crate::service::audit::run_checkpoints(state.clone()));
-    workers.spawn(crate::service::rotation::run(state.clone()));
+    workers.spawn(warden_app::service::expiry::run(state.clone()));
+    workers.spawn(warden_app::notify::deliver::run(state.clone()));
+    workers.spawn(warden_app::service::reconcile::schedule(state.clone()));
+    workers.spawn(warden_app::service::provisioning::run(state.clone()));
+    workers.spawn(warden_app::service::audit::run_checkpoints(state.clone()));
+    workers.spawn(warden_app::service::rotation::run(state.clone()));
     // The SIEM sinks' workers stop taking their leases once they are released.
-    crate::siem::spawn_all(&state);
+    warden_app::siem::spawn_all(&state);
     let stopping = state.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
@@ -271,7 +271,7 @@ async fn follow_policy(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
-        if let Err(e) = crate::service::policy::refresh(&state).await {
+        if let Err(e) = warden_app::service::policy::refresh(&state).await {
             tracing::error!(error = %e, "cannot follow the stored policy; keeping the current one");
         }
     }
@@ -283,7 +283,7 @@ async fn sweep_leavers(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        match crate::service::directory::sweep_leavers(&state).await {
+        match warden_app::service::directory::sweep_leavers(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 leavers = n,
@@ -302,13 +302,13 @@ async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
-        if let Err(e) = crate::service::requests::expire_pending(&state).await {
+        if let Err(e) = warden_app::service::requests::expire_pending(&state).await {
             tracing::error!(error = ?e, "cannot time out pending requests; retrying");
         }
-        if let Err(e) = crate::service::breakglass::lapse_overdue(&state).await {
+        if let Err(e) = warden_app::service::breakglass::lapse_overdue(&state).await {
             tracing::error!(error = ?e, "cannot lapse overdue break-glass justifications; retrying");
         }
-        if let Err(e) = crate::service::vendors::sweep(&state).await {
+        if let Err(e) = warden_app::service::vendors::sweep(&state).await {
             tracing::error!(error = ?e, "cannot bring vendor accounts in step with their grants; retrying");
         }
     }

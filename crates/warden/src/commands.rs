@@ -9,8 +9,8 @@ use std::io::BufRead;
 use anyhow::{Context, Result, bail};
 use secrecy::zeroize::Zeroize as _;
 use serde::Serialize;
+use warden_app::config::ConfigError;
 use warden_proto::WireSecret;
-use warden_server::config::ConfigError;
 
 use crate::cli::{Cli, Command, Global};
 use crate::client::{Client, DEFAULT_ADDR};

@@ -110,12 +110,9 @@ pub fn read_policy_dir(dir: &Path) -> Result<Vec<PolicyFile>> {
 /// at `config` (with `WARDEN_*` overrides, as `serve` reads it), as apply checks it:
 /// errors fail, and resources whose grants would only be recorded are warned of.
 fn validate_with_config(files: &[PolicyFile], config: &Path) -> Result<()> {
-    let config = warden_server::config::Config::load(Some(config), std::env::vars())?;
-    let policy = validate_local(
-        files,
-        warden_server::tickets::compile_options(&config.tickets),
-    )?;
-    let check = warden_server::service::policy::check_connections(
+    let config = warden_app::config::Config::load(Some(config), std::env::vars())?;
+    let policy = validate_local(files, warden_app::tickets::compile_options(&config.tickets))?;
+    let check = warden_app::service::policy::check_connections(
         &policy,
         &config.connections,
         config.grants.record_only,

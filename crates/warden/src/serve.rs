@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
-use warden_server::config::{Config, ConfigError};
-use warden_server::{ServeOptions, telemetry};
+use warden_app::config::{Config, ConfigError};
+use warden_app::telemetry;
+use warden_server::ServeOptions;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use warden_proto::audit::{AuditHead, AuditKey, AuditPage, AuditQuery, ExportQuery};
 use warden_proto::problem::Problem;
 
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::service;
-use crate::state::AppState;
+use warden_app::service;
+use warden_app::state::AppState;
 
 /// Searches the audit log, newest first, a page at a time. Needs `audit:read` or `admin`.
 #[utoipa::path(operation_id = "search_audit", get, path = "/v1/audit/events", tag = "audit", security(("bearer" = [])),
@@ -23,7 +23,7 @@ use crate::state::AppState;
     ))]
 pub async fn search(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     service::audit::search(&state, &caller, &q)
@@ -39,7 +39,7 @@ pub async fn search(
     ))]
 pub async fn head(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<AuditHead>, ApiError> {
     service::audit::head(&state, &caller)
         .await
@@ -71,7 +71,7 @@ pub async fn key(State(state): State<AppState>) -> Result<Json<AuditKey>, ApiErr
     ))]
 pub async fn export(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let export = service::audit::export(&state, &caller, q.since.unwrap_or(0))

@@ -7,12 +7,12 @@ use warden_proto::auth::{ChangePassword, LoginRequest, LoginResponse, WhoAmI};
 use warden_proto::problem::Problem;
 
 use super::ApiJson;
-use crate::auth::Caller;
-use crate::client::ClientInfo;
+use crate::auth::Authenticated;
+use crate::client::Client;
 use crate::error::ApiError;
-use crate::service;
-use crate::service::scope_names;
-use crate::state::AppState;
+use warden_app::service;
+use warden_app::service::scope_names;
+use warden_app::state::AppState;
 
 /// Logs in with a user name and password and returns a session token. Unknown users and
 /// wrong passwords get the same 401; too many attempts per address or per account name
@@ -23,7 +23,7 @@ use crate::state::AppState;
 ))]
 pub async fn login(
     State(state): State<AppState>,
-    client: ClientInfo,
+    Client(client): Client,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     service::auth::login(&state, &client, req)
@@ -36,7 +36,10 @@ pub async fn login(
 #[utoipa::path(operation_id = "logout", post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses(
     (status = 204, description = "The token is revoked"),
 ))]
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<StatusCode, ApiError> {
     service::auth::logout(&state, &caller)
         .await
         .map_err(ApiError::from)
@@ -47,7 +50,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Sta
 #[utoipa::path(operation_id = "whoami", get, path = "/v1/auth/whoami", tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = WhoAmI),
 ))]
-pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
+pub async fn whoami(Authenticated(caller): Authenticated) -> Json<WhoAmI> {
     Json(WhoAmI {
         user_id: caller.user.id,
         username: caller.user.username.to_string(),
@@ -66,7 +69,7 @@ pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
 ))]
 pub async fn change_password(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(req): ApiJson<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
     service::auth::change_password(&state, &caller, req)

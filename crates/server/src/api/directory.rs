@@ -9,12 +9,12 @@ use warden_proto::directory::{
 };
 use warden_proto::problem::Problem;
 
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::hr_file::HrFormat;
-use crate::service;
-use crate::service::hr::SyncOptions;
-use crate::state::AppState;
+use warden_app::hr_file::HrFormat;
+use warden_app::service;
+use warden_app::service::hr::SyncOptions;
+use warden_app::state::AppState;
 
 /// Syncs the whole HR population from a CSV (header row) or JSON (array) file sent as the
 /// body. All or nothing: any problem refuses the file with every problem listed by line
@@ -36,7 +36,7 @@ use crate::state::AppState;
     ))]
 pub async fn hr_sync(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(params): Query<SyncParams>,
     headers: HeaderMap,
     body: String,
@@ -73,7 +73,7 @@ pub async fn hr_sync(
     ))]
 pub async fn list_identities(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<IdentityInfo>>, ApiError> {
     service::access::list(&state, &caller)
         .await
@@ -91,7 +91,7 @@ pub async fn list_identities(
     ))]
 pub async fn get_identity(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(identity): Path<String>,
 ) -> Result<Json<IdentityDetail>, ApiError> {
     service::access::detail(&state, &caller, &identity)
@@ -112,7 +112,7 @@ pub async fn get_identity(
     ))]
 pub async fn explain_access(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(params): Query<ExplainParams>,
 ) -> Result<Json<Explanation>, ApiError> {
     service::access::explain(&state, &caller, &params)

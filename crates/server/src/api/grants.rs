@@ -13,10 +13,10 @@ use warden_proto::problem::Problem;
 use warden_proto::requests::RequestInfo;
 
 use super::ApiJson;
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::service;
-use crate::state::AppState;
+use warden_app::service;
+use warden_app::state::AppState;
 
 /// The caller's grants, newest first; with `all`, everyone's (needs `admin` or `audit:read`).
 #[utoipa::path(operation_id = "list_grants", get, path = "/v1/grants", tag = "grants", security(("bearer" = [])),
@@ -26,7 +26,7 @@ use crate::state::AppState;
     ))]
 pub async fn list_grants(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(q): Query<ListGrants>,
 ) -> Result<Json<Vec<GrantInfo>>, ApiError> {
     service::grants::list(&state, &caller, &q)
@@ -43,7 +43,7 @@ pub async fn list_grants(
     ))]
 pub async fn get_grant(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<GrantInfo>, ApiError> {
     service::grants::show(&state, &caller, id)
@@ -63,7 +63,7 @@ pub async fn get_grant(
     ))]
 pub async fn revoke_grant(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<RevokeGrant>,
 ) -> Result<Json<GrantInfo>, ApiError> {
@@ -85,7 +85,7 @@ pub async fn revoke_grant(
     ))]
 pub async fn extend_grant(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ExtendGrant>,
 ) -> Result<(StatusCode, Json<RequestInfo>), ApiError> {
@@ -124,7 +124,7 @@ pub async fn access_check(
     ))]
 pub async fn take_breakglass(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<BreakGlassRequest>,
 ) -> Result<(StatusCode, Json<BreakGlassInfo>), ApiError> {
     service::breakglass::take(&state, &caller, b)
@@ -139,7 +139,7 @@ pub async fn take_breakglass(
     ))]
 pub async fn list_breakglass(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<BreakGlassInfo>>, ApiError> {
     service::breakglass::list(&state, &caller)
         .await
@@ -155,7 +155,7 @@ pub async fn list_breakglass(
     ))]
 pub async fn get_breakglass(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<BreakGlassInfo>, ApiError> {
     service::breakglass::show(&state, &caller, id)
@@ -174,7 +174,7 @@ pub async fn get_breakglass(
     ))]
 pub async fn justify_breakglass(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<JustifyBreakGlass>,
 ) -> Result<Json<BreakGlassInfo>, ApiError> {
@@ -195,7 +195,7 @@ pub async fn justify_breakglass(
     ))]
 pub async fn review_breakglass(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReviewBreakGlass>,
 ) -> Result<Json<BreakGlassInfo>, ApiError> {
@@ -211,7 +211,7 @@ pub async fn review_breakglass(
     ))]
 pub async fn list_incidents(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<IncidentInfo>>, ApiError> {
     service::breakglass::incidents(&state, &caller)
         .await
@@ -231,7 +231,7 @@ pub async fn list_incidents(
     ))]
 pub async fn create_vendor(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<CreateVendor>,
 ) -> Result<(StatusCode, Json<CreatedVendor>), ApiError> {
     service::vendors::create(&state, &caller, b)
@@ -247,7 +247,7 @@ pub async fn create_vendor(
     ))]
 pub async fn list_vendors(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<VendorInfo>>, ApiError> {
     service::vendors::list(&state, &caller)
         .await

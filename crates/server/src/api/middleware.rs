@@ -167,12 +167,12 @@ pub(super) const SERVED_WHILE_SEALED: [&str; 6] = [
 
 /// Refuses every other request while the vault is sealed, saying so.
 pub async fn sealed_gate(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    axum::extract::State(state): axum::extract::State<warden_app::state::AppState>,
     req: Request,
     next: Next,
 ) -> Response {
     if state.vault().is_sealed() && !SERVED_WHILE_SEALED.contains(&req.uri().path()) {
-        return crate::error::ApiError::from(crate::service::vault::sealed_error(&state))
+        return crate::error::ApiError::from(warden_app::service::vault::sealed_error(&state))
             .into_response();
     }
     next.run(req).await

@@ -41,7 +41,7 @@ use warden_proto::problem::{FieldError, Problem, ProblemType};
 pub use json::ApiJson;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use warden_app::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -8,10 +8,10 @@ use warden_proto::directory::{
 use warden_proto::problem::Problem;
 
 use super::ApiJson;
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::service;
-use crate::state::AppState;
+use warden_app::service;
+use warden_app::state::AppState;
 
 /// The policy in force with its files (`null` before the first apply). Needs `policy:read`.
 #[utoipa::path(operation_id = "get_policy", get, path = "/v1/policy", tag = "policy", security(("bearer" = [])),
@@ -20,7 +20,7 @@ use crate::state::AppState;
     ))]
 pub async fn get_policy(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Option<PolicyVersionInfo>>, ApiError> {
     service::policy::current(&state, &caller)
         .await
@@ -38,7 +38,7 @@ pub async fn get_policy(
     ))]
 pub async fn plan_policy(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(change): ApiJson<PolicyChange>,
 ) -> Result<Json<PolicyPlan>, ApiError> {
     service::policy::plan(&state, &caller, &change)
@@ -58,7 +58,7 @@ pub async fn plan_policy(
     ))]
 pub async fn apply_policy(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(apply): ApiJson<ApplyPolicy>,
 ) -> Result<Json<PolicyApplied>, ApiError> {
     service::policy::apply(&state, &caller, &apply.into())
@@ -74,7 +74,7 @@ pub async fn apply_policy(
     ))]
 pub async fn list_policy_versions(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<PolicyVersionInfo>>, ApiError> {
     service::policy::history(&state, &caller)
         .await
@@ -91,7 +91,7 @@ pub async fn list_policy_versions(
     ))]
 pub async fn get_policy_version(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(version): Path<i64>,
 ) -> Result<Json<PolicyVersionInfo>, ApiError> {
     service::policy::version(&state, &caller, version)
@@ -112,7 +112,7 @@ pub async fn get_policy_version(
     ))]
 pub async fn restore_policy_version(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(version): Path<i64>,
     ApiJson(req): ApiJson<RestoreRequest>,
 ) -> Result<Json<PolicyApplied>, ApiError> {

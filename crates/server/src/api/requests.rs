@@ -8,10 +8,10 @@ use warden_proto::problem::Problem;
 use warden_proto::requests::{CreateRequest, Decide, ListRequests, RequestInfo};
 
 use super::ApiJson;
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::service;
-use crate::state::AppState;
+use warden_app::service;
+use warden_app::state::AppState;
 
 /// Files a request for a role on a resource, for a duration, with a justification (and a
 /// ticket where policy wants one). Policy decides eligibility (a refusal lists why each
@@ -27,7 +27,7 @@ use crate::state::AppState;
     ))]
 pub async fn create_request(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<RequestInfo>), ApiError> {
     service::requests::create(&state, &caller, req)
@@ -45,7 +45,7 @@ pub async fn create_request(
     ))]
 pub async fn list_requests(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(q): Query<ListRequests>,
 ) -> Result<Json<Vec<RequestInfo>>, ApiError> {
     service::requests::list(&state, &caller, q.pending_approval)
@@ -63,7 +63,7 @@ pub async fn list_requests(
     ))]
 pub async fn get_request(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<RequestInfo>, ApiError> {
     service::requests::show(&state, &caller, id)
@@ -84,7 +84,7 @@ pub async fn get_request(
     ))]
 pub async fn approve_request(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
     ApiJson(d): ApiJson<Decide>,
 ) -> Result<Json<RequestInfo>, ApiError> {
@@ -105,7 +105,7 @@ pub async fn approve_request(
     ))]
 pub async fn deny_request(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
     ApiJson(d): ApiJson<Decide>,
 ) -> Result<Json<RequestInfo>, ApiError> {
@@ -125,7 +125,7 @@ pub async fn deny_request(
     ))]
 pub async fn cancel_request(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<RequestInfo>, ApiError> {
     service::requests::cancel(&state, &caller, id)

@@ -11,7 +11,7 @@ use warden_proto::system::{Health, Ready};
 use warden_store::Backend;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use warden_app::state::AppState;
 
 /// The serialised OpenAPI document.
 #[derive(Clone, Debug)]

@@ -12,10 +12,10 @@ use warden_proto::targets::{
 };
 
 use super::ApiJson;
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::service;
-use crate::state::AppState;
+use warden_app::service;
+use warden_app::state::AppState;
 
 /// Sets a fresh password on a running grant's account and returns it, once, to the
 /// grant's holder only. Warden keeps no copy; the previous password stops working.
@@ -29,7 +29,7 @@ use crate::state::AppState;
     ))]
 pub async fn grant_credential(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<GrantCredential>, ApiError> {
     service::targets::credential(&state, &caller, id)
@@ -59,7 +59,7 @@ pub async fn ssh_ca(State(state): State<AppState>) -> Result<Json<SshCa>, ApiErr
     ))]
 pub async fn sign_ssh_key(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<SignSshKey>,
 ) -> Result<Json<SshCertificate>, ApiError> {
     service::targets::sign_ssh(&state, &caller, &b)
@@ -81,7 +81,7 @@ pub async fn sign_ssh_key(
     ))]
 pub async fn discover_accounts(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Json<Inventory>, ApiError> {
     service::targets::inventory(&state, &caller, &name)
@@ -101,7 +101,7 @@ pub async fn discover_accounts(
     ))]
 pub async fn reconcile(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(q): Query<ReconcileQuery>,
 ) -> Result<Json<Vec<ResourceReconciled>>, ApiError> {
     service::reconcile::run_for(&state, &caller, &q)
@@ -119,7 +119,7 @@ pub async fn reconcile(
     ))]
 pub async fn list_findings(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(q): Query<ListFindings>,
 ) -> Result<Json<Vec<FindingInfo>>, ApiError> {
     service::reconcile::findings(&state, &caller, &q)

@@ -8,10 +8,10 @@ use warden_proto::auth::{CreateToken, CreatedToken, TokenInfo};
 use warden_proto::problem::Problem;
 
 use super::ApiJson;
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::service;
-use crate::state::AppState;
+use warden_app::service;
+use warden_app::state::AppState;
 
 /// The caller's tokens (never their secrets).
 #[utoipa::path(operation_id = "list_tokens", get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), responses(
@@ -19,7 +19,7 @@ use crate::state::AppState;
 ))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<TokenInfo>>, ApiError> {
     service::tokens::list(&state, &caller)
         .await
@@ -35,7 +35,7 @@ pub async fn list(
 ))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(req): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     service::tokens::create(&state, &caller, req)
@@ -53,7 +53,7 @@ pub async fn create(
     ))]
 pub async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     service::tokens::revoke(&state, &caller, id)

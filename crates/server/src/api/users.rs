@@ -7,10 +7,10 @@ use warden_proto::problem::Problem;
 use warden_proto::users::{CreateUser, CreatedUser, UpdateUser, UserInfo};
 
 use super::ApiJson;
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::service;
-use crate::state::AppState;
+use warden_app::service;
+use warden_app::state::AppState;
 
 /// Every user. Needs `users:read`.
 #[utoipa::path(operation_id = "list_users", get, path = "/v1/users", tag = "users", security(("bearer" = [])), responses(
@@ -18,7 +18,7 @@ use crate::state::AppState;
 ))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<UserInfo>>, ApiError> {
     service::users::list(&state, &caller)
         .await
@@ -34,7 +34,7 @@ pub async fn list(
 ))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(req): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     service::users::create(&state, &caller, req)
@@ -52,7 +52,7 @@ pub async fn create(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(username): Path<String>,
 ) -> Result<Json<UserInfo>, ApiError> {
     service::users::get(&state, &caller, &username)
@@ -73,7 +73,7 @@ pub async fn get(
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(username): Path<String>,
     ApiJson(req): ApiJson<UpdateUser>,
 ) -> Result<Json<UserInfo>, ApiError> {

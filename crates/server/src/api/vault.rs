@@ -12,11 +12,11 @@ use warden_proto::vault::{
 };
 
 use super::ApiJson;
-use crate::auth::Caller;
-use crate::client::ClientInfo;
+use crate::auth::Authenticated;
+use crate::client::Client;
 use crate::error::ApiError;
-use crate::service;
-use crate::state::AppState;
+use warden_app::service;
+use warden_app::state::AppState;
 
 /// Whether the vault is initialised and sealed, and how far an unseal has come. Public:
 /// key holders need it to unseal.
@@ -40,7 +40,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<VaultStatus>, 
     ))]
 pub async fn init(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<InitVault>,
 ) -> Result<Json<InitializedVault>, ApiError> {
     service::vault::init(&state, &caller, &b)
@@ -60,7 +60,7 @@ pub async fn init(
     ))]
 pub async fn unseal(
     State(state): State<AppState>,
-    client: ClientInfo,
+    Client(client): Client,
     ApiJson(b): ApiJson<Unseal>,
 ) -> Result<Json<VaultStatus>, ApiError> {
     service::auth::throttle_source(&state, &client, "unseal attempts")?;
@@ -84,7 +84,7 @@ pub async fn unseal(
     ))]
 pub async fn seal(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<VaultStatus>, ApiError> {
     service::vault::seal(&state, &caller)
         .await
@@ -101,7 +101,7 @@ pub async fn seal(
     ))]
 pub async fn rotate(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<VaultStatus>, ApiError> {
     service::vault::rotate_keys(&state, &caller)
         .await
@@ -120,7 +120,7 @@ pub async fn rotate(
     ))]
 pub async fn rekey(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<InitVault>,
 ) -> Result<Json<InitializedVault>, ApiError> {
     service::vault::rekey(&state, &caller, &b)
@@ -136,7 +136,7 @@ pub async fn rekey(
     ))]
 pub async fn list_accounts(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<AccountInfo>>, ApiError> {
     service::accounts::list(&state, &caller)
         .await
@@ -155,7 +155,7 @@ pub async fn list_accounts(
     ))]
 pub async fn add_account(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<AddAccount>,
 ) -> Result<(StatusCode, Json<AccountInfo>), ApiError> {
     service::accounts::add(&state, &caller, &b)
@@ -173,7 +173,7 @@ pub async fn add_account(
     ))]
 pub async fn get_account(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Json<AccountInfo>, ApiError> {
     service::accounts::show(&state, &caller, &name)
@@ -193,7 +193,7 @@ pub async fn get_account(
     ))]
 pub async fn checkout(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(name): Path<String>,
     ApiJson(b): ApiJson<CheckoutRequest>,
 ) -> Result<Json<CheckedOut>, ApiError> {
@@ -214,7 +214,7 @@ pub async fn checkout(
     ))]
 pub async fn checkin(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(name): Path<String>,
     ApiJson(b): ApiJson<CheckinRequest>,
 ) -> Result<Json<CheckoutInfo>, ApiError> {
@@ -234,7 +234,7 @@ pub async fn checkin(
     ))]
 pub async fn rotate_account(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<RotationScheduled>), ApiError> {
     service::accounts::request_rotation(&state, &caller, &name)

@@ -11,7 +11,7 @@ use warden_store::StoreError;
 
 use super::SCIM_JSON;
 use crate::error::{ApiError, problem_type};
-use crate::service::error::{Failure, ServiceError};
+use warden_app::service::error::{Failure, ServiceError};
 
 /// The schema URN of SCIM error bodies.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";

@@ -22,10 +22,10 @@ use super::http::{
 };
 use super::schema::ResourceSchema;
 use super::{GROUP_SCHEMA, patch, users_path};
-use crate::auth::Caller;
-use crate::service::directory::Context;
-use crate::service::scim::{Changes, Reader, Snapshot, employee_ids};
-use crate::state::AppState;
+use warden_app::auth::Caller;
+use warden_app::service::directory::Context;
+use warden_app::service::scim::{Changes, Reader, Snapshot, employee_ids};
+use warden_app::state::AppState;
 
 /// Attributes a group filter may compare (lower-case dotted names).
 pub(super) const FILTERABLE: [&str; 5] = [

@@ -14,8 +14,8 @@ use warden_core::authz::{Operation, Relation};
 use super::error::{ScimError, ScimType};
 use super::filter::{AttrPath, Filter};
 use super::{LIST_RESPONSE, SCIM_JSON};
-use crate::auth::Caller;
-use crate::state::AppState;
+use warden_app::auth::Caller;
+use warden_app::state::AppState;
 
 /// Page size when a list request gives no `count`.
 pub const DEFAULT_COUNT: usize = 100;
@@ -33,8 +33,9 @@ impl FromRequestParts<AppState> for ScimCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        crate::service::authz::require(state, &caller, Operation::Scim, Relation::Other)
+        let crate::auth::Authenticated(caller) =
+            crate::auth::Authenticated::from_request_parts(parts, state).await?;
+        warden_app::service::authz::require(state, &caller, Operation::Scim, Relation::Other)
             .await
             .map_err(|_| {
                 ScimError::status(

@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::state::AppState;
+use warden_app::state::AppState;
 
 /// The media type of SCIM bodies.
 pub const SCIM_JSON: &str = "application/scim+json";

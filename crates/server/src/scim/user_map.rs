@@ -18,8 +18,8 @@ use warden_store::{Group, IdentityFilter};
 use super::error::{ScimError, ScimType};
 use super::http::{get, timestamp};
 use super::{ENTERPRISE_USER, USER_SCHEMA, groups, users_path};
-use crate::hr_file::valid_email;
-use crate::service::scim::{Reader, Snapshot};
+use warden_app::hr_file::valid_email;
+use warden_app::service::scim::{Reader, Snapshot};
 
 /// Attributes a user filter may compare (lower-case dotted names).
 pub const FILTERABLE: [&str; 9] = [

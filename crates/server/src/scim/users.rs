@@ -24,10 +24,10 @@ use super::user_map::{
     CASE_EXACT, EMPLOYEE_NUMBER, FILTERABLE, Parsed, Refs, parse, prefer_patched_name, render,
 };
 use super::{patch, users_path};
-use crate::auth::Caller;
-use crate::service::directory::Context;
-use crate::service::scim::{Changes, DELETED, Reader, SOURCE, Snapshot, employee_ids};
-use crate::state::AppState;
+use warden_app::auth::Caller;
+use warden_app::service::directory::Context;
+use warden_app::service::scim::{Changes, DELETED, Reader, SOURCE, Snapshot, employee_ids};
+use warden_app::state::AppState;
 
 /// Users matching `filter`, a page at a time.
 #[utoipa::path(operation_id = "scim_list_users", get, path = "/scim/v2/Users", tag = "scim", security(("bearer" = [])),

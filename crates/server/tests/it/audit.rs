@@ -241,9 +241,7 @@ async fn checkpoints_follow_the_head_while_events_arrive() {
     .await;
     let store = t.state.store().clone();
     let key = t.state.audit_key().unwrap().public();
-    let worker = tokio::spawn(warden_server::service::audit::run_checkpoints(
-        t.state.clone(),
-    ));
+    let worker = tokio::spawn(warden_app::service::audit::run_checkpoints(t.state.clone()));
     for round in 0..3 {
         some_events(&t, round).await;
         let head = store.audit_head().await.unwrap();
@@ -266,7 +264,7 @@ async fn checkpoints_follow_the_head_while_events_arrive() {
         .unwrap()
         .len();
     for _ in 0..3 {
-        let signed = warden_server::service::audit::checkpoint(&t.state)
+        let signed = warden_app::service::audit::checkpoint(&t.state)
             .await
             .unwrap();
         assert_eq!(signed, None, "nothing arrived since the last checkpoint");
@@ -302,10 +300,10 @@ async fn the_signing_key_file_is_private_and_reused() {
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
-    let again = warden_server::service::audit::load_or_create_key(&path).unwrap();
+    let again = warden_app::service::audit::load_or_create_key(&path).unwrap();
     assert_eq!(again.public(), first);
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    let refused = warden_server::service::audit::load_or_create_key(&path).unwrap_err();
+    let refused = warden_app::service::audit::load_or_create_key(&path).unwrap_err();
     assert!(refused.contains("0600"), "{refused}");
     // The key's text never shows in Debug output.
     let text = std::fs::read_to_string(&path).unwrap();

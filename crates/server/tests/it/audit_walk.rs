@@ -14,7 +14,7 @@ use std::process::Command;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::{Value, json};
-use warden_server::demo;
+use warden_app::demo;
 use warden_store::StoredAuditEvent;
 
 use crate::openapi::ROUTES;
@@ -825,11 +825,9 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
         w.secret(s);
         w.secret(crate::vault::share_data(s));
     }
-    let rotated = warden_server::service::rotation::tick(&t.state)
-        .await
-        .unwrap();
+    let rotated = warden_app::service::rotation::tick(&t.state).await.unwrap();
     assert_eq!(rotated.rotated, 1, "{rotated:?}");
-    let generated = warden_server::service::accounts::current_password(&t.state, "cache-ops")
+    let generated = warden_app::service::accounts::current_password(&t.state, "cache-ops")
         .await
         .unwrap()
         .unwrap();

@@ -19,9 +19,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
+use warden_app::demo;
 use warden_core::authz::{self, Operation as Op, Refusal, Relation};
 use warden_core::{Scope, ScopeSet};
-use warden_server::demo;
 
 use crate::openapi::ROUTES;
 use crate::support::{Answer, PEER, TestApp};

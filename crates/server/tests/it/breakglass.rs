@@ -9,8 +9,8 @@ use time::Duration;
 use crate::requests::people_with;
 use crate::support::TestApp;
 
-fn with_channel(c: &mut warden_server::config::Config) {
-    let channel: warden_server::config::ChannelConfig = toml::from_str(
+fn with_channel(c: &mut warden_app::config::Config) {
+    let channel: warden_app::config::ChannelConfig = toml::from_str(
         "name = \"security\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"s3cret-for-tests\"\nallow_internal = true\nevents = [\"breakglass.used\", \"incident.opened\", \"breakglass.review_due\"]",
     )
     .unwrap();
@@ -176,14 +176,14 @@ async fn a_justification_never_given_lapses_into_an_incident() {
     let id = bg["id"].as_str().unwrap().to_owned();
     t.tick().await;
     assert_eq!(
-        warden_server::service::breakglass::lapse_overdue(&t.state)
+        warden_app::service::breakglass::lapse_overdue(&t.state)
             .await
             .unwrap(),
         0
     );
     t.clock.advance(Duration::hours(24));
     assert_eq!(
-        warden_server::service::breakglass::lapse_overdue(&t.state)
+        warden_app::service::breakglass::lapse_overdue(&t.state)
             .await
             .unwrap(),
         1

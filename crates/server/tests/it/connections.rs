@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use warden_server::{AppState, api};
+use warden_app::AppState;
+use warden_server::api;
 use warden_store::Store;
 
 use crate::requests::{ask, decide, file, people};
@@ -25,7 +26,7 @@ fn of_kind(kind: &str) -> warden_connectors::ConnectionConfig {
 }
 
 fn demo_files() -> Value {
-    let files: Vec<Value> = warden_server::demo::policy_files()
+    let files: Vec<Value> = warden_app::demo::policy_files()
         .into_iter()
         .map(|f| json!({"path": f.path, "text": f.text}))
         .collect();
@@ -155,7 +156,7 @@ async fn a_grant_that_never_reached_its_target_settles_without_a_revocation() {
     config.grants.record_only = false;
     let store = Store::open(&db.url, &Default::default()).await.unwrap();
     let state = AppState::new(store, Arc::new(clock.clone()), config);
-    let active = warden_server::service::policy::load_active(state.store())
+    let active = warden_app::service::policy::load_active(state.store())
         .await
         .unwrap();
     state.set_policy(active);

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
-use warden_server::demo;
+use warden_app::demo;
 
 use crate::support::{Answer, PEER, TestApp};
 
@@ -56,7 +56,7 @@ pub(crate) async fn demo_app() -> (TestApp, String) {
 
 /// The demo app with its configuration changed by `tweak`.
 pub(crate) async fn demo_app_with(
-    tweak: impl FnOnce(&mut warden_server::config::Config),
+    tweak: impl FnOnce(&mut warden_app::config::Config),
 ) -> (TestApp, String) {
     let t = TestApp::with(warden_store::Backend::Sqlite, tweak).await;
     let admin = t.admin().await;
@@ -429,7 +429,7 @@ async fn a_last_day_passing_without_any_sync_makes_a_leaver() {
         .unwrap()[0]
         .id;
     assert_eq!(
-        warden_server::service::directory::sweep_leavers(&t.state)
+        warden_app::service::directory::sweep_leavers(&t.state)
             .await
             .unwrap(),
         0,
@@ -437,13 +437,13 @@ async fn a_last_day_passing_without_any_sync_makes_a_leaver() {
     );
     t.clock.set(time::macros::datetime!(2027-01-01 00:00 UTC));
     assert_eq!(
-        warden_server::service::directory::sweep_leavers(&t.state)
+        warden_app::service::directory::sweep_leavers(&t.state)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        warden_server::service::directory::sweep_leavers(&t.state)
+        warden_app::service::directory::sweep_leavers(&t.state)
             .await
             .unwrap(),
         0,
@@ -788,22 +788,18 @@ async fn a_policy_applied_through_one_replica_comes_into_force_in_another() {
     let store = warden_store::Store::open(&t.db.url, &Default::default())
         .await
         .unwrap();
-    let other = warden_server::AppState::new(
+    let other = warden_app::AppState::new(
         store,
         std::sync::Arc::new(t.clock.clone()),
         Default::default(),
     );
     assert_eq!(
-        warden_server::service::policy::refresh(&other)
-            .await
-            .unwrap(),
+        warden_app::service::policy::refresh(&other).await.unwrap(),
         Some(1)
     );
     assert_eq!(other.policy().version, Some(1));
     assert_eq!(
-        warden_server::service::policy::refresh(&other)
-            .await
-            .unwrap(),
+        warden_app::service::policy::refresh(&other).await.unwrap(),
         None,
         "nothing newer"
     );
@@ -817,9 +813,7 @@ async fn a_policy_applied_through_one_replica_comes_into_force_in_another() {
         .await;
     assert_eq!(restored.body["version"], 2, "{restored:?}");
     assert_eq!(
-        warden_server::service::policy::refresh(&other)
-            .await
-            .unwrap(),
+        warden_app::service::policy::refresh(&other).await.unwrap(),
         Some(2)
     );
     assert!(other.policy().policy.resource("payments-db").is_some());

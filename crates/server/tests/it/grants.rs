@@ -10,11 +10,11 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use time::Duration;
 use uuid::Uuid;
+use warden_app::AppState;
+use warden_app::service::expiry;
 use warden_core::Clock;
 use warden_core::connector::ConnectorError;
 use warden_proto::grants::AccessCheck;
-use warden_server::AppState;
-use warden_server::service::expiry;
 use warden_store::Store;
 
 use crate::requests::{ask, decide, file, people, people_with};
@@ -55,8 +55,8 @@ async fn check(t: &TestApp, token: &str, who: &str, resource: &str, role: &str) 
 
 /// A channel that receives every event; nothing delivers it in these tests, so the outbox
 /// shows what was announced.
-fn with_channel(c: &mut warden_server::config::Config) {
-    let channel: warden_server::config::ChannelConfig = toml::from_str(
+fn with_channel(c: &mut warden_app::config::Config) {
+    let channel: warden_app::config::ChannelConfig = toml::from_str(
         "name = \"security\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"s3cret-for-tests\"\nallow_internal = true",
     )
     .unwrap();
@@ -692,14 +692,14 @@ async fn pending_requests_time_out_in_the_background_and_the_requester_is_told()
     let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-8"))).await;
     let rid = id(&created.body);
     assert_eq!(
-        warden_server::service::requests::expire_pending(&t.state)
+        warden_app::service::requests::expire_pending(&t.state)
             .await
             .unwrap(),
         0
     );
     t.clock.advance(Duration::hours(24));
     assert_eq!(
-        warden_server::service::requests::expire_pending(&t.state)
+        warden_app::service::requests::expire_pending(&t.state)
             .await
             .unwrap(),
         1
@@ -726,7 +726,7 @@ async fn a_mover_loses_the_grants_their_new_role_is_not_eligible_for() {
 
     // Alice moves from SRE to the Payments developers: no longer in group sre.
     let admin = t.admin().await;
-    let moved = warden_server::demo::HR_CSV.replace(
+    let moved = warden_app::demo::HR_CSV.replace(
         "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002",
         "E1001,alice,alice@example.com,Alice Andersen,Payments,Developer,E1006",
     );
@@ -764,7 +764,7 @@ async fn a_policy_apply_ends_grants_it_no_longer_allows() {
     t.tick().await;
     let rid: Uuid = id(&cache.body).parse().unwrap();
     let admin = t.admin().await;
-    let files: Vec<Value> = warden_server::demo::policy_files()
+    let files: Vec<Value> = warden_app::demo::policy_files()
         .into_iter()
         .map(|f| {
             let text = if f.path == "access.toml" {
@@ -823,7 +823,7 @@ async fn one_replica_runs_the_grant_worker_and_another_takes_over_when_it_stops(
 
     // The first stops renewing; once its lease has run out the second takes over.
     t.clock
-        .advance(warden_server::state::LEASE + Duration::seconds(1));
+        .advance(warden_app::state::LEASE + Duration::seconds(1));
     let report = expiry::catch_up(&other).await.unwrap();
     assert_eq!(report.provisioned, 1, "{report:?}");
     assert!(
@@ -884,7 +884,7 @@ async fn a_start_waits_for_a_gone_holders_lease_and_a_stopping_replica_releases_
         "waits while the lease may still be renewed"
     );
     t.clock
-        .advance(warden_server::state::LEASE + Duration::milliseconds(500));
+        .advance(warden_app::state::LEASE + Duration::milliseconds(500));
     assert!(start.await.unwrap(), "took the lapsed lease");
     let report = expiry::catch_up(&starting).await.unwrap();
     assert_eq!(report.provisioned, 1, "{report:?}");
@@ -1093,7 +1093,7 @@ async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
     let t = TestApp::with(warden_store::Backend::Postgres, |_| {}).await;
     let admin = t.admin().await;
     crate::directory::apply_demo_policy(&t, &admin).await;
-    let synced = crate::directory::sync(&t, &admin, warden_server::demo::HR_CSV, "").await;
+    let synced = crate::directory::sync(&t, &admin, warden_app::demo::HR_CSV, "").await;
     assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
     let alice = t.user_with("alice", &["request"]).await;
     let bob = t.user_with("bob", &["request", "approve"]).await;
@@ -1119,7 +1119,7 @@ async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
     let store = Store::open(&t.db.url, &Default::default()).await.unwrap();
     let other = AppState::new(store, Arc::new(t.clock.clone()), t.state.config().clone());
     let other_app = warden_server::api::app(other.clone());
-    let follower = tokio::spawn(warden_server::access_index::run(other.clone()));
+    let follower = tokio::spawn(warden_app::access_index::run(other.clone()));
     eventually(
         "the other replica's index to hold both grants",
         async || other.access_index().grants(),
@@ -1175,7 +1175,7 @@ async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
 async fn a_grant_ending_leaves_the_account_its_holder_has_as_birthright() {
     let (t, admin) = crate::directory::demo_app().await;
     // An extra rule lets engineers ask for what they already hold as birthright.
-    let files: Vec<Value> = warden_server::demo::policy_files()
+    let files: Vec<Value> = warden_app::demo::policy_files()
         .into_iter()
         .map(|f| {
             let mut text = f.text.to_owned();
@@ -1274,7 +1274,7 @@ async fn another_replica_answers_the_access_check_from_memory_and_follows_grants
     let store = Store::open(&t.db.url, &Default::default()).await.unwrap();
     let other = AppState::new(store, Arc::new(t.clock.clone()), t.state.config().clone());
     let other_app = warden_server::api::app(other.clone());
-    let follower = tokio::spawn(warden_server::access_index::run(other.clone()));
+    let follower = tokio::spawn(warden_app::access_index::run(other.clone()));
     eventually(
         "the other replica to read its index",
         async || other.access_index().grants(),
@@ -1338,7 +1338,7 @@ async fn the_access_check_follows_a_holder_renamed_by_hr_at_once() {
     let gate = checker(&t).await;
     let admin = t.login("admin", &t.admin_password.clone()).await;
     alice_reads_the_session_cache(&t, &p, &gate).await;
-    let renamed = warden_server::demo::HR_CSV.replace(
+    let renamed = warden_app::demo::HR_CSV.replace(
         "E1001,alice,alice@example.com",
         "E1001,alicia,alice@example.com",
     );

@@ -17,10 +17,10 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use time::Duration;
+use warden_app::AppState;
+use warden_app::config::{ChannelConfig, ChannelKind, Config, NotificationsConfig, SmtpConfig};
+use warden_app::notify::{self, Notice, deliver, events};
 use warden_core::Clock;
-use warden_server::AppState;
-use warden_server::config::{ChannelConfig, ChannelKind, Config, NotificationsConfig, SmtpConfig};
-use warden_server::notify::{self, Notice, deliver, events};
 use warden_store::{Backend, OutboxMessage, Store, StoredOutbox};
 
 use crate::support::{TestApp, eventually, poll_until};

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::http::StatusCode;
 use serde_json::Value;
-use warden_server::tickets::not_confirmed;
+use warden_app::tickets::not_confirmed;
 
 use crate::requests::{Tokens, apply_standard_intake, ask, file, people, people_with};
 use crate::support::{Answer, TestApp};

@@ -13,7 +13,7 @@ pub(crate) async fn people() -> (TestApp, Tokens) {
 
 /// [`people`] with the configuration changed by `tweak`.
 pub(crate) async fn people_with(
-    tweak: impl FnOnce(&mut warden_server::config::Config),
+    tweak: impl FnOnce(&mut warden_app::config::Config),
 ) -> (TestApp, Tokens) {
     let (t, _admin) = crate::directory::demo_app_with(tweak).await;
     let alice = t.user_with("alice", &["request"]).await;
@@ -186,7 +186,7 @@ async fn needs_say_who_in_words_and_an_approval_that_cannot_count_is_refused() {
     let admin = t.admin().await;
     let hr = format!(
         "{}E1007,sergio,sergio@example.com,Sergio Silva,Security,Security Engineer,E1000,Lisbon,active,employee,2024-01-01,\n",
-        warden_server::demo::HR_CSV
+        warden_app::demo::HR_CSV
     );
     let synced = crate::directory::sync(&t, &admin, &hr, "").await;
     assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
@@ -381,7 +381,7 @@ async fn a_request_nobody_could_approve_is_refused_at_creation() {
     // The sponsor's manager has left: the vendor policy's manager approver is gone, and
     // security alone cannot make two approvals.
     let admin = t.admin().await;
-    let file_text = warden_server::demo::HR_CSV.replace(
+    let file_text = warden_app::demo::HR_CSV.replace(
         "E1000,carol,carol@example.com,Carol Chen,Engineering,Executive,,Berlin,active",
         "E1000,carol,carol@example.com,Carol Chen,Engineering,Executive,,Berlin,terminated",
     );
@@ -448,7 +448,7 @@ async fn a_leavers_open_requests_are_cancelled_by_the_sync_that_terminates_them(
     assert_eq!(auto.body["state"], "provisioning");
     let auto = auto.body["id"].as_str().unwrap().to_owned();
     let admin = t.admin().await;
-    let file_text = warden_server::demo::HR_CSV.replace(
+    let file_text = warden_app::demo::HR_CSV.replace(
         "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002,Berlin,active",
         "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002,Berlin,terminated",
     );
@@ -539,7 +539,7 @@ async fn with_standard_intake(t: &TestApp, extra: &str) {
 /// policy (in `approvals.toml`, after its `pending_timeout`), and returns the answer.
 pub(crate) async fn apply_standard_intake(t: &TestApp, extra: &str) -> Answer {
     let admin = t.admin().await;
-    let files: Vec<Value> = warden_server::demo::policy_files()
+    let files: Vec<Value> = warden_app::demo::policy_files()
         .into_iter()
         .map(|f| {
             let text = if f.path == "approvals.toml" {
@@ -612,7 +612,7 @@ async fn tickets_must_have_the_policy_form_and_be_open_in_the_tracker() {
     );
     assert_eq!(
         refused.body["errors"][0]["message"],
-        warden_server::tickets::not_confirmed("CHG-999"),
+        warden_app::tickets::not_confirmed("CHG-999"),
         "the tracker's answer is not passed on: {refused:?}"
     );
 

@@ -16,10 +16,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
+use warden_app::siem::file::numbered;
+use warden_app::siem::syslog::{self, Header};
+use warden_app::siem::transport::{Facility, SinkConfig, SinkError, Transport};
 use warden_audit::{Digest, Record, RecordActor};
-use warden_server::siem::file::numbered;
-use warden_server::siem::syslog::{self, Header};
-use warden_server::siem::transport::{Facility, SinkConfig, SinkError, Transport};
 
 use crate::rsyslog::{Pki, Rsyslog, free_port};
 use crate::support::eventually;
@@ -842,7 +842,7 @@ async fn file_rotates_by_size_and_keeps_the_configured_number() {
     let mut chain = Chain::new();
     let records = chain.batch(40);
     let line = |r: &Record<'static>| {
-        warden_server::siem::ocsf::event(r, env!("CARGO_PKG_VERSION"))
+        warden_app::siem::ocsf::event(r, env!("CARGO_PKG_VERSION"))
             .to_string()
             .len() as u64
             + 1
@@ -957,7 +957,7 @@ async fn server_events_reach_rsyslog_and_catch_up_after_an_hour_down() {
     .await;
     api_changes(&t, &["ann", "ben"]).await;
     let mut transport = None;
-    let first = warden_server::siem::pass(&t.state, "soc", &config, &mut transport)
+    let first = warden_app::siem::pass(&t.state, "soc", &config, &mut transport)
         .await
         .unwrap();
     let head = t.state.store().audit_head().await.unwrap().0;
@@ -970,7 +970,7 @@ async fn server_events_reach_rsyslog_and_catch_up_after_an_hour_down() {
     rs.stop();
     api_changes(&t, &["cy", "dee", "eve"]).await;
     t.clock.advance(time::Duration::hours(1));
-    let failed = warden_server::siem::pass(&t.state, "soc", &config, &mut transport).await;
+    let failed = warden_app::siem::pass(&t.state, "soc", &config, &mut transport).await;
     assert!(failed.is_err(), "delivery to a stopped receiver must fail");
     let now_head = t.state.store().audit_head().await.unwrap().0;
     assert_eq!(
@@ -986,7 +986,7 @@ async fn server_events_reach_rsyslog_and_catch_up_after_an_hour_down() {
 
     // It returns; the real worker loop (with its retry) catches up.
     rs.restart().await;
-    let worker = tokio::spawn(warden_server::siem::run(
+    let worker = tokio::spawn(warden_app::siem::run(
         t.state.clone(),
         "soc".to_owned(),
         config.clone(),
@@ -1033,7 +1033,7 @@ async fn server_events_reach_an_http_collector_after_it_recovers() {
         c.audit.sinks.insert("splunk".to_owned(), config.clone());
     })
     .await;
-    let worker = tokio::spawn(warden_server::siem::run(
+    let worker = tokio::spawn(warden_app::siem::run(
         t.state.clone(),
         "splunk".to_owned(),
         config.clone(),

@@ -17,10 +17,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use time::macros::datetime;
 use tower::ServiceExt;
+use warden_app::AppState;
+use warden_app::config::Config;
+use warden_app::service::bootstrap;
 use warden_core::ManualClock;
-use warden_server::config::Config;
-use warden_server::service::bootstrap;
-use warden_server::{AppState, api};
+use warden_server::api;
 use warden_store::testing::TestDb;
 use warden_store::{Backend, Store};
 
@@ -84,8 +85,8 @@ impl TestApp {
 
     /// Runs the grant worker once (what `warden serve` does continuously) and returns
     /// what it did.
-    pub async fn tick(&self) -> warden_server::service::expiry::Report {
-        warden_server::service::expiry::tick(&self.state)
+    pub async fn tick(&self) -> warden_app::service::expiry::Report {
+        warden_app::service::expiry::tick(&self.state)
             .await
             .unwrap()
     }
@@ -117,7 +118,7 @@ impl TestApp {
         tweak(&mut config);
         let state = AppState::new(store, Arc::new(clock.clone()), config);
         // What `serve` does before serving: a vault with a key file opens unsealed.
-        warden_server::service::vault::open(&state).await.unwrap();
+        warden_app::service::vault::open(&state).await.unwrap();
         let app = api::app(state.clone());
         Self {
             app,
@@ -141,7 +142,7 @@ impl TestApp {
             Arc::new(self.clock.clone()),
             self.state.config().clone(),
         );
-        warden_server::service::vault::open(&state).await.unwrap();
+        warden_app::service::vault::open(&state).await.unwrap();
         let app = api::app(state.clone());
         Self {
             app,

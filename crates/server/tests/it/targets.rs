@@ -15,11 +15,11 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
+use warden_app::config::Config;
+use warden_app::demo;
 use warden_connectors::ConnectionConfig;
 use warden_core::Clock;
 use warden_proto::targets::FindingInfo;
-use warden_server::config::Config;
-use warden_server::demo;
 
 use crate::directory::sync;
 use crate::requests::decide;
@@ -862,9 +862,7 @@ async fn the_scheduled_reconciler_finds_drift_without_being_asked() {
         &["SETUSER", "night-shift", "on", ">pw-night-1", "+@all", "~*"],
     )
     .await;
-    let worker = tokio::spawn(warden_server::service::reconcile::schedule(
-        e.t.state.clone(),
-    ));
+    let worker = tokio::spawn(warden_app::service::reconcile::schedule(e.t.state.clone()));
     let found = eventually(
         "the scheduled reconciliation to report a finding",
         async || {
@@ -911,7 +909,7 @@ async fn birthright_is_provisioned_on_the_target_and_removed_when_a_leaver_goes(
     let jobs = e.t.state.store().access_jobs(None).await.unwrap();
     let queued = jobs.iter().filter(|j| j.resource == "wiki-db").count();
     assert!(queued >= 3, "{jobs:?}");
-    let report = warden_server::service::provisioning::tick(&e.t.state)
+    let report = warden_app::service::provisioning::tick(&e.t.state)
         .await
         .unwrap();
     assert_eq!(report.failed, 0, "{report:?}");
@@ -964,12 +962,12 @@ async fn birthright_is_provisioned_on_the_target_and_removed_when_a_leaver_goes(
     );
     let synced = sync(&e.t, &e.admin, &leaver, "").await;
     assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
-    let report = warden_server::service::provisioning::tick(&e.t.state)
+    let report = warden_app::service::provisioning::tick(&e.t.state)
         .await
         .unwrap();
     assert_eq!(
         report,
-        warden_server::service::provisioning::Report { done: 1, failed: 0 }
+        warden_app::service::provisioning::Report { done: 1, failed: 0 }
     );
     assert!(
         maria_users(&mut root, &account).await.is_empty(),

@@ -15,8 +15,8 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use time::{Duration, OffsetDateTime};
-use warden_server::config::Config;
-use warden_server::service::{accounts, rotation};
+use warden_app::config::Config;
+use warden_app::service::{accounts, rotation};
 use warden_store::{Backend, SecretVersion};
 
 use crate::support::{Answer, TestApp};
@@ -724,9 +724,9 @@ async fn a_target_that_refuses_the_change_keeps_the_old_password_and_alerts_afte
     let t = vault_app(&[("pg-limited", &limited)], |c| {
         c.vault.retry_base_secs = 60;
         c.vault.retry_max_secs = 600;
-        c.notifications.channel = vec![warden_server::config::ChannelConfig {
+        c.notifications.channel = vec![warden_app::config::ChannelConfig {
             name: "security".to_owned(),
-            kind: warden_server::config::ChannelKind::Webhook,
+            kind: warden_app::config::ChannelKind::Webhook,
             url: Some("http://127.0.0.1:9/hook".to_owned()),
             secret: None,
             to: Vec::new(),
@@ -935,7 +935,7 @@ async fn key_rotation_keeps_old_secrets_readable_and_reseals_them() {
     assert_eq!(current(&t, "cache-app").await, p1);
     // Another replica, unsealed before the rotation, reads what the new data key seals:
     // it reloads the rotated keys with the unseal key it holds.
-    let other = warden_server::AppState::new(
+    let other = warden_app::AppState::new(
         warden_store::Store::open(&t.db.url, &Default::default())
             .await
             .unwrap(),
@@ -944,7 +944,7 @@ async fn key_rotation_keeps_old_secrets_readable_and_reseals_them() {
     );
     let p_new = format!("Keyed-{tag}-later");
     let later = Target::make("redis", &format!("{tag}l"), &p_new).await;
-    warden_server::service::vault::open(&other).await.unwrap();
+    warden_app::service::vault::open(&other).await.unwrap();
     let rotated_again = t.post("/v1/operator/rotate", &admin, json!({})).await;
     assert_eq!(
         rotated_again.body["active_data_key"], 3,
@@ -1072,9 +1072,9 @@ async fn a_connection_takes_its_admin_password_from_the_vault_and_rotates_it() {
     assert!(app.logs_in(&p3).await);
     // Sealed, the vault gives no password: the connector says so and nothing rotates.
     t.state.vault().seal();
-    let source = warden_server::vault::VaultPasswords {
+    let source = warden_app::vault::VaultPasswords {
         store: t.state.store().clone(),
-        vault: Arc::new(warden_server::vault::Vault::default()),
+        vault: Arc::new(warden_app::vault::Vault::default()),
     };
     let err = warden_connectors::PasswordSource::password(&source, "cache-admin")
         .await

@@ -55,9 +55,7 @@ async fn a_vendor_account_lives_only_as_long_as_its_grants_and_is_deleted_after_
     assert_eq!(done.body["state"], "provisioning", "{done:?}");
     t.tick().await;
     assert_eq!(
-        warden_server::service::vendors::sweep(&t.state)
-            .await
-            .unwrap(),
+        warden_app::service::vendors::sweep(&t.state).await.unwrap(),
         1
     );
     let victor = t.login("victor", &password).await;
@@ -73,9 +71,7 @@ async fn a_vendor_account_lives_only_as_long_as_its_grants_and_is_deleted_after_
     t.clock.advance(Duration::hours(2));
     t.tick().await;
     assert_eq!(
-        warden_server::service::vendors::sweep(&t.state)
-            .await
-            .unwrap(),
+        warden_app::service::vendors::sweep(&t.state).await.unwrap(),
         1
     );
     assert_eq!(
@@ -90,16 +86,12 @@ async fn a_vendor_account_lives_only_as_long_as_its_grants_and_is_deleted_after_
     // Thirty days later the identity and the account are gone; the record of the grant stays.
     t.clock.advance(Duration::days(29));
     assert_eq!(
-        warden_server::service::vendors::sweep(&t.state)
-            .await
-            .unwrap(),
+        warden_app::service::vendors::sweep(&t.state).await.unwrap(),
         0
     );
     t.clock.advance(Duration::days(1));
     assert_eq!(
-        warden_server::service::vendors::sweep(&t.state)
-            .await
-            .unwrap(),
+        warden_app::service::vendors::sweep(&t.state).await.unwrap(),
         1
     );
     let store = t.state.store();
@@ -142,9 +134,7 @@ async fn a_vendor_never_granted_anything_is_deleted_after_retention() {
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     t.clock.advance(Duration::days(30));
     assert_eq!(
-        warden_server::service::vendors::sweep(&t.state)
-            .await
-            .unwrap(),
+        warden_app::service::vendors::sweep(&t.state).await.unwrap(),
         1
     );
     assert!(t.state.store().vendors().await.unwrap().is_empty());

@@ -1,6 +1,7 @@
 //! House rules checked on the source tree, so that breaking an architecture rule fails
 //! the build rather than waiting for a reviewer: every Rust file opens with a `//!`
-//! paragraph saying what it is for; the service layer speaks no HTTP; core reads no clock
+//! paragraph saying what it is for; the application crate (the service layer and what it
+//! runs on) depends on no web framework and speaks no HTTP; core reads no clock
 //! but through `Clock`; no id is stamped with the system's time. ARCHITECTURE.md lists
 //! each rule beside the test or lint that pins it.
 
@@ -60,11 +61,36 @@ fn uses_of(dir: &str, banned: &[&str], except: &[&str]) -> Vec<(String, String)>
 }
 
 #[test]
-fn the_service_layer_speaks_no_http() {
-    // Services return ServiceError; each front door (the JSON API, SCIM, and later the
-    // portal and the gateway) maps it to its own answer.
+fn the_application_crate_depends_on_no_web_framework() {
+    // Front doors (the JSON API, SCIM, and later the portal and the gateway) live in
+    // other crates; the services they call cannot reach an HTTP type.
+    let manifest = std::fs::read_to_string(root().join("crates/app/Cargo.toml")).unwrap();
+    let manifest: toml::Table = manifest.parse().unwrap();
+    let mut found = Vec::new();
+    for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
+        let Some(deps) = manifest.get(section).and_then(|d| d.as_table()) else {
+            continue;
+        };
+        for name in deps.keys() {
+            let web = ["axum", "tower", "hyper", "http", "utoipa", "warden-server"]
+                .iter()
+                .any(|w| name == w || name.starts_with(&format!("{w}-")));
+            if web {
+                found.push(format!("{section}.{name}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "web dependencies of warden-app: {found:?}"
+    );
+}
+
+#[test]
+fn the_application_crate_speaks_no_http() {
+    // Services return ServiceError; each front door maps it to its own answer.
     let found = uses_of(
-        "crates/server/src/service",
+        "crates/app/src",
         &[
             "axum",
             "tower",
@@ -72,13 +98,13 @@ fn the_service_layer_speaks_no_http() {
             "ProblemType",
             "problem::",
             "ApiError",
-            "crate::api",
-            "crate::scim",
+            "warden_server",
             "IntoResponse",
+            "HeaderMap",
         ],
         &[],
     );
-    assert!(found.is_empty(), "HTTP in the service layer: {found:?}");
+    assert!(found.is_empty(), "HTTP in the application crate: {found:?}");
 }
 
 #[test]
@@ -105,6 +131,7 @@ fn no_id_is_stamped_with_the_system_time() {
     for dir in [
         "crates/core/src",
         "crates/store/src",
+        "crates/app/src",
         "crates/server/src",
         "crates/warden/src",
     ] {

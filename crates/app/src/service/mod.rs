@@ -78,7 +78,7 @@ pub(crate) fn parse_scopes(field: &str, names: &[String]) -> Result<ScopeSet, Se
 }
 
 /// The wire names of a scope set.
-pub(crate) fn scope_names(scopes: &ScopeSet) -> Vec<String> {
+pub fn scope_names(scopes: &ScopeSet) -> Vec<String> {
     scopes.iter().map(|s| s.as_str().to_owned()).collect()
 }
 
