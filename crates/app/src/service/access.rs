@@ -1,13 +1,12 @@
 //! Reading identities and explaining access: who someone is to Warden, what they hold by
 //! birthright, what they may request, and why a given request would or would not be allowed.
 
+use std::collections::BTreeMap;
 use warden_core::authz::{Operation, Relation};
+
 use warden_core::identity::Identity;
-use warden_core::policy::{AccessQuery, RequestContext, parse_duration};
-use warden_proto::directory::{
-    EntitlementInfo, ExplainParams, Explanation, IdentityDetail, IdentityInfo, RuleTraceInfo,
-};
-use warden_store::IdentityFilter;
+use warden_core::policy::{AccessQuery, Entitlement, Explanation, RequestContext, parse_duration};
+use warden_store::{Assignment, IdentityFilter};
 
 use super::authz::{self, Object};
 use super::directory::eligible_of;
@@ -15,26 +14,47 @@ use crate::auth::Caller;
 use crate::service::error::ServiceError;
 use crate::state::AppState;
 
-/// The wire form of an identity.
-pub fn info(i: &Identity) -> IdentityInfo {
-    let hr = &i.hr;
-    IdentityInfo {
-        id: i.id,
-        employee_id: hr.employee_id.to_string(),
-        username: hr.username.to_string(),
-        email: hr.email.clone(),
-        name: hr.display_name.clone(),
-        department: hr.department.clone(),
-        job_function: hr.job_function.clone(),
-        manager: hr.manager.as_ref().map(ToString::to_string),
-        location: hr.location.clone(),
-        status: hr.status.as_str().to_owned(),
-        kind: hr.kind.as_str().to_owned(),
-        start_date: hr.start_date.map(|d| d.to_string()),
-        end_date: hr.end_date.map(|d| d.to_string()),
-        groups: hr.groups.iter().cloned().collect(),
-        source: i.source.clone(),
-    }
+/// An identity with its policy groups, birthright and eligibility.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    /// The identity.
+    pub identity: Identity,
+    /// The policy groups it is in.
+    pub policy_groups: Vec<String>,
+    /// What it holds by birthright, as assigned.
+    pub birthright: Vec<Assignment>,
+    /// What it may request, each with the rule that allows it.
+    pub eligible: BTreeMap<Entitlement, String>,
+}
+
+/// A question: may this identity request this role on this resource, on these terms?
+#[derive(Debug, Clone)]
+pub struct Explain {
+    /// User name or employee id.
+    pub identity: String,
+    /// The resource.
+    pub resource: String,
+    /// The role.
+    pub role: String,
+    /// How long, as given.
+    pub duration: Option<String>,
+    /// A ticket reference.
+    pub ticket: Option<String>,
+    /// Seconds since the identity's last MFA.
+    pub mfa_age_secs: Option<i64>,
+}
+
+/// The answer to an [`Explain`]: policy's explanation for the identity.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    /// The identity asked about.
+    pub identity: Identity,
+    /// The resource asked about.
+    pub resource: String,
+    /// The role asked about.
+    pub role: String,
+    /// Policy's explanation.
+    pub explanation: Explanation,
 }
 
 /// Finds an identity by user name or employee id.
@@ -75,53 +95,27 @@ async fn authorized(
 }
 
 /// Every identity.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<IdentityInfo>, ServiceError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Identity>, ServiceError> {
     authz::require(state, caller, Operation::IdentityList, Relation::Other).await?;
-    Ok(state
-        .store()
-        .list_identities()
-        .await?
-        .iter()
-        .map(info)
-        .collect())
+    Ok(state.store().list_identities().await?)
 }
 
 /// One identity with its groups, birthright and eligibility.
-pub async fn detail(
-    state: &AppState,
-    caller: &Caller,
-    key: &str,
-) -> Result<IdentityDetail, ServiceError> {
+pub async fn detail(state: &AppState, caller: &Caller, key: &str) -> Result<Detail, ServiceError> {
     let identity = authorized(state, caller, key, Operation::IdentityRead).await?;
     let live = state.policy();
     let today = state.clock().now().date();
-    let list = |m: std::collections::BTreeMap<warden_core::policy::Entitlement, String>| {
-        m.into_iter()
-            .map(|(e, rule)| EntitlementInfo {
-                resource: e.resource,
-                role: e.role,
-                rule,
-            })
-            .collect()
-    };
-    let stored = state
+    let birthright = state
         .store()
         .birthright_by_identity()
         .await?
         .remove(&identity.id)
         .unwrap_or_default();
-    Ok(IdentityDetail {
+    Ok(Detail {
         policy_groups: live.policy.groups_of(&identity.hr).into_iter().collect(),
-        birthright: stored
-            .into_iter()
-            .map(|a| EntitlementInfo {
-                resource: a.resource,
-                role: a.role,
-                rule: a.rule,
-            })
-            .collect(),
-        eligible: list(eligible_of(&live.policy, &identity.hr, today)),
-        identity: info(&identity),
+        birthright,
+        eligible: eligible_of(&live.policy, &identity.hr, today),
+        identity,
     })
 }
 
@@ -130,8 +124,8 @@ pub async fn detail(
 pub async fn explain(
     state: &AppState,
     caller: &Caller,
-    q: &ExplainParams,
-) -> Result<Explanation, ServiceError> {
+    q: &Explain,
+) -> Result<Explained, ServiceError> {
     let identity = authorized(state, caller, &q.identity, Operation::AccessExplain).await?;
     let duration = q
         .duration
@@ -152,43 +146,11 @@ pub async fn explain(
         duration,
         context: &context,
     };
-    let e = live.policy.explain(&query);
-    let mut rules: Vec<RuleTraceInfo> = e
-        .candidates
-        .into_iter()
-        .map(|t| RuleTraceInfo {
-            rule: t.rule,
-            location: t.location,
-            matched: t.matched,
-            reasons: t.reasons,
-        })
-        .collect();
-    if !e.reasons.is_empty() {
-        rules.insert(
-            0,
-            RuleTraceInfo {
-                rule: "(query)".to_owned(),
-                location: String::new(),
-                matched: false,
-                reasons: e.reasons,
-            },
-        );
-    }
-    Ok(Explanation {
-        eligible: e.eligible.is_some(),
-        identity: identity.hr.username.to_string(),
+    let explanation = live.policy.explain(&query);
+    Ok(Explained {
+        identity,
         resource: q.resource.clone(),
         role: q.role.clone(),
-        rule: e.eligible.as_ref().map(|el| el.rule.clone()),
-        location: e.eligible.as_ref().map(|el| el.location.clone()),
-        max_duration_secs: e
-            .eligible
-            .as_ref()
-            .map(|el| el.max_duration.whole_seconds()),
-        ticket_required: e.eligible.as_ref().map(|el| el.ticket_required),
-        approval: e.eligible.as_ref().map(|el| el.approval.name.clone()),
-        route: e.route_text,
-        identity_groups: e.identity_groups,
-        rules,
+        explanation,
     })
 }

@@ -17,11 +17,6 @@ use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{Connector, ConnectorError};
 use warden_core::rotation::{MAX_ROTATION_INTERVAL, MIN_ROTATION_INTERVAL};
-use warden_proto::WireSecret;
-use warden_proto::vault::{
-    AccountInfo, AddAccount, CheckedOut, CheckinRequest, CheckoutInfo, CheckoutRequest,
-    RotationScheduled,
-};
 use warden_store::{Checkout, SecretVersion, StoreError, VaultAccount};
 use warden_vault::PasswordPolicy;
 
@@ -30,6 +25,99 @@ use super::vault::keyring;
 use crate::auth::Caller;
 use crate::service::error::ServiceError;
 use crate::state::AppState;
+
+/// An account to put in the vault.
+#[derive(Debug, Clone)]
+pub struct Add {
+    /// Its unique name, as given.
+    pub name: String,
+    /// The configured connection of the target.
+    pub connection: String,
+    /// The account on the target.
+    pub username: String,
+    /// Its current password.
+    pub password: SecretString,
+    /// The resource whose grants allow a check-out.
+    pub resource: Option<String>,
+    /// The roles on that resource whose grants allow a check-out (any when empty).
+    pub roles: Vec<String>,
+    /// Policy groups whose active members may check it out without a grant.
+    pub groups: Vec<String>,
+    /// How long a check-out without a grant lasts, as given (`1h` when absent).
+    pub checkout_max: Option<String>,
+    /// One check-out at a time.
+    pub exclusive: bool,
+    /// The rotation schedule, as given (the server's default when absent).
+    pub rotate_every: Option<String>,
+    /// Generated password length (24 when absent).
+    pub password_length: Option<u32>,
+    /// Whether generated passwords use symbols (yes when absent).
+    pub symbols: Option<bool>,
+    /// Rotate at once, so the password given stops working.
+    pub rotate_now: bool,
+}
+
+/// A vaulted account with its open check-outs and whether a rotation of it is pending.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The account.
+    pub account: VaultAccount,
+    /// Its open check-outs.
+    pub checkouts: Vec<Checkout>,
+    /// A rotation applied on the target but not yet confirmed.
+    pub rotation_pending: bool,
+}
+
+/// A check-out to take: under a running grant of the caller's, or without one as a
+/// member of one of the account's groups.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckOut {
+    /// The caller's running grant that allows it.
+    pub grant: Option<Uuid>,
+    /// Hold it alone until checked in (always so for an exclusive account).
+    pub exclusive: bool,
+}
+
+/// A checked-out secret, given once.
+#[derive(Debug, Clone)]
+pub struct CheckedOut {
+    /// The check-out, to check in.
+    pub checkout: Uuid,
+    /// The account.
+    pub account: String,
+    /// The user name to log in with.
+    pub username: String,
+    /// The password.
+    pub password: SecretString,
+    /// Its version.
+    pub version: u64,
+    /// The grant it was taken under, if any.
+    pub grant: Option<Uuid>,
+    /// What allowed it: `grant` or `group:NAME`.
+    pub allowed_by: String,
+    /// When the check-out ends.
+    pub ends_at: time::OffsetDateTime,
+    /// Where to connect.
+    pub hints: BTreeMap<String, String>,
+}
+
+/// A check-in: the check-out to end, by default the caller's open one on the account.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckIn {
+    /// The check-out.
+    pub checkout: Option<Uuid>,
+}
+
+/// What a rotation request did.
+#[derive(Debug, Clone)]
+pub struct RotationScheduled {
+    /// The account.
+    pub account: String,
+    /// Its version when the rotation was asked for.
+    pub version: u64,
+    /// When it is due (now, unless a check-out holds it).
+    pub due_at: time::OffsetDateTime,
+}
 
 /// The connection kinds whose accounts the vault can rotate.
 const ROTATABLE: [&str; 4] = ["postgres", "mariadb", "redis", "ssh"];
@@ -86,11 +174,7 @@ pub(crate) async fn require_password_check(
 
 /// Puts an account in the vault. Its password must log in now; with `rotate_now` it is
 /// rotated at once, so the one given stops working.
-pub async fn add(
-    state: &AppState,
-    caller: &Caller,
-    body: &AddAccount,
-) -> Result<AccountInfo, ServiceError> {
+pub async fn add(state: &AppState, caller: &Caller, body: &Add) -> Result<Account, ServiceError> {
     authz::require(state, caller, Operation::AccountAdd, Relation::Other).await?;
     check_name(&body.name)?;
     let ring = keyring(state).await?;
@@ -165,7 +249,7 @@ pub async fn add(
     require_password_check(connector.as_ref(), &body.connection, &body.username)
         .await
         .map_err(|e| super::targets::connector_error(&e))?;
-    let given = body.password.0.clone();
+    let given = body.password.clone();
     match connector.check_login(&body.username, &given).await {
         Ok(true) => {}
         Ok(false) => {
@@ -246,52 +330,15 @@ pub async fn add(
         crate::service::rotation::wake(state);
     }
     // New: nothing checked out, no rotation staged yet.
-    Ok(info(account, Vec::new(), false))
-}
-
-fn checkout_info(c: Checkout) -> CheckoutInfo {
-    CheckoutInfo {
-        id: c.id,
-        username: c.username,
-        grant: c.grant_id,
-        exclusive: c.exclusive,
-        version: c.version,
-        checked_out_at: c.checked_out_at,
-        expires_at: c.expires_at,
-        checked_in_at: c.checked_in_at,
-        checkin_reason: c.checkin_reason,
-    }
-}
-
-/// The wire form of an account, with its open check-outs and whether a rotation of it is
-/// pending.
-fn info(a: VaultAccount, checkouts: Vec<Checkout>, pending: bool) -> AccountInfo {
-    AccountInfo {
-        name: a.name,
-        connection: a.connection,
-        username: a.username,
-        resource: a.resource,
-        roles: a.roles,
-        groups: a.groups,
-        checkout_max_secs: a.checkout_max_secs,
-        exclusive: a.exclusive,
-        rotate_every_secs: a.rotate_every_secs,
-        password_length: a.password_length,
-        symbols: a.password_symbols,
-        version: a.version,
-        next_rotation_at: a.next_rotation_at,
-        last_rotated_at: a.last_rotated_at,
-        rotation_failures: a.rotation_failures,
-        last_error: a.last_error,
-        rotation_pending: pending,
-        checkouts: checkouts.into_iter().map(checkout_info).collect(),
-        created_at: a.created_at,
-        created_by: a.created_by,
-    }
+    Ok(Account {
+        account,
+        checkouts: Vec::new(),
+        rotation_pending: false,
+    })
 }
 
 /// Every vaulted account's metadata, in three queries however many accounts there are.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>, ServiceError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Account>, ServiceError> {
     authz::require(state, caller, Operation::AccountRead, Relation::Other).await?;
     let store = state.store();
     let mut open: std::collections::HashMap<Uuid, Vec<Checkout>> = std::collections::HashMap::new();
@@ -311,7 +358,11 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>,
         .map(|a| {
             let checkouts = open.remove(&a.id).unwrap_or_default();
             let rotating = pending.contains(&(a.id, a.version + 1));
-            info(a, checkouts, rotating)
+            Account {
+                account: a,
+                checkouts,
+                rotation_pending: rotating,
+            }
         })
         .collect())
 }
@@ -325,11 +376,7 @@ async fn find(state: &AppState, name: &str) -> Result<VaultAccount, ServiceError
 }
 
 /// One vaulted account's metadata.
-pub async fn show(
-    state: &AppState,
-    caller: &Caller,
-    name: &str,
-) -> Result<AccountInfo, ServiceError> {
+pub async fn show(state: &AppState, caller: &Caller, name: &str) -> Result<Account, ServiceError> {
     authz::require(state, caller, Operation::AccountRead, Relation::Other).await?;
     let a = find(state, name).await?;
     let checkouts = state.store().vault_open_checkouts(a.id).await?;
@@ -338,7 +385,11 @@ pub async fn show(
         .vault_secret(a.id, a.version + 1)
         .await?
         .is_some_and(|s| s.state == "pending");
-    Ok(info(a, checkouts, pending))
+    Ok(Account {
+        account: a,
+        checkouts,
+        rotation_pending: pending,
+    })
 }
 
 /// Checks out the account's current password under the caller's running grant.
@@ -346,7 +397,7 @@ pub async fn checkout(
     state: &AppState,
     caller: &Caller,
     name: &str,
-    body: &CheckoutRequest,
+    body: &CheckOut,
 ) -> Result<CheckedOut, ServiceError> {
     authz::gate(state, caller, Operation::AccountCheckout).await?;
     let ring = keyring(state).await?;
@@ -435,7 +486,7 @@ pub async fn checkout(
         checkout: checkout.id,
         account: a.name,
         username: a.username,
-        password: WireSecret::new(password),
+        password,
         version: a.version,
         grant: grant.map(|g| g.id),
         allowed_by,
@@ -491,8 +542,8 @@ pub async fn checkin(
     state: &AppState,
     caller: &Caller,
     name: &str,
-    body: &CheckinRequest,
-) -> Result<CheckoutInfo, ServiceError> {
+    body: &CheckIn,
+) -> Result<Checkout, ServiceError> {
     authz::gate(state, caller, Operation::AccountCheckin).await?;
     let a = find(state, name).await?;
     let open = state.store().vault_open_checkouts(a.id).await?;
@@ -524,7 +575,7 @@ pub async fn checkin(
         .await?
         .ok_or_else(|| ServiceError::not_found(format!("an open check-out {}", c.id)))?;
     crate::service::rotation::wake(state);
-    Ok(checkout_info(done))
+    Ok(done)
 }
 
 /// Checks in `c`, a check-out of account `name`, at `now` for `reason`, audited as

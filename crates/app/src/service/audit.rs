@@ -8,12 +8,13 @@
 use std::path::Path;
 use std::time::Duration as StdDuration;
 
+use time::OffsetDateTime;
+use uuid::Uuid;
 use warden_audit::bundle::{self, Header, Line, PublishedKey};
-use warden_audit::{Checkpoint, SigningKey};
+use warden_audit::{Checkpoint, Digest, PublicKey, SigningKey};
 use warden_connectors::keyfile::{self, KeyFileError};
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
-use warden_proto::audit::{AuditActor, AuditEventInfo, AuditHead, AuditKey, AuditPage, AuditQuery};
 use warden_store::{ActionFilter, AuditFilter, StoredAuditEvent};
 
 use crate::auth::Caller;
@@ -22,6 +23,51 @@ use crate::state::AppState;
 
 /// Events read from the store per page of an export.
 const EXPORT_PAGE: u64 = 2_000;
+
+/// A search of the log: every field given narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Events by this user name.
+    pub actor: Option<String>,
+    /// An action or action family, as given.
+    pub action: Option<String>,
+    /// Events on this resource.
+    pub resource: Option<String>,
+    /// Events about this request.
+    pub request: Option<Uuid>,
+    /// Events about this grant.
+    pub grant: Option<Uuid>,
+    /// At or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Before this time.
+    pub until: Option<OffsetDateTime>,
+    /// Events before this sequence number (the next page).
+    pub before: Option<i64>,
+    /// At most this many events (100 when absent).
+    pub limit: Option<u32>,
+}
+
+/// A page of events, newest first.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The events.
+    pub events: Vec<StoredAuditEvent>,
+    /// The `before` of the next page, when there may be one.
+    pub next: Option<i64>,
+}
+
+/// The head of the log and its latest checkpoint.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// The last event's sequence number (0: none yet).
+    pub seq: u64,
+    /// The last event's hash.
+    pub hash: Digest,
+    /// The latest checkpoint's sequence number.
+    pub checkpoint_seq: Option<u64>,
+    /// When the latest checkpoint was signed.
+    pub checkpoint_time: Option<OffsetDateTime>,
+}
 
 /// Loads the signing key from `path`, or makes one there (created with mode 0600) when
 /// the file does not exist. Refuses a file that group or others may read.
@@ -83,23 +129,19 @@ pub async fn run_checkpoints(state: AppState) {
 }
 
 /// The published checkpoint key.
-pub fn key(state: &AppState) -> Result<AuditKey, ServiceError> {
+pub fn key(state: &AppState) -> Result<PublicKey, ServiceError> {
     let key = state.audit_key().map_err(ServiceError::internal)?;
-    let public = key.public();
-    Ok(AuditKey {
-        key_id: public.key_id(),
-        public_key: public.encode(),
-    })
+    Ok(key.public())
 }
 
 /// The head of the log and its latest checkpoint. Needs `audit:read` or `admin`.
-pub async fn head(state: &AppState, caller: &Caller) -> Result<AuditHead, ServiceError> {
+pub async fn head(state: &AppState, caller: &Caller) -> Result<Head, ServiceError> {
     super::authz::require(state, caller, Operation::AuditRead, Relation::Other).await?;
     let (seq, hash) = state.store().audit_head().await?;
     let last = state.store().last_audit_checkpoint().await?;
-    Ok(AuditHead {
+    Ok(Head {
         seq,
-        hash: hash.to_hex(),
+        hash,
         checkpoint_seq: last.as_ref().map(|cp| cp.seq),
         checkpoint_time: last
             .as_ref()
@@ -109,11 +151,7 @@ pub async fn head(state: &AppState, caller: &Caller) -> Result<AuditHead, Servic
 }
 
 /// A page of events matching `q`, newest first. Needs `audit:read` or `admin`.
-pub async fn search(
-    state: &AppState,
-    caller: &Caller,
-    q: &AuditQuery,
-) -> Result<AuditPage, ServiceError> {
+pub async fn search(state: &AppState, caller: &Caller, q: &Query) -> Result<Page, ServiceError> {
     super::authz::require(state, caller, Operation::AuditRead, Relation::Other).await?;
     let action = q
         .action
@@ -148,35 +186,7 @@ pub async fn search(
         .then(|| events.last().map(|e| e.seq))
         .flatten()
         .filter(|seq| *seq > 1);
-    Ok(AuditPage {
-        events: events.into_iter().map(event_info).collect(),
-        next,
-    })
-}
-
-fn event_info(e: StoredAuditEvent) -> AuditEventInfo {
-    AuditEventInfo {
-        seq: e.seq,
-        id: e.id,
-        time: e.at,
-        actor: AuditActor {
-            user: e.actor_user,
-            token: e.actor_token,
-            ip: e.source,
-            user_agent: e.user_agent,
-        },
-        action: e.action,
-        target: e.target,
-        outcome: e.outcome,
-        reason: e.reason,
-        resource: e.resource,
-        request: e.request_id,
-        grant: e.grant_id,
-        risk: e.risk,
-        details: e.details,
-        prev_hash: e.prev_hash.to_hex(),
-        hash: e.hash.to_hex(),
-    }
+    Ok(Page { events, next })
 }
 
 /// What an export streams: the header, then pages of events with their checkpoints.

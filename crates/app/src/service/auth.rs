@@ -1,15 +1,13 @@
 //! Password login, logout and password change.
 
 use crate::service::error::Failure;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 use warden_core::Username;
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::credential::{check_new_password, mint_token};
 use warden_core::throttle::ThrottlePolicy;
 use warden_core::user::{TokenKind, TokenRecord};
-use warden_proto::WireSecret;
-use warden_proto::auth::{ChangePassword, LoginRequest, LoginResponse};
 use warden_store::UserChange;
 
 use super::{hash_password, verify_password};
@@ -20,6 +18,33 @@ use crate::state::AppState;
 
 /// The longest account name counted for throttling; longer input is cut.
 const THROTTLE_KEY_MAX: usize = 64;
+
+/// A login with a password.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// The account name, as given.
+    pub username: String,
+    /// The password.
+    pub password: SecretString,
+}
+
+/// A session begun: its token's text (given once) and record.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The session token's text.
+    pub token: SecretString,
+    /// The session token's record.
+    pub record: TokenRecord,
+}
+
+/// A change of the caller's own password.
+#[derive(Debug, Clone)]
+pub struct ChangePassword {
+    /// The password now.
+    pub current_password: SecretString,
+    /// The password to have.
+    pub new_password: SecretString,
+}
 
 /// The throttle policy from configuration.
 pub fn throttle_policy(state: &AppState) -> ThrottlePolicy {
@@ -65,8 +90,8 @@ pub fn throttle_source(
 pub async fn login(
     state: &AppState,
     client: &ClientInfo,
-    req: LoginRequest,
-) -> Result<LoginResponse, ServiceError> {
+    req: Login,
+) -> Result<Session, ServiceError> {
     throttle_source(state, client, "login attempts").inspect_err(|_| {
         metrics::counter!("warden_login_rate_limited_total", "by" => "source").increment(1);
     })?;
@@ -101,7 +126,7 @@ pub async fn login(
         Err(_) => None,
     };
     let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
-    let password_ok = verify_password(req.password.0.clone(), stored).await?;
+    let password_ok = verify_password(req.password.clone(), stored).await?;
     let user = credentials
         .map(|c| c.user)
         .filter(|u| password_ok && !u.disabled);
@@ -145,10 +170,9 @@ pub async fn login(
         .store()
         .record_login_success(&key, &token, &minted.hash, &event)
         .await?;
-    Ok(LoginResponse {
-        token: WireSecret::new(minted.text),
-        token_id: token.id,
-        expires_at: token.expires_at,
+    Ok(Session {
+        token: minted.text,
+        record: token,
     })
 }
 
@@ -163,9 +187,9 @@ pub async fn change_password(
     caller: &Caller,
     req: ChangePassword,
 ) -> Result<(), ServiceError> {
-    check_new_password(&req.new_password.0)
+    check_new_password(&req.new_password)
         .map_err(|e| ServiceError::field("new_password", e.to_string()))?;
-    if req.new_password.expose() == req.current_password.expose() {
+    if req.new_password.expose_secret() == req.current_password.expose_secret() {
         return Err(ServiceError::unprocessable(
             "new_password",
             "must differ from the current password",
@@ -176,16 +200,13 @@ pub async fn change_password(
         .user_credentials(&caller.user.username)
         .await?
         .and_then(|c| c.password_hash);
-    if !verify_password(req.current_password.0.clone(), stored).await? {
+    if !verify_password(req.current_password.clone(), stored).await? {
         return Err(ServiceError::new(
             Failure::Forbidden,
             "the current password is wrong",
         ));
     }
-    let hash = hash_password(secrecy::SecretString::from(
-        req.new_password.0.expose_secret(),
-    ))
-    .await?;
+    let hash = hash_password(req.new_password).await?;
     let now = state.clock().now();
     let event = AuditEvent::new(now, caller.actor(), Action::UserUpdate)
         .target(format!("user:{}", caller.user.username))

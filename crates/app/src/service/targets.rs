@@ -14,18 +14,18 @@
 //! Each issue is audited before the credential leaves: when the event cannot be written,
 //! nothing is issued.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::service::error::Failure;
-use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
-use warden_connectors::ssh::{CertRequest, NoWindow, window};
+use warden_connectors::ssh::{CertRequest, NoWindow, SignedCertificate, window};
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
-use warden_core::connector::{Connector, ConnectorError, Origin, RoleTarget};
+use warden_core::connector::{Account, Connector, ConnectorError, Origin, RoleTarget};
 use warden_core::policy::Resource;
-use warden_proto::targets::{AccountInfo, GrantCredential, Inventory, SignSshKey, SshCertificate};
 use warden_store::StoredGrant;
 
 use super::access::find as find_identity;
@@ -34,6 +34,54 @@ use crate::auth::Caller;
 use crate::service::error::ServiceError;
 use crate::service::expiry::access_spec;
 use crate::state::AppState;
+
+/// A credential for a grant, given once to its holder.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The grant.
+    pub grant: Uuid,
+    /// The account to log in as.
+    pub username: String,
+    /// Its new password.
+    pub password: SecretString,
+    /// Where and how to connect.
+    pub hints: BTreeMap<String, String>,
+    /// When the grant ends.
+    pub ends_at: Option<OffsetDateTime>,
+}
+
+/// A public key to sign for the caller's running grant on an ssh resource.
+#[derive(Debug, Clone)]
+pub struct SignSsh {
+    /// The ssh resource.
+    pub resource: String,
+    /// The role, when the caller holds several there.
+    pub role: Option<String>,
+    /// The public key, in OpenSSH form.
+    pub public_key: String,
+}
+
+/// A signed SSH certificate and where to use it.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    /// The grant it was signed for.
+    pub grant: Uuid,
+    /// The certificate.
+    pub certificate: SignedCertificate,
+    /// The host to connect to.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+}
+
+/// The accounts found on a resource's target.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    /// The resource.
+    pub resource: Resource,
+    /// Each account, with how it is labelled in reports (see [`origin_name`]).
+    pub accounts: Vec<(Account, &'static str)>,
+}
 
 /// The caller's identity and the running grant `id` they hold, for what only a grant's
 /// holder may take (its credential, a check-out under it). Someone else's grant is 404
@@ -81,7 +129,7 @@ pub async fn credential(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-) -> Result<GrantCredential, ServiceError> {
+) -> Result<Credential, ServiceError> {
     let now = state.clock().now();
     let (me, g) = held_grant(state, caller, id, now).await?;
     let connector = state
@@ -106,10 +154,10 @@ pub async fn credential(
         );
     state.store().append_audit(&event).await?;
     match connector.credential(&spec, g.handle.as_deref()).await {
-        Ok(c) => Ok(GrantCredential {
+        Ok(c) => Ok(Credential {
             grant: id,
             username: c.username,
-            password: c.secret.expose_secret().to_owned(),
+            password: c.secret,
             hints: c.hints,
             ends_at: g.ends_at,
         }),
@@ -135,8 +183,8 @@ pub fn ssh_ca(state: &AppState) -> Result<String, ServiceError> {
 pub async fn sign_ssh(
     state: &AppState,
     caller: &Caller,
-    req: &SignSshKey,
-) -> Result<SshCertificate, ServiceError> {
+    req: &SignSsh,
+) -> Result<Certificate, ServiceError> {
     authz::require(state, caller, Operation::SshSign, Relation::Own).await?;
     let now = state.clock().now();
     let policy = state.policy();
@@ -224,12 +272,9 @@ pub async fn sign_ssh(
         .detail("serial", serial.to_string())
         .detail("valid_before", valid_before.to_string());
     state.store().append_audit(&event).await?;
-    Ok(SshCertificate {
+    Ok(Certificate {
         grant: g.id,
-        certificate: cert.certificate,
-        principals: cert.principals,
-        valid_after: cert.valid_after,
-        valid_before: cert.valid_before,
+        certificate: cert,
         host,
         port,
     })
@@ -334,28 +379,18 @@ pub async fn inventory(
         .discover()
         .await
         .map_err(|e| connector_error(&e))?;
-    Ok(Inventory {
-        resource: resource.name.clone(),
-        kind: resource.kind.as_str().to_owned(),
-        tier: resource.tier,
-        environment: resource.environment.clone(),
-        accounts: accounts
-            .into_iter()
-            .map(|a| AccountInfo {
-                origin: origin_name(&resource, &a).to_owned(),
-                name: a.name,
-                privileges: a.privileges,
-                until: a.until,
-            })
-            .collect(),
-    })
+    let accounts = accounts
+        .into_iter()
+        .map(|a| {
+            let origin = origin_name(&resource, &a);
+            (a, origin)
+        })
+        .collect();
+    Ok(Inventory { resource, accounts })
 }
 
 /// How an account is labelled in reports.
-pub(crate) fn origin_name(
-    resource: &Resource,
-    a: &warden_core::connector::Account,
-) -> &'static str {
+pub(crate) fn origin_name(resource: &Resource, a: &Account) -> &'static str {
     match a.origin {
         Origin::Warden => "warden",
         Origin::Connector => "connector",

@@ -5,35 +5,41 @@ use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::credential::mint_token;
+use warden_core::secret::SecretString;
 use warden_core::user::{TokenKind, TokenRecord};
-use warden_proto::WireSecret;
-use warden_proto::auth::{CreateToken, CreatedToken, TokenInfo};
 
 use super::authz::{self, Object};
-use super::{check_label, parse_scopes, scope_names};
+use super::{check_label, parse_scopes};
 use crate::auth::Caller;
 use crate::service::error::ServiceError;
 use crate::state::AppState;
 
-/// The wire form of a token record.
-pub fn info(token: &TokenRecord) -> TokenInfo {
-    TokenInfo {
-        id: token.id,
-        name: token.name.clone(),
-        kind: token.kind.as_str().to_owned(),
-        scopes: scope_names(&token.scopes),
-        created_at: token.created_at,
-        expires_at: token.expires_at,
-        revoked_at: token.revoked_at,
-    }
+/// A token to create for the caller.
+#[derive(Debug, Clone)]
+pub struct Create {
+    /// Its name, as given.
+    pub name: String,
+    /// Scope names, as given; the caller's scopes when absent.
+    pub scopes: Option<Vec<String>>,
+    /// Its lifetime in seconds; the configured default when absent.
+    pub expires_in_secs: Option<u64>,
+}
+
+/// A token created, with its text (given once).
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The token's text.
+    pub token: SecretString,
+    /// The token's record.
+    pub record: TokenRecord,
 }
 
 /// Creates an API token for the caller. Its scopes must lie within the caller's.
 pub async fn create(
     state: &AppState,
     caller: &Caller,
-    req: CreateToken,
-) -> Result<CreatedToken, ServiceError> {
+    req: Create,
+) -> Result<Created, ServiceError> {
     let name = check_label("name", &req.name, 100)?;
     let scopes = match &req.scopes {
         Some(names) => parse_scopes("scopes", names)?,
@@ -96,22 +102,16 @@ pub async fn create(
         .store()
         .create_token(&token, &minted.hash, &event)
         .await?;
-    Ok(CreatedToken {
-        token: WireSecret::new(minted.text),
-        info: info(&token),
+    Ok(Created {
+        token: minted.text,
+        record: token,
     })
 }
 
 /// The caller's tokens.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<TokenInfo>, ServiceError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<TokenRecord>, ServiceError> {
     authz::gate(state, caller, Operation::TokenList).await?;
-    Ok(state
-        .store()
-        .list_tokens(caller.user.id)
-        .await?
-        .iter()
-        .map(info)
-        .collect())
+    Ok(state.store().list_tokens(caller.user.id).await?)
 }
 
 /// Revokes a token of the caller's, or any token for an administrator. Another user's

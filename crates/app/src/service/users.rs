@@ -5,15 +5,13 @@ use crate::service::error::Failure;
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::credential::check_new_password;
-use warden_core::secret::generate_password;
+use warden_core::secret::{SecretString, generate_password};
 use warden_core::user::User;
 use warden_core::{Scope, ScopeSet, Username};
-use warden_proto::WireSecret;
-use warden_proto::users::{CreateUser, CreatedUser, UpdateUser, UserInfo};
 use warden_store::{NewUser, UserChange};
 
 use super::authz::{self, Object};
-use super::{check_label, hash_password, parse_scopes, scope_names};
+use super::{check_label, hash_password, parse_scopes};
 use crate::auth::Caller;
 use crate::service::error::ServiceError;
 use crate::state::AppState;
@@ -21,16 +19,35 @@ use crate::state::AppState;
 /// Length of generated initial passwords.
 pub const GENERATED_PASSWORD_LEN: usize = 24;
 
-/// The wire form of a user.
-pub fn info(user: &User) -> UserInfo {
-    UserInfo {
-        id: user.id,
-        username: user.username.to_string(),
-        display_name: user.display_name.clone(),
-        scopes: scope_names(&user.scopes),
-        disabled: user.disabled,
-        created_at: user.created_at,
-    }
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct Create {
+    /// The user name, as given.
+    pub username: String,
+    /// The name shown; the user name when absent.
+    pub display_name: Option<String>,
+    /// Scope names, as given.
+    pub scopes: Vec<String>,
+    /// The initial password; generated when absent.
+    pub password: Option<SecretString>,
+}
+
+/// A user created, with the password generated for them (given once).
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The user.
+    pub user: User,
+    /// The generated initial password; `None` when one was given.
+    pub initial_password: Option<SecretString>,
+}
+
+/// A change to a user: new scopes, disabling or enabling.
+#[derive(Debug, Clone)]
+pub struct Update {
+    /// Scope names, as given, replacing the user's.
+    pub scopes: Option<Vec<String>>,
+    /// Whether the user is to be disabled.
+    pub disabled: Option<bool>,
 }
 
 fn parse_name(raw: &str) -> Result<Username, ServiceError> {
@@ -41,8 +58,8 @@ fn parse_name(raw: &str) -> Result<Username, ServiceError> {
 pub async fn create(
     state: &AppState,
     caller: &Caller,
-    req: CreateUser,
-) -> Result<CreatedUser, ServiceError> {
+    req: Create,
+) -> Result<Created, ServiceError> {
     authz::gate(state, caller, Operation::UserCreate).await?;
     let username = parse_name(&req.username)?;
     let display_name = check_label(
@@ -63,9 +80,9 @@ pub async fn create(
     .await?;
     let (password, generated) = match req.password {
         Some(password) => {
-            check_new_password(&password.0)
+            check_new_password(&password)
                 .map_err(|e| ServiceError::field("password", e.to_string()))?;
-            (password.0, false)
+            (password, false)
         }
         None => (
             generate_password(GENERATED_PASSWORD_LEN).map_err(ServiceError::internal)?,
@@ -87,16 +104,16 @@ pub async fn create(
         .target(format!("user:{}", user.username))
         .detail("scopes", user.scopes.to_wire());
     let created = state.store().create_user(&user, &event).await?;
-    Ok(CreatedUser {
-        user: info(&created),
-        initial_password: generated.then(|| WireSecret::new(password)),
+    Ok(Created {
+        user: created,
+        initial_password: generated.then_some(password),
     })
 }
 
 /// Every user.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<UserInfo>, ServiceError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<User>, ServiceError> {
     authz::gate(state, caller, Operation::UserList).await?;
-    Ok(state.store().list_users().await?.iter().map(info).collect())
+    Ok(state.store().list_users().await?)
 }
 
 /// How the caller stands to `user` (`None`: one being created) who is to hold `scopes`:
@@ -123,10 +140,9 @@ async fn find(state: &AppState, name: &str) -> Result<User, ServiceError> {
 }
 
 /// One user.
-pub async fn get(state: &AppState, caller: &Caller, name: &str) -> Result<UserInfo, ServiceError> {
+pub async fn get(state: &AppState, caller: &Caller, name: &str) -> Result<User, ServiceError> {
     authz::gate(state, caller, Operation::UserRead).await?;
-    let user = find(state, name).await?;
-    Ok(info(&user))
+    find(state, name).await
 }
 
 /// Changes a user's scopes or disables them.
@@ -134,8 +150,8 @@ pub async fn update(
     state: &AppState,
     caller: &Caller,
     name: &str,
-    req: UpdateUser,
-) -> Result<UserInfo, ServiceError> {
+    req: Update,
+) -> Result<User, ServiceError> {
     authz::gate(state, caller, Operation::UserUpdate).await?;
     let user = find(state, name).await?;
     let scopes = req
@@ -201,10 +217,9 @@ pub async fn update(
         disabled: req.disabled,
         password_hash: None,
     };
-    let updated = state
+    state
         .store()
         .update_user(user.id, &change, now, &event)
         .await?
-        .ok_or_else(|| ServiceError::not_found(format!("user {name}")))?;
-    Ok(info(&updated))
+        .ok_or_else(|| ServiceError::not_found(format!("user {name}")))
 }

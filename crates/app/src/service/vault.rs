@@ -11,12 +11,11 @@
 use std::sync::Arc;
 
 use crate::service::error::Failure;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
 use warden_connectors::keyfile::{self, KeyFileError};
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
-use warden_proto::WireSecret;
-use warden_proto::vault::{InitVault, InitializedVault, Unseal, VaultStatus};
 use warden_store::StoreError;
 use warden_vault::{Key, Share};
 use zeroize::Zeroizing;
@@ -30,6 +29,60 @@ use crate::vault::{Keyring, ShareProgress};
 const SHARES: &str = "shares";
 /// Unseal mode: a development key file.
 const KEY_FILE: &str = "key_file";
+
+/// Whether the vault is initialised and unsealed.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// Initialised (`warden operator init`, or a development key file).
+    pub initialized: bool,
+    /// Sealed until enough shares are given.
+    pub sealed: bool,
+    /// `shares` or `key_file`, once initialised.
+    pub unseal_mode: Option<String>,
+    /// The vault's id, carried by its shares.
+    pub vault_id: Option<String>,
+    /// Shares needed to unseal.
+    pub threshold: u8,
+    /// Shares made.
+    pub shares: u8,
+    /// Shares given so far towards unsealing.
+    pub progress: u8,
+    /// The root key's version.
+    pub root_version: u64,
+    /// The data key new secrets are sealed with.
+    pub active_data_key: u32,
+    /// When the keys were last rotated.
+    pub rotated_at: Option<OffsetDateTime>,
+}
+
+/// How to split a new unseal key: into `shares` shares of which `threshold` unseal.
+#[derive(Debug, Clone, Copy)]
+pub struct Split {
+    /// How many shares.
+    pub shares: u8,
+    /// How many of them unseal.
+    pub threshold: u8,
+}
+
+/// A new unseal key's shares, given once.
+#[derive(Debug, Clone)]
+pub struct Initialized {
+    /// The vault's id.
+    pub vault_id: String,
+    /// Shares needed to unseal.
+    pub threshold: u8,
+    /// The shares; Warden keeps none of them.
+    pub shares: Vec<SecretString>,
+}
+
+/// One unseal share, or a reset of the shares given so far.
+#[derive(Debug, Clone)]
+pub struct Unseal {
+    /// One share, as given.
+    pub share: Option<SecretString>,
+    /// Forget the shares given so far.
+    pub reset: bool,
+}
 
 /// A sealed (or uninitialised) vault, as an API error.
 pub fn sealed_error(state: &AppState) -> ServiceError {
@@ -137,11 +190,11 @@ fn new_vault_id() -> Result<String, String> {
 }
 
 /// The vault's status (public: key holders need it to unseal).
-pub async fn status(state: &AppState) -> Result<VaultStatus, ServiceError> {
+pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
     let meta = state.store().vault_meta().await?;
     let ring = state.vault().keyring();
     Ok(match meta {
-        None => VaultStatus {
+        None => Status {
             initialized: false,
             sealed: false,
             unseal_mode: None,
@@ -153,7 +206,7 @@ pub async fn status(state: &AppState) -> Result<VaultStatus, ServiceError> {
             active_data_key: 0,
             rotated_at: None,
         },
-        Some(m) => VaultStatus {
+        Some(m) => Status {
             initialized: true,
             sealed: ring.is_none(),
             unseal_mode: Some(m.unseal_mode),
@@ -169,7 +222,7 @@ pub async fn status(state: &AppState) -> Result<VaultStatus, ServiceError> {
 }
 
 /// Checks the shares and threshold of a split.
-fn check_split(body: &InitVault) -> Result<(), ServiceError> {
+fn check_split(body: &Split) -> Result<(), ServiceError> {
     if !(1..=16).contains(&body.shares) {
         return Err(ServiceError::field("shares", "must be 1 to 16"));
     }
@@ -197,8 +250,8 @@ fn check_split(body: &InitVault) -> Result<(), ServiceError> {
 pub async fn init(
     state: &AppState,
     caller: &Caller,
-    body: &InitVault,
-) -> Result<InitializedVault, ServiceError> {
+    body: &Split,
+) -> Result<Initialized, ServiceError> {
     super::authz::require(state, caller, Operation::VaultInit, Relation::Other).await?;
     check_split(body)?;
     if state.store().vault_meta().await?.is_some() {
@@ -232,28 +285,24 @@ pub async fn init(
         Err(e) => return Err(e.into()),
     }
     state.vault().unsealed(ring);
-    Ok(InitializedVault {
+    Ok(Initialized {
         vault_id,
         threshold: body.threshold,
-        shares: shares.into_iter().map(WireSecret::new).collect(),
+        shares,
     })
 }
 
 /// Takes one unseal share (or a reset). Unauthenticated, like the shares themselves: a
 /// key holder need not be a Warden user. Every completed attempt is audited, failed or
 /// not; the shares themselves never are.
-pub async fn unseal(
-    state: &AppState,
-    actor: Actor,
-    body: &Unseal,
-) -> Result<VaultStatus, ServiceError> {
+pub async fn unseal(state: &AppState, actor: Actor, body: &Unseal) -> Result<Status, ServiceError> {
     // The request is checked whatever the vault's state: a malformed share is refused
     // even when there is nothing left to unseal.
     let share = body
         .share
         .as_ref()
         .map(|text| {
-            Share::parse(text.expose()).map_err(|e| {
+            Share::parse(text.expose_secret()).map_err(|e| {
                 // A share of the described form whose checksum fails was mistyped (or altered).
                 if matches!(e, warden_vault::VaultError::ShareChecksum) {
                     ServiceError::unprocessable("share", e.to_string())
@@ -342,7 +391,7 @@ async fn open_with(
 }
 
 /// Seals the vault: the keys leave memory, and the API serves health and unseal only.
-pub async fn seal(state: &AppState, caller: &Caller) -> Result<VaultStatus, ServiceError> {
+pub async fn seal(state: &AppState, caller: &Caller) -> Result<Status, ServiceError> {
     super::authz::require(state, caller, Operation::VaultSeal, Relation::Other).await?;
     let Some(meta) = state.store().vault_meta().await? else {
         return Err(sealed_error(state));
@@ -357,7 +406,7 @@ pub async fn seal(state: &AppState, caller: &Caller) -> Result<VaultStatus, Serv
 
 /// Rotates the root key and starts a new data key; secrets sealed by older data keys
 /// stay readable and are re-sealed by the rotation worker in the background.
-pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<VaultStatus, ServiceError> {
+pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<Status, ServiceError> {
     super::authz::require(state, caller, Operation::VaultRotate, Relation::Other).await?;
     let ring = keyring(state).await?;
     let Some(meta) = state.store().vault_meta().await? else {
@@ -387,8 +436,8 @@ pub async fn rotate_keys(state: &AppState, caller: &Caller) -> Result<VaultStatu
 pub async fn rekey(
     state: &AppState,
     caller: &Caller,
-    body: &InitVault,
-) -> Result<InitializedVault, ServiceError> {
+    body: &Split,
+) -> Result<Initialized, ServiceError> {
     super::authz::require(state, caller, Operation::VaultRotate, Relation::Other).await?;
     check_split(body)?;
     let ring = keyring(state).await?;
@@ -429,9 +478,9 @@ pub async fn rekey(
     if meta.unseal_mode == KEY_FILE {
         tracing::warn!(vault = %meta.vault_id, "the vault now unseals with shares: remove [vault] unseal_key_file before the next start");
     }
-    Ok(InitializedVault {
+    Ok(Initialized {
         vault_id,
         threshold: body.threshold,
-        shares: shares.into_iter().map(WireSecret::new).collect(),
+        shares,
     })
 }

@@ -11,11 +11,9 @@ use time::Duration;
 use uuid::Uuid;
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{self, Operation, Relation};
-use warden_core::identity::{EmployeeId, EmploymentStatus, HrRecord, IdentityKind};
-use warden_core::secret::generate_password;
+use warden_core::identity::{EmployeeId, EmploymentStatus, HrRecord, Identity, IdentityKind};
+use warden_core::secret::{SecretString, generate_password};
 use warden_core::{ScopeSet, Username};
-use warden_proto::WireSecret;
-use warden_proto::grants::{CreateVendor, CreatedVendor, VendorInfo};
 use warden_store::{ChangeSet, GrantFilter, NewUser, StoredVendor};
 
 use super::access::find as find_identity;
@@ -28,7 +26,47 @@ use crate::state::AppState;
 /// Where vendor identities come from.
 pub const SOURCE: &str = "sponsor";
 
-async fn info(state: &AppState, v: &StoredVendor) -> Result<Option<VendorInfo>, ServiceError> {
+/// A vendor to create, sponsored by the caller.
+#[derive(Debug, Clone)]
+pub struct Create {
+    /// The vendor's Warden user name, as given.
+    pub username: String,
+    /// Full name.
+    pub name: String,
+    /// E-mail address.
+    pub email: String,
+    /// The vendor's company.
+    pub company: String,
+    /// How many days the sponsorship lasts (30 when absent).
+    pub days: Option<u32>,
+}
+
+/// A sponsored vendor: its identity, its record as a vendor, and its sponsor.
+#[derive(Debug, Clone)]
+pub struct Vendor {
+    /// The vendor's identity.
+    pub identity: Identity,
+    /// The vendor as stored.
+    pub vendor: StoredVendor,
+    /// The sponsor's employee id, or `(deleted)`.
+    pub sponsor: String,
+    /// The sponsor's name, if the sponsor still exists.
+    pub sponsor_name: Option<String>,
+    /// Whether the vendor's Warden account is enabled.
+    pub active: bool,
+}
+
+/// A vendor created, with its account's password (given once).
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The vendor.
+    pub vendor: Vendor,
+    /// The initial password.
+    pub initial_password: SecretString,
+}
+
+/// The vendor `v` with its identity and sponsor; `None` when its identity is gone.
+async fn view(state: &AppState, v: &StoredVendor) -> Result<Option<Vendor>, ServiceError> {
     let Some(who) = identity(state, v.identity_id).await? else {
         return Ok(None);
     };
@@ -38,15 +76,12 @@ async fn info(state: &AppState, v: &StoredVendor) -> Result<Option<VendorInfo>, 
         .user_by_name(&who.hr.username)
         .await?
         .is_some_and(|u| !u.disabled);
-    Ok(Some(VendorInfo {
-        employee_id: who.hr.employee_id.to_string(),
-        username: who.hr.username.to_string(),
-        company: v.company.clone(),
+    Ok(Some(Vendor {
+        identity: who,
+        vendor: v.clone(),
         sponsor,
         sponsor_name: super::name_of(state, v.sponsor_id).await?,
-        until: who.hr.end_date.map(|d| d.to_string()),
         active,
-        delete_after: v.delete_after,
     }))
 }
 
@@ -54,8 +89,8 @@ async fn info(state: &AppState, v: &StoredVendor) -> Result<Option<VendorInfo>, 
 pub async fn create(
     state: &AppState,
     caller: &Caller,
-    req: CreateVendor,
-) -> Result<CreatedVendor, ServiceError> {
+    req: Create,
+) -> Result<Created, ServiceError> {
     // The vendor will be in the caller's charge: its sponsor is its HR manager.
     super::authz::require(
         state,
@@ -176,17 +211,17 @@ pub async fn create(
         .store()
         .create_vendor(&changes, &account, &vendor)
         .await?;
-    let vendor = info(state, &vendor)
+    let vendor = view(state, &vendor)
         .await?
         .ok_or_else(|| ServiceError::internal("the vendor just created is missing"))?;
-    Ok(CreatedVendor {
+    Ok(Created {
         vendor,
-        initial_password: WireSecret::new(password),
+        initial_password: password,
     })
 }
 
 /// The vendors the caller sponsors, or every vendor for administrators and auditors.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<VendorInfo>, ServiceError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Vendor>, ServiceError> {
     let all = authz::allows(Operation::VendorList, &caller.scopes, Relation::Other);
     if !all {
         super::authz::require(state, caller, Operation::VendorList, Relation::Subordinate).await?;
@@ -195,7 +230,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<VendorInfo>, 
     let mut out = Vec::new();
     for v in state.store().vendors().await? {
         if all || me.as_ref().is_some_and(|m| m.id == v.sponsor_id) {
-            out.extend(info(state, &v).await?);
+            out.extend(view(state, &v).await?);
         }
     }
     Ok(out)

@@ -6,13 +6,42 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use warden_proto::audit::{AuditHead, AuditKey, AuditPage, AuditQuery, ExportQuery};
+use warden_proto::audit::{
+    AuditActor, AuditEventInfo, AuditHead, AuditKey, AuditPage, AuditQuery, ExportQuery,
+};
 use warden_proto::problem::Problem;
+use warden_store::StoredAuditEvent;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use warden_app::service;
 use warden_app::state::AppState;
+
+/// The wire form of a stored event.
+fn event_info(e: StoredAuditEvent) -> AuditEventInfo {
+    AuditEventInfo {
+        seq: e.seq,
+        id: e.id,
+        time: e.at,
+        actor: AuditActor {
+            user: e.actor_user,
+            token: e.actor_token,
+            ip: e.source,
+            user_agent: e.user_agent,
+        },
+        action: e.action,
+        target: e.target,
+        outcome: e.outcome,
+        reason: e.reason,
+        resource: e.resource,
+        request: e.request_id,
+        grant: e.grant_id,
+        risk: e.risk,
+        details: e.details,
+        prev_hash: e.prev_hash.to_hex(),
+        hash: e.hash.to_hex(),
+    }
+}
 
 /// Searches the audit log, newest first, a page at a time. Needs `audit:read` or `admin`.
 #[utoipa::path(operation_id = "search_audit", get, path = "/v1/audit/events", tag = "audit", security(("bearer" = [])),
@@ -26,10 +55,26 @@ pub async fn search(
     Authenticated(caller): Authenticated,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
+    let q = service::audit::Query {
+        actor: q.actor,
+        action: q.action,
+        resource: q.resource,
+        request: q.request,
+        grant: q.grant,
+        since: q.since,
+        until: q.until,
+        before: q.before,
+        limit: q.limit,
+    };
     service::audit::search(&state, &caller, &q)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|page| {
+            Json(AuditPage {
+                events: page.events.into_iter().map(event_info).collect(),
+                next: page.next,
+            })
+        })
 }
 
 /// The last event and the latest signed checkpoint. Needs `audit:read` or `admin`.
@@ -44,7 +89,14 @@ pub async fn head(
     service::audit::head(&state, &caller)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|head| {
+            Json(AuditHead {
+                seq: head.seq,
+                hash: head.hash.to_hex(),
+                checkpoint_seq: head.checkpoint_seq,
+                checkpoint_time: head.checkpoint_time,
+            })
+        })
 }
 
 /// The public key that signs checkpoints. Public: pin it where the server's
@@ -56,7 +108,12 @@ pub async fn head(
 pub async fn key(State(state): State<AppState>) -> Result<Json<AuditKey>, ApiError> {
     service::audit::key(&state)
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|public| {
+            Json(AuditKey {
+                key_id: public.key_id(),
+                public_key: public.encode(),
+            })
+        })
 }
 
 /// Exports the log (or the events after `since`) as a bundle that `warden audit verify`

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use warden_proto::WireSecret;
 use warden_proto::auth::{ChangePassword, LoginRequest, LoginResponse, WhoAmI};
 use warden_proto::problem::Problem;
 
@@ -26,10 +27,20 @@ pub async fn login(
     Client(client): Client,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
+    let req = service::auth::Login {
+        username: req.username,
+        password: req.password.0,
+    };
     service::auth::login(&state, &client, req)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|session| {
+            Json(LoginResponse {
+                token_id: session.record.id,
+                expires_at: session.record.expires_at,
+                token: WireSecret::new(session.token),
+            })
+        })
 }
 
 /// Revokes the token used for this request.
@@ -72,6 +83,10 @@ pub async fn change_password(
     Authenticated(caller): Authenticated,
     ApiJson(req): ApiJson<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
+    let req = service::auth::ChangePassword {
+        current_password: req.current_password.0,
+        new_password: req.new_password.0,
+    };
     service::auth::change_password(&state, &caller, req)
         .await
         .map_err(ApiError::from)

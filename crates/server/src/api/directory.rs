@@ -66,6 +66,100 @@ pub async fn hr_sync(
         .map(Json)
 }
 
+/// The wire form of an identity.
+fn identity_info(i: &warden_core::identity::Identity) -> IdentityInfo {
+    let hr = &i.hr;
+    IdentityInfo {
+        id: i.id,
+        employee_id: hr.employee_id.to_string(),
+        username: hr.username.to_string(),
+        email: hr.email.clone(),
+        name: hr.display_name.clone(),
+        department: hr.department.clone(),
+        job_function: hr.job_function.clone(),
+        manager: hr.manager.as_ref().map(ToString::to_string),
+        location: hr.location.clone(),
+        status: hr.status.as_str().to_owned(),
+        kind: hr.kind.as_str().to_owned(),
+        start_date: hr.start_date.map(|d| d.to_string()),
+        end_date: hr.end_date.map(|d| d.to_string()),
+        groups: hr.groups.iter().cloned().collect(),
+        source: i.source.clone(),
+    }
+}
+
+/// The wire form of an identity's detail.
+fn identity_detail(d: service::access::Detail) -> IdentityDetail {
+    use warden_proto::directory::EntitlementInfo;
+    IdentityDetail {
+        policy_groups: d.policy_groups,
+        birthright: d
+            .birthright
+            .into_iter()
+            .map(|a| EntitlementInfo {
+                resource: a.resource,
+                role: a.role,
+                rule: a.rule,
+            })
+            .collect(),
+        eligible: d
+            .eligible
+            .into_iter()
+            .map(|(e, rule)| EntitlementInfo {
+                resource: e.resource,
+                role: e.role,
+                rule,
+            })
+            .collect(),
+        identity: identity_info(&d.identity),
+    }
+}
+
+/// The wire form of an explanation: the rules tried, after the query's own problems
+/// when it has any.
+fn explanation(x: service::access::Explained) -> Explanation {
+    use warden_proto::directory::RuleTraceInfo;
+    let e = x.explanation;
+    let mut rules: Vec<RuleTraceInfo> = e
+        .candidates
+        .into_iter()
+        .map(|t| RuleTraceInfo {
+            rule: t.rule,
+            location: t.location,
+            matched: t.matched,
+            reasons: t.reasons,
+        })
+        .collect();
+    if !e.reasons.is_empty() {
+        rules.insert(
+            0,
+            RuleTraceInfo {
+                rule: "(query)".to_owned(),
+                location: String::new(),
+                matched: false,
+                reasons: e.reasons,
+            },
+        );
+    }
+    Explanation {
+        eligible: e.eligible.is_some(),
+        identity: x.identity.hr.username.to_string(),
+        resource: x.resource,
+        role: x.role,
+        rule: e.eligible.as_ref().map(|el| el.rule.clone()),
+        location: e.eligible.as_ref().map(|el| el.location.clone()),
+        max_duration_secs: e
+            .eligible
+            .as_ref()
+            .map(|el| el.max_duration.whole_seconds()),
+        ticket_required: e.eligible.as_ref().map(|el| el.ticket_required),
+        approval: e.eligible.as_ref().map(|el| el.approval.name.clone()),
+        route: e.route_text,
+        identity_groups: e.identity_groups,
+        rules,
+    }
+}
+
 /// Every identity. Needs `identities:read`.
 #[utoipa::path(operation_id = "list_identities", get, path = "/v1/identities", tag = "identities", security(("bearer" = [])),
     responses(
@@ -78,7 +172,7 @@ pub async fn list_identities(
     service::access::list(&state, &caller)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|identities| Json(identities.iter().map(identity_info).collect()))
 }
 
 /// One identity (by user name or employee id) with its policy groups, birthright access
@@ -97,7 +191,7 @@ pub async fn get_identity(
     service::access::detail(&state, &caller, &identity)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|d| Json(identity_detail(d)))
 }
 
 /// Explains whether an identity may request a role on a resource now: the rule that
@@ -115,8 +209,16 @@ pub async fn explain_access(
     Authenticated(caller): Authenticated,
     Query(params): Query<ExplainParams>,
 ) -> Result<Json<Explanation>, ApiError> {
+    let params = service::access::Explain {
+        identity: params.identity,
+        resource: params.resource,
+        role: params.role,
+        duration: params.duration,
+        ticket: params.ticket,
+        mfa_age_secs: params.mfa_age_secs,
+    };
     service::access::explain(&state, &caller, &params)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|x| Json(explanation(x)))
 }

@@ -219,6 +219,20 @@ pub async fn list_incidents(
         .map(Json)
 }
 
+/// The wire form of a sponsored vendor.
+fn vendor_info(v: &service::vendors::Vendor) -> VendorInfo {
+    VendorInfo {
+        employee_id: v.identity.hr.employee_id.to_string(),
+        username: v.identity.hr.username.to_string(),
+        company: v.vendor.company.clone(),
+        sponsor: v.sponsor.clone(),
+        sponsor_name: v.sponsor_name.clone(),
+        until: v.identity.hr.end_date.map(|d| d.to_string()),
+        active: v.active,
+        delete_after: v.vendor.delete_after,
+    }
+}
+
 /// Creates a vendor sponsored by the caller: an identity whose manager is the caller and
 /// whose last day ends the sponsorship, and a Warden account (its password shown once)
 /// that is enabled only while a grant of the vendor's runs. Needs `request`.
@@ -234,10 +248,23 @@ pub async fn create_vendor(
     Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<CreateVendor>,
 ) -> Result<(StatusCode, Json<CreatedVendor>), ApiError> {
+    let b = service::vendors::Create {
+        username: b.username,
+        name: b.name,
+        email: b.email,
+        company: b.company,
+        days: b.days,
+    };
     service::vendors::create(&state, &caller, b)
         .await
         .map_err(ApiError::from)
-        .map(|r| (StatusCode::CREATED, Json(r)))
+        .map(|r| {
+            let body = CreatedVendor {
+                vendor: vendor_info(&r.vendor),
+                initial_password: warden_proto::WireSecret::new(r.initial_password),
+            };
+            (StatusCode::CREATED, Json(body))
+        })
 }
 
 /// The vendors the caller sponsors (every vendor for administrators and auditors).
@@ -252,5 +279,5 @@ pub async fn list_vendors(
     service::vendors::list(&state, &caller)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|vendors| Json(vendors.iter().map(vendor_info).collect()))
 }

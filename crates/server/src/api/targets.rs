@@ -32,10 +32,19 @@ pub async fn grant_credential(
     Authenticated(caller): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<GrantCredential>, ApiError> {
+    use secrecy::ExposeSecret;
     service::targets::credential(&state, &caller, id)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|c| {
+            Json(GrantCredential {
+                grant: c.grant,
+                username: c.username,
+                password: c.password.expose_secret().to_owned(),
+                hints: c.hints,
+                ends_at: c.ends_at,
+            })
+        })
 }
 
 /// The public key of Warden's SSH certificate authority, for `TrustedUserCAKeys`.
@@ -62,10 +71,25 @@ pub async fn sign_ssh_key(
     Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<SignSshKey>,
 ) -> Result<Json<SshCertificate>, ApiError> {
+    let b = service::targets::SignSsh {
+        resource: b.resource,
+        role: b.role,
+        public_key: b.public_key,
+    };
     service::targets::sign_ssh(&state, &caller, &b)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|c| {
+            Json(SshCertificate {
+                grant: c.grant,
+                certificate: c.certificate.certificate,
+                principals: c.certificate.principals,
+                valid_after: c.certificate.valid_after,
+                valid_before: c.certificate.valid_before,
+                host: c.host,
+                port: c.port,
+            })
+        })
 }
 
 /// The accounts on a resource's target, with what makes each privileged and where it
@@ -87,7 +111,25 @@ pub async fn discover_accounts(
     service::targets::inventory(&state, &caller, &name)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|found| {
+            let r = found.resource;
+            Json(Inventory {
+                kind: r.kind.as_str().to_owned(),
+                tier: r.tier,
+                environment: r.environment,
+                resource: r.name,
+                accounts: found
+                    .accounts
+                    .into_iter()
+                    .map(|(a, origin)| warden_proto::targets::AccountInfo {
+                        origin: origin.to_owned(),
+                        name: a.name,
+                        privileges: a.privileges,
+                        until: a.until,
+                    })
+                    .collect(),
+            })
+        })
 }
 
 /// Reconciles one resource, or all with a configured connection, now. Needs `admin`.

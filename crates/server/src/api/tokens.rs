@@ -4,6 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use uuid::Uuid;
+use warden_core::user::TokenRecord;
+use warden_proto::WireSecret;
 use warden_proto::auth::{CreateToken, CreatedToken, TokenInfo};
 use warden_proto::problem::Problem;
 
@@ -12,6 +14,20 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use warden_app::service;
 use warden_app::state::AppState;
+use warden_app::service::scope_names;
+
+/// The wire form of a token record.
+fn token_info(token: &TokenRecord) -> TokenInfo {
+    TokenInfo {
+        id: token.id,
+        name: token.name.clone(),
+        kind: token.kind.as_str().to_owned(),
+        scopes: scope_names(&token.scopes),
+        created_at: token.created_at,
+        expires_at: token.expires_at,
+        revoked_at: token.revoked_at,
+    }
+}
 
 /// The caller's tokens (never their secrets).
 #[utoipa::path(operation_id = "list_tokens", get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), responses(
@@ -24,7 +40,7 @@ pub async fn list(
     service::tokens::list(&state, &caller)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|tokens| Json(tokens.iter().map(token_info).collect()))
 }
 
 /// Creates an API token for the caller, with scopes the caller holds. The token text is
@@ -38,10 +54,21 @@ pub async fn create(
     Authenticated(caller): Authenticated,
     ApiJson(req): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    let req = service::tokens::Create {
+        name: req.name,
+        scopes: req.scopes,
+        expires_in_secs: req.expires_in_secs,
+    };
     service::tokens::create(&state, &caller, req)
         .await
         .map_err(ApiError::from)
-        .map(|t| (StatusCode::CREATED, Json(t)))
+        .map(|created| {
+            let body = CreatedToken {
+                token: WireSecret::new(created.token),
+                info: token_info(&created.record),
+            };
+            (StatusCode::CREATED, Json(body))
+        })
 }
 
 /// Revokes a token of the caller's (an administrator may revoke any).

@@ -3,6 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use warden_core::user::User;
+use warden_proto::WireSecret;
 use warden_proto::problem::Problem;
 use warden_proto::users::{CreateUser, CreatedUser, UpdateUser, UserInfo};
 
@@ -11,6 +13,19 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use warden_app::service;
 use warden_app::state::AppState;
+use warden_app::service::scope_names;
+
+/// The wire form of a user.
+pub(super) fn user_info(user: &User) -> UserInfo {
+    UserInfo {
+        id: user.id,
+        username: user.username.to_string(),
+        display_name: user.display_name.clone(),
+        scopes: scope_names(&user.scopes),
+        disabled: user.disabled,
+        created_at: user.created_at,
+    }
+}
 
 /// Every user. Needs `users:read`.
 #[utoipa::path(operation_id = "list_users", get, path = "/v1/users", tag = "users", security(("bearer" = [])), responses(
@@ -23,7 +38,7 @@ pub async fn list(
     service::users::list(&state, &caller)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|users| Json(users.iter().map(user_info).collect()))
 }
 
 /// Creates a user. Needs `users:write` and every scope given. Without a password, one is
@@ -37,10 +52,22 @@ pub async fn create(
     Authenticated(caller): Authenticated,
     ApiJson(req): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+    let req = service::users::Create {
+        username: req.username,
+        display_name: req.display_name,
+        scopes: req.scopes,
+        password: req.password.map(|p| p.0),
+    };
     service::users::create(&state, &caller, req)
         .await
         .map_err(ApiError::from)
-        .map(|u| (StatusCode::CREATED, Json(u)))
+        .map(|created| {
+            let body = CreatedUser {
+                user: user_info(&created.user),
+                initial_password: created.initial_password.map(WireSecret::new),
+            };
+            (StatusCode::CREATED, Json(body))
+        })
 }
 
 /// One user. Needs `users:read`.
@@ -58,7 +85,7 @@ pub async fn get(
     service::users::get(&state, &caller, &username)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|user| Json(user_info(&user)))
 }
 
 /// Changes a user's scopes or disables the user (every token stops at once). Needs
@@ -77,8 +104,12 @@ pub async fn update(
     Path(username): Path<String>,
     ApiJson(req): ApiJson<UpdateUser>,
 ) -> Result<Json<UserInfo>, ApiError> {
+    let req = service::users::Update {
+        scopes: req.scopes,
+        disabled: req.disabled,
+    };
     service::users::update(&state, &caller, &username, req)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|user| Json(user_info(&user)))
 }

@@ -5,11 +5,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use warden_core::audit::Actor;
+use warden_proto::WireSecret;
 use warden_proto::problem::Problem;
 use warden_proto::vault::{
     AccountInfo, AddAccount, CheckedOut, CheckinRequest, CheckoutInfo, CheckoutRequest, InitVault,
     InitializedVault, RotationScheduled, Unseal, VaultStatus,
 };
+use warden_store::Checkout;
 
 use super::ApiJson;
 use crate::auth::Authenticated;
@@ -17,6 +19,101 @@ use crate::client::Client;
 use crate::error::ApiError;
 use warden_app::service;
 use warden_app::state::AppState;
+
+/// The wire form of the vault's status.
+fn vault_status(s: service::vault::Status) -> VaultStatus {
+    VaultStatus {
+        initialized: s.initialized,
+        sealed: s.sealed,
+        unseal_mode: s.unseal_mode,
+        vault_id: s.vault_id,
+        threshold: s.threshold,
+        shares: s.shares,
+        progress: s.progress,
+        root_version: s.root_version,
+        active_data_key: s.active_data_key,
+        rotated_at: s.rotated_at,
+    }
+}
+
+/// The split an init or rekey body asks for.
+fn split(b: &InitVault) -> service::vault::Split {
+    service::vault::Split {
+        shares: b.shares,
+        threshold: b.threshold,
+    }
+}
+
+/// The wire form of a check-out.
+fn checkout_info(c: Checkout) -> CheckoutInfo {
+    CheckoutInfo {
+        id: c.id,
+        username: c.username,
+        grant: c.grant_id,
+        exclusive: c.exclusive,
+        version: c.version,
+        checked_out_at: c.checked_out_at,
+        expires_at: c.expires_at,
+        checked_in_at: c.checked_in_at,
+        checkin_reason: c.checkin_reason,
+    }
+}
+
+/// The wire form of a vaulted account, with its open check-outs and whether a rotation of
+/// it is pending.
+fn account_info(account: service::accounts::Account) -> AccountInfo {
+    let a = account.account;
+    AccountInfo {
+        name: a.name,
+        connection: a.connection,
+        username: a.username,
+        resource: a.resource,
+        roles: a.roles,
+        groups: a.groups,
+        checkout_max_secs: a.checkout_max_secs,
+        exclusive: a.exclusive,
+        rotate_every_secs: a.rotate_every_secs,
+        password_length: a.password_length,
+        symbols: a.password_symbols,
+        version: a.version,
+        next_rotation_at: a.next_rotation_at,
+        last_rotated_at: a.last_rotated_at,
+        rotation_failures: a.rotation_failures,
+        last_error: a.last_error,
+        rotation_pending: account.rotation_pending,
+        checkouts: account.checkouts.into_iter().map(checkout_info).collect(),
+        created_at: a.created_at,
+        created_by: a.created_by,
+    }
+}
+
+/// The account an add body describes.
+fn add(b: AddAccount) -> service::accounts::Add {
+    service::accounts::Add {
+        name: b.name,
+        connection: b.connection,
+        username: b.username,
+        password: b.password.0,
+        resource: b.resource,
+        roles: b.roles,
+        groups: b.groups,
+        checkout_max: b.checkout_max,
+        exclusive: b.exclusive,
+        rotate_every: b.rotate_every,
+        password_length: b.password_length,
+        symbols: b.symbols,
+        rotate_now: b.rotate_now,
+    }
+}
+
+/// The wire form of a new unseal key's shares.
+fn initialized_vault(i: service::vault::Initialized) -> InitializedVault {
+    InitializedVault {
+        vault_id: i.vault_id,
+        threshold: i.threshold,
+        shares: i.shares.into_iter().map(WireSecret::new).collect(),
+    }
+}
 
 /// Whether the vault is initialised and sealed, and how far an unseal has come. Public:
 /// key holders need it to unseal.
@@ -26,7 +123,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<VaultStatus>, 
     service::vault::status(&state)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|s| Json(vault_status(s)))
 }
 
 /// Initialises the vault: a new unseal key split into shares, returned once. Needs
@@ -43,10 +140,10 @@ pub async fn init(
     Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<InitVault>,
 ) -> Result<Json<InitializedVault>, ApiError> {
-    service::vault::init(&state, &caller, &b)
+    service::vault::init(&state, &caller, &split(&b))
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|i| Json(initialized_vault(i)))
 }
 
 /// Gives one unseal share (or resets those given). Needs no token: a key holder need
@@ -70,10 +167,14 @@ pub async fn unseal(
         source: client.ip,
         user_agent: client.user_agent,
     };
+    let b = service::vault::Unseal {
+        share: b.share.map(|s| s.0),
+        reset: b.reset,
+    };
     service::vault::unseal(&state, actor, &b)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|s| Json(vault_status(s)))
 }
 
 /// Seals the vault: its keys leave memory and the API serves health and unseal only.
@@ -89,7 +190,7 @@ pub async fn seal(
     service::vault::seal(&state, &caller)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|s| Json(vault_status(s)))
 }
 
 /// Rotates the root key and starts a new data key; older secrets stay readable and are
@@ -106,7 +207,7 @@ pub async fn rotate(
     service::vault::rotate_keys(&state, &caller)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|s| Json(vault_status(s)))
 }
 
 /// Replaces the unseal key: a new one split into new shares, returned once; the old
@@ -123,10 +224,10 @@ pub async fn rekey(
     Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<InitVault>,
 ) -> Result<Json<InitializedVault>, ApiError> {
-    service::vault::rekey(&state, &caller, &b)
+    service::vault::rekey(&state, &caller, &split(&b))
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|i| Json(initialized_vault(i)))
 }
 
 /// Every vaulted account's metadata (never a secret). Needs `admin`.
@@ -141,7 +242,7 @@ pub async fn list_accounts(
     service::accounts::list(&state, &caller)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|accounts| Json(accounts.into_iter().map(account_info).collect()))
 }
 
 /// Puts an account in the vault; its password must log in now. Needs `admin`.
@@ -158,10 +259,10 @@ pub async fn add_account(
     Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<AddAccount>,
 ) -> Result<(StatusCode, Json<AccountInfo>), ApiError> {
-    service::accounts::add(&state, &caller, &b)
+    service::accounts::add(&state, &caller, &add(b))
         .await
         .map_err(ApiError::from)
-        .map(|a| (StatusCode::CREATED, Json(a)))
+        .map(|a| (StatusCode::CREATED, Json(account_info(a))))
 }
 
 /// One vaulted account's metadata and open check-outs. Needs `admin`.
@@ -179,7 +280,7 @@ pub async fn get_account(
     service::accounts::show(&state, &caller, &name)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|a| Json(account_info(a)))
 }
 
 /// Checks out the account's password under the caller's running grant; returned once.
@@ -197,10 +298,26 @@ pub async fn checkout(
     Path(name): Path<String>,
     ApiJson(b): ApiJson<CheckoutRequest>,
 ) -> Result<Json<CheckedOut>, ApiError> {
+    let b = service::accounts::CheckOut {
+        grant: b.grant,
+        exclusive: b.exclusive,
+    };
     service::accounts::checkout(&state, &caller, &name, &b)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|c| {
+            Json(CheckedOut {
+                checkout: c.checkout,
+                account: c.account,
+                username: c.username,
+                password: WireSecret::new(c.password),
+                version: c.version,
+                grant: c.grant,
+                allowed_by: c.allowed_by,
+                ends_at: c.ends_at,
+                hints: c.hints,
+            })
+        })
 }
 
 /// Checks in a check-out; the account's password is rotated at once.
@@ -218,10 +335,13 @@ pub async fn checkin(
     Path(name): Path<String>,
     ApiJson(b): ApiJson<CheckinRequest>,
 ) -> Result<Json<CheckoutInfo>, ApiError> {
+    let b = service::accounts::CheckIn {
+        checkout: b.checkout,
+    };
     service::accounts::checkin(&state, &caller, &name, &b)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|c| Json(checkout_info(c)))
 }
 
 /// Makes the account's rotation due now. Needs `admin`.
@@ -240,5 +360,12 @@ pub async fn rotate_account(
     service::accounts::request_rotation(&state, &caller, &name)
         .await
         .map_err(ApiError::from)
-        .map(|r| (StatusCode::ACCEPTED, Json(r)))
+        .map(|r| {
+            let body = RotationScheduled {
+                account: r.account,
+                version: r.version,
+                due_at: r.due_at,
+            };
+            (StatusCode::ACCEPTED, Json(body))
+        })
 }
