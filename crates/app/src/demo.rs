@@ -2,7 +2,7 @@
 //! users, compiled into the binary so a development server needs no files.
 
 use warden_core::audit::Actor;
-use warden_proto::directory::PolicyFile;
+use warden_core::policy::PolicySource;
 
 use crate::hr_file::HrFormat;
 use crate::service;
@@ -11,7 +11,7 @@ use crate::service::hr::SyncOptions;
 use crate::state::AppState;
 
 /// The demo policy directory.
-pub fn policy_files() -> Vec<PolicyFile> {
+pub fn policy_files() -> Vec<PolicySource> {
     [
         (
             "resources.toml",
@@ -35,7 +35,7 @@ pub fn policy_files() -> Vec<PolicyFile> {
         ),
     ]
     .into_iter()
-    .map(|(path, text)| PolicyFile {
+    .map(|(path, text)| PolicySource {
         path: path.to_owned(),
         text: text.to_owned(),
     })

@@ -15,9 +15,6 @@ use warden_core::authz::{self, Operation, Relation};
 use warden_core::identity::Identity;
 use warden_core::policy::{AccessQuery, Decision, RequestContext, format_duration, parse_duration};
 use warden_core::request::{BreakGlassReview, JUSTIFICATION_DUE, ReviewEvent};
-use warden_proto::grants::{
-    BreakGlassInfo, BreakGlassRequest, IncidentInfo, ReviewBreakGlass, ReviewInfo,
-};
 use warden_store::{
     Effects, IdentityFilter, ReviewStep, StoredIncident, StoredRequest, StoredReview,
 };
@@ -71,12 +68,58 @@ fn data(r: &StoredRequest, holder: &str) -> serde_json::Value {
     })
 }
 
+/// What [`take`] asks for.
+#[derive(Debug, Clone)]
+pub struct Take {
+    /// Resource name.
+    pub resource: String,
+    /// Role name.
+    pub role: String,
+    /// What is on fire.
+    pub reason: String,
+    /// How long, such as `1h`; the break-glass maximum when absent.
+    pub duration: Option<String>,
+    /// The incident ticket, if there is one yet.
+    pub ticket: Option<String>,
+}
+
+/// A reviewer's verdict, as [`review`] takes it.
+#[derive(Debug, Clone)]
+pub struct Review {
+    /// `justified` or `unjustified`.
+    pub verdict: String,
+    /// Why.
+    pub comment: String,
+}
+
+/// A break-glass use and its review.
+#[derive(Debug, Clone)]
+pub struct Use {
+    /// The request that took it.
+    pub request: StoredRequest,
+    /// Its holder's identity; `None` once the identity no longer exists.
+    pub holder: Option<Identity>,
+    /// Verdicts so far.
+    pub verdicts: Vec<Verdict>,
+    /// What the review still needs, in words.
+    pub needs: Vec<String>,
+    /// The grant.
+    pub grant: Option<super::grants::Grant>,
+    /// The incident an unjustified use opened.
+    pub incident: Option<Uuid>,
+}
+
+/// One reviewer's verdict, with the reviewer's name as HR gives it now.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// The verdict as stored.
+    pub review: StoredReview,
+    /// The reviewer's name; `None` once the identity no longer exists.
+    pub reviewer_name: Option<String>,
+}
+
 /// Takes break-glass access: granted at once, security told at once.
-pub async fn take(
-    state: &AppState,
-    caller: &Caller,
-    req: BreakGlassRequest,
-) -> Result<BreakGlassInfo, ServiceError> {
+pub async fn take(state: &AppState, caller: &Caller, req: Take) -> Result<Use, ServiceError> {
     super::authz::require(state, caller, Operation::BreakGlassTake, Relation::Own).await?;
     let holder = me(state, caller).await?;
     let reason = check_label("reason", &req.reason, 2000)?;
@@ -273,7 +316,7 @@ pub async fn justify(
     caller: &Caller,
     id: Uuid,
     text: &str,
-) -> Result<BreakGlassInfo, ServiceError> {
+) -> Result<Use, ServiceError> {
     let (r, holder) = authorized(state, caller, id, Operation::BreakGlassJustify).await?;
     let holder = holder.ok_or_else(|| ServiceError::not_found(format!("break-glass use {id}")))?;
     let text = check_label("justification", text, 4000)?;
@@ -366,8 +409,8 @@ pub async fn review(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-    v: &ReviewBreakGlass,
-) -> Result<BreakGlassInfo, ServiceError> {
+    v: &Review,
+) -> Result<Use, ServiceError> {
     let (r, reviewer) = authorized(state, caller, id, Operation::BreakGlassReview).await?;
     let reviewer =
         reviewer.ok_or_else(|| ServiceError::not_found(format!("break-glass use {id}")))?;
@@ -567,17 +610,13 @@ pub async fn lapse_overdue(state: &AppState) -> Result<usize, ServiceError> {
 }
 
 /// One use: for its holder, its reviewers, administrators and auditors.
-pub async fn show(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-) -> Result<BreakGlassInfo, ServiceError> {
+pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<Use, ServiceError> {
     let (r, _) = authorized(state, caller, id, Operation::BreakGlassRead).await?;
     info(state, &r).await
 }
 
 /// Every break-glass use: for administrators, auditors and the security group.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<BreakGlassInfo>, ServiceError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Use>, ServiceError> {
     let all = authz::allows(Operation::BreakGlassList, &caller.scopes, Relation::Other);
     if !all {
         // Every use is in the charge of a security group member; anyone else needs more.
@@ -615,27 +654,14 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<BreakGlassInf
 pub async fn incidents(
     state: &AppState,
     caller: &Caller,
-) -> Result<Vec<IncidentInfo>, ServiceError> {
+) -> Result<Vec<StoredIncident>, ServiceError> {
     super::authz::require(state, caller, Operation::IncidentList, Relation::Other).await?;
-    Ok(state
-        .store()
-        .incidents()
-        .await?
-        .into_iter()
-        .map(|i| IncidentInfo {
-            id: i.id,
-            request: i.request_id,
-            opened_at: i.opened_at,
-            reason: i.reason,
-            state: i.state,
-        })
-        .collect())
+    Ok(state.store().incidents().await?)
 }
 
-async fn info(state: &AppState, r: &StoredRequest) -> Result<BreakGlassInfo, ServiceError> {
+async fn info(state: &AppState, r: &StoredRequest) -> Result<Use, ServiceError> {
     let done = state.store().reviews(r.id).await?;
-    let review = r.review.clone().unwrap_or_default();
-    let needs = match review.as_str() {
+    let needs = match r.review.as_deref().unwrap_or_default() {
         "justification_due" => vec!["the holder's justification".to_owned()],
         "review_due" => needed(state, r, &done)
             .await?
@@ -645,32 +671,21 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<BreakGlassInfo, Ser
         _ => Vec::new(),
     };
     let grant = match state.store().grant_of_request(r.id).await? {
-        Some(g) => Some(super::grants::info(state, &g).await?),
+        Some(g) => Some(super::grants::with_holder(state, g).await?),
         None => None,
     };
     let incident = state.store().incident_of(r.id).await?.map(|i| i.id);
-    let mut reviews = Vec::with_capacity(done.len());
+    let mut verdicts = Vec::with_capacity(done.len());
     for d in done {
-        reviews.push(ReviewInfo {
+        verdicts.push(Verdict {
             reviewer_name: super::name_of(state, d.reviewer_id).await?,
-            reviewer: d.reviewer_employee_id,
-            capacity: d.capacity,
-            verdict: d.verdict,
-            comment: d.comment,
-            at: d.at,
+            review: d,
         });
     }
-    Ok(BreakGlassInfo {
-        id: r.id,
-        holder: employee_id_of(state, r.beneficiary_id).await?,
-        holder_name: super::name_of(state, r.beneficiary_id).await?,
-        resource: r.resource.clone(),
-        role: r.role.clone(),
-        reason: r.justification.clone(),
-        review,
-        justification: r.review_justification.clone(),
-        justification_due: r.review_due_at,
-        reviews,
+    Ok(Use {
+        request: r.clone(),
+        holder: identity(state, r.beneficiary_id).await?,
+        verdicts,
         needs,
         grant,
         incident,

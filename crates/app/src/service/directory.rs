@@ -9,8 +9,29 @@ use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::hr::{Lifecycle, classify};
 use warden_core::identity::{HrRecord, Identity};
 use warden_core::policy::{Entitlement, Policy};
-use warden_proto::directory::PersonChange;
 use warden_store::{Assignment, IdentityWrite, JobAction, NewAccessJob};
+
+/// What changes for one person, for reports.
+#[derive(Debug, Clone)]
+pub struct PersonChange {
+    /// HR's id.
+    pub employee_id: String,
+    /// User name.
+    pub username: String,
+    /// `joiner`, `rejoiner`, `mover`, `leaver`, `updated`, or `policy` (access changed by a
+    /// policy change alone).
+    pub lifecycle: String,
+    /// Attribute changes, as `name: old -> new`.
+    pub attributes: Vec<String>,
+    /// Birthright access gained, as `resource/role`.
+    pub birthright_added: Vec<String>,
+    /// Birthright access lost.
+    pub birthright_removed: Vec<String>,
+    /// Requestable access gained.
+    pub eligibility_added: Vec<String>,
+    /// Requestable access lost (active grants of it are revoked).
+    pub eligibility_removed: Vec<String>,
+}
 
 /// The planned change of one identity.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
+use warden_core::identity::Identity;
 use warden_core::policy::Resource;
-use warden_proto::grants::{AccessCheck, AccessCheckQuery, GrantInfo, ListGrants};
 use warden_store::{GrantFilter, StoredGrant, StoredRequest};
 
 use super::access::find as find_identity;
@@ -46,34 +46,57 @@ pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime)
     }
 }
 
-/// The wire form of a grant.
-pub(crate) async fn info(state: &AppState, g: &StoredGrant) -> Result<GrantInfo, ServiceError> {
+/// A grant with its holder.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The grant as stored.
+    pub grant: StoredGrant,
+    /// Its holder's identity; `None` once the identity no longer exists.
+    pub holder: Option<Identity>,
+}
+
+/// Which grants [`list`] returns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct List {
+    /// Everyone's grants, not only the caller's.
+    pub all: bool,
+    /// Only live ones (provisioning, active, revoking).
+    pub live: bool,
+}
+
+/// What [`check`] asks: whether `identity` (employee id or user name) holds `role` on
+/// `resource` now.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// The identity: employee id or user name.
+    pub identity: String,
+    /// Resource name.
+    pub resource: String,
+    /// Role name.
+    pub role: String,
+}
+
+/// The answer of [`check`].
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// Allowed now.
+    pub allowed: bool,
+    /// The grant that allows it (the one ending last).
+    pub grant: Option<Uuid>,
+    /// When that grant ends.
+    pub ends_at: Option<OffsetDateTime>,
+    /// Break-glass access.
+    pub breakglass: bool,
+}
+
+/// A grant with its holder, as the directory knows them now.
+pub(crate) async fn with_holder(state: &AppState, g: StoredGrant) -> Result<Grant, ServiceError> {
     let holder = super::identity_by_id(state, g.identity_id).await?;
-    Ok(GrantInfo {
-        id: g.id,
-        request: g.request_id,
-        identity: holder
-            .as_ref()
-            .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string()),
-        identity_name: holder.map(|i| i.hr.display_name),
-        resource: g.resource.clone(),
-        role: g.role.clone(),
-        kind: g.kind.clone(),
-        state: g.state.clone(),
-        starts_at: g.starts_at,
-        ends_at: g.ends_at,
-        attempts: g.attempts,
-        last_error: g.last_error.clone(),
-        end_reason: g.end_reason.clone(),
-    })
+    Ok(Grant { grant: g, holder })
 }
 
 /// The caller's grants, or everyone's (`all`) for administrators and auditors.
-pub async fn list(
-    state: &AppState,
-    caller: &Caller,
-    q: &ListGrants,
-) -> Result<Vec<GrantInfo>, ServiceError> {
+pub async fn list(state: &AppState, caller: &Caller, q: &List) -> Result<Vec<Grant>, ServiceError> {
     let relation = if q.all {
         Relation::Other
     } else {
@@ -111,8 +134,8 @@ pub async fn list(
         rows
     };
     let mut out = Vec::with_capacity(rows.len());
-    for g in &rows {
-        out.push(info(state, g).await?);
+    for g in rows {
+        out.push(with_holder(state, g).await?);
     }
     Ok(out)
 }
@@ -143,9 +166,9 @@ pub(crate) async fn authorized(
 }
 
 /// One grant.
-pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<GrantInfo, ServiceError> {
+pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<Grant, ServiceError> {
     let g = authorized(state, caller, id, Operation::GrantRead).await?;
-    info(state, &g).await
+    with_holder(state, g).await
 }
 
 /// Ends a grant now, before its time: by its holder or an administrator (an auditor may
@@ -156,7 +179,7 @@ pub async fn revoke(
     caller: &Caller,
     id: Uuid,
     reason: &str,
-) -> Result<GrantInfo, ServiceError> {
+) -> Result<Grant, ServiceError> {
     let g = authorized(state, caller, id, Operation::GrantRevoke).await?;
     let reason = check_label("reason", reason, 2000)?;
     if !matches!(g.state.as_str(), "provisioning" | "active") {
@@ -197,16 +220,12 @@ pub async fn revoke(
         .grant(id)
         .await?
         .ok_or_else(|| ServiceError::not_found(format!("grant {id}")))?;
-    info(state, &g).await
+    with_holder(state, g).await
 }
 
 /// Whether `identity` holds `role` on `resource` now, with the grant and its end. Needs
 /// `identities:read`.
-pub async fn check(
-    state: &AppState,
-    caller: &Caller,
-    q: &AccessCheckQuery,
-) -> Result<AccessCheck, ServiceError> {
+pub async fn check(state: &AppState, caller: &Caller, q: &Check) -> Result<Access, ServiceError> {
     authz::gate(state, caller, Operation::AccessCheck).await?;
     let now = state.clock().now();
     // From memory when the index is fresh and knows the user name.
@@ -217,7 +236,7 @@ pub async fn check(
         .await
     {
         Answer::Allowed(r) => {
-            return Ok(AccessCheck {
+            return Ok(Access {
                 allowed: true,
                 grant: Some(r.grant),
                 ends_at: Some(r.ends_at),
@@ -247,7 +266,7 @@ pub async fn check(
         }
     };
     Ok(match found {
-        Some(g) => AccessCheck {
+        Some(g) => Access {
             allowed: true,
             grant: Some(g.id),
             ends_at: g.ends_at,
@@ -257,8 +276,8 @@ pub async fn check(
     })
 }
 
-fn denied() -> AccessCheck {
-    AccessCheck {
+fn denied() -> Access {
+    Access {
         allowed: false,
         grant: None,
         ends_at: None,

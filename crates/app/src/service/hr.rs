@@ -11,10 +11,9 @@ use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::hr::validate_population;
 use warden_core::identity::{EmploymentStatus, Identity};
-use warden_proto::directory::SyncReport;
 use warden_store::ChangeSet;
 
-use super::directory::{Context, plan};
+use super::directory::{Context, PersonChange, plan};
 use crate::auth::Caller;
 use crate::hr_file::{HrFormat, parse_all};
 use crate::service::error::ServiceError;
@@ -28,6 +27,29 @@ pub const SOURCE: &str = "hr-file";
 const MASS_LEAVE_SHARE: f64 = 0.2;
 /// Below this many leavers the share is not checked (small populations).
 const MASS_LEAVE_MIN: usize = 5;
+
+/// What a sync did (or, dry, would do).
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+    /// SHA-256 of the file.
+    pub digest: String,
+    /// Identities in the file.
+    pub records: usize,
+    /// Count per lifecycle: joiner, rejoiner, mover, leaver, updated, unchanged.
+    pub counts: BTreeMap<String, usize>,
+    /// Each person whose identity or access changes.
+    pub changes: Vec<PersonChange>,
+    /// Warden users disabled because they left.
+    pub accounts_disabled: u64,
+    /// Their tokens revoked.
+    pub tokens_revoked: u64,
+    /// Pending or approved requests of leavers cancelled.
+    pub requests_cancelled: u64,
+    /// Live grants of leavers ended.
+    pub grants_ended: u64,
+}
 
 /// How to sync.
 #[derive(Debug, Clone, Copy)]

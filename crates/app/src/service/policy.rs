@@ -12,25 +12,85 @@ use std::sync::Arc;
 
 use crate::service::error::{Failure, FieldIssue};
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::policy::{
     CompileOptions, Policy, PolicySource, check_path, compile, compile_with,
 };
-use warden_proto::directory::{
-    PolicyApplied, PolicyChange, PolicyFile, PolicyPlan, PolicyVersionInfo,
-};
 use warden_store::{ChangeSet, NewPolicyVersion, PolicyVersion};
 
-use super::directory::{Context, plan as plan_identity};
+use super::directory::{Context, PersonChange, plan as plan_identity};
 use crate::auth::Caller;
 use crate::service::error::ServiceError;
 use crate::state::{ActivePolicy, AppState};
 
+/// A policy change to plan or apply: the whole directory, and why.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The whole policy directory, each path once.
+    pub files: Vec<PolicySource>,
+    /// Why (required by an apply, not read by a plan).
+    pub comment: Option<String>,
+}
+
+/// What a policy change does.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The live version it is compared with (none before the first apply).
+    pub live_version: Option<i64>,
+    /// SHA-256 of the new files.
+    pub digest: String,
+    /// Whether the new policy is the same as the live one.
+    pub unchanged: bool,
+    /// Resources added.
+    pub resources_added: Vec<String>,
+    /// Resources removed.
+    pub resources_removed: Vec<String>,
+    /// Each identity whose access changes.
+    pub changes: Vec<PersonChange>,
+    /// What the author should know but does not stop the policy (`file:line: message`).
+    pub warnings: Vec<String>,
+}
+
+/// The result of an apply or restore.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The new version.
+    pub version: i64,
+    /// What changed.
+    pub plan: Plan,
+}
+
+/// A stored policy version.
+#[derive(Debug, Clone)]
+pub struct Version {
+    /// Version number.
+    pub version: i64,
+    /// SHA-256 of the files.
+    pub digest: String,
+    /// Why it was applied.
+    pub comment: String,
+    /// Who applied it.
+    pub applied_by: String,
+    /// When.
+    pub applied_at: OffsetDateTime,
+    /// The files (only when one version is asked for).
+    pub files: Option<Vec<PolicySource>>,
+}
+
+/// A policy file as a stored version keeps it (JSON in `files`).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredFile {
+    path: String,
+    text: String,
+}
+
 /// Compiles policy files, checking also what `options` ask for (from the server's
 /// configuration), or refuses with every error as `file:line: message`.
 pub fn compile_files(
-    files: &[PolicyFile],
+    files: &[PolicySource],
     options: CompileOptions,
 ) -> Result<Policy, ServiceError> {
     let mut errors = Vec::new();
@@ -68,14 +128,7 @@ pub fn compile_files(
             errors,
         ));
     }
-    let sources: Vec<PolicySource> = files
-        .iter()
-        .map(|f| PolicySource {
-            path: f.path.clone(),
-            text: f.text.clone(),
-        })
-        .collect();
-    compile_with(&sources, options).map_err(|errors| {
+    compile_with(files, options).map_err(|errors| {
         let count = errors.len();
         let errors = errors
             .into_iter()
@@ -180,8 +233,8 @@ fn checked_connections(state: &AppState, policy: &Policy) -> Result<Vec<String>,
 }
 
 /// SHA-256 over the files in path order, so the same directory always has one digest.
-pub fn digest(files: &[PolicyFile]) -> String {
-    let mut sorted: Vec<&PolicyFile> = files.iter().collect();
+pub fn digest(files: &[PolicySource]) -> String {
+    let mut sorted: Vec<&PolicySource> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut hash = Sha256::new();
     for f in sorted {
@@ -197,10 +250,10 @@ pub fn digest(files: &[PolicyFile]) -> String {
 async fn prepare(
     state: &AppState,
     actor: &Actor,
-    files: &[PolicyFile],
+    files: &[PolicySource],
     new_policy: &Policy,
     cause: &str,
-) -> Result<(ChangeSet, PolicyPlan), ServiceError> {
+) -> Result<(ChangeSet, Plan), ServiceError> {
     let warnings = checked_connections(state, new_policy)?;
     let live = state.policy();
     let now = state.clock().now();
@@ -242,7 +295,7 @@ async fn prepare(
     };
     let (before, after) = (names(&live.policy), names(new_policy));
     let digest = digest(files);
-    let report = PolicyPlan {
+    let report = Plan {
         live_version: live.version,
         unchanged: live.digest.as_deref() == Some(digest.as_str()),
         digest,
@@ -258,8 +311,8 @@ async fn prepare(
 pub async fn plan(
     state: &AppState,
     caller: &Caller,
-    change: &PolicyChange,
-) -> Result<PolicyPlan, ServiceError> {
+    change: &Change,
+) -> Result<Plan, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     let policy = compile_files(
         &change.files,
@@ -280,8 +333,8 @@ pub async fn plan(
 pub async fn apply(
     state: &AppState,
     caller: &Caller,
-    change: &PolicyChange,
-) -> Result<PolicyApplied, ServiceError> {
+    change: &Change,
+) -> Result<Applied, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyApply, Relation::Other).await?;
     let comment = change.comment.as_deref().map(str::trim).unwrap_or_default();
     if comment.is_empty() {
@@ -308,18 +361,25 @@ pub async fn apply(
 pub async fn commit(
     state: &AppState,
     actor: &Actor,
-    files: &[PolicyFile],
+    files: &[PolicySource],
     policy: Policy,
     comment: &str,
     restored_from: Option<i64>,
-) -> Result<PolicyApplied, ServiceError> {
+) -> Result<Applied, ServiceError> {
     let cause = match restored_from {
         Some(v) => format!("policy restore of v{v}"),
         None => "policy apply".to_owned(),
     };
     let _turn = state.directory_turn().await;
     let (mut changes, report) = prepare(state, actor, files, &policy, &cause).await?;
-    let files_json = serde_json::to_string(files).map_err(ServiceError::internal)?;
+    let stored: Vec<StoredFile> = files
+        .iter()
+        .map(|f| StoredFile {
+            path: f.path.clone(),
+            text: f.text.clone(),
+        })
+        .collect();
+    let files_json = serde_json::to_string(&stored).map_err(ServiceError::internal)?;
     changes.policy = Some(NewPolicyVersion {
         digest: report.digest.clone(),
         files: files_json,
@@ -356,19 +416,19 @@ pub async fn commit(
         digest: Some(report.digest.clone()),
         policy: Arc::new(policy),
     });
-    Ok(PolicyApplied {
+    Ok(Applied {
         version,
         plan: report,
     })
 }
 
-fn version_info(v: PolicyVersion, with_files: bool) -> Result<PolicyVersionInfo, ServiceError> {
+fn version_info(v: PolicyVersion, with_files: bool) -> Result<Version, ServiceError> {
     let files = if with_files {
         Some(stored_files(&v)?)
     } else {
         None
     };
-    Ok(PolicyVersionInfo {
+    Ok(Version {
         version: v.version,
         digest: v.digest,
         comment: v.comment,
@@ -379,16 +439,25 @@ fn version_info(v: PolicyVersion, with_files: bool) -> Result<PolicyVersionInfo,
 }
 
 /// The files of a stored version.
-pub fn stored_files(v: &PolicyVersion) -> Result<Vec<PolicyFile>, ServiceError> {
-    serde_json::from_str(&v.files)
+pub fn stored_files(v: &PolicyVersion) -> Result<Vec<PolicySource>, ServiceError> {
+    parse_files(&v.files)
         .map_err(|e| ServiceError::internal(format!("policy version {}: {e}", v.version)))
 }
 
+/// The files of a stored version, from the JSON it keeps them in.
+fn parse_files(json: &str) -> Result<Vec<PolicySource>, serde_json::Error> {
+    let files: Vec<StoredFile> = serde_json::from_str(json)?;
+    Ok(files
+        .into_iter()
+        .map(|f| PolicySource {
+            path: f.path,
+            text: f.text,
+        })
+        .collect())
+}
+
 /// Every version, newest first.
-pub async fn history(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<Vec<PolicyVersionInfo>, ServiceError> {
+pub async fn history(state: &AppState, caller: &Caller) -> Result<Vec<Version>, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     state
         .store()
@@ -404,7 +473,7 @@ pub async fn version(
     state: &AppState,
     caller: &Caller,
     version: i64,
-) -> Result<PolicyVersionInfo, ServiceError> {
+) -> Result<Version, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     let v = state
         .store()
@@ -420,7 +489,7 @@ pub async fn restore(
     caller: &Caller,
     version: i64,
     comment: &str,
-) -> Result<PolicyApplied, ServiceError> {
+) -> Result<Applied, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyApply, Relation::Other).await?;
     let comment = super::check_label("comment", comment, 1000)?;
     let old = state
@@ -450,15 +519,8 @@ pub async fn load_active(store: &warden_store::Store) -> Result<ActivePolicy, St
     let Some(latest) = store.latest_policy().await.map_err(|e| e.to_string())? else {
         return Ok(ActivePolicy::empty());
     };
-    let files: Vec<PolicyFile> = serde_json::from_str(&latest.files)
+    let sources = parse_files(&latest.files)
         .map_err(|e| format!("policy version {}: {e}", latest.version))?;
-    let sources: Vec<PolicySource> = files
-        .iter()
-        .map(|f| PolicySource {
-            path: f.path.clone(),
-            text: f.text.clone(),
-        })
-        .collect();
     let policy = compile(&sources).map_err(|errors| {
         let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
         format!(
@@ -499,10 +561,7 @@ pub async fn refresh(state: &AppState) -> Result<Option<i64>, String> {
 }
 
 /// The policy's files by path, for `GET /v1/policy`.
-pub async fn current(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<Option<PolicyVersionInfo>, ServiceError> {
+pub async fn current(state: &AppState, caller: &Caller) -> Result<Option<Version>, ServiceError> {
     super::authz::require(state, caller, Operation::PolicyRead, Relation::Other).await?;
     match state.store().latest_policy().await? {
         Some(v) => version_info(v, true).map(Some),

@@ -26,7 +26,6 @@ use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{AccessSpec, Connector, Origin, Presence};
 use warden_core::policy::{Drift, Resource};
-use warden_proto::targets::{FindingInfo, ListFindings, ReconcileQuery, ResourceReconciled};
 use warden_store::{Sighting, StoredFinding, StoredGrant};
 
 use crate::auth::Caller;
@@ -37,15 +36,42 @@ use crate::service::provisioning::{birthright_spec, names};
 use crate::service::targets::configured;
 use crate::state::AppState;
 
-/// Reconciles one resource, or every resource with a configured connection. Needs
-/// `admin`.
+/// What the reconciler did on one resource.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceReconciled {
+    /// The resource.
+    pub resource: String,
+    /// Its tier.
+    pub tier: u8,
+    /// Accounts removed: Warden's that no live grant accounts for, and standing privilege
+    /// policy says to remove (`drift = "remove"`).
+    pub removed: Vec<String>,
+    /// Accesses restored: live grants the target had lost (`identity/role`).
+    pub restored: Vec<String>,
+    /// Privileged access Warden did not grant.
+    pub findings: Vec<StoredFinding>,
+    /// Steps that failed (the target refused or could not be reached).
+    pub errors: Vec<String>,
+}
+
+/// Which findings [`findings`] lists.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    /// Only this resource's.
+    pub resource: Option<String>,
+    /// Include resolved and removed findings.
+    pub all: bool,
+}
+
+/// Reconciles one resource (`resource`), or every resource with a configured connection.
+/// Needs `admin`.
 pub async fn run_for(
     state: &AppState,
     caller: &Caller,
-    q: &ReconcileQuery,
+    resource: Option<&str>,
 ) -> Result<Vec<ResourceReconciled>, ServiceError> {
     super::authz::require(state, caller, Operation::ReconcileRun, Relation::Other).await?;
-    match &q.resource {
+    match resource {
         Some(name) => {
             let (resource, connector) = configured(state, name)?;
             if resource.kind.as_str() == "ssh" {
@@ -357,37 +383,18 @@ pub async fn reconcile(
                 .into_iter()
                 .filter(|f| f.state == "removed" && sighting.removed.contains(&f.account)),
         )
-        .map(finding_info)
         .collect();
     metrics::gauge!("warden_reconcile_open_findings", "resource" => resource.name.clone())
         .set(report.findings.iter().filter(|f| f.state == "open").count() as f64);
     Ok(report)
 }
 
-fn finding_info(f: StoredFinding) -> FindingInfo {
-    FindingInfo {
-        id: f.id,
-        resource: f.resource,
-        account: f.account,
-        privileges: f.privileges,
-        state: f.state,
-        first_seen: f.first_seen,
-        last_seen: f.last_seen,
-    }
-}
-
 /// Findings, newest first. Needs `admin` or `audit:read`.
 pub async fn findings(
     state: &AppState,
     caller: &Caller,
-    q: &ListFindings,
-) -> Result<Vec<FindingInfo>, ServiceError> {
+    q: &Findings,
+) -> Result<Vec<StoredFinding>, ServiceError> {
     super::authz::require(state, caller, Operation::FindingList, Relation::Other).await?;
-    Ok(state
-        .store()
-        .findings(q.resource.as_deref(), q.all)
-        .await?
-        .into_iter()
-        .map(finding_info)
-        .collect())
+    Ok(state.store().findings(q.resource.as_deref(), q.all).await?)
 }

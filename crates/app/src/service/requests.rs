@@ -4,7 +4,7 @@
 //! change it makes. (Provisioning the approved access on targets comes with grants.)
 
 use crate::service::error::{Failure, FieldIssue};
-use time::Date;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
@@ -18,7 +18,6 @@ use warden_core::request::{
     RiskInput, RiskWeights, TicketStatus, candidates as approver_candidates, check_approver,
     check_denier, decision_state, has_possible_approvers, score, still_needs, timed_out,
 };
-use warden_proto::requests::{CreateRequest, DecisionInfo, RequestInfo, RiskFactorInfo};
 use warden_store::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 
 use super::access::find as find_identity;
@@ -31,6 +30,83 @@ use crate::state::AppState;
 
 /// The shortest justification accepted.
 pub const MIN_JUSTIFICATION: usize = 10;
+
+/// A request to file, as [`create`] takes it.
+#[derive(Debug, Clone)]
+pub struct Create {
+    /// Resource name.
+    pub resource: String,
+    /// Role name.
+    pub role: String,
+    /// How long, such as `2h` or `1h30m`.
+    pub duration: String,
+    /// Why.
+    pub justification: String,
+    /// A change or incident ticket.
+    pub ticket: Option<String>,
+    /// A vendor the request is made for (user name or employee id).
+    pub on_behalf_of: Option<String>,
+    /// The earliest the access may start.
+    pub start_at: Option<OffsetDateTime>,
+}
+
+/// More time on a running grant, as [`extend`] takes it.
+#[derive(Debug, Clone)]
+pub struct Extend {
+    /// How much longer, such as `1h`.
+    pub duration: String,
+    /// Why.
+    pub reason: String,
+    /// A ticket, where policy wants one.
+    pub ticket: Option<String>,
+}
+
+/// A request with its people, risk factors, decisions and grant.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The request as stored.
+    pub request: StoredRequest,
+    /// Who asked; `None` once the identity no longer exists.
+    pub requester: Option<Identity>,
+    /// Who would hold the access; `None` once the identity no longer exists.
+    pub beneficiary: Option<Identity>,
+    /// The factors of its risk score.
+    pub risk_factors: Vec<RiskFactor>,
+    /// Decisions so far.
+    pub decisions: Vec<Decided>,
+    /// What a pending request still needs, in words.
+    pub needs: Vec<String>,
+    /// The grant it made, once approved.
+    pub grant: Option<super::grants::Grant>,
+}
+
+/// One factor of a risk score.
+#[derive(Debug, Clone)]
+pub struct RiskFactor {
+    /// Stable name (`tier`, `privilege`, `duration`, …).
+    pub name: String,
+    /// Points it adds.
+    pub points: u32,
+    /// Why.
+    pub reason: String,
+}
+
+/// A decision on a request, with the approver's name as HR gives it now.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// The decision as stored.
+    pub decision: StoredApproval,
+    /// The approver's name; `None` once the identity no longer exists.
+    pub approver_name: Option<String>,
+}
+
+/// A risk factor as a request stores it (JSON in `risk_factors`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredFactor {
+    name: String,
+    points: u32,
+    reason: String,
+}
 
 fn route_name(route: Route) -> &'static str {
     match route {
@@ -255,8 +331,8 @@ pub(crate) fn refusal(what: &str, refused: Decision) -> ServiceError {
 pub async fn create(
     state: &AppState,
     caller: &Caller,
-    req: CreateRequest,
-) -> Result<RequestInfo, ServiceError> {
+    req: Create,
+) -> Result<Request, ServiceError> {
     file(state, caller, req, None).await
 }
 
@@ -267,8 +343,8 @@ pub async fn extend(
     state: &AppState,
     caller: &Caller,
     grant_id: Uuid,
-    ext: warden_proto::grants::ExtendGrant,
-) -> Result<RequestInfo, ServiceError> {
+    ext: Extend,
+) -> Result<Request, ServiceError> {
     let g = super::grants::authorized(state, caller, grant_id, Operation::GrantExtend).await?;
     let now = state.clock().now();
     let running = g.state == "active" && g.ends_at.is_some_and(|end| end > now);
@@ -281,7 +357,7 @@ pub async fn extend(
             ),
         ));
     }
-    let req = CreateRequest {
+    let req = Create {
         resource: g.resource.clone(),
         role: g.role.clone(),
         duration: ext.duration,
@@ -327,9 +403,9 @@ async fn check_ticket(
 async fn file(
     state: &AppState,
     caller: &Caller,
-    req: CreateRequest,
+    req: Create,
     extends: Option<warden_store::StoredGrant>,
-) -> Result<RequestInfo, ServiceError> {
+) -> Result<Request, ServiceError> {
     authz::gate(state, caller, Operation::RequestCreate).await?;
     let requester = caller_identity(state, caller).await?;
     let beneficiary = match &req.on_behalf_of {
@@ -477,10 +553,10 @@ async fn file(
         ));
     }
     let opened = RequestState::opened(route);
-    let factors: Vec<RiskFactorInfo> = risk
+    let factors: Vec<StoredFactor> = risk
         .factors
         .iter()
-        .map(|f| RiskFactorInfo {
+        .map(|f| StoredFactor {
             name: f.name.to_owned(),
             points: f.points,
             reason: f.reason.clone(),
@@ -755,7 +831,7 @@ pub async fn decide(
     id: Uuid,
     approve: bool,
     comment: &str,
-) -> Result<RequestInfo, ServiceError> {
+) -> Result<Request, ServiceError> {
     authorized(state, caller, id, Operation::RequestDecide).await?;
     let comment = check_label("comment", comment, 2000)?;
     let approver = caller_identity(state, caller).await?;
@@ -901,11 +977,7 @@ pub async fn decide(
 }
 
 /// Cancels one's own request before it is provisioned.
-pub async fn cancel(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-) -> Result<RequestInfo, ServiceError> {
+pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> Result<Request, ServiceError> {
     let (r, _) = authorized(state, caller, id, Operation::RequestCancel).await?;
     let from = RequestState::parse(&r.state)
         .ok_or_else(|| ServiceError::internal(format!("stored state {:?}", r.state)))?;
@@ -946,7 +1018,7 @@ pub async fn list(
     state: &AppState,
     caller: &Caller,
     pending_approval: bool,
-) -> Result<Vec<RequestInfo>, ServiceError> {
+) -> Result<Vec<Request>, ServiceError> {
     if pending_approval {
         authz::require(
             state,
@@ -996,16 +1068,12 @@ pub async fn list(
 
 /// One request: for those it involves, its possible approvers, administrators and
 /// auditors.
-pub async fn show(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-) -> Result<RequestInfo, ServiceError> {
+pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<Request, ServiceError> {
     let (r, _) = authorized(state, caller, id, Operation::RequestRead).await?;
     info(state, &r).await
 }
 
-async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, ServiceError> {
+async fn info(state: &AppState, r: &StoredRequest) -> Result<Request, ServiceError> {
     let decisions = state.store().approvals(r.id).await?;
     let needs = if r.state == RequestState::Pending.as_str() {
         match case_of(state, r).await {
@@ -1022,47 +1090,31 @@ async fn info(state: &AppState, r: &StoredRequest) -> Result<RequestInfo, Servic
     } else {
         super::identity_by_id(state, r.beneficiary_id).await?
     };
-    let employee_id = |i: &Option<Identity>| {
-        i.as_ref()
-            .map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string())
-    };
     let mut decided = Vec::with_capacity(decisions.len());
     for d in decisions {
-        decided.push(DecisionInfo {
+        decided.push(Decided {
             approver_name: super::name_of(state, d.approver_id).await?,
-            approver: d.approver_employee_id,
-            decision: d.decision,
-            capacity: d.capacity,
-            comment: d.comment,
-            at: d.at,
+            decision: d,
         });
     }
-    Ok(RequestInfo {
-        id: r.id,
-        requester: employee_id(&requester),
-        requester_name: requester.map(|i| i.hr.display_name),
-        beneficiary: employee_id(&beneficiary),
-        beneficiary_name: beneficiary.map(|i| i.hr.display_name),
-        resource: r.resource.clone(),
-        role: r.role.clone(),
-        duration_secs: r.duration_secs,
-        justification: r.justification.clone(),
-        ticket: r.ticket.clone(),
-        rule: r.rule.clone(),
-        approval: r.approval.clone(),
-        route: r.route.clone(),
-        risk: u32::try_from(r.risk_total).unwrap_or(0),
-        risk_factors: serde_json::from_str(&r.risk_factors).map_err(ServiceError::internal)?,
-        state: r.state.clone(),
-        created_at: r.created_at,
-        pending_until: r.pending_until,
+    let factors: Vec<StoredFactor> =
+        serde_json::from_str(&r.risk_factors).map_err(ServiceError::internal)?;
+    Ok(Request {
+        request: r.clone(),
+        requester,
+        beneficiary,
+        risk_factors: factors
+            .into_iter()
+            .map(|f| RiskFactor {
+                name: f.name,
+                points: f.points,
+                reason: f.reason,
+            })
+            .collect(),
         decisions: decided,
         needs,
-        kind: r.kind.clone(),
-        extends: r.extends,
-        start_at: r.start_at,
         grant: match state.store().grant_of_request(r.id).await? {
-            Some(g) => Some(super::grants::info(state, &g).await?),
+            Some(g) => Some(super::grants::with_holder(state, g).await?),
             None => None,
         },
     })

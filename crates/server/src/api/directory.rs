@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use warden_proto::directory::{
-    ExplainParams, Explanation, IdentityDetail, IdentityInfo, SyncParams, SyncReport,
+    ExplainParams, Explanation, IdentityDetail, IdentityInfo, PersonChange, SyncParams, SyncReport,
 };
 use warden_proto::problem::Problem;
 
@@ -60,10 +60,18 @@ pub async fn hr_sync(
         dry_run: params.dry_run,
         allow_mass_leave: params.allow_mass_leave,
     };
-    service::hr::sync(&state, &caller, &body, options)
-        .await
-        .map_err(ApiError::from)
-        .map(Json)
+    let r = service::hr::sync(&state, &caller, &body, options).await?;
+    Ok(Json(SyncReport {
+        dry_run: r.dry_run,
+        digest: r.digest,
+        records: r.records,
+        counts: r.counts,
+        changes: r.changes.iter().map(person_change).collect(),
+        accounts_disabled: r.accounts_disabled,
+        tokens_revoked: r.tokens_revoked,
+        requests_cancelled: r.requests_cancelled,
+        grants_ended: r.grants_ended,
+    }))
 }
 
 /// The wire form of an identity.
@@ -221,4 +229,18 @@ pub async fn explain_access(
         .await
         .map_err(ApiError::from)
         .map(|x| Json(explanation(x)))
+}
+
+/// The wire form of what changes for one person.
+pub(crate) fn person_change(c: &service::directory::PersonChange) -> PersonChange {
+    PersonChange {
+        employee_id: c.employee_id.clone(),
+        username: c.username.clone(),
+        lifecycle: c.lifecycle.clone(),
+        attributes: c.attributes.clone(),
+        birthright_added: c.birthright_added.clone(),
+        birthright_removed: c.birthright_removed.clone(),
+        eligibility_added: c.eligibility_added.clone(),
+        eligibility_removed: c.eligibility_removed.clone(),
+    }
 }

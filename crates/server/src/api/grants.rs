@@ -4,10 +4,11 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use uuid::Uuid;
+use warden_core::identity::Identity;
 use warden_proto::grants::{
     AccessCheck, AccessCheckQuery, BreakGlassInfo, BreakGlassRequest, CreateVendor, CreatedVendor,
     ExtendGrant, GrantInfo, IncidentInfo, JustifyBreakGlass, ListGrants, ReviewBreakGlass,
-    RevokeGrant, VendorInfo,
+    ReviewInfo, RevokeGrant, VendorInfo,
 };
 use warden_proto::problem::Problem;
 use warden_proto::requests::RequestInfo;
@@ -29,10 +30,12 @@ pub async fn list_grants(
     Authenticated(caller): Authenticated,
     Query(q): Query<ListGrants>,
 ) -> Result<Json<Vec<GrantInfo>>, ApiError> {
-    service::grants::list(&state, &caller, &q)
-        .await
-        .map_err(ApiError::from)
-        .map(Json)
+    let q = service::grants::List {
+        all: q.all,
+        live: q.live,
+    };
+    let grants = service::grants::list(&state, &caller, &q).await?;
+    Ok(Json(grants.iter().map(grant_info).collect()))
 }
 /// One grant: its holder's, or any for administrators and auditors.
 #[utoipa::path(operation_id = "get_grant", get, path = "/v1/grants/{id}", tag = "grants", security(("bearer" = [])),
@@ -49,7 +52,7 @@ pub async fn get_grant(
     service::grants::show(&state, &caller, id)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|g| Json(grant_info(&g)))
 }
 /// Ends a grant now, before its time (its holder, or an administrator). The access goes
 /// from the target at once unless another running grant of the same access keeps it.
@@ -70,7 +73,7 @@ pub async fn revoke_grant(
     service::grants::revoke(&state, &caller, id, &b.reason)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|g| Json(grant_info(&g)))
 }
 /// Asks for more time on a running grant: a new request, scored on the time it adds and
 /// routed like any other; once approved it overlaps the grant, so access never lapses.
@@ -89,10 +92,15 @@ pub async fn extend_grant(
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ExtendGrant>,
 ) -> Result<(StatusCode, Json<RequestInfo>), ApiError> {
-    service::requests::extend(&state, &caller, id, b)
+    let ext = service::requests::Extend {
+        duration: b.duration,
+        reason: b.reason,
+        ticket: b.ticket,
+    };
+    service::requests::extend(&state, &caller, id, ext)
         .await
         .map_err(ApiError::from)
-        .map(|r| (StatusCode::CREATED, Json(r)))
+        .map(|r| (StatusCode::CREATED, Json(super::requests::request_info(&r))))
 }
 /// Whether an identity holds a role on a resource now, with the grant and its end: the
 /// call other systems make before letting someone in. Needs `identities:read`.
@@ -107,10 +115,18 @@ pub async fn access_check(
     crate::auth::CheckCaller(caller): crate::auth::CheckCaller,
     Query(q): Query<AccessCheckQuery>,
 ) -> Result<Json<AccessCheck>, ApiError> {
-    service::grants::check(&state, &caller, &q)
-        .await
-        .map_err(ApiError::from)
-        .map(Json)
+    let q = service::grants::Check {
+        identity: q.identity,
+        resource: q.resource,
+        role: q.role,
+    };
+    let a = service::grants::check(&state, &caller, &q).await?;
+    Ok(Json(AccessCheck {
+        allowed: a.allowed,
+        grant: a.grant,
+        ends_at: a.ends_at,
+        breakglass: a.breakglass,
+    }))
 }
 /// Break-glass: access at once without approval, for a role policy makes the caller
 /// eligible for, at most 2 hours by default. Security is told at once; the holder owes a
@@ -127,10 +143,17 @@ pub async fn take_breakglass(
     Authenticated(caller): Authenticated,
     ApiJson(b): ApiJson<BreakGlassRequest>,
 ) -> Result<(StatusCode, Json<BreakGlassInfo>), ApiError> {
-    service::breakglass::take(&state, &caller, b)
+    let take = service::breakglass::Take {
+        resource: b.resource,
+        role: b.role,
+        reason: b.reason,
+        duration: b.duration,
+        ticket: b.ticket,
+    };
+    service::breakglass::take(&state, &caller, take)
         .await
         .map_err(ApiError::from)
-        .map(|r| (StatusCode::CREATED, Json(r)))
+        .map(|u| (StatusCode::CREATED, Json(breakglass_info(&u))))
 }
 /// Every break-glass use with its review (administrators, auditors, security).
 #[utoipa::path(operation_id = "list_breakglass", get, path = "/v1/breakglass", tag = "grants", security(("bearer" = [])),
@@ -141,10 +164,8 @@ pub async fn list_breakglass(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<BreakGlassInfo>>, ApiError> {
-    service::breakglass::list(&state, &caller)
-        .await
-        .map_err(ApiError::from)
-        .map(Json)
+    let uses = service::breakglass::list(&state, &caller).await?;
+    Ok(Json(uses.iter().map(breakglass_info).collect()))
 }
 /// One break-glass use with its review.
 #[utoipa::path(operation_id = "get_breakglass", get, path = "/v1/breakglass/{id}", tag = "grants", security(("bearer" = [])),
@@ -161,7 +182,7 @@ pub async fn get_breakglass(
     service::breakglass::show(&state, &caller, id)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|u| Json(breakglass_info(&u)))
 }
 /// The holder's justification of a break-glass use, due within 24 hours.
 #[utoipa::path(operation_id = "justify_breakglass", post, path = "/v1/breakglass/{id}/justify", tag = "grants", security(("bearer" = [])),
@@ -181,7 +202,7 @@ pub async fn justify_breakglass(
     service::breakglass::justify(&state, &caller, id, &b.justification)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|u| Json(breakglass_info(&u)))
 }
 /// A verdict on a break-glass use by security or the holder's manager. `unjustified`
 /// opens an incident; `justified` from every reviewer closes the review.
@@ -199,10 +220,14 @@ pub async fn review_breakglass(
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReviewBreakGlass>,
 ) -> Result<Json<BreakGlassInfo>, ApiError> {
-    service::breakglass::review(&state, &caller, id, &b)
+    let review = service::breakglass::Review {
+        verdict: b.verdict,
+        comment: b.comment,
+    };
+    service::breakglass::review(&state, &caller, id, &review)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|u| Json(breakglass_info(&u)))
 }
 /// Security incidents (administrators and auditors).
 #[utoipa::path(operation_id = "list_incidents", get, path = "/v1/incidents", tag = "grants", security(("bearer" = [])),
@@ -213,10 +238,19 @@ pub async fn list_incidents(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<IncidentInfo>>, ApiError> {
-    service::breakglass::incidents(&state, &caller)
-        .await
-        .map_err(ApiError::from)
-        .map(Json)
+    let incidents = service::breakglass::incidents(&state, &caller).await?;
+    Ok(Json(
+        incidents
+            .into_iter()
+            .map(|i| IncidentInfo {
+                id: i.id,
+                request: i.request_id,
+                opened_at: i.opened_at,
+                reason: i.reason,
+                state: i.state,
+            })
+            .collect(),
+    ))
 }
 
 /// The wire form of a sponsored vendor.
@@ -280,4 +314,65 @@ pub async fn list_vendors(
         .await
         .map_err(ApiError::from)
         .map(|vendors| Json(vendors.iter().map(vendor_info).collect()))
+}
+
+/// The employee id of an identity, or `(deleted)` once it no longer exists.
+pub(crate) fn employee_id(who: Option<&Identity>) -> String {
+    who.map_or_else(|| "(deleted)".to_owned(), |i| i.hr.employee_id.to_string())
+}
+
+/// The name HR gives an identity, if it still exists.
+pub(crate) fn name(who: Option<&Identity>) -> Option<String> {
+    who.map(|i| i.hr.display_name.clone())
+}
+
+/// The wire form of a grant.
+pub(crate) fn grant_info(g: &service::grants::Grant) -> GrantInfo {
+    let (holder, g) = (g.holder.as_ref(), &g.grant);
+    GrantInfo {
+        id: g.id,
+        request: g.request_id,
+        identity: employee_id(holder),
+        identity_name: name(holder),
+        resource: g.resource.clone(),
+        role: g.role.clone(),
+        kind: g.kind.clone(),
+        state: g.state.clone(),
+        starts_at: g.starts_at,
+        ends_at: g.ends_at,
+        attempts: g.attempts,
+        last_error: g.last_error.clone(),
+        end_reason: g.end_reason.clone(),
+    }
+}
+
+/// The wire form of a break-glass use and its review.
+fn breakglass_info(u: &service::breakglass::Use) -> BreakGlassInfo {
+    let (r, holder) = (&u.request, u.holder.as_ref());
+    BreakGlassInfo {
+        id: r.id,
+        holder: employee_id(holder),
+        holder_name: name(holder),
+        resource: r.resource.clone(),
+        role: r.role.clone(),
+        reason: r.justification.clone(),
+        review: r.review.clone().unwrap_or_default(),
+        justification: r.review_justification.clone(),
+        justification_due: r.review_due_at,
+        reviews: u
+            .verdicts
+            .iter()
+            .map(|v| ReviewInfo {
+                reviewer: v.review.reviewer_employee_id.clone(),
+                reviewer_name: v.reviewer_name.clone(),
+                capacity: v.review.capacity.clone(),
+                verdict: v.review.verdict.clone(),
+                comment: v.review.comment.clone(),
+                at: v.review.at,
+            })
+            .collect(),
+        needs: u.needs.clone(),
+        grant: u.grant.as_ref().map(grant_info),
+        incident: u.incident,
+    }
 }

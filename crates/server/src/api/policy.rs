@@ -2,8 +2,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use warden_core::policy::PolicySource;
 use warden_proto::directory::{
-    ApplyPolicy, PolicyApplied, PolicyChange, PolicyPlan, PolicyVersionInfo, RestoreRequest,
+    ApplyPolicy, PolicyApplied, PolicyChange, PolicyFile, PolicyPlan, PolicyVersionInfo,
+    RestoreRequest,
 };
 use warden_proto::problem::Problem;
 
@@ -25,7 +27,7 @@ pub async fn get_policy(
     service::policy::current(&state, &caller)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|v| Json(v.as_ref().map(version_info)))
 }
 
 /// What applying these files would change, for whom: birthright access and what each
@@ -41,10 +43,10 @@ pub async fn plan_policy(
     Authenticated(caller): Authenticated,
     ApiJson(change): ApiJson<PolicyChange>,
 ) -> Result<Json<PolicyPlan>, ApiError> {
-    service::policy::plan(&state, &caller, &change)
+    service::policy::plan(&state, &caller, &change_of(change))
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|p| Json(plan_info(&p)))
 }
 
 /// Applies these files as a new policy version, atomically with its consequences and its
@@ -61,10 +63,10 @@ pub async fn apply_policy(
     Authenticated(caller): Authenticated,
     ApiJson(apply): ApiJson<ApplyPolicy>,
 ) -> Result<Json<PolicyApplied>, ApiError> {
-    service::policy::apply(&state, &caller, &apply.into())
+    service::policy::apply(&state, &caller, &change_of(apply.into()))
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|a| Json(applied_info(&a)))
 }
 
 /// Every applied version, newest first. Needs `policy:read`.
@@ -76,10 +78,8 @@ pub async fn list_policy_versions(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<PolicyVersionInfo>>, ApiError> {
-    service::policy::history(&state, &caller)
-        .await
-        .map_err(ApiError::from)
-        .map(Json)
+    let versions = service::policy::history(&state, &caller).await?;
+    Ok(Json(versions.iter().map(version_info).collect()))
 }
 
 /// One version with its files. Needs `policy:read`.
@@ -97,7 +97,7 @@ pub async fn get_policy_version(
     service::policy::version(&state, &caller, version)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|v| Json(version_info(&v)))
 }
 
 /// Applies an older version again, as a new version. Needs `policy:write`.
@@ -119,5 +119,65 @@ pub async fn restore_policy_version(
     service::policy::restore(&state, &caller, version, &req.comment)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|a| Json(applied_info(&a)))
+}
+
+/// The files and comment of a plan or apply, as the service takes them.
+fn change_of(change: PolicyChange) -> service::policy::Change {
+    service::policy::Change {
+        files: change
+            .files
+            .into_iter()
+            .map(|f| PolicySource {
+                path: f.path,
+                text: f.text,
+            })
+            .collect(),
+        comment: change.comment,
+    }
+}
+
+/// The wire form of a policy file.
+fn file_info(f: &PolicySource) -> PolicyFile {
+    PolicyFile {
+        path: f.path.clone(),
+        text: f.text.clone(),
+    }
+}
+
+/// The wire form of what a policy change does.
+fn plan_info(p: &service::policy::Plan) -> PolicyPlan {
+    PolicyPlan {
+        live_version: p.live_version,
+        digest: p.digest.clone(),
+        unchanged: p.unchanged,
+        resources_added: p.resources_added.clone(),
+        resources_removed: p.resources_removed.clone(),
+        changes: p
+            .changes
+            .iter()
+            .map(super::directory::person_change)
+            .collect(),
+        warnings: p.warnings.clone(),
+    }
+}
+
+/// The wire form of an apply or restore.
+fn applied_info(a: &service::policy::Applied) -> PolicyApplied {
+    PolicyApplied {
+        version: a.version,
+        plan: plan_info(&a.plan),
+    }
+}
+
+/// The wire form of a policy version.
+fn version_info(v: &service::policy::Version) -> PolicyVersionInfo {
+    PolicyVersionInfo {
+        version: v.version,
+        digest: v.digest.clone(),
+        comment: v.comment.clone(),
+        applied_by: v.applied_by.clone(),
+        applied_at: v.applied_at,
+        files: v.files.as_ref().map(|f| f.iter().map(file_info).collect()),
+    }
 }

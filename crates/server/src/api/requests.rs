@@ -5,10 +5,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use uuid::Uuid;
 use warden_proto::problem::Problem;
-use warden_proto::requests::{CreateRequest, Decide, ListRequests, RequestInfo};
+use warden_proto::requests::{
+    CreateRequest, Decide, DecisionInfo, ListRequests, RequestInfo, RiskFactorInfo,
+};
 
 use super::ApiJson;
 use crate::auth::Authenticated;
+use super::grants::{employee_id, grant_info, name};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use warden_app::service;
 use warden_app::state::AppState;
@@ -30,10 +34,19 @@ pub async fn create_request(
     Authenticated(caller): Authenticated,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<RequestInfo>), ApiError> {
+    let req = service::requests::Create {
+        resource: req.resource,
+        role: req.role,
+        duration: req.duration,
+        justification: req.justification,
+        ticket: req.ticket,
+        on_behalf_of: req.on_behalf_of,
+        start_at: req.start_at,
+    };
     service::requests::create(&state, &caller, req)
         .await
         .map_err(ApiError::from)
-        .map(|r| (StatusCode::CREATED, Json(r)))
+        .map(|r| (StatusCode::CREATED, Json(request_info(&r))))
 }
 
 /// The caller's requests, newest first; with `pending_approval`, the pending requests the
@@ -48,10 +61,8 @@ pub async fn list_requests(
     Authenticated(caller): Authenticated,
     Query(q): Query<ListRequests>,
 ) -> Result<Json<Vec<RequestInfo>>, ApiError> {
-    service::requests::list(&state, &caller, q.pending_approval)
-        .await
-        .map_err(ApiError::from)
-        .map(Json)
+    let requests = service::requests::list(&state, &caller, q.pending_approval).await?;
+    Ok(Json(requests.iter().map(request_info).collect()))
 }
 
 /// One request with its risk factors, route and decisions.
@@ -69,7 +80,7 @@ pub async fn get_request(
     service::requests::show(&state, &caller, id)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|r| Json(request_info(&r)))
 }
 
 /// Approves a pending request. Nobody approves their own request or one made on their
@@ -91,7 +102,7 @@ pub async fn approve_request(
     service::requests::decide(&state, &caller, id, true, &d.comment)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|r| Json(request_info(&r)))
 }
 
 /// Denies a pending request; one denial ends it. Needs `approve`.
@@ -112,7 +123,7 @@ pub async fn deny_request(
     service::requests::decide(&state, &caller, id, false, &d.comment)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|r| Json(request_info(&r)))
 }
 
 /// Cancels one's own request before it is provisioned. Needs `request`.
@@ -131,5 +142,55 @@ pub async fn cancel_request(
     service::requests::cancel(&state, &caller, id)
         .await
         .map_err(ApiError::from)
-        .map(Json)
+        .map(|r| Json(request_info(&r)))
+}
+
+/// The wire form of a request.
+pub(crate) fn request_info(r: &service::requests::Request) -> RequestInfo {
+    let (requester, beneficiary) = (r.requester.as_ref(), r.beneficiary.as_ref());
+    RequestInfo {
+        id: r.request.id,
+        requester: employee_id(requester),
+        requester_name: name(requester),
+        beneficiary: employee_id(beneficiary),
+        beneficiary_name: name(beneficiary),
+        resource: r.request.resource.clone(),
+        role: r.request.role.clone(),
+        duration_secs: r.request.duration_secs,
+        justification: r.request.justification.clone(),
+        ticket: r.request.ticket.clone(),
+        rule: r.request.rule.clone(),
+        approval: r.request.approval.clone(),
+        route: r.request.route.clone(),
+        risk: u32::try_from(r.request.risk_total).unwrap_or(0),
+        risk_factors: r
+            .risk_factors
+            .iter()
+            .map(|f| RiskFactorInfo {
+                name: f.name.clone(),
+                points: f.points,
+                reason: f.reason.clone(),
+            })
+            .collect(),
+        state: r.request.state.clone(),
+        created_at: r.request.created_at,
+        pending_until: r.request.pending_until,
+        decisions: r
+            .decisions
+            .iter()
+            .map(|d| DecisionInfo {
+                approver: d.decision.approver_employee_id.clone(),
+                approver_name: d.approver_name.clone(),
+                decision: d.decision.decision.clone(),
+                capacity: d.decision.capacity.clone(),
+                comment: d.decision.comment.clone(),
+                at: d.decision.at,
+            })
+            .collect(),
+        needs: r.needs.clone(),
+        kind: r.request.kind.clone(),
+        extends: r.request.extends,
+        grant: r.grant.as_ref().map(grant_info),
+        start_at: r.request.start_at,
+    }
 }

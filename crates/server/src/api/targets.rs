@@ -146,10 +146,19 @@ pub async fn reconcile(
     Authenticated(caller): Authenticated,
     Query(q): Query<ReconcileQuery>,
 ) -> Result<Json<Vec<ResourceReconciled>>, ApiError> {
-    service::reconcile::run_for(&state, &caller, &q)
-        .await
-        .map_err(ApiError::from)
-        .map(Json)
+    let done = service::reconcile::run_for(&state, &caller, q.resource.as_deref()).await?;
+    Ok(Json(
+        done.into_iter()
+            .map(|r| ResourceReconciled {
+                resource: r.resource,
+                tier: r.tier,
+                removed: r.removed,
+                restored: r.restored,
+                findings: r.findings.into_iter().map(finding_info).collect(),
+                errors: r.errors,
+            })
+            .collect(),
+    ))
 }
 
 /// Privileged access found on targets that Warden did not grant: open ones, or all.
@@ -164,8 +173,23 @@ pub async fn list_findings(
     Authenticated(caller): Authenticated,
     Query(q): Query<ListFindings>,
 ) -> Result<Json<Vec<FindingInfo>>, ApiError> {
-    service::reconcile::findings(&state, &caller, &q)
-        .await
-        .map_err(ApiError::from)
-        .map(Json)
+    let q = service::reconcile::Findings {
+        resource: q.resource,
+        all: q.all,
+    };
+    let findings = service::reconcile::findings(&state, &caller, &q).await?;
+    Ok(Json(findings.into_iter().map(finding_info).collect()))
+}
+
+/// The wire form of a finding.
+fn finding_info(f: warden_store::StoredFinding) -> FindingInfo {
+    FindingInfo {
+        id: f.id,
+        resource: f.resource,
+        account: f.account,
+        privileges: f.privileges,
+        state: f.state,
+        first_seen: f.first_seen,
+        last_seen: f.last_seen,
+    }
 }
