@@ -10,9 +10,8 @@ use warden_proto::requests::{
 };
 
 use super::ApiJson;
-use crate::auth::Authenticated;
 use super::grants::{employee_id, grant_info, name};
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
 use warden_app::service;
 use warden_app::state::AppState;

@@ -12,8 +12,8 @@ use super::ApiJson;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use warden_app::service;
-use warden_app::state::AppState;
 use warden_app::service::scope_names;
+use warden_app::state::AppState;
 
 /// The wire form of a user.
 pub(super) fn user_info(user: &User) -> UserInfo {

@@ -1,7 +1,8 @@
 //! House rules checked on the source tree, so that breaking an architecture rule fails
 //! the build rather than waiting for a reviewer: every Rust file opens with a `//!`
 //! paragraph saying what it is for; the application crate (the service layer and what it
-//! runs on) depends on no web framework and speaks no HTTP; core reads no clock
+//! runs on) depends on no web framework and no wire types, and speaks no HTTP; core reads
+//! no clock
 //! but through `Clock`; no id is stamped with the system's time. ARCHITECTURE.md lists
 //! each rule beside the test or lint that pins it.
 
@@ -72,9 +73,19 @@ fn the_application_crate_depends_on_no_web_framework() {
             continue;
         };
         for name in deps.keys() {
-            let web = ["axum", "tower", "hyper", "http", "utoipa", "warden-server"]
-                .iter()
-                .any(|w| name == w || name.starts_with(&format!("{w}-")));
+            // The wire types (warden-proto) belong to the JSON API and its client: services
+            // take and return domain types, and each front door converts.
+            let web = [
+                "axum",
+                "tower",
+                "hyper",
+                "http",
+                "utoipa",
+                "warden-server",
+                "warden-proto",
+            ]
+            .iter()
+            .any(|w| name == w || name.starts_with(&format!("{w}-")));
             if web {
                 found.push(format!("{section}.{name}"));
             }
@@ -99,6 +110,7 @@ fn the_application_crate_speaks_no_http() {
             "problem::",
             "ApiError",
             "warden_server",
+            "warden_proto",
             "IntoResponse",
             "HeaderMap",
         ],
