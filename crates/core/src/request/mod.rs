@@ -37,6 +37,7 @@ pub mod approval;
 pub mod breakglass;
 pub mod grants;
 pub mod lifecycle;
+pub mod names;
 pub mod quorum;
 pub mod risk;
 mod weights;
@@ -52,6 +53,7 @@ pub use grants::{GrantInterval, access_end, held_at, still_held_after_revoking};
 pub use lifecycle::{
     Event, RequestState, TransitionError, Window, extension_window, grant_window, timed_out,
 };
+pub use names::{RequestKind, RequestRoute, UnknownName};
 pub use quorum::{Need, Outcome, decision_state, has_possible_approvers, still_needs};
 pub use risk::{RiskFactor, RiskInput, RiskScore, TicketStatus, score};
 pub use weights::RiskWeights;

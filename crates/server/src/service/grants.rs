@@ -8,6 +8,7 @@ use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::policy::Resource;
+use warden_core::request::{Event, RequestKind, RequestState, TransitionError};
 use warden_proto::grants::{AccessCheck, AccessCheckQuery, GrantInfo, ListGrants};
 use warden_store::{GrantFilter, StoredGrant, StoredRequest};
 
@@ -21,8 +22,12 @@ use crate::state::AppState;
 
 /// The grant an approved request queues: provisioning, due at once (or at the request's
 /// start, if that is later). Its window is set when the target confirms the access.
-pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime) -> StoredGrant {
-    StoredGrant {
+pub(crate) fn queue(
+    r: &StoredRequest,
+    resource: &Resource,
+    now: OffsetDateTime,
+) -> Result<StoredGrant, TransitionError> {
+    Ok(StoredGrant {
         id: warden_core::clock::id_at(now),
         request_id: r.id,
         identity_id: r.beneficiary_id,
@@ -30,8 +35,8 @@ pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime)
         role: r.role.clone(),
         target_kind: resource.kind.as_str().to_owned(),
         connection: resource.connection.clone(),
-        kind: r.kind.clone(),
-        state: "provisioning".to_owned(),
+        kind: r.kind,
+        state: RequestState::Approved.next(Event::StartProvisioning)?,
         duration_secs: r.duration_secs,
         starts_at: None,
         ends_at: None,
@@ -43,7 +48,7 @@ pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime)
         warned: false,
         created_at: now,
         updated_at: now,
-    }
+    })
 }
 
 /// The wire form of a grant.
@@ -58,8 +63,8 @@ pub(crate) async fn info(state: &AppState, g: &StoredGrant) -> Result<GrantInfo,
         identity_name: holder.map(|i| i.hr.display_name),
         resource: g.resource.clone(),
         role: g.role.clone(),
-        kind: g.kind.clone(),
-        state: g.state.clone(),
+        kind: g.kind.as_str().to_owned(),
+        state: g.state.as_str().to_owned(),
         starts_at: g.starts_at,
         ends_at: g.ends_at,
         attempts: g.attempts,
@@ -106,7 +111,7 @@ pub async fn list(
             .list_grants(GrantFilter::Identity(me.id))
             .await?;
         if q.live {
-            rows.retain(|g| warden_store::LIVE_STATES.contains(&g.state.as_str()));
+            rows.retain(|g| RequestState::LIVE.contains(&g.state));
         }
         rows
     };
@@ -159,7 +164,7 @@ pub async fn revoke(
 ) -> Result<GrantInfo, ServiceError> {
     let g = authorized(state, caller, id, Operation::GrantRevoke).await?;
     let reason = check_label("reason", reason, 2000)?;
-    if !matches!(g.state.as_str(), "provisioning" | "active") {
+    if !g.state.keeps_access() {
         return Err(ServiceError::new(
             Failure::Conflict,
             format!(
@@ -251,7 +256,7 @@ pub async fn check(
             allowed: true,
             grant: Some(g.id),
             ends_at: g.ends_at,
-            breakglass: g.kind == "breakglass",
+            breakglass: g.kind == RequestKind::BreakGlass,
         },
         None => denied(),
     })
