@@ -25,7 +25,7 @@ use warden_store::{
 
 use crate::contract_test;
 
-const T0: OffsetDateTime = datetime!(2026-03-02 10:15:30.123 UTC);
+pub(crate) const T0: OffsetDateTime = datetime!(2026-03-02 10:15:30.123 UTC);
 
 /// Runs `a` and `b` as two tasks released at the same moment; returns both outcomes.
 async fn race<A, B, FA, FB>(store: &Arc<Store>, a: A, b: B) -> (FA::Output, FB::Output)
@@ -55,7 +55,7 @@ where
     (task_a.await.unwrap(), task_b.await.unwrap())
 }
 
-fn event(action: Action, target: String) -> AuditEvent {
+pub(crate) fn event(action: Action, target: String) -> AuditEvent {
     AuditEvent::new(T0, Actor::system(), action).target(target)
 }
 
@@ -72,7 +72,7 @@ async fn count_events(store: &Store, action: Action) -> usize {
 
 // ----- grants settled by two workers -----
 
-fn request_row(id: Uuid, state: &str, route: &str) -> StoredRequest {
+pub(crate) fn request_row(id: Uuid, state: &str, route: &str) -> StoredRequest {
     StoredRequest {
         id,
         requester_id: Uuid::from_u128(1),
@@ -101,7 +101,7 @@ fn request_row(id: Uuid, state: &str, route: &str) -> StoredRequest {
     }
 }
 
-fn grant_row(id: Uuid, request_id: Uuid, at: OffsetDateTime) -> StoredGrant {
+pub(crate) fn grant_row(id: Uuid, request_id: Uuid, at: OffsetDateTime) -> StoredGrant {
     StoredGrant {
         id,
         request_id,
