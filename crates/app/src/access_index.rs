@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use uuid::Uuid;
+use warden_core::request::{RequestKind, RequestState};
 use warden_store::{AccessChanges, AccessRow, Store, StoreError};
 
 /// How often the background task reads the change stream.
@@ -132,7 +133,7 @@ impl Data {
         let (Some(starts), Some(ends)) = (row.starts_at, row.ends_at) else {
             return;
         };
-        if row.state != "active" {
+        if row.state != RequestState::Active {
             return;
         }
         self.rename(row.identity, &row.username);
@@ -146,7 +147,7 @@ impl Data {
             role: self.name(&row.role),
             starts_ms: warden_store::unix_ms(starts),
             ends_ms: warden_store::unix_ms(ends),
-            breakglass: row.kind == "breakglass",
+            breakglass: row.kind == RequestKind::BreakGlass,
         };
         self.held.entry(row.identity).or_default().push(held);
         self.grants += 1;
@@ -442,8 +443,8 @@ mod tests {
             username: username.to_owned(),
             resource: "db".to_owned(),
             role: "read".to_owned(),
-            state: state.to_owned(),
-            kind: "standard".to_owned(),
+            state: RequestState::parse(state).unwrap(),
+            kind: RequestKind::Standard,
             starts_at: Some(T0),
             ends_at: Some(T0 + time::Duration::hours(1)),
         }

@@ -13,9 +13,10 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Statement};
 use time::OffsetDateTime;
 use uuid::Uuid;
+use warden_core::request::{RequestKind, RequestState};
 
 use crate::entity::{grants, identities};
-use crate::rows::from_ms;
+use crate::rows::{from_ms, named};
 use crate::{Store, StoreError};
 
 /// The counter's row in `change_counters`.
@@ -34,10 +35,10 @@ pub struct AccessRow {
     pub resource: String,
     /// Role name.
     pub role: String,
-    /// The grant's state: only `active` grants give access.
-    pub state: String,
-    /// `standard`, `breakglass` or `extension`.
-    pub kind: String,
+    /// The grant's state: only active grants give access.
+    pub state: RequestState,
+    /// The kind of the request that made the grant.
+    pub kind: RequestKind,
     /// When the access was provisioned.
     pub starts_at: Option<OffsetDateTime>,
     /// When it ends.
@@ -78,8 +79,8 @@ impl TryFrom<Row> for AccessRow {
             username: r.username,
             resource: r.resource,
             role: r.role,
-            state: r.state,
-            kind: r.kind,
+            state: named("grants", r.id, &r.state, RequestState::parse)?,
+            kind: named("grants", r.id, &r.kind, RequestKind::parse)?,
             starts_at: r.starts_at.map(from_ms).transpose()?,
             ends_at: r.ends_at.map(from_ms).transpose()?,
         })
@@ -198,7 +199,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         use futures_util::TryStreamExt as _;
         let mut q = grant_rows();
-        q.and_where(Expr::col((grants::Entity, grants::Column::State)).eq("active"));
+        q.and_where(
+            Expr::col((grants::Entity, grants::Column::State)).eq(RequestState::Active.as_str()),
+        );
         let stmt: Statement = self.db.get_database_backend().build(&q);
         let mut rows = Row::find_by_statement(stmt).stream(&self.db).await?;
         while let Some(row) = rows.try_next().await? {

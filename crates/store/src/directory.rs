@@ -15,12 +15,13 @@ use uuid::Uuid;
 use warden_core::Username;
 use warden_core::audit::AuditEvent;
 use warden_core::identity::{EmployeeId, EmploymentStatus, HrRecord, Identity, IdentityKind};
+use warden_core::request::{Event, RequestState};
 
 use crate::entity::{
     access_jobs, api_tokens, birthright_assignments, group_members, groups, identities,
     policy_versions, users,
 };
-use crate::rows::{from_ms, to_ms};
+use crate::rows::{from_ms, state_names, to_ms};
 use crate::{Store, StoreError};
 
 /// Rows per INSERT statement in bulk writes (well under both backends' parameter limits).
@@ -659,29 +660,42 @@ pub(crate) async fn apply_in(
         .filter(|w| w.disable_account)
         .map(|w| w.identity.id)
         .collect();
+    // Each state a request can be cancelled from, with the state the cancel moves it to.
+    let cancels: Vec<(RequestState, RequestState)> = RequestState::ALL
+        .into_iter()
+        .filter_map(|from| from.next(Event::Cancel).ok().map(|to| (from, to)))
+        .collect();
     for chunk in gone.chunks(CHUNK) {
-        summary.requests_cancelled += crate::entity::requests::Entity::update_many()
-            .col_expr(
-                crate::entity::requests::Column::State,
-                Expr::value("cancelled"),
-            )
-            .col_expr(crate::entity::requests::Column::UpdatedAt, Expr::value(at))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(crate::entity::requests::Column::RequesterId.is_in(chunk.iter().copied()))
-                    .add(
-                        crate::entity::requests::Column::BeneficiaryId.is_in(chunk.iter().copied()),
-                    ),
-            )
-            .filter(crate::entity::requests::Column::State.is_in(["pending", "approved"]))
-            .exec(txn)
-            .await?
-            .rows_affected;
+        for (from, to) in &cancels {
+            summary.requests_cancelled += crate::entity::requests::Entity::update_many()
+                .col_expr(
+                    crate::entity::requests::Column::State,
+                    Expr::value(to.as_str()),
+                )
+                .col_expr(crate::entity::requests::Column::UpdatedAt, Expr::value(at))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(
+                            crate::entity::requests::Column::RequesterId
+                                .is_in(chunk.iter().copied()),
+                        )
+                        .add(
+                            crate::entity::requests::Column::BeneficiaryId
+                                .is_in(chunk.iter().copied()),
+                        ),
+                )
+                .filter(crate::entity::requests::Column::State.eq(from.as_str()))
+                .exec(txn)
+                .await?
+                .rows_affected;
+        }
         let held: Vec<Uuid> = crate::entity::grants::Entity::find()
             .select_only()
             .column(crate::entity::grants::Column::Id)
             .filter(crate::entity::grants::Column::IdentityId.is_in(chunk.iter().copied()))
-            .filter(crate::entity::grants::Column::State.is_in(["provisioning", "active"]))
+            .filter(crate::entity::grants::Column::State.is_in(state_names(
+                RequestState::ALL.into_iter().filter(|s| s.keeps_access()),
+            )))
             .into_tuple()
             .all(txn)
             .await?;

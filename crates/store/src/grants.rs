@@ -16,14 +16,12 @@ use sea_orm::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warden_core::audit::AuditEvent;
+use warden_core::request::{BreakGlassReview, RequestKind, RequestState, ReviewEvent};
 
 use crate::entity::{grants, incidents, requests, reviews};
 use crate::outbox::{OutboxMessage, insert_outbox};
-use crate::rows::{from_ms, to_ms};
+use crate::rows::{from_ms, named, state_names, to_ms};
 use crate::{Store, StoreError};
-
-/// Grant states that keep access on the target, or may still.
-pub const LIVE_STATES: [&str; 3] = ["provisioning", "active", "revoking"];
 
 /// Who holds an access, as connectors and notices need them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +51,10 @@ pub struct StoredGrant {
     pub target_kind: String,
     /// The resource's connection when granted.
     pub connection: String,
-    /// `standard`, `breakglass` or `extension`.
-    pub kind: String,
-    /// `provisioning`, `active`, `revoking`, `revoked` or `failed`.
-    pub state: String,
+    /// The kind of the request that made it.
+    pub kind: RequestKind,
+    /// Provisioning, active, revoking, revoked or failed.
+    pub state: RequestState,
     /// How long it runs once provisioned, in seconds.
     pub duration_secs: i64,
     /// When the access was provisioned (the clock's start).
@@ -83,7 +81,8 @@ pub struct StoredGrant {
 
 /// The worker's outcome for one grant it read: the grant's new values, applied only when
 /// the grant's `updated_at` is still `read_at`, with the request's new state and what the
-/// outcome brings with it.
+/// outcome brings with it. The worker computes a new state with [`RequestState::next`]
+/// from the state it read, and the request moves to the same state.
 #[derive(Debug, Clone)]
 pub struct GrantChange {
     /// The `updated_at` the grant was read with.
@@ -91,7 +90,7 @@ pub struct GrantChange {
     /// The grant as it is to be.
     pub grant: StoredGrant,
     /// The request's new state, if it changes.
-    pub request_state: Option<String>,
+    pub request_state: Option<RequestState>,
     /// Notifications.
     pub outbox: Vec<OutboxMessage>,
     /// Audit events.
@@ -151,9 +150,10 @@ pub struct ReviewStep<'a> {
     /// The request.
     pub request_id: Uuid,
     /// The review state it must still be in.
-    pub from: &'a str,
-    /// The review state it moves to.
-    pub to: &'a str,
+    pub from: BreakGlassReview,
+    /// What happens to it: the state it moves to is `from.next(event)`; `None` when a
+    /// verdict is recorded and the review waits for another.
+    pub event: Option<ReviewEvent>,
     /// The holder's justification, when this step records it.
     pub justification: Option<&'a str>,
     /// A reviewer's verdict to record.
@@ -173,8 +173,8 @@ fn grant_from(m: grants::Model) -> Result<StoredGrant, StoreError> {
         role: m.role,
         target_kind: m.target_kind,
         connection: m.connection,
-        kind: m.kind,
-        state: m.state,
+        kind: named("grants", m.id, &m.kind, RequestKind::parse)?,
+        state: named("grants", m.id, &m.state, RequestState::parse)?,
         duration_secs: m.duration_secs,
         starts_at: m.starts_at.map(from_ms).transpose()?,
         ends_at: m.ends_at.map(from_ms).transpose()?,
@@ -234,7 +234,7 @@ fn settle_statement(
         [
             Value::from(g.id),
             Value::from(to_ms(c.read_at)),
-            Value::from(g.state.clone()),
+            Value::from(g.state.as_str()),
             Value::from(g.starts_at.map(to_ms)),
             Value::from(g.ends_at.map(to_ms)),
             Value::from(g.due_at.map(to_ms)),
@@ -266,8 +266,8 @@ fn grant_model(g: &StoredGrant, change_seq: i64) -> grants::ActiveModel {
         role: Set(g.role.clone()),
         target_kind: Set(g.target_kind.clone()),
         connection: Set(g.connection.clone()),
-        kind: Set(g.kind.clone()),
-        state: Set(g.state.clone()),
+        kind: Set(g.kind.as_str().to_owned()),
+        state: Set(g.state.as_str().to_owned()),
         duration_secs: Set(g.duration_secs),
         starts_at: Set(g.starts_at.map(to_ms)),
         ends_at: Set(g.ends_at.map(to_ms)),
@@ -333,7 +333,7 @@ impl Store {
     pub async fn live_grants_on(&self, resource: &str) -> Result<Vec<StoredGrant>, StoreError> {
         grants::Entity::find()
             .filter(grants::Column::Resource.eq(resource))
-            .filter(grants::Column::State.is_in(LIVE_STATES))
+            .filter(grants::Column::State.is_in(state_names(RequestState::LIVE)))
             .all(&self.db)
             .await?
             .into_iter()
@@ -347,9 +347,8 @@ impl Store {
             GrantFilter::Identity(id) => {
                 grants::Entity::find().filter(grants::Column::IdentityId.eq(id))
             }
-            GrantFilter::Live => {
-                grants::Entity::find().filter(grants::Column::State.is_in(LIVE_STATES))
-            }
+            GrantFilter::Live => grants::Entity::find()
+                .filter(grants::Column::State.is_in(state_names(RequestState::LIVE))),
             GrantFilter::All => grants::Entity::find(),
         };
         query
@@ -404,7 +403,7 @@ impl Store {
             .filter(grants::Column::IdentityId.eq(identity))
             .filter(grants::Column::Resource.eq(resource))
             .filter(grants::Column::Role.eq(role))
-            .filter(grants::Column::State.is_in(LIVE_STATES))
+            .filter(grants::Column::State.is_in(state_names(RequestState::LIVE)))
             .all(&self.db)
             .await?
             .into_iter()
@@ -422,7 +421,7 @@ impl Store {
         for chunk in identities.chunks(500) {
             let rows = grants::Entity::find()
                 .filter(grants::Column::IdentityId.is_in(chunk.iter().copied()))
-                .filter(grants::Column::State.is_in(LIVE_STATES))
+                .filter(grants::Column::State.is_in(state_names(RequestState::LIVE)))
                 .all(&self.db)
                 .await?;
             for m in rows {
@@ -454,8 +453,9 @@ impl Store {
                     ]
                 }),
             );
-            let states = LIVE_STATES
+            let states = RequestState::LIVE
                 .iter()
+                .map(|s| s.as_str())
                 .map(|s| format!("'{s}'"))
                 .collect::<Vec<_>>()
                 .join(", ");
@@ -559,7 +559,7 @@ impl Store {
             .filter(holder)
             .filter(grants::Column::Resource.eq(resource))
             .filter(grants::Column::Role.eq(role))
-            .filter(grants::Column::State.eq("active"))
+            .filter(grants::Column::State.eq(RequestState::Active.as_str()))
             .filter(grants::Column::StartsAt.lte(now))
             .filter(grants::Column::EndsAt.gt(now))
             .order_by_desc(grants::Column::EndsAt)
@@ -578,7 +578,7 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<StoredGrant>, StoreError> {
         grants::Entity::find()
-            .filter(grants::Column::State.eq("active"))
+            .filter(grants::Column::State.eq(RequestState::Active.as_str()))
             .filter(grants::Column::Warned.eq(false))
             .filter(grants::Column::EndsAt.gt(to_ms(now)))
             .filter(grants::Column::EndsAt.lte(to_ms(before)))
@@ -642,20 +642,20 @@ impl Store {
         for c in changes {
             let g = &c.grant;
             let applied = now_stored.get(&g.id).is_some_and(|(at, state, written)| {
-                *written == seq && *at == to_ms(g.updated_at) && *state == g.state
+                *written == seq && *at == to_ms(g.updated_at) && state == g.state.as_str()
             });
             if !applied {
                 stale.push(g.id);
                 continue;
             }
-            if let Some(state) = &c.request_state {
+            if let Some(state) = c.request_state {
                 request_moves
                     .entry(state.as_str())
                     .or_default()
                     .push(g.request_id);
             }
             latest = latest.max(Some(g.updated_at));
-            widened |= g.state == "active";
+            widened |= g.state == RequestState::Active;
             outbox.extend(c.outbox.iter().cloned());
             events.extend(c.events.iter());
         }
@@ -719,9 +719,13 @@ impl Store {
         outbox: &[OutboxMessage],
         events: &[AuditEvent],
     ) -> Result<(), StoreError> {
+        let to = match step.event {
+            Some(event) => step.from.next(event)?,
+            None => step.from,
+        };
         let write = self.begin_write().await?;
         let mut update = requests::Entity::update_many()
-            .col_expr(requests::Column::Review, Expr::value(step.to.to_owned()));
+            .col_expr(requests::Column::Review, Expr::value(to.as_str()));
         if let Some(j) = step.justification {
             update = update.col_expr(
                 requests::Column::ReviewJustification,
@@ -730,7 +734,7 @@ impl Store {
         }
         let moved = update
             .filter(requests::Column::Id.eq(step.request_id))
-            .filter(requests::Column::Review.eq(step.from))
+            .filter(requests::Column::Review.eq(step.from.as_str()))
             .exec(&write.txn)
             .await?;
         if moved.rows_affected == 0 {
@@ -835,7 +839,7 @@ impl Store {
         Ok(requests::Entity::find()
             .select_only()
             .column(requests::Column::Id)
-            .filter(requests::Column::Review.eq("justification_due"))
+            .filter(requests::Column::Review.eq(BreakGlassReview::JustificationDue.as_str()))
             .filter(requests::Column::ReviewDueAt.lte(to_ms(now)))
             .into_tuple()
             .all(&self.db)
@@ -851,7 +855,7 @@ impl Store {
         Ok(requests::Entity::find()
             .select_only()
             .column(requests::Column::Id)
-            .filter(requests::Column::State.eq("pending"))
+            .filter(requests::Column::State.eq(RequestState::Pending.as_str()))
             .filter(requests::Column::PendingUntil.lte(to_ms(now)))
             .limit(limit)
             .into_tuple()
@@ -876,7 +880,9 @@ pub(crate) async fn end_grants_in(
     for chunk in ids.chunks(500) {
         let live = Condition::all()
             .add(grants::Column::Id.is_in(chunk.iter().copied()))
-            .add(grants::Column::State.is_in(["provisioning", "active"]));
+            .add(grants::Column::State.is_in(state_names(
+                RequestState::ALL.into_iter().filter(|s| s.keeps_access()),
+            )));
         // The end only moves earlier.
         grants::Entity::update_many()
             .col_expr(grants::Column::EndsAt, Expr::value(at))

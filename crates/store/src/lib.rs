@@ -46,8 +46,7 @@ pub use directory::{
 use entity::system_settings;
 pub use findings::{Sighting, StoredFinding};
 pub use grants::{
-    Contact, GrantChange, GrantFilter, LIVE_STATES, ReviewStep, StoredGrant, StoredIncident,
-    StoredReview,
+    Contact, GrantChange, GrantFilter, ReviewStep, StoredGrant, StoredIncident, StoredReview,
 };
 pub use jobs::{DueJob, JobOutcome};
 pub use leases::LeaseHolder;
@@ -91,6 +90,14 @@ pub enum StoreError {
     /// A stored value could not be read back (a bug or a tampered database).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A request or grant was asked to make a move its lifecycle does not allow; nothing
+    /// was changed.
+    #[error(transparent)]
+    Transition(#[from] warden_core::request::TransitionError),
+    /// A break-glass review was asked to make a move it does not allow; nothing was
+    /// changed.
+    #[error(transparent)]
+    Review(#[from] warden_core::request::ReviewError),
     /// A lock held in memory is poisoned: a thread panicked while holding it. Names the
     /// lock.
     #[error("{0} lock is poisoned")]

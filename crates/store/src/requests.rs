@@ -6,11 +6,14 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warden_core::audit::AuditEvent;
+use warden_core::request::{
+    BreakGlassReview, Event, RequestKind, RequestRoute, RequestState, TransitionError,
+};
 
 use crate::entity::{approvals, requests};
 use crate::grants::{StoredGrant, insert_grant};
 use crate::outbox::{OutboxMessage, insert_outbox};
-use crate::rows::{from_ms, to_ms};
+use crate::rows::{from_ms, named, state_names, to_ms};
 use crate::{Store, StoreError};
 
 /// An access request, as stored.
@@ -38,27 +41,26 @@ pub struct StoredRequest {
     pub rule: String,
     /// The approval policy.
     pub approval: String,
-    /// `auto`, `single`, `dual` or `dual-security`, fixed at creation.
-    pub route: String,
+    /// How it is approved, fixed at creation.
+    pub route: RequestRoute,
     /// Risk score.
     pub risk_total: i32,
     /// Risk factors as JSON (`[{"name","points","reason"}]`).
     pub risk_factors: String,
     /// Lifecycle state.
-    pub state: String,
+    pub state: RequestState,
     /// Filed.
     pub created_at: OffsetDateTime,
     /// When a pending request times out.
     pub pending_until: OffsetDateTime,
     /// Last change.
     pub updated_at: OffsetDateTime,
-    /// `standard`, `breakglass` or `extension`.
-    pub kind: String,
+    /// What kind of request it is.
+    pub kind: RequestKind,
     /// The grant an extension extends.
     pub extends: Option<Uuid>,
-    /// The break-glass review state (`justification_due`, `review_due`, `justified`,
-    /// `unjustified`); `None` for other kinds.
-    pub review: Option<String>,
+    /// The break-glass review state; `None` for other kinds.
+    pub review: Option<BreakGlassReview>,
     /// The holder's post-facto justification of a break-glass grant.
     pub review_justification: Option<String>,
     /// When the break-glass justification is due.
@@ -101,19 +103,49 @@ pub struct StoredApproval {
     pub at: OffsetDateTime,
 }
 
-/// A move of a request from one state to another.
+/// A move of a request from one state to another, made by an [`Event`]: only a move
+/// [`RequestState::next`] allows can be built, so the store cannot write an illegal one.
 #[derive(Debug, Clone, Copy)]
-pub struct Transition<'a> {
-    /// The request.
-    pub request_id: Uuid,
-    /// The `updated_at` the request was read with.
-    pub read_at: OffsetDateTime,
-    /// The state it must still be in.
-    pub from: &'a str,
-    /// The state it moves to.
-    pub to: &'a str,
-    /// When.
-    pub at: OffsetDateTime,
+pub struct Transition {
+    request_id: Uuid,
+    read_at: OffsetDateTime,
+    from: RequestState,
+    to: RequestState,
+    at: OffsetDateTime,
+}
+
+impl Transition {
+    /// `event` happening at `at` to request `request_id`, read in state `from` with
+    /// `updated_at` `read_at`; refused when the lifecycle does not allow it.
+    pub fn new(
+        request_id: Uuid,
+        read_at: OffsetDateTime,
+        from: RequestState,
+        event: Event,
+        at: OffsetDateTime,
+    ) -> Result<Self, TransitionError> {
+        Ok(Self {
+            request_id,
+            read_at,
+            from,
+            to: from.next(event)?,
+            at,
+        })
+    }
+
+    /// Then `event` happens too, in the same write (an approval that queues the grant at
+    /// once); refused when the lifecycle does not allow it.
+    pub fn then(self, event: Event) -> Result<Self, TransitionError> {
+        Ok(Self {
+            to: self.to.next(event)?,
+            ..self
+        })
+    }
+
+    /// The state the request moves to.
+    pub fn to(&self) -> RequestState {
+        self.to
+    }
 }
 
 /// Which requests to list.
@@ -122,7 +154,7 @@ pub enum RequestFilter {
     /// Those an identity asked for or would hold.
     Involving(Uuid),
     /// Those in a state.
-    State(&'static str),
+    State(RequestState),
     /// All.
     All,
 }
@@ -140,16 +172,20 @@ fn request_from(m: requests::Model) -> Result<StoredRequest, StoreError> {
         ticket: m.ticket,
         rule: m.rule,
         approval: m.approval,
-        route: m.route,
+        route: named("requests", m.id, &m.route, RequestRoute::parse)?,
         risk_total: m.risk_total,
         risk_factors: m.risk_factors,
-        state: m.state,
+        state: named("requests", m.id, &m.state, RequestState::parse)?,
         created_at: from_ms(m.created_at)?,
         pending_until: from_ms(m.pending_until)?,
         updated_at: from_ms(m.updated_at)?,
-        kind: m.kind,
+        kind: named("requests", m.id, &m.kind, RequestKind::parse)?,
         extends: m.extends,
-        review: m.review,
+        review: m
+            .review
+            .as_deref()
+            .map(|r| named("requests", m.id, r, BreakGlassReview::parse))
+            .transpose()?,
         review_justification: m.review_justification,
         review_due_at: m.review_due_at.map(from_ms).transpose()?,
         start_at: m.start_at.map(from_ms).transpose()?,
@@ -176,16 +212,16 @@ impl Store {
             ticket: Set(r.ticket.clone()),
             rule: Set(r.rule.clone()),
             approval: Set(r.approval.clone()),
-            route: Set(r.route.clone()),
+            route: Set(r.route.as_str().to_owned()),
             risk_total: Set(r.risk_total),
             risk_factors: Set(r.risk_factors.clone()),
-            state: Set(r.state.clone()),
+            state: Set(r.state.as_str().to_owned()),
             created_at: Set(to_ms(r.created_at)),
             pending_until: Set(to_ms(r.pending_until)),
             updated_at: Set(to_ms(r.updated_at)),
-            kind: Set(r.kind.clone()),
+            kind: Set(r.kind.as_str().to_owned()),
             extends: Set(r.extends),
-            review: Set(r.review.clone()),
+            review: Set(r.review.map(|r| r.as_str().to_owned())),
             review_justification: Set(r.review_justification.clone()),
             review_due_at: Set(r.review_due_at.map(to_ms)),
             start_at: Set(r.start_at.map(to_ms)),
@@ -221,7 +257,7 @@ impl Store {
                     .add(requests::Column::BeneficiaryId.eq(id)),
             ),
             RequestFilter::State(state) => {
-                requests::Entity::find().filter(requests::Column::State.eq(state))
+                requests::Entity::find().filter(requests::Column::State.eq(state.as_str()))
             }
             RequestFilter::All => requests::Entity::find(),
         };
@@ -270,13 +306,7 @@ impl Store {
             .filter(requests::Column::BeneficiaryId.eq(beneficiary))
             .filter(requests::Column::Resource.eq(resource))
             .filter(requests::Column::Role.eq(role))
-            .filter(requests::Column::State.is_in([
-                "approved",
-                "provisioning",
-                "active",
-                "revoking",
-                "revoked",
-            ]))
+            .filter(requests::Column::State.is_in(state_names(RequestState::APPROVED_ONCE)))
             .one(&self.db)
             .await?;
         Ok(found.is_some())
@@ -289,7 +319,7 @@ impl Store {
     /// on a state the other has changed.
     pub async fn decide(
         &self,
-        t: &Transition<'_>,
+        t: &Transition,
         decision: Option<&StoredApproval>,
         effects: Effects<'_>,
     ) -> Result<(), StoreError> {
@@ -301,10 +331,10 @@ impl Store {
         let stamp = to_ms(at).max(to_ms(read_at).saturating_add(1));
         let write = self.begin_write().await?;
         let moved = requests::Entity::update_many()
-            .col_expr(requests::Column::State, Expr::value(to))
+            .col_expr(requests::Column::State, Expr::value(to.as_str()))
             .col_expr(requests::Column::UpdatedAt, Expr::value(stamp))
             .filter(requests::Column::Id.eq(request_id))
-            .filter(requests::Column::State.eq(from))
+            .filter(requests::Column::State.eq(from.as_str()))
             .filter(requests::Column::UpdatedAt.eq(to_ms(read_at)))
             .exec(&write.txn)
             .await?;

@@ -27,6 +27,24 @@ pub fn from_ms(ms: i64) -> Result<OffsetDateTime, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))
 }
 
+/// Reads the stored name of a lifecycle enum (`parse`), or reports the row as corrupt with
+/// its table, its id and the value found.
+pub(crate) fn named<T>(
+    table: &str,
+    id: Uuid,
+    value: &str,
+    parse: fn(&str) -> Result<T, warden_core::request::UnknownName>,
+) -> Result<T, StoreError> {
+    parse(value).map_err(|e| StoreError::Corrupt(format!("{table} row {id}: {e}")))
+}
+
+/// The stored names of `states`, for a query's `IN` list.
+pub(crate) fn state_names(
+    states: impl IntoIterator<Item = warden_core::request::RequestState>,
+) -> Vec<&'static str> {
+    states.into_iter().map(|s| s.as_str()).collect()
+}
+
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }

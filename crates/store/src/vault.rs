@@ -16,6 +16,7 @@ use sea_orm::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warden_core::audit::AuditEvent;
+use warden_core::request::RequestState;
 
 use crate::directory::unique_violation;
 use crate::entity::{
@@ -741,8 +742,10 @@ impl Store {
                 continue;
             };
             let grant = grants::Entity::find_by_id(g).one(&self.db).await?;
-            let runs = grant
-                .is_some_and(|g| g.state == "active" && g.ends_at.is_some_and(|e| e > to_ms(now)));
+            let runs = grant.is_some_and(|g| {
+                g.state == RequestState::Active.as_str()
+                    && g.ends_at.is_some_and(|e| e > to_ms(now))
+            });
             if !runs {
                 ended.push(c);
             }

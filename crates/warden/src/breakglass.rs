@@ -9,6 +9,7 @@ use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use comfy_table::Table;
 use reqwest::Method;
+use warden_core::request::BreakGlassReview;
 use warden_proto::grants::{
     BreakGlassInfo, BreakGlassRequest, IncidentInfo, JustifyBreakGlass, ReviewBreakGlass,
 };
@@ -195,10 +196,11 @@ pub async fn review(g: &Global, cmd: ReviewCommand) -> Result<()> {
     let client = client(g)?;
     let id = crate::ids::resolve(&client, Kind::BreakGlass, &id).await?;
     let verdict = if justified {
-        "justified"
+        BreakGlassReview::Justified
     } else {
-        "unjustified"
-    };
+        BreakGlassReview::Unjustified
+    }
+    .as_str();
     let b: BreakGlassInfo = client
         .call(
             Method::POST,

@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use comfy_table::Table;
 use reqwest::Method;
+use warden_core::request::RequestState;
 use warden_proto::grants::{ExtendGrant, GrantInfo, RevokeGrant};
 use warden_proto::requests::RequestInfo;
 
@@ -106,14 +107,16 @@ async fn wait_revoked(client: &Client, mut g: GrantInfo) -> Result<GrantInfo> {
     let deadline = tokio::time::Instant::now() + REVOKE_WAIT;
     let mut told: Option<String> = None;
     loop {
-        match g.state.as_str() {
-            "revoked" => return Ok(g),
-            "failed" => bail!(
+        let state = RequestState::parse(&g.state);
+        if state == Ok(RequestState::Revoked) {
+            return Ok(g);
+        }
+        if state == Ok(RequestState::Failed) {
+            bail!(
                 "grant {} failed: {}",
                 g.id,
                 g.last_error.as_deref().unwrap_or("no reason given")
-            ),
-            _ => {}
+            );
         }
         if let Some(e) = &g.last_error
             && told.as_ref() != Some(e)
@@ -209,10 +212,11 @@ pub async fn revoke(g: &Global, a: RevokeArgs) -> Result<()> {
         return print_json(&grant);
     }
     let now = show::now();
-    let state = if grant.state == "revoked" {
+    let revoked = RequestState::parse(&grant.state) == Ok(RequestState::Revoked);
+    let state = if revoked {
         "revoked: the target confirmed the access is gone"
     } else {
-        "revoking"
+        RequestState::Revoking.as_str()
     };
     println!(
         "grant {}: {} on {} for {} — {state} (ended early by you at {}: {})",
@@ -223,7 +227,7 @@ pub async fn revoke(g: &Global, a: RevokeArgs) -> Result<()> {
         grant.ends_at.map_or_else(|| show::time(now), show::time),
         a.reason,
     );
-    if grant.state != "revoked" {
+    if !revoked {
         println!(
             "  the access is being removed from the target; `warden grants show {}` \
              confirms it (or revoke with --wait)",
@@ -269,7 +273,7 @@ pub async fn extend(g: &Global, a: ExtendArgs) -> Result<()> {
             show::grant_until(grant, show::now())
         );
     }
-    if a.wait && r.state != "active" {
+    if a.wait && RequestState::parse(&r.state) != Ok(RequestState::Active) {
         bail!("the extension ended {} without access", r.state);
     }
     Ok(())

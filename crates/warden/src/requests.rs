@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use comfy_table::Table;
 use reqwest::Method;
+use warden_core::request::RequestState;
 use warden_proto::requests::{CreateRequest, Decide, RequestInfo};
 
 use crate::cli::Global;
@@ -193,7 +194,7 @@ pub async fn request(g: &Global, a: RequestArgs) -> Result<()> {
         return print_json(&r);
     }
     print_request(&r);
-    if a.wait && r.state != "active" {
+    if a.wait && RequestState::parse(&r.state) != Ok(RequestState::Active) {
         bail!("request {} ended {} without access", r.id, r.state);
     }
     Ok(())
@@ -282,10 +283,10 @@ pub async fn cancel(g: &Global, a: CancelArgs) -> Result<()> {
 pub async fn wait_for(client: &crate::client::Client, mut r: RequestInfo) -> Result<RequestInfo> {
     let mut shown = String::new();
     loop {
-        if matches!(
-            r.state.as_str(),
-            "active" | "denied" | "cancelled" | "timed_out" | "failed" | "revoked"
-        ) {
+        // Active, or it can never become so: final, or failed (only a cleanup follows).
+        if RequestState::parse(&r.state)
+            .is_ok_and(|s| s == RequestState::Active || s == RequestState::Failed || s.is_final())
+        {
             return Ok(r);
         }
         if shown != r.state {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
+use warden_core::request::RequestState;
 
 /// The shortest id prefix shown in a table.
 pub const MIN_PREFIX: usize = 8;
@@ -94,10 +95,11 @@ pub fn grant_state(g: &warden_proto::grants::GrantInfo) -> String {
     let Some(reason) = &g.end_reason else {
         return g.state.clone();
     };
-    let state = match g.state.as_str() {
-        // The end moved to now and the worker is about to take the access away.
-        "provisioning" | "active" => "revoking",
-        other => other,
+    // The end moved to now and the worker is about to take the access away.
+    let state = if RequestState::parse(&g.state).is_ok_and(|s| s.keeps_access()) {
+        RequestState::Revoking.as_str()
+    } else {
+        g.state.as_str()
     };
     match g.ends_at {
         Some(at) => format!("{state} (ended early at {}: {reason})", time(at)),
@@ -108,7 +110,10 @@ pub fn grant_state(g: &warden_proto::grants::GrantInfo) -> String {
 /// The end of a grant, with the time left (or since) for a live one.
 pub fn grant_until(g: &warden_proto::grants::GrantInfo, now: OffsetDateTime) -> String {
     match g.ends_at {
-        Some(end) if g.end_reason.is_none() && matches!(g.state.as_str(), "active") => {
+        Some(end)
+            if g.end_reason.is_none()
+                && RequestState::parse(&g.state) == Ok(RequestState::Active) =>
+        {
             moment(end, now)
         }
         Some(end) => time(end),

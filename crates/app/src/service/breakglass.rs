@@ -14,7 +14,10 @@ use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{self, Operation, Relation};
 use warden_core::identity::Identity;
 use warden_core::policy::{AccessQuery, Decision, RequestContext, format_duration, parse_duration};
-use warden_core::request::{BreakGlassReview, JUSTIFICATION_DUE, ReviewEvent};
+use warden_core::request::{
+    BreakGlassReview, Event, JUSTIFICATION_DUE, RequestKind, RequestRoute, RequestState,
+    ReviewEvent,
+};
 use warden_store::{
     Effects, IdentityFilter, ReviewStep, StoredIncident, StoredRequest, StoredReview,
 };
@@ -63,7 +66,7 @@ fn data(r: &StoredRequest, holder: &str) -> serde_json::Value {
         "role": r.role,
         "duration_secs": r.duration_secs,
         "reason": r.justification,
-        "review": r.review,
+        "review": r.review.map(BreakGlassReview::as_str),
         "justification_due": r.review_due_at.map(|t| t.to_string()),
     })
 }
@@ -186,21 +189,21 @@ pub async fn take(state: &AppState, caller: &Caller, req: Take) -> Result<Use, S
         ticket,
         rule: terms.rule.clone(),
         approval: terms.approval.name.clone(),
-        route: "breakglass".to_owned(),
+        route: RequestRoute::BreakGlass,
         risk_total: 100,
         risk_factors: serde_json::json!([{"name": "break_glass", "points": 100, "reason": "break-glass access skips approval"}]).to_string(),
-        state: "provisioning".to_owned(),
+        state: RequestState::break_glass().next(Event::StartProvisioning)?,
         created_at: now,
         pending_until: now,
         updated_at: now,
-        kind: "breakglass".to_owned(),
+        kind: RequestKind::BreakGlass,
         extends: None,
-        review: Some(BreakGlassReview::JustificationDue.as_str().to_owned()),
+        review: Some(BreakGlassReview::JustificationDue),
         review_justification: None,
         review_due_at: Some(now + JUSTIFICATION_DUE),
         start_at: None,
     };
-    let grant = super::grants::queue(&stored, &resource, now);
+    let grant = super::grants::queue(&stored, &resource, now)?;
     let event = AuditEvent::new(now, caller.actor(), Action::BreakGlass)
         .target(format!("request:{}", stored.id))
         .reason(reason.clone())
@@ -245,7 +248,7 @@ async fn load(state: &AppState, id: Uuid) -> Result<StoredRequest, ServiceError>
         .store()
         .request(id)
         .await?
-        .filter(|r| r.kind == "breakglass")
+        .filter(|r| r.kind == RequestKind::BreakGlass)
         .ok_or_else(|| ServiceError::not_found(format!("break-glass use {id}")))
 }
 
@@ -298,12 +301,9 @@ async fn authorized(
 }
 
 fn review_state(r: &StoredRequest) -> Result<BreakGlassReview, ServiceError> {
-    r.review
-        .as_deref()
-        .and_then(BreakGlassReview::parse)
-        .ok_or_else(|| {
-            ServiceError::internal(format!("request {} has no break-glass review", r.id))
-        })
+    r.review.ok_or_else(|| {
+        ServiceError::internal(format!("request {} has no break-glass review", r.id))
+    })
 }
 
 fn conflict(e: impl std::fmt::Display) -> ServiceError {
@@ -327,7 +327,8 @@ pub async fn justify(
         ));
     }
     let from = review_state(&r)?;
-    let to = from.next(ReviewEvent::Justify).map_err(conflict)?;
+    let step = ReviewEvent::Justify;
+    from.next(step).map_err(conflict)?;
     let now = state.clock().now();
     let event = AuditEvent::new(now, caller.actor(), Action::BreakGlassJustify)
         .target(format!("request:{id}"))
@@ -347,8 +348,8 @@ pub async fn justify(
         .review_step(
             &ReviewStep {
                 request_id: id,
-                from: from.as_str(),
-                to: to.as_str(),
+                from,
+                event: Some(step),
                 justification: Some(&text),
                 review: None,
                 incident: None,
@@ -415,10 +416,11 @@ pub async fn review(
     let reviewer =
         reviewer.ok_or_else(|| ServiceError::not_found(format!("break-glass use {id}")))?;
     let comment = check_label("comment", &v.comment, 2000)?;
-    let justified = match v.verdict.as_str() {
-        "justified" => true,
-        "unjustified" => false,
-        other => {
+    let justified = match BreakGlassReview::parse(&v.verdict) {
+        Ok(BreakGlassReview::Justified) => true,
+        Ok(BreakGlassReview::Unjustified) => false,
+        Ok(BreakGlassReview::JustificationDue | BreakGlassReview::ReviewDue) | Err(_) => {
+            let other = &v.verdict;
             return Err(ServiceError::field(
                 "verdict",
                 format!("{other:?} is not justified or unjustified"),
@@ -474,16 +476,20 @@ pub async fn review(
     };
     let from = review_state(&r)?;
     let remaining: Vec<&str> = need.iter().copied().filter(|c| *c != capacity).collect();
-    let to = if !justified {
-        from.next(ReviewEvent::Reject).map_err(conflict)?
+    let step = if !justified {
+        Some(ReviewEvent::Reject)
     } else if from == BreakGlassReview::JustificationDue {
         return Err(conflict(
             "the holder has not justified this use yet; it can be judged unjustified, or wait for the justification",
         ));
     } else if remaining.is_empty() {
-        from.next(ReviewEvent::Accept).map_err(conflict)?
+        Some(ReviewEvent::Accept)
     } else {
-        from
+        None
+    };
+    let to = match step {
+        Some(event) => from.next(event).map_err(conflict)?,
+        None => from,
     };
     let now = state.clock().now();
     let row = StoredReview {
@@ -534,8 +540,8 @@ pub async fn review(
         .review_step(
             &ReviewStep {
                 request_id: id,
-                from: from.as_str(),
-                to: to.as_str(),
+                from,
+                event: step,
                 justification: None,
                 review: Some(&row),
                 incident: incident.as_ref(),
@@ -574,7 +580,7 @@ pub async fn lapse_overdue(state: &AppState) -> Result<usize, ServiceError> {
                 .target(format!("request:{id}"))
                 .failed("justification overdue")
                 .detail("breakglass", "true")
-                .detail("review", "unjustified"),
+                .detail("review", BreakGlassReview::Unjustified.as_str()),
             AuditEvent::new(now, Actor::system(), Action::IncidentOpen)
                 .target(format!("incident:{}", incident.id))
                 .reason(incident.reason.clone())
@@ -586,8 +592,8 @@ pub async fn lapse_overdue(state: &AppState) -> Result<usize, ServiceError> {
             .review_step(
                 &ReviewStep {
                     request_id: id,
-                    from: BreakGlassReview::JustificationDue.as_str(),
-                    to: BreakGlassReview::Unjustified.as_str(),
+                    from: BreakGlassReview::JustificationDue,
+                    event: Some(ReviewEvent::Lapse),
                     justification: None,
                     review: None,
                     incident: Some(&incident),
@@ -643,7 +649,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Use>, Service
         .list_requests(warden_store::RequestFilter::All)
         .await?
     {
-        if r.kind == "breakglass" {
+        if r.kind == RequestKind::BreakGlass {
             out.push(info(state, &r).await?);
         }
     }
@@ -661,9 +667,9 @@ pub async fn incidents(
 
 async fn info(state: &AppState, r: &StoredRequest) -> Result<Use, ServiceError> {
     let done = state.store().reviews(r.id).await?;
-    let needs = match r.review.as_deref().unwrap_or_default() {
-        "justification_due" => vec!["the holder's justification".to_owned()],
-        "review_due" => needed(state, r, &done)
+    let needs = match r.review {
+        Some(BreakGlassReview::JustificationDue) => vec!["the holder's justification".to_owned()],
+        Some(BreakGlassReview::ReviewDue) => needed(state, r, &done)
             .await?
             .into_iter()
             .map(|c| format!("a verdict in the {c} capacity"))

@@ -9,6 +9,7 @@ use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::hr::{Lifecycle, classify};
 use warden_core::identity::{HrRecord, Identity};
 use warden_core::policy::{Entitlement, Policy};
+use warden_core::request::RequestState;
 use warden_store::{Assignment, IdentityWrite, JobAction, NewAccessJob};
 
 /// What changes for one person, for reports.
@@ -338,7 +339,7 @@ pub async fn end_grants_no_longer_eligible(
         return Ok(());
     }
     let mut by_identity: BTreeMap<Uuid, Vec<&warden_store::StoredGrant>> = BTreeMap::new();
-    for g in live.iter().filter(|g| g.state != "revoking") {
+    for g in live.iter().filter(|g| g.state != RequestState::Revoking) {
         by_identity.entry(g.identity_id).or_default().push(g);
     }
     let today = now.date();

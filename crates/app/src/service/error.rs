@@ -255,8 +255,24 @@ impl From<StoreError> for ServiceError {
                 Self::new(Failure::Conflict, format!("{what} already exists"))
             }
             stale @ StoreError::Stale(_) => Self::new(Failure::Conflict, stale.to_string()),
+            StoreError::Transition(refused) => refused.into(),
+            StoreError::Review(refused) => refused.into(),
             other => Self::internal(other),
         }
+    }
+}
+
+/// A move the request lifecycle does not allow conflicts with the state the request is in.
+impl From<warden_core::request::TransitionError> for ServiceError {
+    fn from(e: warden_core::request::TransitionError) -> Self {
+        Self::new(Failure::Conflict, e.to_string())
+    }
+}
+
+/// A break-glass review move that is not allowed conflicts with the review's state.
+impl From<warden_core::request::ReviewError> for ServiceError {
+    fn from(e: warden_core::request::ReviewError) -> Self {
+        Self::new(Failure::Conflict, e.to_string())
     }
 }
 

@@ -29,7 +29,10 @@ use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::connector::{
     ALERT_AFTER, AccessSpec, Connector, ConnectorError, Presence, retry_delay,
 };
-use warden_core::request::{GrantInterval, Window, access_end, extension_window, grant_window};
+use warden_core::request::{
+    Event, GrantInterval, RequestKind, RequestState, TransitionError, Window, access_end,
+    extension_window, grant_window,
+};
 use warden_store::{Contact, GrantChange, StoreError, StoredGrant};
 
 use crate::notify::{self, Notice, events};
@@ -438,7 +441,7 @@ fn grant_data(g: &StoredGrant, holder: &str) -> serde_json::Value {
         "identity": holder,
         "resource": g.resource,
         "role": g.role,
-        "kind": g.kind,
+        "kind": g.kind.as_str(),
         "starts_at": g.starts_at.map(|t| t.to_string()),
         "ends_at": g.ends_at.map(|t| t.to_string()),
     })
@@ -539,14 +542,20 @@ async fn process(
     let mut report = Report::default();
     for g in grants {
         let now = state.clock().now();
-        let change = match g.state.as_str() {
-            "provisioning" if g.end_reason.is_none() => {
+        let change = match g.state {
+            RequestState::Provisioning if g.end_reason.is_none() => {
                 provision(state, &g, &live, &who, now, &mut report).await?
             }
-            "provisioning" | "active" | "revoking" | "failed" => {
-                revoke(state, &g, &live, &who, now, &mut report).await
-            }
-            _ => continue,
+            RequestState::Provisioning
+            | RequestState::Active
+            | RequestState::Revoking
+            | RequestState::Failed => revoke(state, &g, &live, &who, now, &mut report).await?,
+            RequestState::Pending
+            | RequestState::Approved
+            | RequestState::Denied
+            | RequestState::Cancelled
+            | RequestState::TimedOut
+            | RequestState::Revoked => continue,
         };
         // Later grants of this access see this one's new state.
         if let Some(slot) = live.iter_mut().find(|l| l.id == g.id) {
@@ -603,7 +612,7 @@ fn others_running(
     now: OffsetDateTime,
 ) -> Vec<GrantInterval<Uuid>> {
     live.iter()
-        .filter(|l| l.id != except && l.state == "active")
+        .filter(|l| l.id != except && l.state == RequestState::Active)
         .filter_map(|l| {
             Some(GrantInterval {
                 id: l.id,
@@ -637,7 +646,7 @@ async fn provision(
 ) -> Result<GrantChange, StoreError> {
     let (holder, email) = (who.employee.as_str(), who.email.as_slice());
     let duration = Duration::seconds(g.duration_secs);
-    let window = if g.kind == "extension" {
+    let window = if g.kind == RequestKind::Extension {
         let base = match state
             .store()
             .request(g.request_id)
@@ -655,7 +664,7 @@ async fn provision(
                 start: b.starts_at?,
                 end: b.ends_at?,
             };
-            if b.state != "active" {
+            if b.state != RequestState::Active {
                 return None;
             }
             extension_window(current, duration, now)
@@ -687,7 +696,7 @@ async fn provision(
     Ok(match result {
         Ok((window, handle)) => {
             report.provisioned += 1;
-            next.state = "active".to_owned();
+            next.state = g.state.next(Event::Provisioned)?;
             next.starts_at = Some(window.start);
             next.ends_at = Some(window.end);
             next.due_at = Some(window.end);
@@ -705,7 +714,7 @@ async fn provision(
             .to(email.to_vec());
             GrantChange {
                 read_at: g.updated_at,
-                request_state: Some("active".to_owned()),
+                request_state: Some(next.state),
                 outbox: notify::messages(config, &notice, now),
                 events: vec![
                     event(now, Action::GrantProvision, &next, holder)
@@ -728,10 +737,10 @@ async fn provision(
                 tracing::error!(grant = %g.id, resource = %g.resource, role = %g.role, error = %e, "provisioning a grant failed; the request fails and security is alerted");
                 // Provisioning failed: the request fails, security is alerted, and a
                 // cleanup revocation removes anything half-made.
-                next.state = "failed".to_owned();
+                next.state = g.state.next(Event::ProvisioningFailed)?;
                 next.due_at = Some(now);
                 next.attempts = 0;
-                request_state = Some("failed".to_owned());
+                request_state = Some(next.state);
                 let notice = Notice::new(
                     events::FAILING,
                     format!(
@@ -768,11 +777,11 @@ async fn revoke(
     who: &Holder,
     now: OffsetDateTime,
     report: &mut Report,
-) -> GrantChange {
+) -> Result<GrantChange, StoreError> {
     let (holder, email) = (who.employee.as_str(), who.email.as_slice());
     let others = others_running(live, g.id, now);
     let config = &state.config().notifications;
-    let cleanup = g.state == "failed";
+    let cleanup = g.state == RequestState::Failed;
     let standing = who
         .birthright
         .contains(&(g.resource.clone(), g.role.clone()));
@@ -822,13 +831,13 @@ async fn revoke(
     .await;
     let mut next = g.clone();
     next.updated_at = now;
-    match result {
+    Ok(match result {
         Ok(keeper) => {
             next.due_at = None;
             next.attempts = 0;
             next.last_error = None;
             if !cleanup {
-                next.state = "revoked".to_owned();
+                next.state = revoking(g.state)?.next(Event::RevokeConfirmed)?;
                 if next.ends_at.is_none_or(|end| end > now) {
                     next.ends_at = Some(now);
                 }
@@ -866,7 +875,7 @@ async fn revoke(
             };
             GrantChange {
                 read_at: g.updated_at,
-                request_state: (!cleanup).then(|| "revoked".to_owned()),
+                request_state: (!cleanup).then_some(next.state),
                 outbox,
                 events: vec![ev],
                 grant: next,
@@ -877,7 +886,7 @@ async fn revoke(
             metrics::counter!("warden_grant_failures_total", "step" => "revoke").increment(1);
             next.attempts += 1;
             if !cleanup {
-                next.state = "revoking".to_owned();
+                next.state = revoking(g.state)?;
             }
             next.last_error = Some(e.to_string());
             next.due_at = Some(now + retry_delay(next.attempts));
@@ -901,7 +910,7 @@ async fn revoke(
             };
             GrantChange {
                 read_at: g.updated_at,
-                request_state: (!cleanup).then(|| "revoking".to_owned()),
+                request_state: (!cleanup).then_some(next.state),
                 outbox,
                 events: vec![
                     event(now, Action::GrantRevokeFailed, &next, holder)
@@ -915,5 +924,15 @@ async fn revoke(
                 grant: next,
             }
         }
+    })
+}
+
+/// The state of a grant whose revocation has started: a live grant moves to revoking, and
+/// one already revoking stays so while its revocation is retried.
+fn revoking(from: RequestState) -> Result<RequestState, TransitionError> {
+    if from == RequestState::Revoking {
+        Ok(from)
+    } else {
+        from.next(Event::Revoke)
     }
 }

@@ -9,6 +9,7 @@ use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::identity::Identity;
 use warden_core::policy::Resource;
+use warden_core::request::{Event, RequestKind, RequestState, TransitionError};
 use warden_store::{GrantFilter, StoredGrant, StoredRequest};
 
 use super::access::find as find_identity;
@@ -21,8 +22,12 @@ use crate::state::AppState;
 
 /// The grant an approved request queues: provisioning, due at once (or at the request's
 /// start, if that is later). Its window is set when the target confirms the access.
-pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime) -> StoredGrant {
-    StoredGrant {
+pub(crate) fn queue(
+    r: &StoredRequest,
+    resource: &Resource,
+    now: OffsetDateTime,
+) -> Result<StoredGrant, TransitionError> {
+    Ok(StoredGrant {
         id: warden_core::clock::id_at(now),
         request_id: r.id,
         identity_id: r.beneficiary_id,
@@ -30,8 +35,8 @@ pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime)
         role: r.role.clone(),
         target_kind: resource.kind.as_str().to_owned(),
         connection: resource.connection.clone(),
-        kind: r.kind.clone(),
-        state: "provisioning".to_owned(),
+        kind: r.kind,
+        state: RequestState::Approved.next(Event::StartProvisioning)?,
         duration_secs: r.duration_secs,
         starts_at: None,
         ends_at: None,
@@ -43,7 +48,7 @@ pub(crate) fn queue(r: &StoredRequest, resource: &Resource, now: OffsetDateTime)
         warned: false,
         created_at: now,
         updated_at: now,
-    }
+    })
 }
 
 /// A grant with its holder.
@@ -129,7 +134,7 @@ pub async fn list(state: &AppState, caller: &Caller, q: &List) -> Result<Vec<Gra
             .list_grants(GrantFilter::Identity(me.id))
             .await?;
         if q.live {
-            rows.retain(|g| warden_store::LIVE_STATES.contains(&g.state.as_str()));
+            rows.retain(|g| RequestState::LIVE.contains(&g.state));
         }
         rows
     };
@@ -182,7 +187,7 @@ pub async fn revoke(
 ) -> Result<Grant, ServiceError> {
     let g = authorized(state, caller, id, Operation::GrantRevoke).await?;
     let reason = check_label("reason", reason, 2000)?;
-    if !matches!(g.state.as_str(), "provisioning" | "active") {
+    if !g.state.keeps_access() {
         return Err(ServiceError::new(
             Failure::Conflict,
             format!(
@@ -270,7 +275,7 @@ pub async fn check(state: &AppState, caller: &Caller, q: &Check) -> Result<Acces
             allowed: true,
             grant: Some(g.id),
             ends_at: g.ends_at,
-            breakglass: g.kind == "breakglass",
+            breakglass: g.kind == RequestKind::BreakGlass,
         },
         None => denied(),
     })

@@ -26,6 +26,7 @@ use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{AccessSpec, Connector, Origin, Presence};
 use warden_core::policy::{Drift, Resource};
+use warden_core::request::RequestState;
 use warden_store::{Sighting, StoredFinding, StoredGrant};
 
 use crate::auth::Caller;
@@ -222,7 +223,7 @@ pub async fn reconcile(
     // 2. Running grants the target lost, one check per access (the grant ending last).
     let mut running: BTreeMap<(uuid::Uuid, String), &StoredGrant> = BTreeMap::new();
     for g in live.iter().filter(|g| {
-        g.state == "active"
+        g.state == RequestState::Active
             && g.starts_at.is_some_and(|s| s <= now)
             && g.ends_at.is_some_and(|e| e > now)
     }) {

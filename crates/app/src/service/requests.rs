@@ -14,9 +14,10 @@ use warden_core::policy::{
     parse_duration,
 };
 use warden_core::request::{
-    ApprovalCase, ApprovalRefusal, Approver, ApproverFacts, Event, Outcome, RequestState,
-    RiskInput, RiskWeights, TicketStatus, candidates as approver_candidates, check_approver,
-    check_denier, decision_state, has_possible_approvers, score, still_needs, timed_out,
+    ApprovalCase, ApprovalRefusal, Approver, ApproverFacts, Event, Outcome, RequestKind,
+    RequestRoute, RequestState, RiskInput, RiskWeights, TicketStatus,
+    candidates as approver_candidates, check_approver, check_denier, decision_state,
+    has_possible_approvers, score, still_needs, timed_out,
 };
 use warden_store::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 
@@ -109,30 +110,7 @@ struct StoredFactor {
 }
 
 fn route_name(route: Route) -> &'static str {
-    match route {
-        Route::Auto => "auto",
-        Route::Single => "single",
-        Route::Dual {
-            security_required: false,
-        } => "dual",
-        Route::Dual {
-            security_required: true,
-        } => "dual-security",
-    }
-}
-
-fn parse_route(name: &str) -> Result<Route, ServiceError> {
-    Ok(match name {
-        "auto" => Route::Auto,
-        "single" => Route::Single,
-        "dual" => Route::Dual {
-            security_required: false,
-        },
-        "dual-security" => Route::Dual {
-            security_required: true,
-        },
-        other => return Err(ServiceError::internal(format!("stored route {other:?}"))),
-    })
+    RequestRoute::Policy(route).as_str()
 }
 
 fn source_text(s: &ApproverSource) -> String {
@@ -347,7 +325,7 @@ pub async fn extend(
 ) -> Result<Request, ServiceError> {
     let g = super::grants::authorized(state, caller, grant_id, Operation::GrantExtend).await?;
     let now = state.clock().now();
-    let running = g.state == "active" && g.ends_at.is_some_and(|end| end > now);
+    let running = g.state == RequestState::Active && g.ends_at.is_some_and(|end| end > now);
     if !running {
         return Err(ServiceError::new(
             Failure::Conflict,
@@ -575,23 +553,22 @@ async fn file(
         ticket,
         rule: terms.rule.clone(),
         approval: terms.approval.name.clone(),
-        route: route_name(route).to_owned(),
+        route: RequestRoute::Policy(route),
         risk_total: i32::try_from(risk.total).unwrap_or(i32::MAX),
         risk_factors: serde_json::to_string(&factors).map_err(ServiceError::internal)?,
         state: if approved_now {
-            RequestState::Provisioning.as_str().to_owned()
+            opened.next(Event::StartProvisioning)?
         } else {
-            opened.as_str().to_owned()
+            opened
         },
         created_at: now,
         pending_until: now + terms.approval.pending_timeout,
         updated_at: now,
         kind: if extends.is_some() {
-            "extension"
+            RequestKind::Extension
         } else {
-            "standard"
-        }
-        .to_owned(),
+            RequestKind::Standard
+        },
         extends: extends.as_ref().map(|g| g.id),
         review: None,
         review_justification: None,
@@ -629,7 +606,9 @@ async fn file(
                 .detail("duration_secs", stored.duration_secs.to_string()),
         );
     }
-    let grant = approved_now.then(|| super::grants::queue(&stored, &resource, now));
+    let grant = approved_now
+        .then(|| super::grants::queue(&stored, &resource, now))
+        .transpose()?;
     let notice = if approved_now {
         events.push(
             AuditEvent::new(
@@ -732,8 +711,8 @@ fn request_data(r: &StoredRequest, holder: &str) -> serde_json::Value {
         "justification": r.justification,
         "ticket": r.ticket,
         "risk": r.risk_total,
-        "route": r.route,
-        "kind": r.kind,
+        "route": r.route.as_str(),
+        "kind": r.kind.as_str(),
     })
 }
 
@@ -772,7 +751,10 @@ async fn case_of(
         &requester.hr,
         on_behalf,
     );
-    case.route = parse_route(&r.route)?;
+    case.route = r
+        .route
+        .policy()
+        .ok_or_else(|| ServiceError::internal(format!("stored route {:?}", r.route.as_str())))?;
     Ok((case, requester, beneficiary))
 }
 
@@ -787,7 +769,7 @@ async fn load_pending(
         .await?
         .ok_or_else(|| ServiceError::not_found(format!("request {id}")))?;
     let now = state.clock().now();
-    if r.state == RequestState::Pending.as_str()
+    if r.state == RequestState::Pending
         && timed_out(r.created_at, r.pending_until - r.created_at, now)
     {
         let event = AuditEvent::new(now, caller.actor(), Action::RequestTimeout)
@@ -796,13 +778,7 @@ async fn load_pending(
         state
             .store()
             .decide(
-                &Transition {
-                    request_id: id,
-                    read_at: r.updated_at,
-                    from: "pending",
-                    to: RequestState::TimedOut.as_str(),
-                    at: now,
-                },
+                &Transition::new(id, r.updated_at, r.state, Event::TimeOut, now)?,
                 None,
                 Effects {
                     events: &[event],
@@ -815,7 +791,7 @@ async fn load_pending(
             format!("request {id} timed out without a decision"),
         ));
     }
-    if r.state != RequestState::Pending.as_str() {
+    if r.state != RequestState::Pending {
         return Err(ServiceError::new(
             Failure::Conflict,
             format!("request {id} is {}, not pending", r.state),
@@ -864,14 +840,12 @@ pub async fn decide(
         let mut all = prior.clone();
         all.push(approved.clone());
         let outcome = decision_state(case.route, &all);
-        let next = RequestState::Pending
-            .next(Event::approve(&outcome))
-            .map_err(|e| ServiceError::new(Failure::Conflict, e.to_string()))?;
+        let next = Transition::new(id, r.updated_at, r.state, Event::approve(&outcome), now)?;
         let mut event = AuditEvent::new(now, caller.actor(), Action::RequestApprove)
             .target(target)
             .reason(comment.clone())
             .detail("capacity", capacity_text(&approved))
-            .detail("state", next.as_str());
+            .detail("state", next.to().as_str());
         if let Outcome::NeedsMore { .. } = &outcome {
             event = event.detail("still_needs", still_needs(&case, &all).join(" and "));
         }
@@ -880,9 +854,7 @@ pub async fn decide(
         if let Err(e) = check_denier(&case, &facts) {
             return Err(refused(e).await);
         }
-        let next = RequestState::Pending
-            .next(Event::Deny)
-            .map_err(|e| ServiceError::new(Failure::Conflict, e.to_string()))?;
+        let next = Transition::new(id, r.updated_at, r.state, Event::Deny, now)?;
         let as_approver = Approver {
             id: approver.hr.employee_id.clone(),
             sources: Vec::new(),
@@ -893,7 +865,7 @@ pub async fn decide(
             .reason(comment.clone());
         (next, (as_approver, "deny"), event)
     };
-    let approved = next == RequestState::Approved;
+    let approved = next.to() == RequestState::Approved;
     let grant = if approved {
         let resource = live.policy.resource(&r.resource).ok_or_else(|| {
             ServiceError::new(
@@ -901,7 +873,7 @@ pub async fn decide(
                 format!("resource {} is no longer in policy", r.resource),
             )
         })?;
-        Some(super::grants::queue(&r, resource, now))
+        Some(super::grants::queue(&r, resource, now)?)
     } else {
         None
     };
@@ -929,8 +901,9 @@ pub async fn decide(
     let outbox = notice
         .map(|n| notify::messages(&state.config().notifications, &n.to(parties), now))
         .unwrap_or_default();
-    let to = if approved {
-        RequestState::Provisioning
+    // An approval that completes the route queues the grant in the same write.
+    let transition = if approved {
+        next.then(Event::StartProvisioning)?
     } else {
         next
     };
@@ -947,13 +920,7 @@ pub async fn decide(
     state
         .store()
         .decide(
-            &Transition {
-                request_id: id,
-                read_at: r.updated_at,
-                from: "pending",
-                to: to.as_str(),
-                at: now,
-            },
+            &transition,
             Some(&row),
             Effects {
                 grant: grant.as_ref(),
@@ -979,24 +946,14 @@ pub async fn decide(
 /// Cancels one's own request before it is provisioned.
 pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> Result<Request, ServiceError> {
     let (r, _) = authorized(state, caller, id, Operation::RequestCancel).await?;
-    let from = RequestState::parse(&r.state)
-        .ok_or_else(|| ServiceError::internal(format!("stored state {:?}", r.state)))?;
-    let next = from
-        .next(Event::Cancel)
-        .map_err(|e| ServiceError::new(Failure::Conflict, e.to_string()))?;
     let now = state.clock().now();
+    let transition = Transition::new(id, r.updated_at, r.state, Event::Cancel, now)?;
     let event =
         AuditEvent::new(now, caller.actor(), Action::RequestCancel).target(format!("request:{id}"));
     state
         .store()
         .decide(
-            &Transition {
-                request_id: id,
-                read_at: r.updated_at,
-                from: &r.state,
-                to: next.as_str(),
-                at: now,
-            },
+            &transition,
             None,
             Effects {
                 events: &[event],
@@ -1041,7 +998,7 @@ pub async fn list(
         let mut mine = Vec::new();
         for r in state
             .store()
-            .list_requests(RequestFilter::State("pending"))
+            .list_requests(RequestFilter::State(RequestState::Pending))
             .await?
         {
             let Ok((case, _, _)) = case_of(state, &r).await else {
@@ -1075,7 +1032,7 @@ pub async fn show(state: &AppState, caller: &Caller, id: Uuid) -> Result<Request
 
 async fn info(state: &AppState, r: &StoredRequest) -> Result<Request, ServiceError> {
     let decisions = state.store().approvals(r.id).await?;
-    let needs = if r.state == RequestState::Pending.as_str() {
+    let needs = if r.state == RequestState::Pending {
         match case_of(state, r).await {
             Ok((case, _, _)) => still_needs(&case, &approvers(&decisions, &case)?),
             Err(e) if e.kind() == Failure::Internal => return Err(e),
@@ -1150,13 +1107,7 @@ pub async fn expire_pending(state: &AppState) -> Result<usize, ServiceError> {
         match state
             .store()
             .decide(
-                &Transition {
-                    request_id: id,
-                    read_at: r.updated_at,
-                    from: "pending",
-                    to: RequestState::TimedOut.as_str(),
-                    at: now,
-                },
+                &Transition::new(id, r.updated_at, r.state, Event::TimeOut, now)?,
                 None,
                 Effects {
                     grant: None,

@@ -26,6 +26,7 @@ use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{Account, Connector, ConnectorError, Origin, RoleTarget};
 use warden_core::policy::Resource;
+use warden_core::request::RequestState;
 use warden_store::StoredGrant;
 
 use super::access::find as find_identity;
@@ -96,7 +97,7 @@ pub(crate) async fn held_grant(
     let me = find_identity(state, caller.user.username.as_str())
         .await?
         .ok_or_else(|| ServiceError::not_found(format!("grant {id}")))?;
-    let running = g.state == "active"
+    let running = g.state == RequestState::Active
         && g.starts_at.is_some_and(|s| s <= now)
         && g.ends_at.is_some_and(|e| e > now);
     if !running {
@@ -312,7 +313,7 @@ async fn running_grant(
         .into_iter()
         .filter(|g| {
             g.resource == resource.name
-                && g.state == "active"
+                && g.state == RequestState::Active
                 && role.is_none_or(|r| r == g.role)
                 && g.starts_at.is_some_and(|s| s <= now)
                 && g.ends_at.is_some_and(|e| e > now)

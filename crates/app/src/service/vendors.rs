@@ -12,6 +12,7 @@ use uuid::Uuid;
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{self, Operation, Relation};
 use warden_core::identity::{EmployeeId, EmploymentStatus, HrRecord, Identity, IdentityKind};
+use warden_core::request::RequestState;
 use warden_core::secret::{SecretString, generate_password};
 use warden_core::{ScopeSet, Username};
 use warden_store::{ChangeSet, GrantFilter, NewUser, StoredVendor};
@@ -254,10 +255,8 @@ pub async fn sweep(state: &AppState) -> Result<usize, ServiceError> {
             .await?;
         let running = grants
             .iter()
-            .any(|g| g.state == "active" && g.ends_at.is_some_and(|e| e > now));
-        let live = grants
-            .iter()
-            .any(|g| warden_store::LIVE_STATES.contains(&g.state.as_str()));
+            .any(|g| g.state == RequestState::Active && g.ends_at.is_some_and(|e| e > now));
+        let live = grants.iter().any(|g| RequestState::LIVE.contains(&g.state));
         let user = store.user_by_name(&who.hr.username).await?;
         let enabled = user.as_ref().is_some_and(|u| !u.disabled);
         let target = format!("identity:{}", who.hr.employee_id);

@@ -8,6 +8,7 @@ use std::fmt;
 use time::{Duration, OffsetDateTime};
 
 use super::lifecycle::timed_out;
+use super::names::UnknownName;
 
 /// How long the holder of a break-glass grant has to justify it.
 pub const JUSTIFICATION_DUE: Duration = Duration::hours(24);
@@ -69,8 +70,11 @@ impl BreakGlassReview {
     }
 
     /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    pub fn parse(s: &str) -> Result<Self, UnknownName> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| UnknownName::new("break-glass review state", s))
     }
 
     /// Whether this outcome opens a security incident.

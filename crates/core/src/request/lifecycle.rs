@@ -6,10 +6,18 @@ use std::fmt;
 
 use time::{Duration, OffsetDateTime};
 
+use super::names::UnknownName;
 use super::quorum::Outcome;
 use crate::policy::Route;
 
 /// Where a request and its grant stand.
+///
+/// A grant's state is this same enum, not one of its own: a grant is the second half of
+/// its request's life (provisioning, active, revoking, revoked or failed), the worker
+/// moves both with the same [`Event`] and stores the same state on each, and one
+/// transition function keeps the two from disagreeing. A grant row only ever holds the
+/// states from [`RequestState::Provisioning`] on; the store refuses nothing else, since
+/// every state it writes comes out of [`RequestState::next`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RequestState {
     /// Waiting for approvals.
@@ -65,9 +73,26 @@ impl RequestState {
         }
     }
 
+    /// The states of a grant that keeps access on the target, or may still: what the
+    /// worker and the access check call live.
+    pub const LIVE: [Self; 3] = [Self::Provisioning, Self::Active, Self::Revoking];
+
+    /// The states of a request that has been approved, whatever happened after (a grant
+    /// was or is being made): what counts as "approved before" for the risk score.
+    pub const APPROVED_ONCE: [Self; 5] = [
+        Self::Approved,
+        Self::Provisioning,
+        Self::Active,
+        Self::Revoking,
+        Self::Revoked,
+    ];
+
     /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    pub fn parse(s: &str) -> Result<Self, UnknownName> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| UnknownName::new("request state", s))
     }
 
     /// The state of a new request on `route`: approved at once when the route is `Auto`,

@@ -24,7 +24,9 @@
 //!    request from pending to approved, provisioning, active, revoking and revoked, or to
 //!    denied, cancelled, timed out or failed, and refuses every other move. The grant's
 //!    clock starts at provisioning ([`grant_window`]). A break-glass grant skips approval
-//!    and carries a post-facto [`BreakGlassReview`].
+//!    and carries a post-facto [`BreakGlassReview`]. What a request is and how it was
+//!    routed are [`RequestKind`] and [`RequestRoute`] ([`names`]); like the states, the
+//!    store keeps them by the names these enums give and parses them back.
 //! 4. **Overlap** ([`grants`]). Grants of the same access (identity, resource, role) are
 //!    counted, not duplicated: the access on the target stays while any live interval
 //!    runs ([`still_held_after_revoking`]) and ends with the last one ([`access_end`]).
@@ -37,6 +39,7 @@ pub mod approval;
 pub mod breakglass;
 pub mod grants;
 pub mod lifecycle;
+pub mod names;
 pub mod quorum;
 pub mod risk;
 mod weights;
@@ -52,6 +55,7 @@ pub use grants::{GrantInterval, access_end, held_at, still_held_after_revoking};
 pub use lifecycle::{
     Event, RequestState, TransitionError, Window, extension_window, grant_window, timed_out,
 };
+pub use names::{RequestKind, RequestRoute, UnknownName};
 pub use quorum::{Need, Outcome, decision_state, has_possible_approvers, still_needs};
 pub use risk::{RiskFactor, RiskInput, RiskScore, TicketStatus, score};
 pub use weights::RiskWeights;

@@ -6,8 +6,8 @@
 use time::Duration;
 use warden_core::policy::Route;
 use warden_core::request::{
-    BreakGlassReview, Event, Need, Outcome, RequestState, ReviewEvent, Window, extension_window,
-    grant_window, justification_overdue, timed_out,
+    BreakGlassReview, Event, Need, Outcome, RequestKind, RequestRoute, RequestState, ReviewEvent,
+    Window, extension_window, grant_window, justification_overdue, timed_out,
 };
 
 use crate::support::{DUAL, SINGLE, TIER0, WEDNESDAY_10, at};
@@ -215,13 +215,21 @@ fn states_open_end_and_round_trip() {
     }
     assert_eq!(S::break_glass(), S::Approved);
     for s in S::ALL {
-        assert_eq!(S::parse(s.as_str()), Some(s));
+        assert_eq!(S::parse(s.as_str()), Ok(s));
         let can_move = EVENTS.iter().any(|e| s.next(*e).is_ok());
         assert_eq!(s.is_final(), !can_move, "{s}");
     }
-    assert_eq!(S::parse("expired"), None);
+    assert_eq!(
+        S::parse("expired").unwrap_err().to_string(),
+        "unknown request state \"expired\""
+    );
     let keeps: Vec<_> = S::ALL.into_iter().filter(|s| s.keeps_access()).collect();
     assert_eq!(keeps, [S::Provisioning, S::Active]);
+    assert_eq!(S::LIVE, [S::Provisioning, S::Active, S::Revoking]);
+    for s in S::APPROVED_ONCE {
+        assert!(!s.is_final() || s == S::Revoked, "{s}");
+        assert!(s != S::Pending && s != S::Failed, "{s}");
+    }
     assert_eq!(
         Event::approve(&Outcome::Approved),
         E::Approve { complete: true }
@@ -326,8 +334,40 @@ fn break_glass_review() {
     let opens: Vec<_> = R::ALL.into_iter().filter(|r| r.opens_incident()).collect();
     assert_eq!(opens, [R::Unjustified]);
     for r in R::ALL {
-        assert_eq!(R::parse(r.as_str()), Some(r));
+        assert_eq!(R::parse(r.as_str()), Ok(r));
     }
+    assert_eq!(
+        R::parse("waived").unwrap_err().to_string(),
+        "unknown break-glass review state \"waived\""
+    );
     assert!(!justification_overdue(at(0), at(23)));
     assert!(justification_overdue(at(0), at(24)));
+}
+
+#[test]
+fn kinds_and_routes_round_trip_by_their_stored_names() {
+    for k in RequestKind::ALL {
+        assert_eq!(RequestKind::parse(k.as_str()), Ok(k));
+    }
+    let names: Vec<_> = RequestKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["standard", "breakglass", "extension"]);
+    assert_eq!(
+        RequestKind::parse("vendor").unwrap_err().to_string(),
+        "unknown request kind \"vendor\""
+    );
+    for r in RequestRoute::ALL {
+        assert_eq!(RequestRoute::parse(r.as_str()), Ok(r));
+        assert_eq!(r.policy().map(RequestRoute::Policy).unwrap_or(r), r);
+    }
+    let names: Vec<_> = RequestRoute::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        names,
+        ["auto", "single", "dual", "dual-security", "breakglass"]
+    );
+    assert_eq!(RequestRoute::BreakGlass.policy(), None);
+    assert_eq!(
+        RequestRoute::parse("single"),
+        Ok(RequestRoute::Policy(SINGLE))
+    );
+    assert!(RequestRoute::parse("Dual").is_err());
 }

@@ -160,7 +160,7 @@ pub(crate) fn request_info(r: &service::requests::Request) -> RequestInfo {
         ticket: r.request.ticket.clone(),
         rule: r.request.rule.clone(),
         approval: r.request.approval.clone(),
-        route: r.request.route.clone(),
+        route: r.request.route.as_str().to_owned(),
         risk: u32::try_from(r.request.risk_total).unwrap_or(0),
         risk_factors: r
             .risk_factors
@@ -171,7 +171,7 @@ pub(crate) fn request_info(r: &service::requests::Request) -> RequestInfo {
                 reason: f.reason.clone(),
             })
             .collect(),
-        state: r.request.state.clone(),
+        state: r.request.state.as_str().to_owned(),
         created_at: r.request.created_at,
         pending_until: r.request.pending_until,
         decisions: r
@@ -187,7 +187,7 @@ pub(crate) fn request_info(r: &service::requests::Request) -> RequestInfo {
             })
             .collect(),
         needs: r.needs.clone(),
-        kind: r.request.kind.clone(),
+        kind: r.request.kind.as_str().to_owned(),
         extends: r.request.extends,
         grant: r.grant.as_ref().map(grant_info),
         start_at: r.request.start_at,

@@ -551,7 +551,7 @@ async fn a_failing_target_backs_off_alerts_after_three_failures_and_never_delays
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(g.state, "revoked");
+    assert_eq!(g.state.as_str(), "revoked");
 }
 
 #[tokio::test]
@@ -583,7 +583,8 @@ async fn one_failing_target_does_not_hold_up_revocations_on_another() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        analytics.state, "active",
+        analytics.state.as_str(),
+        "active",
         "provisioned despite the other target failing"
     );
     t.clock.advance(Duration::hours(1));
@@ -594,13 +595,13 @@ async fn one_failing_target_does_not_hold_up_revocations_on_another() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(analytics.state, "revoked");
+    assert_eq!(analytics.state.as_str(), "revoked");
     let cache = store
         .grant_of_request(id(&cache.body).parse().unwrap())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(cache.state, "revoking");
+    assert_eq!(cache.state.as_str(), "revoking");
 }
 
 #[tokio::test]
@@ -660,7 +661,7 @@ async fn grants_that_end_while_the_server_is_stopped_are_revoked_at_start() {
     let report = expiry::catch_up(&state).await.unwrap();
     assert_eq!(report.revoked, 1, "{report:?}");
     let g = state.store().grant_of_request(rid).await.unwrap().unwrap();
-    assert_eq!(g.state, "revoked");
+    assert_eq!(g.state.as_str(), "revoked");
     assert_eq!(
         state
             .store()
@@ -720,7 +721,13 @@ async fn a_mover_loses_the_grants_their_new_role_is_not_eligible_for() {
     t.tick().await;
     let rid: Uuid = id(&cache.body).parse().unwrap();
     assert_eq!(
-        store.grant_of_request(rid).await.unwrap().unwrap().state,
+        store
+            .grant_of_request(rid)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
         "active"
     );
 
@@ -817,7 +824,8 @@ async fn one_replica_runs_the_grant_worker_and_another_takes_over_when_it_stops(
             .await
             .unwrap()
             .unwrap()
-            .state,
+            .state
+            .as_str(),
         "provisioning"
     );
 
@@ -896,7 +904,8 @@ async fn a_start_waits_for_a_gone_holders_lease_and_a_stopping_replica_releases_
             .await
             .unwrap()
             .unwrap()
-            .state,
+            .state
+            .as_str(),
         "active"
     );
 
@@ -954,7 +963,7 @@ async fn the_worker_loop_warns_of_an_end_even_when_nothing_else_is_due() {
     eventually(
         "the grant to be provisioned",
         async || store.grant_of_request(rid).await.unwrap().unwrap().state,
-        |state| state == "active",
+        |state| state.as_str() == "active",
     )
     .await;
     // 46 minutes later nothing is due, but the grant ends within the warning time.
@@ -996,7 +1005,7 @@ async fn the_worker_loop_provisions_when_woken_and_revokes_when_due() {
         eventually(
             "the grant to be provisioned",
             async || store.grant_of_request(*rid).await.unwrap().unwrap().state,
-            |state| state == "active",
+            |state| state.as_str() == "active",
         )
         .await;
     }
@@ -1006,7 +1015,7 @@ async fn the_worker_loop_provisions_when_woken_and_revokes_when_due() {
         eventually(
             "the grant to be revoked",
             async || store.grant_of_request(*rid).await.unwrap().unwrap().state,
-            |state| state == "revoked",
+            |state| state.as_str() == "revoked",
         )
         .await;
     }

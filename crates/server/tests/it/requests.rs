@@ -465,12 +465,12 @@ async fn a_leavers_open_requests_are_cancelled_by_the_sync_that_terminates_them(
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(r.state, "cancelled");
+    assert_eq!(r.state.as_str(), "cancelled");
     // The approved one was already queued for provisioning: its grant ends instead, and
     // the worker makes sure nothing is left on the target.
     t.tick().await;
     let r = store.request(auto.parse().unwrap()).await.unwrap().unwrap();
-    assert_eq!(r.state, "revoked");
+    assert_eq!(r.state.as_str(), "revoked");
     let g = store.grant_of_request(r.id).await.unwrap().unwrap();
     assert_eq!(
         g.end_reason.as_deref(),

@@ -13,6 +13,7 @@
 
 mod audit;
 mod contract;
+mod lifecycle;
 mod races;
 
 /// Defines `$name::sqlite` and `$name::postgres`, each calling `$body(store, testdb)`.

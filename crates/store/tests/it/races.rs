@@ -16,6 +16,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 use uuid::Uuid;
 use warden_core::audit::{Action, Actor, AuditEvent};
+use warden_core::request::{Event, RequestKind, RequestRoute, RequestState};
 use warden_store::testing::TestDb;
 use warden_store::{
     Effects, GrantChange, OutboxMessage, RotationFailure, SecretVersion, Store, StoreError,
@@ -24,7 +25,7 @@ use warden_store::{
 
 use crate::contract_test;
 
-const T0: OffsetDateTime = datetime!(2026-03-02 10:15:30.123 UTC);
+pub(crate) const T0: OffsetDateTime = datetime!(2026-03-02 10:15:30.123 UTC);
 
 /// Runs `a` and `b` as two tasks released at the same moment; returns both outcomes.
 async fn race<A, B, FA, FB>(store: &Arc<Store>, a: A, b: B) -> (FA::Output, FB::Output)
@@ -54,7 +55,7 @@ where
     (task_a.await.unwrap(), task_b.await.unwrap())
 }
 
-fn event(action: Action, target: String) -> AuditEvent {
+pub(crate) fn event(action: Action, target: String) -> AuditEvent {
     AuditEvent::new(T0, Actor::system(), action).target(target)
 }
 
@@ -71,7 +72,7 @@ async fn count_events(store: &Store, action: Action) -> usize {
 
 // ----- grants settled by two workers -----
 
-fn request_row(id: Uuid, state: &str, route: &str) -> StoredRequest {
+pub(crate) fn request_row(id: Uuid, state: &str, route: &str) -> StoredRequest {
     StoredRequest {
         id,
         requester_id: Uuid::from_u128(1),
@@ -84,14 +85,14 @@ fn request_row(id: Uuid, state: &str, route: &str) -> StoredRequest {
         ticket: None,
         rule: "engineers-read".into(),
         approval: "two-approvers".into(),
-        route: route.into(),
+        route: RequestRoute::parse(route).unwrap(),
         risk_total: 10,
         risk_factors: "[]".into(),
-        state: state.into(),
+        state: RequestState::parse(state).unwrap(),
         created_at: T0,
         pending_until: T0 + Duration::hours(24),
         updated_at: T0,
-        kind: "standard".into(),
+        kind: RequestKind::Standard,
         extends: None,
         review: None,
         review_justification: None,
@@ -100,7 +101,7 @@ fn request_row(id: Uuid, state: &str, route: &str) -> StoredRequest {
     }
 }
 
-fn grant_row(id: Uuid, request_id: Uuid, at: OffsetDateTime) -> StoredGrant {
+pub(crate) fn grant_row(id: Uuid, request_id: Uuid, at: OffsetDateTime) -> StoredGrant {
     StoredGrant {
         id,
         request_id,
@@ -109,8 +110,8 @@ fn grant_row(id: Uuid, request_id: Uuid, at: OffsetDateTime) -> StoredGrant {
         role: "read".into(),
         target_kind: "postgres".into(),
         connection: "orders".into(),
-        kind: "standard".into(),
-        state: "provisioning".into(),
+        kind: RequestKind::Standard,
+        state: RequestState::Provisioning,
         duration_secs: 3600,
         starts_at: None,
         ends_at: None,
@@ -146,7 +147,7 @@ async fn queued_grant(store: &Store) -> StoredGrant {
 /// announced and audited.
 fn provisioned(read: &StoredGrant, at: OffsetDateTime, worker: &str) -> GrantChange {
     let mut grant = read.clone();
-    grant.state = "active".into();
+    grant.state = RequestState::Active;
     grant.starts_at = Some(at);
     grant.ends_at = Some(at + Duration::hours(1));
     grant.due_at = Some(at + Duration::hours(1));
@@ -155,7 +156,7 @@ fn provisioned(read: &StoredGrant, at: OffsetDateTime, worker: &str) -> GrantCha
     GrantChange {
         read_at: read.updated_at,
         grant,
-        request_state: Some("active".into()),
+        request_state: Some(RequestState::Active),
         outbox: vec![OutboxMessage {
             id: Uuid::now_v7(),
             channel: "security".into(),
@@ -194,7 +195,7 @@ async fn exactly_one_settled(
     assert_eq!(skipped[1 - winner], [id], "the other is told it was stale");
     let stored = store.grant(id).await.unwrap().unwrap();
     assert_eq!(stored.handle, outcomes[winner].grant.handle, "the winner's");
-    assert_eq!(stored.state, "active");
+    assert_eq!(stored.state.as_str(), "active");
     let announced: Vec<String> = store
         .outbox_messages()
         .await
@@ -205,7 +206,7 @@ async fn exactly_one_settled(
         .collect();
     assert_eq!(announced, [outcomes[winner].outbox[0].payload.clone()]);
     let request = store.request(stored.request_id).await.unwrap().unwrap();
-    assert_eq!(request.state, "active");
+    assert_eq!(request.state.as_str(), "active");
     winner
 }
 
@@ -255,7 +256,7 @@ async fn settle_race(store: Store, _db: TestDb) {
     assert_eq!(store.settle_grants(&[late]).await.unwrap(), [read.id]);
     let stored = store.grant(read.id).await.unwrap().unwrap();
     assert_eq!(stored.end_reason.as_deref(), Some("revoked early"));
-    assert_eq!(stored.state, "provisioning");
+    assert_eq!(stored.state.as_str(), "provisioning");
     assert_eq!(count_events(&store, Action::GrantProvision).await, 2);
 }
 
@@ -292,13 +293,7 @@ async fn decide(
     let events = [event(action, format!("request:{}", read.id))];
     store
         .decide(
-            &Transition {
-                request_id: read.id,
-                read_at: read.updated_at,
-                from: &read.state,
-                to,
-                at,
-            },
+            &transition(&read, to, at),
             Some(&approval(read.id, approver, decision, at)),
             Effects {
                 grant: (to == "provisioning").then_some(&grant),
@@ -307,6 +302,21 @@ async fn decide(
             },
         )
         .await
+}
+
+/// The move of pending request `read` that leaves it in state `to`: an approval that
+/// does not complete the route (`pending`), one that does and queues the grant
+/// (`provisioning`), or a denial (`denied`).
+fn transition(read: &StoredRequest, to: &str, at: OffsetDateTime) -> Transition {
+    let approve = |complete| Event::Approve { complete };
+    let new = |event| Transition::new(read.id, read.updated_at, read.state, event, at);
+    match to {
+        "pending" => new(approve(false)),
+        "provisioning" => new(approve(true)).and_then(|t| t.then(Event::StartProvisioning)),
+        "denied" => new(Event::Deny),
+        other => panic!("no decision leaves a pending request {other}"),
+    }
+    .unwrap()
 }
 
 /// A pending request on `route`, as stored.
@@ -393,7 +403,7 @@ async fn decide_race(store: Store, _db: TestDb) {
     );
     assert!(approvers.contains(&"E11".to_owned()) && approvers.contains(&"E12".to_owned()));
     let decided = store.request(read.id).await.unwrap().unwrap();
-    assert_eq!(decided.state, "provisioning");
+    assert_eq!(decided.state.as_str(), "provisioning");
     assert!(store.grant_of_request(read.id).await.unwrap().is_some());
     assert_eq!(count_events(&store, Action::RequestApprove).await, 2);
 
@@ -424,11 +434,11 @@ async fn decide_race(store: Store, _db: TestDb) {
         .collect();
     let grant = store.grant_of_request(read.id).await.unwrap();
     if winner == 0 {
-        assert_eq!(decided.state, "provisioning");
+        assert_eq!(decided.state.as_str(), "provisioning");
         assert_eq!(decisions, [("E21".to_owned(), "approve".to_owned())]);
         assert!(grant.is_some());
     } else {
-        assert_eq!(decided.state, "denied");
+        assert_eq!(decided.state.as_str(), "denied");
         assert_eq!(decisions, [("E22".to_owned(), "deny".to_owned())]);
         assert!(grant.is_none());
     }

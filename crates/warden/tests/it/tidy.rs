@@ -2,8 +2,8 @@
 //! the build rather than waiting for a reviewer: every Rust file opens with a `//!`
 //! paragraph saying what it is for; the application crate (the service layer and what it
 //! runs on) depends on no web framework and no wire types, and speaks no HTTP; core reads
-//! no clock
-//! but through `Clock`; no id is stamped with the system's time. ARCHITECTURE.md lists
+//! no clock but through `Clock`; no id is stamped with the system's time; the stored names
+//! of the lifecycle enums are spelled only by the enums themselves. ARCHITECTURE.md lists
 //! each rule beside the test or lint that pins it.
 
 use std::path::{Path, PathBuf};
@@ -170,5 +170,105 @@ fn every_rust_file_opens_with_a_doc_paragraph() {
     assert!(
         missing.is_empty(),
         "files without a //! opening paragraph: {missing:?}"
+    );
+}
+
+/// The non-test code of every crate's `src`: comment lines left out, and each file cut at
+/// its first `#[cfg(test)]` (unit tests sit at the end of their file).
+fn non_test_sources() -> Vec<(String, String)> {
+    let root = root();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root.join("crates")).unwrap() {
+        let src = entry.unwrap().path().join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let dir = src.strip_prefix(&root).unwrap().display().to_string();
+        for (name, code) in sources(&dir) {
+            let code = match code.find("#[cfg(test)]") {
+                Some(at) => code[..at].to_owned(),
+                None => code,
+            };
+            out.push((name, code));
+        }
+    }
+    out
+}
+
+#[test]
+fn lifecycle_names_are_spelled_only_by_their_enums() {
+    use warden_core::request::{BreakGlassReview, RequestKind, RequestRoute, RequestState};
+    // Each enum's stored names, with the one file allowed to spell them: its own.
+    let owned: [(&str, Vec<&str>); 3] = [
+        (
+            "crates/core/src/request/lifecycle.rs",
+            RequestState::ALL.iter().map(|s| s.as_str()).collect(),
+        ),
+        (
+            "crates/core/src/request/names.rs",
+            RequestKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .chain(RequestRoute::ALL.iter().map(|r| r.as_str()))
+                .collect(),
+        ),
+        (
+            "crates/core/src/request/breakglass.rs",
+            BreakGlassReview::ALL.iter().map(|r| r.as_str()).collect(),
+        ),
+    ];
+    // The same words meaning something else, each counted exactly: (file, word, uses).
+    let elsewhere: &[(&str, &str, usize)] = &[
+        // Other state machines: queued target changes and vault secret versions.
+        ("crates/store/src/jobs.rs", "pending", 3),
+        ("crates/store/src/directory.rs", "pending", 1),
+        ("crates/store/src/vault.rs", "pending", 5),
+        ("crates/app/src/service/accounts.rs", "pending", 1),
+        ("crates/app/src/service/rotation.rs", "pending", 1),
+        // The column default of the migration that added grant kinds (schema history).
+        ("crates/store/src/migration/m0005_grants.rs", "standard", 1),
+        // An employment status, a SCIM attribute, a vault field and a table heading.
+        ("crates/core/src/identity.rs", "active", 1),
+        ("crates/server/src/scim/schema.rs", "active", 1),
+        ("crates/server/src/scim/user_map.rs", "active", 4),
+        ("crates/app/src/vault.rs", "active", 1),
+        ("crates/warden/src/vendors.rs", "active", 1),
+        // Audit detail and notice keys.
+        ("crates/app/src/service/breakglass.rs", "breakglass", 4),
+        (
+            "crates/app/src/service/breakglass.rs",
+            "justification_due",
+            1,
+        ),
+        // A command-line flag's name, an SSH known_hosts marker, a table heading.
+        ("crates/warden/src/breakglass.rs", "unjustified", 2),
+        ("crates/connectors/src/ssh/known_hosts.rs", "revoked", 1),
+        ("crates/warden/src/tokens.rs", "revoked", 1),
+    ];
+    let words: Vec<&str> = owned.iter().flat_map(|(_, w)| w.iter().copied()).collect();
+    let mut found = Vec::new();
+    for (name, code) in non_test_sources() {
+        for word in &words {
+            if owned
+                .iter()
+                .any(|(file, w)| name == *file && w.contains(word))
+            {
+                continue;
+            }
+            let uses = code.matches(&format!("\"{word}\"")).count();
+            let allowed = elsewhere
+                .iter()
+                .find(|(file, w, _)| name == *file && w == word)
+                .map_or(0, |(_, _, n)| *n);
+            if uses != allowed {
+                found.push(format!(
+                    "{name}: \"{word}\" {uses} times, {allowed} allowed"
+                ));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "lifecycle names spelled as text (use the core enum's as_str or parse): {found:#?}"
     );
 }
