@@ -228,114 +228,35 @@ fn json_rows(text: &str) -> Result<Vec<Row>, Vec<SyncProblem>> {
     }
 }
 
+/// The HR record of one row, or every problem found in it.
 fn record(at: &str, fields: &BTreeMap<String, String>) -> Result<HrRecord, Vec<SyncProblem>> {
-    let mut problems = Vec::new();
-    let mut required = |key: &str| -> Option<String> {
-        let value = fields.get(key).cloned();
-        if value.is_none() {
-            problems.push(problem(at, Some(key), "is required"));
-        }
-        value
+    let mut f = Fields {
+        at,
+        fields,
+        problems: Vec::new(),
     };
-    let employee_id = required("employee_id");
-    let username = required("username");
-    let email = required("email");
-    let name = required("name");
-    let field = |key: &str| fields.get(key).cloned();
+    let employee_id = f.required("employee_id");
+    let username = f.required("username");
+    let email = f.required("email");
+    let name = f.required("name");
 
-    let employee_id = employee_id.and_then(|v| {
-        EmployeeId::parse(&v)
-            .map_err(|e| problems.push(problem(at, Some("employee_id"), e.to_string())))
-            .ok()
-    });
-    let username = username.and_then(|v| {
-        Username::parse(&v.to_ascii_lowercase())
-            .map_err(|e| problems.push(problem(at, Some("username"), e.to_string())))
-            .ok()
-    });
-    let email = email.filter(|v| {
-        let ok = valid_email(v);
-        if !ok {
-            problems.push(problem(
-                at,
-                Some("email"),
-                format!("{v:?} is not an e-mail address"),
-            ));
-        }
-        ok
-    });
-    let name = name.filter(|v| {
-        let ok = v.chars().count() <= 200 && !v.chars().any(char::is_control);
-        if !ok {
-            problems.push(problem(
-                at,
-                Some("name"),
-                "must be at most 200 characters without control characters",
-            ));
-        }
-        ok
-    });
-    let manager = field("manager").and_then(|v| {
-        EmployeeId::parse(&v)
-            .map_err(|e| problems.push(problem(at, Some("manager"), e.to_string())))
-            .ok()
-    });
-    let status = match field("status") {
-        None => Some(EmploymentStatus::Active),
-        Some(v) => EmploymentStatus::parse(&v.to_ascii_lowercase()).or_else(|| {
-            problems.push(problem(
-                at,
-                Some("status"),
-                format!("{v:?} is not one of active, leave, terminated"),
-            ));
-            None
-        }),
-    };
-    let kind = match field("type") {
-        None => Some(IdentityKind::Employee),
-        Some(v) => IdentityKind::parse(&v.to_ascii_lowercase()).or_else(|| {
-            problems.push(problem(
-                at,
-                Some("type"),
-                format!("{v:?} is not one of employee, contractor, vendor, service"),
-            ));
-            None
-        }),
-    };
-    let mut date = |key: &str| -> Option<Date> {
-        let v = field(key)?;
-        Date::parse(
-            &v,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .map_err(|_| {
-            problems.push(problem(
-                at,
-                Some(key),
-                format!("{v:?} is not a date like 2026-01-31"),
-            ))
-        })
-        .ok()
-    };
-    let start_date = date("start_date");
-    let end_date = date("end_date");
+    let employee_id = employee_id.and_then(|v| f.employee_id("employee_id", &v));
+    let username = username.and_then(|v| f.username(&v));
+    let email = email.filter(|v| f.check_email(v));
+    let name = name.filter(|v| f.check_name(v));
+    let manager = f.get("manager").and_then(|v| f.employee_id("manager", &v));
+    let status = f.status();
+    let kind = f.kind();
+    let start_date = f.date("start_date");
+    let end_date = f.date("end_date");
     if let (Some(start), Some(end)) = (start_date, end_date)
         && end < start
     {
-        problems.push(problem(at, Some("end_date"), "is before start_date"));
+        f.problems
+            .push(problem(at, Some("end_date"), "is before start_date"));
     }
-    let text = |key: &str| -> Option<String> {
-        field(key).filter(|v| v.chars().count() <= 200 && !v.chars().any(char::is_control))
-    };
-    for key in ["department", "job_function", "location"] {
-        if field(key).is_some() && text(key).is_none() {
-            problems.push(problem(
-                at,
-                Some(key),
-                "must be at most 200 characters without control characters",
-            ));
-        }
-    }
+    let [department, job_function, location] =
+        ["department", "job_function", "location"].map(|key| f.text(key));
     match (employee_id, username, email, name, status, kind) {
         (
             Some(employee_id),
@@ -344,22 +265,160 @@ fn record(at: &str, fields: &BTreeMap<String, String>) -> Result<HrRecord, Vec<S
             Some(display_name),
             Some(status),
             Some(kind),
-        ) if problems.is_empty() => Ok(HrRecord {
+        ) if f.problems.is_empty() => Ok(HrRecord {
             employee_id,
             username,
             email,
             display_name,
-            department: text("department"),
-            job_function: text("job_function"),
+            department,
+            job_function,
             manager,
-            location: text("location"),
+            location,
             status,
             kind,
             start_date,
             end_date,
             groups: BTreeSet::new(),
         }),
-        _ => Err(problems),
+        _ => Err(f.problems),
+    }
+}
+
+/// The fields of one row (`at`) as they are read, with the problems found so far, in
+/// the order they are found.
+struct Fields<'a> {
+    /// Where the row is: `line 4` or `record 3`.
+    at: &'a str,
+    /// Its non-empty fields by column.
+    fields: &'a BTreeMap<String, String>,
+    /// What is wrong with it.
+    problems: Vec<SyncProblem>,
+}
+
+impl Fields<'_> {
+    /// The field `key`, if given.
+    fn get(&self, key: &str) -> Option<String> {
+        self.fields.get(key).cloned()
+    }
+
+    /// The field `key`; a problem when it is missing.
+    fn required(&mut self, key: &str) -> Option<String> {
+        let value = self.get(key);
+        if value.is_none() {
+            self.problems
+                .push(problem(self.at, Some(key), "is required"));
+        }
+        value
+    }
+
+    /// `v` as the employee id in field `key`.
+    fn employee_id(&mut self, key: &str, v: &str) -> Option<EmployeeId> {
+        EmployeeId::parse(v)
+            .map_err(|e| {
+                self.problems
+                    .push(problem(self.at, Some(key), e.to_string()))
+            })
+            .ok()
+    }
+
+    /// `v` as a user name, in lower case.
+    fn username(&mut self, v: &str) -> Option<Username> {
+        Username::parse(&v.to_ascii_lowercase())
+            .map_err(|e| {
+                self.problems
+                    .push(problem(self.at, Some("username"), e.to_string()))
+            })
+            .ok()
+    }
+
+    /// Whether `v` is an e-mail address; a problem when not.
+    fn check_email(&mut self, v: &str) -> bool {
+        let ok = valid_email(v);
+        if !ok {
+            self.problems.push(problem(
+                self.at,
+                Some("email"),
+                format!("{v:?} is not an e-mail address"),
+            ));
+        }
+        ok
+    }
+
+    /// Whether `v` is a name (at most 200 characters, none a control character); a
+    /// problem when not.
+    fn check_name(&mut self, v: &str) -> bool {
+        let ok = v.chars().count() <= 200 && !v.chars().any(char::is_control);
+        if !ok {
+            self.problems.push(problem(
+                self.at,
+                Some("name"),
+                "must be at most 200 characters without control characters",
+            ));
+        }
+        ok
+    }
+
+    /// The employment status (active when not given).
+    fn status(&mut self) -> Option<EmploymentStatus> {
+        match self.get("status") {
+            None => Some(EmploymentStatus::Active),
+            Some(v) => EmploymentStatus::parse(&v.to_ascii_lowercase()).or_else(|| {
+                self.problems.push(problem(
+                    self.at,
+                    Some("status"),
+                    format!("{v:?} is not one of active, leave, terminated"),
+                ));
+                None
+            }),
+        }
+    }
+
+    /// The kind of identity, from the `type` column (employee when not given).
+    fn kind(&mut self) -> Option<IdentityKind> {
+        match self.get("type") {
+            None => Some(IdentityKind::Employee),
+            Some(v) => IdentityKind::parse(&v.to_ascii_lowercase()).or_else(|| {
+                self.problems.push(problem(
+                    self.at,
+                    Some("type"),
+                    format!("{v:?} is not one of employee, contractor, vendor, service"),
+                ));
+                None
+            }),
+        }
+    }
+
+    /// The date in field `key` (`2026-01-31`), if given.
+    fn date(&mut self, key: &str) -> Option<Date> {
+        let v = self.get(key)?;
+        Date::parse(
+            &v,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| {
+            self.problems.push(problem(
+                self.at,
+                Some(key),
+                format!("{v:?} is not a date like 2026-01-31"),
+            ))
+        })
+        .ok()
+    }
+
+    /// The free text in field `key`, if given: at most 200 characters, none a control
+    /// character (a problem otherwise).
+    fn text(&mut self, key: &str) -> Option<String> {
+        let value = self.get(key)?;
+        if value.chars().count() <= 200 && !value.chars().any(char::is_control) {
+            Some(value)
+        } else {
+            self.problems.push(problem(
+                self.at,
+                Some(key),
+                "must be at most 200 characters without control characters",
+            ));
+            None
+        }
     }
 }
 

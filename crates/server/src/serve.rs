@@ -88,127 +88,11 @@ pub async fn serve(
     let listener = TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
     let local = listener.local_addr()?;
 
-    let admin = bootstrap::initial_admin(&store, clock.as_ref())
-        .await
-        .map_err(init_failed)?;
-    if let Some(admin) = &admin {
-        tracing::info!(user = %admin.username, "created the initial administrator; its password was written to standard output once");
-        writeln!(
-            out,
-            "\nWarden created its initial administrator. The password is shown now and never again:\n\n    user:     {}\n    password: {}\n\nLog in with `warden login {}`, then change it with `warden passwd`.\n",
-            admin.username,
-            admin.password.expose_secret(),
-            admin.username
-        )?;
-    }
-    if options.dev
-        && let Some(password) = bootstrap::demo_users(&store, clock.as_ref())
-            .await
-            .map_err(init_failed)?
-    {
-        let names: Vec<&str> = bootstrap::DEMO_USERS
-            .iter()
-            .map(|(name, _, _)| *name)
-            .collect();
-        writeln!(
-            out,
-            "Demo users {} share the password {} (development only; shown once).\n",
-            names.join(", "),
-            password.expose_secret()
-        )?;
-    }
-
-    let active = warden_app::service::policy::load_active(&store)
-        .await
-        .map_err(ServeError::Init)?;
-    // Leases are held under the data directory's worker id, so a process started again
-    // here takes over at once what the previous one held, even if it was killed.
-    let worker = warden_app::leases::WorkerIdentity::for_serving(&config.storage.data_dir)
-        .map_err(|e| ServeError::Init(e.to_string()))?;
-    match worker.file() {
-        Some(file) => tracing::info!(
-            worker = %worker.owner(),
-            file = %file.display(),
-            "worker leases are held under this id, the data directory's"
-        ),
-        None => tracing::info!(
-            worker = %worker.owner(),
-            "worker leases are held under this id, this process's own"
-        ),
-    }
-    let state = AppState::with_worker(store, clock, config.clone(), worker);
-    state.set_policy(active);
-    // Where SSH is configured, the CA is read (or made) before serving: a key that
-    // cannot be used stops here. Otherwise it is made on first use.
-    let ssh_configured = config.ssh.ca_key_file.is_some()
-        || config
-            .connections
-            .values()
-            .any(|c| matches!(c, warden_connectors::ConnectionConfig::Ssh(_)));
-    if ssh_configured {
-        state
-            .ssh_ca()
-            .map_err(|e| ServeError::Init(format!("the SSH certificate authority: {e}")))?;
-    }
-    record_config(&state)
-        .await
-        .map_err(|e| ServeError::Init(format!("recording the configuration: {e}")))?;
-    // The vault opens before anything uses a target: sealed with shares, or unsealed with
-    // its development key file.
-    warden_app::service::vault::open(&state)
-        .await
-        .map_err(|e| ServeError::Init(format!("the vault: {e}")))?;
-    // The checkpoint key is read (or made) before serving: an export must be signable.
-    let audit_key = state
-        .audit_key()
-        .map_err(|e| ServeError::Init(format!("the audit signing key: {e}")))?;
-    tracing::info!(key_id = %audit_key.public().key_id(), "audit checkpoints are signed with this key");
-    if options.dev && warden_app::demo::load(&state).await.map_err(init_failed)? {
-        writeln!(
-            out,
-            "Loaded the demo policy (demo/policy) and HR population (demo/hr.csv).\n"
-        )?;
-    }
-    // Grants that ended while the server was down are revoked before it serves: by this
-    // process, unless a live replica holds the grant worker's lease.
-    let catching_up =
-        |e: warden_store::StoreError| ServeError::Init(format!("catching up on due grants: {e}"));
-    let caught = if warden_app::service::expiry::take_lease_at_start(&state)
-        .await
-        .map_err(catching_up)?
-    {
-        warden_app::service::expiry::catch_up(&state)
-            .await
-            .map_err(catching_up)?
-    } else {
-        tracing::info!("another replica runs the grant worker; it handles due grants");
-        warden_app::service::expiry::Report::default()
-    };
-    if !caught.is_empty() {
-        tracing::info!(
-            revoked = caught.revoked,
-            kept = caught.kept,
-            provisioned = caught.provisioned,
-            failures = caught.failures,
-            "caught up on grants that fell due while the server was down"
-        );
-    }
-    tokio::spawn(follow_policy(state.clone()));
-    tokio::spawn(sweep_leavers(state.clone()));
-    // Read in the background: checks read the database until it is done.
-    state.access_index().follow_in_background();
-    tokio::spawn(warden_app::access_index::run(state.clone()));
-    tokio::spawn(housekeeping(state.clone()));
-    // The workers that run under a lease, stopped before their leases are released.
-    let mut workers = tokio::task::JoinSet::new();
-    workers.spawn(warden_app::service::expiry::run(state.clone()));
-    workers.spawn(warden_app::notify::deliver::run(state.clone()));
-    workers.spawn(warden_app::service::reconcile::schedule(state.clone()));
-    workers.spawn(warden_app::service::provisioning::run(state.clone()));
-    workers.spawn(warden_app::service::audit::run_checkpoints(state.clone()));
-    workers.spawn(warden_app::service::rotation::run(state.clone()));
-    // The SIEM sinks' workers stop taking their leases once they are released.
-    warden_app::siem::spawn_all(&state);
+    create_first_users(&store, clock.as_ref(), &options, out).await?;
+    let state = build_state(store, clock, &config).await?;
+    prepare(&state, &config, &options, out).await?;
+    catch_up(&state).await?;
+    let workers = spawn_workers(&state);
     let stopping = state.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
@@ -248,6 +132,170 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// On first start, creates the initial administrator and, in development mode, the demo
+/// users, writing their one-time passwords to `out`.
+async fn create_first_users(
+    store: &Store,
+    clock: &dyn Clock,
+    options: &ServeOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<(), ServeError> {
+    let admin = bootstrap::initial_admin(store, clock)
+        .await
+        .map_err(init_failed)?;
+    if let Some(admin) = &admin {
+        tracing::info!(user = %admin.username, "created the initial administrator; its password was written to standard output once");
+        writeln!(
+            out,
+            "\nWarden created its initial administrator. The password is shown now and never again:\n\n    user:     {}\n    password: {}\n\nLog in with `warden login {}`, then change it with `warden passwd`.\n",
+            admin.username,
+            admin.password.expose_secret(),
+            admin.username
+        )?;
+    }
+    if options.dev
+        && let Some(password) = bootstrap::demo_users(store, clock)
+            .await
+            .map_err(init_failed)?
+    {
+        let names: Vec<&str> = bootstrap::DEMO_USERS
+            .iter()
+            .map(|(name, _, _)| *name)
+            .collect();
+        writeln!(
+            out,
+            "Demo users {} share the password {} (development only; shown once).\n",
+            names.join(", "),
+            password.expose_secret()
+        )?;
+    }
+    Ok(())
+}
+
+/// The application state over `store`, with the stored policy in force and the worker
+/// identity its leases are held under.
+async fn build_state(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: &Config,
+) -> Result<AppState, ServeError> {
+    let active = warden_app::service::policy::load_active(&store)
+        .await
+        .map_err(ServeError::Init)?;
+    // Leases are held under the data directory's worker id, so a process started again
+    // here takes over at once what the previous one held, even if it was killed.
+    let worker = warden_app::leases::WorkerIdentity::for_serving(&config.storage.data_dir)
+        .map_err(|e| ServeError::Init(e.to_string()))?;
+    match worker.file() {
+        Some(file) => tracing::info!(
+            worker = %worker.owner(),
+            file = %file.display(),
+            "worker leases are held under this id, the data directory's"
+        ),
+        None => tracing::info!(
+            worker = %worker.owner(),
+            "worker leases are held under this id, this process's own"
+        ),
+    }
+    let state = AppState::with_worker(store, clock, config.clone(), worker);
+    state.set_policy(active);
+    Ok(state)
+}
+
+/// What must be ready before serving: the SSH certificate authority where SSH is
+/// configured, the configuration's audit record, the vault, the audit signing key, and
+/// in development mode the demo policy and population.
+async fn prepare(
+    state: &AppState,
+    config: &Config,
+    options: &ServeOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<(), ServeError> {
+    // Where SSH is configured, the CA is read (or made) before serving: a key that
+    // cannot be used stops here. Otherwise it is made on first use.
+    let ssh_configured = config.ssh.ca_key_file.is_some()
+        || config
+            .connections
+            .values()
+            .any(|c| matches!(c, warden_connectors::ConnectionConfig::Ssh(_)));
+    if ssh_configured {
+        state
+            .ssh_ca()
+            .map_err(|e| ServeError::Init(format!("the SSH certificate authority: {e}")))?;
+    }
+    record_config(state)
+        .await
+        .map_err(|e| ServeError::Init(format!("recording the configuration: {e}")))?;
+    // The vault opens before anything uses a target: sealed with shares, or unsealed with
+    // its development key file.
+    warden_app::service::vault::open(state)
+        .await
+        .map_err(|e| ServeError::Init(format!("the vault: {e}")))?;
+    // The checkpoint key is read (or made) before serving: an export must be signable.
+    let audit_key = state
+        .audit_key()
+        .map_err(|e| ServeError::Init(format!("the audit signing key: {e}")))?;
+    tracing::info!(key_id = %audit_key.public().key_id(), "audit checkpoints are signed with this key");
+    if options.dev && warden_app::demo::load(state).await.map_err(init_failed)? {
+        writeln!(
+            out,
+            "Loaded the demo policy (demo/policy) and HR population (demo/hr.csv).\n"
+        )?;
+    }
+    Ok(())
+}
+
+/// Revokes the grants that ended while the server was down, before it serves: by this
+/// process, unless a live replica holds the grant worker's lease.
+async fn catch_up(state: &AppState) -> Result<(), ServeError> {
+    let catching_up =
+        |e: warden_store::StoreError| ServeError::Init(format!("catching up on due grants: {e}"));
+    let caught = if warden_app::service::expiry::take_lease_at_start(state)
+        .await
+        .map_err(catching_up)?
+    {
+        warden_app::service::expiry::catch_up(state)
+            .await
+            .map_err(catching_up)?
+    } else {
+        tracing::info!("another replica runs the grant worker; it handles due grants");
+        warden_app::service::expiry::Report::default()
+    };
+    if !caught.is_empty() {
+        tracing::info!(
+            revoked = caught.revoked,
+            kept = caught.kept,
+            provisioned = caught.provisioned,
+            failures = caught.failures,
+            "caught up on grants that fell due while the server was down"
+        );
+    }
+    Ok(())
+}
+
+/// Starts the background tasks: following the stored policy, the leaver sweep, the
+/// access index, housekeeping, the SIEM sinks, and the workers that run under a lease,
+/// which are returned so they can be stopped before their leases are released.
+fn spawn_workers(state: &AppState) -> tokio::task::JoinSet<()> {
+    tokio::spawn(follow_policy(state.clone()));
+    tokio::spawn(sweep_leavers(state.clone()));
+    // Read in the background: checks read the database until it is done.
+    state.access_index().follow_in_background();
+    tokio::spawn(warden_app::access_index::run(state.clone()));
+    tokio::spawn(housekeeping(state.clone()));
+    // The workers that run under a lease, stopped before their leases are released.
+    let mut workers = tokio::task::JoinSet::new();
+    workers.spawn(warden_app::service::expiry::run(state.clone()));
+    workers.spawn(warden_app::notify::deliver::run(state.clone()));
+    workers.spawn(warden_app::service::reconcile::schedule(state.clone()));
+    workers.spawn(warden_app::service::provisioning::run(state.clone()));
+    workers.spawn(warden_app::service::audit::run_checkpoints(state.clone()));
+    workers.spawn(warden_app::service::rotation::run(state.clone()));
+    // The SIEM sinks' workers stop taking their leases once they are released.
+    warden_app::siem::spawn_all(state);
+    workers
 }
 
 /// Stops the lease workers and releases every lease this process holds, so another

@@ -145,13 +145,9 @@ impl Config {
         Ok(config)
     }
 
+    /// Checks what the types cannot say, in a fixed order; the first problem found is the
+    /// error.
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, message: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                message: message.to_owned(),
-            })
-        };
         if self.server.body_limit_bytes < 1024 {
             return invalid("server.body_limit_bytes", "must be at least 1024");
         }
@@ -169,6 +165,44 @@ impl Config {
                 });
             }
         }
+        self.validate_audit()?;
+        self.validate_vault()?;
+        if self.ssh.certificate_max_secs < 10 || self.ssh.certificate_max_secs > 86_400 {
+            return invalid("ssh.certificate_max_secs", "must be between 10 and 86400");
+        }
+        if self.storage.connect_timeout_secs == 0 {
+            return invalid("storage.connect_timeout_secs", "must be at least 1");
+        }
+        self.validate_auth()?;
+        if let Some(url) = &self.storage.url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            return invalid("storage.url", "must start with sqlite:// or postgres://");
+        }
+        if let Some(tls) = &self.server.tls {
+            for (key, file) in [
+                ("server.tls.cert_file", &tls.cert_file),
+                ("server.tls.key_file", &tls.key_file),
+            ] {
+                if let Err(e) = std::fs::File::open(file) {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        message: format!("cannot read {}: {e}", file.display()),
+                    });
+                }
+            }
+        }
+        self.notifications.validate()?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map(|_| ())
+            .or_else(|e| invalid("log.level", &format!("{e}")))
+    }
+
+    /// Checks `[audit]`: the checkpoint interval, the denial rates, and each sink's name
+    /// and settings.
+    fn validate_audit(&self) -> Result<(), ConfigError> {
         if !(10..=1_000).contains(&self.audit.checkpoint_interval_ms) {
             return invalid(
                 "audit.checkpoint_interval_ms",
@@ -205,6 +239,11 @@ impl Config {
                 return Err(ConfigError::InvalidAt { key, message });
             }
         }
+        Ok(())
+    }
+
+    /// Checks `[vault]`: the default rotation, the retry backoff and the worker's tick.
+    fn validate_vault(&self) -> Result<(), ConfigError> {
         if let Err(e) = self.vault.default_rotation() {
             return invalid("vault.rotate_every", &e.to_string());
         }
@@ -218,12 +257,11 @@ impl Config {
         if !(10..=60_000).contains(&self.vault.tick_ms) {
             return invalid("vault.tick_ms", "must be between 10 and 60000");
         }
-        if self.ssh.certificate_max_secs < 10 || self.ssh.certificate_max_secs > 86_400 {
-            return invalid("ssh.certificate_max_secs", "must be between 10 and 86400");
-        }
-        if self.storage.connect_timeout_secs == 0 {
-            return invalid("storage.connect_timeout_secs", "must be at least 1");
-        }
+        Ok(())
+    }
+
+    /// Checks `[auth]`: session and token lifetimes, and login throttling.
+    fn validate_auth(&self) -> Result<(), ConfigError> {
         let auth = &self.auth;
         if auth.session_ttl_secs < 60 {
             return invalid("auth.session_ttl_secs", "must be at least 60");
@@ -253,31 +291,16 @@ impl Config {
                 "must be at least 1",
             );
         }
-        if let Some(url) = &self.storage.url
-            && !(url.starts_with("sqlite:")
-                || url.starts_with("postgres://")
-                || url.starts_with("postgresql://"))
-        {
-            return invalid("storage.url", "must start with sqlite:// or postgres://");
-        }
-        if let Some(tls) = &self.server.tls {
-            for (key, file) in [
-                ("server.tls.cert_file", &tls.cert_file),
-                ("server.tls.key_file", &tls.key_file),
-            ] {
-                if let Err(e) = std::fs::File::open(file) {
-                    return Err(ConfigError::Invalid {
-                        key,
-                        message: format!("cannot read {}: {e}", file.display()),
-                    });
-                }
-            }
-        }
-        self.notifications.validate()?;
-        tracing_subscriber::EnvFilter::try_new(&self.log.level)
-            .map(|_| ())
-            .or_else(|e| invalid("log.level", &format!("{e}")))
+        Ok(())
     }
+}
+
+/// The error of the value at `key`, out of range or inconsistent.
+fn invalid(key: &'static str, message: &str) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid {
+        key,
+        message: message.to_owned(),
+    })
 }
 
 /// An environment value as TOML when it parses as a TOML value (numbers, booleans,

@@ -89,119 +89,141 @@ fn default_smtp_tls() -> String {
 }
 
 impl NotificationsConfig {
+    /// Checks the SMTP server, then each channel in order; the first problem found is
+    /// the error.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: String, message: String| Err(ConfigError::InvalidAt { key, message });
         if let Some(smtp) = &self.smtp {
-            let key = |field: &str| format!("notifications.smtp.{field}");
-            if smtp.host.trim().is_empty() {
-                return invalid(key("host"), "must not be empty".to_owned());
-            }
-            if smtp.port == 0 {
-                return invalid(key("port"), "must be between 1 and 65535".to_owned());
-            }
-            if !matches!(smtp.tls.as_str(), "none" | "starttls" | "tls") {
+            smtp.validate()?;
+        }
+        for (i, channel) in self.channel.iter().enumerate() {
+            self.validate_channel(i, channel)?;
+        }
+        Ok(())
+    }
+
+    /// Checks channel `i`: a name not used by an earlier channel, known events, and what
+    /// its kind needs (a URL that may be called, a webhook's secret, an e-mail channel's
+    /// addresses and the SMTP server).
+    fn validate_channel(&self, i: usize, channel: &ChannelConfig) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("notifications.channel[{i}].{field}");
+        if channel.name.trim().is_empty() {
+            return invalid(key("name"), "must not be empty".to_owned());
+        }
+        if self
+            .channel
+            .iter()
+            .take(i)
+            .any(|other| other.name == channel.name)
+        {
+            return invalid(
+                key("name"),
+                format!("{:?} is used by an earlier channel", channel.name),
+            );
+        }
+        for event in &channel.events {
+            if !crate::notify::events::ALL.contains(&event.as_str()) {
                 return invalid(
-                    key("tls"),
-                    format!("is {:?}; must be none, starttls or tls", smtp.tls),
-                );
-            }
-            if let Err(e) = smtp.from.parse::<lettre::message::Mailbox>() {
-                return invalid(key("from"), format!("not an e-mail address: {e}"));
-            }
-            if smtp.username.is_some() != smtp.password.is_some() {
-                return invalid(
-                    key("password"),
-                    "username and password go together".to_owned(),
-                );
-            }
-            let loopback = smtp.host == "localhost"
-                || smtp
-                    .host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !smtp.allow_internal
-                && let Err(e) = crate::outbound::check_configured_host(&smtp.host)
-            {
-                return invalid(key("host"), e.to_string());
-            }
-            if smtp.tls == "none" && smtp.password.is_some() && !loopback {
-                return invalid(
-                    key("tls"),
-                    "none would send the password in clear to a host that is not loopback; use starttls or tls".to_owned(),
+                    key("events"),
+                    format!(
+                        "unknown event {event:?}; known: {}",
+                        crate::notify::events::ALL.join(", ")
+                    ),
                 );
             }
         }
-        for (i, channel) in self.channel.iter().enumerate() {
-            let key = |field: &str| format!("notifications.channel[{i}].{field}");
-            if channel.name.trim().is_empty() {
-                return invalid(key("name"), "must not be empty".to_owned());
-            }
-            if self
-                .channel
-                .iter()
-                .take(i)
-                .any(|other| other.name == channel.name)
-            {
-                return invalid(
-                    key("name"),
-                    format!("{:?} is used by an earlier channel", channel.name),
-                );
-            }
-            for event in &channel.events {
-                if !crate::notify::events::ALL.contains(&event.as_str()) {
+        match channel.kind {
+            ChannelKind::Webhook | ChannelKind::Slack | ChannelKind::Teams => {
+                let Some(url) = &channel.url else {
+                    return invalid(key("url"), "is required for this kind".to_owned());
+                };
+                if let Err(message) = crate::notify::deliver::check_url(url, channel.allow_internal)
+                {
+                    return invalid(key("url"), message);
+                }
+                if channel.kind == ChannelKind::Webhook && channel.secret.is_none() {
                     return invalid(
-                        key("events"),
-                        format!(
-                            "unknown event {event:?}; known: {}",
-                            crate::notify::events::ALL.join(", ")
-                        ),
+                        key("secret"),
+                        "is required for a webhook (the HMAC key of Warden-Signature)".to_owned(),
                     );
                 }
             }
-            match channel.kind {
-                ChannelKind::Webhook | ChannelKind::Slack | ChannelKind::Teams => {
-                    let Some(url) = &channel.url else {
-                        return invalid(key("url"), "is required for this kind".to_owned());
-                    };
-                    if let Err(message) =
-                        crate::notify::deliver::check_url(url, channel.allow_internal)
-                    {
-                        return invalid(key("url"), message);
-                    }
-                    if channel.kind == ChannelKind::Webhook && channel.secret.is_none() {
+            ChannelKind::Email => {
+                if channel.to.is_empty() && !channel.people {
+                    return invalid(
+                        key("to"),
+                        "needs at least one address (or people = true)".to_owned(),
+                    );
+                }
+                for (j, to) in channel.to.iter().enumerate() {
+                    if let Err(e) = to.parse::<lettre::message::Mailbox>() {
                         return invalid(
-                            key("secret"),
-                            "is required for a webhook (the HMAC key of Warden-Signature)"
-                                .to_owned(),
+                            format!("notifications.channel[{i}].to[{j}]"),
+                            format!("not an e-mail address: {e}"),
                         );
                     }
                 }
-                ChannelKind::Email => {
-                    if channel.to.is_empty() && !channel.people {
-                        return invalid(
-                            key("to"),
-                            "needs at least one address (or people = true)".to_owned(),
-                        );
-                    }
-                    for (j, to) in channel.to.iter().enumerate() {
-                        if let Err(e) = to.parse::<lettre::message::Mailbox>() {
-                            return invalid(
-                                format!("notifications.channel[{i}].to[{j}]"),
-                                format!("not an e-mail address: {e}"),
-                            );
-                        }
-                    }
-                    if self.smtp.is_none() {
-                        return invalid(
-                            "notifications.smtp".to_owned(),
-                            format!("is required by the email channel notifications.channel[{i}]"),
-                        );
-                    }
+                if self.smtp.is_none() {
+                    return invalid(
+                        "notifications.smtp".to_owned(),
+                        format!("is required by the email channel notifications.channel[{i}]"),
+                    );
                 }
             }
         }
         Ok(())
     }
+}
+
+impl SmtpConfig {
+    /// Checks the SMTP server: a host that may be called, a port, a TLS mode, a sender
+    /// address, credentials given together, and no password in clear off loopback.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let smtp = self;
+        let key = |field: &str| format!("notifications.smtp.{field}");
+        if smtp.host.trim().is_empty() {
+            return invalid(key("host"), "must not be empty".to_owned());
+        }
+        if smtp.port == 0 {
+            return invalid(key("port"), "must be between 1 and 65535".to_owned());
+        }
+        if !matches!(smtp.tls.as_str(), "none" | "starttls" | "tls") {
+            return invalid(
+                key("tls"),
+                format!("is {:?}; must be none, starttls or tls", smtp.tls),
+            );
+        }
+        if let Err(e) = smtp.from.parse::<lettre::message::Mailbox>() {
+            return invalid(key("from"), format!("not an e-mail address: {e}"));
+        }
+        if smtp.username.is_some() != smtp.password.is_some() {
+            return invalid(
+                key("password"),
+                "username and password go together".to_owned(),
+            );
+        }
+        let loopback = smtp.host == "localhost"
+            || smtp
+                .host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !smtp.allow_internal
+            && let Err(e) = crate::outbound::check_configured_host(&smtp.host)
+        {
+            return invalid(key("host"), e.to_string());
+        }
+        if smtp.tls == "none" && smtp.password.is_some() && !loopback {
+            return invalid(
+                key("tls"),
+                "none would send the password in clear to a host that is not loopback; use starttls or tls".to_owned(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The error of a value at `key` that is out of range or inconsistent.
+fn invalid(key: String, message: String) -> Result<(), ConfigError> {
+    Err(ConfigError::InvalidAt { key, message })
 }

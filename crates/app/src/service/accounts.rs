@@ -17,7 +17,7 @@ use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::connector::{Connector, ConnectorError};
 use warden_core::rotation::{MAX_ROTATION_INTERVAL, MIN_ROTATION_INTERVAL};
-use warden_store::{Checkout, SecretVersion, StoreError, VaultAccount};
+use warden_store::{Checkout, SecretVersion, StoreError, StoredGrant, VaultAccount};
 use warden_vault::PasswordPolicy;
 
 use super::authz::{self, Object};
@@ -178,6 +178,75 @@ pub async fn add(state: &AppState, caller: &Caller, body: &Add) -> Result<Accoun
     authz::require(state, caller, Operation::AccountAdd, Relation::Other).await?;
     check_name(&body.name)?;
     let ring = keyring(state).await?;
+    let (connector, settings) = check_add(state, body)?;
+    check_given_password(state, connector.as_ref(), body).await?;
+    let now = state.clock().now();
+    let id = warden_core::clock::id_at(now);
+    let (key_id, envelope) = ring
+        .seal_secret(id, 1, body.password.expose_secret().as_bytes())
+        .map_err(|e| ServiceError::internal(e.to_string()))?;
+    let account = new_account(body, &settings, id, now, caller.user.username.to_string());
+    let secret = SecretVersion {
+        account_id: id,
+        version: 1,
+        key_id,
+        envelope,
+        state: "current".to_owned(),
+        created_at: now,
+        committed_at: Some(now),
+    };
+    let event = AuditEvent::new(now, caller.actor(), Action::VaultAccountAdd)
+        .target(format!("account:{}", body.name))
+        .detail("connection", body.connection.as_str())
+        .detail("username", body.username.as_str())
+        .detail("exclusive", body.exclusive.to_string())
+        .detail(
+            "rotate_every",
+            warden_core::policy::format_duration(settings.rotate_every),
+        );
+    let event = match &body.resource {
+        Some(r) => event.resource(r.as_str()),
+        None => event,
+    };
+    state
+        .store()
+        .vault_add_account(&account, &secret, &[event])
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ServiceError::new(
+                Failure::Conflict,
+                format!("vaulted account {} already exists", body.name),
+            ),
+            e => e.into(),
+        })?;
+    if body.rotate_now {
+        crate::service::rotation::wake(state);
+    }
+    // New: nothing checked out, no rotation staged yet.
+    Ok(Account {
+        account,
+        checkouts: Vec::new(),
+        rotation_pending: false,
+    })
+}
+
+/// The settings of an account to add, checked.
+struct AddSettings {
+    /// How its passwords are generated.
+    policy: PasswordPolicy,
+    /// Its rotation schedule.
+    rotate_every: time::Duration,
+    /// How long a check-out without a grant lasts.
+    checkout_max: time::Duration,
+}
+
+/// Checks what `body` asks for against the configuration and the policy in force, in
+/// the order the errors are reported: user name, connection, password policy, rotation
+/// schedule, resource, roles, groups, check-out length.
+fn check_add(
+    state: &AppState,
+    body: &Add,
+) -> Result<(std::sync::Arc<dyn Connector>, AddSettings), ServiceError> {
     if body.username.is_empty() || body.username.len() > 256 || body.username.contains('\0') {
         return Err(ServiceError::field(
             "username",
@@ -208,6 +277,25 @@ pub async fn add(state: &AppState, caller: &Caller, body: &Add) -> Result<Accoun
             "must be at least 1h",
         ));
     }
+    check_allowed_by(state, body)?;
+    let checkout_max = match &body.checkout_max {
+        Some(raw) => warden_core::policy::parse_duration_within(raw, time::Duration::hours(24))
+            .map_err(|e| super::duration_refused("checkout_max", raw, e))?,
+        None => time::Duration::hours(1),
+    };
+    Ok((
+        connector,
+        AddSettings {
+            policy,
+            rotate_every,
+            checkout_max,
+        },
+    ))
+}
+
+/// Checks what would allow a check-out of the account: its resource and groups must be
+/// in the policy in force, and roles need a resource.
+fn check_allowed_by(state: &AppState, body: &Add) -> Result<(), ServiceError> {
     if let Some(r) = &body.resource
         && state.policy().policy.resource(r).is_none()
     {
@@ -222,53 +310,59 @@ pub async fn add(state: &AppState, caller: &Caller, body: &Add) -> Result<Accoun
             "roles need a resource",
         ));
     }
+    let policy = state.policy();
+    if let Some(g) = body
+        .groups
+        .iter()
+        .find(|g| !policy.policy.groups().any(|known| known.name == **g))
     {
-        let policy = state.policy();
-        if let Some(g) = body
-            .groups
-            .iter()
-            .find(|g| !policy.policy.groups().any(|known| known.name == **g))
-        {
-            return Err(ServiceError::unprocessable(
-                "groups",
-                format!("group {g} is not in the policy in force"),
-            ));
-        }
+        return Err(ServiceError::unprocessable(
+            "groups",
+            format!("group {g} is not in the policy in force"),
+        ));
     }
-    let checkout_max = match &body.checkout_max {
-        Some(raw) => warden_core::policy::parse_duration_within(raw, time::Duration::hours(24))
-            .map_err(|e| super::duration_refused("checkout_max", raw, e))?,
-        None => time::Duration::hours(1),
-    };
+    Ok(())
+}
+
+/// Checks that the account is not vaulted yet, that the target checks its password, and
+/// that the password given logs in.
+async fn check_given_password(
+    state: &AppState,
+    connector: &dyn Connector,
+    body: &Add,
+) -> Result<(), ServiceError> {
     if state.store().vault_account(&body.name).await?.is_some() {
         return Err(ServiceError::new(
             Failure::Conflict,
             format!("vaulted account {} already exists", body.name),
         ));
     }
-    require_password_check(connector.as_ref(), &body.connection, &body.username)
+    require_password_check(connector, &body.connection, &body.username)
         .await
         .map_err(|e| super::targets::connector_error(&e))?;
-    let given = body.password.clone();
-    match connector.check_login(&body.username, &given).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(ServiceError::unprocessable(
-                "password",
-                format!(
-                    "it does not log in as {} on connection {}",
-                    body.username, body.connection
-                ),
-            ));
-        }
-        Err(e) => return Err(super::targets::connector_error(&e)),
+    match connector.check_login(&body.username, &body.password).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ServiceError::unprocessable(
+            "password",
+            format!(
+                "it does not log in as {} on connection {}",
+                body.username, body.connection
+            ),
+        )),
+        Err(e) => Err(super::targets::connector_error(&e)),
     }
-    let now = state.clock().now();
-    let id = warden_core::clock::id_at(now);
-    let (key_id, envelope) = ring
-        .seal_secret(id, 1, given.expose_secret().as_bytes())
-        .map_err(|e| ServiceError::internal(e.to_string()))?;
-    let account = VaultAccount {
+}
+
+/// The record of a new vaulted account at its first version, due for rotation after
+/// its schedule (at once with `rotate_now`).
+fn new_account(
+    body: &Add,
+    settings: &AddSettings,
+    id: Uuid,
+    now: time::OffsetDateTime,
+    created_by: String,
+) -> VaultAccount {
+    VaultAccount {
         id,
         name: body.name.clone(),
         connection: body.connection.clone(),
@@ -276,65 +370,23 @@ pub async fn add(state: &AppState, caller: &Caller, body: &Add) -> Result<Accoun
         resource: body.resource.clone(),
         roles: body.roles.clone(),
         groups: body.groups.clone(),
-        checkout_max_secs: checkout_max.whole_seconds(),
+        checkout_max_secs: settings.checkout_max.whole_seconds(),
         exclusive: body.exclusive,
-        rotate_every_secs: rotate_every.whole_seconds(),
-        password_length: u32::try_from(policy.length).unwrap_or(u32::MAX),
-        password_symbols: policy.symbols,
+        rotate_every_secs: settings.rotate_every.whole_seconds(),
+        password_length: u32::try_from(settings.policy.length).unwrap_or(u32::MAX),
+        password_symbols: settings.policy.symbols,
         version: 1,
         next_rotation_at: if body.rotate_now {
             now
         } else {
-            now + rotate_every
+            now + settings.rotate_every
         },
         rotation_failures: 0,
         last_rotated_at: None,
         last_error: None,
         created_at: now,
-        created_by: caller.user.username.to_string(),
-    };
-    let secret = SecretVersion {
-        account_id: id,
-        version: 1,
-        key_id,
-        envelope,
-        state: "current".to_owned(),
-        created_at: now,
-        committed_at: Some(now),
-    };
-    let event = AuditEvent::new(now, caller.actor(), Action::VaultAccountAdd)
-        .target(format!("account:{}", body.name))
-        .detail("connection", body.connection.as_str())
-        .detail("username", body.username.as_str())
-        .detail("exclusive", body.exclusive.to_string())
-        .detail(
-            "rotate_every",
-            warden_core::policy::format_duration(rotate_every),
-        );
-    let event = match &body.resource {
-        Some(r) => event.resource(r.as_str()),
-        None => event,
-    };
-    state
-        .store()
-        .vault_add_account(&account, &secret, &[event])
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ServiceError::new(
-                Failure::Conflict,
-                format!("vaulted account {} already exists", body.name),
-            ),
-            e => e.into(),
-        })?;
-    if body.rotate_now {
-        crate::service::rotation::wake(state);
+        created_by,
     }
-    // New: nothing checked out, no rotation staged yet.
-    Ok(Account {
-        account,
-        checkouts: Vec::new(),
-        rotation_pending: false,
-    })
 }
 
 /// Every vaulted account's metadata, in three queries however many accounts there are.
@@ -403,44 +455,7 @@ pub async fn checkout(
     let ring = keyring(state).await?;
     let now = state.clock().now();
     let a = find(state, name).await?;
-    // A check-out refused by the account's own rules (the wrong grant, no group) is
-    // audited as a refusal, as the table's are.
-    let object = Object::new("account", &a.name);
-    let refuse = async |e: ServiceError| {
-        authz::refused(state, caller, Operation::AccountCheckout, Some(&object), e).await
-    };
-    let (grant, allowed_by, ends_at) = match body.grant {
-        Some(id) => {
-            let (_me, g) = super::targets::held_grant(state, caller, id, now).await?;
-            let allowed = a.resource.as_deref() == Some(g.resource.as_str())
-                && (a.roles.is_empty() || a.roles.contains(&g.role));
-            if !allowed {
-                let e = ServiceError::new(
-                    Failure::Forbidden,
-                    format!(
-                        "grant {} is for {} on {}; account {name} is checked out under grants on {} with roles [{}]",
-                        g.id,
-                        g.role,
-                        g.resource,
-                        a.resource.as_deref().unwrap_or("(no resource)"),
-                        a.roles.join(", ")
-                    ),
-                );
-                return Err(refuse(e).await);
-            }
-            let ends = g.ends_at.unwrap_or(now);
-            (Some(g), "grant".to_owned(), ends)
-        }
-        None => {
-            let group = match policy_group(state, caller, &a).await {
-                Ok(group) => group,
-                Err(e) if e.kind() == Failure::Forbidden => return Err(refuse(e).await),
-                Err(e) => return Err(e),
-            };
-            let ends = now + time::Duration::seconds(a.checkout_max_secs);
-            (None, format!("group:{group}"), ends)
-        }
-    };
+    let (grant, allowed_by, ends_at) = allowance(state, caller, &a, body.grant, now).await?;
     let password = ring
         .current_password(state.store(), &a)
         .await
@@ -493,6 +508,57 @@ pub async fn checkout(
         ends_at,
         hints: BTreeMap::from([("connection".to_owned(), a.connection)]),
     })
+}
+
+/// What allows the caller's check-out of `a`: the running grant named (on the account's
+/// resource, with one of its roles), or without one a policy group of the account the
+/// caller is a member of. Returns the grant, what allowed it (`grant` or `group:NAME`)
+/// and when the check-out ends. A check-out refused by the account's own rules (the
+/// wrong grant, no group) is audited as a refusal, as the table's are.
+async fn allowance(
+    state: &AppState,
+    caller: &Caller,
+    a: &VaultAccount,
+    grant: Option<Uuid>,
+    now: time::OffsetDateTime,
+) -> Result<(Option<StoredGrant>, String, time::OffsetDateTime), ServiceError> {
+    let name = &a.name;
+    let object = Object::new("account", &a.name);
+    let refuse = async |e: ServiceError| {
+        authz::refused(state, caller, Operation::AccountCheckout, Some(&object), e).await
+    };
+    match grant {
+        Some(id) => {
+            let (_me, g) = super::targets::held_grant(state, caller, id, now).await?;
+            let allowed = a.resource.as_deref() == Some(g.resource.as_str())
+                && (a.roles.is_empty() || a.roles.contains(&g.role));
+            if !allowed {
+                let e = ServiceError::new(
+                    Failure::Forbidden,
+                    format!(
+                        "grant {} is for {} on {}; account {name} is checked out under grants on {} with roles [{}]",
+                        g.id,
+                        g.role,
+                        g.resource,
+                        a.resource.as_deref().unwrap_or("(no resource)"),
+                        a.roles.join(", ")
+                    ),
+                );
+                return Err(refuse(e).await);
+            }
+            let ends = g.ends_at.unwrap_or(now);
+            Ok((Some(g), "grant".to_owned(), ends))
+        }
+        None => {
+            let group = match policy_group(state, caller, a).await {
+                Ok(group) => group,
+                Err(e) if e.kind() == Failure::Forbidden => return Err(refuse(e).await),
+                Err(e) => return Err(e),
+            };
+            let ends = now + time::Duration::seconds(a.checkout_max_secs);
+            Ok((None, format!("group:{group}"), ends))
+        }
+    }
 }
 
 /// The account's policy group the caller belongs to, which allows a check-out without a

@@ -158,53 +158,8 @@ pub fn plan(
     let lifecycle = classify(old.map(|o| (&o.hr, o.updated_at.date())), &new, today);
 
     let target = birthright_of(ctx.new_policy, &new, today);
-    let held: BTreeMap<Entitlement, &str> = old_birthright
-        .iter()
-        .map(|a| {
-            (
-                Entitlement {
-                    resource: a.resource.clone(),
-                    role: a.role.clone(),
-                },
-                a.rule.as_str(),
-            )
-        })
-        .collect();
-    let added: BTreeSet<Entitlement> = target
-        .keys()
-        .filter(|e| !held.contains_key(*e))
-        .cloned()
-        .collect();
-    let removed: BTreeSet<Entitlement> = held
-        .keys()
-        .filter(|e| !target.contains_key(*e))
-        .cloned()
-        .collect();
-
-    // Same policy, same record: what the person may request cannot have changed, and
-    // working it out for every unchanged person of a large sync is most of its cost.
-    let same = std::ptr::eq(ctx.old_policy, ctx.new_policy) && lifecycle == Lifecycle::Unchanged;
-    let (eligibility_added, eligibility_removed): (BTreeSet<Entitlement>, BTreeSet<Entitlement>) =
-        if same {
-            (BTreeSet::new(), BTreeSet::new())
-        } else {
-            let before = old
-                .map(|o| eligible_of(ctx.old_policy, &o.hr, today))
-                .unwrap_or_default();
-            let after = eligible_of(ctx.new_policy, &new, today);
-            (
-                after
-                    .keys()
-                    .filter(|e| !before.contains_key(*e))
-                    .cloned()
-                    .collect(),
-                before
-                    .keys()
-                    .filter(|e| !after.contains_key(*e))
-                    .cloned()
-                    .collect(),
-            )
-        };
+    let (added, removed) = birthright_diff(old_birthright, &target);
+    let (eligibility_added, eligibility_removed) = eligibility_diff(ctx, old, &new, &lifecycle);
 
     let source_changed = old.is_some_and(|o| o.source != source || o.external_id != external_id);
     if lifecycle == Lifecycle::Unchanged
@@ -241,18 +196,7 @@ pub fn plan(
         created_at: old.map_or(ctx.now, |o| o.created_at),
         updated_at: ctx.now,
     };
-    let job = |action, e: &Entitlement| NewAccessJob {
-        action,
-        identity_id: identity.id,
-        resource: e.resource.clone(),
-        role: e.role.clone(),
-        reason: reason.clone(),
-    };
-    let mut jobs: Vec<NewAccessJob> = removed
-        .iter()
-        .map(|e| job(JobAction::Deprovision, e))
-        .collect();
-    jobs.extend(added.iter().map(|e| job(JobAction::Provision, e)));
+    let jobs = jobs_for(identity.id, &reason, &added, &removed);
 
     let change = PersonChange {
         employee_id: identity.hr.employee_id.to_string(),
@@ -264,38 +208,7 @@ pub fn plan(
         eligibility_added: names(&eligibility_added),
         eligibility_removed: names(&eligibility_removed),
     };
-    let action = match lifecycle {
-        Lifecycle::Joiner | Lifecycle::Rejoiner => Some(Action::HrJoiner),
-        Lifecycle::Mover(_) => Some(Action::HrMover),
-        Lifecycle::Leaver(_) => Some(Action::HrLeaver),
-        Lifecycle::Updated(_) => Some(Action::HrUpdate),
-        // Access changed by policy alone: the policy apply event covers it.
-        Lifecycle::Unchanged => None,
-    };
-    let event = action.map(|action| {
-        let mut event = AuditEvent::new(ctx.now, ctx.actor.clone(), action)
-            .target(format!("identity:{}", identity.hr.employee_id))
-            .detail("username", identity.hr.username.as_str())
-            .detail("lifecycle", label)
-            .detail("cause", ctx.cause);
-        for (key, list) in [
-            ("attributes", &change.attributes),
-            ("birthright_added", &change.birthright_added),
-            ("birthright_removed", &change.birthright_removed),
-            ("eligibility_removed", &change.eligibility_removed),
-        ] {
-            if !list.is_empty() {
-                event = event.detail(key, list.join("; "));
-            }
-        }
-        if is_leaver {
-            event = event.detail(
-                "account",
-                "disabled; tokens revoked; access removed; open requests cancelled",
-            );
-        }
-        event
-    });
+    let event = lifecycle_event(ctx, &lifecycle, &identity, &change);
     let write = IdentityWrite {
         is_new: old.is_none(),
         expected_updated_at: old.map(|o| o.updated_at),
@@ -319,6 +232,134 @@ pub fn plan(
         jobs,
         event,
         change,
+    })
+}
+
+/// The birthright access to add (in `target`, not held) and to remove (held, not in
+/// `target`).
+fn birthright_diff(
+    held: &[Assignment],
+    target: &BTreeMap<Entitlement, String>,
+) -> (BTreeSet<Entitlement>, BTreeSet<Entitlement>) {
+    let held: BTreeMap<Entitlement, &str> = held
+        .iter()
+        .map(|a| {
+            (
+                Entitlement {
+                    resource: a.resource.clone(),
+                    role: a.role.clone(),
+                },
+                a.rule.as_str(),
+            )
+        })
+        .collect();
+    let added: BTreeSet<Entitlement> = target
+        .keys()
+        .filter(|e| !held.contains_key(*e))
+        .cloned()
+        .collect();
+    let removed: BTreeSet<Entitlement> = held
+        .keys()
+        .filter(|e| !target.contains_key(*e))
+        .cloned()
+        .collect();
+    (added, removed)
+}
+
+/// The requestable access gained and lost by the change from `old` (under the old
+/// policy) to `new` (under the new one).
+fn eligibility_diff(
+    ctx: &Context<'_>,
+    old: Option<&Identity>,
+    new: &HrRecord,
+    lifecycle: &Lifecycle,
+) -> (BTreeSet<Entitlement>, BTreeSet<Entitlement>) {
+    // Same policy, same record: what the person may request cannot have changed, and
+    // working it out for every unchanged person of a large sync is most of its cost.
+    let same = std::ptr::eq(ctx.old_policy, ctx.new_policy) && *lifecycle == Lifecycle::Unchanged;
+    if same {
+        return (BTreeSet::new(), BTreeSet::new());
+    }
+    let today = ctx.today();
+    let before = old
+        .map(|o| eligible_of(ctx.old_policy, &o.hr, today))
+        .unwrap_or_default();
+    let after = eligible_of(ctx.new_policy, new, today);
+    (
+        after
+            .keys()
+            .filter(|e| !before.contains_key(*e))
+            .cloned()
+            .collect(),
+        before
+            .keys()
+            .filter(|e| !after.contains_key(*e))
+            .cloned()
+            .collect(),
+    )
+}
+
+/// The target changes to queue: the removals first, then the additions.
+fn jobs_for(
+    identity_id: Uuid,
+    reason: &str,
+    added: &BTreeSet<Entitlement>,
+    removed: &BTreeSet<Entitlement>,
+) -> Vec<NewAccessJob> {
+    let job = |action, e: &Entitlement| NewAccessJob {
+        action,
+        identity_id,
+        resource: e.resource.clone(),
+        role: e.role.clone(),
+        reason: reason.to_owned(),
+    };
+    let mut jobs: Vec<NewAccessJob> = removed
+        .iter()
+        .map(|e| job(JobAction::Deprovision, e))
+        .collect();
+    jobs.extend(added.iter().map(|e| job(JobAction::Provision, e)));
+    jobs
+}
+
+/// The audit event of an HR change; `None` when access changed by policy alone (the
+/// policy apply's event covers it).
+fn lifecycle_event(
+    ctx: &Context<'_>,
+    lifecycle: &Lifecycle,
+    identity: &Identity,
+    change: &PersonChange,
+) -> Option<AuditEvent> {
+    let action = match lifecycle {
+        Lifecycle::Joiner | Lifecycle::Rejoiner => Some(Action::HrJoiner),
+        Lifecycle::Mover(_) => Some(Action::HrMover),
+        Lifecycle::Leaver(_) => Some(Action::HrLeaver),
+        Lifecycle::Updated(_) => Some(Action::HrUpdate),
+        // Access changed by policy alone: the policy apply event covers it.
+        Lifecycle::Unchanged => None,
+    };
+    action.map(|action| {
+        let mut event = AuditEvent::new(ctx.now, ctx.actor.clone(), action)
+            .target(format!("identity:{}", identity.hr.employee_id))
+            .detail("username", identity.hr.username.as_str())
+            .detail("lifecycle", change.lifecycle.as_str())
+            .detail("cause", ctx.cause);
+        for (key, list) in [
+            ("attributes", &change.attributes),
+            ("birthright_added", &change.birthright_added),
+            ("birthright_removed", &change.birthright_removed),
+            ("eligibility_removed", &change.eligibility_removed),
+        ] {
+            if !list.is_empty() {
+                event = event.detail(key, list.join("; "));
+            }
+        }
+        if matches!(lifecycle, Lifecycle::Leaver(_)) {
+            event = event.detail(
+                "account",
+                "disabled; tokens revoked; access removed; open requests cancelled",
+            );
+        }
+        event
     })
 }
 

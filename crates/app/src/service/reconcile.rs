@@ -18,16 +18,17 @@
 //! Every action on a target is audited before it is taken. Grants in flight (being
 //! provisioned or revoked by the expiry worker) are left to the worker.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration as StdDuration;
 
 use serde_json::json;
+use time::OffsetDateTime;
 use warden_core::audit::{Action, Actor, AuditEvent};
 use warden_core::authz::{Operation, Relation};
-use warden_core::connector::{AccessSpec, Connector, Origin, Presence};
+use warden_core::connector::{AccessSpec, Account, Connector, Origin, Presence};
 use warden_core::policy::{Drift, Resource};
 use warden_core::request::RequestState;
-use warden_store::{Sighting, StoredFinding, StoredGrant};
+use warden_store::{Contact, Sighting, StoredFinding, StoredGrant};
 
 use crate::auth::Caller;
 use crate::notify::{Notice, all_messages, events};
@@ -145,7 +146,13 @@ pub async fn reconcile(
     resource: &Resource,
     connector: &dyn Connector,
 ) -> Result<ResourceReconciled, ServiceError> {
-    let now = state.clock().now();
+    let pass = Pass {
+        state,
+        actor,
+        resource,
+        connector,
+        now: state.clock().now(),
+    };
     let mut report = ResourceReconciled {
         resource: resource.name.clone(),
         tier: resource.tier,
@@ -155,7 +162,7 @@ pub async fn reconcile(
         Ok(a) => a,
         Err(e) => {
             report.errors.push(format!("discover: {e}"));
-            let event = AuditEvent::new(now, actor.clone(), Action::ReconcileRun)
+            let event = AuditEvent::new(pass.now, actor.clone(), Action::ReconcileRun)
                 .target(format!("resource:{}", resource.name))
                 .failed(e.to_string());
             audit(state, &event).await?;
@@ -170,12 +177,11 @@ pub async fn reconcile(
         .chain(birthright.iter().map(|(id, _)| *id))
         .collect();
     let people = state.store().contacts(&ids).await?;
-    let who = |id| names(&people, id);
 
     let birthright_specs: Vec<_> = birthright
         .iter()
         .map(|(id, role)| {
-            let (employee, username) = who(*id);
+            let (employee, username) = names(&people, *id);
             birthright_spec(
                 state,
                 uuid::Uuid::nil(),
@@ -193,201 +199,281 @@ pub async fn reconcile(
         .map(AccessSpec::account_name)
         .collect();
     for g in &live {
-        let (employee, username) = who(g.identity_id);
-        let until = g.ends_at.unwrap_or(now);
+        let (employee, username) = names(&people, g.identity_id);
+        let until = g.ends_at.unwrap_or(pass.now);
         accounted.insert(access_spec(state, g, &employee, &username, until).account_name());
         if let Some(h) = &g.handle {
             accounted.insert(h.clone());
         }
     }
 
-    // 1. Leftovers of Warden's.
-    for a in accounts.iter().filter(|a| a.origin == Origin::Warden) {
-        if accounted.contains(&a.name) {
-            continue;
-        }
-        let event = AuditEvent::new(now, actor.clone(), Action::ReconcileRemove)
-            .target(format!("resource:{}", resource.name))
-            .reason("an account of Warden's that no live grant accounts for")
-            .detail("account", a.name.as_str());
-        audit(state, &event).await?;
-        match connector.remove(a).await {
-            Ok(()) => report.removed.push(a.name.clone()),
-            Err(e) => {
-                report.errors.push(format!("remove {}: {e}", a.name));
-                audit(state, &event.clone().failed(e.to_string())).await?;
-            }
-        }
-    }
+    pass.remove_leftovers(&accounts, &accounted, &mut report)
+        .await?;
+    pass.restore_grants(&live, &people, &mut report).await?;
+    pass.restore_birthright(&birthright_specs, &mut report)
+        .await?;
+    pass.record_drift(&accounts, &mut report).await?;
+    Ok(report)
+}
 
-    // 2. Running grants the target lost, one check per access (the grant ending last).
-    let mut running: BTreeMap<(uuid::Uuid, String), &StoredGrant> = BTreeMap::new();
-    for g in live.iter().filter(|g| {
-        g.state == RequestState::Active
-            && g.starts_at.is_some_and(|s| s <= now)
-            && g.ends_at.is_some_and(|e| e > now)
-    }) {
-        let slot = running.entry((g.identity_id, g.role.clone())).or_insert(g);
-        if g.ends_at > slot.ends_at {
-            *slot = g;
-        }
-    }
-    for g in running.values() {
-        let (employee, username) = who(g.identity_id);
-        let spec = access_spec(state, g, &employee, &username, g.ends_at.unwrap_or(now));
-        match connector.verify(&spec, g.handle.as_deref()).await {
-            Ok(Presence::Present { .. }) => {}
-            Ok(Presence::Absent) => {
-                let event = AuditEvent::new(now, actor.clone(), Action::ReconcileRestore)
-                    .target(format!("grant:{}", g.id))
-                    .reason("the target had lost the access of a running grant")
-                    .detail("resource", resource.name.as_str())
-                    .detail("role", g.role.as_str())
-                    .detail("identity", employee.as_str());
-                audit(state, &event).await?;
-                match connector.grant(&spec).await {
-                    Ok(_) => report.restored.push(format!("{employee}/{}", g.role)),
-                    Err(e) => {
-                        report
-                            .errors
-                            .push(format!("restore {employee}/{}: {e}", g.role));
-                        audit(state, &event.clone().failed(e.to_string())).await?;
-                    }
-                }
-            }
-            Err(e) => report
-                .errors
-                .push(format!("verify {employee}/{}: {e}", g.role)),
-        }
-    }
+/// One reconciliation of one resource: what each of its steps needs.
+struct Pass<'a> {
+    state: &'a AppState,
+    actor: &'a Actor,
+    resource: &'a Resource,
+    connector: &'a dyn Connector,
+    now: OffsetDateTime,
+}
 
-    // Birthright the target lost (the provisioning worker has nothing queued for it).
-    for spec in &birthright_specs {
-        if state
-            .store()
-            .access_job_pending(spec.identity, &spec.resource, &spec.role)
-            .await?
-        {
-            continue;
-        }
-        match connector.verify(spec, None).await {
-            Ok(Presence::Present { .. }) => {}
-            Ok(Presence::Absent) => {
-                let event = AuditEvent::new(now, actor.clone(), Action::ReconcileRestore)
-                    .target(format!("identity:{}", spec.employee_id))
-                    .reason("the target had lost birthright access")
-                    .detail("resource", resource.name.as_str())
-                    .detail("role", spec.role.as_str());
-                audit(state, &event).await?;
-                match connector.grant(spec).await {
-                    Ok(_) => report
-                        .restored
-                        .push(format!("{}/{} (birthright)", spec.employee_id, spec.role)),
-                    Err(e) => {
-                        report
-                            .errors
-                            .push(format!("restore {}/{}: {e}", spec.employee_id, spec.role));
-                        audit(state, &event.clone().failed(e.to_string())).await?;
-                    }
-                }
+impl Pass<'_> {
+    /// Step 1: removes the accounts of Warden's that nothing in `accounted` explains.
+    async fn remove_leftovers(
+        &self,
+        accounts: &[Account],
+        accounted: &BTreeSet<String>,
+        report: &mut ResourceReconciled,
+    ) -> Result<(), ServiceError> {
+        let (state, resource, connector, now) =
+            (self.state, self.resource, self.connector, self.now);
+        for a in accounts.iter().filter(|a| a.origin == Origin::Warden) {
+            if accounted.contains(&a.name) {
+                continue;
             }
-            Err(e) => report
-                .errors
-                .push(format!("verify {}/{}: {e}", spec.employee_id, spec.role)),
-        }
-    }
-
-    // 3. Privileged access Warden did not grant.
-    let known: BTreeMap<String, StoredFinding> = state
-        .store()
-        .findings(Some(&resource.name), true)
-        .await?
-        .into_iter()
-        .map(|f| (f.account.clone(), f))
-        .collect();
-    let mut sighting = Sighting::default();
-    let mut events = Vec::new();
-    let mut notices = Vec::new();
-    for a in accounts.iter().filter(|a| {
-        a.origin == Origin::Other && a.privileged() && !resource.standing.contains(&a.name)
-    }) {
-        sighting.seen.insert(a.name.clone(), a.privileges.clone());
-        let fresh = known.get(&a.name).is_none_or(|f| f.state == "resolved");
-        if fresh {
-            events.push(
-                AuditEvent::new(now, actor.clone(), Action::ReconcileFinding)
-                    .target(format!("resource:{}", resource.name))
-                    .detail("account", a.name.as_str())
-                    .detail("privileges", a.privileges.join("; "))
-                    .detail("tier", resource.tier.to_string()),
-            );
-            notices.push(Notice::new(
-                events::DRIFT,
-                format!(
-                    "{} on {} (tier {}) holds privileges Warden did not grant: {}",
-                    a.name,
-                    resource.name,
-                    resource.tier,
-                    a.privileges.join(", ")
-                ),
-                json!({
-                    "resource": resource.name,
-                    "tier": resource.tier,
-                    "account": a.name,
-                    "privileges": a.privileges,
-                }),
-            ));
-        }
-        if resource.drift == Drift::Remove {
-            let event = AuditEvent::new(now, actor.clone(), Action::ReconcileRemove)
+            let event = AuditEvent::new(now, self.actor.clone(), Action::ReconcileRemove)
                 .target(format!("resource:{}", resource.name))
-                .reason("privileged access Warden did not grant; policy says drift = \"remove\"")
-                .detail("account", a.name.as_str())
-                .detail("privileges", a.privileges.join("; "));
+                .reason("an account of Warden's that no live grant accounts for")
+                .detail("account", a.name.as_str());
             audit(state, &event).await?;
             match connector.remove(a).await {
-                Ok(()) => {
-                    sighting.removed.push(a.name.clone());
-                    report.removed.push(a.name.clone());
-                }
+                Ok(()) => report.removed.push(a.name.clone()),
                 Err(e) => {
                     report.errors.push(format!("remove {}: {e}", a.name));
                     audit(state, &event.clone().failed(e.to_string())).await?;
                 }
             }
         }
+        Ok(())
     }
-    events.push(
-        AuditEvent::new(now, actor.clone(), Action::ReconcileRun)
-            .target(format!("resource:{}", resource.name))
-            .detail("removed", report.removed.len().to_string())
-            .detail("restored", report.restored.len().to_string())
-            .detail("findings", sighting.seen.len().to_string())
-            .detail("errors", report.errors.len().to_string()),
-    );
-    let outbox = all_messages(&state.config().notifications, &notices, now);
-    state
-        .store()
-        .record_findings(&resource.name, &sighting, now, &events, &outbox)
-        .await?;
-    report.findings = state
-        .store()
-        .findings(Some(&resource.name), false)
-        .await?
-        .into_iter()
-        .chain(
-            // Removed this run: no longer open, still worth showing.
-            state
+
+    /// Step 2: grants again what running grants the target lost, one check per access
+    /// (the grant ending last).
+    async fn restore_grants(
+        &self,
+        live: &[StoredGrant],
+        people: &HashMap<uuid::Uuid, Contact>,
+        report: &mut ResourceReconciled,
+    ) -> Result<(), ServiceError> {
+        let (state, resource, connector, now) =
+            (self.state, self.resource, self.connector, self.now);
+        let mut running: BTreeMap<(uuid::Uuid, String), &StoredGrant> = BTreeMap::new();
+        for g in live.iter().filter(|g| {
+            g.state == RequestState::Active
+                && g.starts_at.is_some_and(|s| s <= now)
+                && g.ends_at.is_some_and(|e| e > now)
+        }) {
+            let slot = running.entry((g.identity_id, g.role.clone())).or_insert(g);
+            if g.ends_at > slot.ends_at {
+                *slot = g;
+            }
+        }
+        for g in running.values() {
+            let (employee, username) = names(people, g.identity_id);
+            let spec = access_spec(state, g, &employee, &username, g.ends_at.unwrap_or(now));
+            match connector.verify(&spec, g.handle.as_deref()).await {
+                Ok(Presence::Present { .. }) => {}
+                Ok(Presence::Absent) => {
+                    let event = AuditEvent::new(now, self.actor.clone(), Action::ReconcileRestore)
+                        .target(format!("grant:{}", g.id))
+                        .reason("the target had lost the access of a running grant")
+                        .detail("resource", resource.name.as_str())
+                        .detail("role", g.role.as_str())
+                        .detail("identity", employee.as_str());
+                    audit(state, &event).await?;
+                    match connector.grant(&spec).await {
+                        Ok(_) => report.restored.push(format!("{employee}/{}", g.role)),
+                        Err(e) => {
+                            report
+                                .errors
+                                .push(format!("restore {employee}/{}: {e}", g.role));
+                            audit(state, &event.clone().failed(e.to_string())).await?;
+                        }
+                    }
+                }
+                Err(e) => report
+                    .errors
+                    .push(format!("verify {employee}/{}: {e}", g.role)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 2, birthright: grants again the birthright access the target lost, unless
+    /// the provisioning worker still has a change of it queued.
+    async fn restore_birthright(
+        &self,
+        specs: &[AccessSpec],
+        report: &mut ResourceReconciled,
+    ) -> Result<(), ServiceError> {
+        let (state, resource, connector, now) =
+            (self.state, self.resource, self.connector, self.now);
+        for spec in specs {
+            if state
                 .store()
-                .findings(Some(&resource.name), true)
+                .access_job_pending(spec.identity, &spec.resource, &spec.role)
                 .await?
-                .into_iter()
-                .filter(|f| f.state == "removed" && sighting.removed.contains(&f.account)),
+            {
+                continue;
+            }
+            match connector.verify(spec, None).await {
+                Ok(Presence::Present { .. }) => {}
+                Ok(Presence::Absent) => {
+                    let event = AuditEvent::new(now, self.actor.clone(), Action::ReconcileRestore)
+                        .target(format!("identity:{}", spec.employee_id))
+                        .reason("the target had lost birthright access")
+                        .detail("resource", resource.name.as_str())
+                        .detail("role", spec.role.as_str());
+                    audit(state, &event).await?;
+                    match connector.grant(spec).await {
+                        Ok(_) => report
+                            .restored
+                            .push(format!("{}/{} (birthright)", spec.employee_id, spec.role)),
+                        Err(e) => {
+                            report
+                                .errors
+                                .push(format!("restore {}/{}: {e}", spec.employee_id, spec.role));
+                            audit(state, &event.clone().failed(e.to_string())).await?;
+                        }
+                    }
+                }
+                Err(e) => report
+                    .errors
+                    .push(format!("verify {}/{}: {e}", spec.employee_id, spec.role)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 3: records privileged access Warden did not grant (auditing and notifying
+    /// what is newly seen, removing it where policy says so), then the run itself, and
+    /// fills the report's findings.
+    async fn record_drift(
+        &self,
+        accounts: &[Account],
+        report: &mut ResourceReconciled,
+    ) -> Result<(), ServiceError> {
+        let (state, resource, now) = (self.state, self.resource, self.now);
+        let known: BTreeMap<String, StoredFinding> = state
+            .store()
+            .findings(Some(&resource.name), true)
+            .await?
+            .into_iter()
+            .map(|f| (f.account.clone(), f))
+            .collect();
+        let mut sighting = Sighting::default();
+        let mut events = Vec::new();
+        let mut notices = Vec::new();
+        for a in accounts.iter().filter(|a| {
+            a.origin == Origin::Other && a.privileged() && !resource.standing.contains(&a.name)
+        }) {
+            sighting.seen.insert(a.name.clone(), a.privileges.clone());
+            let fresh = known.get(&a.name).is_none_or(|f| f.state == "resolved");
+            if fresh {
+                events.push(self.finding_event(a));
+                notices.push(self.finding_notice(a));
+            }
+            if resource.drift == Drift::Remove {
+                self.remove_drift(a, &mut sighting, report).await?;
+            }
+        }
+        events.push(
+            AuditEvent::new(now, self.actor.clone(), Action::ReconcileRun)
+                .target(format!("resource:{}", resource.name))
+                .detail("removed", report.removed.len().to_string())
+                .detail("restored", report.restored.len().to_string())
+                .detail("findings", sighting.seen.len().to_string())
+                .detail("errors", report.errors.len().to_string()),
+        );
+        let outbox = all_messages(&state.config().notifications, &notices, now);
+        state
+            .store()
+            .record_findings(&resource.name, &sighting, now, &events, &outbox)
+            .await?;
+        report.findings = state
+            .store()
+            .findings(Some(&resource.name), false)
+            .await?
+            .into_iter()
+            .chain(
+                // Removed this run: no longer open, still worth showing.
+                state
+                    .store()
+                    .findings(Some(&resource.name), true)
+                    .await?
+                    .into_iter()
+                    .filter(|f| f.state == "removed" && sighting.removed.contains(&f.account)),
+            )
+            .collect();
+        metrics::gauge!("warden_reconcile_open_findings", "resource" => resource.name.clone())
+            .set(report.findings.iter().filter(|f| f.state == "open").count() as f64);
+        Ok(())
+    }
+
+    /// The audit event of a privileged account first seen.
+    fn finding_event(&self, a: &Account) -> AuditEvent {
+        AuditEvent::new(self.now, self.actor.clone(), Action::ReconcileFinding)
+            .target(format!("resource:{}", self.resource.name))
+            .detail("account", a.name.as_str())
+            .detail("privileges", a.privileges.join("; "))
+            .detail("tier", self.resource.tier.to_string())
+    }
+
+    /// The notice of a privileged account first seen.
+    fn finding_notice(&self, a: &Account) -> Notice {
+        let resource = self.resource;
+        Notice::new(
+            events::DRIFT,
+            format!(
+                "{} on {} (tier {}) holds privileges Warden did not grant: {}",
+                a.name,
+                resource.name,
+                resource.tier,
+                a.privileges.join(", ")
+            ),
+            json!({
+                "resource": resource.name,
+                "tier": resource.tier,
+                "account": a.name,
+                "privileges": a.privileges,
+            }),
         )
-        .collect();
-    metrics::gauge!("warden_reconcile_open_findings", "resource" => resource.name.clone())
-        .set(report.findings.iter().filter(|f| f.state == "open").count() as f64);
-    Ok(report)
+    }
+
+    /// Strips an account of the privileges Warden did not grant (`drift = "remove"`),
+    /// audited before it is done.
+    async fn remove_drift(
+        &self,
+        a: &Account,
+        sighting: &mut Sighting,
+        report: &mut ResourceReconciled,
+    ) -> Result<(), ServiceError> {
+        let event = AuditEvent::new(self.now, self.actor.clone(), Action::ReconcileRemove)
+            .target(format!("resource:{}", self.resource.name))
+            .reason("privileged access Warden did not grant; policy says drift = \"remove\"")
+            .detail("account", a.name.as_str())
+            .detail("privileges", a.privileges.join("; "));
+        audit(self.state, &event).await?;
+        match self.connector.remove(a).await {
+            Ok(()) => {
+                sighting.removed.push(a.name.clone());
+                report.removed.push(a.name.clone());
+            }
+            Err(e) => {
+                report.errors.push(format!("remove {}: {e}", a.name));
+                audit(self.state, &event.clone().failed(e.to_string())).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Findings, newest first. Needs `admin` or `audit:read`.

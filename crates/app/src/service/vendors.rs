@@ -119,48 +119,9 @@ pub async fn create(
             "only current employees sponsor vendors",
         ));
     }
-    let username = Username::parse(&req.username)
-        .map_err(|e| ServiceError::field("username", e.to_string()))?;
-    let name = check_label("name", &req.name, 200)?;
-    let company = check_label("company", &req.company, 200)?;
-    let email = check_label("email", &req.email, 254)?;
-    if !email.contains('@') || email.chars().any(char::is_whitespace) {
-        return Err(ServiceError::field("email", "is not an e-mail address"));
-    }
-    let max = state.config().grants.vendor_max_days;
-    let days = u64::from(req.days.unwrap_or(30));
-    if days == 0 || days > max {
-        let message = format!("must be between 1 and {max}");
-        return Err(if days == 0 {
-            ServiceError::field("days", message)
-        } else {
-            ServiceError::unprocessable("days", message)
-        });
-    }
-    let suffix: String = Uuid::new_v4()
-        .simple()
-        .to_string()
-        .chars()
-        .rev()
-        .take(8)
-        .collect();
-    let employee_id = EmployeeId::parse(&format!("V-{}", suffix.to_ascii_uppercase()))
-        .map_err(ServiceError::internal)?;
-    let record = HrRecord {
-        employee_id: employee_id.clone(),
-        username: username.clone(),
-        email,
-        display_name: name.clone(),
-        department: Some("Vendors".to_owned()),
-        job_function: Some(format!("Vendor ({company})")),
-        manager: Some(sponsor.hr.employee_id.clone()),
-        location: None,
-        status: EmploymentStatus::Active,
-        kind: IdentityKind::Vendor,
-        start_date: Some(today),
-        end_date: Some(today + Duration::days(i64::try_from(days).unwrap_or(30) - 1)),
-        groups: Default::default(),
-    };
+    let details = check_create(state, req)?;
+    let record = vendor_record(&details, &sponsor, today)?;
+    let employee_id = record.employee_id.clone();
     let _turn = state.directory_turn().await;
     let live = state.policy();
     let actor = caller.actor();
@@ -185,16 +146,16 @@ pub async fn create(
     changes.events.push(
         AuditEvent::new(now, caller.actor(), Action::VendorCreate)
             .target(format!("identity:{employee_id}"))
-            .detail("username", username.as_str())
-            .detail("company", company.as_str())
+            .detail("username", details.username.as_str())
+            .detail("company", details.company.as_str())
             .detail("sponsor", sponsor.hr.employee_id.as_str())
-            .detail("days", days.to_string()),
+            .detail("days", details.days.to_string()),
     );
     let password = generate_password(24).map_err(ServiceError::internal)?;
     let account = NewUser {
         id: warden_core::clock::id_at(now),
-        username: username.clone(),
-        display_name: name,
+        username: details.username.clone(),
+        display_name: details.name,
         password_hash: Some(super::hash_password(password.clone()).await?),
         scopes: ScopeSet::parse(["request"]).map_err(ServiceError::internal)?,
         linked_to_directory: true,
@@ -203,7 +164,7 @@ pub async fn create(
     let vendor = StoredVendor {
         identity_id,
         sponsor_id: sponsor.id,
-        company,
+        company: details.company,
         created_at: now,
         deactivated_at: None,
         delete_after: None,
@@ -218,6 +179,82 @@ pub async fn create(
     Ok(Created {
         vendor,
         initial_password: password,
+    })
+}
+
+/// A vendor to create, its fields checked.
+struct VendorDetails {
+    /// The vendor's Warden user name.
+    username: Username,
+    /// Full name.
+    name: String,
+    /// The vendor's company.
+    company: String,
+    /// E-mail address.
+    email: String,
+    /// How many days the sponsorship lasts.
+    days: u64,
+}
+
+/// Checks the fields of a vendor to create, in the order their errors are reported.
+fn check_create(state: &AppState, req: Create) -> Result<VendorDetails, ServiceError> {
+    let username = Username::parse(&req.username)
+        .map_err(|e| ServiceError::field("username", e.to_string()))?;
+    let name = check_label("name", &req.name, 200)?;
+    let company = check_label("company", &req.company, 200)?;
+    let email = check_label("email", &req.email, 254)?;
+    if !email.contains('@') || email.chars().any(char::is_whitespace) {
+        return Err(ServiceError::field("email", "is not an e-mail address"));
+    }
+    let max = state.config().grants.vendor_max_days;
+    let days = u64::from(req.days.unwrap_or(30));
+    if days == 0 || days > max {
+        let message = format!("must be between 1 and {max}");
+        return Err(if days == 0 {
+            ServiceError::field("days", message)
+        } else {
+            ServiceError::unprocessable("days", message)
+        });
+    }
+    Ok(VendorDetails {
+        username,
+        name,
+        company,
+        email,
+        days,
+    })
+}
+
+/// The HR record of a new vendor: a fresh `V-` employee id, managed by its sponsor,
+/// current from `today` for the sponsorship's days.
+fn vendor_record(
+    details: &VendorDetails,
+    sponsor: &Identity,
+    today: time::Date,
+) -> Result<HrRecord, ServiceError> {
+    let suffix: String = Uuid::new_v4()
+        .simple()
+        .to_string()
+        .chars()
+        .rev()
+        .take(8)
+        .collect();
+    let employee_id = EmployeeId::parse(&format!("V-{}", suffix.to_ascii_uppercase()))
+        .map_err(ServiceError::internal)?;
+    Ok(HrRecord {
+        employee_id,
+        username: details.username.clone(),
+        email: details.email.clone(),
+        display_name: details.name.clone(),
+        department: Some("Vendors".to_owned()),
+        job_function: Some(format!("Vendor ({})", details.company)),
+        manager: Some(sponsor.hr.employee_id.clone()),
+        location: None,
+        status: EmploymentStatus::Active,
+        kind: IdentityKind::Vendor,
+        start_date: Some(today),
+        end_date: Some(today + Duration::days(i64::try_from(details.days).unwrap_or(30) - 1)),
+        groups: Default::default(),
     })
 }
 
