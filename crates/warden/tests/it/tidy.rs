@@ -221,7 +221,7 @@ fn lifecycle_names_are_spelled_only_by_their_enums() {
     let elsewhere: &[(&str, &str, usize)] = &[
         // Other state machines: queued target changes and vault secret versions.
         ("crates/store/src/jobs.rs", "pending", 3),
-        ("crates/store/src/directory.rs", "pending", 1),
+        ("crates/store/src/directory/apply.rs", "pending", 1),
         ("crates/store/src/vault.rs", "pending", 5),
         ("crates/app/src/service/accounts.rs", "pending", 1),
         ("crates/app/src/service/rotation.rs", "pending", 1),
