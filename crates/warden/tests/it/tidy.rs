@@ -272,3 +272,206 @@ fn lifecycle_names_are_spelled_only_by_their_enums() {
         "lifecycle names spelled as text (use the core enum's as_str or parse): {found:#?}"
     );
 }
+
+/// The longest function, and the longest source file (its code before any `#[cfg(test)]`
+/// module), allowed without a reason: a `// Long:` comment above the function, or among
+/// the file's first lines, saying why it is better whole.
+const MAX_FN_LINES: usize = 100;
+const MAX_FILE_LINES: usize = 800;
+
+/// `text` with comments, strings and character literals blanked (newlines kept), so that
+/// braces can be counted.
+fn code_only(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+            }
+        } else if c == 'r' && (next == Some('"') || next == Some('#')) && {
+            let hashes = chars[i + 1..].iter().take_while(|c| **c == '#').count();
+            chars.get(i + 1 + hashes) == Some(&'"')
+        } {
+            let hashes = chars[i + 1..].iter().take_while(|c| **c == '#').count();
+            let close: String = std::iter::once('"')
+                .chain(std::iter::repeat_n('#', hashes))
+                .collect();
+            let start = i + 2 + hashes;
+            let rest: String = chars[start..].iter().collect();
+            let len = rest.find(&close).map_or(rest.len(), |e| e + close.len());
+            let end = start + rest[..len].chars().count();
+            for ch in &chars[i..end.min(chars.len())] {
+                out.push(blank(*ch));
+            }
+            i = end;
+        } else if c == '"' {
+            out.push(' ');
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    out.push(' ');
+                    i += 1;
+                }
+                if i < chars.len() {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+            }
+            out.push(' ');
+            i += 1;
+        } else if c == '\'' && next == Some('\\') {
+            // An escaped character literal: '\n', '\'', '\u{7f}'.
+            out.push_str("  ");
+            i += 2;
+            while i < chars.len() && chars[i] != '\'' {
+                out.push(' ');
+                i += 1;
+            }
+            out.push(' ');
+            i += 1;
+        } else if c == '\'' && chars.get(i + 2) == Some(&'\'') {
+            out.push_str("   ");
+            i += 3;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The non-test lines of a file: everything before its first `#[cfg(test)]`.
+fn non_test_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .take_while(|l| l.trim() != "#[cfg(test)]")
+        .collect()
+}
+
+/// Whether one of the comment or attribute lines right above line `at` gives a reason.
+fn has_reason(lines: &[&str], at: usize) -> bool {
+    lines[..at]
+        .iter()
+        .rev()
+        .take_while(|l| {
+            let t = l.trim_start();
+            t.starts_with("//") || t.starts_with("#[")
+        })
+        .any(|l| l.trim_start().starts_with("// Long:"))
+}
+
+/// Each `(file:line fn name, lines)` over [`MAX_FN_LINES`] without a reason, and each file
+/// over [`MAX_FILE_LINES`] without one, among the non-test sources under `crates/*/src`.
+fn too_long() -> Vec<String> {
+    let root = root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    let fn_start = |l: &str| -> Option<String> {
+        let mut words = l.split_whitespace().peekable();
+        while let Some(w) = words.next() {
+            match w {
+                "pub" | "async" | "const" | "unsafe" | "extern" => {}
+                w if w.starts_with("pub(") => {}
+                "fn" => {
+                    let name = words.next()?;
+                    let end = name.find(['(', '<']).unwrap_or(name.len());
+                    return Some(name[..end].to_owned());
+                }
+                _ => return None,
+            }
+        }
+        None
+    };
+    let mut found = Vec::new();
+    for f in files {
+        let name = f.strip_prefix(&root).unwrap_or(&f).display().to_string();
+        if !name.contains("/src/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let original = non_test_lines(&text);
+        let code = code_only(&original.join("\n"));
+        let code: Vec<&str> = code.lines().collect();
+        if original.len() > MAX_FILE_LINES
+            && !original
+                .iter()
+                .take(40)
+                .any(|l| l.trim_start().starts_with("// Long:"))
+        {
+            found.push(format!("{name}: {} lines", original.len()));
+        }
+        let mut i = 0;
+        while i < code.len() {
+            let Some(fn_name) = fn_start(code[i]) else {
+                i += 1;
+                continue;
+            };
+            let (mut depth, mut opened, mut j) = (0i64, false, i);
+            while j < code.len() {
+                for c in code[j].chars() {
+                    match c {
+                        '{' => {
+                            depth += 1;
+                            opened = true;
+                        }
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                if (opened && depth <= 0) || (!opened && code[j].trim_end().ends_with(';')) {
+                    break;
+                }
+                j += 1;
+            }
+            let lines = j - i + 1;
+            if opened && lines > MAX_FN_LINES && !has_reason(&original, i) {
+                found.push(format!("{name}:{} fn {fn_name}: {lines} lines", i + 1));
+            }
+            // Functions nested in this one are part of it.
+            i = if opened { j + 1 } else { i + 1 };
+        }
+    }
+    found
+}
+
+#[test]
+fn no_long_function_or_file_without_a_reason() {
+    let found = too_long();
+    assert!(
+        found.is_empty(),
+        "over {MAX_FN_LINES} lines per function or {MAX_FILE_LINES} per file, with no \
+         `// Long:` reason: {found:#?}"
+    );
+}
+
+#[test]
+fn the_length_rule_sees_through_strings_and_comments() {
+    let text = "fn a() {\n    let s = \"}}}\";\n    // }\n    let c = '}';\n    let r = r#\"}\"#;\n}\nfn b() {}\n";
+    let code = code_only(text);
+    assert_eq!(code.matches('{').count(), code.matches('}').count());
+    assert_eq!(code.lines().count(), text.lines().count());
+}
