@@ -1,8 +1,11 @@
 //! Authentication: tokens, scopes, logins, throttling.
 
 use axum::http::{Method, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use time::Duration;
+use warden_proto::auth::{CreatedToken, WhoAmI};
+use warden_proto::system::Ready;
 use warden_store::Backend;
 
 use crate::support::{PEER, TestApp};
@@ -17,8 +20,9 @@ async fn good_token_is_accepted_and_names_its_holder() {
     let token = t.admin().await;
     let me = t.get("/v1/auth/whoami", &token).await;
     assert_eq!(me.status, StatusCode::OK, "{me:?}");
-    assert_eq!(me.body["username"], "admin");
-    assert_eq!(me.body["scopes"], json!(["admin"]));
+    let me: WhoAmI = me.parse();
+    assert_eq!(me.username, "admin");
+    assert_eq!(me.scopes, ["admin"]);
     let actions = t.audit_actions().await;
     assert_eq!(actions, ["system.bootstrap", "auth.login"]);
 }
@@ -50,6 +54,7 @@ async fn missing_malformed_unknown_and_tampered_tokens_get_the_same_401() {
             answer.headers["www-authenticate"],
             "Bearer realm=\"warden\""
         );
+        // The raw JSON: the refusals must be the same on the wire, field for field.
         let mut body = answer.body.clone();
         body.as_object_mut().unwrap().remove("request_id");
         bodies.push(body);
@@ -83,7 +88,12 @@ async fn expired_token_is_refused() {
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    let token = created.body["token"].as_str().unwrap().to_owned();
+    let token = created
+        .parse::<CreatedToken>()
+        .token
+        .0
+        .expose_secret()
+        .to_owned();
     assert_eq!(
         t.get("/v1/auth/whoami", &token).await.status,
         StatusCode::OK
@@ -122,13 +132,7 @@ async fn wrong_scope_is_403_and_names_the_scope() {
     let answer = t.get("/v1/users", &alice).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert_eq!(answer.problem(), "insufficient-scope");
-    assert!(
-        answer.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("users:read"),
-        "{answer:?}"
-    );
+    assert!(answer.detail().contains("users:read"), "{answer:?}");
 
     // A token narrower than its user: admin minting a users:read token cannot write.
     let admin = t.admin().await;
@@ -139,7 +143,12 @@ async fn wrong_scope_is_403_and_names_the_scope() {
             json!({"name": "ro", "scopes": ["users:read"]}),
         )
         .await;
-    let narrow = narrow.body["token"].as_str().unwrap().to_owned();
+    let narrow = narrow
+        .parse::<CreatedToken>()
+        .token
+        .0
+        .expose_secret()
+        .to_owned();
     assert_eq!(t.get("/v1/users", &narrow).await.status, StatusCode::OK);
     let write = t
         .post("/v1/users", &narrow, json!({"username": "mallory"}))
@@ -169,7 +178,7 @@ async fn a_token_cannot_mint_a_wider_token() {
         )
         .await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-    assert_eq!(unknown.body["errors"][0]["field"], "scopes.1");
+    assert_eq!(unknown.details().errors[0].field, "scopes.1");
     let too_long = t
         .post(
             "/v1/tokens",
@@ -179,17 +188,18 @@ async fn a_token_cannot_mint_a_wider_token() {
         .await;
     // A lifetime the document allows, past what this server issues.
     assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(too_long.body["errors"][0]["field"], "expires_in_secs");
+    let errors = too_long.details().errors;
+    assert_eq!(errors[0].field, "expires_in_secs");
     // The limit in words as well as in the field's seconds.
     assert_eq!(
-        too_long.body["errors"][0]["message"],
+        errors[0].message,
         "must be between 60 and 31536000 seconds (1m to 365d)"
     );
     let ok = t.post("/v1/tokens", &alice, json!({"name": "ci"})).await;
     assert_eq!(ok.status, StatusCode::CREATED);
     assert_eq!(
-        ok.body["info"]["scopes"],
-        json!(["request"]),
+        ok.parse::<CreatedToken>().info.scopes,
+        ["request"],
         "defaults to the caller's scopes"
     );
 }
@@ -221,8 +231,9 @@ async fn revoked_token_and_disabled_user_are_refused() {
     let admin = t.admin().await;
     let dave = t.user_with("dave", &["request"]).await;
     let second = t.post("/v1/tokens", &dave, json!({"name": "laptop"})).await;
-    let second_id = second.body["info"]["id"].as_str().unwrap().to_owned();
-    let second = second.body["token"].as_str().unwrap().to_owned();
+    let second: CreatedToken = second.parse();
+    let second_id = second.info.id;
+    let second = second.token.0.expose_secret().to_owned();
 
     // Logout revokes the session token only.
     assert_eq!(
@@ -329,6 +340,7 @@ async fn unknown_user_and_wrong_password_are_indistinguishable() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
         assert_eq!(answer.problem(), "unauthorized");
     }
+    // The raw JSON: the three refusals must be the same on the wire, field for field.
     let strip = |v: &Value| {
         let mut v = v.clone();
         v.as_object_mut().unwrap().remove("request_id");
@@ -492,7 +504,7 @@ async fn password_change_needs_the_current_password() {
         )
         .await;
     assert_eq!(weak.status, StatusCode::BAD_REQUEST);
-    assert_eq!(weak.body["errors"][0]["field"], "new_password");
+    assert_eq!(weak.details().errors[0].field, "new_password");
     let ok = t
         .post(
             "/v1/auth/password",
@@ -518,7 +530,10 @@ async fn authentication_works_the_same_on_postgres() {
     let t = TestApp::with(Backend::Postgres, |_| {}).await;
     let token = t.user_with("ivy", &["request"]).await;
     assert_eq!(
-        t.get("/v1/auth/whoami", &token).await.body["username"],
+        t.get("/v1/auth/whoami", &token)
+            .await
+            .parse::<WhoAmI>()
+            .username,
         "ivy"
     );
     assert_eq!(
@@ -535,5 +550,5 @@ async fn authentication_works_the_same_on_postgres() {
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let ready = t.send(Method::GET, "/readyz", None, None).await;
-    assert_eq!(ready.body["storage"], "postgres");
+    assert_eq!(ready.parse::<Ready>().storage, "postgres");
 }

@@ -242,7 +242,7 @@ async fn needs_say_who_in_words_and_an_approval_that_cannot_count_is_refused() {
         Some("Sam Sato")
     );
     let needs = format!("one more approver, other than E1003, who is {who}");
-    assert_eq!(security.needs, [needs.clone()]);
+    assert_eq!(security.needs, std::slice::from_ref(&needs));
 
     // Sergio is security too: his approval cannot complete the request. It is refused,
     // saying what is still needed, and nothing is recorded.
