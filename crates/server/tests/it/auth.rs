@@ -4,14 +4,28 @@ use axum::http::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use time::Duration;
-use warden_proto::auth::{CreatedToken, WhoAmI};
+use warden_proto::auth::{ChangePassword, CreateToken, CreatedToken, LoginRequest, WhoAmI};
 use warden_proto::system::Ready;
+use warden_proto::users::{CreateUser, UpdateUser};
 use warden_store::Backend;
 
-use crate::support::{PEER, TestApp};
+use crate::support::{PEER, TestApp, json_of};
 
 fn login_body(user: &str, password: &str) -> Option<Value> {
-    Some(json!({"username": user, "password": password}))
+    Some(json_of(&LoginRequest {
+        username: user.to_owned(),
+        password: password.into(),
+    }))
+}
+
+/// A body creating a token `name`, of `scopes` (the caller's when none), living
+/// `expires_in_secs` (the default when none).
+fn token(name: &str, scopes: Option<&[&str]>, expires_in_secs: Option<u64>) -> Value {
+    json_of(&CreateToken {
+        name: name.to_owned(),
+        scopes: scopes.map(|s| s.iter().map(|s| (*s).to_owned()).collect()),
+        expires_in_secs,
+    })
 }
 
 #[tokio::test]
@@ -81,11 +95,7 @@ async fn expired_token_is_refused() {
     let t = TestApp::new().await;
     let admin = t.admin().await;
     let created = t
-        .post(
-            "/v1/tokens",
-            &admin,
-            json!({"name": "short", "expires_in_secs": 120}),
-        )
+        .post("/v1/tokens", &admin, token("short", None, Some(120)))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     let token = created
@@ -140,7 +150,7 @@ async fn wrong_scope_is_403_and_names_the_scope() {
         .post(
             "/v1/tokens",
             &admin,
-            json!({"name": "ro", "scopes": ["users:read"]}),
+            token("ro", Some(&["users:read"]), None),
         )
         .await;
     let narrow = narrow
@@ -151,7 +161,16 @@ async fn wrong_scope_is_403_and_names_the_scope() {
         .to_owned();
     assert_eq!(t.get("/v1/users", &narrow).await.status, StatusCode::OK);
     let write = t
-        .post("/v1/users", &narrow, json!({"username": "mallory"}))
+        .post(
+            "/v1/users",
+            &narrow,
+            json_of(&CreateUser {
+                username: "mallory".to_owned(),
+                display_name: None,
+                scopes: Vec::new(),
+                password: None,
+            }),
+        )
         .await;
     assert_eq!(write.status, StatusCode::FORBIDDEN);
     assert_eq!(write.problem(), "insufficient-scope");
@@ -162,11 +181,7 @@ async fn a_token_cannot_mint_a_wider_token() {
     let t = TestApp::new().await;
     let alice = t.user_with("alice", &["request"]).await;
     let wider = t
-        .post(
-            "/v1/tokens",
-            &alice,
-            json!({"name": "x", "scopes": ["admin"]}),
-        )
+        .post("/v1/tokens", &alice, token("x", Some(&["admin"]), None))
         .await;
     assert_eq!(wider.status, StatusCode::FORBIDDEN);
     assert_eq!(wider.problem(), "insufficient-scope");
@@ -180,11 +195,7 @@ async fn a_token_cannot_mint_a_wider_token() {
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert_eq!(unknown.details().errors[0].field, "scopes.1");
     let too_long = t
-        .post(
-            "/v1/tokens",
-            &alice,
-            json!({"name": "x", "expires_in_secs": 10_000_000_000u64}),
-        )
+        .post("/v1/tokens", &alice, token("x", None, Some(10_000_000_000)))
         .await;
     // A lifetime the document allows, past what this server issues.
     assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -195,7 +206,7 @@ async fn a_token_cannot_mint_a_wider_token() {
         errors[0].message,
         "must be between 60 and 31536000 seconds (1m to 365d)"
     );
-    let ok = t.post("/v1/tokens", &alice, json!({"name": "ci"})).await;
+    let ok = t.post("/v1/tokens", &alice, token("ci", None, None)).await;
     assert_eq!(ok.status, StatusCode::CREATED);
     assert_eq!(
         ok.parse::<CreatedToken>().info.scopes,
@@ -215,7 +226,10 @@ async fn taking_a_scope_from_a_user_takes_it_from_their_tokens() {
             Method::PATCH,
             "/v1/users/rita",
             Some(&admin),
-            Some(json!({"scopes": ["request"]})),
+            Some(json_of(&UpdateUser {
+                scopes: Some(vec!["request".to_owned()]),
+                disabled: None,
+            })),
         )
         .await;
     assert_eq!(change.status, StatusCode::OK, "{change:?}");
@@ -230,7 +244,9 @@ async fn revoked_token_and_disabled_user_are_refused() {
     let t = TestApp::new().await;
     let admin = t.admin().await;
     let dave = t.user_with("dave", &["request"]).await;
-    let second = t.post("/v1/tokens", &dave, json!({"name": "laptop"})).await;
+    let second = t
+        .post("/v1/tokens", &dave, token("laptop", None, None))
+        .await;
     let second: CreatedToken = second.parse();
     let second_id = second.info.id;
     let second = second.token.0.expose_secret().to_owned();
@@ -273,7 +289,10 @@ async fn revoked_token_and_disabled_user_are_refused() {
             Method::PATCH,
             "/v1/users/dave",
             Some(&admin),
-            Some(json!({"disabled": true})),
+            Some(json_of(&UpdateUser {
+                scopes: None,
+                disabled: Some(true),
+            })),
         )
         .await;
     assert_eq!(off.status, StatusCode::OK);
@@ -487,7 +506,12 @@ async fn repeated_failures_lock_the_account_name_from_any_source() {
 async fn password_change_needs_the_current_password() {
     let t = TestApp::new().await;
     let hank = t.user_with("hank", &["request"]).await;
-    let body = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    let body = |current: &str, new: &str| {
+        json_of(&ChangePassword {
+            current_password: current.into(),
+            new_password: new.into(),
+        })
+    };
     let wrong = t
         .post(
             "/v1/auth/password",
