@@ -19,7 +19,7 @@ use warden_app::config::Config;
 use warden_app::service::{accounts, rotation};
 use warden_proto::grants::RevokeGrant;
 use warden_proto::vault::{
-    AccountInfo, CheckedOut, CheckoutRequest, InitializedVault, VaultStatus,
+    AccountInfo, AddAccount, CheckedOut, CheckoutRequest, InitVault, InitializedVault, VaultStatus,
 };
 use warden_store::{Backend, SecretVersion};
 
@@ -49,7 +49,7 @@ async fn init(t: &TestApp, admin: &str, shares: u8, threshold: u8) -> Vec<String
         .post(
             "/v1/operator/init",
             admin,
-            json!({"shares": shares, "threshold": threshold}),
+            json_of(&InitVault { shares, threshold }),
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
@@ -64,6 +64,31 @@ pub(crate) fn shares_of(body: &Value) -> Vec<String> {
         .iter()
         .map(|s| s.0.expose_secret().to_owned())
         .collect()
+}
+
+/// An account `name` on `connection`, logging in as `username` with `password`, with
+/// every other setting left to its default.
+fn new_account(name: &str, connection: &str, username: &str, password: &str) -> AddAccount {
+    AddAccount {
+        name: name.to_owned(),
+        connection: connection.to_owned(),
+        username: username.to_owned(),
+        password: password.into(),
+        resource: None,
+        roles: Vec::new(),
+        groups: Vec::new(),
+        checkout_max: None,
+        exclusive: false,
+        rotate_every: None,
+        password_length: None,
+        symbols: None,
+        rotate_now: false,
+    }
+}
+
+/// [`new_account`] as the JSON body sent.
+fn account_body(name: &str, connection: &str, username: &str, password: &str) -> Value {
+    json_of(&new_account(name, connection, username, password))
 }
 
 /// A check-out under `grant` (or none), sent as the proto type describes it.
@@ -162,7 +187,10 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
         .post(
             "/v1/operator/init",
             &carol,
-            json!({"shares": 5, "threshold": 3}),
+            json_of(&InitVault {
+                shares: 5,
+                threshold: 3,
+            }),
         )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
@@ -170,7 +198,10 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
         .post(
             "/v1/operator/init",
             &admin,
-            json!({"shares": 3, "threshold": 4}),
+            json_of(&InitVault {
+                shares: 3,
+                threshold: 4,
+            }),
         )
         .await;
     // Each number is within 1 to 16; together they make no split.
@@ -183,7 +214,10 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
         .post(
             "/v1/operator/init",
             &admin,
-            json!({"shares": 5, "threshold": 3}),
+            json_of(&InitVault {
+                shares: 5,
+                threshold: 3,
+            }),
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{again:?}");
@@ -325,7 +359,7 @@ async fn a_rekey_gives_new_shares_and_the_old_ones_no_longer_unseal() {
     let added = add(
         &t,
         &admin,
-        json!({"name": "app", "connection": "cache", "username": target.username(), "password": p1}),
+        account_body("app", "cache", &target.username(), &p1),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
@@ -333,7 +367,10 @@ async fn a_rekey_gives_new_shares_and_the_old_ones_no_longer_unseal() {
         .post(
             "/v1/operator/rekey",
             &admin,
-            json!({"shares": 5, "threshold": 3}),
+            json_of(&InitVault {
+                shares: 5,
+                threshold: 3,
+            }),
         )
         .await;
     assert_eq!(rekeyed.status, StatusCode::OK, "{rekeyed:?}");
@@ -508,15 +545,21 @@ async fn round_trip(kind: &str, connection: &str, resource: &str) {
     );
 
     // Adding checks the password; a wrong one is refused.
-    let mut body = json!({
-        "name": "app", "connection": connection, "username": target.username(),
-        "password": "wrong-password-given", "resource": resource, "roles": ["read"],
-        "rotate_every": "30d",
-    });
-    let wrong = add(&e.t, &e.admin, body.clone()).await;
+    let mut body = AddAccount {
+        resource: Some(resource.to_owned()),
+        roles: vec!["read".to_owned()],
+        rotate_every: Some("30d".to_owned()),
+        ..new_account(
+            "app",
+            connection,
+            &target.username(),
+            "wrong-password-given",
+        )
+    };
+    let wrong = add(&e.t, &e.admin, json_of(&body)).await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{wrong:?}");
-    body["password"] = json!(p1);
-    let added = add(&e.t, &e.admin, body).await;
+    body.password = p1.as_str().into();
+    let added = add(&e.t, &e.admin, json_of(&body)).await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
     assert!(
         !String::from_utf8_lossy(&added.raw).contains(&p1),
@@ -639,19 +682,19 @@ async fn a_policy_group_checks_out_without_a_grant_for_a_while() {
     let e = env(&tag, key_file).await;
     let p1 = format!("Group-{tag}-pass");
     let target = Target::make("redis", &tag, &p1).await;
-    let mut body = json!({
-        "name": "cache-breakglass", "connection": "session-cache",
-        "username": target.username(), "password": p1,
-        "groups": ["no-such-group"], "checkout_max": "30m",
-    });
-    let unknown = add(&e.t, &e.admin, body.clone()).await;
+    let mut body = AddAccount {
+        groups: vec!["no-such-group".to_owned()],
+        checkout_max: Some("30m".to_owned()),
+        ..new_account("cache-breakglass", "session-cache", &target.username(), &p1)
+    };
+    let unknown = add(&e.t, &e.admin, json_of(&body)).await;
     assert_eq!(
         unknown.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{unknown:?}"
     );
-    body["groups"] = json!(["sre-leads"]);
-    let added = add(&e.t, &e.admin, body).await;
+    body.groups = vec!["sre-leads".to_owned()];
+    let added = add(&e.t, &e.admin, json_of(&body)).await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
     assert_eq!(added.parse::<AccountInfo>().checkout_max_secs, 1800);
 
@@ -731,12 +774,7 @@ async fn a_target_that_refuses_the_change_keeps_the_old_password_and_alerts_afte
     })
     .await;
     let admin = t.admin().await;
-    let added = add(
-        &t,
-        &admin,
-        json!({"name": "su", "connection": "pg-limited", "username": su, "password": p1}),
-    )
-    .await;
+    let added = add(&t, &admin, account_body("su", "pg-limited", &su, &p1)).await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
     assert_eq!(
         t.post("/v1/accounts/su/rotate", &admin, json!({}))
@@ -808,7 +846,7 @@ async fn a_rotation_cut_between_the_target_and_the_commit_is_settled_at_start() 
     let added = add(
         &t,
         &admin,
-        json!({"name": "app", "connection": "pg", "username": target.username(), "password": p1}),
+        account_body("app", "pg", &target.username(), &p1),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
@@ -894,7 +932,7 @@ async fn key_rotation_keeps_old_secrets_readable_and_reseals_them() {
     let added = add(
         &t,
         &admin,
-        json!({"name": "cache-app", "connection": "cache", "username": target.username(), "password": p1}),
+        account_body("cache-app", "cache", &target.username(), &p1),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
@@ -940,7 +978,7 @@ async fn key_rotation_keeps_old_secrets_readable_and_reseals_them() {
     let added = add(
         &t,
         &admin,
-        json!({"name": "later", "connection": "cache", "username": later.username(), "password": p_new}),
+        account_body("later", "cache", &later.username(), &p_new),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
@@ -976,7 +1014,7 @@ async fn a_secret_moved_to_another_account_or_altered_does_not_open() {
         let added = add(
             &t,
             &admin,
-            json!({"name": name, "connection": "cache", "username": target.username(), "password": p}),
+            account_body(name, "cache", &target.username(), p),
         )
         .await;
         assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
@@ -1031,12 +1069,7 @@ async fn a_connection_takes_its_admin_password_from_the_vault_and_rotates_it() {
         ("cache-admin", adm.clone(), &pa),
         ("app", app.username(), &p1),
     ] {
-        let added = add(
-            &t,
-            &admin,
-            json!({"name": name, "connection": "cache", "username": user, "password": p}),
-        )
-        .await;
+        let added = add(&t, &admin, account_body(name, "cache", &user, p)).await;
         assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
     }
     // Rotating the app's password goes through the admin login the vault holds.
@@ -1119,7 +1152,10 @@ async fn vault_life(backend: Backend, tag: &str) -> (TestApp, Vec<String>, Targe
     let added = add(
         &t,
         &admin,
-        json!({"name": "scan", "connection": "cache", "username": target.username(), "password": p1, "rotate_now": true}),
+        json_of(&AddAccount {
+            rotate_now: true,
+            ..new_account("scan", "cache", &target.username(), &p1)
+        }),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
