@@ -7,11 +7,34 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use warden_app::demo;
 use warden_proto::directory::{
-    EntitlementInfo, Explanation, IdentityDetail, PersonChange, PolicyApplied, PolicyPlan,
-    PolicyVersionInfo, SyncReport,
+    ApplyPolicy, EntitlementInfo, Explanation, IdentityDetail, PersonChange, PolicyApplied,
+    PolicyChange, PolicyFile, PolicyPlan, PolicyVersionInfo, RestoreRequest, SyncReport,
 };
 
-use crate::support::{Answer, PEER, TestApp};
+use crate::support::{Answer, PEER, TestApp, json_of};
+
+/// A plan of the policy directory `files`.
+fn plan_of(files: &[PolicyFile]) -> Value {
+    json_of(&PolicyChange {
+        files: files.to_vec(),
+        comment: None,
+    })
+}
+
+/// An apply of the policy directory `files`, for `comment`.
+fn apply_of(files: &[PolicyFile], comment: &str) -> Value {
+    json_of(&ApplyPolicy {
+        files: files.to_vec(),
+        comment: comment.to_owned(),
+    })
+}
+
+/// A restore of a policy version, for `comment`.
+fn restore(comment: &str) -> Value {
+    json_of(&RestoreRequest {
+        comment: comment.to_owned(),
+    })
+}
 
 /// Counts of a sync report, as `(lifecycle, count)` pairs.
 fn counts<const N: usize>(pairs: [(&str, usize); N]) -> BTreeMap<String, usize> {
@@ -45,15 +68,21 @@ pub(crate) async fn sync(t: &TestApp, token: &str, body: &str, query: &str) -> A
 }
 
 pub(crate) async fn apply_demo_policy(t: &TestApp, admin: &str) -> Answer {
-    let files: Vec<Value> = demo::policy_files()
+    let files: Vec<PolicyFile> = demo::policy_files()
         .into_iter()
-        .map(|f| json!({"path": f.path, "text": f.text}))
+        .map(|f| PolicyFile {
+            path: f.path,
+            text: f.text,
+        })
         .collect();
     let answer = t
         .post(
             "/v1/policy/apply",
             admin,
-            json!({"files": files, "comment": "demo policy"}),
+            json_of(&ApplyPolicy {
+                files,
+                comment: "demo policy".to_owned(),
+            }),
         )
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
@@ -636,7 +665,7 @@ async fn policy_applies_are_versioned_audited_and_restorable() {
     assert_eq!(live(t.get("/v1/policy", &admin).await), 1);
 
     // Version 2 drops the wiki birthright: plan first, then apply.
-    let files: Vec<Value> = demo::policy_files()
+    let files: Vec<PolicyFile> = demo::policy_files()
         .into_iter()
         .map(|f| {
             let text = if f.path == "access.toml" {
@@ -644,12 +673,10 @@ async fn policy_applies_are_versioned_audited_and_restorable() {
             } else {
                 f.text
             };
-            json!({"path": f.path, "text": text})
+            PolicyFile { path: f.path, text }
         })
         .collect();
-    let plan = t
-        .post("/v1/policy/plan", &admin, json!({"files": files}))
-        .await;
+    let plan = t.post("/v1/policy/plan", &admin, plan_of(&files)).await;
     assert_eq!(plan.status, StatusCode::OK, "{plan:?}");
     let planned: PolicyPlan = plan.parse();
     assert_eq!(planned.live_version, Some(1));
@@ -666,6 +693,7 @@ async fn policy_applies_are_versioned_audited_and_restorable() {
         "a plan changes nothing"
     );
 
+    // Without the comment the type requires: written out.
     let no_comment = t
         .post("/v1/policy/apply", &admin, json!({"files": files}))
         .await;
@@ -674,7 +702,7 @@ async fn policy_applies_are_versioned_audited_and_restorable() {
         .post(
             "/v1/policy/apply",
             &admin,
-            json!({"files": files, "comment": "wiki is public now"}),
+            apply_of(&files, "wiki is public now"),
         )
         .await;
     assert_eq!(applied.parse::<PolicyApplied>().version, 2, "{applied:?}");
@@ -697,7 +725,7 @@ async fn policy_applies_are_versioned_audited_and_restorable() {
         .post(
             "/v1/policy/versions/1/restore",
             &admin,
-            json!({"comment": "wiki back"}),
+            restore("wiki back"),
         )
         .await;
     assert_eq!(restored.parse::<PolicyApplied>().version, 3, "{restored:?}");
@@ -721,17 +749,13 @@ async fn policy_applies_are_versioned_audited_and_restorable() {
     // Only policy:write may apply.
     let reader = t.user_with("rhea", &["policy:read"]).await;
     assert_eq!(
-        t.post("/v1/policy/plan", &reader, json!({"files": files}))
+        t.post("/v1/policy/plan", &reader, plan_of(&files))
             .await
             .status,
         StatusCode::OK
     );
     let denied = t
-        .post(
-            "/v1/policy/apply",
-            &reader,
-            json!({"files": files, "comment": "x"}),
-        )
+        .post("/v1/policy/apply", &reader, apply_of(&files, "x"))
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
 }
@@ -776,11 +800,7 @@ async fn a_policy_applied_through_one_replica_comes_into_force_in_another() {
     );
     let admin = t.admin().await;
     let restored = t
-        .post(
-            "/v1/policy/versions/1/restore",
-            &admin,
-            json!({"comment": "again"}),
-        )
+        .post("/v1/policy/versions/1/restore", &admin, restore("again"))
         .await;
     assert_eq!(restored.parse::<PolicyApplied>().version, 2, "{restored:?}");
     assert_eq!(
