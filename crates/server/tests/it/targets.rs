@@ -19,10 +19,10 @@ use warden_app::config::Config;
 use warden_app::demo;
 use warden_connectors::ConnectionConfig;
 use warden_core::Clock;
-use warden_proto::grants::GrantInfo;
+use warden_proto::grants::{GrantInfo, RevokeGrant};
 use warden_proto::requests::RequestInfo;
 use warden_proto::targets::{
-    FindingInfo, GrantCredential, Inventory, ResourceReconciled, SshCa, SshCertificate,
+    FindingInfo, GrantCredential, Inventory, ResourceReconciled, SignSshKey, SshCa, SshCertificate,
 };
 
 use crate::directory::sync;
@@ -156,6 +156,15 @@ pub(crate) async fn granted(e: &Env, resource: &str, role: &str) -> GrantInfo {
     g
 }
 
+/// A body asking for a certificate of `public_key` on `resource`.
+fn sign(resource: &str, public_key: &str) -> Value {
+    json_of(&SignSshKey {
+        resource: resource.to_owned(),
+        role: None,
+        public_key: public_key.to_owned(),
+    })
+}
+
 async fn credential(e: &Env, gid: &str, token: &str) -> crate::support::Answer {
     e.t.post(&format!("/v1/grants/{gid}/credential"), token, json!({}))
         .await
@@ -274,7 +283,9 @@ async fn a_postgres_grant_logs_in_only_while_it_runs_and_only_for_its_holder() {
         e.t.post(
             &format!("/v1/grants/{gid}/revoke"),
             &e.alice,
-            json!({"reason": "done"}),
+            json_of(&RevokeGrant {
+                reason: "done".to_owned(),
+            }),
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
@@ -433,7 +444,7 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let ask = json!({"resource": "bastion", "public_key": public.trim()});
+    let ask = sign("bastion", public.trim());
 
     // No grant, no certificate.
     let refused =
@@ -499,7 +510,7 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
         e.t.post(
             "/v1/ssh/certificates",
             &e.alice,
-            json!({"resource": "bastion", "public_key": signed.certificate}),
+            sign("bastion", &signed.certificate),
         )
         .await;
     // A line of a key's form that is a certificate, not a key.
@@ -519,7 +530,9 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
         e.t.post(
             &format!("/v1/grants/{gid}/revoke"),
             &e.alice,
-            json!({"reason": "done"}),
+            json_of(&RevokeGrant {
+                reason: "done".to_owned(),
+            }),
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK);
@@ -543,7 +556,7 @@ async fn no_ssh_certificate_is_signed_in_a_grants_last_second() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let ask = json!({"resource": "bastion", "public_key": public.trim()});
+    let ask = sign("bastion", public.trim());
     let g = granted(&e, "bastion", "login").await;
     let ends = g.ends_at.unwrap();
     let whole = ends - Duration::nanoseconds(i64::from(ends.nanosecond()));
