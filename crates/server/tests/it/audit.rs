@@ -6,6 +6,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use warden_audit::PublicKey;
 use warden_audit::verify::{Failure, Options, verify_reader};
+use warden_proto::audit::{AuditKey, AuditPage};
 
 use crate::support::{TestApp, eventually};
 
@@ -38,8 +39,9 @@ async fn published_key(t: &TestApp) -> PublicKey {
     // The key is public: no token.
     let answer = t.send(Method::GET, "/v1/audit/key", None, None).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    let key = PublicKey::parse(answer.body["public_key"].as_str().unwrap()).unwrap();
-    assert_eq!(answer.body["key_id"], key.key_id());
+    let published: AuditKey = answer.parse();
+    let key = PublicKey::parse(&published.public_key).unwrap();
+    assert_eq!(published.key_id, key.key_id());
     key
 }
 
@@ -118,13 +120,7 @@ async fn an_export_verifies_offline_with_the_published_key() {
     let head = t.state.store().audit_head().await.unwrap();
     let beyond = t.get("/v1/audit/export?since=100000", &auditor).await;
     assert_eq!(beyond.status, StatusCode::NOT_FOUND, "{beyond:?}");
-    assert!(
-        beyond.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("the log ends at"),
-        "{beyond:?}"
-    );
+    assert!(beyond.detail().contains("the log ends at"), "{beyond:?}");
     assert_eq!(t.state.store().audit_head().await.unwrap(), head);
 }
 
@@ -143,7 +139,8 @@ async fn only_auditors_and_admins_read_the_log_and_nobody_changes_it() {
             assert_eq!(t.get(path, token).await.status, StatusCode::OK, "{path}");
         }
     }
-    // The API has no operation but reads under /v1/audit.
+    // The API has no operation but reads under /v1/audit: the OpenAPI document, read as
+    // raw JSON.
     let doc = t
         .send(Method::GET, "/v1/openapi.json", None, None)
         .await
@@ -173,21 +170,21 @@ async fn search_filters_pages_and_refuses_bad_queries() {
     let admin = some_changes(&t).await;
     let page = t.get("/v1/audit/events?action=user.create", &admin).await;
     assert_eq!(page.status, StatusCode::OK);
-    let events = page.body["events"].as_array().unwrap();
+    let events = page.parse::<AuditPage>().events;
     assert_eq!(events.len(), 3);
-    assert_eq!(events[0]["target"], "user:cy", "newest first");
-    assert_eq!(events[0]["actor"]["user"], "admin");
-    assert_eq!(events[0]["actor"]["ip"], "198.51.100.10");
-    assert_eq!(events[0]["actor"]["user_agent"], "warden-tests");
-    assert_eq!(events[0]["hash"].as_str().unwrap().len(), 64);
+    assert_eq!(events[0].target.as_deref(), Some("user:cy"), "newest first");
+    assert_eq!(events[0].actor.user.as_deref(), Some("admin"));
+    assert_eq!(events[0].actor.ip.as_deref(), Some("198.51.100.10"));
+    assert_eq!(events[0].actor.user_agent.as_deref(), Some("warden-tests"));
+    assert_eq!(events[0].hash.len(), 64);
 
     let failed = t
         .get("/v1/audit/events?actor=ann&action=auth.*", &admin)
         .await;
-    let events = failed.body["events"].as_array().unwrap();
+    let events = failed.parse::<AuditPage>().events;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["action"], "auth.login_failed");
-    assert_eq!(events[0]["outcome"], "failure");
+    assert_eq!(events[0].action, "auth.login_failed");
+    assert_eq!(events[0].outcome, "failure");
 
     // Paging with the cursor reaches every event once.
     let total = t.state.store().audit_head().await.unwrap().0;
@@ -196,14 +193,9 @@ async fn search_filters_pages_and_refuses_bad_queries() {
     loop {
         let page = t.get(&path, &admin).await;
         assert_eq!(page.status, StatusCode::OK);
-        seen.extend(
-            page.body["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["seq"].as_i64().unwrap()),
-        );
-        match page.body["next"].as_i64() {
+        let page: AuditPage = page.parse();
+        seen.extend(page.events.iter().map(|e| e.seq));
+        match page.next {
             Some(next) => path = format!("/v1/audit/events?limit=2&before={next}"),
             None => break,
         }
@@ -228,7 +220,7 @@ async fn search_filters_pages_and_refuses_bad_queries() {
         )
         .await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY, "{empty:?}");
-    assert_eq!(empty.body["errors"][0]["field"], "until");
+    assert_eq!(empty.details().errors[0].field, "until");
 }
 
 /// The signer runs while events arrive: each new head is signed within its interval, and

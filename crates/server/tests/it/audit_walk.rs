@@ -13,8 +13,16 @@ use std::process::Command;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use warden_app::demo;
+use warden_proto::auth::{CreatedToken, LoginResponse};
+use warden_proto::directory::PolicyPlan;
+use warden_proto::grants::BreakGlassInfo;
+use warden_proto::requests::RequestInfo;
+use warden_proto::targets::{GrantCredential, ResourceReconciled, SshCertificate};
+use warden_proto::users::CreatedUser;
+use warden_proto::vault::CheckedOut;
 use warden_store::StoredAuditEvent;
 
 use crate::openapi::ROUTES;
@@ -337,7 +345,7 @@ impl<'a> Walk<'a> {
         } else {
             let token_id = token_id
                 .map(str::to_owned)
-                .or_else(|| answer.body["token_id"].as_str().map(str::to_owned))
+                .or_else(|| Some(answer.parse::<LoginResponse>().token_id.to_string()))
                 .unwrap_or_else(|| panic!("{label}: no token id"));
             let expected = expected.unwrap_or_default();
             for action in expected.iter().chain(also) {
@@ -442,13 +450,14 @@ impl<'a> Walk<'a> {
                 &[],
             )
             .await;
-        let token = answer.body["token"].as_str().unwrap().to_owned();
+        let login: LoginResponse = answer.parse();
+        let token = login.token.0.expose_secret().to_owned();
         self.token_secret(&token);
         self.secret(password);
         Who {
             name: name.to_owned(),
             token,
-            token_id: answer.body["token_id"].as_str().unwrap().to_owned(),
+            token_id: login.token_id.to_string(),
         }
     }
 
@@ -463,22 +472,24 @@ impl<'a> Walk<'a> {
                 Payload::Json(json!({"username": name, "scopes": scopes, "password": password})),
             )
             .await;
+        // The raw JSON: no password field at all when one was given.
         assert!(created.body.get("initial_password").is_none());
         self.login(name, &password).await
     }
 
     /// Files a request; approves it (bob, then sam where two must) when it waits.
-    async fn request(&mut self, who: &Who, body: Value, approvers: &[&Who]) -> Value {
-        let filed = self
+    async fn request(&mut self, who: &Who, body: Value, approvers: &[&Who]) -> RequestInfo {
+        let filed: RequestInfo = self
             .call(
                 ("post", "/v1/requests"),
                 "/v1/requests",
                 who,
                 Payload::Json(body),
             )
-            .await;
-        let rid = id(&filed.body);
-        let mut state = filed.body["state"].as_str().unwrap().to_owned();
+            .await
+            .parse();
+        let rid = filed.id;
+        let mut state = filed.state.clone();
         for approver in approvers {
             if state != "pending" {
                 break;
@@ -491,21 +502,24 @@ impl<'a> Walk<'a> {
                     Payload::Json(json!({"comment": "checked the ticket"})),
                 )
                 .await;
-            state = decided.body["state"].as_str().unwrap().to_owned();
+            state = decided.parse::<RequestInfo>().state;
         }
-        filed.body
+        filed
     }
 }
 
 /// The active grant of request `r`, seen by its holder.
-async fn active_grant(t: &TestApp, holder: &Who, r: &Value) -> String {
+async fn active_grant(t: &TestApp, holder: &Who, r: &RequestInfo) -> String {
     let r = t
-        .get(&format!("/v1/requests/{}", id(r)), &holder.token)
+        .get(&format!("/v1/requests/{}", r.id), &holder.token)
         .await;
-    assert_eq!(r.body["grant"]["state"], "active", "{r:?}");
-    id(&r.body["grant"])
+    let grant = r.parse::<RequestInfo>().grant;
+    let grant = grant.unwrap_or_else(|| panic!("no grant: {r:?}"));
+    assert_eq!(grant.state, "active", "{r:?}");
+    grant.id.to_string()
 }
 
+/// The `id` of a SCIM resource.
 fn id(v: &Value) -> String {
     v["id"]
         .as_str()
@@ -578,7 +592,7 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             Payload::Json(json!({"files": files})),
         )
         .await;
-    assert!(!plan.body["resources_added"].as_array().unwrap().is_empty());
+    assert!(!plan.parse::<PolicyPlan>().resources_added.is_empty());
     w.call(
         ("post", "/v1/policy/apply"),
         "/v1/policy/apply",
@@ -608,7 +622,13 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             Payload::Json(json!({"username": "extra", "scopes": ["audit:read"]})),
         )
         .await;
-    let generated = extra.body["initial_password"].as_str().unwrap().to_owned();
+    let generated = extra
+        .parse::<CreatedUser>()
+        .initial_password
+        .unwrap()
+        .0
+        .expose_secret()
+        .to_owned();
     w.secret(&generated);
     w.call(
         ("patch", "/v1/users/{username}"),
@@ -636,10 +656,11 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             Payload::Json(json!({"name": "scim", "scopes": ["hr:sync"]})),
         )
         .await;
+    let created: CreatedToken = created.parse();
     let scim = Who {
         name: "idp".to_owned(),
-        token: created.body["token"].as_str().unwrap().to_owned(),
-        token_id: created.body["info"]["id"].as_str().unwrap().to_owned(),
+        token: created.token.0.expose_secret().to_owned(),
+        token_id: created.info.id.to_string(),
     };
     w.token_secret(&scim.token);
     let spare = w
@@ -650,8 +671,9 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             Payload::Json(json!({"name": "spare"})),
         )
         .await;
-    w.token_secret(spare.body["token"].as_str().unwrap());
-    let spare_id = spare.body["info"]["id"].as_str().unwrap().to_owned();
+    let spare: CreatedToken = spare.parse();
+    w.token_secret(spare.token.0.expose_secret());
+    let spare_id = spare.info.id;
     w.call(
         ("delete", "/v1/tokens/{id}"),
         &format!("/v1/tokens/{spare_id}"),
@@ -680,14 +702,14 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
     let orders = w
         .request(&alice, ask("orders-db", "read", Some("CHG-1")), &approvers)
         .await;
-    assert_eq!(orders["state"], "pending", "{orders}");
+    assert_eq!(orders.state, "pending", "{orders:?}");
     let denied = w
         .request(&alice, ask("orders-db", "write", Some("CHG-2")), &[])
         .await;
-    assert_eq!(denied["state"], "pending", "{denied}");
+    assert_eq!(denied.state, "pending", "{denied:?}");
     w.call(
         ("post", "/v1/requests/{id}/deny"),
-        &format!("/v1/requests/{}/deny", id(&denied)),
+        &format!("/v1/requests/{}/deny", denied.id),
         &bob,
         Payload::Json(json!({"comment": "not for this ticket"})),
     )
@@ -695,10 +717,10 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
     let cancelled = w
         .request(&alice, ask("payments-db", "read", Some("CHG-3")), &[])
         .await;
-    assert_eq!(cancelled["state"], "pending", "{cancelled}");
+    assert_eq!(cancelled.state, "pending", "{cancelled:?}");
     w.call(
         ("post", "/v1/requests/{id}/cancel"),
-        &format!("/v1/requests/{}/cancel", id(&cancelled)),
+        &format!("/v1/requests/{}/cancel", cancelled.id),
         &alice,
         Payload::Empty,
     )
@@ -713,7 +735,8 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             &["request.approve"],
         )
         .await;
-    assert_eq!(auto.body["state"], "provisioning", "{auto:?}");
+    let auto: RequestInfo = auto.parse();
+    assert_eq!(auto.state, "provisioning", "{auto:?}");
     let bastion = w
         .request(&alice, ask("bastion", "login", Some("CHG-4")), &approvers)
         .await;
@@ -721,7 +744,7 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
     assert_eq!(report.failures, 0, "{report:?}");
     assert_eq!(report.provisioned, 3, "{report:?}");
     let orders_grant = active_grant(&t, &alice, &orders).await;
-    let cache_grant = active_grant(&t, &alice, &auto.body).await;
+    let cache_grant = active_grant(&t, &alice, &auto).await;
     active_grant(&t, &alice, &bastion).await;
 
     // ----- what a holder takes to a target -----
@@ -733,7 +756,7 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             Payload::Empty,
         )
         .await;
-    let password = credential.body["password"].as_str().unwrap().to_owned();
+    let password = credential.parse::<GrantCredential>().password;
     w.secret(&password);
     let key = public_key(dir.path());
     let signed = w
@@ -744,7 +767,7 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             Payload::Json(json!({"resource": "bastion", "public_key": key})),
         )
         .await;
-    assert_eq!(signed.body["principals"], json!(["ops"]));
+    assert_eq!(signed.parse::<SshCertificate>().principals, ["ops"]);
 
     // ----- the vault: shares, an account on the private Redis, check-out, keys -----
     let init = w
@@ -790,7 +813,10 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             Payload::Json(json!({"grant": cache_grant})),
         )
         .await;
-    assert_eq!(out.body["password"], vaulted);
+    assert_eq!(
+        out.parse::<CheckedOut>().password.0.expose_secret(),
+        vaulted
+    );
     w.call(
         ("post", "/v1/accounts/{name}/checkin"),
         "/v1/accounts/cache-ops/checkin",
@@ -880,7 +906,13 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             &[],
         )
         .await;
-    assert_eq!(extended.body["extends"], cache_grant.as_str());
+    assert_eq!(
+        extended
+            .parse::<RequestInfo>()
+            .extends
+            .map(|g| g.to_string()),
+        Some(cache_grant.clone())
+    );
     assert!(
         events.iter().any(|e| e.action == "request.create"
             && e.details.get("extends") == Some(&cache_grant)),
@@ -904,7 +936,7 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
                                  "reason": "sessions failing for all EU users, INC-9000"})),
         )
         .await;
-    let glass_id = id(&glass.body);
+    let glass_id = glass.parse::<BreakGlassInfo>().id;
     w.call(
         ("post", "/v1/breakglass/{id}/justify"),
         &format!("/v1/breakglass/{glass_id}/justify"),
@@ -933,7 +965,13 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
                                  "email": "victor@dbfix.example", "company": "DBFix", "days": 14})),
         )
         .await;
-    w.secret(vendor.body["initial_password"].as_str().unwrap());
+    w.secret(
+        vendor
+            .parse::<warden_proto::grants::CreatedVendor>()
+            .initial_password
+            .0
+            .expose_secret(),
+    );
 
     // ----- reconciliation, of the private Redis only -----
     let report = t.tick().await;
@@ -946,11 +984,9 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
             Payload::Json(json!({})),
         )
         .await;
-    assert_eq!(run.body[0]["resource"], "session-cache", "{run:?}");
-    assert!(
-        run.body[0]["errors"].as_array().unwrap().is_empty(),
-        "{run:?}"
-    );
+    let runs: Vec<ResourceReconciled> = run.parse();
+    assert_eq!(runs[0].resource, "session-cache", "{run:?}");
+    assert!(runs[0].errors.is_empty(), "{run:?}");
 
     // ----- SCIM -----
     let walker = id(&w
@@ -1056,7 +1092,7 @@ async fn every_state_changing_route_writes_its_event_by_the_caller_and_no_secret
         ),
         (
             "/v1/requests/{id}",
-            format!("/v1/requests/{}", id(&orders)),
+            format!("/v1/requests/{}", orders.id),
             Some(&alice),
         ),
         ("/v1/grants", "/v1/grants".into(), Some(&alice)),

@@ -1,14 +1,31 @@
 //! Authentication: tokens, scopes, logins, throttling.
 
 use axum::http::{Method, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use time::Duration;
+use warden_proto::auth::{ChangePassword, CreateToken, CreatedToken, LoginRequest, WhoAmI};
+use warden_proto::system::Ready;
+use warden_proto::users::{CreateUser, UpdateUser};
 use warden_store::Backend;
 
-use crate::support::{PEER, TestApp};
+use crate::support::{PEER, TestApp, json_of};
 
 fn login_body(user: &str, password: &str) -> Option<Value> {
-    Some(json!({"username": user, "password": password}))
+    Some(json_of(&LoginRequest {
+        username: user.to_owned(),
+        password: password.into(),
+    }))
+}
+
+/// A body creating a token `name`, of `scopes` (the caller's when none), living
+/// `expires_in_secs` (the default when none).
+fn token(name: &str, scopes: Option<&[&str]>, expires_in_secs: Option<u64>) -> Value {
+    json_of(&CreateToken {
+        name: name.to_owned(),
+        scopes: scopes.map(|s| s.iter().map(|s| (*s).to_owned()).collect()),
+        expires_in_secs,
+    })
 }
 
 #[tokio::test]
@@ -17,8 +34,9 @@ async fn good_token_is_accepted_and_names_its_holder() {
     let token = t.admin().await;
     let me = t.get("/v1/auth/whoami", &token).await;
     assert_eq!(me.status, StatusCode::OK, "{me:?}");
-    assert_eq!(me.body["username"], "admin");
-    assert_eq!(me.body["scopes"], json!(["admin"]));
+    let me: WhoAmI = me.parse();
+    assert_eq!(me.username, "admin");
+    assert_eq!(me.scopes, ["admin"]);
     let actions = t.audit_actions().await;
     assert_eq!(actions, ["system.bootstrap", "auth.login"]);
 }
@@ -50,6 +68,7 @@ async fn missing_malformed_unknown_and_tampered_tokens_get_the_same_401() {
             answer.headers["www-authenticate"],
             "Bearer realm=\"warden\""
         );
+        // The raw JSON: the refusals must be the same on the wire, field for field.
         let mut body = answer.body.clone();
         body.as_object_mut().unwrap().remove("request_id");
         bodies.push(body);
@@ -76,14 +95,15 @@ async fn expired_token_is_refused() {
     let t = TestApp::new().await;
     let admin = t.admin().await;
     let created = t
-        .post(
-            "/v1/tokens",
-            &admin,
-            json!({"name": "short", "expires_in_secs": 120}),
-        )
+        .post("/v1/tokens", &admin, token("short", None, Some(120)))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    let token = created.body["token"].as_str().unwrap().to_owned();
+    let token = created
+        .parse::<CreatedToken>()
+        .token
+        .0
+        .expose_secret()
+        .to_owned();
     assert_eq!(
         t.get("/v1/auth/whoami", &token).await.status,
         StatusCode::OK
@@ -122,13 +142,7 @@ async fn wrong_scope_is_403_and_names_the_scope() {
     let answer = t.get("/v1/users", &alice).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert_eq!(answer.problem(), "insufficient-scope");
-    assert!(
-        answer.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("users:read"),
-        "{answer:?}"
-    );
+    assert!(answer.detail().contains("users:read"), "{answer:?}");
 
     // A token narrower than its user: admin minting a users:read token cannot write.
     let admin = t.admin().await;
@@ -136,13 +150,27 @@ async fn wrong_scope_is_403_and_names_the_scope() {
         .post(
             "/v1/tokens",
             &admin,
-            json!({"name": "ro", "scopes": ["users:read"]}),
+            token("ro", Some(&["users:read"]), None),
         )
         .await;
-    let narrow = narrow.body["token"].as_str().unwrap().to_owned();
+    let narrow = narrow
+        .parse::<CreatedToken>()
+        .token
+        .0
+        .expose_secret()
+        .to_owned();
     assert_eq!(t.get("/v1/users", &narrow).await.status, StatusCode::OK);
     let write = t
-        .post("/v1/users", &narrow, json!({"username": "mallory"}))
+        .post(
+            "/v1/users",
+            &narrow,
+            json_of(&CreateUser {
+                username: "mallory".to_owned(),
+                display_name: None,
+                scopes: Vec::new(),
+                password: None,
+            }),
+        )
         .await;
     assert_eq!(write.status, StatusCode::FORBIDDEN);
     assert_eq!(write.problem(), "insufficient-scope");
@@ -153,11 +181,7 @@ async fn a_token_cannot_mint_a_wider_token() {
     let t = TestApp::new().await;
     let alice = t.user_with("alice", &["request"]).await;
     let wider = t
-        .post(
-            "/v1/tokens",
-            &alice,
-            json!({"name": "x", "scopes": ["admin"]}),
-        )
+        .post("/v1/tokens", &alice, token("x", Some(&["admin"]), None))
         .await;
     assert_eq!(wider.status, StatusCode::FORBIDDEN);
     assert_eq!(wider.problem(), "insufficient-scope");
@@ -169,27 +193,24 @@ async fn a_token_cannot_mint_a_wider_token() {
         )
         .await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-    assert_eq!(unknown.body["errors"][0]["field"], "scopes.1");
+    assert_eq!(unknown.details().errors[0].field, "scopes.1");
     let too_long = t
-        .post(
-            "/v1/tokens",
-            &alice,
-            json!({"name": "x", "expires_in_secs": 10_000_000_000u64}),
-        )
+        .post("/v1/tokens", &alice, token("x", None, Some(10_000_000_000)))
         .await;
     // A lifetime the document allows, past what this server issues.
     assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(too_long.body["errors"][0]["field"], "expires_in_secs");
+    let errors = too_long.details().errors;
+    assert_eq!(errors[0].field, "expires_in_secs");
     // The limit in words as well as in the field's seconds.
     assert_eq!(
-        too_long.body["errors"][0]["message"],
+        errors[0].message,
         "must be between 60 and 31536000 seconds (1m to 365d)"
     );
-    let ok = t.post("/v1/tokens", &alice, json!({"name": "ci"})).await;
+    let ok = t.post("/v1/tokens", &alice, token("ci", None, None)).await;
     assert_eq!(ok.status, StatusCode::CREATED);
     assert_eq!(
-        ok.body["info"]["scopes"],
-        json!(["request"]),
+        ok.parse::<CreatedToken>().info.scopes,
+        ["request"],
         "defaults to the caller's scopes"
     );
 }
@@ -205,7 +226,10 @@ async fn taking_a_scope_from_a_user_takes_it_from_their_tokens() {
             Method::PATCH,
             "/v1/users/rita",
             Some(&admin),
-            Some(json!({"scopes": ["request"]})),
+            Some(json_of(&UpdateUser {
+                scopes: Some(vec!["request".to_owned()]),
+                disabled: None,
+            })),
         )
         .await;
     assert_eq!(change.status, StatusCode::OK, "{change:?}");
@@ -220,9 +244,12 @@ async fn revoked_token_and_disabled_user_are_refused() {
     let t = TestApp::new().await;
     let admin = t.admin().await;
     let dave = t.user_with("dave", &["request"]).await;
-    let second = t.post("/v1/tokens", &dave, json!({"name": "laptop"})).await;
-    let second_id = second.body["info"]["id"].as_str().unwrap().to_owned();
-    let second = second.body["token"].as_str().unwrap().to_owned();
+    let second = t
+        .post("/v1/tokens", &dave, token("laptop", None, None))
+        .await;
+    let second: CreatedToken = second.parse();
+    let second_id = second.info.id;
+    let second = second.token.0.expose_secret().to_owned();
 
     // Logout revokes the session token only.
     assert_eq!(
@@ -262,7 +289,10 @@ async fn revoked_token_and_disabled_user_are_refused() {
             Method::PATCH,
             "/v1/users/dave",
             Some(&admin),
-            Some(json!({"disabled": true})),
+            Some(json_of(&UpdateUser {
+                scopes: None,
+                disabled: Some(true),
+            })),
         )
         .await;
     assert_eq!(off.status, StatusCode::OK);
@@ -329,6 +359,7 @@ async fn unknown_user_and_wrong_password_are_indistinguishable() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
         assert_eq!(answer.problem(), "unauthorized");
     }
+    // The raw JSON: the three refusals must be the same on the wire, field for field.
     let strip = |v: &Value| {
         let mut v = v.clone();
         v.as_object_mut().unwrap().remove("request_id");
@@ -475,7 +506,12 @@ async fn repeated_failures_lock_the_account_name_from_any_source() {
 async fn password_change_needs_the_current_password() {
     let t = TestApp::new().await;
     let hank = t.user_with("hank", &["request"]).await;
-    let body = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    let body = |current: &str, new: &str| {
+        json_of(&ChangePassword {
+            current_password: current.into(),
+            new_password: new.into(),
+        })
+    };
     let wrong = t
         .post(
             "/v1/auth/password",
@@ -492,7 +528,7 @@ async fn password_change_needs_the_current_password() {
         )
         .await;
     assert_eq!(weak.status, StatusCode::BAD_REQUEST);
-    assert_eq!(weak.body["errors"][0]["field"], "new_password");
+    assert_eq!(weak.details().errors[0].field, "new_password");
     let ok = t
         .post(
             "/v1/auth/password",
@@ -518,7 +554,10 @@ async fn authentication_works_the_same_on_postgres() {
     let t = TestApp::with(Backend::Postgres, |_| {}).await;
     let token = t.user_with("ivy", &["request"]).await;
     assert_eq!(
-        t.get("/v1/auth/whoami", &token).await.body["username"],
+        t.get("/v1/auth/whoami", &token)
+            .await
+            .parse::<WhoAmI>()
+            .username,
         "ivy"
     );
     assert_eq!(
@@ -535,5 +574,5 @@ async fn authentication_works_the_same_on_postgres() {
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let ready = t.send(Method::GET, "/readyz", None, None).await;
-    assert_eq!(ready.body["storage"], "postgres");
+    assert_eq!(ready.parse::<Ready>().storage, "postgres");
 }

@@ -22,6 +22,9 @@ use uuid::Uuid;
 use warden_app::demo;
 use warden_core::authz::{self, Operation as Op, Refusal, Relation};
 use warden_core::{Scope, ScopeSet};
+use warden_proto::grants::GrantInfo;
+use warden_proto::requests::RequestInfo;
+use warden_proto::users::UserInfo;
 
 use crate::openapi::ROUTES;
 use crate::support::{Answer, PEER, TestApp};
@@ -1360,9 +1363,9 @@ async fn a_delegated_user_manager_cannot_disable_an_administrator() {
         t.get("/v1/auth/whoami", &admin).await.status,
         StatusCode::OK
     );
-    let root2 = t.get("/v1/users/root2", &admin).await;
-    assert_eq!(root2.body["disabled"], false);
-    assert_eq!(root2.body["scopes"], json!(["admin"]));
+    let root2: UserInfo = t.get("/v1/users/root2", &admin).await.parse();
+    assert!(!root2.disabled);
+    assert_eq!(root2.scopes, ["admin"]);
     // Each attempt is audited as refused.
     let events = t.state.store().audit_events(0, 10_000).await.unwrap();
     let denied: Vec<_> = events
@@ -1400,10 +1403,14 @@ async fn seeing_a_grant_is_not_the_right_to_end_it() {
     let filed = t
         .post("/v1/requests", &p.alice, ask("session-cache", "read", None))
         .await;
-    assert_eq!(filed.body["state"], "provisioning", "{filed:?}");
+    assert_eq!(
+        filed.parse::<RequestInfo>().state,
+        "provisioning",
+        "{filed:?}"
+    );
     t.tick().await;
-    let grants = t.get("/v1/grants", &p.alice).await;
-    let gid = grants.body[0]["id"].as_str().unwrap().to_owned();
+    let grants: Vec<GrantInfo> = t.get("/v1/grants", &p.alice).await.parse();
+    let gid = grants[0].id;
 
     // The auditor sees it, and is told why she may not end it.
     assert_eq!(
@@ -1419,13 +1426,7 @@ async fn seeing_a_grant_is_not_the_right_to_end_it() {
         .await;
     assert_eq!(revoke.status, StatusCode::FORBIDDEN, "{revoke:?}");
     assert_eq!(revoke.problem(), "insufficient-scope");
-    assert!(
-        revoke.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("not change it"),
-        "{revoke:?}"
-    );
+    assert!(revoke.detail().contains("not change it"), "{revoke:?}");
     // Another requester does not even see it.
     let hidden = t
         .post(
@@ -1435,9 +1436,9 @@ async fn seeing_a_grant_is_not_the_right_to_end_it() {
         )
         .await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{hidden:?}");
-    let still = t.get(&format!("/v1/grants/{gid}"), &p.alice).await;
-    assert_eq!(still.body["state"], "active", "{still:?}");
-    assert!(still.body["end_reason"].is_null());
+    let still: GrantInfo = t.get(&format!("/v1/grants/{gid}"), &p.alice).await.parse();
+    assert_eq!(still.state, "active", "{still:?}");
+    assert!(still.end_reason.is_none());
 }
 
 /// Hole 6: refused attempts at privileged operations left no audit event; only failed
@@ -1453,7 +1454,7 @@ async fn refused_privileged_attempts_are_audited() {
             ask("orders-db", "read", Some("CHG-2")),
         )
         .await;
-    let own = id(&own.body);
+    let own = own.parse::<RequestInfo>().id.to_string();
     let attempts: Vec<(&str, &str, Option<Value>, &str, &str)> = vec![
         (
             "post",

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use warden_app::AppState;
+use warden_proto::directory::{PolicyApplied, PolicyPlan};
+use warden_proto::grants::GrantInfo;
+use warden_proto::requests::RequestInfo;
 use warden_server::api;
 use warden_store::Store;
 
@@ -35,17 +38,9 @@ fn demo_files() -> Value {
 
 /// The `file:line` and message of each error of a refused policy, by resource name.
 fn errors_of(answer: &Answer) -> Vec<(String, String)> {
-    answer.body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors: {answer:?}"))
-        .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap().to_owned(),
-                e["message"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    let errors = answer.details().errors;
+    assert!(!errors.is_empty(), "no errors: {answer:?}");
+    errors.into_iter().map(|e| (e.field, e.message)).collect()
 }
 
 /// Regression: a resource naming a connection the server did not have was applied with
@@ -118,15 +113,19 @@ async fn with_record_only_the_plan_warns_which_resources_are_only_recorded() {
     let change = json!({"files": demo_files(), "comment": "connections"});
     let plan = t.post("/v1/policy/plan", &admin, change.clone()).await;
     assert_eq!(plan.status, StatusCode::OK, "{plan:?}");
-    let expected = json!([
+    let expected = [
         "resources.toml:49: resource wiki-db names connection wiki, which the server does not \
          configure: its grants are only recorded in Warden's database ([grants] record_only), \
-         never made on a target"
-    ]);
-    assert_eq!(plan.body["warnings"], expected, "{plan:?}");
+         never made on a target",
+    ];
+    assert_eq!(plan.parse::<PolicyPlan>().warnings, expected, "{plan:?}");
     let applied = t.post("/v1/policy/apply", &admin, change).await;
     assert_eq!(applied.status, StatusCode::OK, "{applied:?}");
-    assert_eq!(applied.body["plan"]["warnings"], expected, "{applied:?}");
+    assert_eq!(
+        applied.parse::<PolicyApplied>().plan.warnings,
+        expected,
+        "{applied:?}"
+    );
 }
 
 /// Regression: a grant whose provisioning failed because its connection had no
@@ -140,8 +139,8 @@ async fn a_grant_that_never_reached_its_target_settles_without_a_revocation() {
     let (t, p) = people().await;
     let filed = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-1"))).await;
     assert_eq!(filed.status, StatusCode::CREATED, "{filed:?}");
-    let rid = filed.body["id"].as_str().unwrap().to_owned();
-    let approved = decide(&t, &p.bob, &rid, "approve").await;
+    let rid = filed.parse::<RequestInfo>().id;
+    let approved = decide(&t, &p.bob, &rid.to_string(), "approve").await;
     assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
 
     let TestApp {
@@ -175,16 +174,12 @@ async fn a_grant_that_never_reached_its_target_settles_without_a_revocation() {
     // The clean-up settles at once, without a revocation.
     let second = t.tick().await;
     assert_eq!(second.failures, 0, "{second:?}");
-    let grants = t.get("/v1/grants", &p.alice).await;
+    let grants: Vec<GrantInfo> = t.get("/v1/grants", &p.alice).await.parse();
     let g = grants
-        .body
-        .as_array()
-        .unwrap()
         .iter()
-        .find(|g| g["request"] == rid.as_str())
-        .unwrap_or_else(|| panic!("{grants:?}"))
-        .clone();
-    assert_eq!(g["state"], "failed", "{g}");
+        .find(|g| g.request == rid)
+        .unwrap_or_else(|| panic!("{grants:?}"));
+    assert_eq!(g.state, "failed", "{g:?}");
     let events = t.state.store().audit_events(0, 10_000).await.unwrap();
     let revoked: Vec<_> = events
         .iter()

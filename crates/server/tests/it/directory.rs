@@ -2,10 +2,44 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use warden_app::demo;
+use warden_proto::directory::{
+    ApplyPolicy, EntitlementInfo, Explanation, IdentityDetail, PersonChange, PolicyApplied,
+    PolicyChange, PolicyFile, PolicyPlan, PolicyVersionInfo, RestoreRequest, SyncReport,
+};
 
-use crate::support::{Answer, PEER, TestApp};
+use crate::support::{Answer, PEER, TestApp, json_of};
+
+/// A plan of the policy directory `files`.
+fn plan_of(files: &[PolicyFile]) -> Value {
+    json_of(&PolicyChange {
+        files: files.to_vec(),
+        comment: None,
+    })
+}
+
+/// An apply of the policy directory `files`, for `comment`.
+fn apply_of(files: &[PolicyFile], comment: &str) -> Value {
+    json_of(&ApplyPolicy {
+        files: files.to_vec(),
+        comment: comment.to_owned(),
+    })
+}
+
+/// A restore of a policy version, for `comment`.
+fn restore(comment: &str) -> Value {
+    json_of(&RestoreRequest {
+        comment: comment.to_owned(),
+    })
+}
+
+/// Counts of a sync report, as `(lifecycle, count)` pairs.
+fn counts<const N: usize>(pairs: [(&str, usize); N]) -> BTreeMap<String, usize> {
+    pairs.into_iter().map(|(k, n)| (k.to_owned(), n)).collect()
+}
 
 const HEADER: &str = "employee_id,username,email,name,department,job_function,manager,location,status,type,start_date,end_date\n";
 
@@ -34,15 +68,21 @@ pub(crate) async fn sync(t: &TestApp, token: &str, body: &str, query: &str) -> A
 }
 
 pub(crate) async fn apply_demo_policy(t: &TestApp, admin: &str) -> Answer {
-    let files: Vec<Value> = demo::policy_files()
+    let files: Vec<PolicyFile> = demo::policy_files()
         .into_iter()
-        .map(|f| json!({"path": f.path, "text": f.text}))
+        .map(|f| PolicyFile {
+            path: f.path,
+            text: f.text,
+        })
         .collect();
     let answer = t
         .post(
             "/v1/policy/apply",
             admin,
-            json!({"files": files, "comment": "demo policy"}),
+            json_of(&ApplyPolicy {
+                files,
+                comment: "demo policy".to_owned(),
+            }),
         )
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
@@ -66,23 +106,15 @@ pub(crate) async fn demo_app_with(
     (t, admin)
 }
 
-async fn identity(t: &TestApp, admin: &str, who: &str) -> Value {
+async fn identity(t: &TestApp, admin: &str, who: &str) -> IdentityDetail {
     let answer = t.get(&format!("/v1/identities/{who}"), admin).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    answer.body
+    answer.parse()
 }
 
-fn entitlements(list: &Value) -> Vec<String> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["resource"].as_str().unwrap(),
-                e["role"].as_str().unwrap()
-            )
-        })
+fn entitlements(list: &[EntitlementInfo]) -> Vec<String> {
+    list.iter()
+        .map(|e| format!("{}/{}", e.resource, e.role))
         .collect()
 }
 
@@ -90,13 +122,13 @@ fn entitlements(list: &Value) -> Vec<String> {
 async fn a_csv_sync_makes_joiners_with_birthright_and_queued_provisioning() {
     let (t, admin) = demo_app().await;
     let alice = identity(&t, &admin, "alice").await;
-    assert_eq!(alice["identity"]["department"], "Platform");
-    assert_eq!(alice["policy_groups"], json!(["engineering", "sre"]));
-    assert_eq!(entitlements(&alice["birthright"]), ["wiki-db/read"]);
-    assert!(entitlements(&alice["eligible"]).contains(&"payments-db/admin".to_owned()));
+    assert_eq!(alice.identity.department.as_deref(), Some("Platform"));
+    assert_eq!(alice.policy_groups, ["engineering", "sre"]);
+    assert_eq!(entitlements(&alice.birthright), ["wiki-db/read"]);
+    assert!(entitlements(&alice.eligible).contains(&"payments-db/admin".to_owned()));
     // Vendors are not engineering: no birthright.
     assert_eq!(
-        entitlements(&identity(&t, &admin, "vince").await["birthright"]),
+        entitlements(&identity(&t, &admin, "vince").await.birthright),
         Vec::<String>::new()
     );
 
@@ -134,12 +166,12 @@ async fn a_json_sync_reads_the_same_population() {
     ]"#;
     let answer = sync(&t, &admin, json, "format=json").await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.body["counts"], json!({"joiner": 2}));
+    assert_eq!(answer.parse::<SyncReport>().counts, counts([("joiner", 2)]));
     let jo = identity(&t, &admin, "jo@example.com").await;
-    assert_eq!(jo["identity"]["type"], "contractor");
+    assert_eq!(jo.identity.kind, "contractor");
     assert_eq!(
-        identity(&t, &admin, "E2").await["identity"]["manager"],
-        "E1"
+        identity(&t, &admin, "E2").await.identity.manager.as_deref(),
+        Some("E1")
     );
 }
 
@@ -190,23 +222,18 @@ async fn every_kind_of_bad_file_is_refused_whole_with_line_and_field() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "{expected}: {answer:?}"
         );
+        let problem = answer.details();
         assert!(
-            answer.body["detail"]
-                .as_str()
+            problem
+                .detail
+                .as_deref()
                 .unwrap()
                 .contains("nothing was changed")
         );
-        let errors: Vec<String> = answer.body["errors"]
-            .as_array()
-            .unwrap()
+        let errors: Vec<String> = problem
+            .errors
             .iter()
-            .map(|e| {
-                format!(
-                    "{}: {}",
-                    e["field"].as_str().unwrap(),
-                    e["message"].as_str().unwrap()
-                )
-            })
+            .map(|e| format!("{}: {}", e.field, e.message))
             .collect();
         assert!(
             errors.iter().any(|e| e.contains(expected)),
@@ -218,10 +245,7 @@ async fn every_kind_of_bad_file_is_refused_whole_with_line_and_field() {
         "{HEADER}E1,ann,bad,Ann,,,,,,,,\nE2,bo,bo@example.com,Bo,,,,,,,,\nE2,cy,cy@example.com,Cy,,,,,,,,\nE3,di,di@example.com,Di,,,E7,,,,,\n"
     );
     let answer = sync(&t, &admin, &many, "").await;
-    assert!(
-        answer.body["errors"].as_array().unwrap().len() >= 3,
-        "{answer:?}"
-    );
+    assert!(answer.details().errors.len() >= 3, "{answer:?}");
     assert!(
         t.state.store().list_identities().await.unwrap().is_empty(),
         "nothing stored"
@@ -246,45 +270,39 @@ async fn a_dry_run_reports_joiners_movers_and_leavers_and_changes_nothing() {
     let file = format!("{file}E1007,erin,erin@example.com,Erin,Platform,SRE,E1002,,,,,\n");
     let answer = sync(&t, &admin, &file, "dry_run=true").await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.body["dry_run"], true);
+    let report: SyncReport = answer.parse();
+    assert!(report.dry_run);
     assert_eq!(
-        answer.body["counts"],
-        json!({"joiner": 1, "leaver": 1, "mover": 1, "unchanged": 6})
+        report.counts,
+        counts([("joiner", 1), ("leaver", 1), ("mover", 1), ("unchanged", 6)])
     );
-    let by_user = |name: &str| {
-        answer.body["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["username"] == name)
-            .unwrap()
-            .clone()
+    let by_user = |name: &str| -> &PersonChange {
+        report.changes.iter().find(|c| c.username == name).unwrap()
     };
-    assert_eq!(by_user("alice")["lifecycle"], "mover");
+    assert_eq!(by_user("alice").lifecycle, "mover");
     assert!(
-        by_user("alice")["attributes"]
-            .as_array()
-            .unwrap()
+        by_user("alice")
+            .attributes
             .iter()
             .any(|a| a == "department: Platform -> Payments")
     );
     assert!(
-        by_user("alice")["eligibility_removed"]
-            .as_array()
-            .unwrap()
+        by_user("alice")
+            .eligibility_removed
             .iter()
             .any(|e| e == "payments-db/admin")
     );
-    assert_eq!(by_user("dave")["lifecycle"], "leaver");
-    assert_eq!(
-        by_user("dave")["birthright_removed"],
-        json!(["wiki-db/read"])
-    );
-    assert_eq!(by_user("erin")["birthright_added"], json!(["wiki-db/read"]));
+    assert_eq!(by_user("dave").lifecycle, "leaver");
+    assert_eq!(by_user("dave").birthright_removed, ["wiki-db/read"]);
+    assert_eq!(by_user("erin").birthright_added, ["wiki-db/read"]);
 
     assert_eq!(
-        identity(&t, &admin, "alice").await["identity"]["department"],
-        "Platform",
+        identity(&t, &admin, "alice")
+            .await
+            .identity
+            .department
+            .as_deref(),
+        Some("Platform"),
         "unchanged"
     );
     assert_eq!(
@@ -304,15 +322,16 @@ async fn a_mover_loses_what_the_new_job_does_not_give() {
         ),
     )]);
     let answer = sync(&t, &admin, &file, "").await;
-    assert_eq!(answer.body["counts"]["mover"], 1, "{answer:?}");
-    let alice = identity(&t, &admin, "alice").await;
     assert_eq!(
-        alice["policy_groups"],
-        json!(["engineering", "payments-developers"])
+        answer.parse::<SyncReport>().counts.get("mover"),
+        Some(&1),
+        "{answer:?}"
     );
-    assert!(!entitlements(&alice["eligible"]).contains(&"payments-db/admin".to_owned()));
+    let alice = identity(&t, &admin, "alice").await;
+    assert_eq!(alice.policy_groups, ["engineering", "payments-developers"]);
+    assert!(!entitlements(&alice.eligible).contains(&"payments-db/admin".to_owned()));
     assert_eq!(
-        entitlements(&alice["birthright"]),
+        entitlements(&alice.birthright),
         ["wiki-db/read"],
         "still engineering"
     );
@@ -348,9 +367,10 @@ async fn a_leaver_loses_everything_at_once_and_revocations_are_queued_by_the_sam
     )]);
     let answer = sync(&t, &admin, &file, "").await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.body["counts"]["leaver"], 1);
-    assert_eq!(answer.body["accounts_disabled"], 1);
-    assert!(answer.body["tokens_revoked"].as_u64().unwrap() >= 1);
+    let report: SyncReport = answer.parse();
+    assert_eq!(report.counts.get("leaver"), Some(&1));
+    assert_eq!(report.accounts_disabled, 1);
+    assert!(report.tokens_revoked >= 1);
 
     // Immediately after the sync: no access left in the store...
     let store = t.state.store();
@@ -363,8 +383,8 @@ async fn a_leaver_loses_everything_at_once_and_revocations_are_queued_by_the_sam
             .is_none_or(Vec::is_empty)
     );
     let detail = identity(&t, &admin, "alice").await;
-    assert_eq!(detail["identity"]["status"], "terminated");
-    assert_eq!(detail["eligible"], json!([]));
+    assert_eq!(detail.identity.status, "terminated");
+    assert!(detail.eligible.is_empty(), "{detail:?}");
     // ...the revocation is queued for the connectors...
     let jobs = store.access_jobs(Some(alice_id)).await.unwrap();
     let last = jobs.last().unwrap();
@@ -399,21 +419,25 @@ async fn missing_from_the_file_or_past_the_last_day_is_leaving_too() {
     let (t, admin) = demo_app().await;
     // Dave is not in the file any more.
     let answer = sync(&t, &admin, &population(&[("E1005", None)]), "").await;
-    assert_eq!(answer.body["counts"]["leaver"], 1, "{answer:?}");
     assert_eq!(
-        identity(&t, &admin, "dave").await["identity"]["status"],
+        answer.parse::<SyncReport>().counts.get("leaver"),
+        Some(&1),
+        "{answer:?}"
+    );
+    assert_eq!(
+        identity(&t, &admin, "dave").await.identity.status,
         "terminated"
     );
     // Vince's contract ends 2026-12-31; the clock passes it and the same file syncs again.
     t.clock.set(time::macros::datetime!(2027-01-02 08:00 UTC));
     let admin = t.admin().await; // the old session expired with the year
     let answer = sync(&t, &admin, &population(&[("E1005", None)]), "").await;
-    let leavers: Vec<&str> = answer.body["changes"]
-        .as_array()
-        .unwrap()
+    let report: SyncReport = answer.parse();
+    let leavers: Vec<&str> = report
+        .changes
         .iter()
-        .filter(|c| c["lifecycle"] == "leaver")
-        .map(|c| c["username"].as_str().unwrap())
+        .filter(|c| c.lifecycle == "leaver")
+        .map(|c| c.username.as_str())
         .collect();
     assert_eq!(leavers, ["vince"], "{answer:?}");
 }
@@ -450,10 +474,8 @@ async fn a_last_day_passing_without_any_sync_makes_a_leaver() {
         "processed once"
     );
     let admin_again = t.admin().await;
-    assert_eq!(
-        identity(&t, &admin_again, "vince").await["eligible"],
-        json!([])
-    );
+    let detail = identity(&t, &admin_again, "vince").await;
+    assert!(detail.eligible.is_empty(), "{detail:?}");
     let events = t.state.store().audit_events(0, 1000).await.unwrap();
     let leaver = events.iter().find(|e| e.action == "hr.leaver").unwrap();
     assert_eq!(leaver.target.as_deref(), Some("identity:V2001"));
@@ -479,11 +501,8 @@ async fn a_file_that_would_make_most_people_leave_is_refused_unless_asked_for() 
         .collect();
     let refused = sync(&t, &admin, &format!("{HEADER}{truncated}"), "").await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
-    assert!(refused.body["detail"].as_str().unwrap().contains("7 of 10"));
-    assert_eq!(
-        identity(&t, &admin, "u9").await["identity"]["status"],
-        "active"
-    );
+    assert!(refused.detail().contains("7 of 10"));
+    assert_eq!(identity(&t, &admin, "u9").await.identity.status, "active");
     let forced = sync(
         &t,
         &admin,
@@ -491,7 +510,7 @@ async fn a_file_that_would_make_most_people_leave_is_refused_unless_asked_for() 
         "allow_mass_leave=true",
     )
     .await;
-    assert_eq!(forced.body["counts"]["leaver"], 7);
+    assert_eq!(forced.parse::<SyncReport>().counts.get("leaver"), Some(&7));
 }
 
 #[tokio::test]
@@ -524,17 +543,10 @@ async fn a_file_cannot_take_over_an_identity_managed_by_scim() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "{answer:?}"
     );
-    let fields: Vec<&str> = answer.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let errors = answer.details().errors;
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["line 2: employee_id", "line 3: username"]);
-    assert_eq!(
-        identity(&t, &admin, "zoe").await["identity"]["source"],
-        "scim"
-    );
+    assert_eq!(identity(&t, &admin, "zoe").await.identity.source, "scim");
 }
 
 #[tokio::test]
@@ -557,8 +569,9 @@ async fn a_leaver_named_like_the_initial_administrator_cannot_disable_it() {
         "",
     )
     .await;
-    assert_eq!(left.body["counts"]["leaver"], 1, "{left:?}");
-    assert_eq!(left.body["accounts_disabled"], 0);
+    let report: SyncReport = left.parse();
+    assert_eq!(report.counts.get("leaver"), Some(&1), "{left:?}");
+    assert_eq!(report.accounts_disabled, 0);
     // The local break-glass administrator is not the directory's to disable.
     assert_eq!(
         t.get("/v1/auth/whoami", &admin).await.status,
@@ -594,12 +607,8 @@ async fn policy_errors_name_file_and_line_and_paths_cannot_escape() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "{answer:?}"
     );
-    let fields: Vec<&str> = answer.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let errors = answer.details().errors;
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert!(
         fields.contains(&"resources.toml:6"),
         "tier on line 6: {answer:?}"
@@ -623,10 +632,7 @@ async fn policy_errors_name_file_and_line_and_paths_cannot_escape() {
             )
             .await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{path:?}");
-        assert_eq!(
-            answer.body["errors"][0]["field"], "files.0.path",
-            "{path:?}"
-        );
+        assert_eq!(answer.details().errors[0].field, "files.0.path", "{path:?}");
     }
     // Paths of the documented form, given twice: the request fits, the directory cannot
     // be.
@@ -655,11 +661,11 @@ async fn policy_errors_name_file_and_line_and_paths_cannot_escape() {
 #[tokio::test]
 async fn policy_applies_are_versioned_audited_and_restorable() {
     let (t, admin) = demo_app().await;
-    let v1 = t.get("/v1/policy", &admin).await;
-    assert_eq!(v1.body["version"], 1);
+    let live = |answer: Answer| answer.parse::<Option<PolicyVersionInfo>>().unwrap().version;
+    assert_eq!(live(t.get("/v1/policy", &admin).await), 1);
 
     // Version 2 drops the wiki birthright: plan first, then apply.
-    let files: Vec<Value> = demo::policy_files()
+    let files: Vec<PolicyFile> = demo::policy_files()
         .into_iter()
         .map(|f| {
             let text = if f.path == "access.toml" {
@@ -667,28 +673,27 @@ async fn policy_applies_are_versioned_audited_and_restorable() {
             } else {
                 f.text
             };
-            json!({"path": f.path, "text": text})
+            PolicyFile { path: f.path, text }
         })
         .collect();
-    let plan = t
-        .post("/v1/policy/plan", &admin, json!({"files": files}))
-        .await;
+    let plan = t.post("/v1/policy/plan", &admin, plan_of(&files)).await;
     assert_eq!(plan.status, StatusCode::OK, "{plan:?}");
-    assert_eq!(plan.body["live_version"], 1);
-    let removed: Vec<&str> = plan.body["changes"]
-        .as_array()
-        .unwrap()
+    let planned: PolicyPlan = plan.parse();
+    assert_eq!(planned.live_version, Some(1));
+    let removed: Vec<&str> = planned
+        .changes
         .iter()
-        .filter(|c| c["birthright_removed"] == json!(["wiki-db/read"]))
-        .map(|c| c["username"].as_str().unwrap())
+        .filter(|c| c.birthright_removed == ["wiki-db/read"])
+        .map(|c| c.username.as_str())
         .collect();
     assert_eq!(removed.len(), 5, "{plan:?}");
     assert_eq!(
-        t.get("/v1/policy", &admin).await.body["version"],
+        live(t.get("/v1/policy", &admin).await),
         1,
         "a plan changes nothing"
     );
 
+    // Without the comment the type requires: written out.
     let no_comment = t
         .post("/v1/policy/apply", &admin, json!({"files": files}))
         .await;
@@ -697,12 +702,12 @@ async fn policy_applies_are_versioned_audited_and_restorable() {
         .post(
             "/v1/policy/apply",
             &admin,
-            json!({"files": files, "comment": "wiki is public now"}),
+            apply_of(&files, "wiki is public now"),
         )
         .await;
-    assert_eq!(applied.body["version"], 2, "{applied:?}");
+    assert_eq!(applied.parse::<PolicyApplied>().version, 2, "{applied:?}");
     assert_eq!(
-        entitlements(&identity(&t, &admin, "alice").await["birthright"]),
+        entitlements(&identity(&t, &admin, "alice").await.birthright),
         Vec::<String>::new()
     );
     let deprovisions = t
@@ -720,24 +725,18 @@ async fn policy_applies_are_versioned_audited_and_restorable() {
         .post(
             "/v1/policy/versions/1/restore",
             &admin,
-            json!({"comment": "wiki back"}),
+            restore("wiki back"),
         )
         .await;
-    assert_eq!(restored.body["version"], 3, "{restored:?}");
+    assert_eq!(restored.parse::<PolicyApplied>().version, 3, "{restored:?}");
     assert_eq!(
-        entitlements(&identity(&t, &admin, "alice").await["birthright"]),
+        entitlements(&identity(&t, &admin, "alice").await.birthright),
         ["wiki-db/read"]
     );
-    let history = t.get("/v1/policy/versions", &admin).await;
-    let versions: Vec<i64> = history
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["version"].as_i64().unwrap())
-        .collect();
+    let history: Vec<PolicyVersionInfo> = t.get("/v1/policy/versions", &admin).await.parse();
+    let versions: Vec<i64> = history.iter().map(|v| v.version).collect();
     assert_eq!(versions, [3, 2, 1]);
-    assert_eq!(history.body[0]["digest"], history.body[2]["digest"]);
+    assert_eq!(history[0].digest, history[2].digest);
     let events = t.state.store().audit_events(0, 1000).await.unwrap();
     let applies: Vec<_> = events
         .iter()
@@ -750,17 +749,13 @@ async fn policy_applies_are_versioned_audited_and_restorable() {
     // Only policy:write may apply.
     let reader = t.user_with("rhea", &["policy:read"]).await;
     assert_eq!(
-        t.post("/v1/policy/plan", &reader, json!({"files": files}))
+        t.post("/v1/policy/plan", &reader, plan_of(&files))
             .await
             .status,
         StatusCode::OK
     );
     let denied = t
-        .post(
-            "/v1/policy/apply",
-            &reader,
-            json!({"files": files, "comment": "x"}),
-        )
+        .post("/v1/policy/apply", &reader, apply_of(&files, "x"))
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
 }
@@ -805,13 +800,9 @@ async fn a_policy_applied_through_one_replica_comes_into_force_in_another() {
     );
     let admin = t.admin().await;
     let restored = t
-        .post(
-            "/v1/policy/versions/1/restore",
-            &admin,
-            json!({"comment": "again"}),
-        )
+        .post("/v1/policy/versions/1/restore", &admin, restore("again"))
         .await;
-    assert_eq!(restored.body["version"], 2, "{restored:?}");
+    assert_eq!(restored.parse::<PolicyApplied>().version, 2, "{restored:?}");
     assert_eq!(
         warden_app::service::policy::refresh(&other).await.unwrap(),
         Some(2)
@@ -829,32 +820,18 @@ async fn explain_says_which_rule_and_why_and_is_private() {
         .get(&explain("alice", "&ticket=CHG-1&duration=1h"), &admin)
         .await;
     assert_eq!(yes.status, StatusCode::OK, "{yes:?}");
-    assert_eq!(yes.body["eligible"], true);
-    assert_eq!(yes.body["rule"], "sre-prod-data-critical");
-    assert!(
-        yes.body["location"]
-            .as_str()
-            .unwrap()
-            .starts_with("access.toml:")
-    );
-    assert!(
-        yes.body["route"].as_str().unwrap().contains("tier 0"),
-        "{yes:?}"
-    );
+    let yes: Explanation = yes.parse();
+    assert!(yes.eligible);
+    assert_eq!(yes.rule.as_deref(), Some("sre-prod-data-critical"));
+    assert!(yes.location.as_deref().unwrap().starts_with("access.toml:"));
+    assert!(yes.route.contains("tier 0"), "{yes:?}");
 
-    let no = t.get(&explain("dave", ""), &admin).await;
-    assert_eq!(no.body["eligible"], false);
-    let reasons: Vec<String> = no.body["rules"]
-        .as_array()
-        .unwrap()
+    let no: Explanation = t.get(&explain("dave", ""), &admin).await.parse();
+    assert!(!no.eligible);
+    let reasons: Vec<String> = no
+        .rules
         .iter()
-        .flat_map(|r| {
-            r["reasons"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_str().unwrap().to_owned())
-        })
+        .flat_map(|r| r.reasons.iter().cloned())
         .collect();
     assert!(
         reasons.iter().any(|r| r.contains("not in group sre")),
@@ -864,7 +841,7 @@ async fn explain_says_which_rule_and_why_and_is_private() {
     let too_long = t
         .get(&explain("alice", "&ticket=CHG-1&duration=9h"), &admin)
         .await;
-    assert_eq!(too_long.body["eligible"], false);
+    assert!(!too_long.parse::<Explanation>().eligible);
 
     // Anyone may explain their own access; others' needs identities:read, and without it
     // someone else is as unknown as nobody.
@@ -894,8 +871,10 @@ async fn explain_says_which_rule_and_why_and_is_private() {
         ),
     )]);
     sync(&t, &admin, &file, "").await;
-    assert_eq!(
-        t.get(&explain("alice", "&ticket=CHG-1"), &admin).await.body["eligible"],
-        false
+    assert!(
+        !t.get(&explain("alice", "&ticket=CHG-1"), &admin)
+            .await
+            .parse::<Explanation>()
+            .eligible
     );
 }

@@ -7,21 +7,40 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use time::Duration;
 use uuid::Uuid;
 use warden_app::AppState;
 use warden_app::service::expiry;
 use warden_core::Clock;
 use warden_core::connector::ConnectorError;
-use warden_proto::grants::AccessCheck;
+use warden_proto::directory::{ApplyPolicy, PolicyFile};
+use warden_proto::grants::{AccessCheck, ExtendGrant, GrantInfo, RevokeGrant};
+use warden_proto::requests::RequestInfo;
 use warden_store::Store;
 
 use crate::requests::{ask, decide, file, people, people_with};
-use crate::support::{TestApp, eventually};
+use crate::support::{Answer, TestApp, eventually, json_of};
 
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_owned()
+/// The id of the request an answer carries.
+fn id(answer: &Answer) -> String {
+    answer.parse::<RequestInfo>().id.to_string()
+}
+
+/// A body revoking a grant for `reason`.
+fn revoke(reason: &str) -> serde_json::Value {
+    json_of(&RevokeGrant {
+        reason: reason.to_owned(),
+    })
+}
+
+/// A body extending a grant by `duration` for `reason`.
+fn extend(duration: &str, reason: &str) -> serde_json::Value {
+    json_of(&ExtendGrant {
+        duration: duration.to_owned(),
+        reason: reason.to_owned(),
+        ticket: None,
+    })
 }
 
 async fn identity_id(t: &TestApp, who: &str) -> Uuid {
@@ -36,10 +55,10 @@ async fn identity_id(t: &TestApp, who: &str) -> Uuid {
         .id
 }
 
-async fn request(t: &TestApp, token: &str, rid: &str) -> Value {
+async fn request(t: &TestApp, token: &str, rid: &str) -> RequestInfo {
     let r = t.get(&format!("/v1/requests/{rid}"), token).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    r.body
+    r.parse()
 }
 
 async fn check(t: &TestApp, token: &str, who: &str, resource: &str, role: &str) -> AccessCheck {
@@ -73,9 +92,10 @@ async fn an_auto_approved_grant_starts_when_provisioned_and_is_revoked_at_its_en
     let gate = checker(&t).await;
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    assert_eq!(created.body["state"], "provisioning");
-    assert_eq!(created.body["grant"]["state"], "provisioning");
-    let rid = id(&created.body);
+    let created: RequestInfo = created.parse();
+    assert_eq!(created.state, "provisioning");
+    assert_eq!(created.grant.unwrap().state, "provisioning");
+    let rid = created.id.to_string();
     assert!(
         !check(&t, &gate, "alice", "session-cache", "read")
             .await
@@ -88,19 +108,11 @@ async fn an_auto_approved_grant_starts_when_provisioned_and_is_revoked_at_its_en
     let report = t.tick().await;
     assert_eq!(report.provisioned, 1, "{report:?}");
     let body = request(&t, &p.alice, &rid).await;
-    assert_eq!(body["state"], "active");
-    let grant = &body["grant"];
-    assert_eq!(grant["state"], "active");
-    let starts: time::OffsetDateTime = time::OffsetDateTime::parse(
-        grant["starts_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
-    let ends: time::OffsetDateTime = time::OffsetDateTime::parse(
-        grant["ends_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    assert_eq!(body.state, "active");
+    let grant = body.grant.unwrap();
+    assert_eq!(grant.state, "active");
+    let starts = grant.starts_at.unwrap();
+    let ends = grant.ends_at.unwrap();
     assert_eq!(starts, provisioned_at);
     assert_eq!(ends - starts, Duration::hours(1));
     let alice = identity_id(&t, "alice").await;
@@ -114,10 +126,7 @@ async fn an_auto_approved_grant_starts_when_provisioned_and_is_revoked_at_its_en
     );
     let allowed = check(&t, &gate, "alice", "session-cache", "read").await;
     assert!(allowed.allowed);
-    assert_eq!(
-        allowed.grant.map(|g| g.to_string()).as_deref(),
-        grant["id"].as_str()
-    );
+    assert_eq!(allowed.grant, Some(grant.id));
     // Checking needs identities:read.
     let refused = t
         .get(
@@ -154,8 +163,8 @@ async fn an_auto_approved_grant_starts_when_provisioned_and_is_revoked_at_its_en
         None
     );
     let body = request(&t, &p.alice, &rid).await;
-    assert_eq!(body["state"], "revoked");
-    assert_eq!(body["grant"]["state"], "revoked");
+    assert_eq!(body.state, "revoked");
+    assert_eq!(body.grant.unwrap().state, "revoked");
     assert!(
         !check(&t, &gate, "alice", "session-cache", "read")
             .await
@@ -193,32 +202,33 @@ async fn an_auto_approved_grant_starts_when_provisioned_and_is_revoked_at_its_en
 async fn an_approved_request_is_provisioned_and_its_holder_can_revoke_it_early() {
     let (t, p) = people().await;
     let created = file(&t, &p.alice, ask("orders-db", "read", "2h", Some("CHG-77"))).await;
-    assert_eq!(created.body["state"], "pending");
-    assert!(created.body["grant"].is_null());
-    let rid = id(&created.body);
+    let created: RequestInfo = created.parse();
+    assert_eq!(created.state, "pending");
+    assert!(created.grant.is_none());
+    let rid = created.id.to_string();
     assert_eq!(
         t.tick().await.provisioned,
         0,
         "nothing to provision while pending"
     );
-    let approved = decide(&t, &p.bob, &rid, "approve").await;
-    assert_eq!(approved.body["state"], "provisioning", "{approved:?}");
+    let approved: RequestInfo = decide(&t, &p.bob, &rid, "approve").await.parse();
+    assert_eq!(approved.state, "provisioning", "{approved:?}");
     t.tick().await;
     let body = request(&t, &p.alice, &rid).await;
-    assert_eq!(body["state"], "active");
-    let gid = body["grant"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body.state, "active");
+    let gid = body.grant.unwrap().id;
 
     // Someone else cannot see or revoke it.
     let other = t
         .post(
             &format!("/v1/grants/{gid}/revoke"),
             &p.dave,
-            json!({"reason": "not mine"}),
+            revoke("not mine"),
         )
         .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
-    let mine = t.get("/v1/grants", &p.alice).await;
-    assert_eq!(mine.body.as_array().unwrap().len(), 1);
+    let mine: Vec<GrantInfo> = t.get("/v1/grants", &p.alice).await.parse();
+    assert_eq!(mine.len(), 1);
     assert_eq!(
         t.get("/v1/grants?all=true", &p.alice).await.status,
         StatusCode::FORBIDDEN
@@ -228,29 +238,25 @@ async fn an_approved_request_is_provisioned_and_its_holder_can_revoke_it_early()
         .post(
             &format!("/v1/grants/{gid}/revoke"),
             &p.alice,
-            json!({"reason": "done early"}),
+            revoke("done early"),
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
+    let revoked: GrantInfo = revoked.parse();
     assert_eq!(
-        revoked.body["state"], "active",
+        revoked.state, "active",
         "revoked only once the target confirms"
     );
-    assert!(
-        revoked.body["end_reason"]
-            .as_str()
-            .unwrap()
-            .contains("done early")
-    );
+    assert!(revoked.end_reason.unwrap().contains("done early"));
     let report = t.tick().await;
     assert_eq!(report.revoked, 1);
     let body = request(&t, &p.alice, &rid).await;
-    assert_eq!(body["grant"]["state"], "revoked");
+    assert_eq!(body.grant.unwrap().state, "revoked");
     let again = t
         .post(
             &format!("/v1/grants/{gid}/revoke"),
             &p.alice,
-            json!({"reason": "twice"}),
+            revoke("twice"),
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
@@ -266,17 +272,13 @@ async fn overlapping_grants_are_counted_and_ending_one_never_cuts_the_other() {
     let short = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     let long = file(&t, &p.alice, ask("session-cache", "read", "3h", None)).await;
     t.tick().await;
-    let short = request(&t, &p.alice, &id(&short.body)).await["grant"].clone();
-    let long = request(&t, &p.alice, &id(&long.body)).await["grant"].clone();
+    let short = request(&t, &p.alice, &id(&short)).await.grant.unwrap();
+    let long = request(&t, &p.alice, &id(&long)).await.grant.unwrap();
     assert_eq!(
-        (short["state"].as_str(), long["state"].as_str()),
-        (Some("active"), Some("active"))
+        (short.state.as_str(), long.state.as_str()),
+        ("active", "active")
     );
-    let long_end = time::OffsetDateTime::parse(
-        long["ends_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let long_end = long.ends_at.unwrap();
     assert_eq!(
         store
             .recorded_access(alice, "session-cache", "read")
@@ -301,10 +303,8 @@ async fn overlapping_grants_are_counted_and_ending_one_never_cuts_the_other() {
     assert_eq!(
         check(&t, &gate, "alice", "session-cache", "read")
             .await
-            .grant
-            .map(|g| g.to_string())
-            .as_deref(),
-        long["id"].as_str()
+            .grant,
+        Some(long.id)
     );
     let kept = store
         .audit_events(0, 10_000)
@@ -315,17 +315,17 @@ async fn overlapping_grants_are_counted_and_ending_one_never_cuts_the_other() {
         .find(|e| e.action == "grant.revoked")
         .unwrap();
     assert_eq!(
-        kept.details.get("kept_by").map(String::as_str),
-        long["id"].as_str(),
+        kept.details.get("kept_by"),
+        Some(&long.id.to_string()),
         "names the grant that keeps it: {kept:?}"
     );
 
     // The long one revoked early: now the access goes.
-    let gid = long["id"].as_str().unwrap();
+    let gid = long.id;
     t.post(
         &format!("/v1/grants/{gid}/revoke"),
         &p.alice,
-        json!({"reason": "finished"}),
+        revoke("finished"),
     )
     .await;
     let report = t.tick().await;
@@ -359,17 +359,13 @@ async fn revoking_the_later_of_two_grants_early_moves_the_targets_end_back() {
     let short = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     let long = file(&t, &p.alice, ask("session-cache", "read", "3h", None)).await;
     t.tick().await;
-    let short = request(&t, &p.alice, &id(&short.body)).await["grant"].clone();
-    let long = request(&t, &p.alice, &id(&long.body)).await["grant"].clone();
-    let short_end = time::OffsetDateTime::parse(
-        short["ends_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let short = request(&t, &p.alice, &id(&short)).await.grant.unwrap();
+    let long = request(&t, &p.alice, &id(&long)).await.grant.unwrap();
+    let short_end = short.ends_at.unwrap();
     t.post(
-        &format!("/v1/grants/{}/revoke", long["id"].as_str().unwrap()),
+        &format!("/v1/grants/{}/revoke", long.id),
         &p.alice,
-        json!({"reason": "not needed"}),
+        revoke("not needed"),
     )
     .await;
     let report = t.tick().await;
@@ -390,20 +386,16 @@ async fn an_extension_is_a_new_request_that_overlaps_its_grant() {
     let alice = identity_id(&t, "alice").await;
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     t.tick().await;
-    let grant = request(&t, &p.alice, &id(&created.body)).await["grant"].clone();
-    let gid = grant["id"].as_str().unwrap().to_owned();
-    let ends = time::OffsetDateTime::parse(
-        grant["ends_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let grant = request(&t, &p.alice, &id(&created)).await.grant.unwrap();
+    let gid = grant.id;
+    let ends = grant.ends_at.unwrap();
 
     t.clock.advance(Duration::minutes(50));
     let too_long = t
         .post(
             &format!("/v1/grants/{gid}/extend"),
             &p.alice,
-            json!({"duration": "4h", "reason": "migration runs long"}),
+            extend("4h", "migration runs long"),
         )
         .await;
     assert_eq!(
@@ -415,26 +407,27 @@ async fn an_extension_is_a_new_request_that_overlaps_its_grant() {
         .post(
             &format!("/v1/grants/{gid}/extend"),
             &p.alice,
-            json!({"duration": "30m", "reason": "migration runs long"}),
+            extend("30m", "migration runs long"),
         )
         .await;
     assert_eq!(ext.status, StatusCode::CREATED, "{ext:?}");
-    assert_eq!(ext.body["kind"], "extension");
-    assert_eq!(ext.body["extends"], gid.as_str());
-    assert_eq!(ext.body["duration_secs"], 1800);
-    let factors = ext.body["risk_factors"].to_string();
+    let ext: RequestInfo = ext.parse();
+    assert_eq!(ext.kind, "extension");
+    assert_eq!(ext.extends, Some(gid));
+    assert_eq!(ext.duration_secs, 1800);
+    // The factors as the wire has them, names, points and reasons alike.
+    let factors = serde_json::to_string(&ext.risk_factors).unwrap();
     assert!(
         factors.contains("extension"),
         "scored as an extension: {factors}"
     );
     t.tick().await;
-    let ext_grant = request(&t, &p.alice, &id(&ext.body)).await["grant"].clone();
-    assert_eq!(ext_grant["state"], "active");
-    let ext_end = time::OffsetDateTime::parse(
-        ext_grant["ends_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let ext_grant = request(&t, &p.alice, &ext.id.to_string())
+        .await
+        .grant
+        .unwrap();
+    assert_eq!(ext_grant.state, "active");
+    let ext_end = ext_grant.ends_at.unwrap();
     assert_eq!(ext_end, ends + Duration::minutes(30));
 
     // The original ends; the extension holds the access on.
@@ -462,7 +455,7 @@ async fn an_extension_is_a_new_request_that_overlaps_its_grant() {
         .post(
             &format!("/v1/grants/{gid}/extend"),
             &p.alice,
-            json!({"duration": "30m", "reason": "one more time please"}),
+            extend("30m", "one more time please"),
         )
         .await;
     assert_eq!(late.status, StatusCode::CONFLICT, "{late:?}");
@@ -488,7 +481,7 @@ async fn a_failing_target_backs_off_alerts_after_three_failures_and_never_delays
     let report = t.tick().await;
     assert_eq!(report.failures, 2, "{report:?}");
     let g = store
-        .grant_of_request(id(&cache.body).parse().unwrap())
+        .grant_of_request(id(&cache).parse().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -547,7 +540,7 @@ async fn a_failing_target_backs_off_alerts_after_three_failures_and_never_delays
         None
     );
     let g = store
-        .grant_of_request(id(&bob_cache.body).parse().unwrap())
+        .grant_of_request(id(&bob_cache).parse().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -571,8 +564,9 @@ async fn one_failing_target_does_not_hold_up_revocations_on_another() {
         ask("analytics-db", "read", "1h", Some("CHG-5")),
     )
     .await;
-    let rid = id(&sre_read.body);
-    if sre_read.body["state"] == "pending" {
+    let sre_read: RequestInfo = sre_read.parse();
+    let rid = sre_read.id.to_string();
+    if sre_read.state == "pending" {
         decide(&t, &p.bob, &rid, "approve").await;
     }
     t.clock.advance(Duration::minutes(1));
@@ -597,7 +591,7 @@ async fn one_failing_target_does_not_hold_up_revocations_on_another() {
         .unwrap();
     assert_eq!(analytics.state.as_str(), "revoked");
     let cache = store
-        .grant_of_request(id(&cache.body).parse().unwrap())
+        .grant_of_request(id(&cache).parse().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -613,15 +607,15 @@ async fn provisioning_that_keeps_failing_fails_the_request_and_alerts() {
         Some(ConnectorError::Unavailable("timeout".into())),
     );
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
-    let rid = id(&created.body);
+    let rid = id(&created);
     for n in 1..=3 {
         let r = t.tick().await;
         assert_eq!(r.failures, 1, "attempt {n}: {r:?}");
         t.clock.advance(Duration::seconds(5));
     }
     let body = request(&t, &p.alice, &rid).await;
-    assert_eq!(body["state"], "failed");
-    assert_eq!(body["grant"]["state"], "failed");
+    assert_eq!(body.state, "failed");
+    assert_eq!(body.grant.unwrap().state, "failed");
     let events: Vec<String> = t
         .state
         .store()
@@ -646,7 +640,7 @@ async fn grants_that_end_while_the_server_is_stopped_are_revoked_at_start() {
     let alice = identity_id(&t, "alice").await;
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     t.tick().await;
-    let rid: Uuid = id(&created.body).parse().unwrap();
+    let rid: Uuid = id(&created).parse().unwrap();
     let url = t.db.url.clone();
     let clock = t.clock.clone();
     let config = t.state.config().clone();
@@ -691,7 +685,7 @@ async fn grants_that_end_while_the_server_is_stopped_are_revoked_at_start() {
 async fn pending_requests_time_out_in_the_background_and_the_requester_is_told() {
     let (t, p) = people().await;
     let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-8"))).await;
-    let rid = id(&created.body);
+    let rid = id(&created);
     assert_eq!(
         warden_app::service::requests::expire_pending(&t.state)
             .await
@@ -706,7 +700,7 @@ async fn pending_requests_time_out_in_the_background_and_the_requester_is_told()
         1
     );
     let alice = t.login("alice", "alice-password-123").await;
-    assert_eq!(request(&t, &alice, &rid).await["state"], "timed_out");
+    assert_eq!(request(&t, &alice, &rid).await.state, "timed_out");
     drop(p);
     let actions = t.audit_actions().await;
     assert!(actions.iter().any(|a| a == "request.timeout"));
@@ -719,7 +713,7 @@ async fn a_mover_loses_the_grants_their_new_role_is_not_eligible_for() {
     let alice = identity_id(&t, "alice").await;
     let cache = file(&t, &p.alice, ask("session-cache", "read", "2h", None)).await;
     t.tick().await;
-    let rid: Uuid = id(&cache.body).parse().unwrap();
+    let rid: Uuid = id(&cache).parse().unwrap();
     assert_eq!(
         store
             .grant_of_request(rid)
@@ -769,9 +763,9 @@ async fn a_policy_apply_ends_grants_it_no_longer_allows() {
     let store = t.state.store();
     let cache = file(&t, &p.alice, ask("session-cache", "read", "2h", None)).await;
     t.tick().await;
-    let rid: Uuid = id(&cache.body).parse().unwrap();
+    let rid: Uuid = id(&cache).parse().unwrap();
     let admin = t.admin().await;
-    let files: Vec<Value> = warden_app::demo::policy_files()
+    let files: Vec<PolicyFile> = warden_app::demo::policy_files()
         .into_iter()
         .map(|f| {
             let text = if f.path == "access.toml" {
@@ -782,14 +776,17 @@ async fn a_policy_apply_ends_grants_it_no_longer_allows() {
             } else {
                 f.text.to_string()
             };
-            json!({"path": f.path, "text": text})
+            PolicyFile { path: f.path, text }
         })
         .collect();
     let applied = t
         .post(
             "/v1/policy/apply",
             &admin,
-            json!({"files": files, "comment": "tier 2 data for leads only"}),
+            json_of(&ApplyPolicy {
+                files,
+                comment: "tier 2 data for leads only".to_owned(),
+            }),
         )
         .await;
     assert_eq!(applied.status, StatusCode::OK, "{applied:?}");
@@ -802,7 +799,7 @@ async fn a_policy_apply_ends_grants_it_no_longer_allows() {
 async fn one_replica_runs_the_grant_worker_and_another_takes_over_when_it_stops() {
     let (t, p) = people().await;
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
-    let rid: Uuid = id(&created.body).parse().unwrap();
+    let rid: Uuid = id(&created).parse().unwrap();
     // A second replica on the same database.
     let store = Store::open(&t.db.url, &Default::default()).await.unwrap();
     let other = AppState::new(store, Arc::new(t.clock.clone()), t.state.config().clone());
@@ -848,7 +845,7 @@ async fn one_replica_runs_the_grant_worker_and_another_takes_over_when_it_stops(
 async fn a_start_waits_for_a_gone_holders_lease_and_a_stopping_replica_releases_its_own() {
     let (t, p) = people().await;
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
-    let rid: Uuid = id(&created.body).parse().unwrap();
+    let rid: Uuid = id(&created).parse().unwrap();
     let replica = || async {
         let store = Store::open(&t.db.url, &Default::default()).await.unwrap();
         AppState::new(store, Arc::new(t.clock.clone()), t.state.config().clone())
@@ -924,32 +921,23 @@ async fn a_start_waits_for_a_gone_holders_lease_and_a_stopping_replica_releases_
 async fn a_request_with_a_start_time_is_provisioned_then_and_its_clock_starts_then() {
     let (t, p) = people().await;
     let start = t.clock.now() + Duration::hours(3);
-    let mut body = ask("session-cache", "read", "1h", None);
-    body["start_at"] = json!(
-        start
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    );
-    let created = file(&t, &p.alice, body).await;
+    let mut body = crate::requests::request("session-cache", "read", "1h", None);
+    body.start_at = Some(start);
+    let created = file(&t, &p.alice, json_of(&body)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    let rid = id(&created.body);
+    let rid = id(&created);
     assert_eq!(t.tick().await.provisioned, 0, "not before its start");
     t.clock.advance(Duration::hours(3));
     assert_eq!(t.tick().await.provisioned, 1);
     let alice = t.login("alice", "alice-password-123").await;
-    let grant = request(&t, &alice, &rid).await["grant"].clone();
-    let starts = time::OffsetDateTime::parse(
-        grant["starts_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
-    assert_eq!(starts, start);
+    let grant = request(&t, &alice, &rid).await.grant.unwrap();
+    assert_eq!(grant.starts_at, Some(start));
 
-    let mut past = ask("session-cache", "read", "1h", None);
-    past["start_at"] = json!("2020-01-01T00:00:00Z");
-    let refused = file(&t, &alice, past).await;
+    let mut past = crate::requests::request("session-cache", "read", "1h", None);
+    past.start_at = Some(time::macros::datetime!(2020-01-01 00:00 UTC));
+    let refused = file(&t, &alice, json_of(&past)).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(refused.body["errors"][0]["field"], "start_at");
+    assert_eq!(refused.details().errors[0].field, "start_at");
     drop(p);
 }
 
@@ -959,7 +947,7 @@ async fn the_worker_loop_warns_of_an_end_even_when_nothing_else_is_due() {
     let worker = tokio::spawn(expiry::run(t.state.clone()));
     let store = t.state.store();
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
-    let rid: Uuid = id(&created.body).parse().unwrap();
+    let rid: Uuid = id(&created).parse().unwrap();
     eventually(
         "the grant to be provisioned",
         async || store.grant_of_request(rid).await.unwrap().unwrap().state,
@@ -999,7 +987,7 @@ async fn the_worker_loop_provisions_when_woken_and_revokes_when_due() {
         )
         .await;
         assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-        rids.push(id(&created.body).parse::<Uuid>().unwrap());
+        rids.push(id(&created).parse::<Uuid>().unwrap());
     }
     for rid in &rids {
         eventually(
@@ -1110,8 +1098,9 @@ async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
     for (resource, role) in [("orders-db", "read"), ("analytics-db", "read")] {
         let r = file(&t, &alice, ask(resource, role, "1h", Some("CHG-9"))).await;
         assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-        let rid = id(&r.body);
-        if r.body["state"] == "pending" {
+        let created: RequestInfo = r.parse();
+        let rid = created.id.to_string();
+        if created.state == "pending" {
             let d = decide(&t, &bob, &rid, "approve").await;
             assert_eq!(d.status, StatusCode::OK, "{d:?}");
         }
@@ -1120,7 +1109,7 @@ async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
     let report = t.tick().await;
     assert_eq!(report.provisioned, 2, "{report:?}");
     for rid in &ids {
-        assert_eq!(request(&t, &alice, rid).await["state"], "active");
+        assert_eq!(request(&t, &alice, rid).await.state, "active");
     }
     // The access check, here and on a second replica following the change stream.
     let gate = checker(&t).await;
@@ -1135,12 +1124,12 @@ async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
         |grants| *grants == Some(2),
     )
     .await;
-    let orders = request(&t, &alice, &ids[0]).await["grant"]["id"].clone();
+    let orders = request(&t, &alice, &ids[0]).await.grant.unwrap().id;
     let revoked = t
         .post(
-            &format!("/v1/grants/{}/revoke", orders.as_str().unwrap()),
+            &format!("/v1/grants/{orders}/revoke"),
             &alice,
-            json!({"reason": "done"}),
+            revoke("done"),
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
@@ -1166,25 +1155,17 @@ async fn a_grant_is_provisioned_and_revoked_on_postgresql_storage_too() {
     let report = t.tick().await;
     assert_eq!(report.revoked, 1, "{report:?}");
     for rid in &ids {
-        assert_eq!(request(&t, &alice, rid).await["state"], "revoked");
+        assert_eq!(request(&t, &alice, rid).await.state, "revoked");
     }
-    let grants = t.get("/v1/grants", &alice).await;
-    assert!(
-        grants
-            .body
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|g| g["state"] == "revoked"),
-        "{grants:?}"
-    );
+    let grants: Vec<GrantInfo> = t.get("/v1/grants", &alice).await.parse();
+    assert!(grants.iter().all(|g| g.state == "revoked"), "{grants:?}");
 }
 
 #[tokio::test]
 async fn a_grant_ending_leaves_the_account_its_holder_has_as_birthright() {
     let (t, admin) = crate::directory::demo_app().await;
     // An extra rule lets engineers ask for what they already hold as birthright.
-    let files: Vec<Value> = warden_app::demo::policy_files()
+    let files: Vec<PolicyFile> = warden_app::demo::policy_files()
         .into_iter()
         .map(|f| {
             let mut text = f.text.to_owned();
@@ -1193,14 +1174,17 @@ async fn a_grant_ending_leaves_the_account_its_holder_has_as_birthright() {
                     "\n[[eligibility]]\nname = \"wiki-again\"\nwho = \"group:engineering\"\nroles = [\"read\"]\nresources = { names = [\"wiki-db\"] }\nmax_duration = \"4h\"\napproval = \"low-risk\"\n",
                 );
             }
-            json!({"path": f.path, "text": text})
+            PolicyFile { path: f.path, text }
         })
         .collect();
     let applied = t
         .post(
             "/v1/policy/apply",
             &admin,
-            json!({"files": files, "comment": "wiki again"}),
+            json_of(&ApplyPolicy {
+                files,
+                comment: "wiki again".to_owned(),
+            }),
         )
         .await;
     assert_eq!(applied.status, StatusCode::OK, "{applied:?}");
@@ -1208,8 +1192,9 @@ async fn a_grant_ending_leaves_the_account_its_holder_has_as_birthright() {
     let bob = t.user_with("bob", &["request", "approve"]).await;
     let r = file(&t, &alice, ask("wiki-db", "read", "1h", None)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-    if r.body["state"] == "pending" {
-        let d = decide(&t, &bob, &id(&r.body), "approve").await;
+    let created: RequestInfo = r.parse();
+    if created.state == "pending" {
+        let d = decide(&t, &bob, &created.id.to_string(), "approve").await;
         assert_eq!(d.status, StatusCode::OK, "{d:?}");
     }
     assert_eq!(t.tick().await.provisioned, 1);
@@ -1295,7 +1280,7 @@ async fn another_replica_answers_the_access_check_from_memory_and_follows_grants
 
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     t.tick().await;
-    let gid = request(&t, &p.alice, &id(&created.body)).await["grant"]["id"].clone();
+    let gid = request(&t, &p.alice, &id(&created)).await.grant.unwrap().id;
     eventually(
         "the other replica's index to hold the grant",
         async || other.access_index().grants(),
@@ -1304,7 +1289,7 @@ async fn another_replica_answers_the_access_check_from_memory_and_follows_grants
     .await;
     let yes = check_on(&other_app, &gate, "alice", "session-cache", "read").await;
     assert!(yes.allowed, "{yes:?}");
-    assert_eq!(yes.grant.map(|g| g.to_string()).as_deref(), gid.as_str());
+    assert_eq!(yes.grant, Some(gid));
     // Another role of the same holder is not allowed.
     let write = check_on(&other_app, &gate, "alice", "session-cache", "write").await;
     assert!(!write.allowed);
@@ -1313,9 +1298,9 @@ async fn another_replica_answers_the_access_check_from_memory_and_follows_grants
     // even cleaned up (the worker has not run).
     let revoked = t
         .post(
-            &format!("/v1/grants/{}/revoke", gid.as_str().unwrap()),
+            &format!("/v1/grants/{gid}/revoke"),
             &p.alice,
-            json!({"reason": "done"}),
+            revoke("done"),
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
@@ -1405,7 +1390,7 @@ async fn a_grant_made_active_here_is_allowed_by_the_next_check_even_for_a_holder
     assert!(!check(&t, &gate, "alice", "orders-db", "read").await.allowed);
     assert_eq!(t.state.access_index().grants(), Some(1));
     let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-5"))).await;
-    let approved = decide(&t, &p.bob, &id(&created.body), "approve").await;
+    let approved = decide(&t, &p.bob, &id(&created), "approve").await;
     assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
     assert_eq!(t.tick().await.provisioned, 1);
     // The worker's commit gave access: the very next check says so.

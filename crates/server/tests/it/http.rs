@@ -4,7 +4,10 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::json;
+use warden_proto::auth::LoginResponse;
+use warden_proto::system::Health;
 use warden_store::Backend;
 
 use crate::support::{PEER, TestApp};
@@ -64,13 +67,12 @@ async fn every_error_is_problem_json_with_a_stable_type_and_the_request_id() {
         let answer = t.raw(req, PEER).await;
         assert_eq!(answer.status, status, "{what}: {answer:?}");
         assert_eq!(answer.problem(), kind, "{what}");
-        assert!(
-            answer.body["title"].as_str().is_some_and(|s| !s.is_empty()),
-            "{what}"
-        );
+        let problem = answer.details();
+        assert!(!problem.title.is_empty(), "{what}");
         let id = answer.headers["x-request-id"].to_str().unwrap();
         assert_eq!(
-            answer.body["request_id"], id,
+            problem.request_id.as_deref(),
+            Some(id),
             "{what}: the problem carries the request id"
         );
     }
@@ -88,10 +90,7 @@ async fn unknown_and_missing_fields_are_named() {
         )
         .await;
     assert_eq!(extra.status, StatusCode::BAD_REQUEST);
-    assert!(
-        extra.body["detail"].as_str().unwrap().contains("remember"),
-        "{extra:?}"
-    );
+    assert!(extra.detail().contains("remember"), "{extra:?}");
     let missing = t
         .send(
             Method::POST,
@@ -101,13 +100,7 @@ async fn unknown_and_missing_fields_are_named() {
         )
         .await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
-    assert!(
-        missing.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("password"),
-        "{missing:?}"
-    );
+    assert!(missing.detail().contains("password"), "{missing:?}");
 }
 
 /// JSON Schema's `integer` takes `3600.0`, so the server does too (schemathesis sent
@@ -134,10 +127,7 @@ async fn whole_numbers_written_with_a_fraction_are_integers() {
         .await;
     assert_eq!(fraction.status, StatusCode::BAD_REQUEST, "{fraction:?}");
     assert!(
-        fraction.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("expires_in_secs"),
+        fraction.detail().contains("expires_in_secs"),
         "{fraction:?}"
     );
     let shape = t.post("/v1/tokens", &admin, json!([null, null])).await;
@@ -217,7 +207,7 @@ async fn a_client_request_id_is_kept_only_in_a_safe_form() {
     for id in ["01J9Z7K2M4", "trace-me.42_x", longest.as_str()] {
         let answer = send(&[id.as_bytes()]).await;
         assert_eq!(answer.headers["x-request-id"], id);
-        assert_eq!(answer.body["request_id"], id);
+        assert_eq!(answer.details().request_id.as_deref(), Some(id));
     }
     let too_long = "a".repeat(65);
     for ids in [
@@ -232,7 +222,11 @@ async fn a_client_request_id_is_kept_only_in_a_safe_form() {
         let answer = send(&ids).await;
         let id = answer.headers["x-request-id"].to_str().unwrap().to_owned();
         assert!(uuid::Uuid::parse_str(&id).is_ok(), "{ids:?} gave {id}");
-        assert_eq!(answer.body["request_id"], id.as_str(), "{ids:?}");
+        assert_eq!(
+            answer.details().request_id.as_deref(),
+            Some(id.as_str()),
+            "{ids:?}"
+        );
         assert_eq!(answer.headers.get_all("x-request-id").iter().count(), 1);
     }
 }
@@ -345,7 +339,8 @@ fn assert_not_stored(answer: &crate::support::Answer, what: &str) {
 }
 
 /// An answer that succeeded and carries `field` (a secret), with the headers that keep
-/// it out of caches.
+/// it out of caches. The field is looked up in the raw JSON, as a JSON pointer: the
+/// answers checked are of many types.
 fn assert_secret_not_stored(answer: &crate::support::Answer, field: &str, what: &str) {
     assert!(answer.status.is_success(), "{what}: {answer:?}");
     assert!(
@@ -371,7 +366,12 @@ async fn every_answer_carrying_a_secret_says_no_store() {
         )
         .await;
     assert_secret_not_stored(&login, "/token", "login");
-    let admin = login.body["token"].as_str().unwrap().to_owned();
+    let admin = login
+        .parse::<LoginResponse>()
+        .token
+        .0
+        .expose_secret()
+        .to_owned();
     let minted = t
         .post(
             "/v1/tokens",
@@ -426,7 +426,7 @@ async fn every_answer_carrying_a_secret_says_no_store() {
     let grant = crate::targets::granted(&e, "session-cache", "read").await;
     let credential =
         e.t.post(
-            &format!("/v1/grants/{}/credential", grant["id"].as_str().unwrap()),
+            &format!("/v1/grants/{}/credential", grant.id),
             &e.alice,
             json!({}),
         )
@@ -461,9 +461,10 @@ async fn health_readiness_and_metrics() {
     let t = TestApp::new().await;
     let health = t.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(health.status, StatusCode::OK);
-    assert_eq!(health.body["status"], "ok");
+    assert_eq!(health.parse::<Health>().status, "ok");
     let ready = t.send(Method::GET, "/readyz", None, None).await;
     assert_eq!(ready.status, StatusCode::OK);
+    // The raw JSON: exactly these fields, and no other.
     assert_eq!(
         ready.body,
         json!({"status": "ready", "storage": "sqlite", "migrations_pending": 0})

@@ -21,9 +21,10 @@ use warden_app::AppState;
 use warden_app::config::{ChannelConfig, ChannelKind, Config, NotificationsConfig, SmtpConfig};
 use warden_app::notify::{self, Notice, deliver, events};
 use warden_core::Clock;
+use warden_proto::requests::RequestInfo;
 use warden_store::{Backend, OutboxMessage, Store, StoredOutbox};
 
-use crate::support::{TestApp, eventually, poll_until};
+use crate::support::{TestApp, eventually, json_of, poll_until};
 
 const SECRET: &str = "whsec-test-0123456789";
 
@@ -1050,7 +1051,8 @@ async fn approvers_and_the_requester_are_mailed_as_a_request_moves_on() {
         crate::requests::ask("orders-db", "read", "1h", Some("CHG-50")),
     )
     .await;
-    assert_eq!(created.body["route"], "single", "{created:?}");
+    let created: RequestInfo = created.parse();
+    assert_eq!(created.route, "single", "{created:?}");
     assert_eq!(deliver::tick(&t.state).await.unwrap(), 1);
     let mails = server.messages();
     assert_eq!(mails.len(), 1);
@@ -1065,7 +1067,7 @@ async fn approvers_and_the_requester_are_mailed_as_a_request_moves_on() {
         "the requester is not asked to approve: {rcpt}"
     );
 
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let id = created.id.to_string();
     crate::requests::decide(&t, &p.bob, &id, "approve").await;
     t.tick().await;
     assert_eq!(
@@ -1109,12 +1111,16 @@ async fn a_hostile_justification_reaches_slack_and_teams_as_text() {
         };
     })
     .await;
-    let mut ask = crate::requests::ask("orders-db", "read", "1h", Some("CHG-50"));
-    ask["justification"] = json!(
+    let mut ask = crate::requests::request("orders-db", "read", "1h", Some("CHG-50"));
+    ask.justification =
         "INC-1 [click here](https://evil.example) <!channel> <https://evil.example|docs> *now*"
+            .to_owned();
+    let created = crate::requests::file(&t, &p.alice, json_of(&ask)).await;
+    assert_eq!(
+        created.parse::<RequestInfo>().state,
+        "pending",
+        "{created:?}"
     );
-    let created = crate::requests::file(&t, &p.alice, ask).await;
-    assert_eq!(created.body["state"], "pending", "{created:?}");
     assert_eq!(deliver::tick(&t.state).await.unwrap(), 2);
 
     let slack = &rx.seen_at("/slack")[0].json();

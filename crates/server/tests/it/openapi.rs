@@ -96,6 +96,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/scim/v2/Groups/{id}"),
 ];
 
+/// The served OpenAPI document, as raw JSON: it has no proto type, and these tests check
+/// its shape.
 async fn document(t: &TestApp) -> Value {
     let answer = t.send(Method::GET, "/v1/openapi.json", None, None).await;
     assert_eq!(answer.status, StatusCode::OK);
@@ -219,6 +221,7 @@ async fn document_lists_every_route_and_every_listed_route_answers() {
             "{method} {path}"
         );
         if answer.status == StatusCode::NOT_FOUND {
+            // Raw JSON: any route's 404, with or without a detail.
             assert_ne!(
                 answer.body["detail"], "no such endpoint",
                 "{method} {path} is not routed"

@@ -19,6 +19,8 @@ use std::time::Duration as StdDuration;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use warden_proto::targets::{FindingInfo, Inventory, ResourceReconciled};
+
 use crate::support::{poll_until, stop_child};
 use crate::targets::{Env, connection, env, granted, policy_files, tag};
 
@@ -289,37 +291,20 @@ async fn apply(e: &Env, tag: &str, extra: &str) {
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
 }
 
-async fn reconcile(e: &Env) -> Value {
+async fn reconcile(e: &Env) -> ResourceReconciled {
     let r =
         e.t.post("/v1/reconcile?resource=orders-db", &e.admin, json!({}))
             .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    assert_eq!(r.body.as_array().unwrap().len(), 1, "{r:?}");
-    r.body[0].clone()
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_owned())
-        .collect()
+    let mut runs: Vec<ResourceReconciled> = r.parse();
+    assert_eq!(runs.len(), 1, "{r:?}");
+    runs.remove(0)
 }
 
 /// The findings of a report or listing, by account: (privileges, state).
-fn findings(v: &Value) -> std::collections::BTreeMap<String, (Vec<String>, String)> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["account"].as_str().unwrap().to_owned(),
-                (
-                    strings(&f["privileges"]),
-                    f["state"].as_str().unwrap().to_owned(),
-                ),
-            )
-        })
+fn findings(v: &[FindingInfo]) -> std::collections::BTreeMap<String, (Vec<String>, String)> {
+    v.iter()
+        .map(|f| (f.account.clone(), (f.privileges.clone(), f.state.clone())))
         .collect()
 }
 
@@ -355,15 +340,13 @@ async fn the_reconciler_finds_hand_granted_privilege_and_crash_leftovers_on_post
     granted(&e, "orders-db", "read").await;
     let inv = e.t.get("/v1/resources/orders-db/accounts", &e.admin).await;
     assert_eq!(inv.status, StatusCode::OK, "{inv:?}");
-    let account = inv.body["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["origin"] == "warden")
-        .unwrap_or_else(|| panic!("no account of Warden's: {inv:?}"))["name"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let account = inv
+        .parse::<Inventory>()
+        .accounts
+        .into_iter()
+        .find(|a| a.origin == "warden")
+        .unwrap_or_else(|| panic!("no account of Warden's: {inv:?}"))
+        .name;
     assert!(account.starts_with("w_e1001_read_"), "{account}");
     assert!(is_member(&admin, &account, &read).await);
 
@@ -380,15 +363,15 @@ async fn the_reconciler_finds_hand_granted_privilege_and_crash_leftovers_on_post
         .unwrap();
 
     let run = reconcile(&e).await;
-    assert_eq!(run["resource"], "orders-db", "{run}");
-    assert_eq!(run["tier"], 1, "{run}");
-    assert!(run["errors"].as_array().unwrap().is_empty(), "{run}");
-    assert_eq!(strings(&run["removed"]), ["w_e9999_read_deadbeef"], "{run}");
-    assert_eq!(strings(&run["restored"]), ["E1001/read"], "{run}");
+    assert_eq!(run.resource, "orders-db", "{run:?}");
+    assert_eq!(run.tier, 1, "{run:?}");
+    assert!(run.errors.is_empty(), "{run:?}");
+    assert_eq!(run.removed, ["w_e9999_read_deadbeef"], "{run:?}");
+    assert_eq!(run.restored, ["E1001/read"], "{run:?}");
     // Exactly the two: not the connector's admin `postgres`, not the unprivileged
     // permission role, not Warden's own logins.
     assert_eq!(
-        findings(&run["findings"]),
+        findings(&run.findings),
         [
             (
                 "drifter".to_owned(),
@@ -397,7 +380,7 @@ async fn the_reconciler_finds_hand_granted_privilege_and_crash_leftovers_on_post
             ("rogue".to_owned(), pair(&["superuser"], "open")),
         ]
         .into(),
-        "{run}"
+        "{run:?}"
     );
     assert!(
         !roles_named(&admin, "w_e9999_read_deadbeef").await,
@@ -426,7 +409,9 @@ async fn the_reconciler_finds_hand_granted_privilege_and_crash_leftovers_on_post
     let open = e.t.get("/v1/findings", &e.admin).await;
     assert_eq!(open.status, StatusCode::OK, "{open:?}");
     assert_eq!(
-        findings(&open.body).keys().collect::<Vec<_>>(),
+        findings(&open.parse::<Vec<FindingInfo>>())
+            .keys()
+            .collect::<Vec<_>>(),
         ["drifter", "rogue"],
         "{open:?}"
     );
@@ -448,15 +433,12 @@ async fn the_reconciler_finds_hand_granted_privilege_and_crash_leftovers_on_post
     // Policy now strips drift, but `rogue` is a standing account.
     apply(&e, &tag, "\ndrift = \"remove\"\nstanding = [\"rogue\"]").await;
     let stripped = reconcile(&e).await;
-    assert!(
-        stripped["errors"].as_array().unwrap().is_empty(),
-        "{stripped}"
-    );
-    assert_eq!(strings(&stripped["removed"]), ["drifter"], "{stripped}");
-    assert!(strings(&stripped["restored"]).is_empty(), "{stripped}");
+    assert!(stripped.errors.is_empty(), "{stripped:?}");
+    assert_eq!(stripped.removed, ["drifter"], "{stripped:?}");
+    assert!(stripped.restored.is_empty(), "{stripped:?}");
     // The report shows what this run stripped; no finding is left open.
     assert_eq!(
-        findings(&stripped["findings"]),
+        findings(&stripped.findings),
         std::collections::BTreeMap::from([(
             "drifter".to_owned(),
             (
@@ -464,7 +446,7 @@ async fn the_reconciler_finds_hand_granted_privilege_and_crash_leftovers_on_post
                 "removed".to_owned()
             )
         )]),
-        "{stripped}"
+        "{stripped:?}"
     );
     assert!(
         !is_member(&admin, "drifter", "pg_read_all_data").await,
@@ -483,9 +465,12 @@ async fn the_reconciler_finds_hand_granted_privilege_and_crash_leftovers_on_post
         "the grant's role went too"
     );
     let open = e.t.get("/v1/findings", &e.admin).await;
-    assert!(findings(&open.body).is_empty(), "{open:?}");
+    assert!(
+        findings(&open.parse::<Vec<FindingInfo>>()).is_empty(),
+        "{open:?}"
+    );
     let all = e.t.get("/v1/findings?all=true", &e.admin).await;
-    let all = findings(&all.body);
+    let all = findings(&all.parse::<Vec<FindingInfo>>());
     assert_eq!(
         all["drifter"],
         pair(&["member of pg_read_all_data"], "removed"),
@@ -495,8 +480,8 @@ async fn the_reconciler_finds_hand_granted_privilege_and_crash_leftovers_on_post
 
     // Nothing is left to do.
     let calm = reconcile(&e).await;
-    assert!(calm["errors"].as_array().unwrap().is_empty(), "{calm}");
-    assert!(strings(&calm["removed"]).is_empty(), "{calm}");
-    assert!(strings(&calm["restored"]).is_empty(), "{calm}");
-    assert!(findings(&calm["findings"]).is_empty(), "{calm}");
+    assert!(calm.errors.is_empty(), "{calm:?}");
+    assert!(calm.removed.is_empty(), "{calm:?}");
+    assert!(calm.restored.is_empty(), "{calm:?}");
+    assert!(findings(&calm.findings).is_empty(), "{calm:?}");
 }

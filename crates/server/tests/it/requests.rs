@@ -3,8 +3,11 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use time::Duration;
+use warden_proto::directory::{ApplyPolicy, PolicyFile, SyncReport};
+use warden_proto::grants::GrantInfo;
+use warden_proto::requests::{CreateRequest, Decide, RequestInfo};
 
-use crate::support::{Answer, TestApp};
+use crate::support::{Answer, TestApp, json_of};
 
 /// The demo app with Warden accounts for the people of the demo population.
 pub(crate) async fn people() -> (TestApp, Tokens) {
@@ -45,15 +48,36 @@ pub(crate) async fn file(t: &TestApp, token: &str, body: Value) -> Answer {
     t.post("/v1/requests", token, body).await
 }
 
+/// A request for `role` on `resource` for `duration`, with a justification long enough.
+pub(crate) fn request(
+    resource: &str,
+    role: &str,
+    duration: &str,
+    ticket: Option<&str>,
+) -> CreateRequest {
+    CreateRequest {
+        resource: resource.to_owned(),
+        role: role.to_owned(),
+        duration: duration.to_owned(),
+        justification: "investigating INC-4242 latency".to_owned(),
+        ticket: ticket.map(str::to_owned),
+        on_behalf_of: None,
+        start_at: None,
+    }
+}
+
+/// [`request`] as the JSON body sent.
 pub(crate) fn ask(resource: &str, role: &str, duration: &str, ticket: Option<&str>) -> Value {
-    json!({"resource": resource, "role": role, "duration": duration, "justification": "investigating INC-4242 latency", "ticket": ticket})
+    json_of(&request(resource, role, duration, ticket))
 }
 
 pub(crate) async fn decide(t: &TestApp, token: &str, id: &str, verb: &str) -> Answer {
     t.post(
         &format!("/v1/requests/{id}/{verb}"),
         token,
-        json!({"comment": "checked the ticket"}),
+        json_of(&Decide {
+            comment: "checked the ticket".to_owned(),
+        }),
     )
     .await
 }
@@ -63,35 +87,36 @@ async fn a_single_approver_request_cannot_be_approved_by_its_requester() {
     let (t, p) = people().await;
     let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-1"))).await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    assert_eq!(created.body["state"], "pending");
-    assert_eq!(created.body["route"], "single");
-    assert_eq!(created.body["rule"], "sre-prod-data-critical");
-    let factors: Vec<&str> = created.body["risk_factors"]
-        .as_array()
-        .unwrap()
+    let created: RequestInfo = created.parse();
+    assert_eq!(created.state, "pending");
+    assert_eq!(created.route, "single");
+    assert_eq!(created.rule, "sre-prod-data-critical");
+    let factors: Vec<&str> = created
+        .risk_factors
         .iter()
-        .map(|f| f["name"].as_str().unwrap())
+        .map(|f| f.name.as_str())
         .collect();
     assert!(
         factors.contains(&"tier") && factors.contains(&"first_access"),
         "{factors:?}"
     );
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let id = created.id.to_string();
 
     // Alice holds no approve scope; with it she would still be refused as the requester.
     let own = decide(&t, &p.alice, &id, "approve").await;
     assert_eq!(own.status, StatusCode::FORBIDDEN);
     let approved = decide(&t, &p.bob, &id, "approve").await;
     assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
-    assert_eq!(approved.body["state"], "provisioning");
-    assert_eq!(approved.body["decisions"][0]["approver"], "E1002");
+    let approved: RequestInfo = approved.parse();
+    assert_eq!(approved.state, "provisioning");
+    assert_eq!(approved.decisions[0].approver, "E1002");
     // Names beside the employee ids, as HR gives them.
     assert_eq!(
-        approved.body["decisions"][0]["approver_name"],
-        "Bob Baptiste"
+        approved.decisions[0].approver_name.as_deref(),
+        Some("Bob Baptiste")
     );
-    assert_eq!(approved.body["requester_name"], "Alice Andersen");
-    assert_eq!(approved.body["beneficiary_name"], "Alice Andersen");
+    assert_eq!(approved.requester_name.as_deref(), Some("Alice Andersen"));
+    assert_eq!(approved.beneficiary_name.as_deref(), Some("Alice Andersen"));
     let again = decide(&t, &p.paula, &id, "approve").await;
     assert_eq!(again.status, StatusCode::CONFLICT, "no longer pending");
     // Alice's attempt is audited as a refusal.
@@ -111,14 +136,11 @@ async fn self_approval_is_refused_even_with_the_approve_scope() {
     let (t, p) = people().await;
     // Bob is an SRE lead: he may request and approve, but not his own request.
     let created = file(&t, &p.bob, ask("orders-db", "read", "1h", Some("CHG-2"))).await;
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let id = created.parse::<RequestInfo>().id.to_string();
     let own = decide(&t, &p.bob, &id, "approve").await;
     assert_eq!(own.status, StatusCode::FORBIDDEN);
     assert!(
-        own.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("nobody decides on their own request"),
+        own.detail().contains("nobody decides on their own request"),
         "{own:?}"
     );
     let denied_own = decide(&t, &p.bob, &id, "deny").await;
@@ -135,15 +157,13 @@ async fn tier_zero_needs_two_people_one_from_security() {
     )
     .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    assert_eq!(created.body["route"], "dual-security");
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let created: RequestInfo = created.parse();
+    assert_eq!(created.route, "dual-security");
+    let id = created.id.to_string();
 
-    let first = decide(&t, &p.bob, &id, "approve").await;
-    assert_eq!(first.body["state"], "pending", "{first:?}");
-    assert_eq!(
-        first.body["needs"],
-        json!(["an approver from group:security"])
-    );
+    let first: RequestInfo = decide(&t, &p.bob, &id, "approve").await.parse();
+    assert_eq!(first.state, "pending", "{first:?}");
+    assert_eq!(first.needs, ["an approver from group:security"]);
     let twice = decide(&t, &p.bob, &id, "approve").await;
     assert_eq!(
         twice.status,
@@ -156,18 +176,18 @@ async fn tier_zero_needs_two_people_one_from_security() {
     let owner = decide(&t, &p.paula, &id, "approve").await;
     assert_eq!(owner.status, StatusCode::CONFLICT, "{owner:?}");
     assert_eq!(
-        owner.body["detail"],
+        owner.detail(),
         "an approval by E1006 would not count: this request still needs an approver from \
          group:security"
     );
     let security = decide(&t, &p.sam, &id, "approve").await;
     assert_eq!(security.status, StatusCode::OK, "{security:?}");
-    assert_eq!(security.body["state"], "provisioning");
-    let capacities: Vec<&str> = security.body["decisions"]
-        .as_array()
-        .unwrap()
+    let security: RequestInfo = security.parse();
+    assert_eq!(security.state, "provisioning");
+    let capacities: Vec<&str> = security
+        .decisions
         .iter()
-        .map(|d| d["capacity"].as_str().unwrap())
+        .map(|d| d.capacity.as_str())
         .collect();
     assert!(
         capacities.iter().any(|c| c.contains("security")),
@@ -201,38 +221,46 @@ async fn needs_say_who_in_words_and_an_approval_that_cannot_count_is_refused() {
     )
     .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    assert_eq!(created.body["route"], "dual-security");
-    assert_eq!(created.body["requester_name"], "Alice Andersen");
+    let created: RequestInfo = created.parse();
+    assert_eq!(created.route, "dual-security");
+    assert_eq!(created.requester_name.as_deref(), Some("Alice Andersen"));
     assert_eq!(
-        created.body["needs"],
-        json!([
-            "an approver from group:security",
+        created.needs,
+        [
+            "an approver from group:security".to_owned(),
             format!("one more approver who is {who}")
-        ])
+        ]
     );
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let id = created.id.to_string();
 
     let security = decide(&t, &p.sam, &id, "approve").await;
     assert_eq!(security.status, StatusCode::OK, "{security:?}");
-    assert_eq!(security.body["state"], "pending");
-    assert_eq!(security.body["decisions"][0]["approver_name"], "Sam Sato");
+    let security: RequestInfo = security.parse();
+    assert_eq!(security.state, "pending");
+    assert_eq!(
+        security.decisions[0].approver_name.as_deref(),
+        Some("Sam Sato")
+    );
     let needs = format!("one more approver, other than E1003, who is {who}");
-    assert_eq!(security.body["needs"], json!([needs]));
+    assert_eq!(security.needs, std::slice::from_ref(&needs));
 
     // Sergio is security too: his approval cannot complete the request. It is refused,
     // saying what is still needed, and nothing is recorded.
     let second = decide(&t, &sergio, &id, "approve").await;
     assert_eq!(second.status, StatusCode::CONFLICT, "{second:?}");
     assert_eq!(
-        second.body["detail"],
+        second.detail(),
         format!("an approval by E1007 would not count: this request still needs {needs}")
     );
-    let shown = t.get(&format!("/v1/requests/{id}"), &p.alice).await;
-    assert_eq!(shown.body["decisions"].as_array().unwrap().len(), 1);
-    assert_eq!(shown.body["needs"], json!([needs]));
+    let shown: RequestInfo = t.get(&format!("/v1/requests/{id}"), &p.alice).await.parse();
+    assert_eq!(shown.decisions.len(), 1);
+    assert_eq!(shown.needs, [needs]);
     // Nor is the request offered to him as one waiting for his decision.
     let waiting = t.get("/v1/requests?pending_approval=true", &sergio).await;
-    assert_eq!(waiting.body, json!([]), "{waiting:?}");
+    assert!(
+        waiting.parse::<Vec<RequestInfo>>().is_empty(),
+        "{waiting:?}"
+    );
     let approvals = t.audit_actions().await;
     assert_eq!(
         approvals.iter().filter(|a| *a == "request.approve").count(),
@@ -242,8 +270,9 @@ async fn needs_say_who_in_words_and_an_approval_that_cannot_count_is_refused() {
 
     let manager = decide(&t, &p.bob, &id, "approve").await;
     assert_eq!(manager.status, StatusCode::OK, "{manager:?}");
-    assert_eq!(manager.body["state"], "provisioning");
-    assert_eq!(manager.body["needs"], json!([]));
+    let manager: RequestInfo = manager.parse();
+    assert_eq!(manager.state, "provisioning");
+    assert!(manager.needs.is_empty(), "{manager:?}");
 }
 
 #[tokio::test]
@@ -251,9 +280,10 @@ async fn low_risk_requests_are_approved_at_once() {
     let (t, p) = people().await;
     let created = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    assert_eq!(created.body["route"], "auto");
-    assert_eq!(created.body["state"], "provisioning");
-    assert!(created.body["risk"].as_u64().unwrap() < 30);
+    let created: RequestInfo = created.parse();
+    assert_eq!(created.route, "auto");
+    assert_eq!(created.state, "provisioning");
+    assert!(created.risk < 30);
     let events = t.state.store().audit_events(0, 1000).await.unwrap();
     let auto = events
         .iter()
@@ -283,17 +313,15 @@ async fn refusals_say_which_rule_failed_and_why() {
     // No rule's `who` includes Dave: the refusal says so plainly and names the rule that
     // covers admin on payments-db, for whom, so he knows whom to ask (a regression test:
     // it said "each failed rule says why" and named no rule).
+    let problem = not_eligible.details();
     assert_eq!(
-        not_eligible.body["detail"],
-        "policy does not allow this request: no eligibility rule covers E1005 (Dave \
-         Dimitrov) for admin on payments-db"
+        problem.detail.as_deref(),
+        Some(
+            "policy does not allow this request: no eligibility rule covers E1005 (Dave \
+             Dimitrov) for admin on payments-db"
+        )
     );
-    let reasons: Vec<&str> = not_eligible.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["message"].as_str().unwrap())
-        .collect();
+    let reasons: Vec<&str> = problem.errors.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(
         reasons,
         [
@@ -311,10 +339,12 @@ async fn refusals_say_which_rule_failed_and_why() {
     );
     let too_long = file(&t, &p.alice, ask("orders-db", "read", "9h", Some("CHG-5"))).await;
     assert_eq!(too_long.status, StatusCode::FORBIDDEN);
-    let short = file(&t, &p.alice, json!({"resource": "orders-db", "role": "read", "duration": "1h", "justification": "pls", "ticket": "CHG-6"})).await;
+    let mut pls = request("orders-db", "read", "1h", Some("CHG-6"));
+    pls.justification = "pls".to_owned();
+    let short = file(&t, &p.alice, json_of(&pls)).await;
     // Shorter than the approval policy's minimum, which the document cannot know.
     assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(short.body["errors"][0]["field"], "justification");
+    assert_eq!(short.details().errors[0].field, "justification");
     // An account with no identity in the directory cannot request.
     let admin = t.admin().await;
     let outsider = file(&t, &admin, ask("orders-db", "read", "1h", Some("CHG-7"))).await;
@@ -337,12 +367,13 @@ async fn a_vendor_request_needs_the_sponsors_manager_and_security() {
     let vince = t.user_with("vince", &["request"]).await;
     // Bob sponsors the vendor Vince: the vendor policy wants two approvers, the manager
     // (for a sponsored vendor, the sponsor's own manager, Carol) and security (Sam).
-    let mut body = ask("analytics-db", "read", "1h", Some("CHG-8"));
-    body["on_behalf_of"] = json!("vince");
-    let created = file(&t, &p.bob, body.clone()).await;
+    let mut body = request("analytics-db", "read", "1h", Some("CHG-8"));
+    body.on_behalf_of = Some("vince".to_owned());
+    let created = file(&t, &p.bob, json_of(&body)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    assert_eq!(created.body["beneficiary"], "V2001");
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let created: RequestInfo = created.parse();
+    assert_eq!(created.beneficiary, "V2001");
+    let id = created.id.to_string();
     // The sponsor asked, so the sponsor cannot approve; nor can the vendor.
     assert_eq!(
         decide(&t, &p.bob, &id, "approve").await.status,
@@ -352,25 +383,22 @@ async fn a_vendor_request_needs_the_sponsors_manager_and_security() {
         decide(&t, &vince, &id, "approve").await.status,
         StatusCode::FORBIDDEN
     );
-    let first = decide(&t, &carol, &id, "approve").await;
-    assert_eq!(first.body["state"], "pending", "{first:?}");
-    let second = decide(&t, &p.sam, &id, "approve").await;
-    assert_eq!(second.body["state"], "provisioning", "{second:?}");
+    let first: RequestInfo = decide(&t, &carol, &id, "approve").await.parse();
+    assert_eq!(first.state, "pending", "{first:?}");
+    let second: RequestInfo = decide(&t, &p.sam, &id, "approve").await.parse();
+    assert_eq!(second.state, "provisioning", "{second:?}");
     t.tick().await;
-    let grants = t.get("/v1/grants", &vince).await;
-    assert_eq!(grants.body[0]["state"], "active", "{grants:?}");
-    assert_eq!(grants.body[0]["identity"], "V2001");
-    assert_eq!(grants.body[0]["identity_name"], "Vince Varga");
+    let grants: Vec<GrantInfo> = t.get("/v1/grants", &vince).await.parse();
+    assert_eq!(grants[0].state, "active", "{grants:?}");
+    assert_eq!(grants[0].identity, "V2001");
+    assert_eq!(grants[0].identity_name.as_deref(), Some("Vince Varga"));
 
     // Only a sponsor may ask on a vendor's behalf.
-    let not_sponsor = file(&t, &p.alice, body).await;
+    let not_sponsor = file(&t, &p.alice, json_of(&body)).await;
     assert_eq!(not_sponsor.status, StatusCode::FORBIDDEN);
     assert_eq!(not_sponsor.problem(), "forbidden");
     assert!(
-        not_sponsor.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("a vendor you sponsor"),
+        not_sponsor.detail().contains("a vendor you sponsor"),
         "{not_sponsor:?}"
     );
 }
@@ -391,47 +419,43 @@ async fn a_request_nobody_could_approve_is_refused_at_creation() {
         .unwrap();
     let synced = t.raw(req, crate::support::PEER).await;
     assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
-    let mut body = ask("analytics-db", "read", "1h", Some("CHG-8"));
-    body["on_behalf_of"] = json!("vince");
-    let refused = file(&t, &p.bob, body).await;
+    let mut body = request("analytics-db", "read", "1h", Some("CHG-8"));
+    body.on_behalf_of = Some("vince".to_owned());
+    let refused = file(&t, &p.bob, json_of(&body)).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
-    assert!(
-        refused.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("nobody could approve")
-    );
+    assert!(refused.detail().contains("nobody could approve"));
 }
 
 #[tokio::test]
 async fn denial_ends_a_request_and_cancel_is_the_requesters() {
     let (t, p) = people().await;
     let one = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-9"))).await;
-    let one = one.body["id"].as_str().unwrap().to_owned();
-    let denied = decide(&t, &p.bob, &one, "deny").await;
-    assert_eq!(denied.body["state"], "denied", "{denied:?}");
+    let one = one.parse::<RequestInfo>().id.to_string();
+    let denied: RequestInfo = decide(&t, &p.bob, &one, "deny").await.parse();
+    assert_eq!(denied.state, "denied", "{denied:?}");
     assert_eq!(
         decide(&t, &p.paula, &one, "approve").await.status,
         StatusCode::CONFLICT
     );
 
     let two = file(&t, &p.alice, ask("orders-db", "read", "2h", Some("CHG-10"))).await;
-    let two = two.body["id"].as_str().unwrap().to_owned();
+    let two = two.parse::<RequestInfo>().id.to_string();
     let not_yours = t
         .post(&format!("/v1/requests/{two}/cancel"), &p.dave, json!({}))
         .await;
     assert_eq!(not_yours.status, StatusCode::NOT_FOUND);
-    let cancelled = t
+    let cancelled: RequestInfo = t
         .post(&format!("/v1/requests/{two}/cancel"), &p.alice, json!({}))
-        .await;
-    assert_eq!(cancelled.body["state"], "cancelled", "{cancelled:?}");
+        .await
+        .parse();
+    assert_eq!(cancelled.state, "cancelled", "{cancelled:?}");
     assert_eq!(
         decide(&t, &p.bob, &two, "approve").await.status,
         StatusCode::CONFLICT
     );
 
-    let mine = t.get("/v1/requests", &p.alice).await;
-    assert_eq!(mine.body.as_array().unwrap().len(), 2);
+    let mine: Vec<RequestInfo> = t.get("/v1/requests", &p.alice).await.parse();
+    assert_eq!(mine.len(), 2);
     assert_eq!(
         t.get(&format!("/v1/requests/{two}"), &p.dave).await.status,
         StatusCode::NOT_FOUND,
@@ -443,10 +467,12 @@ async fn denial_ends_a_request_and_cancel_is_the_requesters() {
 async fn a_leavers_open_requests_are_cancelled_by_the_sync_that_terminates_them() {
     let (t, p) = people().await;
     let pending = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-12"))).await;
-    let pending = pending.body["id"].as_str().unwrap().to_owned();
-    let auto = file(&t, &p.alice, ask("session-cache", "read", "1h", None)).await;
-    assert_eq!(auto.body["state"], "provisioning");
-    let auto = auto.body["id"].as_str().unwrap().to_owned();
+    let pending = pending.parse::<RequestInfo>().id.to_string();
+    let auto: RequestInfo = file(&t, &p.alice, ask("session-cache", "read", "1h", None))
+        .await
+        .parse();
+    assert_eq!(auto.state, "provisioning");
+    let auto = auto.id.to_string();
     let admin = t.admin().await;
     let file_text = warden_app::demo::HR_CSV.replace(
         "E1001,alice,alice@example.com,Alice Andersen,Platform,SRE,E1002,Berlin,active",
@@ -456,9 +482,9 @@ async fn a_leavers_open_requests_are_cancelled_by_the_sync_that_terminates_them(
         .header("authorization", format!("Bearer {admin}"))
         .body(axum::body::Body::from(file_text))
         .unwrap();
-    let synced = t.raw(req, crate::support::PEER).await;
-    assert_eq!(synced.body["requests_cancelled"], 1, "{synced:?}");
-    assert_eq!(synced.body["grants_ended"], 1, "{synced:?}");
+    let synced: SyncReport = t.raw(req, crate::support::PEER).await.parse();
+    assert_eq!(synced.requests_cancelled, 1, "{synced:?}");
+    assert_eq!(synced.grants_ended, 1, "{synced:?}");
     let store = t.state.store();
     let r = store
         .request(pending.parse().unwrap())
@@ -489,9 +515,12 @@ async fn a_leavers_open_requests_are_cancelled_by_the_sync_that_terminates_them(
 async fn pending_requests_time_out_and_approvers_see_their_queue() {
     let (t, p) = people().await;
     let created = file(&t, &p.alice, ask("orders-db", "read", "1h", Some("CHG-11"))).await;
-    let id = created.body["id"].as_str().unwrap().to_owned();
-    let queue = t.get("/v1/requests?pending_approval=true", &p.bob).await;
-    assert_eq!(queue.body.as_array().unwrap().len(), 1, "{queue:?}");
+    let id = created.parse::<RequestInfo>().id.to_string();
+    let queue: Vec<RequestInfo> = t
+        .get("/v1/requests?pending_approval=true", &p.bob)
+        .await
+        .parse();
+    assert_eq!(queue.len(), 1, "{queue:?}");
     let dave_queue = t.get("/v1/requests?pending_approval=true", &p.dave).await;
     assert_eq!(dave_queue.status, StatusCode::FORBIDDEN, "no approve scope");
 
@@ -499,13 +528,13 @@ async fn pending_requests_time_out_and_approvers_see_their_queue() {
     let bob = t.login("bob", "bob-password-123").await;
     let late = decide(&t, &bob, &id, "approve").await;
     assert_eq!(late.status, StatusCode::CONFLICT);
-    assert!(
-        late.body["detail"].as_str().unwrap().contains("timed out"),
-        "{late:?}"
-    );
+    assert!(late.detail().contains("timed out"), "{late:?}");
     let alice = t.login("alice", "alice-password-123").await;
     assert_eq!(
-        t.get(&format!("/v1/requests/{id}"), &alice).await.body["state"],
+        t.get(&format!("/v1/requests/{id}"), &alice)
+            .await
+            .parse::<RequestInfo>()
+            .state,
         "timed_out"
     );
 }
@@ -539,7 +568,7 @@ async fn with_standard_intake(t: &TestApp, extra: &str) {
 /// policy (in `approvals.toml`, after its `pending_timeout`), and returns the answer.
 pub(crate) async fn apply_standard_intake(t: &TestApp, extra: &str) -> Answer {
     let admin = t.admin().await;
-    let files: Vec<Value> = warden_app::demo::policy_files()
+    let files: Vec<PolicyFile> = warden_app::demo::policy_files()
         .into_iter()
         .map(|f| {
             let text = if f.path == "approvals.toml" {
@@ -551,13 +580,16 @@ pub(crate) async fn apply_standard_intake(t: &TestApp, extra: &str) -> Answer {
             } else {
                 f.text.to_string()
             };
-            json!({"path": f.path, "text": text})
+            PolicyFile { path: f.path, text }
         })
         .collect();
     t.post(
         "/v1/policy/apply",
         &admin,
-        json!({"files": files, "comment": "ticket rules"}),
+        json_of(&ApplyPolicy {
+            files,
+            comment: "ticket rules".to_owned(),
+        }),
     )
     .await
 }
@@ -574,50 +606,41 @@ async fn tickets_must_have_the_policy_form_and_be_open_in_the_tracker() {
         ),
     )
     .await;
-    let mut short = ask("orders-db", "read", "1h", Some("CHG-100"));
-    short["justification"] = json!("too short");
-    let refused = file(&t, &p.alice, short).await;
+    let mut short = request("orders-db", "read", "1h", Some("CHG-100"));
+    short.justification = "too short".to_owned();
+    let refused = file(&t, &p.alice, json_of(&short)).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(refused.body["errors"][0]["field"], "justification");
-    assert!(
-        refused.body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("at least 20")
-    );
+    let errors = refused.details().errors;
+    assert_eq!(errors[0].field, "justification");
+    assert!(errors[0].message.contains("at least 20"));
 
     let justification = "investigating the stuck order export of INC-4242";
-    let mut bad_form = ask("orders-db", "read", "1h", Some("JIRA 12"));
-    bad_form["justification"] = json!(justification);
-    let refused = file(&t, &p.alice, bad_form).await;
+    let mut bad_form = request("orders-db", "read", "1h", Some("JIRA 12"));
+    bad_form.justification = justification.to_owned();
+    let refused = file(&t, &p.alice, json_of(&bad_form)).await;
     assert_eq!(
         refused.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{refused:?}"
     );
-    assert!(
-        refused.body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("form")
-    );
+    assert!(refused.details().errors[0].message.contains("form"));
 
-    let mut closed = ask("orders-db", "read", "1h", Some("CHG-999"));
-    closed["justification"] = json!(justification);
-    let refused = file(&t, &p.alice, closed).await;
+    let mut closed = request("orders-db", "read", "1h", Some("CHG-999"));
+    closed.justification = justification.to_owned();
+    let refused = file(&t, &p.alice, json_of(&closed)).await;
     assert_eq!(
         refused.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{refused:?}"
     );
     assert_eq!(
-        refused.body["errors"][0]["message"],
+        refused.details().errors[0].message,
         warden_app::tickets::not_confirmed("CHG-999"),
         "the tracker's answer is not passed on: {refused:?}"
     );
 
-    let mut open = ask("orders-db", "read", "1h", Some("CHG-100"));
-    open["justification"] = json!(justification);
-    let filed = file(&t, &p.alice, open).await;
+    let mut open = request("orders-db", "read", "1h", Some("CHG-100"));
+    open.justification = justification.to_owned();
+    let filed = file(&t, &p.alice, json_of(&open)).await;
     assert_eq!(filed.status, StatusCode::CREATED, "{filed:?}");
 }

@@ -13,6 +13,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use secrecy::ExposeSecret;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use time::macros::datetime;
@@ -21,6 +22,7 @@ use warden_app::AppState;
 use warden_app::config::Config;
 use warden_app::service::bootstrap;
 use warden_core::ManualClock;
+use warden_proto::problem::{PROBLEM_JSON, PROBLEM_TYPE_PREFIX, Problem};
 use warden_server::api;
 use warden_store::testing::TestDb;
 use warden_store::{Backend, Store};
@@ -53,26 +55,46 @@ impl Answer {
             .unwrap_or_else(|e| panic!("not a {}: {e}\n{self:?}", std::any::type_name::<T>()))
     }
 
-    /// The problem type slug, asserting the body is problem+json.
-    pub fn problem(&self) -> &str {
+    /// The problem details of an error answer, asserting the body is problem+json and
+    /// carries the answer's status.
+    pub fn details(&self) -> Problem {
         assert_eq!(
             self.headers
                 .get("content-type")
                 .map(|v| v.to_str().unwrap()),
-            Some("application/problem+json"),
+            Some(PROBLEM_JSON),
             "not a problem: {self:?}"
         );
+        let problem: Problem = self.parse();
         assert_eq!(
-            self.body["status"],
+            problem.status,
             self.status.as_u16(),
             "status in body matches: {self:?}"
         );
-        self.body["type"]
-            .as_str()
-            .unwrap()
-            .strip_prefix("urn:warden:problem:")
-            .unwrap()
+        problem
     }
+
+    /// What went wrong this time: the `detail` of a problem answer, which must have one.
+    pub fn detail(&self) -> String {
+        self.details()
+            .detail
+            .unwrap_or_else(|| panic!("a problem without detail: {self:?}"))
+    }
+
+    /// The problem type slug, asserting the body is problem+json.
+    pub fn problem(&self) -> String {
+        self.details()
+            .kind
+            .strip_prefix(PROBLEM_TYPE_PREFIX)
+            .unwrap_or_else(|| panic!("not a problem type of ours: {self:?}"))
+            .to_owned()
+    }
+}
+
+/// A request body of the API, as the JSON a client sends: for bodies the tests send as the
+/// proto types describe them (odd input is written out with `json!` instead).
+pub fn json_of<T: Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).unwrap()
 }
 
 pub const PEER: &str = "198.51.100.10:40000";

@@ -19,11 +19,15 @@ use warden_app::config::Config;
 use warden_app::demo;
 use warden_connectors::ConnectionConfig;
 use warden_core::Clock;
-use warden_proto::targets::FindingInfo;
+use warden_proto::grants::{GrantInfo, RevokeGrant};
+use warden_proto::requests::RequestInfo;
+use warden_proto::targets::{
+    FindingInfo, GrantCredential, Inventory, ResourceReconciled, SignSshKey, SshCa, SshCertificate,
+};
 
 use crate::directory::sync;
 use crate::requests::decide;
-use crate::support::{TestApp, eventually};
+use crate::support::{TestApp, eventually, json_of};
 
 /// A unique tag for the objects one test makes on the shared servers.
 pub(crate) fn tag() -> String {
@@ -119,39 +123,46 @@ async fn apply(t: &TestApp, admin: &str, tag: &str) {
 
 /// Alice asks for `role` on `resource` for an hour; bob (and security, when the route
 /// wants two) approve; the worker provisions it. Returns the grant.
-pub(crate) async fn granted(e: &Env, resource: &str, role: &str) -> Value {
+pub(crate) async fn granted(e: &Env, resource: &str, role: &str) -> GrantInfo {
     let filed =
         e.t.post(
             "/v1/requests",
             &e.alice,
-            json!({"resource": resource, "role": role, "duration": "1h",
-                   "justification": "investigating INC-4242 latency", "ticket": "CHG-1"}),
+            json_of(&crate::requests::request(
+                resource,
+                role,
+                "1h",
+                Some("CHG-1"),
+            )),
         )
         .await;
     assert_eq!(filed.status, StatusCode::CREATED, "{filed:?}");
-    let rid = filed.body["id"].as_str().unwrap().to_owned();
+    let filed: RequestInfo = filed.parse();
+    let rid = filed.id.to_string();
     // Low risk is approved automatically; otherwise bob, and security where two must.
-    if filed.body["state"] == "pending" {
+    if filed.state == "pending" {
         let first = decide(&e.t, &e.bob, &rid, "approve").await;
         assert_eq!(first.status, StatusCode::OK, "{first:?}");
-        if first.body["state"] == "pending" {
+        if first.parse::<RequestInfo>().state == "pending" {
             let second = decide(&e.t, &e.sam, &rid, "approve").await;
             assert_eq!(second.status, StatusCode::OK, "{second:?}");
         }
     }
     let report = e.t.tick().await;
     assert_eq!(report.failures, 0, "{report:?}");
-    let grants = e.t.get("/v1/grants", &e.alice).await;
-    let g = grants
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["request"] == rid.as_str())
-        .unwrap()
-        .clone();
-    assert_eq!(g["state"], "active", "{g}");
+    let grants: Vec<GrantInfo> = e.t.get("/v1/grants", &e.alice).await.parse();
+    let g = grants.into_iter().find(|g| g.request == filed.id).unwrap();
+    assert_eq!(g.state, "active", "{g:?}");
     g
+}
+
+/// A body asking for a certificate of `public_key` on `resource`.
+fn sign(resource: &str, public_key: &str) -> Value {
+    json_of(&SignSshKey {
+        resource: resource.to_owned(),
+        role: None,
+        public_key: public_key.to_owned(),
+    })
 }
 
 async fn credential(e: &Env, gid: &str, token: &str) -> crate::support::Answer {
@@ -228,7 +239,7 @@ async fn a_postgres_grant_logs_in_only_while_it_runs_and_only_for_its_holder() {
     let _fixture = PgFixture::new(&tag).await;
     let e = env(&tag, |_| {}).await;
     let g = granted(&e, "orders-db", "read").await;
-    let gid = g["id"].as_str().unwrap();
+    let gid = &g.id.to_string();
 
     // Nobody but the holder gets a credential: not an approver (to whom the grant does not
     // exist), not an administrator (who may see it, and is told why not).
@@ -239,10 +250,11 @@ async fn a_postgres_grant_logs_in_only_while_it_runs_and_only_for_its_holder() {
     assert_eq!(refused.problem(), "forbidden");
     let c = credential(&e, gid, &e.alice).await;
     assert_eq!(c.status, StatusCode::OK, "{c:?}");
-    let user = c.body["username"].as_str().unwrap().to_owned();
-    let password = c.body["password"].as_str().unwrap().to_owned();
+    let c: GrantCredential = c.parse();
+    let user = c.username;
+    let password = c.password;
     assert!(user.starts_with("w_e1001_read_"), "{user}");
-    assert_eq!(c.body["hints"]["database"], "test");
+    assert_eq!(c.hints.get("database").map(String::as_str), Some("test"));
 
     // The account exists on the server with a SCRAM verifier and the grant's end.
     let admin = pg("postgres", "").await.unwrap();
@@ -271,7 +283,9 @@ async fn a_postgres_grant_logs_in_only_while_it_runs_and_only_for_its_holder() {
         e.t.post(
             &format!("/v1/grants/{gid}/revoke"),
             &e.alice,
-            json!({"reason": "done"}),
+            json_of(&RevokeGrant {
+                reason: "done".to_owned(),
+            }),
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
@@ -364,18 +378,20 @@ async fn mariadb_and_redis_grants_stop_working_when_they_expire() {
     let e = env(&tag, |_| {}).await;
     let m = granted(&e, "analytics-db", "read").await;
     let r = granted(&e, "session-cache", "read").await;
-    let mc = credential(&e, m["id"].as_str().unwrap(), &e.alice).await;
+    let mc = credential(&e, &m.id.to_string(), &e.alice).await;
     assert_eq!(mc.status, StatusCode::OK, "{mc:?}");
-    let rc = credential(&e, r["id"].as_str().unwrap(), &e.alice).await;
+    let rc = credential(&e, &r.id.to_string(), &e.alice).await;
     assert_eq!(rc.status, StatusCode::OK, "{rc:?}");
-    let (muser, mpass) = (
-        mc.body["username"].as_str().unwrap().to_owned(),
-        mc.body["password"].as_str().unwrap().to_owned(),
-    );
-    let (ruser, rpass) = (
-        rc.body["username"].as_str().unwrap().to_owned(),
-        rc.body["password"].as_str().unwrap().to_owned(),
-    );
+    let GrantCredential {
+        username: muser,
+        password: mpass,
+        ..
+    } = mc.parse();
+    let GrantCredential {
+        username: ruser,
+        password: rpass,
+        ..
+    } = rc.parse();
 
     let mut session = maria(&muser, &mpass).await.unwrap();
     let got: Vec<i32> = session
@@ -428,7 +444,7 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let ask = json!({"resource": "bastion", "public_key": public.trim()});
+    let ask = sign("bastion", public.trim());
 
     // No grant, no certificate.
     let refused =
@@ -441,19 +457,12 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
         e.t.post("/v1/ssh/certificates", &e.alice, ask.clone())
             .await;
     assert_eq!(signed.status, StatusCode::OK, "{signed:?}");
-    assert_eq!(signed.body["principals"], json!(["ops"]));
-    assert_eq!(signed.body["host"], "127.0.0.1");
-    assert_eq!(signed.body["port"], 2222);
-    let before = OffsetDateTime::parse(
-        signed.body["valid_before"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
-    let after = OffsetDateTime::parse(
-        signed.body["valid_after"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let signed: SshCertificate = signed.parse();
+    assert_eq!(signed.principals, ["ops"]);
+    assert_eq!(signed.host, "127.0.0.1");
+    assert_eq!(signed.port, 2222);
+    let before = signed.valid_before;
+    let after = signed.valid_after;
     let now = e.t.clock.now();
     assert!(
         before <= now + Duration::seconds(300),
@@ -466,7 +475,7 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
 
     // The certificate is a real one, signed by the published CA.
     let cert = dir.path().join("id_ed25519-cert.pub");
-    std::fs::write(&cert, signed.body["certificate"].as_str().unwrap()).unwrap();
+    std::fs::write(&cert, &signed.certificate).unwrap();
     let listing = Command::new("ssh-keygen")
         .arg("-L")
         .arg("-f")
@@ -481,7 +490,7 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
         e.t.send(axum::http::Method::GET, "/v1/ssh/ca", None, None)
             .await;
     assert_eq!(ca.status, StatusCode::OK, "{ca:?}");
-    let ca_key = ca.body["public_key"].as_str().unwrap();
+    let ca_key = ca.parse::<SshCa>().public_key;
     let ca_file = dir.path().join("ca.pub");
     std::fs::write(&ca_file, ca_key).unwrap();
     let fp = Command::new("ssh-keygen")
@@ -501,7 +510,7 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
         e.t.post(
             "/v1/ssh/certificates",
             &e.alice,
-            json!({"resource": "bastion", "public_key": signed.body["certificate"]}),
+            sign("bastion", &signed.certificate),
         )
         .await;
     // A line of a key's form that is a certificate, not a key.
@@ -516,12 +525,14 @@ async fn ssh_certificates_carry_the_roles_principals_and_end_with_the_grant() {
     assert_eq!(bob.status, StatusCode::FORBIDDEN, "{bob:?}");
 
     // After revocation, no more certificates.
-    let gid = g["id"].as_str().unwrap();
+    let gid = g.id;
     let revoked =
         e.t.post(
             &format!("/v1/grants/{gid}/revoke"),
             &e.alice,
-            json!({"reason": "done"}),
+            json_of(&RevokeGrant {
+                reason: "done".to_owned(),
+            }),
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK);
@@ -545,13 +556,9 @@ async fn no_ssh_certificate_is_signed_in_a_grants_last_second() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let ask = json!({"resource": "bastion", "public_key": public.trim()});
+    let ask = sign("bastion", public.trim());
     let g = granted(&e, "bastion", "login").await;
-    let ends = OffsetDateTime::parse(
-        g["ends_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let ends = g.ends_at.unwrap();
     let whole = ends - Duration::nanoseconds(i64::from(ends.nanosecond()));
 
     // In the last second: past the whole second the grant ends in, or half a second
@@ -566,24 +573,21 @@ async fn no_ssh_certificate_is_signed_in_a_grants_last_second() {
         e.t.post("/v1/ssh/certificates", &e.alice, ask.clone())
             .await;
     assert_eq!(late.status, StatusCode::CONFLICT, "{late:?}");
-    let detail = late.body["detail"].as_str().unwrap();
+    let detail = late.detail();
     assert!(detail.contains("less than a second"), "{detail}");
-    assert!(detail.contains(g["id"].as_str().unwrap()), "{detail}");
+    assert!(detail.contains(&g.id.to_string()), "{detail}");
 
     // A few seconds before the end: signed to the end rounded down.
     let now = ends - Duration::milliseconds(2500);
     e.t.clock.set(now);
     let signed = e.t.post("/v1/ssh/certificates", &e.alice, ask).await;
     assert_eq!(signed.status, StatusCode::OK, "{signed:?}");
-    let before = OffsetDateTime::parse(
-        signed.body["valid_before"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let signed: SshCertificate = signed.parse();
+    let before = signed.valid_before;
     assert_eq!(before, whole);
     assert!(before > now && before <= ends);
     let cert = dir.path().join("id_ed25519-cert.pub");
-    std::fs::write(&cert, signed.body["certificate"].as_str().unwrap()).unwrap();
+    std::fs::write(&cert, &signed.certificate).unwrap();
     let listing = Command::new("ssh-keygen")
         .env("TZ", "UTC")
         .args(["-L", "-f"])
@@ -673,23 +677,17 @@ async fn acl(c: &mut redis::aio::MultiplexedConnection, args: &[&str]) -> redis:
     cmd.query_async(c).await.unwrap()
 }
 
-async fn reconcile(e: &Env) -> Value {
+async fn reconcile(e: &Env) -> ResourceReconciled {
     let r =
         e.t.post("/v1/reconcile?resource=session-cache", &e.admin, json!({}))
             .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    r.body[0].clone()
+    r.parse::<Vec<ResourceReconciled>>().remove(0)
 }
 
-fn names(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| {
-            x.as_str()
-                .map_or_else(|| x["account"].as_str().unwrap().to_owned(), str::to_owned)
-        })
-        .collect()
+/// The accounts the findings of a run name.
+fn accounts(findings: &[FindingInfo]) -> Vec<&str> {
+    findings.iter().map(|f| f.account.as_str()).collect()
 }
 
 #[tokio::test]
@@ -711,15 +709,14 @@ async fn the_reconciler_removes_leftovers_restores_lost_access_and_reports_drift
             e.t.get("/v1/resources/session-cache/accounts", &e.admin)
                 .await;
         assert_eq!(inv.status, StatusCode::OK, "{inv:?}");
-        assert_eq!(inv.body["tier"], 2);
-        let mine = inv.body["accounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["origin"] == "warden")
-            .unwrap()
-            .clone();
-        mine["name"].as_str().unwrap().to_owned()
+        let inv: Inventory = inv.parse();
+        assert_eq!(inv.tier, 2);
+        let mine = inv
+            .accounts
+            .into_iter()
+            .find(|a| a.origin == "warden")
+            .unwrap();
+        mine.name
     };
 
     // Behind Warden's back: a standing admin made by hand, a dynamic user left by a
@@ -744,11 +741,11 @@ async fn the_reconciler_removes_leftovers_restores_lost_access_and_reports_drift
     acl(&mut admin, &["DELUSER", &account]).await;
 
     let run = reconcile(&e).await;
-    assert_eq!(names(&run["removed"]), ["w_e9999_read_deadbeef"], "{run}");
-    assert_eq!(names(&run["restored"]), ["E1001/read"], "{run}");
-    assert_eq!(names(&run["findings"]), ["drift"], "{run}");
-    assert_eq!(run["findings"][0]["state"], "open");
-    assert!(run["errors"].as_array().unwrap().is_empty(), "{run}");
+    assert_eq!(run.removed, ["w_e9999_read_deadbeef"], "{run:?}");
+    assert_eq!(run.restored, ["E1001/read"], "{run:?}");
+    assert_eq!(accounts(&run.findings), ["drift"], "{run:?}");
+    assert_eq!(run.findings[0].state, "open");
+    assert!(run.errors.is_empty(), "{run:?}");
     let users = acl(&mut admin, &["USERS"]).await;
     let users: Vec<String> = redis::from_redis_value(&users).unwrap();
     assert!(users.contains(&account), "the lost access was not restored");
@@ -763,7 +760,7 @@ async fn the_reconciler_removes_leftovers_restores_lost_access_and_reports_drift
 
     // Seen again, the finding is not raised again; gone, it is resolved.
     let again = reconcile(&e).await;
-    assert_eq!(names(&again["findings"]), ["drift"]);
+    assert_eq!(accounts(&again.findings), ["drift"]);
     let raised =
         e.t.audit_actions()
             .await
@@ -773,9 +770,9 @@ async fn the_reconciler_removes_leftovers_restores_lost_access_and_reports_drift
     assert_eq!(raised, 1);
     acl(&mut admin, &["DELUSER", "drift"]).await;
     let clean = reconcile(&e).await;
-    assert!(clean["findings"].as_array().unwrap().is_empty(), "{clean}");
-    let all = e.t.get("/v1/findings?all=true", &e.admin).await;
-    assert_eq!(all.body[0]["state"], "resolved", "{all:?}");
+    assert!(clean.findings.is_empty(), "{clean:?}");
+    let all: Vec<FindingInfo> = e.t.get("/v1/findings?all=true", &e.admin).await.parse();
+    assert_eq!(all[0].state, "resolved", "{all:?}");
 
     // Where policy says so, drift is stripped of its privileges at once.
     let policy_with_remove = policy_files(&tag)
@@ -807,7 +804,7 @@ async fn the_reconciler_removes_leftovers_restores_lost_access_and_reports_drift
     )
     .await;
     let stripped = reconcile(&e).await;
-    assert_eq!(names(&stripped["removed"]), ["drift2"], "{stripped}");
+    assert_eq!(stripped.removed, ["drift2"], "{stripped:?}");
     let mut drift2 = redis_as(port, "drift2", "pw-drift-2").await.unwrap();
     let no: redis::RedisResult<Option<String>> =
         redis::cmd("GET").arg("x").query_async(&mut drift2).await;

@@ -17,17 +17,21 @@ use sha2::Digest as _;
 use time::{Duration, OffsetDateTime};
 use warden_app::config::Config;
 use warden_app::service::{accounts, rotation};
+use warden_proto::grants::RevokeGrant;
+use warden_proto::vault::{
+    AccountInfo, AddAccount, CheckedOut, CheckoutRequest, InitVault, InitializedVault, VaultStatus,
+};
 use warden_store::{Backend, SecretVersion};
 
-use crate::support::{Answer, TestApp};
+use crate::support::{Answer, TestApp, json_of};
 use crate::targets::{PgFixture, connection, env, granted, maria, pg, redis_as, tag};
 
 // ----- helpers -----
 
-async fn status(t: &TestApp) -> Value {
+async fn status(t: &TestApp) -> VaultStatus {
     let a = t.send(Method::GET, "/v1/operator/status", None, None).await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
-    a.body
+    a.parse()
 }
 
 async fn unseal(t: &TestApp, share: &str) -> Answer {
@@ -45,7 +49,7 @@ async fn init(t: &TestApp, admin: &str, shares: u8, threshold: u8) -> Vec<String
         .post(
             "/v1/operator/init",
             admin,
-            json!({"shares": shares, "threshold": threshold}),
+            json_of(&InitVault { shares, threshold }),
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
@@ -54,12 +58,45 @@ async fn init(t: &TestApp, admin: &str, shares: u8, threshold: u8) -> Vec<String
 
 /// The shares in an init or rekey answer.
 pub(crate) fn shares_of(body: &Value) -> Vec<String> {
-    body["shares"]
-        .as_array()
+    serde_json::from_value::<InitializedVault>(body.clone())
         .unwrap()
+        .shares
         .iter()
-        .map(|s| s.as_str().unwrap().to_owned())
+        .map(|s| s.0.expose_secret().to_owned())
         .collect()
+}
+
+/// An account `name` on `connection`, logging in as `username` with `password`, with
+/// every other setting left to its default.
+fn new_account(name: &str, connection: &str, username: &str, password: &str) -> AddAccount {
+    AddAccount {
+        name: name.to_owned(),
+        connection: connection.to_owned(),
+        username: username.to_owned(),
+        password: password.into(),
+        resource: None,
+        roles: Vec::new(),
+        groups: Vec::new(),
+        checkout_max: None,
+        exclusive: false,
+        rotate_every: None,
+        password_length: None,
+        symbols: None,
+        rotate_now: false,
+    }
+}
+
+/// [`new_account`] as the JSON body sent.
+fn account_body(name: &str, connection: &str, username: &str, password: &str) -> Value {
+    json_of(&new_account(name, connection, username, password))
+}
+
+/// A check-out under `grant` (or none), sent as the proto type describes it.
+fn checkout(grant: Option<uuid::Uuid>) -> Value {
+    json_of(&CheckoutRequest {
+        grant,
+        exclusive: false,
+    })
 }
 
 /// The share with one character of its data changed and its checksum made to match: it
@@ -82,10 +119,10 @@ async fn add(t: &TestApp, admin: &str, body: Value) -> Answer {
     t.post("/v1/accounts", admin, body).await
 }
 
-async fn account(t: &TestApp, admin: &str, name: &str) -> Value {
+async fn account(t: &TestApp, admin: &str, name: &str) -> AccountInfo {
     let a = t.get(&format!("/v1/accounts/{name}"), admin).await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
-    a.body
+    a.parse()
 }
 
 async fn current(t: &TestApp, name: &str) -> String {
@@ -120,7 +157,7 @@ async fn events(t: &TestApp) -> Vec<warden_store::StoredAuditEvent> {
 #[tokio::test]
 async fn an_unseal_request_is_checked_even_when_the_vault_is_open() {
     let t = TestApp::with(Backend::Sqlite, key_file).await;
-    assert_eq!(status(&t).await["sealed"], false);
+    assert!(!status(&t).await.sealed);
     let post = |body: Value| t.send(Method::POST, "/v1/operator/unseal", None, Some(body));
     for body in [
         json!({"share": "not a share"}),
@@ -130,11 +167,11 @@ async fn an_unseal_request_is_checked_even_when_the_vault_is_open() {
     ] {
         let answer = post(body.clone()).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}: {answer:?}");
-        assert_eq!(answer.body["errors"][0]["field"], "share", "{body}");
+        assert_eq!(answer.details().errors[0].field, "share", "{body}");
     }
     let reset = post(json!({"reset": true})).await;
     assert_eq!(reset.status, StatusCode::OK, "{reset:?}");
-    assert_eq!(reset.body["sealed"], false);
+    assert!(!reset.parse::<VaultStatus>().sealed);
 }
 
 #[tokio::test]
@@ -144,13 +181,16 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
     })
     .await;
     let admin = t.admin().await;
-    assert_eq!(status(&t).await["initialized"], false);
+    assert!(!status(&t).await.initialized);
     let carol = t.user_with("carol", &["request"]).await;
     let refused = t
         .post(
             "/v1/operator/init",
             &carol,
-            json!({"shares": 5, "threshold": 3}),
+            json_of(&InitVault {
+                shares: 5,
+                threshold: 3,
+            }),
         )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
@@ -158,7 +198,10 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
         .post(
             "/v1/operator/init",
             &admin,
-            json!({"shares": 3, "threshold": 4}),
+            json_of(&InitVault {
+                shares: 3,
+                threshold: 4,
+            }),
         )
         .await;
     // Each number is within 1 to 16; together they make no split.
@@ -171,18 +214,21 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
         .post(
             "/v1/operator/init",
             &admin,
-            json!({"shares": 5, "threshold": 3}),
+            json_of(&InitVault {
+                shares: 5,
+                threshold: 3,
+            }),
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{again:?}");
-    assert_eq!(status(&t).await["sealed"], false);
+    assert!(!status(&t).await.sealed);
 
     // A restart comes back sealed: only health, metrics and unseal are served.
     let t = t.restarted().await;
     let s = status(&t).await;
-    assert_eq!(s["sealed"], true, "{s}");
-    assert_eq!(s["threshold"], 3);
-    assert_eq!(s["progress"], 0);
+    assert!(s.sealed, "{s:?}");
+    assert_eq!(s.threshold, 3);
+    assert_eq!(s.progress, 0);
     for path in [
         "/v1/grants",
         "/v1/audit/events",
@@ -192,10 +238,7 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
         let a = t.get(path, &admin).await;
         assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {a:?}");
         assert_eq!(a.problem(), "sealed", "{path}");
-        assert!(
-            a.body["detail"].as_str().unwrap().contains("sealed"),
-            "{a:?}"
-        );
+        assert!(a.detail().contains("sealed"), "{a:?}");
     }
     let login = t
         .send(
@@ -215,8 +258,9 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
     // vault are refused and change nothing.
     let one = unseal(&t, &shares[0]).await;
     assert_eq!(one.status, StatusCode::OK, "{one:?}");
-    assert_eq!(one.body["progress"], 1);
-    assert_eq!(one.body["sealed"], true);
+    let one: VaultStatus = one.parse();
+    assert_eq!(one.progress, 1);
+    assert!(one.sealed);
     let twice = unseal(&t, &shares[0]).await;
     assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY, "{twice:?}");
     let mut typo = shares[1].clone();
@@ -228,13 +272,7 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "{mistyped:?}"
     );
-    assert!(
-        mistyped.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("mistyped"),
-        "{mistyped:?}"
-    );
+    assert!(mistyped.detail().contains("mistyped"), "{mistyped:?}");
     let other_key = warden_vault::Key::generate().unwrap();
     let foreign = warden_vault::split(&other_key, 3, 5, "0123456789abcdef").unwrap();
     let foreign = unseal(&t, foreign[0].expose_secret()).await;
@@ -244,39 +282,42 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
         "{foreign:?}"
     );
     assert!(
-        foreign.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("not of this vault"),
+        foreign.detail().contains("not of this vault"),
         "{foreign:?}"
     );
-    assert_eq!(status(&t).await["progress"], 1);
+    assert_eq!(status(&t).await.progress, 1);
 
     // A forged share (right form and checksum, wrong data) makes the combination fail:
     // the vault stays sealed and the shares given are forgotten.
-    assert_eq!(unseal(&t, &forged(&shares[1])).await.body["progress"], 2);
+    assert_eq!(
+        unseal(&t, &forged(&shares[1]))
+            .await
+            .parse::<VaultStatus>()
+            .progress,
+        2
+    );
     let wrong = unseal(&t, &shares[2]).await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{wrong:?}");
     assert!(
-        wrong.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("does not open this vault"),
+        wrong.detail().contains("does not open this vault"),
         "{wrong:?}"
     );
     let s = status(&t).await;
-    assert_eq!(
-        (s["sealed"].clone(), s["progress"].clone()),
-        (json!(true), json!(0))
-    );
+    assert_eq!((s.sealed, s.progress), (true, 0));
 
     // Fewer than the threshold do not unseal; the threshold does.
-    assert_eq!(unseal(&t, &shares[3]).await.body["progress"], 1);
-    assert_eq!(unseal(&t, &shares[1]).await.body["progress"], 2);
+    assert_eq!(
+        unseal(&t, &shares[3]).await.parse::<VaultStatus>().progress,
+        1
+    );
+    assert_eq!(
+        unseal(&t, &shares[1]).await.parse::<VaultStatus>().progress,
+        2
+    );
     assert_eq!(t.get("/v1/accounts", &admin).await.problem(), "sealed");
     let done = unseal(&t, &shares[4]).await;
     assert_eq!(done.status, StatusCode::OK, "{done:?}");
-    assert_eq!(done.body["sealed"], false);
+    assert!(!done.parse::<VaultStatus>().sealed);
     assert_eq!(t.get("/v1/accounts", &admin).await.status, StatusCode::OK);
 
     // Every completed attempt is audited, failed or not; no share is in the log.
@@ -293,12 +334,12 @@ async fn a_vault_restarts_sealed_and_unseals_only_with_enough_right_shares() {
     // An administrator seals it again.
     let sealed = t.post("/v1/operator/seal", &admin, json!({})).await;
     assert_eq!(sealed.status, StatusCode::OK, "{sealed:?}");
-    assert_eq!(sealed.body["sealed"], true);
+    assert!(sealed.parse::<VaultStatus>().sealed);
     assert_eq!(t.get("/v1/accounts", &admin).await.problem(), "sealed");
     for s in &shares[..3] {
         unseal(&t, s).await;
     }
-    assert_eq!(status(&t).await["sealed"], false);
+    assert!(!status(&t).await.sealed);
 }
 
 #[tokio::test]
@@ -314,11 +355,11 @@ async fn a_rekey_gives_new_shares_and_the_old_ones_no_longer_unseal() {
     .await;
     let admin = t.admin().await;
     let old = init(&t, &admin, 3, 2).await;
-    let first_id = status(&t).await["vault_id"].clone();
+    let first_id = status(&t).await.vault_id;
     let added = add(
         &t,
         &admin,
-        json!({"name": "app", "connection": "cache", "username": target.username(), "password": p1}),
+        account_body("app", "cache", &target.username(), &p1),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
@@ -326,7 +367,10 @@ async fn a_rekey_gives_new_shares_and_the_old_ones_no_longer_unseal() {
         .post(
             "/v1/operator/rekey",
             &admin,
-            json!({"shares": 5, "threshold": 3}),
+            json_of(&InitVault {
+                shares: 5,
+                threshold: 3,
+            }),
         )
         .await;
     assert_eq!(rekeyed.status, StatusCode::OK, "{rekeyed:?}");
@@ -334,14 +378,12 @@ async fn a_rekey_gives_new_shares_and_the_old_ones_no_longer_unseal() {
     assert_eq!(new.len(), 5);
     assert!(new.iter().all(|n| !old.contains(n)));
     let s = status(&t).await;
-    assert_eq!(
-        (s["threshold"].clone(), s["shares"].clone()),
-        (json!(3), json!(5))
-    );
+    assert_eq!((s.threshold, s.shares), (3, 5));
 
-    assert_eq!(s["vault_id"], rekeyed.body["vault_id"]);
-    assert_ne!(s["vault_id"], first_id, "a rekey gives the vault a new id");
-    assert!(!old[0].contains(rekeyed.body["vault_id"].as_str().unwrap()));
+    let rekeyed: InitializedVault = rekeyed.parse();
+    assert_eq!(s.vault_id.as_deref(), Some(rekeyed.vault_id.as_str()));
+    assert_ne!(s.vault_id, first_id, "a rekey gives the vault a new id");
+    assert!(!old[0].contains(&rekeyed.vault_id));
     let t = t.restarted().await;
     // The new split carries a new vault id: an old share is refused as it is given.
     let refused = unseal(&t, &old[0]).await;
@@ -351,16 +393,13 @@ async fn a_rekey_gives_new_shares_and_the_old_ones_no_longer_unseal() {
         "{refused:?}"
     );
     assert!(
-        refused.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("not of this vault"),
+        refused.detail().contains("not of this vault"),
         "{refused:?}"
     );
     for n in &new[2..] {
         assert_eq!(unseal(&t, n).await.status, StatusCode::OK);
     }
-    assert_eq!(status(&t).await["sealed"], false);
+    assert!(!status(&t).await.sealed);
     assert_eq!(current(&t, "app").await, p1, "secrets survive the rekey");
     let log = events(&t).await;
     assert_eq!(audit_has(&log, "vault.rekey", "success"), 1);
@@ -506,21 +545,27 @@ async fn round_trip(kind: &str, connection: &str, resource: &str) {
     );
 
     // Adding checks the password; a wrong one is refused.
-    let mut body = json!({
-        "name": "app", "connection": connection, "username": target.username(),
-        "password": "wrong-password-given", "resource": resource, "roles": ["read"],
-        "rotate_every": "30d",
-    });
-    let wrong = add(&e.t, &e.admin, body.clone()).await;
+    let mut body = AddAccount {
+        resource: Some(resource.to_owned()),
+        roles: vec!["read".to_owned()],
+        rotate_every: Some("30d".to_owned()),
+        ..new_account(
+            "app",
+            connection,
+            &target.username(),
+            "wrong-password-given",
+        )
+    };
+    let wrong = add(&e.t, &e.admin, json_of(&body)).await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{wrong:?}");
-    body["password"] = json!(p1);
-    let added = add(&e.t, &e.admin, body).await;
+    body.password = p1.as_str().into();
+    let added = add(&e.t, &e.admin, json_of(&body)).await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
     assert!(
         !String::from_utf8_lossy(&added.raw).contains(&p1),
         "metadata carries no secret"
     );
-    assert_eq!(added.body["version"], 1);
+    assert_eq!(added.parse::<AccountInfo>().version, 1);
     let listed = e.t.get("/v1/accounts", &e.admin).await;
     assert!(!String::from_utf8_lossy(&listed.raw).contains(&p1));
     assert_eq!(
@@ -530,16 +575,17 @@ async fn round_trip(kind: &str, connection: &str, resource: &str) {
 
     // Check-out needs the caller's own running grant on the account's resource.
     let g = granted(&e, resource, "read").await;
-    let gid = g["id"].as_str().unwrap().to_owned();
+    let gid = g.id;
     let path = "/v1/accounts/app/checkout";
-    let not_theirs = e.t.post(path, &e.bob, json!({"grant": gid})).await;
+    let not_theirs = e.t.post(path, &e.bob, checkout(Some(gid))).await;
     assert_eq!(not_theirs.status, StatusCode::NOT_FOUND, "{not_theirs:?}");
-    let out = e.t.post(path, &e.alice, json!({"grant": gid})).await;
+    let out = e.t.post(path, &e.alice, checkout(Some(gid))).await;
     assert_eq!(out.status, StatusCode::OK, "{out:?}");
-    assert_eq!(out.body["password"], p1.as_str());
-    assert_eq!(out.body["version"], 1);
+    let out: CheckedOut = out.parse();
+    assert_eq!(out.password.0.expose_secret(), p1);
+    assert_eq!(out.version, 1);
     // Returned once: not again under the same grant while it is out.
-    let twice = e.t.post(path, &e.alice, json!({"grant": gid})).await;
+    let twice = e.t.post(path, &e.alice, checkout(Some(gid))).await;
     assert_eq!(twice.status, StatusCode::CONFLICT, "{twice:?}");
     // Checked out, the account is not rotated.
     let early =
@@ -549,17 +595,11 @@ async fn round_trip(kind: &str, connection: &str, resource: &str) {
     assert_eq!(tick(&e.t).await.rotated, 0);
     assert!(target.logs_in(&p1).await);
     // The list shows who holds it.
-    let listed = e.t.get("/v1/accounts", &e.admin).await;
-    let row = listed
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "app")
-        .unwrap();
-    let held = row["checkouts"].as_array().unwrap();
+    let listed: Vec<AccountInfo> = e.t.get("/v1/accounts", &e.admin).await.parse();
+    let row = listed.iter().find(|a| a.name == "app").unwrap();
+    let held = &row.checkouts;
     assert_eq!(held.len(), 1, "{listed:?}");
-    assert_eq!(held[0]["username"], "alice", "{listed:?}");
+    assert_eq!(held[0].username, "alice", "{listed:?}");
 
     // Check-in rotates: the new password logs in, the old one no longer does.
     let back =
@@ -569,8 +609,8 @@ async fn round_trip(kind: &str, connection: &str, resource: &str) {
     let r = tick(&e.t).await;
     assert_eq!(r.rotated, 1, "{r:?}");
     let a = account(&e.t, &e.admin, "app").await;
-    assert_eq!(a["version"], 2, "{a}");
-    assert_eq!(a["rotation_failures"], 0);
+    assert_eq!(a.version, 2, "{a:?}");
+    assert_eq!(a.rotation_failures, 0);
     let p2 = current(&e.t, "app").await;
     assert_ne!(p2, p1);
     assert!(
@@ -584,13 +624,15 @@ async fn round_trip(kind: &str, connection: &str, resource: &str) {
     );
 
     // Checked out again, the grant's end checks it in and rotates.
-    let out = e.t.post(path, &e.alice, json!({"grant": gid})).await;
-    assert_eq!(out.body["password"], p2.as_str(), "{out:?}");
+    let out: CheckedOut = e.t.post(path, &e.alice, checkout(Some(gid))).await.parse();
+    assert_eq!(out.password.0.expose_secret(), p2, "{out:?}");
     let revoked =
         e.t.post(
             &format!("/v1/grants/{gid}/revoke"),
             &e.alice,
-            json!({"reason": "done"}),
+            json_of(&RevokeGrant {
+                reason: "done".to_owned(),
+            }),
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
@@ -640,40 +682,35 @@ async fn a_policy_group_checks_out_without_a_grant_for_a_while() {
     let e = env(&tag, key_file).await;
     let p1 = format!("Group-{tag}-pass");
     let target = Target::make("redis", &tag, &p1).await;
-    let mut body = json!({
-        "name": "cache-breakglass", "connection": "session-cache",
-        "username": target.username(), "password": p1,
-        "groups": ["no-such-group"], "checkout_max": "30m",
-    });
-    let unknown = add(&e.t, &e.admin, body.clone()).await;
+    let mut body = AddAccount {
+        groups: vec!["no-such-group".to_owned()],
+        checkout_max: Some("30m".to_owned()),
+        ..new_account("cache-breakglass", "session-cache", &target.username(), &p1)
+    };
+    let unknown = add(&e.t, &e.admin, json_of(&body)).await;
     assert_eq!(
         unknown.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{unknown:?}"
     );
-    body["groups"] = json!(["sre-leads"]);
-    let added = add(&e.t, &e.admin, body).await;
+    body.groups = vec!["sre-leads".to_owned()];
+    let added = add(&e.t, &e.admin, json_of(&body)).await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
-    assert_eq!(added.body["checkout_max_secs"], 1800);
+    assert_eq!(added.parse::<AccountInfo>().checkout_max_secs, 1800);
 
     // Alice is an SRE but not a lead: no grant, no group, no password.
     let path = "/v1/accounts/cache-breakglass/checkout";
-    let refused = e.t.post(path, &e.alice, json!({})).await;
+    let refused = e.t.post(path, &e.alice, checkout(None)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
-    assert!(
-        refused.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("sre-leads"),
-        "{refused:?}"
-    );
+    assert!(refused.detail().contains("sre-leads"), "{refused:?}");
     // Bob leads the SREs: policy lets him take it for 30 minutes, once.
-    let out = e.t.post(path, &e.bob, json!({})).await;
+    let out = e.t.post(path, &e.bob, checkout(None)).await;
     assert_eq!(out.status, StatusCode::OK, "{out:?}");
-    assert_eq!(out.body["password"], p1.as_str());
-    assert_eq!(out.body["allowed_by"], "group:sre-leads");
-    assert_eq!(out.body["grant"], Value::Null);
-    let twice = e.t.post(path, &e.bob, json!({})).await;
+    let out: CheckedOut = out.parse();
+    assert_eq!(out.password.0.expose_secret(), p1);
+    assert_eq!(out.allowed_by, "group:sre-leads");
+    assert_eq!(out.grant, None);
+    let twice = e.t.post(path, &e.bob, checkout(None)).await;
     assert_eq!(twice.status, StatusCode::CONFLICT, "{twice:?}");
     assert_eq!(tick(&e.t).await.rotated, 0, "not rotated while it is out");
 
@@ -737,12 +774,7 @@ async fn a_target_that_refuses_the_change_keeps_the_old_password_and_alerts_afte
     })
     .await;
     let admin = t.admin().await;
-    let added = add(
-        &t,
-        &admin,
-        json!({"name": "su", "connection": "pg-limited", "username": su, "password": p1}),
-    )
-    .await;
+    let added = add(&t, &admin, account_body("su", "pg-limited", &su, &p1)).await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
     assert_eq!(
         t.post("/v1/accounts/su/rotate", &admin, json!({}))
@@ -759,20 +791,16 @@ async fn a_target_that_refuses_the_change_keeps_the_old_password_and_alerts_afte
         let r = tick(&t).await;
         assert_eq!((r.rotated, r.failed), (0, 1), "attempt {attempt}: {r:?}");
         let a = account(&t, &admin, "su").await;
-        assert_eq!(a["version"], 1, "{a}");
-        assert_eq!(a["rotation_failures"], attempt);
-        assert_eq!(
-            a["rotation_pending"], false,
-            "the refused version is dropped"
+        assert_eq!(a.version, 1, "{a:?}");
+        assert_eq!(a.rotation_failures, attempt);
+        assert!(!a.rotation_pending, "the refused version is dropped");
+        assert!(
+            a.last_error.as_deref().unwrap().contains("refused"),
+            "{a:?}"
         );
-        assert!(a["last_error"].as_str().unwrap().contains("refused"), "{a}");
         // Not retried before its time, then retried with backoff.
         assert_eq!(tick(&t).await.failed, 0);
-        let next = OffsetDateTime::parse(
-            a["next_rotation_at"].as_str().unwrap(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap();
+        let next = a.next_rotation_at;
         waits.push(next - warden_core::Clock::now(&t.clock));
         t.clock.set(next);
         assert!(su_logs_in(p1.clone()).await, "the old password still works");
@@ -818,7 +846,7 @@ async fn a_rotation_cut_between_the_target_and_the_commit_is_settled_at_start() 
     let added = add(
         &t,
         &admin,
-        json!({"name": "app", "connection": "pg", "username": target.username(), "password": p1}),
+        account_body("app", "pg", &target.username(), &p1),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
@@ -862,23 +890,18 @@ async fn a_rotation_cut_between_the_target_and_the_commit_is_settled_at_start() 
         .batch_execute(&format!("ALTER ROLE {} PASSWORD '{p2}'", target.username()))
         .await
         .unwrap();
-    assert!(account(&t, &admin, "app").await["rotation_pending"] == true);
-    let listed = t.get("/v1/accounts", &admin).await;
+    assert!(account(&t, &admin, "app").await.rotation_pending);
+    let listed: Vec<AccountInfo> = t.get("/v1/accounts", &admin).await.parse();
     assert!(
-        listed
-            .body
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["name"] == "app" && a["rotation_pending"] == true),
+        listed.iter().any(|a| a.name == "app" && a.rotation_pending),
         "{listed:?}"
     );
     let t = t.restarted().await;
     let r = tick(&t).await;
     assert_eq!(r.recovered, 1, "{r:?}");
     let a = account(&t, &admin, "app").await;
-    assert_eq!(a["version"], 2, "{a}");
-    assert_eq!(a["rotation_pending"], false);
+    assert_eq!(a.version, 2, "{a:?}");
+    assert!(!a.rotation_pending);
     assert_eq!(current(&t, "app").await, p2);
     assert!(target.logs_in(&p2).await);
     assert!(!target.logs_in(&p1).await);
@@ -890,8 +913,8 @@ async fn a_rotation_cut_between_the_target_and_the_commit_is_settled_at_start() 
     let r = tick(&t).await;
     assert_eq!(r.recovered, 1, "{r:?}");
     let a = account(&t, &admin, "app").await;
-    assert_eq!(a["version"], 2, "{a}");
-    assert_eq!(a["rotation_pending"], false);
+    assert_eq!(a.version, 2, "{a:?}");
+    assert!(!a.rotation_pending);
     assert_eq!(current(&t, "app").await, p2);
     assert!(target.logs_in(&p2).await);
 
@@ -909,7 +932,7 @@ async fn key_rotation_keeps_old_secrets_readable_and_reseals_them() {
     let added = add(
         &t,
         &admin,
-        json!({"name": "cache-app", "connection": "cache", "username": target.username(), "password": p1}),
+        account_body("cache-app", "cache", &target.username(), &p1),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
@@ -928,8 +951,9 @@ async fn key_rotation_keeps_old_secrets_readable_and_reseals_them() {
 
     let rotated = t.post("/v1/operator/rotate", &admin, json!({})).await;
     assert_eq!(rotated.status, StatusCode::OK, "{rotated:?}");
-    assert_eq!(rotated.body["root_version"], 2);
-    assert_eq!(rotated.body["active_data_key"], 2);
+    let rotated: VaultStatus = rotated.parse();
+    assert_eq!(rotated.root_version, 2);
+    assert_eq!(rotated.active_data_key, 2);
     // Still sealed by the old data key, and readable.
     assert_eq!(sealed_by(&t).await, 1);
     assert_eq!(current(&t, "cache-app").await, p1);
@@ -947,13 +971,14 @@ async fn key_rotation_keeps_old_secrets_readable_and_reseals_them() {
     warden_app::service::vault::open(&other).await.unwrap();
     let rotated_again = t.post("/v1/operator/rotate", &admin, json!({})).await;
     assert_eq!(
-        rotated_again.body["active_data_key"], 3,
+        rotated_again.parse::<VaultStatus>().active_data_key,
+        3,
         "{rotated_again:?}"
     );
     let added = add(
         &t,
         &admin,
-        json!({"name": "later", "connection": "cache", "username": later.username(), "password": p_new}),
+        account_body("later", "cache", &later.username(), &p_new),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
@@ -989,7 +1014,7 @@ async fn a_secret_moved_to_another_account_or_altered_does_not_open() {
         let added = add(
             &t,
             &admin,
-            json!({"name": name, "connection": "cache", "username": target.username(), "password": p}),
+            account_body(name, "cache", &target.username(), p),
         )
         .await;
         assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
@@ -1044,12 +1069,7 @@ async fn a_connection_takes_its_admin_password_from_the_vault_and_rotates_it() {
         ("cache-admin", adm.clone(), &pa),
         ("app", app.username(), &p1),
     ] {
-        let added = add(
-            &t,
-            &admin,
-            json!({"name": name, "connection": "cache", "username": user, "password": p}),
-        )
-        .await;
+        let added = add(&t, &admin, account_body(name, "cache", &user, p)).await;
         assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
     }
     // Rotating the app's password goes through the admin login the vault holds.
@@ -1132,7 +1152,10 @@ async fn vault_life(backend: Backend, tag: &str) -> (TestApp, Vec<String>, Targe
     let added = add(
         &t,
         &admin,
-        json!({"name": "scan", "connection": "cache", "username": target.username(), "password": p1, "rotate_now": true}),
+        json_of(&AddAccount {
+            rotate_now: true,
+            ..new_account("scan", "cache", &target.username(), &p1)
+        }),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{added:?}");

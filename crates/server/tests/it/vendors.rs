@@ -2,10 +2,25 @@
 //! disabled (tokens revoked) when it ends, deleted after the retention period.
 
 use axum::http::{Method, StatusCode};
-use serde_json::json;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
 use time::Duration;
+use warden_proto::grants::{CreateVendor, CreatedVendor, GrantInfo, VendorInfo};
+use warden_proto::requests::RequestInfo;
 
 use crate::requests::{decide, file, people};
+use crate::support::json_of;
+
+/// A vendor `username` of `company`, sponsored for `days` (the default when none).
+fn vendor(username: &str, name: &str, company: &str, days: Option<u32>) -> Value {
+    json_of(&CreateVendor {
+        username: username.to_owned(),
+        name: name.to_owned(),
+        email: format!("{username}@{}.example", company.to_lowercase()),
+        company: company.to_owned(),
+        days,
+    })
+}
 
 #[tokio::test]
 async fn a_vendor_account_lives_only_as_long_as_its_grants_and_is_deleted_after_retention() {
@@ -15,22 +30,23 @@ async fn a_vendor_account_lives_only_as_long_as_its_grants_and_is_deleted_after_
         .post(
             "/v1/vendors",
             &p.bob,
-            json!({"username": "victor", "name": "Victor Vega", "email": "victor@dbfix.example", "company": "DBFix", "days": 14}),
+            vendor("victor", "Victor Vega", "DBFix", Some(14)),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    let password = created.body["initial_password"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(created.body["vendor"]["sponsor"], "E1002");
-    assert_eq!(created.body["vendor"]["active"], false);
-    let employee_id = created.body["vendor"]["employee_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let created: CreatedVendor = created.parse();
+    let password = created.initial_password.0.expose_secret().to_owned();
+    assert_eq!(created.vendor.sponsor, "E1002");
+    assert!(!created.vendor.active);
+    let employee_id = created.vendor.employee_id;
     // Too long a sponsorship, and a vendor cannot sponsor.
-    let too_long = t.post("/v1/vendors", &p.bob, json!({"username": "vera", "name": "Vera", "email": "vera@x.example", "company": "X", "days": 365})).await;
+    let too_long = t
+        .post(
+            "/v1/vendors",
+            &p.bob,
+            vendor("vera", "Vera", "X", Some(365)),
+        )
+        .await;
     assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // No grant yet: the account cannot log in.
@@ -45,27 +61,23 @@ async fn a_vendor_account_lives_only_as_long_as_its_grants_and_is_deleted_after_
     assert_eq!(login.status, StatusCode::UNAUTHORIZED);
 
     // The sponsor asks on the vendor's behalf; the sponsor's manager and security approve.
-    let mut body = crate::requests::ask("analytics-db", "read", "2h", Some("CHG-31"));
-    body["on_behalf_of"] = json!("victor");
-    let asked = file(&t, &p.bob, body).await;
+    let mut body = crate::requests::request("analytics-db", "read", "2h", Some("CHG-31"));
+    body.on_behalf_of = Some("victor".to_owned());
+    let asked = file(&t, &p.bob, json_of(&body)).await;
     assert_eq!(asked.status, StatusCode::CREATED, "{asked:?}");
-    let rid = asked.body["id"].as_str().unwrap().to_owned();
+    let rid = asked.parse::<RequestInfo>().id.to_string();
     decide(&t, &carol, &rid, "approve").await;
-    let done = decide(&t, &p.sam, &rid, "approve").await;
-    assert_eq!(done.body["state"], "provisioning", "{done:?}");
+    let done: RequestInfo = decide(&t, &p.sam, &rid, "approve").await.parse();
+    assert_eq!(done.state, "provisioning", "{done:?}");
     t.tick().await;
     assert_eq!(
         warden_app::service::vendors::sweep(&t.state).await.unwrap(),
         1
     );
     let victor = t.login("victor", &password).await;
-    let grants = t.get("/v1/grants", &victor).await;
-    assert_eq!(
-        grants.body[0]["identity"],
-        employee_id.as_str(),
-        "{grants:?}"
-    );
-    assert_eq!(grants.body[0]["state"], "active");
+    let grants: Vec<GrantInfo> = t.get("/v1/grants", &victor).await.parse();
+    assert_eq!(grants[0].identity, employee_id, "{grants:?}");
+    assert_eq!(grants[0].state, "active");
 
     // The grant ends: the account is disabled and its session dies with it.
     t.clock.advance(Duration::hours(2));
@@ -79,9 +91,9 @@ async fn a_vendor_account_lives_only_as_long_as_its_grants_and_is_deleted_after_
         StatusCode::UNAUTHORIZED
     );
     let bob = t.login("bob", "bob-password-123").await;
-    let listed = t.get("/v1/vendors", &bob).await;
-    assert_eq!(listed.body[0]["active"], false, "{listed:?}");
-    assert!(listed.body[0]["delete_after"].is_string());
+    let listed: Vec<VendorInfo> = t.get("/v1/vendors", &bob).await.parse();
+    assert!(!listed[0].active, "{listed:?}");
+    assert!(listed[0].delete_after.is_some());
 
     // Thirty days later the identity and the account are gone; the record of the grant stays.
     t.clock.advance(Duration::days(29));
@@ -110,9 +122,9 @@ async fn a_vendor_account_lives_only_as_long_as_its_grants_and_is_deleted_after_
             .is_none()
     );
     let admin = t.admin().await;
-    let request = t.get(&format!("/v1/requests/{rid}"), &admin).await;
-    assert_eq!(request.body["beneficiary"], "(deleted)", "{request:?}");
-    assert_eq!(request.body["grant"]["state"], "revoked");
+    let request: RequestInfo = t.get(&format!("/v1/requests/{rid}"), &admin).await.parse();
+    assert_eq!(request.beneficiary, "(deleted)", "{request:?}");
+    assert_eq!(request.grant.unwrap().state, "revoked");
     let actions = t.audit_actions().await;
     for a in [
         "vendor.create",
@@ -129,7 +141,7 @@ async fn a_vendor_account_lives_only_as_long_as_its_grants_and_is_deleted_after_
 async fn a_vendor_never_granted_anything_is_deleted_after_retention() {
     let (t, p) = people().await;
     let created = t
-        .post("/v1/vendors", &p.bob, json!({"username": "wanda", "name": "Wanda W", "email": "wanda@x.example", "company": "X"}))
+        .post("/v1/vendors", &p.bob, vendor("wanda", "Wanda W", "X", None))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     t.clock.advance(Duration::days(30));
