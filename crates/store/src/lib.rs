@@ -6,6 +6,7 @@
 
 mod access;
 mod audit;
+mod breakglass;
 mod directory;
 mod entity;
 mod findings;
@@ -45,9 +46,8 @@ pub use directory::{
 };
 use entity::system_settings;
 pub use findings::{Sighting, StoredFinding};
-pub use grants::{
-    Contact, GrantChange, GrantFilter, ReviewStep, StoredGrant, StoredIncident, StoredReview,
-};
+pub use breakglass::{ReviewStep, StoredIncident, StoredReview};
+pub use grants::{Contact, GrantChange, GrantFilter, StoredGrant};
 pub use jobs::{DueJob, JobOutcome};
 pub use leases::LeaseHolder;
 pub(crate) use local_users::insert_user;

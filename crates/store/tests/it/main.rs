@@ -36,6 +36,7 @@ macro_rules! contract_test {
     };
 }
 
+/// Runs `body` against a fresh store on `backend`, then drops its database.
 pub async fn run<F, Fut>(backend: warden_store::Backend, body: F)
 where
     F: FnOnce(warden_store::Store, warden_store::testing::TestDb) -> Fut,
