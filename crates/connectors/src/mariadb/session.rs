@@ -12,7 +12,7 @@ pub(super) struct Session<'a> {
 }
 
 impl Session<'_> {
-    pub(super) fn timed_out(&self, what: &str) -> ConnectorError {
+    fn timed_out(&self, what: &str) -> ConnectorError {
         ConnectorError::Unavailable(format!(
             "{}: {what} did not finish within {} s",
             self.target,
@@ -60,11 +60,7 @@ impl Session<'_> {
     }
 
     /// The rows of a prepared statement with bound parameters.
-    pub(super) async fn exec_rows<P>(
-        &mut self,
-        sql: &str,
-        params: P,
-    ) -> Result<Vec<Row>, ConnectorError>
+    async fn exec_rows<P>(&mut self, sql: &str, params: P) -> Result<Vec<Row>, ConnectorError>
     where
         P: Into<Params> + Send,
     {

@@ -105,7 +105,7 @@ impl Postgres {
     /// Checks a role name [`Connector::set_password`] or [`Connector::check_login`] is
     /// given: 1 to 63 bytes without NUL. PostgreSQL cuts a longer name to 63 bytes, which
     /// could name another role.
-    pub(super) fn check_role_name(&self, what: &str, username: &str) -> Result<(), ConnectorError> {
+    fn check_role_name(&self, what: &str, username: &str) -> Result<(), ConnectorError> {
         if username.is_empty() || username.len() > 63 || username.contains('\0') {
             return Err(self.refuse(
                 what,
