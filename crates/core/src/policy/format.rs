@@ -318,46 +318,62 @@ pub fn read_file(
                 .and_then(|t| t.get("name"))
                 .and_then(|n| n.get_ref().as_str())
                 .map(str::to_owned);
-            let mut report = |e: toml::de::Error| {
+            // A table that cannot be read is reported with its name, and its name is kept
+            // as broken so references to it are not reported again.
+            if let Err(e) = read_table(kind, ValueDeserializer::from(item), file, line, out) {
                 let at = e.span().map_or(line, |s| line_at(&lines, text, s.start));
                 let what = name
                     .as_deref()
                     .map_or_else(String::new, |n| format!(" `{n}`"));
                 errors.push(err(at, format!("in {kind}{what}: {}", toml_message(&e))));
-                if let Some(name) = &name {
-                    out.broken.push(BrokenName {
-                        kind,
-                        name: name.clone(),
-                    });
+                if let Some(name) = name {
+                    out.broken.push(BrokenName { kind, name });
                 }
-            };
-            let de = ValueDeserializer::from(item);
-            match kind {
-                "resource" => match RawResource::deserialize(de) {
-                    Ok(value) => out.resources.push(Entry { file, line, value }),
-                    Err(e) => report(e),
-                },
-                "role" => match RawRole::deserialize(de) {
-                    Ok(value) => out.roles.push(Entry { file, line, value }),
-                    Err(e) => report(e),
-                },
-                "group" => match RawGroup::deserialize(de) {
-                    Ok(value) => out.groups.push(Entry { file, line, value }),
-                    Err(e) => report(e),
-                },
-                "birthright" => match RawBirthright::deserialize(de) {
-                    Ok(value) => out.birthrights.push(Entry { file, line, value }),
-                    Err(e) => report(e),
-                },
-                "eligibility" => match RawEligibility::deserialize(de) {
-                    Ok(value) => out.eligibility.push(Entry { file, line, value }),
-                    Err(e) => report(e),
-                },
-                _ => match RawApproval::deserialize(de) {
-                    Ok(value) => out.approvals.push(Entry { file, line, value }),
-                    Err(e) => report(e),
-                },
             }
         }
     }
+}
+
+/// Reads one table of `kind` (one of [`TABLE_KINDS`]), written at `line` of `file`, into
+/// its list in `out`; on error nothing is added.
+fn read_table(
+    kind: &str,
+    de: ValueDeserializer<'_>,
+    file: usize,
+    line: usize,
+    out: &mut RawPolicy,
+) -> Result<(), toml::de::Error> {
+    match kind {
+        "resource" => out.resources.push(Entry {
+            file,
+            line,
+            value: RawResource::deserialize(de)?,
+        }),
+        "role" => out.roles.push(Entry {
+            file,
+            line,
+            value: RawRole::deserialize(de)?,
+        }),
+        "group" => out.groups.push(Entry {
+            file,
+            line,
+            value: RawGroup::deserialize(de)?,
+        }),
+        "birthright" => out.birthrights.push(Entry {
+            file,
+            line,
+            value: RawBirthright::deserialize(de)?,
+        }),
+        "eligibility" => out.eligibility.push(Entry {
+            file,
+            line,
+            value: RawEligibility::deserialize(de)?,
+        }),
+        _ => out.approvals.push(Entry {
+            file,
+            line,
+            value: RawApproval::deserialize(de)?,
+        }),
+    }
+    Ok(())
 }

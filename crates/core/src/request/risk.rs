@@ -109,93 +109,135 @@ impl RiskScore {
 
 /// Scores a request. Pure: the same input and weights always give the same score.
 pub fn score(input: &RiskInput, weights: &RiskWeights) -> RiskScore {
-    let mut factors = Vec::new();
-    let mut add = |name: &'static str, points: u32, reason: String| {
-        if points > 0 {
-            factors.push(RiskFactor {
+    // Each factor in its fixed order, with its points and reason when it applies.
+    let candidates: [(&'static str, Option<(u32, String)>); 9] = [
+        ("tier", Some(tier_factor(input.tier, weights))),
+        (
+            "privilege",
+            Some((
+                weights.privilege_points(input.privilege),
+                privilege_reason(input.privilege),
+            )),
+        ),
+        ("duration", Some(duration_factor(input, weights.duration))),
+        ("off_hours", off_hours_factor(input, weights.off_hours)),
+        (
+            "first_access",
+            (input.first_access && !input.extension).then(|| {
+                (
+                    weights.first_access,
+                    "first access of this identity to this role on this resource".to_owned(),
+                )
+            }),
+        ),
+        ("ticket", ticket_factor(input.ticket, weights)),
+        (
+            "identity_kind",
+            Some((
+                weights.kind_points(input.identity_kind),
+                kind_reason(input.identity_kind),
+            )),
+        ),
+        (
+            "anomalies",
+            Some(anomalies_factor(input.recent_anomalies, weights)),
+        ),
+        (
+            "break_glass",
+            input.break_glass.then(|| {
+                (
+                    weights.break_glass,
+                    "break-glass: granted at once, without approval".to_owned(),
+                )
+            }),
+        ),
+    ];
+    let factors = candidates
+        .into_iter()
+        .filter_map(|(name, factor)| {
+            let (points, reason) = factor?;
+            (points > 0).then_some(RiskFactor {
                 name,
                 points,
                 reason,
-            });
-        }
-    };
+            })
+        })
+        .collect();
+    let mut score = RiskScore { total: 0, factors };
+    score.total = score.uncapped().min(MAX_SCORE);
+    score
+}
 
-    let tier_reason = if usize::from(input.tier) < weights.tier.len() {
-        format!("resource is tier {} (0 is the most sensitive)", input.tier)
+/// The points and reason for the resource's tier; a tier the weights do not know is
+/// scored as tier 0.
+fn tier_factor(tier: u8, weights: &RiskWeights) -> (u32, String) {
+    let reason = if usize::from(tier) < weights.tier.len() {
+        format!("resource is tier {tier} (0 is the most sensitive)")
     } else {
-        format!("resource tier {} is unknown; scored as tier 0", input.tier)
+        format!("resource tier {tier} is unknown; scored as tier 0")
     };
-    add("tier", weights.tier_points(input.tier), tier_reason);
+    (weights.tier_points(tier), reason)
+}
 
-    add(
-        "privilege",
-        weights.privilege_points(input.privilege),
-        match input.privilege {
-            Privilege::Read => "read role (reads data)".to_owned(),
-            Privilege::Write => "write role (changes data)".to_owned(),
-            Privilege::Admin => "admin role (changes the system itself)".to_owned(),
-        },
-    );
-
-    let (points, reason) = duration_factor(input, weights.duration);
-    add("duration", points, reason);
-
-    if let Some(hours) = &input.working_hours
-        && !hours.contains(input.at)
-    {
-        let local = input
-            .at
-            .checked_to_offset(hours.offset())
-            .unwrap_or(input.at);
-        add(
-            "off_hours",
-            weights.off_hours,
-            format!(
-                "{} {:02}:{:02} is outside normal working hours {hours}",
-                local.weekday(),
-                local.hour(),
-                local.minute()
-            ),
-        );
+/// Why the role's privilege adds points, for people.
+fn privilege_reason(privilege: Privilege) -> String {
+    match privilege {
+        Privilege::Read => "read role (reads data)".to_owned(),
+        Privilege::Write => "write role (changes data)".to_owned(),
+        Privilege::Admin => "admin role (changes the system itself)".to_owned(),
     }
+}
 
-    if input.first_access && !input.extension {
-        add(
-            "first_access",
-            weights.first_access,
-            "first access of this identity to this role on this resource".to_owned(),
-        );
+/// The points for a request made outside the holder's working hours (in their offset),
+/// or `None` when the hours are unknown or the request is inside them.
+fn off_hours_factor(input: &RiskInput, weight: u32) -> Option<(u32, String)> {
+    let hours = input.working_hours.as_ref()?;
+    if hours.contains(input.at) {
+        return None;
     }
+    let local = input
+        .at
+        .checked_to_offset(hours.offset())
+        .unwrap_or(input.at);
+    Some((
+        weight,
+        format!(
+            "{} {:02}:{:02} is outside normal working hours {hours}",
+            local.weekday(),
+            local.hour(),
+            local.minute()
+        ),
+    ))
+}
 
-    match input.ticket {
-        TicketStatus::Valid | TicketStatus::NotRequired => {}
-        TicketStatus::Missing => add(
-            "ticket",
+/// The points for a ticket missing or not accepted; `None` when it is fine.
+fn ticket_factor(ticket: TicketStatus, weights: &RiskWeights) -> Option<(u32, String)> {
+    match ticket {
+        TicketStatus::Valid | TicketStatus::NotRequired => None,
+        TicketStatus::Missing => Some((
             weights.ticket_missing,
             "no ticket, though policy asks for one".to_owned(),
-        ),
-        TicketStatus::Invalid => add(
-            "ticket",
+        )),
+        TicketStatus::Invalid => Some((
             weights.ticket_invalid,
             "the ticket given was not accepted".to_owned(),
-        ),
+        )),
     }
+}
 
-    let kind_reason = match input.identity_kind {
+/// Why the kind of the identity holding the access adds points (nothing for an employee).
+fn kind_reason(kind: IdentityKind) -> String {
+    match kind {
         IdentityKind::Employee => String::new(),
         IdentityKind::Contractor => "the access is for a contractor".to_owned(),
         IdentityKind::Vendor => "the access is for a vendor's person".to_owned(),
         IdentityKind::Service => "the access is for a service account".to_owned(),
-    };
-    add(
-        "identity_kind",
-        weights.kind_points(input.identity_kind),
-        kind_reason,
-    );
+    }
+}
 
-    let n = input.recent_anomalies;
-    add(
-        "anomalies",
+/// The points for the anomalies recently detected on the holder.
+fn anomalies_factor(n: u32, weights: &RiskWeights) -> (u32, String) {
+    (
         weights.anomaly_points(n),
         format!(
             "{n} recent {} ({} each, at most {})",
@@ -203,19 +245,7 @@ pub fn score(input: &RiskInput, weights: &RiskWeights) -> RiskScore {
             weights.anomaly,
             weights.anomaly_max
         ),
-    );
-
-    if input.break_glass {
-        add(
-            "break_glass",
-            weights.break_glass,
-            "break-glass: granted at once, without approval".to_owned(),
-        );
-    }
-
-    let mut score = RiskScore { total: 0, factors };
-    score.total = score.uncapped().min(MAX_SCORE);
-    score
+    )
 }
 
 /// The points for the requested (or, for an extension, added) duration: its share of the

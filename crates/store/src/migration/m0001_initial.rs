@@ -67,6 +67,8 @@ enum SystemSettings {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // Long: a migration is a schema definition read as one piece, table after table;
+    // splitting it would only scatter the schema, and a released migration never changes.
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(

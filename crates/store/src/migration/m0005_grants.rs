@@ -121,6 +121,8 @@ fn index(name: &str, table: DynIden, cols: Vec<DynIden>) -> IndexCreateStatement
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // Long: a migration is a schema definition read as one piece, table after table;
+    // splitting it would only scatter the schema, and a released migration never changes.
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for col in [
             ColumnDef::new(Requests::Kind)

@@ -66,6 +66,8 @@ struct OldEvent {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // Long: a migration is a schema definition read as one piece (columns, indexes, tables,
+    // then `chain_existing`); a released migration never changes, so it stays as written.
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // SQLite adds one column per ALTER TABLE.
         for column in [

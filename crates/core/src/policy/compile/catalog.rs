@@ -67,6 +67,8 @@ impl Compiler {
         out
     }
 
+    /// The groups, each with exactly one way of naming its members; a wrong group is left
+    /// out, with errors recorded.
     pub(super) fn groups(&mut self, raw: &RawPolicy, usable: &[bool]) -> Vec<Group> {
         let mut out = Vec::new();
         for (entry, ok) in raw.groups.iter().zip(usable) {
@@ -86,93 +88,7 @@ impl Compiler {
                 );
                 continue;
             }
-            let membership = if let Some(members) = &g.members {
-                let l = self.line(file, members);
-                let mut ids = BTreeSet::new();
-                let mut bad = false;
-                for m in members.get_ref() {
-                    match EmployeeId::parse(m) {
-                        Ok(id) => {
-                            ids.insert(id);
-                        }
-                        Err(e) => {
-                            self.error(
-                                file,
-                                l,
-                                format!("group `{}` member {m:?}: {e}", g.name.get_ref()),
-                            );
-                            bad = true;
-                        }
-                    }
-                }
-                if bad {
-                    continue;
-                }
-                Membership::Members(ids)
-            } else if let Some(rule) = &g.rule {
-                let l = self.line(file, rule);
-                if rule.get_ref().is_empty() {
-                    self.error(
-                        file,
-                        l,
-                        format!(
-                            "group `{}` rule must name at least one attribute",
-                            g.name.get_ref()
-                        ),
-                    );
-                    continue;
-                }
-                let mut keys = BTreeMap::new();
-                for (key, values) in rule.get_ref() {
-                    let vl = self.line(file, values);
-                    if !HrRecord::ATTRIBUTES.contains(&key.as_str()) {
-                        self.error(
-                            file,
-                            vl,
-                            format!(
-                                "group `{}` rule: unknown attribute `{key}`; use one of {}",
-                                g.name.get_ref(),
-                                HrRecord::ATTRIBUTES.join(", ")
-                            ),
-                        );
-                        continue;
-                    }
-                    let list = match values.get_ref() {
-                        format::OneOrMany::One(s) => vec![s.clone()],
-                        format::OneOrMany::Many(v) => v.clone(),
-                    };
-                    if list.is_empty() || list.iter().any(String::is_empty) {
-                        self.error(
-                            file,
-                            vl,
-                            format!(
-                                "group `{}` rule: `{key}` needs at least one non-empty value",
-                                g.name.get_ref()
-                            ),
-                        );
-                        continue;
-                    }
-                    keys.insert(key.clone(), list);
-                }
-                if keys.len() != rule.get_ref().len() {
-                    continue;
-                }
-                Membership::Rule(keys)
-            } else if let Some(external) = &g.external {
-                if external.get_ref().trim().is_empty() {
-                    let l = self.line(file, external);
-                    self.error(
-                        file,
-                        l,
-                        format!(
-                            "group `{}` external name must not be empty",
-                            g.name.get_ref()
-                        ),
-                    );
-                    continue;
-                }
-                Membership::External(external.get_ref().clone())
-            } else {
+            let Some(membership) = self.membership(g, file) else {
                 continue;
             };
             if *ok {
@@ -186,28 +102,14 @@ impl Compiler {
         out
     }
 
+    /// The approval policies; a wrong one is left out, with errors recorded.
     pub(super) fn approvals(&mut self, raw: &RawPolicy, usable: &[bool]) -> Vec<ApprovalPolicy> {
         let mut out = Vec::new();
         for (entry, ok) in raw.approvals.iter().zip(usable) {
             let (file, a) = (entry.file, &entry.value);
             let mut good = *ok;
-            let threshold = |c: &mut Self, v: &Spanned<i64>, key: &str| -> Option<u32> {
-                let r = u32::try_from(*v.get_ref()).ok();
-                if r.is_none() {
-                    let l = c.line(file, v);
-                    c.error(
-                        file,
-                        l,
-                        format!(
-                            "{key} must be a whole number from 0 up, not {}",
-                            v.get_ref()
-                        ),
-                    );
-                }
-                r
-            };
-            let auto_below = threshold(self, &a.auto_below, "auto_below");
-            let dual_from = threshold(self, &a.dual_from, "dual_from");
+            let auto_below = self.threshold(&a.auto_below, file, "auto_below");
+            let dual_from = self.threshold(&a.dual_from, file, "dual_from");
             if let (Some(auto), Some(dual)) = (auto_below, dual_from)
                 && auto > dual
             {
@@ -219,31 +121,8 @@ impl Compiler {
                 );
                 good = false;
             }
-            let al = self.line(file, &a.approvers);
-            if a.approvers.get_ref().is_empty() {
-                self.error(file, al, "approvers must list at least one source");
-                good = false;
-            }
-            let mut approvers = Vec::new();
-            for raw_source in a.approvers.get_ref() {
-                let source = match raw_source.as_str() {
-                    "manager" => Some(ApproverSource::Manager),
-                    "owner" => Some(ApproverSource::ResourceOwner),
-                    other => match self.principal(other, file, al, "approver", false) {
-                        Some(Principal::Group(g)) => Some(ApproverSource::Group(g)),
-                        Some(Principal::Identity(id)) => Some(ApproverSource::Identity(id)),
-                        _ => None,
-                    },
-                };
-                match source {
-                    Some(s) if approvers.contains(&s) => {
-                        self.error(file, al, format!("approver {raw_source:?} is listed twice"));
-                        good = false;
-                    }
-                    Some(s) => approvers.push(s),
-                    None => good = false,
-                }
-            }
+            let (approvers, approvers_good) = self.approver_sources(&a.approvers, file);
+            good &= approvers_good;
             let sl = self.line(file, &a.security_group);
             let security_ok = self.resolve(
                 "group",
@@ -253,46 +132,8 @@ impl Compiler {
                 "security_group",
             );
             let timeout = self.duration(&a.pending_timeout, file, "pending_timeout");
-            let mut intake = crate::policy::Intake::default();
-            if let Some(min) = &a.min_justification {
-                match usize::try_from(*min.get_ref()) {
-                    Ok(n) if (1..=2000).contains(&n) => intake.min_justification = n,
-                    _ => {
-                        let l = self.line(file, min);
-                        self.error(
-                            file,
-                            l,
-                            "min_justification must be between 1 and 2000 characters".to_owned(),
-                        );
-                        good = false;
-                    }
-                }
-            }
-            if let Some(p) = &a.ticket_pattern {
-                let l = self.line(file, p);
-                match regex_lite::Regex::new(&format!("^(?:{})$", p.get_ref())) {
-                    Ok(re) => intake.ticket_pattern = Some(re),
-                    Err(e) => {
-                        self.error(
-                            file,
-                            l,
-                            format!("ticket_pattern is not a valid regular expression: {e}"),
-                        );
-                        good = false;
-                    }
-                }
-            }
-            if let Some(u) = &a.ticket_check_url {
-                let l = self.line(file, u);
-                let url = u.get_ref();
-                match check_ticket_url(url, self.options.refuse_internal_ticket_check) {
-                    Ok(()) => intake.ticket_check_url = Some(url.clone()),
-                    Err(message) => {
-                        self.error(file, l, message);
-                        good = false;
-                    }
-                }
-            }
+            let (intake, intake_good) = self.intake(a, file);
+            good &= intake_good;
             if let (true, true, Some(auto_below), Some(dual_from), Some(pending_timeout)) =
                 (good, security_ok, auto_below, dual_from, timeout)
             {
@@ -476,6 +317,205 @@ impl Compiler {
             }
         }
         out
+    }
+
+    /// A group's membership from the one of `members`, `rule` or `external` it has, or
+    /// `None` (with errors recorded) when it is wrong.
+    fn membership(&mut self, g: &format::RawGroup, file: usize) -> Option<Membership> {
+        let name = g.name.get_ref();
+        if let Some(members) = &g.members {
+            self.listed_members(name, members, file)
+        } else if let Some(rule) = &g.rule {
+            self.membership_rule(name, rule, file)
+        } else if let Some(external) = &g.external {
+            if external.get_ref().trim().is_empty() {
+                let l = self.line(file, external);
+                self.error(
+                    file,
+                    l,
+                    format!("group `{name}` external name must not be empty"),
+                );
+                return None;
+            }
+            Some(Membership::External(external.get_ref().clone()))
+        } else {
+            None
+        }
+    }
+
+    /// The employee ids a group lists in `members`, or `None` (with an error recorded
+    /// for each bad one) when any is not an employee id.
+    fn listed_members(
+        &mut self,
+        name: &str,
+        members: &Spanned<Vec<String>>,
+        file: usize,
+    ) -> Option<Membership> {
+        let l = self.line(file, members);
+        let mut ids = BTreeSet::new();
+        let mut bad = false;
+        for m in members.get_ref() {
+            match EmployeeId::parse(m) {
+                Ok(id) => {
+                    ids.insert(id);
+                }
+                Err(e) => {
+                    self.error(file, l, format!("group `{name}` member {m:?}: {e}"));
+                    bad = true;
+                }
+            }
+        }
+        (!bad).then_some(Membership::Members(ids))
+    }
+
+    /// A group's `rule`: HR attributes each with the values that qualify, or `None`
+    /// (with errors recorded) when it is empty, names an unknown attribute or gives an
+    /// attribute no value.
+    fn membership_rule(
+        &mut self,
+        name: &str,
+        rule: &Spanned<BTreeMap<String, Spanned<format::OneOrMany>>>,
+        file: usize,
+    ) -> Option<Membership> {
+        let l = self.line(file, rule);
+        if rule.get_ref().is_empty() {
+            self.error(
+                file,
+                l,
+                format!("group `{name}` rule must name at least one attribute"),
+            );
+            return None;
+        }
+        let mut keys = BTreeMap::new();
+        for (key, values) in rule.get_ref() {
+            let vl = self.line(file, values);
+            if !HrRecord::ATTRIBUTES.contains(&key.as_str()) {
+                self.error(
+                    file,
+                    vl,
+                    format!(
+                        "group `{name}` rule: unknown attribute `{key}`; use one of {}",
+                        HrRecord::ATTRIBUTES.join(", ")
+                    ),
+                );
+                continue;
+            }
+            let list = match values.get_ref() {
+                format::OneOrMany::One(s) => vec![s.clone()],
+                format::OneOrMany::Many(v) => v.clone(),
+            };
+            if list.is_empty() || list.iter().any(String::is_empty) {
+                self.error(
+                    file,
+                    vl,
+                    format!("group `{name}` rule: `{key}` needs at least one non-empty value"),
+                );
+                continue;
+            }
+            keys.insert(key.clone(), list);
+        }
+        (keys.len() == rule.get_ref().len()).then_some(Membership::Rule(keys))
+    }
+
+    /// An approval threshold (`key`) as a whole number from 0 up, or `None` (with an
+    /// error recorded) when it is negative or too large.
+    fn threshold(&mut self, v: &Spanned<i64>, file: usize, key: &str) -> Option<u32> {
+        let r = u32::try_from(*v.get_ref()).ok();
+        if r.is_none() {
+            let l = self.line(file, v);
+            self.error(
+                file,
+                l,
+                format!(
+                    "{key} must be a whole number from 0 up, not {}",
+                    v.get_ref()
+                ),
+            );
+        }
+        r
+    }
+
+    /// An approval policy's `approvers` (the manager, the resource's owner, groups and
+    /// people), and whether they are good: at least one, each known and listed once.
+    fn approver_sources(
+        &mut self,
+        raw: &Spanned<Vec<String>>,
+        file: usize,
+    ) -> (Vec<ApproverSource>, bool) {
+        let al = self.line(file, raw);
+        let mut good = true;
+        if raw.get_ref().is_empty() {
+            self.error(file, al, "approvers must list at least one source");
+            good = false;
+        }
+        let mut approvers = Vec::new();
+        for raw_source in raw.get_ref() {
+            let source = match raw_source.as_str() {
+                "manager" => Some(ApproverSource::Manager),
+                "owner" => Some(ApproverSource::ResourceOwner),
+                other => match self.principal(other, file, al, "approver", false) {
+                    Some(Principal::Group(g)) => Some(ApproverSource::Group(g)),
+                    Some(Principal::Identity(id)) => Some(ApproverSource::Identity(id)),
+                    _ => None,
+                },
+            };
+            match source {
+                Some(s) if approvers.contains(&s) => {
+                    self.error(file, al, format!("approver {raw_source:?} is listed twice"));
+                    good = false;
+                }
+                Some(s) => approvers.push(s),
+                None => good = false,
+            }
+        }
+        (approvers, good)
+    }
+
+    /// What a request under an approval policy must bring (`min_justification`,
+    /// `ticket_pattern`, `ticket_check_url`), and whether each given one is good.
+    fn intake(&mut self, a: &format::RawApproval, file: usize) -> (crate::policy::Intake, bool) {
+        let mut good = true;
+        let mut intake = crate::policy::Intake::default();
+        if let Some(min) = &a.min_justification {
+            match usize::try_from(*min.get_ref()) {
+                Ok(n) if (1..=2000).contains(&n) => intake.min_justification = n,
+                _ => {
+                    let l = self.line(file, min);
+                    self.error(
+                        file,
+                        l,
+                        "min_justification must be between 1 and 2000 characters".to_owned(),
+                    );
+                    good = false;
+                }
+            }
+        }
+        if let Some(p) = &a.ticket_pattern {
+            let l = self.line(file, p);
+            match regex_lite::Regex::new(&format!("^(?:{})$", p.get_ref())) {
+                Ok(re) => intake.ticket_pattern = Some(re),
+                Err(e) => {
+                    self.error(
+                        file,
+                        l,
+                        format!("ticket_pattern is not a valid regular expression: {e}"),
+                    );
+                    good = false;
+                }
+            }
+        }
+        if let Some(u) = &a.ticket_check_url {
+            let l = self.line(file, u);
+            let url = u.get_ref();
+            match check_ticket_url(url, self.options.refuse_internal_ticket_check) {
+                Ok(()) => intake.ticket_check_url = Some(url.clone()),
+                Err(message) => {
+                    self.error(file, l, message);
+                    good = false;
+                }
+            }
+        }
+        (intake, good)
     }
 }
 
