@@ -81,7 +81,6 @@ fn incident_from(m: incidents::Model) -> Result<StoredIncident, StoreError> {
 }
 
 impl Store {
-
     /// Moves a break-glass review, recording a verdict, a justification or an incident
     /// with it. Refused with [`StoreError::Stale`] when the review is no longer in `from`.
     pub async fn review_step(
@@ -216,5 +215,4 @@ impl Store {
             .all(&self.db)
             .await?)
     }
-
 }

@@ -7,6 +7,7 @@
 mod access;
 mod audit;
 mod breakglass;
+mod checkouts;
 mod directory;
 mod entity;
 mod findings;
@@ -40,13 +41,14 @@ use warden_core::audit::AuditEvent;
 
 pub use access::{AccessChanges, AccessRow};
 pub use audit::{ActionFilter, AuditFilter, BadActionFilter};
+pub use breakglass::{ReviewStep, StoredIncident, StoredReview};
+pub use checkouts::Checkout;
 pub use directory::{
     AccessJob, Assignment, ChangeSet, ChangeSummary, Group, GroupWrite, IdentityFilter,
     IdentityWrite, JobAction, NewAccessJob, NewPolicyVersion, PolicyVersion,
 };
 use entity::system_settings;
 pub use findings::{Sighting, StoredFinding};
-pub use breakglass::{ReviewStep, StoredIncident, StoredReview};
 pub use grants::{Contact, GrantChange, GrantFilter, StoredGrant};
 pub use jobs::{DueJob, JobOutcome};
 pub use leases::LeaseHolder;
@@ -57,7 +59,7 @@ pub use recording::ConnectorCall;
 pub use requests::{Effects, RequestFilter, StoredApproval, StoredRequest, Transition};
 pub use rows::StoredAuditEvent;
 pub use rows::{from_ms as from_unix_ms, to_ms as unix_ms};
-pub use vault::{Checkout, RotationFailure, SecretVersion, VaultAccount, VaultMeta, WrappedKey};
+pub use vault::{RotationFailure, SecretVersion, VaultAccount, VaultMeta, WrappedKey};
 pub use vendors::StoredVendor;
 
 /// Why a storage operation failed.
