@@ -29,7 +29,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres_protocol::escape::{escape_identifier as ident, escape_literal as lit};
@@ -37,7 +37,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
-use tokio::sync::Semaphore;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
@@ -51,9 +50,11 @@ use crate::{AdminSecret, PasswordSource};
 
 mod accounts;
 mod config;
+mod pool;
 mod sql;
 
 pub use config::Config;
+use pool::Pool;
 use sql::{
     VERIFY_SQL, clean_up_sql, drop_account_sql, drop_role_sql, grant_dynamic_sql, grant_own_sql,
     lock_role, revoke_own_sql,
@@ -121,58 +122,6 @@ impl fmt::Debug for Postgres {
             .field("vault", &self.passwords.is_some())
             .field("pool", &self.pool)
             .finish()
-    }
-}
-
-/// Admin connections: at most `max` in use at once, idle ones kept for reuse.
-struct Pool {
-    idle: Mutex<Vec<Client>>,
-    permits: Semaphore,
-    max: usize,
-}
-
-impl fmt::Debug for Pool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len();
-        f.debug_struct("Pool")
-            .field("max", &self.max)
-            .field("idle", &idle)
-            .finish()
-    }
-}
-
-impl Pool {
-    fn new(max: usize) -> Self {
-        Self {
-            idle: Mutex::new(Vec::with_capacity(max)),
-            permits: Semaphore::new(max),
-            max,
-        }
-    }
-
-    /// An idle connection that is still open, if any.
-    fn take(&self) -> Option<Client> {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(client) = idle.pop() {
-            if !client.is_closed() {
-                return Some(client);
-            }
-        }
-        None
-    }
-
-    /// Keeps `client` for reuse unless it is closed.
-    fn put(&self, client: Client) {
-        if !client.is_closed() {
-            self.idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(client);
-        }
     }
 }
 
