@@ -6,14 +6,16 @@ use super::{
     request_data, route_name, terms,
 };
 use crate::service::error::Failure;
+use time::OffsetDateTime;
 use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
-use warden_core::identity::IdentityKind;
-use warden_core::policy::{RequestContext, Route, parse_duration};
+use warden_core::identity::{Identity, IdentityKind};
+use warden_core::policy::{Eligibility, RequestContext, Route, parse_duration};
 use warden_core::request::{
     ApprovalCase, ApproverFacts, Event, RequestKind, RequestRoute, RequestState, RiskInput,
-    RiskWeights, TicketStatus, candidates as approver_candidates, has_possible_approvers, score,
+    RiskScore, RiskWeights, TicketStatus, candidates as approver_candidates,
+    has_possible_approvers, score,
 };
 use warden_store::{Effects, StoredRequest};
 
@@ -107,29 +109,7 @@ async fn file(
 ) -> Result<Request, ServiceError> {
     authz::gate(state, caller, Operation::RequestCreate).await?;
     let requester = caller_identity(state, caller).await?;
-    let beneficiary = match &req.on_behalf_of {
-        None => {
-            authz::require(state, caller, Operation::RequestCreate, Relation::Own).await?;
-            None
-        }
-        Some(key) => {
-            let object = Object::new("identity", key);
-            let vendor = find_identity(state, key)
-                .await?
-                .ok_or_else(|| ServiceError::not_found(&object.label))?;
-            // Someone else's access is asked for only by the sponsor of a vendor (their
-            // HR manager).
-            let sponsored = vendor.hr.kind == IdentityKind::Vendor
-                && vendor.hr.manager.as_ref() == Some(&requester.hr.employee_id);
-            let relation = if sponsored {
-                Relation::Subordinate
-            } else {
-                Relation::Other
-            };
-            authz::check(state, caller, Operation::RequestCreate, relation, &object).await?;
-            Some(vendor)
-        }
-    };
+    let beneficiary = beneficiary(state, caller, &requester, req.on_behalf_of.as_deref()).await?;
     let holder = beneficiary.as_ref().unwrap_or(&requester);
     let justification = req.justification.trim();
     let justification = check_label("justification", justification, 2000)?;
@@ -142,20 +122,7 @@ async fn file(
         .map_err(|e| crate::service::duration_refused("duration", &req.duration, e))?;
 
     let now = state.clock().now();
-    if let Some(start) = req.start_at {
-        if extends.is_some() {
-            return Err(ServiceError::unprocessable(
-                "start_at",
-                "an extension starts when it is approved",
-            ));
-        }
-        if start < now - time::Duration::minutes(1) || start > now + time::Duration::days(30) {
-            return Err(ServiceError::unprocessable(
-                "start_at",
-                "must be between now and 30 days ahead",
-            ));
-        }
-    }
+    check_start(req.start_at, extends.is_some(), now)?;
     // Policy conditions (working hours) and the time-of-day risk apply to when the access
     // would start.
     let starts = req.start_at.filter(|start| *start > now).unwrap_or(now);
@@ -181,22 +148,7 @@ async fn file(
         &ctx,
     )
     .map_err(not_eligible)?;
-    let min = terms.approval.intake.min_justification;
-    if justification.chars().count() < min {
-        return Err(ServiceError::unprocessable(
-            "justification",
-            format!(
-                "must be at least {min} characters (policy {})",
-                terms.approval.name
-            ),
-        ));
-    }
-    check_ticket(
-        &state.config().tickets,
-        &terms.approval.intake,
-        ticket.as_deref(),
-    )
-    .await?;
+    check_intake(state, &terms, &justification, ticket.as_deref()).await?;
     let resource = live
         .policy
         .resource(&req.resource)
@@ -207,27 +159,14 @@ async fn file(
         .store()
         .approved_before(holder.id, &req.resource, &req.role)
         .await?;
-    let ticket_status = match (&ticket, terms.ticket_required) {
-        (Some(_), _) => TicketStatus::Valid,
-        (None, true) => TicketStatus::Missing,
-        (None, false) => TicketStatus::NotRequired,
-    };
-    let risk = score(
-        &RiskInput {
-            tier: terms.tier,
-            privilege: terms.privilege,
-            duration,
-            max_duration: terms.max_duration,
-            at: starts,
-            working_hours: None,
-            first_access,
-            ticket: ticket_status,
-            identity_kind: holder.hr.kind,
-            recent_anomalies: 0,
-            break_glass: false,
-            extension: extends.is_some(),
-        },
-        &RiskWeights::default(),
+    let risk = risk_of(
+        holder,
+        &terms,
+        duration,
+        starts,
+        ticket.is_some(),
+        first_access,
+        extends.is_some(),
     );
     let route = terms.approval.route(terms.tier, risk.total);
     let case = ApprovalCase::new(
@@ -409,4 +348,117 @@ async fn approver_emails(
         }
     }
     Ok(out)
+}
+
+/// Who would hold the access when it is not the requester: the vendor named by
+/// `on_behalf_of`. Asking for oneself needs the `Own` relation; asking for someone else
+/// is allowed only to the sponsor of a vendor.
+async fn beneficiary(
+    state: &AppState,
+    caller: &Caller,
+    requester: &Identity,
+    on_behalf_of: Option<&str>,
+) -> Result<Option<Identity>, ServiceError> {
+    Ok(match on_behalf_of {
+        None => {
+            authz::require(state, caller, Operation::RequestCreate, Relation::Own).await?;
+            None
+        }
+        Some(key) => {
+            let object = Object::new("identity", key);
+            let vendor = find_identity(state, key)
+                .await?
+                .ok_or_else(|| ServiceError::not_found(&object.label))?;
+            // Someone else's access is asked for only by the sponsor of a vendor (their
+            // HR manager).
+            let sponsored = vendor.hr.kind == IdentityKind::Vendor
+                && vendor.hr.manager.as_ref() == Some(&requester.hr.employee_id);
+            let relation = if sponsored {
+                Relation::Subordinate
+            } else {
+                Relation::Other
+            };
+            authz::check(state, caller, Operation::RequestCreate, relation, &object).await?;
+            Some(vendor)
+        }
+    })
+}
+
+/// Checks when the access is asked to start: an extension starts when it is approved,
+/// anything else between a minute ago and 30 days ahead.
+fn check_start(
+    start_at: Option<OffsetDateTime>,
+    extension: bool,
+    now: OffsetDateTime,
+) -> Result<(), ServiceError> {
+    if let Some(start) = start_at {
+        if extension {
+            return Err(ServiceError::unprocessable(
+                "start_at",
+                "an extension starts when it is approved",
+            ));
+        }
+        if start < now - time::Duration::minutes(1) || start > now + time::Duration::days(30) {
+            return Err(ServiceError::unprocessable(
+                "start_at",
+                "must be between now and 30 days ahead",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the request against the intake rules of the approval policy `terms` name: the
+/// shortest justification it accepts, and its ticket rules.
+async fn check_intake(
+    state: &AppState,
+    terms: &Eligibility,
+    justification: &str,
+    ticket: Option<&str>,
+) -> Result<(), ServiceError> {
+    let min = terms.approval.intake.min_justification;
+    if justification.chars().count() < min {
+        return Err(ServiceError::unprocessable(
+            "justification",
+            format!(
+                "must be at least {min} characters (policy {})",
+                terms.approval.name
+            ),
+        ));
+    }
+    check_ticket(&state.config().tickets, &terms.approval.intake, ticket).await
+}
+
+/// The risk score of the request, for the time it would start.
+fn risk_of(
+    holder: &Identity,
+    terms: &Eligibility,
+    duration: time::Duration,
+    starts: OffsetDateTime,
+    has_ticket: bool,
+    first_access: bool,
+    extension: bool,
+) -> RiskScore {
+    let ticket_status = match (has_ticket, terms.ticket_required) {
+        (true, _) => TicketStatus::Valid,
+        (false, true) => TicketStatus::Missing,
+        (false, false) => TicketStatus::NotRequired,
+    };
+    score(
+        &RiskInput {
+            tier: terms.tier,
+            privilege: terms.privilege,
+            duration,
+            max_duration: terms.max_duration,
+            at: starts,
+            working_hours: None,
+            first_access,
+            ticket: ticket_status,
+            identity_kind: holder.hr.kind,
+            recent_anomalies: 0,
+            break_glass: false,
+            extension,
+        },
+        &RiskWeights::default(),
+    )
 }
