@@ -6,12 +6,12 @@ use super::{
     request_data, route_name, terms,
 };
 use crate::service::error::Failure;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 use warden_core::audit::{Action, AuditEvent};
 use warden_core::authz::{Operation, Relation};
 use warden_core::identity::{Identity, IdentityKind};
-use warden_core::policy::{Eligibility, RequestContext, Route, parse_duration};
+use warden_core::policy::{Eligibility, Policy, RequestContext, Route, parse_duration};
 use warden_core::request::{
     ApprovalCase, ApproverFacts, Event, RequestKind, RequestRoute, RequestState, RiskInput,
     RiskScore, RiskWeights, TicketStatus, candidates as approver_candidates,
@@ -175,21 +175,8 @@ async fn file(
         &requester.hr,
         beneficiary.as_ref().map(|b| &b.hr),
     );
-    let everyone = if route == Route::Auto {
-        Vec::new()
-    } else {
-        people(state, &live.policy, now.date()).await?
-    };
-    if route != Route::Auto && !has_possible_approvers(&case, &everyone) {
-        return Err(ServiceError::new(
-            Failure::Conflict,
-            format!(
-                "nobody could approve this request ({} approval needed under policy {}); it is refused rather than left waiting",
-                route_name(route),
-                terms.approval.name
-            ),
-        ));
-    }
+    let everyone =
+        possible_approvers(state, &live.policy, &terms, &case, route, now.date()).await?;
     let opened = RequestState::opened(route);
     let factors: Vec<StoredFactor> = risk
         .factors
@@ -461,4 +448,32 @@ fn risk_of(
         },
         &RiskWeights::default(),
     )
+}
+
+/// Everyone who could approve a request on `route` (nobody, for one approved at once). A
+/// request nobody could approve is refused rather than left waiting.
+async fn possible_approvers(
+    state: &AppState,
+    policy: &Policy,
+    terms: &Eligibility,
+    case: &ApprovalCase,
+    route: Route,
+    today: Date,
+) -> Result<Vec<ApproverFacts>, ServiceError> {
+    let everyone = if route == Route::Auto {
+        Vec::new()
+    } else {
+        people(state, policy, today).await?
+    };
+    if route != Route::Auto && !has_possible_approvers(case, &everyone) {
+        return Err(ServiceError::new(
+            Failure::Conflict,
+            format!(
+                "nobody could approve this request ({} approval needed under policy {}); it is refused rather than left waiting",
+                route_name(route),
+                terms.approval.name
+            ),
+        ));
+    }
+    Ok(everyone)
 }
