@@ -459,9 +459,49 @@ fn too_long() -> Vec<String> {
     found
 }
 
+/// Functions and files over the limits that are still to be split, named so that no other
+/// one can join them: each entry must still be over its limit (a stale entry fails too).
+/// This list only shrinks.
+const NOT_YET_SPLIT: &[&str] = &[
+    "crates/app/src/service/expiry.rs",
+    "crates/app/src/service/expiry.rs fn run",
+    "crates/app/src/service/expiry.rs fn provision",
+    "crates/app/src/service/expiry.rs fn revoke",
+    "crates/app/src/service/requests/decide.rs fn decide",
+    "crates/app/src/service/requests/file.rs fn file",
+    "crates/app/src/service/breakglass.rs fn take",
+    "crates/app/src/service/breakglass.rs fn review",
+];
+
 #[test]
 fn no_long_function_or_file_without_a_reason() {
-    let found = too_long();
+    // An entry of `too_long` is "file: N lines" or "file:LINE fn NAME: N lines".
+    let key = |entry: &str| -> String {
+        let (place, _) = entry.rsplit_once(": ").unwrap();
+        match place.split_once(" fn ") {
+            Some((file_line, name)) => {
+                let file = file_line.rsplit_once(':').map_or(file_line, |(f, _)| f);
+                format!("{file} fn {name}")
+            }
+            None => place.to_owned(),
+        }
+    };
+    let all = too_long();
+    let keys: Vec<String> = all.iter().map(|e| key(e)).collect();
+    let stale: Vec<&&str> = NOT_YET_SPLIT
+        .iter()
+        .filter(|k| !keys.iter().any(|f| f == **k))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "split already, remove from NOT_YET_SPLIT: {stale:?}"
+    );
+    let found: Vec<&String> = all
+        .iter()
+        .zip(&keys)
+        .filter(|(_, k)| !NOT_YET_SPLIT.contains(&k.as_str()))
+        .map(|(e, _)| e)
+        .collect();
     assert!(
         found.is_empty(),
         "over {MAX_FN_LINES} lines per function or {MAX_FILE_LINES} per file, with no \
