@@ -131,18 +131,7 @@ pub async fn take(state: &AppState, caller: &Caller, req: Take) -> Result<Use, S
         .as_deref()
         .map(|t| check_label("ticket", t, 200))
         .transpose()?;
-    let max =
-        Duration::seconds(i64::try_from(state.config().grants.breakglass_max_secs).unwrap_or(7200));
-    let duration = match &req.duration {
-        Some(d) => parse_duration(d).map_err(|e| super::duration_refused("duration", d, e))?,
-        None => max,
-    };
-    if duration > max {
-        return Err(ServiceError::unprocessable(
-            "duration",
-            format!("break-glass lasts at most {}", format_duration(max)),
-        ));
-    }
+    let duration = duration_of(state, req.duration.as_deref())?;
     let now = state.clock().now();
     let live = state.policy();
     let ctx = RequestContext {
@@ -203,7 +192,41 @@ pub async fn take(state: &AppState, caller: &Caller, req: Take) -> Result<Use, S
         review_due_at: Some(now + JUSTIFICATION_DUE),
         start_at: None,
     };
-    let grant = super::grants::queue(&stored, &resource, now)?;
+    record_take(state, caller, &holder, &stored, &resource, duration).await?;
+    info(state, &stored).await
+}
+
+/// The break-glass duration asked for (the longest allowed when none is), refused when
+/// it is longer than `[grants] breakglass_max_secs`.
+fn duration_of(state: &AppState, asked: Option<&str>) -> Result<Duration, ServiceError> {
+    let max =
+        Duration::seconds(i64::try_from(state.config().grants.breakglass_max_secs).unwrap_or(7200));
+    let duration = match asked {
+        Some(d) => parse_duration(d).map_err(|e| super::duration_refused("duration", d, e))?,
+        None => max,
+    };
+    if duration > max {
+        return Err(ServiceError::unprocessable(
+            "duration",
+            format!("break-glass lasts at most {}", format_duration(max)),
+        ));
+    }
+    Ok(duration)
+}
+
+/// Stores a break-glass use with its grant queued, its audit event and the notice to
+/// security and the holder's manager, then wakes the grant worker and the outbox.
+async fn record_take(
+    state: &AppState,
+    caller: &Caller,
+    holder: &Identity,
+    stored: &StoredRequest,
+    resource: &warden_core::policy::Resource,
+    duration: Duration,
+) -> Result<(), ServiceError> {
+    let now = stored.created_at;
+    let reason = &stored.justification;
+    let grant = super::grants::queue(stored, resource, now)?;
     let event = AuditEvent::new(now, caller.actor(), Action::BreakGlass)
         .target(format!("request:{}", stored.id))
         .reason(reason.clone())
@@ -223,14 +246,14 @@ pub async fn take(state: &AppState, caller: &Caller, req: Take) -> Result<Use, S
             resource.tier,
             format_duration(duration)
         ),
-        data(&stored, holder.hr.employee_id.as_str()),
+        data(stored, holder.hr.employee_id.as_str()),
     )
-    .to(manager_email(state, &holder).await?);
+    .to(manager_email(state, holder).await?);
     let outbox = notify::messages(&state.config().notifications, &notice, now);
     state
         .store()
         .insert_request(
-            &stored,
+            stored,
             Effects {
                 grant: Some(&grant),
                 outbox: &outbox,
@@ -240,7 +263,7 @@ pub async fn take(state: &AppState, caller: &Caller, req: Take) -> Result<Use, S
         .await?;
     state.wake_grants();
     notify::deliver::wake();
-    info(state, &stored).await
+    Ok(())
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<StoredRequest, ServiceError> {
