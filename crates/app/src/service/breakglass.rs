@@ -439,17 +439,7 @@ pub async fn review(
     let reviewer =
         reviewer.ok_or_else(|| ServiceError::not_found(format!("break-glass use {id}")))?;
     let comment = check_label("comment", &v.comment, 2000)?;
-    let justified = match BreakGlassReview::parse(&v.verdict) {
-        Ok(BreakGlassReview::Justified) => true,
-        Ok(BreakGlassReview::Unjustified) => false,
-        Ok(BreakGlassReview::JustificationDue | BreakGlassReview::ReviewDue) | Err(_) => {
-            let other = &v.verdict;
-            return Err(ServiceError::field(
-                "verdict",
-                format!("{other:?} is not justified or unjustified"),
-            ));
-        }
-    };
+    let justified = justified(&v.verdict)?;
     let holder = identity(state, r.beneficiary_id).await?;
     let group = security_group(state, &r);
     let in_security = state
@@ -461,55 +451,13 @@ pub async fn review(
         .as_ref()
         .and_then(|h| h.hr.manager.as_ref())
         .is_some_and(|m| *m == reviewer.hr.employee_id);
-    let today = state.clock().now().date();
-    if !reviewer.hr.is_current(today) {
-        let e = ServiceError::new(
-            Failure::Forbidden,
-            format!("{} is not a current identity", reviewer.hr.employee_id),
-        );
-        let object = Object::new("request", id);
-        return Err(super::authz::refused(
-            state,
-            caller,
-            Operation::BreakGlassReview,
-            Some(&object),
-            e,
-        )
-        .await);
-    }
+    refuse_unless_current(state, caller, &reviewer, id).await?;
     let done = state.store().reviews(id).await?;
     let need = needed(state, &r, &done).await?;
-    let capacity = if is_manager && need.contains(&"manager") {
-        "manager"
-    } else if in_security && need.contains(&"security") {
-        "security"
-    } else if is_manager || in_security {
-        return Err(conflict(format!(
-            "this use has already been reviewed in {}'s capacity",
-            reviewer.hr.employee_id
-        )));
-    } else {
-        return Err(ServiceError::new(
-            Failure::Forbidden,
-            format!(
-                "break-glass uses are reviewed by the holder's manager and group {group}; {} is neither",
-                reviewer.hr.employee_id
-            ),
-        ));
-    };
+    let capacity = capacity(&reviewer, &need, is_manager, in_security, &group)?;
     let from = review_state(&r)?;
     let remaining: Vec<&str> = need.iter().copied().filter(|c| *c != capacity).collect();
-    let step = if !justified {
-        Some(ReviewEvent::Reject)
-    } else if from == BreakGlassReview::JustificationDue {
-        return Err(conflict(
-            "the holder has not justified this use yet; it can be judged unjustified, or wait for the justification",
-        ));
-    } else if remaining.is_empty() {
-        Some(ReviewEvent::Accept)
-    } else {
-        None
-    };
+    let step = review_event(justified, from, &remaining)?;
     let to = match step {
         Some(event) => from.next(event).map_err(conflict)?,
         None => from,
@@ -577,6 +525,92 @@ pub async fn review(
     notify::deliver::wake();
     let r = load(state, id).await?;
     info(state, &r).await
+}
+
+/// Refuses (audited as a denial) a reviewer who is no longer a current identity.
+async fn refuse_unless_current(
+    state: &AppState,
+    caller: &Caller,
+    reviewer: &Identity,
+    id: Uuid,
+) -> Result<(), ServiceError> {
+    let today = state.clock().now().date();
+    if reviewer.hr.is_current(today) {
+        return Ok(());
+    }
+    let e = ServiceError::new(
+        Failure::Forbidden,
+        format!("{} is not a current identity", reviewer.hr.employee_id),
+    );
+    let object = Object::new("request", id);
+    Err(super::authz::refused(state, caller, Operation::BreakGlassReview, Some(&object), e).await)
+}
+
+/// Whether a verdict as given says the use was justified; only `justified` and
+/// `unjustified` are verdicts.
+fn justified(verdict: &str) -> Result<bool, ServiceError> {
+    match BreakGlassReview::parse(verdict) {
+        Ok(BreakGlassReview::Justified) => Ok(true),
+        Ok(BreakGlassReview::Unjustified) => Ok(false),
+        Ok(BreakGlassReview::JustificationDue | BreakGlassReview::ReviewDue) | Err(_) => {
+            Err(ServiceError::field(
+                "verdict",
+                format!("{verdict:?} is not justified or unjustified"),
+            ))
+        }
+    }
+}
+
+/// The capacity `reviewer` reviews in, of those still `need`ed: the holder's manager
+/// first, then a member of the security `group`. A conflict when their capacities have
+/// reviewed already; forbidden when they hold neither.
+fn capacity(
+    reviewer: &Identity,
+    need: &[&'static str],
+    is_manager: bool,
+    in_security: bool,
+    group: &str,
+) -> Result<&'static str, ServiceError> {
+    if is_manager && need.contains(&"manager") {
+        Ok("manager")
+    } else if in_security && need.contains(&"security") {
+        Ok("security")
+    } else if is_manager || in_security {
+        Err(conflict(format!(
+            "this use has already been reviewed in {}'s capacity",
+            reviewer.hr.employee_id
+        )))
+    } else {
+        Err(ServiceError::new(
+            Failure::Forbidden,
+            format!(
+                "break-glass uses are reviewed by the holder's manager and group {group}; {} is neither",
+                reviewer.hr.employee_id
+            ),
+        ))
+    }
+}
+
+/// What a verdict does to a review in state `from` with the capacities still
+/// `remaining` after it: an unjustified verdict rejects at once; a justified one accepts
+/// when it is the last one needed and only records itself otherwise. A justified verdict
+/// before the holder's justification is refused.
+fn review_event(
+    justified: bool,
+    from: BreakGlassReview,
+    remaining: &[&str],
+) -> Result<Option<ReviewEvent>, ServiceError> {
+    if !justified {
+        Ok(Some(ReviewEvent::Reject))
+    } else if from == BreakGlassReview::JustificationDue {
+        Err(conflict(
+            "the holder has not justified this use yet; it can be judged unjustified, or wait for the justification",
+        ))
+    } else if remaining.is_empty() {
+        Ok(Some(ReviewEvent::Accept))
+    } else {
+        Ok(None)
+    }
 }
 
 /// Opens incidents for uses whose justification is overdue: run every few seconds.

@@ -469,7 +469,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "crates/app/src/service/expiry.rs fn revoke",
     "crates/app/src/service/requests/decide.rs fn decide",
     "crates/app/src/service/requests/file.rs fn file",
-    "crates/app/src/service/breakglass.rs fn review",
 ];
 
 #[test]
