@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use warden_proto::problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
 use warden_store::StoreError;
 
-use warden_app::service::error::{Failure, ServiceError};
+use warden_app::service::error::{Failure, ServiceError, joined_detail};
 
 /// A failed API call.
 #[derive(Debug)]
@@ -85,15 +85,13 @@ impl ApiError {
         if self.kind == ProblemType::Internal {
             return None;
         }
-        let mut text = self.detail.clone()?;
-        for e in &self.errors {
-            let line = format!("{}: {}", e.field, e.message);
-            if !text.contains(&line) {
-                text.push_str("; ");
-                text.push_str(&line);
-            }
-        }
-        Some(text)
+        let detail = self.detail.as_deref()?;
+        Some(joined_detail(
+            detail,
+            self.errors
+                .iter()
+                .map(|e| (e.field.as_str(), e.message.as_str())),
+        ))
     }
 }
 

@@ -203,16 +203,31 @@ impl ServiceError {
         if self.kind == Failure::Internal {
             return None;
         }
-        let mut text = self.detail.clone()?;
-        for e in &self.fields {
-            let line = format!("{}: {}", e.field, e.message);
-            if !text.contains(&line) {
-                text.push_str("; ");
-                text.push_str(&line);
-            }
-        }
-        Some(text)
+        let detail = self.detail.as_deref()?;
+        Some(joined_detail(
+            detail,
+            self.fields
+                .iter()
+                .map(|f| (f.field.as_str(), f.message.as_str())),
+        ))
     }
+}
+
+/// `detail` followed by each `field: message` it does not already say, joined by `; `:
+/// the one text a front door shows for a refusal with its fields.
+pub fn joined_detail<'a>(
+    detail: &str,
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut text = detail.to_owned();
+    for (field, message) in fields {
+        let line = format!("{field}: {message}");
+        if !text.contains(&line) {
+            text.push_str("; ");
+            text.push_str(&line);
+        }
+    }
+    text
 }
 
 /// The parts of a [`ServiceError`], owned.
